@@ -1,0 +1,103 @@
+"""One error hierarchy with stable machine codes; only ``api`` maps it to HTTP problem+json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """What is wrong with one input field: where (``loc``), what, and the offending value."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    value: Any = None
+    suggestions: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.suggestions:
+            out["suggestions"] = list(self.suggestions)
+        return out
+
+
+class LightctlError(Exception):
+    """Base of every error the product reports on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(LightctlError):
+    """The request cannot be carried out as given; nothing was stored or sent."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+    @classmethod
+    def at(
+        cls,
+        loc: tuple[str | int, ...],
+        msg: str,
+        value: Any = None,
+        suggestions: tuple[str, ...] = (),
+    ) -> InvalidRequest:
+        where = ".".join(str(p) for p in loc)
+        return cls(f"{where}: {msg}", [FieldProblem(loc, msg, value, suggestions)])
+
+
+class NotFound(LightctlError):
+    code = "not_found"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(LightctlError):
+    """The request contradicts the current state (e.g. cancelling a cancelled alert)."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class SynthesisFailed(LightctlError):
+    """No engine could render a text: the dispatcher must see this, never a silent lantern."""
+
+    code = "synthesis_failed"
+
+    def __init__(self, lang: str, reason: str, engine: str | None = None) -> None:
+        super().__init__(f"speech for language {lang!r} could not be rendered: {reason}")
+        self.lang = lang
+        self.reason = reason
+        self.engine = engine
+
+
+class ImportFailed(LightctlError):
+    """An inventory file cannot be read at all (single bad rows are skipped and reported)."""
+
+    code = "import_failed"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ServiceUnavailable(LightctlError):
+    """A dependency (broker, database) is down; the caller may retry."""
+
+    code = "service_unavailable"

@@ -1,0 +1,45 @@
+"""MQTT protocol v1: topics and wire models shared by the service and the lantern firmware."""
+
+from lightctl.protocol.topics import TopicKind, Topics, is_valid_lantern_id
+from lightctl.protocol.wire import (
+    PROTOCOL_VERSION,
+    Ack,
+    AckStatus,
+    AudioPayload,
+    Availability,
+    Channel,
+    ChannelState,
+    CommandEnvelope,
+    EmptyPayload,
+    LanternState,
+    LightPayload,
+    PathPayload,
+    ProgramItem,
+    ProjectionPayload,
+    SpeechItem,
+    ToneItem,
+    canonical_json,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Ack",
+    "AckStatus",
+    "AudioPayload",
+    "Availability",
+    "Channel",
+    "ChannelState",
+    "CommandEnvelope",
+    "EmptyPayload",
+    "LanternState",
+    "LightPayload",
+    "PathPayload",
+    "ProgramItem",
+    "ProjectionPayload",
+    "SpeechItem",
+    "ToneItem",
+    "TopicKind",
+    "Topics",
+    "canonical_json",
+    "is_valid_lantern_id",
+]

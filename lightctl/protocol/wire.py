@@ -1,0 +1,201 @@
+"""Wire models of protocol v1: strict, frozen, and identical on both ends of the broker."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+PROTOCOL_VERSION = 1
+
+Channel = Literal["audio", "light", "projection", "path"]
+Op = Literal["set", "release"]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ColorHex = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Priority = Annotated[int, Field(ge=1, le=16)]
+
+
+class WireModel(BaseModel):
+    """Base of every payload on the wire: unknown keys are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> Self:
+        return cls.model_validate_json(data)
+
+
+def canonical_json(obj: dict[str, Any]) -> bytes:
+    """Deterministic bytes of a JSON object: sorted keys, no spaces, UTF-8 (what ``sig`` covers)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class ToneItem(WireModel):
+    """A signal the lantern generates itself (rising/falling warning, steady all-clear)."""
+
+    kind: Literal["tone"] = "tone"
+    signal: Literal["warning", "all_clear", "attention"]
+    duration_s: float = Field(gt=0, le=30)
+
+
+class SpeechItem(WireModel):
+    """A spoken clip the lantern fetches over HTTP and checks against its hash before playing."""
+
+    kind: Literal["speech"] = "speech"
+    lang: str = Field(min_length=2, max_length=16)
+    url: str = Field(min_length=1, max_length=2048)
+    sha256: Sha256Hex
+    duration_s: float = Field(gt=0, le=600)
+
+
+ProgramItem = Annotated[ToneItem | SpeechItem, Field(discriminator="kind")]
+
+
+class AudioPayload(WireModel):
+    program: list[ProgramItem] = Field(min_length=1, max_length=64)
+    repeat: int = Field(default=1, ge=1, le=10)
+    interval_s: float = Field(default=0, ge=0, le=30)
+    volume: int = Field(default=80, ge=0, le=100)
+
+    def duration_s(self) -> float:
+        """Length of the whole program including repeats and the gaps between them."""
+        once = sum(item.duration_s for item in self.program)
+        return once * self.repeat + self.interval_s * (self.repeat - 1)
+
+
+class LightPayload(WireModel):
+    on: bool
+    brightness: int | None = Field(default=None, ge=0, le=100)
+    color: ColorHex | None = None
+    cct_k: int | None = Field(default=None, ge=1800, le=10000)
+    effect: Literal["steady", "blink", "pulse", "chase"] = "steady"
+    period_ms: int | None = Field(default=None, ge=50, le=60000)
+    phase_ms: int | None = Field(default=None, ge=0, le=600000)
+    transition_ms: int | None = Field(default=None, ge=0, le=60000)
+
+
+class ProjectionPayload(WireModel):
+    pictogram: Literal["arrow", "stop", "exit", "no_entry", "walk", "warning", "text"]
+    heading_deg: float | None = Field(default=None, ge=0, le=360)
+    text: str | None = Field(default=None, max_length=64)
+    color: ColorHex | None = None
+
+
+class PathPayload(WireModel):
+    level: int = Field(ge=0, le=100)
+    mode: Literal["fixed", "motion", "chase"] = "fixed"
+    hold_s: int | None = Field(default=None, ge=1, le=3600)
+    period_ms: int | None = Field(default=None, ge=50, le=60000)
+    phase_ms: int | None = Field(default=None, ge=0, le=600000)
+
+
+class EmptyPayload(WireModel):
+    """Payload of a ``release``: the slot named by channel and priority is emptied."""
+
+
+_PAYLOAD_FOR: dict[str, type[WireModel]] = {
+    "audio": AudioPayload,
+    "light": LightPayload,
+    "projection": ProjectionPayload,
+    "path": PathPayload,
+}
+
+Payload = AudioPayload | LightPayload | ProjectionPayload | PathPayload | EmptyPayload
+
+
+class CommandEnvelope(WireModel):
+    """One command for one channel; the same signed envelope may go to many lanterns."""
+
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    alert_id: str | None = Field(default=None, max_length=64)
+    channel: Channel
+    op: Op
+    priority: Priority
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    exercise: bool = False
+    payload: Payload
+    seq: int = Field(ge=0)
+    kid: str | None = Field(default=None, max_length=64)
+    sig: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_matches_channel(cls, data: Any) -> Any:
+        # Parse the payload by channel so a light payload can never be read as audio.
+        if isinstance(data, dict) and isinstance(data.get("payload"), dict):
+            if data.get("op") == "release":
+                expected: type[WireModel] = EmptyPayload
+            else:
+                expected = _PAYLOAD_FOR.get(str(data.get("channel")), EmptyPayload)
+            data = {**data, "payload": expected.model_validate(data["payload"])}
+        return data
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> Self:
+        if self.expires_at <= self.issued_at:
+            raise ValueError("expires_at must be after issued_at")
+        return self
+
+    def signing_bytes(self) -> bytes:
+        """Canonical JSON of everything except ``sig``: what the Ed25519 signature covers."""
+        body = self.model_dump(mode="json", exclude_none=True, exclude={"sig"})
+        return canonical_json(body)
+
+
+class AckStatus(StrEnum):
+    RECEIVED = "received"
+    PLAYING = "playing"
+    DONE = "done"
+    APPLIED = "applied"
+    INTERRUPTED = "interrupted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class Ack(WireModel):
+    """A lantern's word on one command; only this counts as delivery."""
+
+    v: Literal[1] = 1
+    cmd_id: str = Field(min_length=1, max_length=64)
+    lantern: str = Field(min_length=1, max_length=64)
+    status: AckStatus
+    reason: str | None = Field(default=None, max_length=200)
+    at: AwareDatetime
+    # On ``done``: the sha256 of every clip played, in playback order (proof of what was heard).
+    played: list[Sha256Hex] | None = Field(default=None, max_length=256)
+
+
+class Availability(WireModel):
+    """Retained online flag; ``gateway`` names the edge gateway that speaks for the lantern."""
+
+    online: bool
+    boot: int = Field(default=0, ge=0)
+    gateway: str | None = Field(default=None, max_length=64)
+
+
+class ChannelState(WireModel):
+    """Effective value of one channel and the slot (priority) that drives it."""
+
+    priority: int | None = Field(default=None, ge=1, le=16)
+    cmd_id: str | None = None
+    value: dict[str, Any] | None = None
+
+
+class LanternState(WireModel):
+    """Retained report of what a lantern is doing now."""
+
+    v: Literal[1] = 1
+    lantern: str
+    at: AwareDatetime
+    channels: dict[Channel, ChannelState] = Field(default_factory=dict)
+    capabilities: list[Literal["speaker", "rgb", "projector", "path_light"]] = Field(
+        default_factory=list
+    )
