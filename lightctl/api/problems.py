@@ -1,0 +1,88 @@
+"""Maps the error hierarchy and request validation onto RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lightctl.errors import (
+    Conflict,
+    InvalidRequest,
+    LightctlError,
+    NotFound,
+    ServiceUnavailable,
+    SynthesisFailed,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: list[tuple[type[LightctlError], int, str]] = [
+    (InvalidRequest, 422, "Invalid request"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict with the current state"),
+    (SynthesisFailed, 503, "Speech synthesis failed"),
+    (ServiceUnavailable, 503, "Service unavailable"),
+]
+
+
+def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
+    body["code"] = code
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LightctlError)
+    status, title = next(
+        ((s, t) for kind, s, t in _STATUS if isinstance(exc, kind)), (400, "Bad request")
+    )
+    extra: dict[str, Any] = {}
+    if isinstance(exc, InvalidRequest):
+        extra["errors"] = [p.as_dict() for p in exc.problems]
+    if isinstance(exc, Conflict):
+        extra["state"] = exc.state
+    if isinstance(exc, SynthesisFailed):
+        extra["lang"] = exc.lang
+    return problem(status, title, exc.message, exc.code, **extra)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        item: dict[str, Any] = {"loc": loc, "msg": err.get("msg", "invalid")}
+        if err.get("type") != "missing" and "input" in err and _small(err["input"]):
+            item["value"] = err["input"]
+        errors.append(item)
+    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+    return problem(422, "Invalid request", detail, "invalid_request", errors=errors)
+
+
+def _small(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http_{exc.status_code}")
+
+
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred; it was logged", "internal")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LightctlError, _lightctl_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,138 @@
+"""``lightctl lanterns import`` and ``lightctl streets import``: load inventory into the DB."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lightctl.cli.output import console, fail_with
+from lightctl.errors import LightctlError
+from lightctl.geo.readers import count_rows
+from lightctl.services.inventory import (
+    ImportReport,
+    import_lanterns,
+    import_streets,
+    parse_capabilities,
+)
+from lightctl.settings import Settings
+from lightctl.store import Database
+
+lanterns_app = typer.Typer(help="Lantern inventory.", no_args_is_help=True)
+streets_app = typer.Typer(
+    help="Street geometry used to name where lanterns stand.", no_args_is_help=True
+)
+
+DbOption = typer.Option(
+    None, "--database-url", help="default: $LIGHTCTL_DATABASE_URL or SQLite in the data dir"
+)
+DataDirOption = typer.Option(
+    None, "--data-dir", help="default: $LIGHTCTL_DATA_DIR or ./lightctl-data"
+)
+
+
+def open_db(database_url: str | None, data_dir: Path | None) -> tuple[Database, Settings]:
+    overrides: dict[str, object] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    db = Database(settings.resolved_database_url)
+    db.create_all()
+    return db, settings
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def print_report(report: ImportReport, what: str) -> None:
+    console.print(
+        f"{what}: [bold]{report.taken}[/] taken ({report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged), [bold]{len(report.skipped)}[/] skipped"
+    )
+    reasons = Counter(s.reason for s in report.skipped)
+    for reason, n in reasons.most_common(10):
+        first = next(s for s in report.skipped if s.reason == reason)
+        console.print(f"  skipped {n}× {reason} (first at row {first.row})", markup=False)
+
+
+@lanterns_app.command("import")
+def lanterns_import(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="GeoJSON, CSV, Overpass JSON or NGSI-LD"
+    ),
+    crs: str = typer.Option("EPSG:4326", help="CRS the file is written in, e.g. EPSG:2056"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="geojson | csv | overpass | ngsi-ld (default: detect)"
+    ),
+    id_field: str | None = typer.Option(None, help="column/property holding the lantern id"),
+    max_street_distance: float = typer.Option(30.0, help="metres to the nearest named street"),
+    capabilities: str = typer.Option(
+        "speaker,rgb,projector,path_light", help="what these lanterns have"
+    ),
+    database_url: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Load lanterns; re-importing the same file changes nothing."""
+    try:
+        caps = parse_capabilities(capabilities)
+        db, _settings = open_db(database_url, data_dir)
+        total = count_rows(file, fmt)
+        with _progress() as progress:
+            task = progress.add_task(f"reading {file.name}", total=total)
+            report = import_lanterns(
+                db,
+                file,
+                fmt=fmt,
+                crs=crs,
+                id_field=id_field,
+                max_street_distance_m=max_street_distance,
+                capabilities=caps,
+                progress=lambda n: progress.advance(task, n),
+            )
+    except LightctlError as exc:
+        fail_with(exc)
+    print_report(report, "lanterns")
+    console.print(
+        f"  {report.with_street} of {report.taken} within {max_street_distance:g} m "
+        "of a named street"
+    )
+
+
+@streets_app.command("import")
+def streets_import(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="GeoJSON LineStrings with a name"
+    ),
+    max_street_distance: float = typer.Option(30.0, help="metres from a lantern to its street"),
+    database_url: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Load street segments and give every stored lantern its nearest named street."""
+    try:
+        db, _settings = open_db(database_url, data_dir)
+        with _progress() as progress:
+            task = progress.add_task(f"reading {file.name}", total=None)
+            report = import_streets(
+                db,
+                file,
+                max_street_distance_m=max_street_distance,
+                progress=lambda n: progress.advance(task, n),
+            )
+    except LightctlError as exc:
+        fail_with(exc)
+    print_report(report, "street segments")
+    console.print(
+        f"  {report.lanterns_reassigned} lanterns got a new street; "
+        f"{report.with_street} lanterns stand within {max_street_distance:g} m of a named street"
+    )

@@ -1,0 +1,166 @@
+"""``lightctl serve`` for production and ``lightctl demo`` for everything in one command."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from lightctl.api import create_app
+from lightctl.broker import EmbeddedBroker, port_is_free
+from lightctl.cli.inventory import print_report
+from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
+from lightctl.errors import LightctlError
+from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
+from lightctl.services.inventory import import_lanterns, import_streets
+from lightctl.settings import Settings
+from lightctl.store import Database
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        fail("invalid settings", EXIT_INVALID, problems)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(
+    host: str | None = typer.Option(None, help="listen address ($LIGHTCTL_HTTP_HOST)"),
+    port: int | None = typer.Option(None, help="HTTP port ($LIGHTCTL_HTTP_PORT, default 8000)"),
+    mqtt_url: str | None = typer.Option(None, help="mqtt://HOST:PORT ($LIGHTCTL_MQTT_URL)"),
+    database_url: str | None = typer.Option(
+        None, help="sqlite:///… or postgresql://… ($LIGHTCTL_DATABASE_URL)"
+    ),
+    data_dir: Path | None = typer.Option(None, help="clips and SQLite ($LIGHTCTL_DATA_DIR)"),
+    public_url: str | None = typer.Option(
+        None, help="URL lanterns fetch clips from ($LIGHTCTL_PUBLIC_URL)"
+    ),
+    log_level: str = typer.Option("info"),
+) -> None:
+    """Run the API, outbox publisher and ack consumer against an external broker and database."""
+    settings = _settings(
+        http_host=host,
+        http_port=port,
+        mqtt_url=mqtt_url,
+        database_url=database_url,
+        data_dir=data_dir,
+        public_url=public_url,
+    )
+    _logging(log_level)
+    if not port_is_free(settings.http_port, settings.http_host):
+        fail(f"port {settings.http_port} on {settings.http_host} is already in use (--port)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def demo(
+    broker: str | None = typer.Option(
+        None, help="use this broker (mqtt://HOST:PORT) instead of starting one"
+    ),
+    port: int = typer.Option(8000, help="HTTP port of the API and console"),
+    data_dir: Path = typer.Option(Path("lightctl-data/demo"), help="SQLite, clips, broker config"),
+    speed: float = typer.Option(1.0, min=0.1, max=1000, help="simulated playback speed factor"),
+    fleet: bool = typer.Option(True, help="start the simulated fleet"),
+    log_level: str = typer.Option("warning"),
+) -> None:
+    """Embedded broker, SQLite, API and a simulated fleet of real Zürich lanterns."""
+    _logging(log_level)
+    if not port_is_free(port):
+        fail(f"port {port} is already in use; choose another with --port")
+    if not DEMO_LANTERNS.exists():
+        fail(f"the demo inventory {DEMO_LANTERNS} is missing; is this a full checkout?")
+    embedded: EmbeddedBroker | None = None
+    sim: subprocess.Popen[bytes] | None = None
+    try:
+        if broker is None:
+            embedded = EmbeddedBroker(data_dir)
+            embedded.start()
+            broker = embedded.url
+            console.print(f"broker: {embedded.kind} on {broker}")
+        settings = _settings(
+            data_dir=data_dir,
+            mqtt_url=broker,
+            http_port=port,
+            http_host="127.0.0.1",
+            database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
+        )
+        _load_demo_inventory(settings)
+        if fleet:
+            sim = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "firmware_sim",
+                    "--broker",
+                    broker,
+                    "--inventory",
+                    str(DEMO_LANTERNS),
+                    "--speed",
+                    str(speed),
+                    "--root",
+                    settings.mqtt_root,
+                ],
+            )
+        _banner(settings)
+        uvicorn.run(
+            create_app(settings), host="127.0.0.1", port=port, log_level=log_level, access_log=False
+        )
+    except LightctlError as exc:
+        fail_with(exc)
+    finally:
+        if sim is not None:
+            sim.terminate()
+            try:
+                sim.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        if embedded is not None:
+            embedded.stop()
+
+
+def _load_demo_inventory(settings: Settings) -> None:
+    db = Database(settings.resolved_database_url)
+    db.create_all()
+    with console.status("loading the demo inventory (Zürich)…"):
+        streets = import_streets(db, DEMO_STREETS, settings.street_max_distance_m)
+        lanterns = import_lanterns(
+            db, DEMO_LANTERNS, max_street_distance_m=settings.street_max_distance_m
+        )
+    print_report(streets, "demo street segments")
+    print_report(lanterns, "demo lanterns")
+    db.dispose()
+
+
+def _banner(settings: Settings) -> None:
+    base = settings.resolved_public_url
+    console.print(f"""
+[bold green]lightctl demo is starting[/] on {base}  (OpenAPI: {base}/docs)
+
+Send a first warning to every lantern on Bahnhofstrasse:
+  lightctl alert send --street Bahnhofstrasse \\
+      --lang de --text "Brand in der Bahnhofstrasse. Fenster und Türen schliessen." \\
+      --lang en --text "Fire on Bahnhofstrasse. Close windows and doors."
+or with curl:
+  curl -s -X POST {base}/api/v1/alerts -H 'content-type: application/json' \\
+      -d '{{"target": {{"streets": ["Bahnhofstrasse"]}},
+           "messages": {{"de": "Brand. Fenster schliessen.", "en": "Fire. Close windows."}}}}'
+Press Ctrl+C to stop.
+""")

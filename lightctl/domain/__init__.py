@@ -1,0 +1,1 @@
+"""Pure rules of the product: delivery states, priorities. Imports nothing heavy."""

@@ -1,0 +1,103 @@
+"""An alert as the dispatcher asks for it, and the pure checks on its texts and timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from lightctl.domain.targets import TargetSpec
+from lightctl.errors import FieldProblem, InvalidRequest
+
+Signal = Literal["warning", "all_clear", "none"]
+
+# Voice-alarm practice: an attention signal of 3-10 s before the spoken message.
+WARNING_TONE_S = 5.0
+ALL_CLEAR_TONE_S = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    target: TargetSpec
+    messages: dict[str, str]
+    languages: tuple[str, ...]
+    priority: int = 1
+    expires_at: datetime | None = None
+    expires_in_s: int | None = None
+    signal: Signal = "warning"
+    repeat: int = 1
+    interval_s: float = 5.0
+    volume: int = 80
+    exercise: bool = False
+    template: str | None = None
+
+
+def check_messages(
+    messages: dict[str, str],
+    languages: tuple[str, ...],
+    supported: tuple[str, ...],
+    max_chars: int,
+) -> tuple[str, ...]:
+    """Validate texts and playback order; returns the languages in the order they will play."""
+    problems: list[FieldProblem] = []
+    if not messages:
+        problems.append(FieldProblem(("messages",), "at least one language is required"))
+    for lang, text in messages.items():
+        if lang not in supported:
+            problems.append(
+                FieldProblem(
+                    ("messages", lang),
+                    f"unsupported language; supported: {', '.join(supported)}",
+                    lang,
+                )
+            )
+        stripped = text.strip()
+        if not stripped:
+            problems.append(FieldProblem(("messages", lang), "text is empty"))
+        elif len(stripped) > max_chars:
+            problems.append(
+                FieldProblem(
+                    ("messages", lang),
+                    f"text has {len(stripped)} characters; at most {max_chars} are allowed",
+                )
+            )
+    order = languages or tuple(messages)
+    seen: set[str] = set()
+    for i, lang in enumerate(order):
+        if lang not in messages:
+            problems.append(
+                FieldProblem(("languages", i), "language has no text in messages", lang)
+            )
+        if lang in seen:
+            problems.append(FieldProblem(("languages", i), "language listed twice", lang))
+        seen.add(lang)
+    if problems:
+        raise InvalidRequest(_summary(problems), problems)
+    return order
+
+
+def expiry(
+    now: datetime,
+    expires_at: datetime | None,
+    expires_in_s: int | None,
+    default_s: int,
+    max_s: int,
+) -> datetime:
+    """When the alert's commands expire: given, or now + default; never past, never beyond max."""
+    if expires_at is not None and expires_in_s is not None:
+        raise InvalidRequest.at(("expires_at",), "give expires_at or expires_in_s, not both")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidRequest.at(("expires_at",), "must carry a time zone", str(expires_at))
+        at, field = expires_at, "expires_at"
+    else:
+        at, field = now + timedelta(seconds=expires_in_s or default_s), "expires_in_s"
+    if at <= now:
+        raise InvalidRequest.at((field,), "lies in the past", at.isoformat())
+    if at > now + timedelta(seconds=max_s):
+        raise InvalidRequest.at((field,), f"is more than {max_s} s ahead", at.isoformat())
+    return at
+
+
+def _summary(problems: list[FieldProblem]) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in pr.loc)}: {pr.msg}" for pr in problems)

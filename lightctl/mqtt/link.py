@@ -1,0 +1,178 @@
+"""One paho client in its own thread, handing messages to asyncio; MQTT 5 with a 3.1.1 fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+# A service restart within an hour resumes its session: acks queued by the broker are not lost.
+SESSION_EXPIRY_S = 3600
+KEEPALIVE_S = 30
+# paho's default of 20 in flight throttles a fan-out of thousands; Mosquitto allows 100 per client.
+MAX_INFLIGHT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class MqttLink:
+    """Connects (and keeps reconnecting) to the broker; ``connected`` feeds /healthz."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        subscriptions: list[str],
+        queue: asyncio.Queue[IncomingMessage],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self.subscriptions = subscriptions
+        self._queue = queue
+        self._loop = loop
+        self._protocol = mqtt.MQTTv5
+        self._client = self._new_client()
+        self._connected = threading.Event()
+        self._stopping = False
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def mqtt5(self) -> bool:
+        return self._protocol == mqtt.MQTTv5
+
+    def _new_client(self) -> mqtt.Client:
+        v5 = self._protocol == mqtt.MQTTv5
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=self._protocol,
+            clean_session=None if v5 else False,
+        )
+        client.max_inflight_messages_set(MAX_INFLIGHT)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        return client
+
+    def start(self) -> None:
+        """Begin connecting in the background; never raises when the broker is down."""
+        self._connect()
+        self._client.loop_start()
+
+    def _connect(self) -> None:
+        kwargs: dict[str, Any] = {"keepalive": KEEPALIVE_S}
+        if self.mqtt5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            kwargs.update(clean_start=False, properties=props)
+        self._client.connect_async(self.host, self.port, **kwargs)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+    ) -> mqtt.MQTTMessageInfo:
+        """Queue a publish (thread-safe). Message expiry only exists in MQTT 5."""
+        props = None
+        if expiry_s is not None and self.mqtt5:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.MessageExpiryInterval = max(1, int(expiry_s))
+        return self._client.publish(topic, payload, qos=qos, properties=props)
+
+    # paho thread below: only hand data over, never touch application state.
+
+    def _on_socket_open(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        # Nagle's algorithm would hold small acks/commands back up to 40 ms per round trip.
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            self.last_error = str(reason_code)
+            log.warning(
+                "broker %s:%s refused the connection: %s", self.host, self.port, reason_code
+            )
+            # amqtt (3.1.1 only) answers a v5 CONNECT with "Unsupported protocol version".
+            if self.mqtt5 and "protocol version" in str(reason_code).lower():
+                self._loop.call_soon_threadsafe(self._fall_back_to_311)
+            return
+        self.last_error = None
+        self._connected.set()
+        if self.subscriptions:
+            client.subscribe([(topic, 1) for topic in self.subscriptions])
+        log.info(
+            "connected to broker %s:%s (MQTT %s)",
+            self.host,
+            self.port,
+            "5" if self.mqtt5 else "3.1.1",
+        )
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason_code: ReasonCode,
+        _properties: Any,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if self._stopping:
+            return
+        self.last_error = str(reason_code)
+        if was_connected:
+            log.warning("lost the broker %s:%s: %s", self.host, self.port, reason_code)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        item = IncomingMessage(msg.topic, bytes(msg.payload), bool(msg.retain))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _fall_back_to_311(self) -> None:
+        if not self.mqtt5 or self._stopping or self._connected.is_set():
+            return
+        log.warning("broker does not speak MQTT 5; using MQTT 3.1.1 (expiry rests on lanterns)")
+        old = self._client
+        old.loop_stop()
+        self._protocol = mqtt.MQTTv311
+        self._client = self._new_client()
+        self._connect()
+        self._client.loop_start()

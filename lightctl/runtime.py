@@ -1,0 +1,109 @@
+"""The controller: builds every component from settings and owns start-up and shut-down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
+from lightctl.mqtt import IncomingMessage, MqttLink
+from lightctl.mqtt.consumer import Consumer
+from lightctl.mqtt.outbox import Outbox
+from lightctl.protocol import TopicKind, Topics
+from lightctl.services.alerts import AlertService
+from lightctl.services.events import AlertEvents
+from lightctl.settings import Settings, parse_mqtt_url
+from lightctl.store import Database
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    """Everything ``lightctl serve`` runs; constructor only assigns, ``start`` does the work."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.resolved_database_url)
+        self.topics = Topics(settings.mqtt_root)
+        self.clips = ClipStore(settings.clip_dir)
+        self.speech = SpeechCache(self.clips, synthesizer_from_settings(settings))
+        self.alerts: AlertService | None = None
+        self.link: MqttLink | None = None
+        self.outbox: Outbox | None = None
+        self.consumer: Consumer | None = None
+        self.events: AlertEvents | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.db.create_all)
+        self.events = AlertEvents(loop)
+        queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        self.link = MqttLink(
+            host,
+            port,
+            self.settings.mqtt_client_id,
+            [
+                self.topics.all_lanterns(TopicKind.ACK),
+                self.topics.all_lanterns(TopicKind.AVAILABILITY),
+                self.topics.all_lanterns(TopicKind.STATE),
+                self.topics.all_gateways(),
+            ],
+            queue,
+            loop,
+        )
+        self.outbox = Outbox(
+            self.db,
+            self.link,
+            self.topics,
+            self.settings.ack_timeout_s,
+            utc_now,
+            self.events.notify,
+        )
+        self.consumer = Consumer(self.db, queue, self.topics, utc_now, self.events.notify)
+        self.alerts = AlertService(
+            self.db, self.settings, self.speech, utc_now, on_stored=self.outbox.wake
+        )
+        self.link.start()
+        self._tasks = [
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self.consumer.run(), name="consumer"),
+        ]
+        log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    async def stop(self) -> None:
+        if self.outbox:
+            self.outbox.stop()
+        if self.consumer:
+            self.consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.link:
+            self.link.stop()
+        self.db.dispose()
+
+    def health(self) -> dict[str, str]:
+        mqtt_ok = self.link is not None and self.link.connected
+        db_ok = self.db.ping()
+        return {
+            "status": "ok" if mqtt_ok and db_ok else "degraded",
+            "mqtt": "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})",
+            "db": "ok" if db_ok else "unreachable",
+        }
+
+    def _mqtt_error(self) -> str:
+        if self.link is None or self.link.last_error is None:
+            return "connecting"
+        return self.link.last_error

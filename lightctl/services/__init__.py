@@ -1,0 +1,1 @@
+"""Use cases: import inventory, resolve targets, create and follow alerts."""

@@ -1,0 +1,204 @@
+"""Alerts, their commands and the per-lantern delivery rows (the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, or_, update
+from sqlmodel import Session, col, select
+
+from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow, utcnow
+
+_BATCH = 500
+
+
+def save_alert(
+    session: Session,
+    alert: AlertRow,
+    command: CommandRow,
+    lantern_ids: Sequence[str],
+    initial_state: str = "planned",
+) -> None:
+    """Store the alert, its command and one delivery row per lantern in the caller's transaction."""
+    session.add(alert)
+    session.add(command)
+    session.flush()
+    now = utcnow()
+    rows = [
+        {
+            "command_id": command.id,
+            "lantern_id": lantern_id,
+            "alert_id": alert.id,
+            "state": initial_state,
+            "attempts": 0,
+            "updated_at": now,
+            "next_attempt_at": now,
+        }
+        for lantern_id in lantern_ids
+    ]
+    for start in range(0, len(rows), _BATCH):
+        session.execute(insert(DeliveryRow), rows[start : start + _BATCH])
+
+
+def get_alert(session: Session, alert_id: str) -> AlertRow | None:
+    return session.get(AlertRow, alert_id)
+
+
+def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[AlertRow]:
+    query = select(AlertRow).order_by(col(AlertRow.created_at).desc()).offset(offset).limit(limit)
+    return list(session.exec(query))
+
+
+def state_counts(session: Session, alert_id: str) -> dict[str, int]:
+    query = (
+        select(DeliveryRow.state, func.count())
+        .where(DeliveryRow.alert_id == alert_id)
+        .group_by(col(DeliveryRow.state))
+    )
+    return {state: int(n) for state, n in session.exec(query)}
+
+
+def deliveries(
+    session: Session, alert_id: str, state: str | None = None, limit: int = 10000
+) -> list[DeliveryRow]:
+    query = select(DeliveryRow).where(DeliveryRow.alert_id == alert_id)
+    if state is not None:
+        query = query.where(DeliveryRow.state == state)
+    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    command_id: str
+    lantern_id: str
+    attempts: int
+    envelope: str
+    expires_at: datetime
+
+
+def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDelivery]:
+    """Deliveries to (re)publish now: planned, or published without a `received` ack in time."""
+    query = (
+        select(DeliveryRow, CommandRow)
+        .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
+        .where(col(DeliveryRow.state).in_(["planned", "published"]))
+        .where(col(DeliveryRow.next_attempt_at) <= now)
+        .order_by(col(DeliveryRow.next_attempt_at))
+        .limit(limit)
+    )
+    return [
+        DueDelivery(d.command_id, d.lantern_id, d.attempts, c.envelope, c.expires_at)
+        for d, c in session.exec(query)
+    ]
+
+
+def mark_published(
+    session: Session, keys: Sequence[tuple[str, str, int, datetime]], now: datetime
+) -> None:
+    """Record a publish: (command_id, lantern_id, attempts, next_attempt_at) per row."""
+    for command_id, lantern_id, attempts, next_at in keys:
+        session.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.command_id) == command_id)
+            .where(col(DeliveryRow.lantern_id) == lantern_id)
+            .where(col(DeliveryRow.state).in_(["planned", "published"]))
+            .values(
+                state="published",
+                attempts=attempts,
+                next_attempt_at=next_at,
+                published_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def end_deliveries(
+    session: Session, keys: Sequence[tuple[str, str]], state: str, reason: str, now: datetime
+) -> None:
+    """Move unacknowledged deliveries to a terminal state (expired, unreachable, cancelled)."""
+    for command_id, lantern_id in keys:
+        session.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.command_id) == command_id)
+            .where(col(DeliveryRow.lantern_id) == lantern_id)
+            .where(col(DeliveryRow.state).in_(["planned", "published"]))
+            .values(state=state, reason=reason, next_attempt_at=None, updated_at=now)
+        )
+
+
+def get_delivery(session: Session, command_id: str, lantern_id: str) -> DeliveryRow | None:
+    return session.get(DeliveryRow, (command_id, lantern_id))
+
+
+def alert_ids_for_commands(session: Session, command_ids: Sequence[str]) -> dict[str, str | None]:
+    query = select(CommandRow.id, CommandRow.alert_id).where(col(CommandRow.id).in_(command_ids))
+    return {cid: aid for cid, aid in session.exec(query)}
+
+
+def max_seq(session: Session) -> int:
+    value = session.exec(select(func.max(CommandRow.seq))).one()
+    return int(value or 0)
+
+
+def set_alert_status(session: Session, alert_id: str, status: str) -> None:
+    session.execute(
+        update(AlertRow)
+        .where(col(AlertRow.id) == alert_id)
+        .values(status=status, updated_at=utcnow())
+    )
+
+
+def mark_published_many(
+    session: Session, rows: Sequence[tuple[str, str, int, datetime]], now: datetime
+) -> None:
+    """Like ``mark_published`` in one executemany; the state guard keeps later acks intact."""
+    if not rows:
+        return
+    table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(table.c.command_id == bindparam("b_cid"))
+        .where(table.c.lantern_id == bindparam("b_lid"))
+        .where(or_(table.c.state == "planned", table.c.state == "published"))
+        .values(
+            state="published",
+            attempts=bindparam("b_att"),
+            next_attempt_at=bindparam("b_next"),
+            published_at=now,
+            updated_at=now,
+        )
+    )
+    params = [{"b_cid": c, "b_lid": lid, "b_att": a, "b_next": n} for c, lid, a, n in rows]
+    session.connection().execute(stmt, params)
+
+
+def overdue_deliveries(
+    session: Session, before: datetime, limit: int
+) -> list[tuple[str, str, str]]:
+    """Deliveries still not final whose command expired before ``before``: (cmd, lantern, state)."""
+    query = (
+        select(DeliveryRow.command_id, DeliveryRow.lantern_id, DeliveryRow.state)
+        .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
+        .where(col(DeliveryRow.state).in_(["planned", "published", "received", "playing"]))
+        .where(col(CommandRow.expires_at) < before)
+        .limit(limit)
+    )
+    return [(c, lid, s) for c, lid, s in session.exec(query)]
+
+
+def force_state(
+    session: Session, keys: Sequence[tuple[str, str]], state: str, reason: str, now: datetime
+) -> None:
+    """End deliveries that will never hear a final ack (the lantern went silent past expiry)."""
+    table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(table.c.command_id == bindparam("b_cid"))
+        .where(table.c.lantern_id == bindparam("b_lid"))
+        .where(or_(*(table.c.state == s for s in ("planned", "published", "received", "playing"))))
+        .values(state=state, reason=reason, next_attempt_at=None, updated_at=now)
+    )
+    if keys:
+        session.connection().execute(stmt, [{"b_cid": c, "b_lid": lid} for c, lid in keys])

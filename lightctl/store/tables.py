@@ -1,0 +1,93 @@
+"""Tables. Routes never return these: ``api`` maps them onto its own schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LanternRow(SQLModel, table=True):
+    __tablename__ = "lantern"
+
+    id: str = Field(primary_key=True, max_length=64)
+    lon: float
+    lat: float
+    orientation_deg: float | None = None
+    street: str | None = Field(default=None, index=True, max_length=200)
+    street_key: str | None = Field(default=None, index=True, max_length=200)
+    street_distance_m: float | None = None
+    cap_speaker: bool = True
+    cap_rgb: bool = True
+    cap_projector: bool = True
+    cap_path_light: bool = True
+    source: str = Field(default="", max_length=300)
+    online: bool | None = None
+    boot: int | None = None
+    gateway: str | None = Field(default=None, index=True, max_length=64)
+    last_seen: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StreetSegmentRow(SQLModel, table=True):
+    __tablename__ = "street_segment"
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    name_key: str | None = Field(default=None, index=True, max_length=200)
+    cls: str = Field(default="", max_length=50)
+    coords_json: str  # [[lon, lat], ...] in WGS 84
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alert"
+
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="active", max_length=20, index=True)
+    priority: int
+    exercise: bool = False
+    signal: str = Field(default="warning", max_length=20)
+    template: str | None = Field(default=None, max_length=64)
+    target_json: str
+    messages_json: str  # {"de": "...", "en": "..."} exactly as played
+    languages_json: str  # ["de", "en"]: playback order
+    clips_json: str  # per language: sha256, url, duration, engine, fallback reason
+    repeat: int = 1
+    volume: int = 80
+    expires_at: datetime
+    lantern_count: int
+
+
+class CommandRow(SQLModel, table=True):
+    __tablename__ = "command"
+
+    id: str = Field(primary_key=True, max_length=64)
+    alert_id: str | None = Field(default=None, index=True, max_length=64)
+    channel: str = Field(max_length=20)
+    op: str = Field(max_length=10)
+    priority: int
+    seq: int = Field(index=True)
+    issued_at: datetime
+    expires_at: datetime
+    envelope: str  # the exact JSON published, signature included
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "delivery"
+
+    command_id: str = Field(primary_key=True, foreign_key="command.id", max_length=64)
+    lantern_id: str = Field(primary_key=True, max_length=64)
+    alert_id: str | None = Field(default=None, index=True, max_length=64)
+    state: str = Field(default="planned", index=True, max_length=20)
+    reason: str | None = Field(default=None, max_length=200)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+    published_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    played_json: str | None = None  # sha256 list from the lantern's `done` ack
