@@ -55,6 +55,15 @@ class InvalidRequest(LightctlError):
         return cls(f"{where}: {msg}", [FieldProblem(loc, msg, value, suggestions)])
 
 
+def summarise(problems: list[FieldProblem]) -> str:
+    """One line naming every problem: ``target.streets.0: unknown street ('Bahnhofstr')``."""
+    parts = []
+    for p in problems:
+        where = ".".join(str(x) for x in p.loc)
+        parts.append(f"{where}: {p.msg}" + (f" ({p.value!r})" if p.value is not None else ""))
+    return "; ".join(parts)
+
+
 class NotFound(LightctlError):
     code = "not_found"
 

@@ -10,11 +10,13 @@ from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
+from lightctl.paths import TEMPLATES_DIR
 from lightctl.protocol import TopicKind, Topics
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
 from lightctl.settings import Settings, parse_mqtt_url
 from lightctl.store import Database
+from lightctl.templates import Template, load_templates
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,18 @@ class Runtime:
         self.consumer: Consumer | None = None
         self.events: AlertEvents | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.templates: dict[str, Template] | None = None
+
+    def load_templates(self) -> dict[str, Template]:
+        """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
+        if self.templates is None:
+            self.templates = load_templates(self.settings.templates_dir or TEMPLATES_DIR)
+        return self.templates
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        templates = self.load_templates()
         await asyncio.to_thread(self.db.create_all)
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
@@ -69,7 +79,12 @@ class Runtime:
         )
         self.consumer = Consumer(self.db, queue, self.topics, utc_now, self.events.notify)
         self.alerts = AlertService(
-            self.db, self.settings, self.speech, utc_now, on_stored=self.outbox.wake
+            self.db,
+            self.settings,
+            self.speech,
+            utc_now,
+            templates=templates,
+            on_stored=self.outbox.wake,
         )
         self.link.start()
         self._tasks = [

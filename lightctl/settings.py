@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Base URL lanterns use to fetch clips; empty means http://{http_host}:{http_port}.
     public_url: str = ""
 
+    # Warning templates; empty means the shipped config/templates.
+    templates_dir: Path | None = None
     tts_engine: Literal["offline", "gtts"] = "offline"
     tts_timeout_s: float = Field(default=5.0, gt=0)
     street_max_distance_m: float = Field(default=30.0, gt=0, le=1000)

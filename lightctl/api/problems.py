@@ -60,6 +60,12 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "body"]
         item: dict[str, Any] = {"loc": loc, "msg": err.get("msg", "invalid")}
+        if err.get("type") == "json_invalid":  # loc is then a character offset in the body
+            item = {
+                "loc": ["body"],
+                "msg": f"malformed JSON at character {loc[0] if loc else '?'}: "
+                f"{err.get('ctx', {}).get('error', 'cannot parse')}",
+            }
         if err.get("type") != "missing" and "input" in err and _small(err["input"]):
             item["value"] = err["input"]
         errors.append(item)

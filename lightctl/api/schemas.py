@@ -61,7 +61,9 @@ class AlertCreate(StrictIn):
     priority: int = Field(default=1, ge=1, le=16)
     expires_at: AwareDatetime | None = None
     expires_in_s: int | None = Field(default=None, ge=10)
-    signal: Literal["warning", "all_clear", "none"] = "warning"
+    signal: Literal["warning", "all_clear", "none"] | None = Field(
+        default=None, description="default: the template's signal, else warning"
+    )
     repeat: int = Field(default=1, ge=1, le=5)
     interval_s: float = Field(default=5.0, ge=0, le=30)
     volume: int = Field(default=80, ge=0, le=100)
@@ -120,6 +122,22 @@ class LanternOut(BaseModel):
 class StreetOut(BaseModel):
     name: str
     lantern_count: int
+
+
+class PlaceholderOut(BaseModel):
+    name: str
+    description: dict[str, str]
+    example: str
+
+
+class TemplateOut(BaseModel):
+    id: str
+    title: dict[str, str]
+    severity: str
+    signal: str
+    languages: list[str]
+    default_languages: list[str]
+    placeholders: list[PlaceholderOut]
 
 
 class HealthOut(BaseModel):

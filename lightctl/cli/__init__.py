@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lightctl.cli import alerts, inventory, server
+from lightctl.cli import alerts, inventory, server, templates
 
 app = typer.Typer(
     help="lightctl: warn streets and squares through smart street lanterns.",
@@ -16,6 +16,7 @@ app.command("demo")(server.demo)
 app.add_typer(alerts.app, name="alert")
 app.add_typer(inventory.lanterns_app, name="lanterns")
 app.add_typer(inventory.streets_app, name="streets")
+app.add_typer(templates.app, name="templates")
 
 
 def main() -> None:

@@ -51,11 +51,13 @@ def _summary(counts: dict[str, int]) -> str:
 def send(
     street: list[str] = typer.Option([], "--street", "-s", help="street name (repeatable)"),
     lantern: list[str] = typer.Option([], "--lantern", "-l", help="lantern id (repeatable)"),
-    lang: list[str] = typer.Option([], "--lang", help="language of the following --text"),
+    template: str | None = typer.Option(None, "--template", help="pre-approved template id"),
+    param: list[str] = typer.Option([], "--param", "-p", help="template placeholder NAME=VALUE"),
+    lang: list[str] = typer.Option([], "--lang", help="language (of the following --text)"),
     text: list[str] = typer.Option([], "--text", "-t", help="message in the preceding --lang"),
     priority: int = typer.Option(1, min=1, max=16, help="1 = life safety (dispatcher)"),
     expires_in: int | None = typer.Option(None, "--expires-in", help="seconds until expiry"),
-    signal: str = typer.Option("warning", help="warning | all_clear | none"),
+    signal: str | None = typer.Option(None, help="warning | all_clear | none (default: template)"),
     repeat: int = typer.Option(1, min=1, max=5),
     exercise: bool = typer.Option(False, help="mark as an exercise"),
     wait: bool = typer.Option(True, help="show delivery progress until every lantern answered"),
@@ -63,21 +65,32 @@ def send(
     api: str | None = typer.Option(None, help="API base URL (default $LIGHTCTL_API_URL)"),
 ) -> None:
     """Send a spoken warning, e.g. --street Bahnhofstrasse --lang de --text "…" --lang en …"""
-    if len(lang) != len(text):
-        fail(f"give one --text per --lang (got {len(lang)} --lang and {len(text)} --text)")
-    if not lang:
-        fail("give at least one --lang and --text")
     if not street and not lantern:
         fail("give a target: --street NAME or --lantern ID")
     body: dict[str, Any] = {
         "target": {"streets": street, "lanterns": lantern},
-        "messages": dict(zip(lang, text, strict=True)),
         "languages": lang,
         "priority": priority,
-        "signal": signal,
         "repeat": repeat,
         "exercise": exercise,
     }
+    if template is not None:
+        if text:
+            fail("--text is for free messages; with --template give --param NAME=VALUE")
+        pairs = [p.partition("=") for p in param]
+        bad = [p for p, eq, _v in pairs if not eq]
+        if bad:
+            fail(f"--param needs NAME=VALUE (got {bad[0]!r})")
+        body["template"] = template
+        body["params"] = {name: value for name, _eq, value in pairs}
+    else:
+        if len(lang) != len(text):
+            fail(f"give one --text per --lang (got {len(lang)} --lang and {len(text)} --text)")
+        if not lang:
+            fail("give --template ID or at least one --lang with its --text")
+        body["messages"] = dict(zip(lang, text, strict=True))
+    if signal is not None:
+        body["signal"] = signal
     if expires_in is not None:
         body["expires_in_s"] = expires_in
     client = ApiClient(api_url(api))

@@ -17,9 +17,11 @@ from lightctl.cli.inventory import print_report
 from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
 from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
+from lightctl.runtime import Runtime
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
 from lightctl.store import Database
+from lightctl.templates import TemplateInvalid
 
 
 def _settings(**overrides: object) -> Settings:
@@ -63,7 +65,7 @@ def serve(
     if not port_is_free(settings.http_port, settings.http_host):
         fail(f"port {settings.http_port} on {settings.http_host} is already in use (--port)")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, _checked_runtime(settings)),
         host=settings.http_host,
         port=settings.http_port,
         log_level=log_level,
@@ -121,7 +123,11 @@ def demo(
             )
         _banner(settings)
         uvicorn.run(
-            create_app(settings), host="127.0.0.1", port=port, log_level=log_level, access_log=False
+            create_app(settings, _checked_runtime(settings)),
+            host="127.0.0.1",
+            port=port,
+            log_level=log_level,
+            access_log=False,
         )
     except LightctlError as exc:
         fail_with(exc)
@@ -134,6 +140,20 @@ def demo(
                 sim.kill()
         if embedded is not None:
             embedded.stop()
+
+
+def _checked_runtime(settings: Settings) -> Runtime:
+    """A runtime whose templates are valid; otherwise name every bad file and key and exit."""
+    runtime = Runtime(settings)
+    try:
+        runtime.load_templates()
+    except TemplateInvalid as exc:
+        fail(
+            f"the warning templates in {exc.directory} are invalid",
+            EXIT_INVALID,
+            [{"loc": [p.file, p.key], "msg": p.message} for p in exc.problems],
+        )
+    return runtime
 
 
 def _load_demo_inventory(settings: Settings) -> None:

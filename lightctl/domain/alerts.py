@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from lightctl.domain.targets import TargetSpec
-from lightctl.errors import FieldProblem, InvalidRequest
+from lightctl.errors import FieldProblem, InvalidRequest, summarise
 
 Signal = Literal["warning", "all_clear", "none"]
 
@@ -24,12 +24,13 @@ class AlertSpec:
     priority: int = 1
     expires_at: datetime | None = None
     expires_in_s: int | None = None
-    signal: Signal = "warning"
+    signal: Signal | None = None  # None: the template's signal, else "warning"
     repeat: int = 1
     interval_s: float = 5.0
     volume: int = 80
     exercise: bool = False
     template: str | None = None
+    params: dict[str, str] | None = None
 
 
 def check_messages(
@@ -72,7 +73,7 @@ def check_messages(
             problems.append(FieldProblem(("languages", i), "language listed twice", lang))
         seen.add(lang)
     if problems:
-        raise InvalidRequest(_summary(problems), problems)
+        raise InvalidRequest(summarise(problems), problems)
     return order
 
 
@@ -97,7 +98,3 @@ def expiry(
     if at > now + timedelta(seconds=max_s):
         raise InvalidRequest.at((field,), f"is more than {max_s} s ahead", at.isoformat())
     return at
-
-
-def _summary(problems: list[FieldProblem]) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in pr.loc)}: {pr.msg}" for pr in problems)

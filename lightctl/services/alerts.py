@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,11 +14,13 @@ from lightctl.domain.alerts import (
     ALL_CLEAR_TONE_S,
     WARNING_TONE_S,
     AlertSpec,
+    Signal,
     check_messages,
     expiry,
 )
 from lightctl.domain.delivery import DeliveryState, is_terminal
-from lightctl.errors import InvalidRequest, NotFound
+from lightctl.errors import FieldProblem, InvalidRequest, NotFound, summarise
+from lightctl.geo.names import suggest
 from lightctl.protocol import AudioPayload, CommandEnvelope, SpeechItem, ToneItem
 from lightctl.protocol.wire import ProgramItem
 from lightctl.services.sequence import SequenceCounter
@@ -27,6 +29,7 @@ from lightctl.settings import SUPPORTED_LANGUAGES, Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
+from lightctl.templates import Template, render
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class AlertService:
         settings: Settings,
         speech: SpeechSource,
         clock: Clock,
+        templates: Mapping[str, Template] | None = None,
         on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
@@ -79,6 +83,7 @@ class AlertService:
         self._speech = speech
         self._clock = clock
         self._on_stored = on_stored
+        self._templates = dict(templates or {})
         self._resolver = TargetResolver()
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
@@ -86,26 +91,45 @@ class AlertService:
     def create(self, spec: AlertSpec) -> AlertReport:
         """Everything that can fail happens before the single commit; nothing half-stored."""
         now = self._clock()
-        languages = check_messages(
-            spec.messages, spec.languages, SUPPORTED_LANGUAGES, self._settings.max_text_chars
-        )
-        expires_at = expiry(
-            now,
-            spec.expires_at,
-            spec.expires_in_s,
-            self._settings.default_expires_s,
-            self._settings.max_expires_s,
-        )
-        with self._db.session() as session:
-            resolved = self._resolver.resolve(session, spec.target)
+        problems: list[FieldProblem] = []
+        languages: tuple[str, ...] = ()
+        signal = spec.signal or "warning"
+        if spec.template is not None:
+            try:
+                spec, signal = self._fill_template(spec)
+            except InvalidRequest as exc:
+                raise InvalidRequest(summarise(exc.problems), exc.problems) from None
+        try:
+            languages = check_messages(
+                spec.messages, spec.languages, SUPPORTED_LANGUAGES, self._settings.max_text_chars
+            )
+        except InvalidRequest as exc:
+            problems += exc.problems
+        try:
+            expires_at = expiry(
+                now,
+                spec.expires_at,
+                spec.expires_in_s,
+                self._settings.default_expires_s,
+                self._settings.max_expires_s,
+            )
+        except InvalidRequest as exc:
+            problems += exc.problems
+        try:
+            with self._db.session() as session:
+                resolved = self._resolver.resolve(session, spec.target)
+        except InvalidRequest as exc:
+            problems += exc.problems
+        if problems:  # every mistake at once, so the dispatcher fixes them in one go
+            raise InvalidRequest(summarise(problems), problems)
         if not resolved.lantern_ids:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         clips = [self._speech.get_or_render(spec.messages[lang], lang) for lang in languages]
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
         program: list[ProgramItem] = []
-        if spec.signal == "warning":
+        if signal == "warning":
             program.append(ToneItem(signal="warning", duration_s=WARNING_TONE_S))
-        elif spec.signal == "all_clear":
+        elif signal == "all_clear":
             program.append(ToneItem(signal="all_clear", duration_s=ALL_CLEAR_TONE_S))
         base = self._settings.resolved_public_url
         program += [
@@ -141,7 +165,7 @@ class AlertService:
             status="active",
             priority=spec.priority,
             exercise=spec.exercise,
-            signal=spec.signal,
+            signal=signal,
             template=spec.template,
             target_json=json.dumps(_target_json(spec), ensure_ascii=False),
             messages_json=json.dumps({k: spec.messages[k] for k in languages}, ensure_ascii=False),
@@ -173,6 +197,44 @@ class AlertService:
         )
         self._on_stored()
         return AlertReport(alert, {DeliveryState.PLANNED.value: len(resolved.lantern_ids)})
+
+    def templates(self) -> list[Template]:
+        return [self._templates[k] for k in sorted(self._templates)]
+
+    def _fill_template(self, spec: AlertSpec) -> tuple[AlertSpec, Signal]:
+        """Messages from a pre-approved template: the dispatcher never types a translation."""
+        template = self._templates.get(spec.template or "")
+        if template is None:
+            raise InvalidRequest.at(
+                ("template",),
+                "unknown template",
+                spec.template,
+                tuple(suggest(spec.template or "", list(self._templates))),
+            )
+        if spec.messages:
+            raise InvalidRequest.at(("messages",), "give either template or messages, not both")
+        languages = spec.languages or template.default_languages
+        problems: list[FieldProblem] = []
+        messages: dict[str, str] = {}
+        for i, lang in enumerate(languages):
+            if lang not in template.text:
+                problems.append(
+                    FieldProblem(
+                        ("languages", i),
+                        f"template {template.id!r} has no text in this language",
+                        lang,
+                        template.languages,
+                    )
+                )
+        if not problems:
+            try:
+                messages = {lang: render(template, lang, spec.params or {}) for lang in languages}
+            except InvalidRequest as exc:
+                problems += exc.problems
+        if problems:
+            raise InvalidRequest(summarise(problems), problems)
+        signal: Signal = spec.signal or template.signal
+        return replace(spec, messages=messages, languages=tuple(languages)), signal
 
     def get(self, alert_id: str, with_lanterns: bool = False) -> AlertReport:
         with self._db.session() as session:

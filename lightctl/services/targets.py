@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from lightctl.domain.targets import ResolvedTarget, TargetSpec
-from lightctl.errors import FieldProblem, InvalidRequest
+from lightctl.errors import FieldProblem, InvalidRequest, summarise
 from lightctl.geo.names import normalize_street_name, suggest
 from lightctl.store import lanterns as lantern_store
 
@@ -66,10 +66,7 @@ class TargetResolver:
                     for lantern_id in sorted(ids):
                         chosen[lantern_id] = None
         if problems:
-            raise InvalidRequest(
-                "; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg} ({p.value!r})" for p in problems),
-                problems,
-            )
+            raise InvalidRequest(summarise(problems), problems)
         if spec.exclude is not None:
             excluded = self.resolve(session, spec.exclude, (*loc, "exclude"))
             for lantern_id in excluded.lantern_ids:

@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 from lightctl.api.deps import AlertsDep, RuntimeDep
 from lightctl.api.schemas import AlertCreate, AlertOut, ClipOut, DeliveryOut
 from lightctl.domain.alerts import AlertSpec
-from lightctl.errors import InvalidRequest
 from lightctl.services.alerts import AlertReport
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -59,8 +58,6 @@ def to_out(report: AlertReport) -> AlertOut:
 @router.post("", status_code=201, response_model=AlertOut)
 def create_alert(body: AlertCreate, alerts: AlertsDep) -> AlertOut:
     """Send a warning: stored with one delivery row per lantern, then published."""
-    if body.template is not None:
-        raise InvalidRequest.at(("template",), "templates are not available in this version")
     spec = AlertSpec(
         target=body.target.to_spec(),
         messages=body.messages,
@@ -73,6 +70,8 @@ def create_alert(body: AlertCreate, alerts: AlertsDep) -> AlertOut:
         interval_s=body.interval_s,
         volume=body.volume,
         exercise=body.exercise,
+        template=body.template,
+        params=body.params,
     )
     return to_out(alerts.create(spec))
 
