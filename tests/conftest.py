@@ -1,83 +1,21 @@
-"""Shared fixtures: a real Mosquitto per test session on a free port, and the test database URL."""
+"""Shared fixtures: a real Mosquitto per test session on a free port, unique topic roots."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
-
-
-class MosquittoProcess:
-    """A Mosquitto the test owns: it can be stopped and started again on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.conf = workdir / "mosquitto.conf"
-        self.log = workdir / "mosquitto.log"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 100\n"
-            "message_size_limit 262144\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_for_port(self.port)
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is None:
-            return
-        if kill:
-            self.proc.kill()
-        else:
-            self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
-def _have_mosquitto() -> bool:
-    return shutil.which("mosquitto") is not None or Path("/usr/sbin/mosquitto").exists()
+from tests.support import MosquittoProcess, have_mosquitto
 
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoProcess]:
     """One real broker for the whole test session (tests use unique topic roots)."""
-    if not _have_mosquitto():
+    if not have_mosquitto():
         pytest.skip("mosquitto binary not installed")
     broker = MosquittoProcess(tmp_path_factory.mktemp("mosquitto"))
     broker.start()
@@ -88,7 +26,7 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoPro
 @pytest.fixture
 def own_mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
     """A broker only this test uses, for tests that stop or kill it."""
-    if not _have_mosquitto():
+    if not have_mosquitto():
         pytest.skip("mosquitto binary not installed")
     broker = MosquittoProcess(tmp_path)
     broker.start()
@@ -101,9 +39,3 @@ def topic_root(request: pytest.FixtureRequest) -> str:
     """A topic root unique to the test, so tests sharing a broker never see each other."""
     name = "".join(c if c.isalnum() else "_" for c in request.node.name)[-40:]
     return f"t{os.getpid()}_{name}_{time.monotonic_ns() % 10**9}"
-
-
-def postgres_url() -> str:
-    return os.environ.get(
-        "LIGHTCTL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )

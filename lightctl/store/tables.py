@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 
@@ -72,7 +73,8 @@ class CommandRow(SQLModel, table=True):
     channel: str = Field(max_length=20)
     op: str = Field(max_length=10)
     priority: int
-    seq: int = Field(index=True)
+    # Microseconds since the epoch: past 2**31, so a 64-bit column.
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     issued_at: datetime
     expires_at: datetime
     envelope: str  # the exact JSON published, signature included

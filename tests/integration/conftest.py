@@ -1,0 +1,169 @@
+"""A live stack for integration tests: real broker, real database, the API over real HTTP,
+and simulated lanterns in the same process (each part on its own thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from firmware_sim import Fleet, load_inventory
+from lightctl.api import create_app
+from lightctl.protocol import Topics
+from lightctl.runtime import Runtime
+from lightctl.services.inventory import import_lanterns, import_streets
+from lightctl.settings import Settings
+from lightctl.store import Database
+from tests.support import FIXTURES, MosquittoProcess, free_port, postgres_url
+
+LANTERNS = FIXTURES / "zurich_lanterns_small.geojson"
+STREETS = FIXTURES / "zurich_streets_small.geojson"
+
+
+def _postgres_database() -> Iterator[Database]:
+    url = postgres_url()
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        conn = psycopg.connect(plain, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    db = Database(url, schema=schema)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The same tests on SQLite and on PostgreSQL (a fresh schema per test)."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'lightctl.db'}")
+        yield db
+        db.dispose()
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def inventory(database: Database) -> Database:
+    """The database with the Zürich fixture streets and lanterns imported."""
+    database.create_all()
+    import_streets(database, STREETS)
+    import_lanterns(database, LANTERNS)
+    return database
+
+
+class LiveService:
+    """``lightctl serve`` in a thread: uvicorn on a free port with the real runtime."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.runtime = Runtime(settings, db)
+        self.url = settings.resolved_public_url
+        config = uvicorn.Config(
+            create_app(settings, self.runtime),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.http = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+        self.http.close()
+
+    def wait_for(self, alert_id: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
+        """Poll the alert until ``predicate(body)`` holds; fail with the last body if it never does."""
+        deadline = time.monotonic() + timeout_s
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.http.get(f"/alerts/{alert_id}").json()
+            if predicate(body):
+                return body
+            time.sleep(0.1)
+        raise AssertionError(f"alert {alert_id} never reached the expected state: {body}")
+
+
+class FleetThread:
+    """A simulated fleet on its own event loop thread, as `firmware-sim` runs it."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fleet", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.fleet.start(), self.loop).result(15)
+        ok = asyncio.run_coroutine_threadsafe(self.fleet.wait_connected(15), self.loop).result(20)
+        assert ok, "the simulated fleet did not connect"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fleet.stop(), self.loop).result(20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def make_settings(tmp_path: Path, broker_url: str, topic_root: str, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        mqtt_url=broker_url,
+        mqtt_root=topic_root,
+        mqtt_client_id=f"svc-{topic_root}"[:60],
+        http_host="127.0.0.1",
+        http_port=free_port(),
+        **extra,
+    )
+
+
+@pytest.fixture
+def service(
+    inventory: Database, mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path
+) -> Iterator[LiveService]:
+    live = LiveService(make_settings(tmp_path, mosquitto.url, topic_root), inventory)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def fleet(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[Fleet]:
+    """Every fixture lantern simulated, playback 20x faster than real time."""
+    sim = FleetThread(
+        Fleet(
+            mosquitto.url,
+            load_inventory(LANTERNS),
+            speed=20,
+            per_connection=100,
+            topics=Topics(topic_root),
+            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
+        )
+    )
+    sim.start()
+    yield sim.fleet
+    sim.stop()

@@ -1,0 +1,101 @@
+"""End to end: HTTP POST of a German + English warning → real broker → simulated lanterns → done."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware_sim import Fleet
+from tests.integration.conftest import LiveService
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+
+GERMAN = "Brand in der Bahnhofstrasse. Schliessen Sie Fenster und Türen."
+ENGLISH = "Fire on Bahnhofstrasse. Close all windows and doors."
+
+
+def all_final(body: dict[str, object]) -> bool:
+    return body["status"] != "sending"
+
+
+def test_every_lantern_on_the_street_plays_german_then_english(
+    service: LiveService, fleet: Fleet
+) -> None:
+    response = service.http.post(
+        "/alerts",
+        json={
+            "target": {"streets": ["Bahnhofstrasse"]},
+            "messages": {"de": GERMAN, "en": ENGLISH},
+        },
+    )
+    assert response.status_code == 201, response.text
+    alert = response.json()
+    street_lanterns = service.http.get("/lanterns", params={"street": "Bahnhofstrasse"}).json()
+    targeted = {lantern["id"] for lantern in street_lanterns}
+    assert alert["lantern_count"] == len(targeted) > 20
+
+    done = service.wait_for(alert["id"], all_final)
+    assert done["status"] == "completed"
+    assert done["counts"] == {"done": len(targeted)}
+
+    de_clip, en_clip = alert["clips"]
+    assert (de_clip["lang"], en_clip["lang"]) == ("de", "en")
+    assert de_clip["engine"] == en_clip["engine"] == "espeak-ng"
+    for lantern_id in targeted:
+        record = fleet.record(lantern_id)
+        fetched = list(record.fetched)
+        assert fetched == [
+            (de_clip["url"], de_clip["sha256"]),
+            (en_clip["url"], en_clip["sha256"]),
+        ], lantern_id
+        assert [hashes for _cmd, hashes in record.played] == [
+            (de_clip["sha256"], en_clip["sha256"])
+        ]
+        statuses = [a.status.value for a in record.acks]
+        assert statuses == ["received", "playing", "done"], (lantern_id, statuses)
+
+    # Lanterns on other streets heard nothing.
+    for lantern_id in set(fleet.lantern_ids) - targeted:
+        assert not fleet.record(lantern_id).acks, lantern_id
+
+    # The service's per-lantern proof: what each lantern said it played, in order.
+    rows = service.http.get(f"/alerts/{alert['id']}", params={"lanterns": True}).json()["lanterns"]
+    assert {r["lantern"] for r in rows} == targeted
+    for row in rows:
+        assert row["state"] == "done"
+        assert row["played"] == [de_clip["sha256"], en_clip["sha256"]]
+
+
+def test_clip_served_matches_its_hash(service: LiveService, fleet: Fleet) -> None:
+    response = service.http.post(
+        "/alerts",
+        json={"target": {"lanterns": [fleet.lantern_ids[0]]}, "messages": {"de": GERMAN}},
+    )
+    assert response.status_code == 201, response.text
+    clip = response.json()["clips"][0]
+    audio = service.http.get(clip["url"].split("/api/v1", 1)[1])
+    assert audio.status_code == 200
+    assert audio.headers["content-type"] == "audio/wav"
+    assert audio.content[:4] == b"RIFF"
+    import hashlib
+
+    assert hashlib.sha256(audio.content).hexdigest() == clip["sha256"]
+    body = service.wait_for(response.json()["id"], all_final)
+    assert body["counts"] == {"done": 1}
+
+
+def test_expired_alert_without_lanterns_is_reported_not_lost(service: LiveService) -> None:
+    """No fleet runs: the deliveries end `expired` at expiry instead of hanging as `published`."""
+    response = service.http.post(
+        "/alerts",
+        json={
+            "target": {"streets": ["Poststrasse"]},
+            "messages": {"en": "Test."},
+            "expires_in_s": 10,
+        },
+    )
+    assert response.status_code == 201, response.text
+    alert = response.json()
+    published = service.wait_for(alert["id"], lambda b: b["counts"].get("published"), 10)
+    assert published["counts"] == {"published": alert["lantern_count"]}
+    ended = service.wait_for(alert["id"], all_final, 30)
+    assert ended["counts"] == {"expired": alert["lantern_count"]}
