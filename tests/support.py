@@ -1,4 +1,4 @@
-"""Helpers shared by the test suites: free ports, a broker process the test owns, the test DB URL."""
+"""Helpers shared by the test suites: free ports, a broker the test owns, the test DB URL."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ class LiveService:
         self.http.close()
 
     def wait_for(self, alert_id: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
-        """Poll the alert until ``predicate(body)`` holds; fail with the last body if it never does."""
+        """Poll the alert until ``predicate(body)`` holds; fail with the last body otherwise."""
         deadline = time.monotonic() + timeout_s
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:
