@@ -52,7 +52,8 @@ class InvalidRequest(LightctlError):
         suggestions: tuple[str, ...] = (),
     ) -> InvalidRequest:
         where = ".".join(str(p) for p in loc)
-        return cls(f"{where}: {msg}", [FieldProblem(loc, msg, value, suggestions)])
+        text = f"{where}: {msg}" if where else msg  # an empty loc is the whole request body
+        return cls(text, [FieldProblem(loc, msg, value, suggestions)])
 
 
 def summarise(problems: list[FieldProblem]) -> str:
@@ -60,7 +61,8 @@ def summarise(problems: list[FieldProblem]) -> str:
     parts = []
     for p in problems:
         where = ".".join(str(x) for x in p.loc)
-        parts.append(f"{where}: {p.msg}" + (f" ({p.value!r})" if p.value is not None else ""))
+        text = f"{where}: {p.msg}" if where else p.msg
+        parts.append(text + (f" ({p.value!r})" if p.value is not None else ""))
     return "; ".join(parts)
 
 

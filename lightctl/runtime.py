@@ -7,13 +7,18 @@ import logging
 from datetime import UTC, datetime
 
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
+from lightctl.audio.lexicon import Lexicon
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
-from lightctl.paths import TEMPLATES_DIR
+from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import TopicKind, Topics
+from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
+from lightctl.services.groups import GroupService
+from lightctl.services.speech import Speaker
+from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_url
 from lightctl.store import Database
 from lightctl.templates import Template, load_templates
@@ -31,9 +36,13 @@ class Runtime:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database(settings.resolved_database_url)
-        self.topics = Topics(settings.mqtt_root)
+        self.topics = Topics(settings.topic_root)
         self.clips = ClipStore(settings.clip_dir)
         self.speech = SpeechCache(self.clips, synthesizer_from_settings(settings))
+        self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
+        self.speaker = Speaker(self.speech, self.lexicon)
+        self.targets = TargetResolver(self.db, settings.target_max_lanterns)
+        self.groups = GroupService(self.db, self.targets)
         self.alerts: AlertService | None = None
         self.link: MqttLink | None = None
         self.outbox: Outbox | None = None
@@ -41,6 +50,7 @@ class Runtime:
         self.events: AlertEvents | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
+        self._warmup: asyncio.Future[int] | None = None
 
     def load_templates(self) -> dict[str, Template]:
         """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
@@ -53,6 +63,7 @@ class Runtime:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         templates = self.load_templates()
         await asyncio.to_thread(self.db.create_all)
+        await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         host, port = parse_mqtt_url(self.settings.mqtt_url)
@@ -81,12 +92,18 @@ class Runtime:
         self.alerts = AlertService(
             self.db,
             self.settings,
-            self.speech,
+            self.speaker,
             utc_now,
             templates=templates,
             on_stored=self.outbox.wake,
+            resolver=self.targets,
         )
         self.link.start()
+        # Pre-render every fixed template sentence so a template warning never waits for speech.
+        if self.settings.prerender_templates:
+            self._warmup = loop.run_in_executor(
+                None, self.speaker.warm, templates, EXERCISE_PHRASES
+            )
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self.consumer.run(), name="consumer"),

@@ -27,11 +27,24 @@ class Settings(BaseSettings):
     # Base URL lanterns use to fetch clips; empty means http://{http_host}:{http_port}.
     public_url: str = ""
 
-    # Warning templates; empty means the shipped config/templates.
+    # Warning templates and pronunciation lexicon; empty means the shipped config/ files.
     templates_dir: Path | None = None
+    lexicon_path: Path | None = None
+    # Rehearsal mode: every alert is an exercise and all traffic goes to "<root>-sandbox", where
+    # only simulated lanterns listen.
+    sandbox: bool = False
+    # Render every fixed template sentence at start-up (in the background).
+    prerender_templates: bool = True
+    # No program (signal, languages, repeats and gaps) may play longer than this.
+    max_program_s: float = Field(default=600.0, gt=0)
     tts_engine: Literal["offline", "gtts"] = "offline"
     tts_timeout_s: float = Field(default=5.0, gt=0)
     street_max_distance_m: float = Field(default=30.0, gt=0, le=1000)
+    # A target reaching more lanterns than this needs "confirm_large": true (a city of 400,000
+    # people has ~40,000 street lamps; 100,000 is a large city, never one street by mistake).
+    target_max_lanterns: int = Field(default=100_000, ge=1)
+    # Largest inventory upload POST /lanterns/import takes: 1,000,000 lanterns of GeoJSON ~ 200 MB.
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     max_text_chars: int = Field(default=1000, ge=1)
     default_expires_s: int = Field(default=1800, ge=10)
     max_expires_s: int = Field(default=86400, ge=60)
@@ -53,6 +66,10 @@ class Settings(BaseSettings):
     def resolved_public_url(self) -> str:
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
         return (self.public_url or f"http://{host}:{self.http_port}").rstrip("/")
+
+    @property
+    def topic_root(self) -> str:
+        return f"{self.mqtt_root}-sandbox" if self.sandbox else self.mqtt_root
 
     @property
     def clip_dir(self) -> Path:

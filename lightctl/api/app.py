@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from lightctl import __version__
 from lightctl.api import problems
-from lightctl.api.routes import alerts, inventory, system, templates
+from lightctl.api.routes import alerts, groups, inventory, system, targets, templates
 from lightctl.runtime import Runtime
 from lightctl.settings import Settings
 
@@ -36,6 +36,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = rt
     problems.install(app)
     app.include_router(system.router)  # /healthz at the root for probes
-    for router in (system.router, alerts.router, inventory.router, templates.router):
+    for router in (
+        system.router,
+        alerts.router,
+        inventory.router,
+        targets.router,
+        groups.router,
+        templates.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
 from lightctl.services.alerts import AlertService
+from lightctl.services.groups import GroupService
+from lightctl.services.targets import TargetResolver
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -23,5 +25,15 @@ def get_alerts(request: Request) -> AlertService:
     return service
 
 
+def get_targets(request: Request) -> TargetResolver:
+    return get_runtime(request).targets
+
+
+def get_groups(request: Request) -> GroupService:
+    return get_runtime(request).groups
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 AlertsDep = Annotated[AlertService, Depends(get_alerts)]
+TargetsDep = Annotated[TargetResolver, Depends(get_targets)]
+GroupsDep = Annotated[GroupService, Depends(get_groups)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightctl.errors import (
     Conflict,
+    ImportFailed,
     InvalidRequest,
     LightctlError,
     NotFound,
@@ -25,6 +27,7 @@ PROBLEM_JSON = "application/problem+json"
 
 _STATUS: list[tuple[type[LightctlError], int, str]] = [
     (InvalidRequest, 422, "Invalid request"),
+    (ImportFailed, 422, "Inventory file cannot be read"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict with the current state"),
     (SynthesisFailed, 503, "Speech synthesis failed"),
@@ -46,7 +49,7 @@ def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
     )
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidRequest):
-        extra["errors"] = [p.as_dict() for p in exc.problems]
+        extra["errors"] = [_json_safe(p.as_dict()) for p in exc.problems]
     if isinstance(exc, Conflict):
         extra["state"] = exc.state
     if isinstance(exc, SynthesisFailed):
@@ -67,10 +70,19 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
                 f"{err.get('ctx', {}).get('error', 'cannot parse')}",
             }
         if err.get("type") != "missing" and "input" in err and _small(err["input"]):
-            item["value"] = err["input"]
+            item["value"] = _json_safe(err["input"])
         errors.append(item)
     detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
     return problem(422, "Invalid request", detail, "invalid_request", errors=errors)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (Python's JSON parser accepts them) as text: JSON cannot carry them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 def _small(value: Any) -> bool:

@@ -17,12 +17,14 @@ class StrictIn(BaseModel):
 class CircleIn(StrictIn):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    radius_m: float = Field(gt=0, le=50_000)
+    radius_m: float = Field(gt=0, le=50_000, description="geodesic distance from the centre")
 
 
 class RouteIn(StrictIn):
-    line: dict[str, Any]
-    width_m: float = Field(gt=0, le=50_000)
+    line: dict[str, Any] = Field(description="GeoJSON LineString, [lon, lat] positions")
+    width_m: float = Field(
+        gt=0, le=50_000, description="reach on each side of the line (the corridor is 2 x width_m)"
+    )
 
 
 class TargetIn(StrictIn):
@@ -31,11 +33,17 @@ class TargetIn(StrictIn):
     lanterns: list[str] = Field(default_factory=list, max_length=100_000)
     groups: list[str] = Field(default_factory=list, max_length=1000)
     streets: list[str] = Field(default_factory=list, max_length=1000)
-    area: dict[str, Any] | None = None
+    area: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON Polygon or MultiPolygon (or a Feature of one), lon/lat"
+    )
     circle: CircleIn | None = None
     route: RouteIn | None = None
-    exclude: TargetIn | None = None
-    repair: bool = False
+    exclude: TargetIn | None = Field(default=None, description="any Target, subtracted")
+    repair: bool = Field(default=False, description="repair invalid polygons instead of refusing")
+    allow_empty: bool = Field(default=False, description="accept a target reaching no lantern")
+    confirm_large: bool = Field(
+        default=False, description="accept more lanterns than the configured ceiling"
+    )
 
     def to_spec(self) -> TargetSpec:
         return TargetSpec(
@@ -49,6 +57,8 @@ class TargetIn(StrictIn):
             route=Route(self.route.line, self.route.width_m) if self.route else None,
             exclude=self.exclude.to_spec() if self.exclude else None,
             repair=self.repair,
+            allow_empty=self.allow_empty,
+            confirm_large=self.confirm_large,
         )
 
 
@@ -68,6 +78,38 @@ class AlertCreate(StrictIn):
     interval_s: float = Field(default=5.0, ge=0, le=30)
     volume: int = Field(default=80, ge=0, le=100)
     exercise: bool = False
+    severity: Literal["extreme", "severe", "moderate", "minor"] | None = Field(
+        default=None, description="warning colour; default: the template's, else severe"
+    )
+    light: bool = Field(default=True, description="warning colour and slow blink")
+    projection: bool = Field(default=True, description="warning pictogram on projectors")
+
+
+class AlertUpdateIn(StrictIn):
+    """Only what changes; everything else stays as the alert has it."""
+
+    target: TargetIn | None = None
+    messages: dict[str, str] | None = Field(default=None, max_length=16)
+    template: str | None = None
+    params: dict[str, str] | None = None
+    languages: list[str] | None = Field(default=None, max_length=16)
+    expires_at: AwareDatetime | None = None
+    expires_in_s: int | None = Field(default=None, ge=10)
+
+
+class AllClearIn(StrictIn):
+    """Parameters of the all-clear template (default: the alert's streets) or free messages."""
+
+    params: dict[str, str] | None = None
+    messages: dict[str, str] | None = Field(default=None, max_length=16)
+
+
+class CommandOut(BaseModel):
+    id: str
+    channel: str
+    op: str
+    expires_at: datetime
+    counts: dict[str, int]
 
 
 class ClipOut(BaseModel):
@@ -90,7 +132,7 @@ class DeliveryOut(BaseModel):
 
 class AlertOut(BaseModel):
     id: str
-    status: Literal["sending", "completed", "cancelled"]
+    status: Literal["sending", "completed", "cancelled", "all_clear", "expired"]
     created_at: datetime
     expires_at: datetime
     priority: int
@@ -101,8 +143,10 @@ class AlertOut(BaseModel):
     languages: list[str]
     messages: dict[str, str]
     clips: list[ClipOut]
+    severity: str
     lantern_count: int
-    counts: dict[str, int]
+    counts: dict[str, int] = Field(description="delivery states of the current audio command")
+    commands: list[CommandOut]
     lanterns: list[DeliveryOut] | None = None
 
 
@@ -144,3 +188,56 @@ class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     mqtt: str
     db: str
+
+
+class TargetPreviewOut(BaseModel):
+    lantern_count: int
+    lantern_ids: list[str]
+    capabilities: dict[str, int] = Field(description="lanterns per capability")
+    offline_count: int = Field(description="lanterns that reported offline")
+    availability_unknown_count: int = Field(description="lanterns that never reported")
+    streets: list[StreetOut] = Field(description="streets touched, most lanterns first")
+    without_street_count: int
+    geojson: dict[str, Any] | None = Field(description="FeatureCollection of the lanterns")
+
+
+class GroupIn(StrictIn):
+    """Either ``lanterns`` (a static list) or ``target`` (re-resolved on every use)."""
+
+    description: str = Field(default="", max_length=500)
+    lanterns: list[str] = Field(default_factory=list, max_length=100_000)
+    target: TargetIn | None = None
+
+
+class GroupCreate(GroupIn):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GroupOut(BaseModel):
+    name: str
+    description: str
+    kind: Literal["static", "target"]
+    lanterns: list[str] | None = Field(description="the static list (static groups)")
+    target: dict[str, Any] | None = Field(description="the stored target (target groups)")
+    groups: list[str] = Field(description="groups this group's target names")
+    lantern_count: int | None = Field(description="lanterns reached today; null if unresolvable")
+    lantern_ids: list[str] | None = None
+    problem: str | None = Field(default=None, description="why it cannot be resolved today")
+    created_at: datetime
+    updated_at: datetime
+
+
+class SkippedOut(BaseModel):
+    row: int
+    reason: str
+    id: str | None = None
+
+
+class ImportOut(BaseModel):
+    taken: int
+    inserted: int
+    updated: int
+    unchanged: int
+    with_street: int = Field(description="lanterns within the street distance of a named street")
+    skipped_count: int
+    skipped: list[SkippedOut] = Field(description="the first 100 rows skipped, with why")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lightctl.cli import alerts, inventory, server, templates
+from lightctl.cli import alerts, inventory, server, targets, templates
 
 app = typer.Typer(
     help="lightctl: warn streets and squares through smart street lanterns.",
@@ -17,6 +17,7 @@ app.add_typer(alerts.app, name="alert")
 app.add_typer(inventory.lanterns_app, name="lanterns")
 app.add_typer(inventory.streets_app, name="streets")
 app.add_typer(templates.app, name="templates")
+app.add_typer(targets.app, name="target")
 
 
 def main() -> None:

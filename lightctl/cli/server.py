@@ -50,6 +50,9 @@ def serve(
     public_url: str | None = typer.Option(
         None, help="URL lanterns fetch clips from ($LIGHTCTL_PUBLIC_URL)"
     ),
+    sandbox: bool | None = typer.Option(
+        None, "--sandbox/--no-sandbox", help="rehearsal: exercises only, simulator topics only"
+    ),
     log_level: str = typer.Option("info"),
 ) -> None:
     """Run the API, outbox publisher and ack consumer against an external broker and database."""
@@ -60,6 +63,7 @@ def serve(
         database_url=database_url,
         data_dir=data_dir,
         public_url=public_url,
+        sandbox=sandbox,
     )
     _logging(log_level)
     if not port_is_free(settings.http_port, settings.http_host):
@@ -118,7 +122,7 @@ def demo(
                     "--speed",
                     str(speed),
                     "--root",
-                    settings.mqtt_root,
+                    settings.topic_root,
                 ],
             )
         _banner(settings)

@@ -31,6 +31,22 @@ class AlertSpec:
     exercise: bool = False
     template: str | None = None
     params: dict[str, str] | None = None
+    severity: str | None = None  # None: the template's severity, else "severe"
+    light: bool = True  # warning colour and slow blink, for people who cannot hear it
+    projection: bool = True  # warning pictogram and short text on lanterns with a projector
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """What an update may change; None keeps the alert's current value."""
+
+    target: TargetSpec | None = None
+    messages: dict[str, str] | None = None
+    template: str | None = None
+    params: dict[str, str] | None = None
+    languages: tuple[str, ...] | None = None
+    expires_at: datetime | None = None
+    expires_in_s: int | None = None
 
 
 def check_messages(

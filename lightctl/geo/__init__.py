@@ -1,4 +1,5 @@
-"""Geography adapters: inventory readers, CRS handling, street names, the nearest-street index."""
+"""Geography adapters: inventory readers, CRS handling, street names, the nearest-street index,
+and the lantern index that resolves targets."""
 
 from lightctl.geo.crs import MetricProjection, utm_crs_for
 from lightctl.geo.names import normalize_street_name, suggest
@@ -11,9 +12,11 @@ from lightctl.geo.readers import (
 )
 from lightctl.geo.records import LanternRecord, SkippedRow, StreetSegment
 from lightctl.geo.streets import StreetIndex
+from lightctl.geo.targeting import LanternIndex
 
 __all__ = [
     "LanternFormat",
+    "LanternIndex",
     "LanternRecord",
     "MetricProjection",
     "SkippedRow",

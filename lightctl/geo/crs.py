@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 from pyproj.exceptions import CRSError
 
 from lightctl.errors import InvalidRequest
@@ -94,7 +94,7 @@ def area_of_use(crs: str) -> tuple[float, float, float, float] | None:
 class MetricProjection:
     """A metric CRS for one inventory, chosen for its centre: lon/lat in, x/y metres out, back."""
 
-    __slots__ = ("_back", "_forward", "crs")
+    __slots__ = ("_back", "_forward", "_proj", "crs")
 
     def __init__(self, crs: str) -> None:
         if not checked_crs(crs).is_projected:
@@ -102,6 +102,7 @@ class MetricProjection:
         self.crs = crs
         self._forward = _transformer(WGS84, crs)
         self._back = _transformer(crs, WGS84)
+        self._proj: Proj | None = None
 
     @classmethod
     def around(cls, lon: float, lat: float) -> MetricProjection:
@@ -134,6 +135,16 @@ class MetricProjection:
             np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
         )
         return np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+
+    def scale_at(self, lon: float, lat: float) -> float:
+        """Projected metres per true metre near lon/lat (UTM: 0.9996 on the central meridian).
+
+        UTM is conformal, so the scale is the same in every direction: a true distance d is
+        ``d * scale_at(...)`` projected metres. Ignoring it errs by 4 cm per 100 m.
+        """
+        if self._proj is None:
+            self._proj = Proj(self.crs)
+        return float(self._proj.get_factors(lon, lat).meridional_scale)
 
     def __repr__(self) -> str:
         return f"MetricProjection({self.crs!r})"

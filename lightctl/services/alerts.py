@@ -1,71 +1,91 @@
-"""Create alerts and report their delivery: validate, resolve, render, store, then publish."""
+"""Alerts from request to proof: validate, resolve, render, store (outbox), then follow."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
-from lightctl.domain.alerts import (
-    ALL_CLEAR_TONE_S,
-    WARNING_TONE_S,
-    AlertSpec,
-    Signal,
-    check_messages,
-    expiry,
-)
+from lightctl.domain.alerts import AlertSpec, AlertUpdate, Signal, check_messages, expiry
 from lightctl.domain.delivery import DeliveryState, is_terminal
-from lightctl.errors import FieldProblem, InvalidRequest, NotFound, summarise
+from lightctl.domain.targets import TargetSpec
+from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.geo.names import suggest
-from lightctl.protocol import AudioPayload, CommandEnvelope, SpeechItem, ToneItem
-from lightctl.protocol.wire import ProgramItem
+from lightctl.protocol import EmptyPayload, SpeechItem
+from lightctl.protocol.wire import Channel, Payload
+from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
+from lightctl.services.speech import Speaker, SpeechClipLike, template_sentences
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import SUPPORTED_LANGUAGES, Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.templates import Template, render
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# A release must reach lanterns that were briefly away, but never linger for hours.
+RELEASE_TTL_S = 600
+# The all-clear program plays once; its slot then empties itself and the lantern is free again.
+ALL_CLEAR_MARGIN_S = 60
+# Which lanterns get which channel of an alert (only those that have the hardware).
+CHANNEL_NEEDS: dict[Channel, str] = {"audio": "speaker", "light": "rgb", "projection": "projector"}
 
 
-class SpeechClipLike(Protocol):
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def ext(self) -> str: ...
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def engine(self) -> str: ...
-    @property
-    def lang(self) -> str: ...
-    @property
-    def fallback_reason(self) -> str | None: ...
-
-
-class SpeechSource(Protocol):
-    def get_or_render(self, text: str, lang: str) -> SpeechClipLike: ...
+@dataclass(frozen=True, slots=True)
+class CommandReport:
+    id: str
+    channel: str
+    op: str
+    expires_at: datetime
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
 class AlertReport:
-    """An alert with its delivery counts (and optionally its per-lantern rows)."""
+    """An alert, the delivery counts of its current audio command, and every command it sent."""
 
     alert: AlertRow
     counts: dict[str, int]
+    commands: list[CommandReport]
+    now: datetime
     lanterns: list[DeliveryRow] | None = None
 
     @property
     def finished(self) -> bool:
         return all(is_terminal(DeliveryState(s)) for s in self.counts)
+
+    @property
+    def status(self) -> str:
+        """sending | completed | cancelled | all_clear | expired (what a dispatcher reads)."""
+        if self.alert.status in ("cancelled", "all_clear"):
+            return self.alert.status
+        if self.now >= _aware(self.alert.expires_at) and self.finished:
+            return "expired"
+        return "completed" if self.finished else "sending"
+
+    @property
+    def active(self) -> bool:
+        return self.alert.status == "active" and self.now < _aware(self.alert.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    messages: dict[str, str]
+    languages: tuple[str, ...]
+    signal: Signal
+    severity: str
+    projection_text: str
+    # What is spoken per language: the whole free text, or a template's sentences.
+    segments: dict[str, list[str]]
 
 
 class AlertService:
@@ -73,10 +93,11 @@ class AlertService:
         self,
         db: Database,
         settings: Settings,
-        speech: SpeechSource,
+        speech: Speaker,
         clock: Clock,
         templates: Mapping[str, Template] | None = None,
         on_stored: Callable[[], None] = lambda: None,
+        resolver: TargetResolver | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -84,79 +105,33 @@ class AlertService:
         self._clock = clock
         self._on_stored = on_stored
         self._templates = dict(templates or {})
-        self._resolver = TargetResolver()
+        self._resolver = resolver or TargetResolver(db)
+        self._lock = threading.Lock()  # one lifecycle change at a time (update vs cancel races)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
+
+    # ---- create -------------------------------------------------------------------------------
 
     def create(self, spec: AlertSpec) -> AlertReport:
         """Everything that can fail happens before the single commit; nothing half-stored."""
         now = self._clock()
+        if self._settings.sandbox:
+            spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
         problems: list[FieldProblem] = []
-        languages: tuple[str, ...] = ()
-        signal = spec.signal or "warning"
-        if spec.template is not None:
-            try:
-                spec, signal = self._fill_template(spec)
-            except InvalidRequest as exc:
-                raise InvalidRequest(summarise(exc.problems), exc.problems) from None
-        try:
-            languages = check_messages(
-                spec.messages, spec.languages, SUPPORTED_LANGUAGES, self._settings.max_text_chars
-            )
-        except InvalidRequest as exc:
-            problems += exc.problems
-        try:
-            expires_at = expiry(
-                now,
-                spec.expires_at,
-                spec.expires_in_s,
-                self._settings.default_expires_s,
-                self._settings.max_expires_s,
-            )
-        except InvalidRequest as exc:
-            problems += exc.problems
-        try:
-            with self._db.session() as session:
-                resolved = self._resolver.resolve(session, spec.target)
-        except InvalidRequest as exc:
-            problems += exc.problems
+        texts = self._collect(problems, lambda: self._texts(spec))
+        expires_at = self._collect(problems, lambda: self._expiry(now, spec))
+        resolved = self._collect(problems, lambda: self._resolve(spec.target))
         if problems:  # every mistake at once, so the dispatcher fixes them in one go
             raise InvalidRequest(summarise(problems), problems)
-        if not resolved.lantern_ids:
+        assert texts is not None
+        assert expires_at is not None
+        assert resolved is not None
+        if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
-        clips = [self._speech.get_or_render(spec.messages[lang], lang) for lang in languages]
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
-        program: list[ProgramItem] = []
-        if signal == "warning":
-            program.append(ToneItem(signal="warning", duration_s=WARNING_TONE_S))
-        elif signal == "all_clear":
-            program.append(ToneItem(signal="all_clear", duration_s=ALL_CLEAR_TONE_S))
-        base = self._settings.resolved_public_url
-        program += [
-            SpeechItem(
-                lang=c.lang,
-                url=f"{base}/api/v1/audio/{c.sha256}.{c.ext}",
-                sha256=c.sha256,
-                duration_s=round(c.duration_s, 3),
-            )
-            for c in clips
-        ]
-        envelope = CommandEnvelope(
-            id=f"cmd_{uuid.uuid4().hex[:16]}",
-            alert_id=alert_id,
-            channel="audio",
-            op="set",
-            priority=spec.priority,
-            issued_at=now,
-            expires_at=expires_at,
-            exercise=spec.exercise,
-            payload=AudioPayload(
-                program=program,
-                repeat=spec.repeat,
-                interval_s=spec.interval_s if spec.repeat > 1 else 0,
-                volume=spec.volume,
-            ),
-            seq=self._seq.next(),
+        speech, clips = self._render(texts, spec.exercise)
+        commands = self._commands(
+            alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority
         )
         alert = AlertRow(
             id=alert_id,
@@ -165,102 +140,449 @@ class AlertService:
             status="active",
             priority=spec.priority,
             exercise=spec.exercise,
-            signal=signal,
+            signal=texts.signal,
             template=spec.template,
-            target_json=json.dumps(_target_json(spec), ensure_ascii=False),
-            messages_json=json.dumps({k: spec.messages[k] for k in languages}, ensure_ascii=False),
-            languages_json=json.dumps(list(languages)),
-            clips_json=json.dumps([_clip_json(c, base) for c in clips]),
+            target_json=json.dumps(target_json(spec.target), ensure_ascii=False),
+            messages_json=json.dumps(texts.messages, ensure_ascii=False),
+            languages_json=json.dumps(list(texts.languages)),
+            clips_json=json.dumps(clips),
+            params_json=json.dumps(spec.params or {}, ensure_ascii=False),
             repeat=spec.repeat,
             volume=spec.volume,
             expires_at=expires_at,
-            lantern_count=len(resolved.lantern_ids),
-        )
-        command = CommandRow(
-            id=envelope.id,
-            alert_id=alert_id,
-            channel=envelope.channel,
-            op=envelope.op,
-            priority=envelope.priority,
-            seq=envelope.seq,
-            issued_at=now,
-            expires_at=expires_at,
-            envelope=envelope.to_bytes().decode(),
+            lantern_count=len(resolved),
+            severity=texts.severity,
+            primary_command_id=_primary(commands),
         )
         with self._db.session() as session:
-            alert_store.save_alert(session, alert, command, resolved.lantern_ids)
-        log.info(
-            "alert %s stored for %d lanterns (%s)",
-            alert_id,
-            len(resolved.lantern_ids),
-            ",".join(languages),
-        )
+            alert_store.save_alert(session, alert, commands)
+        log.info("alert %s stored for %d lanterns (%s)", alert_id, len(resolved), texts.languages)
         self._on_stored()
-        return AlertReport(alert, {DeliveryState.PLANNED.value: len(resolved.lantern_ids)})
+        return self.get(alert_id)
 
-    def templates(self) -> list[Template]:
-        return [self._templates[k] for k in sorted(self._templates)]
+    # ---- lifecycle ----------------------------------------------------------------------------
 
-    def _fill_template(self, spec: AlertSpec) -> tuple[AlertSpec, Signal]:
-        """Messages from a pre-approved template: the dispatcher never types a translation."""
-        template = self._templates.get(spec.template or "")
-        if template is None:
-            raise InvalidRequest.at(
-                ("template",),
-                "unknown template",
-                spec.template,
-                tuple(suggest(spec.template or "", list(self._templates))),
+    def update(self, alert_id: str, change: AlertUpdate) -> AlertReport:
+        """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
+        with self._lock:
+            now = self._clock()
+            alert = self._active(alert_id, now, "update")
+            old = self._spec_of(alert)
+            spec = replace(
+                old,
+                target=change.target or old.target,
+                messages=change.messages if change.messages is not None else old.messages,
+                template=change.template if change.template is not None else old.template,
+                params=change.params if change.params is not None else old.params,
+                languages=change.languages if change.languages is not None else old.languages,
+                expires_at=change.expires_at,
+                expires_in_s=change.expires_in_s,
             )
-        if spec.messages:
-            raise InvalidRequest.at(("messages",), "give either template or messages, not both")
-        languages = spec.languages or template.default_languages
-        problems: list[FieldProblem] = []
-        messages: dict[str, str] = {}
-        for i, lang in enumerate(languages):
-            if lang not in template.text:
-                problems.append(
-                    FieldProblem(
-                        ("languages", i),
-                        f"template {template.id!r} has no text in this language",
-                        lang,
-                        template.languages,
-                    )
+            if change.messages is not None and change.template is None:
+                spec = replace(spec, template=None)
+            if change.template is not None and change.messages is None:
+                spec = replace(spec, messages={})
+            problems: list[FieldProblem] = []
+            texts = self._collect(problems, lambda: self._texts(spec))
+            if change.expires_at is None and change.expires_in_s is None:
+                expires_at: datetime | None = _aware(alert.expires_at)
+            else:
+                expires_at = self._collect(problems, lambda: self._expiry(now, spec))
+            resolved = self._collect(problems, lambda: self._resolve(spec.target))
+            if problems:
+                raise InvalidRequest(summarise(problems), problems)
+            assert texts is not None
+            assert expires_at is not None
+            assert resolved is not None
+            if not resolved:
+                raise InvalidRequest.at(("target",), "no lanterns in target")
+            speech, clips = self._render(texts, spec.exercise)
+            commands = self._commands(
+                alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority
+            )
+            with self._db.session() as session:
+                previous = _live_sets(session, alert_id, now)
+                for cmd in previous:
+                    alert_store.close_open(session, cmd.id, "superseded", "updated", now)
+                commands += self._releases(session, alert, previous, set(resolved), now)
+                alert_store.save_commands(session, alert_id, commands)
+                row = alert_store.get_alert(session, alert_id)
+                assert row is not None
+                row.target_json = json.dumps(target_json(spec.target), ensure_ascii=False)
+                row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
+                row.languages_json = json.dumps(list(texts.languages))
+                row.clips_json = json.dumps(clips)
+                row.params_json = json.dumps(spec.params or {}, ensure_ascii=False)
+                row.template = spec.template
+                row.signal = texts.signal
+                row.severity = texts.severity
+                row.expires_at = expires_at
+                row.lantern_count = len(resolved)
+                row.primary_command_id = _primary(commands) or row.primary_command_id
+                row.updated_at = now
+                session.add(row)
+        self._on_stored()
+        return self.get(alert_id)
+
+    def cancel(self, alert_id: str) -> AlertReport:
+        """Stop playback, light and projection now on every lantern of the alert."""
+        with self._lock:
+            now = self._clock()
+            alert = self._active(alert_id, now, "cancel")
+            with self._db.session() as session:
+                previous = _live_sets(session, alert_id, now)
+                for cmd in previous:
+                    alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
+                releases = self._releases(session, alert, previous, set(), now)
+                alert_store.save_commands(session, alert_id, releases)
+                _end(session, alert_id, "cancelled", now)
+        self._on_stored()
+        return self.get(alert_id)
+
+    def all_clear(
+        self,
+        alert_id: str,
+        params: dict[str, str] | None = None,
+        messages: dict[str, str] | None = None,
+    ) -> AlertReport:
+        """Play the all-clear (steady tone, then the texts) and let the lanterns go afterwards."""
+        with self._lock:
+            now = self._clock()
+            alert = self._active(alert_id, now, "all-clear")
+            old = self._spec_of(alert)
+            if messages:
+                spec = replace(old, template=None, messages=messages, languages=(), signal=None)
+            else:
+                street = ", ".join(old.target.streets) or ", ".join(
+                    json.loads(alert.params_json).get("street", "") or []
                 )
-        if not problems:
-            try:
-                messages = {lang: render(template, lang, spec.params or {}) for lang in languages}
-            except InvalidRequest as exc:
-                problems += exc.problems
-        if problems:
-            raise InvalidRequest(summarise(problems), problems)
-        signal: Signal = spec.signal or template.signal
-        return replace(spec, messages=messages, languages=tuple(languages)), signal
+                all_params = {"street": street or "dem Gebiet", **(params or {})}
+                spec = replace(
+                    old, template="all_clear", messages={}, params=all_params, signal=None
+                )
+            texts = self._texts(spec)
+            texts = replace(texts, signal="all_clear")
+            speech, clips = self._render(texts, old.exercise)
+            with self._db.session() as session:
+                previous = _live_sets(session, alert_id, now)
+                lanterns = sorted(
+                    {
+                        lid
+                        for cmd in previous
+                        if cmd.channel == "audio"
+                        for lid in alert_store.lanterns_of(session, cmd.id)
+                    }
+                )
+                for cmd in previous:
+                    reason = "all_clear"
+                    alert_store.close_open(session, cmd.id, "superseded", reason, now)
+                program = build.audio_program(
+                    "all_clear", speech, self._exercise_items(texts, old.exercise)
+                )
+                payload = build.audio_payload(program, 1, 0, old.volume)
+                ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
+                audio = build.envelope(
+                    alert_id=alert_id,
+                    channel="audio",
+                    priority=alert.priority,
+                    issued_at=now,
+                    expires_at=ends,
+                    exercise=old.exercise,
+                    payload=payload,
+                    seq=self._seq.next(),
+                )
+                others = [c for c in previous if c.channel != "audio"]
+                commands: list[tuple[CommandRow, Sequence[str]]] = [
+                    (build.command_row(audio), lanterns)
+                ]
+                commands += self._releases(session, alert, others, set(), now)
+                alert_store.save_commands(session, alert_id, commands)
+                row = alert_store.get_alert(session, alert_id)
+                assert row is not None
+                row.primary_command_id = audio.id
+                row.clips_json = json.dumps(clips)
+                row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
+                row.languages_json = json.dumps(list(texts.languages))
+                session.add(row)
+                _end(session, alert_id, "all_clear", now)
+        self._on_stored()
+        return self.get(alert_id)
+
+    # ---- reading ------------------------------------------------------------------------------
 
     def get(self, alert_id: str, with_lanterns: bool = False) -> AlertReport:
         with self._db.session() as session:
             alert = alert_store.get_alert(session, alert_id)
             if alert is None:
                 raise NotFound("alert", alert_id)
-            counts = alert_store.state_counts(session, alert_id)
-            rows = alert_store.deliveries(session, alert_id) if with_lanterns else None
-        return AlertReport(alert, counts, rows)
+            return self._report(session, alert, with_lanterns)
 
-    def list(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
+    def recent(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
         with self._db.session() as session:
             alerts = alert_store.list_alerts(session, limit, offset)
-            return [AlertReport(a, alert_store.state_counts(session, a.id)) for a in alerts]
+            return [self._report(session, a, False) for a in alerts]
+
+    def templates(self) -> list[Template]:
+        return [self._templates[k] for k in sorted(self._templates)]
+
+    def _report(self, session: Any, alert: AlertRow, with_lanterns: bool) -> AlertReport:
+        commands = [
+            CommandReport(
+                c.id,
+                c.channel,
+                c.op,
+                _aware(c.expires_at),
+                alert_store.command_counts(session, c.id),
+            )
+            for c in alert_store.commands_of(session, alert.id)
+        ]
+        primary = alert.primary_command_id
+        counts = next((c.counts for c in commands if c.id == primary), {})
+        rows = alert_store.deliveries(session, primary) if with_lanterns and primary else None
+        return AlertReport(alert, counts, commands, self._clock(), rows)
+
+    # ---- building blocks ----------------------------------------------------------------------
+
+    @staticmethod
+    def _collect(problems: list[FieldProblem], step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except InvalidRequest as exc:
+            problems += exc.problems or [FieldProblem((), exc.message)]
+            return None
+
+    def _expiry(self, now: datetime, spec: AlertSpec) -> datetime:
+        return expiry(
+            now,
+            spec.expires_at,
+            spec.expires_in_s,
+            self._settings.default_expires_s,
+            self._settings.max_expires_s,
+        )
+
+    def _resolve(self, target: TargetSpec) -> tuple[str, ...]:
+        with self._db.session() as session:
+            return self._resolver.resolve(session, target).lantern_ids
+
+    def _texts(self, spec: AlertSpec) -> _Texts:
+        if spec.template is None:
+            languages = check_messages(
+                spec.messages, spec.languages, SUPPORTED_LANGUAGES, self._settings.max_text_chars
+            )
+            first = languages[0]
+            return _Texts(
+                dict(spec.messages),
+                languages,
+                spec.signal or "warning",
+                spec.severity or "severe",
+                build.WARNING_WORD.get(first, "WARNING"),
+                {lang: [spec.messages[lang].strip()] for lang in languages},
+            )
+        template = self._templates.get(spec.template)
+        if template is None:
+            raise InvalidRequest.at(
+                ("template",),
+                "unknown template",
+                spec.template,
+                tuple(suggest(spec.template, list(self._templates))),
+            )
+        if spec.messages:
+            raise InvalidRequest.at(("messages",), "give either template or messages, not both")
+        languages = spec.languages or template.default_languages
+        problems = [
+            FieldProblem(
+                ("languages", i),
+                f"template {template.id!r} has no text in this language",
+                lang,
+                template.languages,
+            )
+            for i, lang in enumerate(languages)
+            if lang not in template.text
+        ]
+        if problems:
+            raise InvalidRequest(summarise(problems), problems)
+        params = spec.params or {}
+        messages = {lang: render(template, lang, params) for lang in languages}
+        return _Texts(
+            messages,
+            tuple(languages),
+            spec.signal or template.signal,
+            spec.severity or template.severity,
+            template.projection_text.get(languages[0], template.id.upper()),
+            {lang: template_sentences(template, lang, params) for lang in languages},
+        )
+
+    def _render(
+        self, texts: _Texts, exercise: bool
+    ) -> tuple[list[SpeechItem], list[dict[str, Any]]]:
+        """Speech clips in playback order; a synthesis failure stops the alert before storing."""
+        base = self._settings.resolved_public_url
+        items: list[SpeechItem] = []
+        clips: list[dict[str, Any]] = []
+        for lang in texts.languages:
+            for segment in texts.segments[lang]:
+                clip = self._speech.clip(segment, lang)
+                items.append(_speech_item(clip, base))
+                clips.append(_clip_json(clip, base))
+        if exercise:  # rendered now so a failure surfaces before anything is stored
+            self._exercise_items(texts, exercise)
+        return items, clips
+
+    def _exercise_items(self, texts: _Texts, exercise: bool) -> dict[str, SpeechItem]:
+        if not exercise:
+            return {}
+        base = self._settings.resolved_public_url
+        return {
+            lang: _speech_item(self._speech.clip(build.EXERCISE_PHRASES[lang], lang), base)
+            for lang in texts.languages
+            if lang in build.EXERCISE_PHRASES
+        }
+
+    def _commands(
+        self,
+        alert_id: str,
+        spec: AlertSpec,
+        texts: _Texts,
+        speech: Sequence[SpeechItem],
+        lanterns: Sequence[str],
+        now: datetime,
+        expires_at: datetime,
+        priority: int,
+    ) -> list[tuple[CommandRow, Sequence[str]]]:
+        """One signed-once envelope per channel, each to the lanterns that have the hardware."""
+        with self._db.session() as session:
+            caps = lantern_store.capabilities_of(session, list(lanterns))
+        program = build.audio_program(
+            texts.signal, speech, self._exercise_items(texts, spec.exercise)
+        )
+        audio = build.audio_payload(program, spec.repeat, spec.interval_s, spec.volume)
+        limit = self._settings.max_program_s
+        if audio.duration_s() > limit:
+            raise InvalidRequest.at(
+                ("repeat",),
+                f"the program would play {audio.duration_s():.0f} s, longer than the allowed "
+                f"{limit:.0f} s: use fewer repeats, shorter gaps, fewer languages or shorter texts",
+                spec.repeat,
+            )
+        payloads: list[tuple[Channel, Payload]] = [("audio", audio)]
+        if spec.light:
+            payloads.append(("light", build.warning_light(texts.severity)))
+        if spec.projection:
+            text = texts.projection_text
+            if spec.exercise:
+                text = build.EXERCISE_WORD.get(texts.languages[0], "EXERCISE")
+            payloads.append(("projection", build.warning_projection(texts.severity, text)))
+        out: list[tuple[CommandRow, Sequence[str]]] = []
+        for channel, payload in payloads:
+            need = CHANNEL_NEEDS[channel]
+            ids = [lid for lid in lanterns if need in caps.get(lid, frozenset())]
+            if not ids:
+                continue
+            env = build.envelope(
+                alert_id=alert_id,
+                channel=channel,
+                priority=priority,
+                issued_at=now,
+                expires_at=expires_at,
+                exercise=spec.exercise,
+                payload=payload,
+                seq=self._seq.next(),
+            )
+            out.append((build.command_row(env), ids))
+        return out
+
+    def _releases(
+        self,
+        session: Any,
+        alert: AlertRow,
+        previous: Sequence[CommandRow],
+        keep: set[str],
+        now: datetime,
+    ) -> list[tuple[CommandRow, Sequence[str]]]:
+        """Release commands for the slots this alert holds on lanterns not in ``keep``."""
+        out: list[tuple[CommandRow, Sequence[str]]] = []
+        for cmd in previous:
+            ids = [lid for lid in alert_store.lanterns_of(session, cmd.id) if lid not in keep]
+            if not ids:
+                continue
+            ends = min(_aware(cmd.expires_at), now + timedelta(seconds=RELEASE_TTL_S))
+            if ends <= now:
+                continue
+            env = build.envelope(
+                alert_id=alert.id,
+                channel=cmd.channel,  # type: ignore[arg-type]
+                priority=cmd.priority,
+                issued_at=now,
+                expires_at=ends,
+                exercise=alert.exercise,
+                payload=EmptyPayload(),
+                seq=self._seq.next(),
+            )
+            out.append((build.command_row(env), ids))
+        return out
+
+    def _active(self, alert_id: str, now: datetime, action: str) -> AlertRow:
+        with self._db.session() as session:
+            alert = alert_store.get_alert(session, alert_id)
+        if alert is None:
+            raise NotFound("alert", alert_id)
+        if alert.status != "active":
+            raise Conflict(f"cannot {action} alert {alert_id}: it is {alert.status}", alert.status)
+        if now >= _aware(alert.expires_at):
+            raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
+        return alert
+
+    def _spec_of(self, alert: AlertRow) -> AlertSpec:
+        target = json.loads(alert.target_json)
+        return AlertSpec(
+            target=target_from_json(target),
+            messages={} if alert.template else json.loads(alert.messages_json),
+            languages=tuple(json.loads(alert.languages_json)),
+            priority=alert.priority,
+            signal=alert.signal,  # type: ignore[arg-type]
+            repeat=alert.repeat,
+            volume=alert.volume,
+            exercise=alert.exercise,
+            template=alert.template,
+            params=json.loads(alert.params_json),
+            severity=alert.severity,
+        )
 
 
-def _target_json(spec: AlertSpec) -> dict[str, Any]:
-    t = spec.target
-    out: dict[str, Any] = {}
-    if t.lanterns:
-        out["lanterns"] = list(t.lanterns)
-    if t.streets:
-        out["streets"] = list(t.streets)
-    if t.groups:
-        out["groups"] = list(t.groups)
-    return out
+def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
+    """The alert's `set` commands that may still hold a slot somewhere (not expired)."""
+    return [
+        c
+        for c in alert_store.commands_of(session, alert_id)
+        if c.op == "set" and _aware(c.expires_at) > now
+    ]
+
+
+def _end(session: Any, alert_id: str, status: str, now: datetime) -> None:
+    row = alert_store.get_alert(session, alert_id)
+    assert row is not None
+    row.status, row.ended_at, row.updated_at = status, now, now
+    session.add(row)
+
+
+def _primary(commands: Sequence[tuple[CommandRow, Sequence[str]]]) -> str | None:
+    return next((c.id for c, _ids in commands if c.channel == "audio" and c.op == "set"), None)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were stored in UTC."""
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _speech_item(clip: SpeechClipLike, base: str) -> SpeechItem:
+    return SpeechItem(
+        lang=clip.lang,
+        url=f"{base}/api/v1/audio/{clip.sha256}.{clip.ext}",
+        sha256=clip.sha256,
+        duration_s=round(clip.duration_s, 3),
+    )
 
 
 def _clip_json(clip: SpeechClipLike, base: str) -> dict[str, Any]:
@@ -272,3 +594,41 @@ def _clip_json(clip: SpeechClipLike, base: str) -> dict[str, Any]:
         "engine": clip.engine,
         "fallback_reason": clip.fallback_reason,
     }
+
+
+def target_json(t: TargetSpec) -> dict[str, Any]:
+    """The target exactly as asked (the resolved set is frozen in the delivery rows)."""
+    out: dict[str, Any] = {}
+    if t.lanterns:
+        out["lanterns"] = list(t.lanterns)
+    if t.streets:
+        out["streets"] = list(t.streets)
+    if t.groups:
+        out["groups"] = list(t.groups)
+    if t.area is not None:
+        out["area"] = t.area
+    if t.circle is not None:
+        out["circle"] = {"lon": t.circle.lon, "lat": t.circle.lat, "radius_m": t.circle.radius_m}
+    if t.route is not None:
+        out["route"] = {"line": t.route.line, "width_m": t.route.width_m}
+    if t.exclude is not None:
+        out["exclude"] = target_json(t.exclude)
+    return out
+
+
+def target_from_json(data: dict[str, Any]) -> TargetSpec:
+    from lightctl.domain.targets import Circle, Route
+
+    circle = data.get("circle")
+    route = data.get("route")
+    return TargetSpec(
+        lanterns=tuple(data.get("lanterns", ())),
+        groups=tuple(data.get("groups", ())),
+        streets=tuple(data.get("streets", ())),
+        area=data.get("area"),
+        circle=Circle(circle["lon"], circle["lat"], circle["radius_m"]) if circle else None,
+        route=Route(route["line"], route["width_m"]) if route else None,
+        exclude=target_from_json(data["exclude"]) if data.get("exclude") else None,
+        allow_empty=True,
+        confirm_large=True,
+    )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lightctl.domain.targets import CAPABILITIES
 from lightctl.errors import InvalidRequest
 from lightctl.geo.names import normalize_street_name
 from lightctl.geo.readers import read_lanterns, read_streets
@@ -17,8 +18,6 @@ from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 
 log = logging.getLogger(__name__)
-
-CAPABILITIES = ("speaker", "rgb", "projector", "path_light")
 
 Progress = Callable[[int], None]
 
@@ -91,8 +90,12 @@ def import_lanterns(
     max_street_distance_m: float = 30.0,
     capabilities: Iterable[str] = CAPABILITIES,
     progress: Progress = _no_progress,
+    source: str | None = None,
 ) -> ImportReport:
-    """Upsert lanterns by the inventory's own id; re-importing the same file changes nothing."""
+    """Upsert lanterns by the inventory's own id; re-importing the same file changes nothing.
+
+    ``source`` is recorded on every lantern (default: the file's name).
+    """
     caps = set(capabilities)
     report = ImportReport()
     records: list[LanternRecord] = []
@@ -121,7 +124,7 @@ def import_lanterns(
             "cap_rgb": "rgb" in caps,
             "cap_projector": "projector" in caps,
             "cap_path_light": "path_light" in caps,
-            "source": path.name,
+            "source": source or path.name,
         }
         for r, (street, key, dist) in zip(records, streets, strict=True)
     ]

@@ -14,32 +14,94 @@ from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow, utcnow
 _BATCH = 500
 
 
-def save_alert(
-    session: Session,
-    alert: AlertRow,
-    command: CommandRow,
-    lantern_ids: Sequence[str],
-    initial_state: str = "planned",
+OPEN_STATES = ("planned", "published", "received", "playing")
+
+
+def save_commands(
+    session: Session, alert_id: str, commands: Sequence[tuple[CommandRow, Sequence[str]]]
 ) -> None:
-    """Store the alert, its command and one delivery row per lantern in the caller's transaction."""
-    session.add(alert)
-    session.add(command)
-    session.flush()
+    """Store commands with one `planned` delivery row per lantern, in the caller's transaction."""
     now = utcnow()
-    rows = [
-        {
-            "command_id": command.id,
-            "lantern_id": lantern_id,
-            "alert_id": alert.id,
-            "state": initial_state,
-            "attempts": 0,
-            "updated_at": now,
-            "next_attempt_at": now,
-        }
-        for lantern_id in lantern_ids
-    ]
-    for start in range(0, len(rows), _BATCH):
-        session.execute(insert(DeliveryRow), rows[start : start + _BATCH])
+    for command, _ids in commands:
+        session.add(command)
+    session.flush()
+    for command, lantern_ids in commands:
+        rows = [
+            {
+                "command_id": command.id,
+                "lantern_id": lantern_id,
+                "alert_id": alert_id,
+                "state": "planned",
+                "attempts": 0,
+                "updated_at": now,
+                "next_attempt_at": now,
+            }
+            for lantern_id in lantern_ids
+        ]
+        for start in range(0, len(rows), _BATCH):
+            session.execute(insert(DeliveryRow), rows[start : start + _BATCH])
+
+
+def save_alert(
+    session: Session, alert: AlertRow, commands: Sequence[tuple[CommandRow, Sequence[str]]]
+) -> None:
+    """Store the alert and its commands with their delivery rows in the caller's transaction."""
+    session.add(alert)
+    session.flush()
+    save_commands(session, alert.id, commands)
+
+
+def commands_of(session: Session, alert_id: str) -> list[CommandRow]:
+    query = (
+        select(CommandRow)
+        .where(CommandRow.alert_id == alert_id)
+        .order_by(col(CommandRow.seq), col(CommandRow.channel))
+    )
+    return list(session.exec(query))
+
+
+def command_counts(session: Session, command_id: str) -> dict[str, int]:
+    query = (
+        select(DeliveryRow.state, func.count())
+        .where(DeliveryRow.command_id == command_id)
+        .group_by(col(DeliveryRow.state))
+    )
+    return {state: int(n) for state, n in session.exec(query)}
+
+
+def lanterns_of(session: Session, command_id: str) -> list[str]:
+    query = (
+        select(DeliveryRow.lantern_id)
+        .where(DeliveryRow.command_id == command_id)
+        .order_by(col(DeliveryRow.lantern_id))
+    )
+    return list(session.exec(query))
+
+
+def close_open(
+    session: Session,
+    command_id: str,
+    state: str,
+    reason: str,
+    now: datetime,
+    lantern_ids: Sequence[str] | None = None,
+) -> None:
+    """End every not-yet-final delivery of a command (cancelled, superseded), or only some."""
+    stmt = (
+        update(DeliveryRow)
+        .where(col(DeliveryRow.command_id) == command_id)
+        .where(col(DeliveryRow.state).in_(OPEN_STATES))
+    )
+    if lantern_ids is not None:
+        for start in range(0, len(lantern_ids), _BATCH):
+            chunk = list(lantern_ids[start : start + _BATCH])
+            session.execute(
+                stmt.where(col(DeliveryRow.lantern_id).in_(chunk)).values(
+                    state=state, reason=reason, next_attempt_at=None, updated_at=now
+                )
+            )
+        return
+    session.execute(stmt.values(state=state, reason=reason, next_attempt_at=None, updated_at=now))
 
 
 def get_alert(session: Session, alert_id: str) -> AlertRow | None:
@@ -51,19 +113,10 @@ def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[Aler
     return list(session.exec(query))
 
 
-def state_counts(session: Session, alert_id: str) -> dict[str, int]:
-    query = (
-        select(DeliveryRow.state, func.count())
-        .where(DeliveryRow.alert_id == alert_id)
-        .group_by(col(DeliveryRow.state))
-    )
-    return {state: int(n) for state, n in session.exec(query)}
-
-
 def deliveries(
-    session: Session, alert_id: str, state: str | None = None, limit: int = 10000
+    session: Session, command_id: str, state: str | None = None, limit: int = 100_000
 ) -> list[DeliveryRow]:
-    query = select(DeliveryRow).where(DeliveryRow.alert_id == alert_id)
+    query = select(DeliveryRow).where(DeliveryRow.command_id == command_id)
     if state is not None:
         query = query.where(DeliveryRow.state == state)
     return list(session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit)))
@@ -140,14 +193,6 @@ def alert_ids_for_commands(session: Session, command_ids: Sequence[str]) -> dict
 def max_seq(session: Session) -> int:
     value = session.exec(select(func.max(CommandRow.seq))).one()
     return int(value or 0)
-
-
-def set_alert_status(session: Session, alert_id: str, status: str) -> None:
-    session.execute(
-        update(AlertRow)
-        .where(col(AlertRow.id) == alert_id)
-        .values(status=status, updated_at=utcnow())
-    )
 
 
 def mark_published_many(

@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy import select as sql_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from lightctl.store.tables import LanternRow, StreetSegmentRow, utcnow
+from lightctl.store.tables import InventoryVersionRow, LanternRow, StreetSegmentRow, utcnow
 
 # Columns an import may change; a re-import that changes none of them is a no-op.
 _IMPORT_FIELDS = (
@@ -57,6 +59,8 @@ def upsert_lanterns(session: Session, rows: Sequence[dict[str, Any]]) -> UpsertC
         session.execute(insert(LanternRow), new[start : start + _BATCH])
     for start in range(0, len(changed), _BATCH):
         session.execute(update(LanternRow), changed[start : start + _BATCH])
+    if new or changed:
+        bump_inventory_version(session)
     return UpsertCounts(len(new), len(changed), len(rows) - len(new) - len(changed))
 
 
@@ -80,10 +84,98 @@ def all_positions(session: Session) -> list[tuple[str, float, float]]:
 
 def set_streets(session: Session, assignments: Iterable[dict[str, Any]]) -> int:
     """Write street, street_key and street_distance_m for lanterns given by id."""
-    batch = list(assignments)
+    now = utcnow()
+    batch = [{**a, "updated_at": now} for a in assignments]
     for start in range(0, len(batch), _BATCH):
         session.execute(update(LanternRow), batch[start : start + _BATCH])
+    if batch:
+        bump_inventory_version(session)
     return len(batch)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRows:
+    """The columns the in-memory lantern index is built from, one list per column."""
+
+    ids: list[str]
+    lons: list[float]
+    lats: list[float]
+    street_keys: list[str | None]
+    capabilities: list[tuple[bool, bool, bool, bool]]
+    online: list[bool | None]
+    street_names: dict[str, str]
+
+
+def inventory_version(session: Session) -> int:
+    """The inventory's version: a primary-key lookup, cheap enough to ask before every
+    resolution (a count(*) over 1,000,000 rows costs PostgreSQL tens of milliseconds)."""
+    row = session.get(InventoryVersionRow, 1)
+    return 0 if row is None else row.version
+
+
+def bump_inventory_version(session: Session) -> None:
+    """Part of the transaction that changes lanterns, so the version and the rows agree."""
+    now = utcnow()
+    values = {"version": InventoryVersionRow.version + 1, "changed_at": now}
+    bumped = session.execute(
+        update(InventoryVersionRow).where(col(InventoryVersionRow.id) == 1).values(values)
+    )
+    if getattr(bumped, "rowcount", 0):
+        return
+    try:
+        with session.begin_nested():  # the very first change: create the row
+            session.add(InventoryVersionRow(id=1, version=1, changed_at=now))
+    except IntegrityError:  # another process created it meanwhile
+        session.execute(
+            update(InventoryVersionRow).where(col(InventoryVersionRow.id) == 1).values(values)
+        )
+
+
+def index_rows(session: Session) -> IndexRows:
+    columns: list[Any] = [
+        LanternRow.id,
+        LanternRow.lon,
+        LanternRow.lat,
+        LanternRow.street_key,
+        LanternRow.street,
+        LanternRow.cap_speaker,
+        LanternRow.cap_rgb,
+        LanternRow.cap_projector,
+        LanternRow.cap_path_light,
+        LanternRow.online,
+    ]
+    # Ten columns: past what select()'s typed overloads take, so SQLAlchemy's untyped form.
+    query = sql_select(*columns)
+    out = IndexRows([], [], [], [], [], [], {})
+    for lid, lon, lat, key, street, c1, c2, c3, c4, online in session.execute(query):
+        out.ids.append(lid)
+        out.lons.append(lon)
+        out.lats.append(lat)
+        out.street_keys.append(key)
+        out.capabilities.append((c1, c2, c3, c4))
+        out.online.append(online)
+        if key is not None and street is not None:
+            out.street_names.setdefault(key, street)
+    return out
+
+
+# Above this many ids one scan of the table beats batches of IN (...) queries.
+_SCAN_ABOVE = 20_000
+
+
+def availability_of(session: Session, ids: Sequence[str]) -> dict[str, bool | None]:
+    """Current ``online`` of the given lanterns (None: never reported)."""
+    wanted = set(ids)
+    if len(wanted) > _SCAN_ABOVE:
+        rows = session.exec(select(LanternRow.id, LanternRow.online))
+        return {lid: online for lid, online in rows if lid in wanted}
+    out: dict[str, bool | None] = {}
+    chunks = sorted(wanted)
+    for start in range(0, len(chunks), _BATCH):
+        chunk = chunks[start : start + _BATCH]
+        query = select(LanternRow.id, LanternRow.online).where(col(LanternRow.id).in_(chunk))
+        out.update({lid: online for lid, online in session.exec(query)})
+    return out
 
 
 def get_lantern(session: Session, lantern_id: str) -> LanternRow | None:
@@ -196,4 +288,20 @@ def offline_ids(session: Session, ids: Sequence[str]) -> set[str]:
             col(LanternRow.id).in_(chunk), col(LanternRow.online).is_(False)
         )
         out.update(session.exec(query))
+    return out
+
+
+def capabilities_of(session: Session, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    """What each lantern can do (speaker, rgb, projector, path_light), by id."""
+    out: dict[str, frozenset[str]] = {}
+    for start in range(0, len(ids), _BATCH):
+        chunk = list(ids[start : start + _BATCH])
+        for row in session.exec(select(LanternRow).where(col(LanternRow.id).in_(chunk))):
+            flags = {
+                "speaker": row.cap_speaker,
+                "rgb": row.cap_rgb,
+                "projector": row.cap_projector,
+                "path_light": row.cap_path_light,
+            }
+            out[row.id] = frozenset(name for name, on in flags.items() if on)
     return out

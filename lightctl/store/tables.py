@@ -34,6 +34,18 @@ class LanternRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class InventoryVersionRow(SQLModel, table=True):
+    """One row whose version rises with every change to lantern positions, streets or
+    capabilities (not availability): every service replica rebuilds its lantern index when it
+    moves, whichever process imported."""
+
+    __tablename__ = "inventory_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
 class StreetSegmentRow(SQLModel, table=True):
     __tablename__ = "street_segment"
 
@@ -42,6 +54,19 @@ class StreetSegmentRow(SQLModel, table=True):
     name_key: str | None = Field(default=None, index=True, max_length=200)
     cls: str = Field(default="", max_length=50)
     coords_json: str  # [[lon, lat], ...] in WGS 84
+
+
+class GroupRow(SQLModel, table=True):
+    """A named set of lanterns: a static list, or a stored Target re-resolved on every use."""
+
+    __tablename__ = "lantern_group"
+
+    name: str = Field(primary_key=True, max_length=100)
+    description: str = Field(default="", max_length=500)
+    lanterns_json: str | None = None  # ["id", ...] for a static group
+    target_json: str | None = None  # the Target, as lightctl.domain.targets.target_to_json
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class AlertRow(SQLModel, table=True):
@@ -63,6 +88,11 @@ class AlertRow(SQLModel, table=True):
     volume: int = 80
     expires_at: datetime
     lantern_count: int
+    severity: str = Field(default="severe", max_length=20)
+    params_json: str = "{}"  # template parameters, reused by the all-clear
+    # The audio command whose deliveries the alert's counts report (changes on update/all-clear).
+    primary_command_id: str | None = Field(default=None, max_length=64)
+    ended_at: datetime | None = None
 
 
 class CommandRow(SQLModel, table=True):

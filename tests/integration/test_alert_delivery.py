@@ -37,6 +37,13 @@ def test_every_lantern_on_the_street_plays_german_then_english(
     assert done["status"] == "completed"
     assert done["counts"] == {"done": len(targeted)}
 
+    commands = {c["channel"]: c for c in done["commands"]}
+    assert set(commands) == {"audio", "light", "projection"}
+    audio_id = commands["audio"]["id"]
+    # People who cannot hear it see it: warning colour and pictogram on every lantern.
+    assert commands["light"]["counts"] == {"applied": len(targeted)}
+    assert commands["projection"]["counts"] == {"applied": len(targeted)}
+
     de_clip, en_clip = alert["clips"]
     assert (de_clip["lang"], en_clip["lang"]) == ("de", "en")
     assert de_clip["engine"] == en_clip["engine"] == "espeak-ng"
@@ -50,7 +57,7 @@ def test_every_lantern_on_the_street_plays_german_then_english(
         assert [hashes for _cmd, hashes in record.played] == [
             (de_clip["sha256"], en_clip["sha256"])
         ]
-        statuses = [a.status.value for a in record.acks]
+        statuses = [a.status.value for a in record.acks if a.cmd_id == audio_id]
         assert statuses == ["received", "playing", "done"], (lantern_id, statuses)
 
     # Lanterns on other streets heard nothing.

@@ -148,8 +148,14 @@ def test_refusals_store_and_publish_nothing(service: LiveService, command_spy: l
     good = service.http.post("/alerts", json={"target": GOOD_TARGET, "messages": GOOD_MESSAGES})
     assert good.status_code == 201
     count = good.json()["lantern_count"]
-    service.wait_for(good.json()["id"], lambda b: b["counts"].get("published") == count, 10)
-    assert len(command_spy) == count
+    body = service.wait_for(
+        good.json()["id"],
+        lambda b: all(c["counts"].get("published") == count for c in b["commands"]),
+        10,
+    )
+    # audio, warning light and projection: one command each per lantern, nothing else.
+    assert len(body["commands"]) == 3
+    assert len(command_spy) == 3 * count
 
 
 def test_template_alert_speaks_the_approved_texts(service: LiveService) -> None:
@@ -169,7 +175,10 @@ def test_template_alert_speaks_the_approved_texts(service: LiveService) -> None:
     assert alert["languages"] == ["de", "en", "uk"]
     assert "Paradeplatz" in alert["messages"]["de"]
     assert "Bahnhofstrasse" in alert["messages"]["en"]
-    assert [c["lang"] for c in alert["clips"]] == ["de", "en", "uk"]
+    # Templates are spoken sentence by sentence (fixed sentences are rendered ahead of time).
+    langs = [c["lang"] for c in alert["clips"]]
+    assert list(dict.fromkeys(langs)) == ["de", "en", "uk"]
+    assert langs == sorted(langs, key=["de", "en", "uk"].index)
     assert alert["template"] == "evacuation"
 
 

@@ -55,7 +55,8 @@ def test_csv_and_geojson_agree_within_half_a_metre(tmp_path: Path) -> None:
         pa = {i: (lon, lat) for i, lon, lat in lantern_store.all_positions(s)}
     with b.session() as s:
         pb = {i: (lon, lat) for i, lon, lat in lantern_store.all_positions(s)}
-    assert set(pa) == set(pb) and len(pa) == 148
+    assert set(pa) == set(pb)
+    assert len(pa) == 148
     geod = Geod(ellps="WGS84")
     worst = max(geod.inv(*pa[i], *pb[i])[2] for i in pa)
     assert worst < 0.5
@@ -67,14 +68,16 @@ def test_bad_rows_are_skipped_with_reasons_never_at_zero_zero(tmp_path: Path) ->
         "lanterns", "import", str(FIXTURES / "lanterns_bad_rows.geojson"), "--data-dir", data
     )
     assert code == 0, out
-    assert "skipped" in out and "row" in out
+    assert "skipped" in out
+    assert "row" in out
     db = Database(f"sqlite:///{tmp_path / 'data' / 'lightctl.db'}")
     with db.session() as s:
         positions = lantern_store.all_positions(s)
     assert positions, "the good rows are imported"
     for _id, lon, lat in positions:
         assert (lon, lat) != (0.0, 0.0)
-        assert -180 <= lon <= 180 and -90 <= lat <= 90
+        assert -180 <= lon <= 180
+        assert -90 <= lat <= 90
 
 
 def test_missing_file_and_unknown_crs_are_clear_errors(tmp_path: Path) -> None:

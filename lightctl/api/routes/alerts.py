@@ -10,8 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from lightctl.api.deps import AlertsDep, RuntimeDep
-from lightctl.api.schemas import AlertCreate, AlertOut, ClipOut, DeliveryOut
-from lightctl.domain.alerts import AlertSpec
+from lightctl.api.schemas import (
+    AlertCreate,
+    AlertOut,
+    AlertUpdateIn,
+    AllClearIn,
+    ClipOut,
+    CommandOut,
+    DeliveryOut,
+)
+from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.services.alerts import AlertReport
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -19,10 +27,6 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 def to_out(report: AlertReport) -> AlertOut:
     a = report.alert
-    if a.status == "cancelled":
-        status = "cancelled"
-    else:
-        status = "completed" if report.finished else "sending"
     lanterns = None
     if report.lanterns is not None:
         lanterns = [
@@ -38,7 +42,7 @@ def to_out(report: AlertReport) -> AlertOut:
         ]
     return AlertOut(
         id=a.id,
-        status=status,
+        status=report.status,
         created_at=a.created_at,
         expires_at=a.expires_at,
         priority=a.priority,
@@ -49,8 +53,15 @@ def to_out(report: AlertReport) -> AlertOut:
         languages=json.loads(a.languages_json),
         messages=json.loads(a.messages_json),
         clips=[ClipOut(**c) for c in json.loads(a.clips_json)],
+        severity=a.severity,
         lantern_count=a.lantern_count,
         counts=report.counts,
+        commands=[
+            CommandOut(
+                id=c.id, channel=c.channel, op=c.op, expires_at=c.expires_at, counts=c.counts
+            )
+            for c in report.commands
+        ],
         lanterns=lanterns,
     )
 
@@ -72,8 +83,39 @@ def create_alert(body: AlertCreate, alerts: AlertsDep) -> AlertOut:
         exercise=body.exercise,
         template=body.template,
         params=body.params,
+        severity=body.severity,
+        light=body.light,
+        projection=body.projection,
     )
     return to_out(alerts.create(spec))
+
+
+@router.post("/{alert_id}/update", response_model=AlertOut)
+def update_alert(alert_id: str, body: AlertUpdateIn, alerts: AlertsDep) -> AlertOut:
+    """Change text, languages, target or expiry of a running alert (409 once it has ended)."""
+    change = AlertUpdate(
+        target=body.target.to_spec() if body.target else None,
+        messages=body.messages,
+        template=body.template,
+        params=body.params,
+        languages=tuple(body.languages) if body.languages is not None else None,
+        expires_at=body.expires_at,
+        expires_in_s=body.expires_in_s,
+    )
+    return to_out(alerts.update(alert_id, change))
+
+
+@router.post("/{alert_id}/cancel", response_model=AlertOut)
+def cancel_alert(alert_id: str, alerts: AlertsDep) -> AlertOut:
+    """Stop playback, warning light and projection now (409 once it has ended)."""
+    return to_out(alerts.cancel(alert_id))
+
+
+@router.post("/{alert_id}/all-clear", response_model=AlertOut)
+def all_clear(alert_id: str, alerts: AlertsDep, body: AllClearIn | None = None) -> AlertOut:
+    """Play the all-clear on the alert's lanterns, then release them."""
+    body = body or AllClearIn()
+    return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages))
 
 
 @router.get("", response_model=list[AlertOut])
@@ -82,7 +124,7 @@ def list_alerts(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> list[AlertOut]:
-    return [to_out(r) for r in alerts.list(limit, offset)]
+    return [to_out(r) for r in alerts.recent(limit, offset)]
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
@@ -107,7 +149,7 @@ async def alert_events(
         while True:
             out = to_out(report)
             yield f"event: progress\ndata: {out.model_dump_json()}\n\n".encode()
-            if out.status != "sending" or await request.is_disconnected():
+            if report.finished or await request.is_disconnected():
                 return
             if events is None:
                 await asyncio.sleep(1.0)

@@ -1,13 +1,19 @@
-"""Lanterns and streets as stored."""
+"""Lanterns and streets as stored, and inventory imports."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+import asyncio
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Query, Request
 
 from lightctl.api.deps import RuntimeDep
-from lightctl.api.schemas import LanternOut, StreetOut
-from lightctl.errors import NotFound
+from lightctl.api.schemas import ImportOut, LanternOut, SkippedOut, StreetOut
+from lightctl.errors import ImportFailed, InvalidRequest, NotFound
 from lightctl.geo.names import normalize_street_name
+from lightctl.geo.readers import LanternFormat
+from lightctl.services.inventory import import_lanterns, parse_capabilities
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import LanternRow
 
@@ -67,3 +73,75 @@ def list_streets(runtime: RuntimeDep) -> list[StreetOut]:
     with runtime.db.session() as session:
         counts = lantern_store.street_lantern_counts(session)
     return [StreetOut(name=n, lantern_count=c) for n, c in counts]
+
+
+# Without a format, the file's kind is told from the content type, then from its first bytes.
+_SUFFIX = {
+    "text/csv": ".csv",
+    "text/tab-separated-values": ".tsv",
+    "application/geo+json": ".geojson",
+}
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the inventory file itself (GeoJSON, CSV, Overpass JSON or NGSI-LD)",
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}}
+            for kind in ("application/geo+json", "application/json", "text/csv")
+        },
+    }
+}
+
+
+@router.post("/lanterns/import", response_model=ImportOut, openapi_extra=_IMPORT_BODY)
+async def import_lantern_file(
+    request: Request,
+    runtime: RuntimeDep,
+    format: LanternFormat | None = Query(None, description="default: detect"),
+    crs: str = Query("EPSG:4326", description="CRS the file is written in, e.g. EPSG:2056"),
+    id_field: str | None = Query(None, description="column/property holding the lantern id"),
+    capabilities: str = Query(
+        "speaker,rgb,projector,path_light", description="what these lanterns have"
+    ),
+    filename: str = Query("upload", max_length=200, description="recorded as the source"),
+) -> ImportOut:
+    """Upsert lanterns from the file sent as the body; the target index follows at once."""
+    caps = parse_capabilities(capabilities)
+    limit = runtime.settings.import_max_bytes
+    suffix = _SUFFIX.get(request.headers.get("content-type", "").split(";")[0].strip(), ".json")
+    with tempfile.TemporaryDirectory(prefix="lightctl-import-") as tmp:
+        path = Path(tmp) / f"inventory{suffix}"
+        size = 0
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidRequest.at(("body",), f"the file is larger than {limit} bytes")
+                out.write(chunk)
+        if size == 0:
+            raise InvalidRequest.at(("body",), "empty body: send the inventory file as the body")
+        try:
+            report = await asyncio.to_thread(
+                import_lanterns,
+                runtime.db,
+                path,
+                fmt=format.value if format else None,
+                crs=crs,
+                id_field=id_field,
+                max_street_distance_m=runtime.settings.street_max_distance_m,
+                capabilities=caps,
+                source=filename,
+            )
+        except ImportFailed as exc:  # name the upload, not the temporary file
+            raise ImportFailed(filename, exc.reason) from None
+    runtime.targets.invalidate()
+    await asyncio.to_thread(runtime.targets.refresh)
+    return ImportOut(
+        taken=report.taken,
+        inserted=report.inserted,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        with_street=report.with_street,
+        skipped_count=len(report.skipped),
+        skipped=[SkippedOut(row=s.row, reason=s.reason, id=s.id) for s in report.skipped[:100]],
+    )

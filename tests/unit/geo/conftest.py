@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from lightctl.geo import LanternRecord, StreetIndex, StreetSegment, read_lanterns, read_streets
+from lightctl.geo.names import normalize_street_name
+from lightctl.geo.targeting import LanternIndex
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -35,3 +37,20 @@ def small_lanterns() -> dict[str, LanternRecord]:
     records = {r.id: r for r in items if isinstance(r, LanternRecord)}
     assert len(records) == len(items) == 148
     return records
+
+
+@pytest.fixture(scope="session")
+def fixture_index(
+    small_index: StreetIndex, small_lanterns: dict[str, LanternRecord]
+) -> LanternIndex:
+    """The 148 real lamps, each on its nearest named street within 30 m (as an import does);
+    every third lamp lacks a projector, every fifth is offline, every seventh never reported."""
+    records = list(small_lanterns.values())
+    lons = [r.lon for r in records]
+    lats = [r.lat for r in records]
+    hits = small_index.nearest_named(lons, lats, 30.0)
+    keys = [None if h is None else normalize_street_name(h[0]) for h in hits]
+    names = {normalize_street_name(h[0]): h[0] for h in hits if h is not None}
+    caps = [(True, True, i % 3 != 0, True) for i in range(len(records))]
+    online = [None if i % 7 == 0 else i % 5 != 0 for i in range(len(records))]
+    return LanternIndex([r.id for r in records], lons, lats, keys, caps, online, names)

@@ -1,0 +1,105 @@
+"""``firmware-sim``: run a simulated lantern fleet from an inventory until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from firmware_sim.fleet import Fleet
+from firmware_sim.inventory import InventoryError, load_inventory
+from firmware_sim.transport import BrokerAddress
+from lightctl.protocol import Topics, is_valid_lantern_id
+
+log = logging.getLogger("firmware_sim")
+
+# How long to wait for the broker before saying so in the log (paho keeps retrying regardless).
+CONNECT_WARN_S = 10.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="firmware-sim",
+        description="Simulate lantern firmware: one MQTT connection per few hundred lanterns.",
+    )
+    parser.add_argument("--broker", required=True, help="mqtt://HOST:PORT (or mqtts://)")
+    parser.add_argument("--inventory", required=True, help="GeoJSON FeatureCollection of lanterns")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="playback speed factor (50 = 50x faster)"
+    )
+    parser.add_argument(
+        "--per-connection", type=int, default=500, help="lanterns per MQTT connection"
+    )
+    parser.add_argument("--root", default="lightctl", help="MQTT topic root")
+    parser.add_argument("--limit", type=int, default=None, help="simulate only the first N")
+    parser.add_argument(
+        "--fetch-concurrency", type=int, default=32, help="clip downloads in flight per fleet"
+    )
+    parser.add_argument("--gateway-prefix", default="sim", help="gateway ids are PREFIX-00, ...")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        BrokerAddress.parse(args.broker)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.speed <= 0:
+        parser.error("--speed must be > 0")
+    if args.per_connection < 1:
+        parser.error("--per-connection must be >= 1")
+    if args.fetch_concurrency < 1:
+        parser.error("--fetch-concurrency must be >= 1")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    if not is_valid_lantern_id(args.root) or not is_valid_lantern_id(f"{args.gateway_prefix}-00"):
+        parser.error("--root and --gateway-prefix may hold only letters, digits and . _ : -")
+    try:
+        specs = load_inventory(args.inventory)
+    except InventoryError as exc:
+        parser.error(str(exc))
+    if args.limit is not None:
+        specs = specs[: args.limit]
+    if not specs:
+        parser.error(f"{args.inventory}: no lanterns in the inventory")
+    fleet = Fleet(
+        args.broker,
+        specs,
+        speed=args.speed,
+        per_connection=args.per_connection,
+        topics=Topics(args.root),
+        gateway_prefix=args.gateway_prefix,
+        fetch_concurrency=args.fetch_concurrency,
+    )
+    asyncio.run(_run(fleet))
+    return 0
+
+
+async def _run(fleet: Fleet) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await fleet.start()
+    connected = asyncio.create_task(fleet.wait_connected(CONNECT_WARN_S))
+    stop_requested = asyncio.create_task(stopping.wait())
+    await asyncio.wait({connected, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    if connected.done() and not connected.result():
+        log.warning("not connected to the broker yet; retrying in the background")
+    await stop_requested
+    connected.cancel()
+    log.info("stopping: publishing availability offline")
+    await fleet.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""A simulated fleet: lantern state machines behind a few gateway connections, effects carried out.
+
+The state machines (``lantern.py``) decide; the fleet does what they ask: publishes acks and
+state, fetches and checks clips, "plays" programs for their duration divided by ``speed``, and
+wakes each lantern at its next expiry so expired slots empty themselves. Everything runs on one
+asyncio loop; paho's threads only hand bytes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from firmware_sim.effects import (
+    Dropped,
+    Effect,
+    PublishState,
+    Reason,
+    SendAck,
+    StartAudio,
+    StopAudio,
+    Verifier,
+)
+from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
+from firmware_sim.lantern import Lantern
+from firmware_sim.transport import BrokerAddress, Gateway
+from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, Topics
+
+__all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# State reports are coalesced per lantern over this window: a burst of commands (set, interrupt,
+# set) yields one retained report instead of three.
+STATE_FLUSH_S = 0.25
+# Clip downloads in flight per fleet: enough to keep a local audio server busy, few enough that
+# 3,000 lanterns fetching at once do not open 3,000 sockets.
+FETCH_CONCURRENCY = 32
+CLIP_TIMEOUT_S = 10.0
+# Wake a lantern a little past its expiry so the wall clock has surely reached it. One timer per
+# lantern on the loop's heap costs nothing while idle; scanning 3,000 lanterns 5 times a second
+# cost 5 ms a scan.
+EXPIRY_MARGIN_S = 0.005
+# Entries kept per lantern in each list of its record; a long rehearsal must not grow without end.
+RECORD_CAP = 1000
+# Ack.played holds at most this many hashes (protocol v1).
+PLAYED_MAX = 256
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class LanternRecord:
+    """What one simulated lantern did, for tests and the control API (latest RECORD_CAP each)."""
+
+    fetched: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """(url, sha256 of the bytes received) per download, in order."""
+    played: deque[tuple[str, tuple[str, ...]]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_CAP)
+    )
+    """(command id, clip hashes in playback order) per program played to its end."""
+    acks: deque[Ack] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    dropped: deque[str] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+
+
+@dataclass(eq=False, slots=True)
+class _Unit:
+    """One simulated lantern at run time: firmware, connection, clip cache, playback."""
+
+    lantern: Lantern
+    gateway: Gateway
+    record: LanternRecord = field(default_factory=LanternRecord)
+    verified: set[str] = field(default_factory=set)
+    playback: asyncio.Task[None] | None = None
+    playback_id: str | None = None
+    deadline: datetime | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+class Fleet:
+    """Many simulated lanterns over ``ceil(n / per_connection)`` MQTT connections."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        lanterns: Sequence[LanternSpec],
+        *,
+        speed: float = 1.0,
+        per_connection: int = 500,
+        topics: Topics | None = None,
+        clock: Clock = utc_now,
+        gateway_prefix: str = "sim",
+        verifier: Verifier | None = None,
+        fetch_concurrency: int = FETCH_CONCURRENCY,
+        boot: int | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        if per_connection < 1:
+            raise ValueError(f"per_connection must be >= 1, got {per_connection}")
+        ids = [spec.id for spec in lanterns]
+        if len(set(ids)) != len(ids):
+            raise ValueError("lantern ids must be unique")
+        self.broker = BrokerAddress.parse(broker_url)
+        self.topics = topics or Topics()
+        self.speed = speed
+        self.clock = clock
+        self.fetch_concurrency = fetch_concurrency
+        # A boot number that rises with every start without storage: a restart loses all slots,
+        # and the service notices by the changed boot in the retained availability.
+        self.boot = boot if boot is not None else int(clock().timestamp())
+        self.gateways: list[Gateway] = []
+        self._units: dict[str, _Unit] = {}
+        for start in range(0, len(lanterns), per_connection):
+            chunk = lanterns[start : start + per_connection]
+            gateway = Gateway(
+                f"{gateway_prefix}-{len(self.gateways):02d}",
+                self.broker,
+                self.topics,
+                [spec.id for spec in chunk],
+                self._on_command,
+                boot=self.boot,
+                on_connected=self._on_gateway_connected,
+            )
+            self.gateways.append(gateway)
+            for spec in chunk:
+                self._units[spec.id] = _Unit(Lantern(spec.id, spec.capabilities, verifier), gateway)
+        self._dirty: dict[str, None] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: httpx.AsyncClient | None = None
+        self._fetch_slots: asyncio.Semaphore | None = None
+
+    @property
+    def lantern_ids(self) -> list[str]:
+        return list(self._units)
+
+    def lantern(self, lantern_id: str) -> Lantern:
+        return self._units[lantern_id].lantern
+
+    def record(self, lantern_id: str) -> LanternRecord:
+        """Fetches, programs played and acks sent by one lantern, oldest first."""
+        return self._units[lantern_id].record
+
+    async def start(self) -> None:
+        """Open the HTTP client and every gateway connection; returns without waiting for them."""
+        self._http = httpx.AsyncClient(
+            timeout=CLIP_TIMEOUT_S,
+            limits=httpx.Limits(
+                max_connections=self.fetch_concurrency,
+                max_keepalive_connections=self.fetch_concurrency,
+            ),
+        )
+        self._fetch_slots = asyncio.Semaphore(self.fetch_concurrency)
+        for gateway in self.gateways:
+            await gateway.start()
+        self._tasks = [
+            asyncio.create_task(self._every(STATE_FLUSH_S, self._flush_states), name="fleet-state"),
+        ]
+        log.info(
+            "simulating %d lanterns over %d connections to %s:%d (speed %.3g)",
+            len(self._units),
+            len(self.gateways),
+            self.broker.host,
+            self.broker.port,
+            self.speed,
+        )
+
+    async def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """True once every gateway is subscribed (SUBACKs in) and has announced itself online."""
+        results = await asyncio.gather(*(g.wait_connected(timeout_s) for g in self.gateways))
+        return all(results)
+
+    async def stop(self) -> None:
+        """Stop playback, report state, publish availability offline, close the connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for unit in self._units.values():
+            if unit.timer is not None:
+                unit.timer.cancel()
+            unit.timer, unit.deadline = None, None
+        playbacks = [u.playback for u in self._units.values() if u.playback is not None]
+        for task in playbacks:
+            task.cancel()
+        await asyncio.gather(*playbacks, return_exceptions=True)
+        self._flush_states()
+        await asyncio.gather(*(g.stop() for g in self.gateways))
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # ---- inputs -------------------------------------------------------------------------------
+
+    def _on_command(self, lantern_id: str, payload: bytes) -> None:
+        unit = self._units[lantern_id]
+        self._apply(unit, unit.lantern.handle(payload, self.clock()))
+
+    def _on_gateway_connected(self, gateway: Gateway) -> None:
+        # The broker may have lost retained state (restart without persistence): report it again.
+        for lantern_id in gateway.lantern_ids:
+            self._dirty[lantern_id] = None
+
+    def _expire(self, unit: _Unit) -> None:
+        unit.timer, unit.deadline = None, None
+        self._apply(unit, unit.lantern.tick(self.clock()))
+
+    # ---- effects ------------------------------------------------------------------------------
+
+    def _apply(self, unit: _Unit, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, SendAck):
+                self._send_ack(unit, effect)
+            elif isinstance(effect, StartAudio):
+                self._start_playback(unit, effect.cmd, effect.program)
+            elif isinstance(effect, StopAudio):
+                self._stop_playback(unit, effect.cmd_id)
+            elif isinstance(effect, PublishState):
+                self._dirty[unit.lantern.id] = None
+            elif isinstance(effect, Dropped):
+                log.info("lantern %s dropped a command: %s", unit.lantern.id, effect.reason)
+                unit.record.dropped.append(effect.reason)
+        self._schedule(unit)
+
+    def _schedule(self, unit: _Unit) -> None:
+        """Keep one timer per lantern at its next slot expiry (after every change)."""
+        deadline = unit.lantern.next_deadline()
+        if deadline == unit.deadline:
+            return
+        if unit.timer is not None:
+            unit.timer.cancel()
+        unit.timer, unit.deadline = None, deadline
+        if deadline is not None:
+            delay_s = max((deadline - self.clock()).total_seconds(), 0) + EXPIRY_MARGIN_S
+            unit.timer = asyncio.get_running_loop().call_later(delay_s, self._expire, unit)
+
+    def _send_ack(self, unit: _Unit, effect: SendAck) -> None:
+        played = list(effect.played[:PLAYED_MAX]) if effect.played is not None else None
+        ack = Ack(
+            cmd_id=effect.cmd_id,
+            lantern=unit.lantern.id,
+            status=effect.status,
+            reason=effect.reason,
+            at=self.clock(),
+            played=played,
+        )
+        unit.gateway.publish_ack(ack)
+        unit.record.acks.append(ack)
+
+    def _flush_states(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        now = self.clock()
+        for lantern_id in dirty:
+            unit = self._units[lantern_id]
+            unit.gateway.publish_state(unit.lantern.state(now))
+
+    # ---- audio playback -----------------------------------------------------------------------
+
+    def _start_playback(self, unit: _Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
+        previous = unit.playback
+        if previous is not None and previous is not asyncio.current_task():
+            previous.cancel()  # the lantern stops audio before starting more; be safe anyway
+        unit.playback_id = cmd.id
+        unit.playback = asyncio.create_task(
+            self._play(unit, cmd, program), name=f"play-{unit.lantern.id}-{cmd.id}"
+        )
+
+    def _stop_playback(self, unit: _Unit, cmd_id: str) -> None:
+        task = unit.playback
+        if task is None or unit.playback_id != cmd_id:
+            return
+        unit.playback, unit.playback_id = None, None
+        if task is not asyncio.current_task():
+            task.cancel()
+
+    async def _play(self, unit: _Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
+        """Fetch and check clips, ack playing, wait out the program (unless stopped first)."""
+        lantern = unit.lantern
+        try:
+            clips = [item for item in program.program if isinstance(item, SpeechItem)]
+            for clip in clips:
+                if clip.sha256 not in unit.verified:
+                    problem = await self._fetch(unit, clip)
+                    if problem is not None:
+                        self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), problem))
+                        return
+            self._apply(unit, lantern.audio_started(cmd.id, self.clock()))
+            # Expiry first? The lantern's timer ticks it, which stops (cancels) this playback.
+            await asyncio.sleep(program.duration_s() / self.speed)
+            played = tuple(clip.sha256 for _ in range(program.repeat) for clip in clips)
+            effects = lantern.audio_finished(cmd.id, self.clock(), played)
+            if effects:
+                unit.record.played.append((cmd.id, played))
+            self._apply(unit, effects)
+        except Exception:
+            # Never leave a command without a final ack (no silent loss), even on a bug here.
+            log.exception("lantern %s: playback of %s failed", lantern.id, cmd.id)
+            self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), Reason.INTERNAL_ERROR))
+        finally:
+            if unit.playback is asyncio.current_task():
+                unit.playback, unit.playback_id = None, None
+
+    async def _fetch(self, unit: _Unit, clip: SpeechItem) -> Reason | None:
+        """Download one clip and check its hash; None when it is good (and now cached)."""
+        assert self._http is not None, "fleet not started"
+        assert self._fetch_slots is not None, "fleet not started"
+        async with self._fetch_slots:
+            try:
+                response = await self._http.get(clip.url)
+                response.raise_for_status()
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                log.info("lantern %s cannot fetch %s: %s", unit.lantern.id, clip.url, exc)
+                return Reason.CLIP_UNAVAILABLE
+        digest = hashlib.sha256(response.content).hexdigest()
+        unit.record.fetched.append((clip.url, digest))
+        if digest != clip.sha256:
+            log.info("lantern %s: clip %s has sha256 %s", unit.lantern.id, clip.url, digest)
+            return Reason.BAD_CLIP_HASH
+        unit.verified.add(digest)
+        return None
+
+    @staticmethod
+    async def _every(period_s: float, job: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                job()
+            except Exception:  # one bad round must not stop state reports for good
+                log.exception("fleet job %s failed", getattr(job, "__name__", job))

@@ -1,0 +1,355 @@
+"""The firmware of one lantern as a pure state machine: bytes and time in, effects out, no I/O.
+
+Ack rules (what the service learns, per command id):
+- audio ``set``: ``received`` at once (reason ``queued`` while a higher slot plays), ``playing``
+  once the clips are fetched and checked, then ``done`` (with ``played``), ``failed`` (clip
+  trouble), ``expired`` (expiry came first) or ``interrupted`` (``preempted`` by a higher priority,
+  ``replaced`` at the same priority, ``released``). ``interrupted`` is final: the command leaves its
+  slot and is not resumed, because a warning cut mid-sentence and replayed minutes later confuses
+  more than it helps; the issuer decides whether to send it again. A lower command that has not
+  started yet keeps waiting in its slot.
+- light, projection, path ``set``: ``applied`` (reason ``held_by_higher_priority`` when stored but
+  not visible), later ``done`` with reason ``expired`` or ``released``, or ``interrupted`` with
+  ``replaced`` when another command takes the same slot; so ``applied → done`` closes each delivery.
+- ``release``: the release itself is acked ``done`` (reason ``slot_empty`` when nothing was there);
+  the command it removed gets its own final ack as above.
+- an envelope expired on arrival: ``expired``; a channel without hardware: ``rejected`` with
+  ``unsupported``; a verifier refusal: ``rejected`` with its reason; JSON with an id but an invalid
+  envelope: ``rejected`` with ``invalid_envelope``; no readable id: a ``Dropped`` effect, no ack.
+- a command id seen before: nothing is done again, the last ack for it is sent again, so a retrying
+  service learns where the command stands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import ValidationError
+
+from firmware_sim.effects import (
+    AcceptUnsigned,
+    Dropped,
+    Effect,
+    PublishState,
+    Reason,
+    SendAck,
+    StartAudio,
+    StopAudio,
+    Verifier,
+)
+from firmware_sim.priority import PriorityArray, Slot
+from lightctl.protocol import (
+    AckStatus,
+    AudioPayload,
+    Channel,
+    ChannelState,
+    CommandEnvelope,
+    LanternState,
+)
+
+__all__ = [
+    "ALL_CAPABILITIES",
+    "CAPABILITY_FOR",
+    "CHANNELS",
+    "AcceptUnsigned",
+    "Capability",
+    "Dropped",
+    "Effect",
+    "Lantern",
+    "PublishState",
+    "Reason",
+    "SendAck",
+    "StartAudio",
+    "StopAudio",
+    "Verifier",
+]
+
+Capability = Literal["speaker", "rgb", "projector", "path_light"]
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
+CAPABILITY_FOR: Mapping[Channel, Capability] = {
+    "audio": "speaker",
+    "light": "rgb",
+    "projection": "projector",
+    "path": "path_light",
+}
+CHANNELS: tuple[Channel, ...] = ("audio", "light", "projection", "path")
+
+# Ids of commands seen are kept until their envelope expires (a replay after that is refused as
+# expired anyway). The cap bounds memory if a sender floods long-lived ids: an id costs ~300 bytes,
+# so 256 ids × 3,000 lanterns stay under 250 MB in the worst case, while a lantern sees a handful
+# of live commands at a time. Beyond the cap the oldest ids go first.
+SEEN_CAP = 256
+
+
+class Lantern:
+    """One lantern: per-channel priority arrays, an audio queue, replay and expiry checks."""
+
+    def __init__(
+        self,
+        lantern_id: str,
+        capabilities: frozenset[Capability] = ALL_CAPABILITIES,
+        verifier: Verifier | None = None,
+        defaults: Mapping[Channel, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.id = lantern_id
+        self.capabilities = capabilities
+        self.verifier: Verifier = verifier or AcceptUnsigned()
+        self.defaults = dict(defaults or {})
+        self.dropped = 0
+        self._arrays: dict[Channel, PriorityArray[CommandEnvelope]] = {
+            channel: PriorityArray() for channel in self.channels
+        }
+        self._playing: str | None = None
+        self._deadline: datetime | None = None
+        # cmd id -> (last ack sent for it, envelope expiry); insertion order = arrival order.
+        self._seen: dict[str, tuple[SendAck, datetime]] = {}
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return tuple(c for c in CHANNELS if CAPABILITY_FOR[c] in self.capabilities)
+
+    @property
+    def playing(self) -> str | None:
+        """Id of the audio command that holds the speaker, if any."""
+        return self._playing
+
+    # ---- inputs -------------------------------------------------------------------------------
+
+    def handle(self, raw: bytes, now: datetime) -> list[Effect]:
+        """Take one payload from the cmd topic."""
+        try:
+            cmd = CommandEnvelope.from_bytes(raw)
+        except ValidationError as exc:
+            return self._unreadable(raw, exc)
+        refusal = self.verifier.verify(cmd)
+        if refusal is not None:
+            # Not remembered as seen: a forged envelope must not block the genuine one's id.
+            return [SendAck(cmd.id, AckStatus.REJECTED, refusal[:200])]
+        if cmd.id in self._seen:
+            return [self._seen[cmd.id][0]]
+        self._remember(cmd, now)
+        if cmd.expires_at <= now:
+            return [self._ack(cmd.id, AckStatus.EXPIRED)]
+        if CAPABILITY_FOR[cmd.channel] not in self.capabilities:
+            return [self._ack(cmd.id, AckStatus.REJECTED, Reason.UNSUPPORTED)]
+        before = self._effective_keys()
+        if cmd.op == "release":
+            effects = self._release(cmd, now)
+        elif cmd.channel == "audio":
+            effects = self._set_audio(cmd, now)
+        else:
+            effects = self._set_output(cmd)
+        return self._with_state(before, effects)
+
+    def tick(self, now: datetime) -> list[Effect]:
+        """Let time pass: empty expired slots and start the next waiting audio."""
+        before = self._effective_keys()
+        effects: list[Effect] = []
+        for channel, array in self._arrays.items():
+            for slot in array.expire(now):
+                effects.extend(self._end_expired(channel, slot))
+        if "audio" in self._arrays and self._playing is None:
+            effects.extend(self._start_next_audio(now))
+        return self._with_state(before, effects)
+
+    def next_deadline(self) -> datetime | None:
+        """When ``tick`` next has something to do (None: nothing will expire).
+
+        Cached after every change, so a fleet can poll thousands of lanterns cheaply.
+        """
+        return self._deadline
+
+    def audio_started(self, cmd_id: str, now: datetime) -> list[Effect]:
+        """The executor fetched and checked every clip and playback begins."""
+        if cmd_id != self._playing:
+            return []
+        return [self._ack(cmd_id, AckStatus.PLAYING)]
+
+    def audio_finished(self, cmd_id: str, now: datetime, played: Sequence[str]) -> list[Effect]:
+        """Playback ran to its end; ``played`` lists the clip hashes heard, in order."""
+        return self._end_playing(cmd_id, now, SendAck(cmd_id, AckStatus.DONE, None, tuple(played)))
+
+    def audio_failed(self, cmd_id: str, now: datetime, reason: str) -> list[Effect]:
+        """Playback could not start (clip missing or hash mismatch)."""
+        return self._end_playing(cmd_id, now, SendAck(cmd_id, AckStatus.FAILED, reason))
+
+    # ---- state --------------------------------------------------------------------------------
+
+    def state(self, now: datetime) -> LanternState:
+        """Effective value per channel and the slot and command that hold it."""
+        channels: dict[Channel, ChannelState] = {}
+        for channel, array in self._arrays.items():
+            top = array.effective()
+            if top is None:
+                default = self.defaults.get(channel)
+                channels[channel] = ChannelState(value=dict(default) if default else None)
+            else:
+                value = top.value.payload.model_dump(mode="json", exclude_none=True)
+                channels[channel] = ChannelState(
+                    priority=top.priority, cmd_id=top.value.id, value=value
+                )
+        return LanternState(
+            lantern=self.id, at=now, channels=channels, capabilities=sorted(self.capabilities)
+        )
+
+    def slot(self, channel: Channel, priority: int) -> str | None:
+        """Id of the command in one slot (for tests and the control API)."""
+        array = self._arrays.get(channel)
+        held = array.get(priority) if array is not None else None
+        return held.value.id if held is not None else None
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def _set_output(self, cmd: CommandEnvelope) -> list[Effect]:
+        array = self._arrays[cmd.channel]
+        effects: list[Effect] = []
+        old = array.set(cmd.priority, cmd, cmd.expires_at)
+        if old is not None:
+            effects.append(self._ack(old.value.id, AckStatus.INTERRUPTED, Reason.REPLACED))
+        top = array.effective()
+        shadowed = top is not None and top.priority < cmd.priority
+        effects.append(
+            self._ack(cmd.id, AckStatus.APPLIED, Reason.HELD_BY_HIGHER if shadowed else None)
+        )
+        return effects
+
+    def _set_audio(self, cmd: CommandEnvelope, now: datetime) -> list[Effect]:
+        assert isinstance(cmd.payload, AudioPayload)  # guaranteed by the envelope's validator
+        array = self._arrays["audio"]
+        current = self._playing_slot()
+        waits = current is not None and current.priority < cmd.priority
+        effects: list[Effect] = [
+            self._ack(cmd.id, AckStatus.RECEIVED, Reason.QUEUED if waits else None)
+        ]
+        old = array.set(cmd.priority, cmd, cmd.expires_at)
+        if old is not None:
+            effects.extend(self._interrupt(old.value.id, Reason.REPLACED))
+        if current is not None and cmd.priority < current.priority:
+            array.release(current.priority)
+            effects.extend(self._interrupt(current.value.id, Reason.PREEMPTED))
+        if self._playing is None:
+            effects.extend(self._start_next_audio(now))
+        return effects
+
+    def _release(self, cmd: CommandEnvelope, now: datetime) -> list[Effect]:
+        old = self._arrays[cmd.channel].release(cmd.priority)
+        effects: list[Effect] = []
+        if old is not None:
+            if cmd.channel == "audio":
+                effects.extend(self._interrupt(old.value.id, Reason.RELEASED))
+                if self._playing is None:
+                    effects.extend(self._start_next_audio(now))
+            else:
+                effects.append(self._ack(old.value.id, AckStatus.DONE, Reason.RELEASED))
+        effects.append(self._ack(cmd.id, AckStatus.DONE, None if old else Reason.SLOT_EMPTY))
+        return effects
+
+    # ---- audio queue --------------------------------------------------------------------------
+
+    def _playing_slot(self) -> Slot[CommandEnvelope] | None:
+        top = self._arrays["audio"].effective()
+        if top is None or top.value.id != self._playing:
+            return None
+        return top
+
+    def _interrupt(self, cmd_id: str, reason: Reason) -> list[Effect]:
+        """Final ack for an audio command that left its slot early (playing or waiting)."""
+        effects: list[Effect] = []
+        if cmd_id == self._playing:
+            self._playing = None
+            effects.append(StopAudio(cmd_id, AckStatus.INTERRUPTED))
+        effects.append(self._ack(cmd_id, AckStatus.INTERRUPTED, reason))
+        return effects
+
+    def _start_next_audio(self, now: datetime) -> list[Effect]:
+        """Start the highest waiting audio command that is still live."""
+        array = self._arrays["audio"]
+        effects: list[Effect] = []
+        for slot in array.expire(now):
+            effects.extend(self._end_expired("audio", slot))
+        top = array.effective()
+        if top is not None:
+            assert isinstance(top.value.payload, AudioPayload)
+            self._playing = top.value.id
+            effects.append(StartAudio(top.value, top.value.payload))
+        return effects
+
+    def _end_playing(self, cmd_id: str, now: datetime, final: SendAck) -> list[Effect]:
+        current = self._playing_slot()
+        if current is None or current.value.id != cmd_id:
+            return []  # stale report: the command was already stopped (interrupted, expired)
+        before = self._effective_keys()
+        self._arrays["audio"].release(current.priority)
+        self._playing = None
+        effects: list[Effect] = [self._record(final)]
+        effects.extend(self._start_next_audio(now))
+        return self._with_state(before, effects)
+
+    def _end_expired(self, channel: Channel, slot: Slot[CommandEnvelope]) -> list[Effect]:
+        cmd_id = slot.value.id
+        if channel != "audio":
+            return [self._ack(cmd_id, AckStatus.DONE, Reason.EXPIRED)]
+        effects: list[Effect] = []
+        if cmd_id == self._playing:
+            self._playing = None
+            effects.append(StopAudio(cmd_id, AckStatus.EXPIRED))
+        effects.append(self._ack(cmd_id, AckStatus.EXPIRED))
+        return effects
+
+    # ---- bookkeeping --------------------------------------------------------------------------
+
+    def _ack(self, cmd_id: str, status: AckStatus, reason: str | None = None) -> SendAck:
+        return self._record(SendAck(cmd_id, status, reason))
+
+    def _record(self, ack: SendAck) -> SendAck:
+        """Remember the last ack per command so a duplicate gets it again."""
+        seen = self._seen.get(ack.cmd_id)
+        if seen is not None:
+            self._seen[ack.cmd_id] = (ack, seen[1])
+        return ack
+
+    def _remember(self, cmd: CommandEnvelope, now: datetime) -> None:
+        if len(self._seen) >= SEEN_CAP:
+            self._seen = {k: v for k, v in self._seen.items() if v[1] > now}
+            while len(self._seen) >= SEEN_CAP:
+                del self._seen[next(iter(self._seen))]
+        placeholder = SendAck(cmd.id, AckStatus.RECEIVED)
+        self._seen[cmd.id] = (placeholder, cmd.expires_at)
+
+    def _unreadable(self, raw: bytes, exc: ValidationError) -> list[Effect]:
+        cmd_id = _readable_id(raw)
+        if cmd_id is not None:
+            return [SendAck(cmd_id, AckStatus.REJECTED, Reason.INVALID_ENVELOPE)]
+        self.dropped += 1
+        first = exc.errors()[0] if exc.errors() else {"msg": str(exc)}
+        return [Dropped(f"unparsable command: {first.get('msg', 'invalid')}"[:200])]
+
+    def _effective_keys(self) -> tuple[tuple[int, str] | None, ...]:
+        keys: list[tuple[int, str] | None] = []
+        for array in self._arrays.values():
+            top = array.effective()
+            keys.append((top.priority, top.value.id) if top is not None else None)
+        return tuple(keys)
+
+    def _with_state(self, before: tuple[Any, ...], effects: list[Effect]) -> list[Effect]:
+        """Close every change of the slots: refresh the deadline, ask for a state report."""
+        times = [t for a in self._arrays.values() if (t := a.next_expiry()) is not None]
+        self._deadline = min(times) if times else None
+        if self._effective_keys() != before:
+            effects.append(PublishState())
+        return effects
+
+
+def _readable_id(raw: bytes) -> str | None:
+    """The ``id`` of a JSON object that failed validation, if it could be acked at all."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    cmd_id = data.get("id") if isinstance(data, dict) else None
+    if isinstance(cmd_id, str) and 1 <= len(cmd_id) <= 64:
+        return cmd_id
+    return None

@@ -1,0 +1,369 @@
+"""One MQTT connection that speaks for many lanterns, the way an edge gateway does.
+
+paho runs its network loop in its own thread (``loop_start``); every command it receives is handed
+to asyncio with ``loop.call_soon_threadsafe``, so lantern state is only touched on the event loop.
+One connection per few hundred lanterns: paho's select() loop stops near 1,000 sockets and a thread
+per lantern does not scale, so a 3,000-lantern fleet runs on a handful of connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from lightctl.protocol import Ack, Availability, LanternState, TopicKind, Topics
+
+log = logging.getLogger(__name__)
+
+# A broker restart or a network blip of up to an hour keeps the session, so QoS 1 commands queue on
+# the broker instead of being lost; commands that expire meanwhile are dropped by their own message
+# expiry (and refused as expired by the lantern if they still arrive).
+SESSION_EXPIRY_S = 3600
+# First retry after 1 s, doubling to 30 s: a restarting broker is back within seconds, and the cap
+# keeps a dozen gateways from hammering a recovering broker yet rejoins within half a minute.
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+# Topics per SUBSCRIBE packet: 100 cmd filters are ~6 KB, well under any broker's packet limit, and
+# 5 packets cover a 500-lantern connection instead of 500 round trips.
+SUBSCRIBE_BATCH = 100
+KEEPALIVE_S = 30
+# paho's reason code when an MQTT 3.1.1-only broker refuses a v5 CONNECT it could parse.
+UNSUPPORTED_PROTOCOL_VERSION = 132
+# A broker answers CONNECT within milliseconds; amqtt (3.1.1 only) cannot parse a v5 CONNECT that
+# carries a will and answers nothing at all, so silence this long on a first v5 attempt means "try
+# 3.1.1". A wrong guess costs little: MQTT 5 brokers speak 3.1.1 as well.
+CONNACK_TIMEOUT_S = 5.0
+
+CommandHandler = Callable[[str, bytes], None]
+
+
+class _QuietCleanDisconnect(logging.Filter):
+    """Drop paho 2.2's ERROR "Client is not connected" that follows every clean disconnect.
+
+    Its ``loop_start`` thread runs one more ``_loop`` after the DISCONNECT closed the socket and
+    logs that at ERROR; unexpected losses are reported by ``Gateway._on_disconnect`` instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QuietCleanDisconnect())
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker listens, parsed from ``mqtt://host:port`` or ``mqtts://host:port``."""
+
+    host: str
+    port: int
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError(f"broker URL {url!r}: no host")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"broker URL {url!r}: bad port") from None
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(parts.hostname, port or (8883 if tls else 1883), tls)
+
+
+class Gateway:
+    """A persistent MQTT session with a last will, subscribed to the cmd topic of each lantern."""
+
+    def __init__(
+        self,
+        gateway_id: str,
+        broker: BrokerAddress,
+        topics: Topics,
+        lantern_ids: Sequence[str],
+        on_command: CommandHandler,
+        *,
+        boot: int,
+        on_connected: Callable[[Gateway], None] | None = None,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+        session_expiry_s: int = SESSION_EXPIRY_S,
+    ) -> None:
+        self.id = gateway_id
+        self.broker = broker
+        self.topics = topics
+        self.lantern_ids = tuple(lantern_ids)
+        self.boot = boot
+        self.session_expiry_s = session_expiry_s
+        self.connects = 0
+        self._on_command = on_command
+        self._on_connected = on_connected
+        self._protocol = protocol
+        self._lantern_set = frozenset(self.lantern_ids)
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Set in paho's thread: sockets opened so far, and whether the latest got a CONNACK.
+        self._sockets_opened = 0
+        self._connack_seen = False
+        self._pending_subacks: set[int] = set()
+
+    @property
+    def client_id(self) -> str:
+        """Stable per gateway and topic root, so the broker resumes the same session."""
+        return f"firmware-sim-{self.topics.root}-{self.id}"
+
+    @property
+    def protocol(self) -> MQTTProtocolVersion:
+        return self._protocol
+
+    @property
+    def connected(self) -> bool:
+        """True while subscribed and announced online (not merely TCP-connected)."""
+        return self._connected.is_set()
+
+    async def start(self) -> None:
+        """Begin connecting in paho's thread; returns at once (see ``wait_connected``)."""
+        self._loop = asyncio.get_running_loop()
+        self._closing = False
+        self._client = self._new_client()
+        self._client.loop_start()
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def publish_ack(self, ack: Ack) -> mqtt.MQTTMessageInfo:
+        return self._publish(self.topics.ack(ack.lantern), ack.to_bytes(), retain=False)
+
+    def publish_state(self, state: LanternState) -> mqtt.MQTTMessageInfo:
+        return self._publish(self.topics.state(state.lantern), state.to_bytes(), retain=True)
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Say offline for every lantern and the gateway, wait for the broker to take it, leave."""
+        client = self._client
+        if client is None:
+            return
+        self._closing = True
+        if self.connected:
+            infos = self._publish_availability(client, online=False)
+            deadline = time.monotonic() + timeout_s
+            # paho's MessageInfo offers no awaitable; poll its PUBACK flag for at most timeout_s.
+            while not all(i.is_published() for i in infos) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        client.disconnect()
+        await asyncio.to_thread(client.loop_stop)
+        self._client = None
+        self._connected.clear()
+
+    # ---- paho side (runs in paho's thread) ------------------------------------------------------
+
+    def _new_client(self) -> mqtt.Client:
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=self._protocol,
+            # MQTT 3.1.1 keeps the session with clean_session=False; v5 uses clean_start below.
+            clean_session=None if v5 else False,
+        )
+        client.enable_logger(_paho_log)
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        offline = Availability(online=False, boot=self.boot, gateway=self.id)
+        client.will_set(
+            self.topics.gateway_availability(self.id), offline.to_bytes(), qos=1, retain=True
+        )
+        if self.broker.tls:
+            client.tls_set()
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.session_expiry_s
+        client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=KEEPALIVE_S,
+            clean_start=False,
+            properties=properties,
+        )
+        return client
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._connack_seen = False
+        self._sockets_opened += 1
+        if self._may_downgrade():
+            self._to_loop(self._watch_connack, self._sockets_opened)
+        # Acks are small and latency matters more than packing: do not let Nagle hold them back.
+        if hasattr(sock, "setsockopt"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connack_seen = True
+        if reason.is_failure:
+            if reason.value == UNSUPPORTED_PROTOCOL_VERSION and self._may_downgrade():
+                log.info("gateway %s: broker refuses MQTT 5, switching to 3.1.1", self.id)
+                self._to_loop(self._downgrade)
+            else:
+                log.warning("gateway %s: broker refused the connection: %s", self.id, reason)
+            return
+        # "Online" must mean "ready for commands": availability goes out once every SUBACK is in,
+        # otherwise a command sent on seeing it could reach the broker before the subscription.
+        self._pending_subacks = set()
+        for start in range(0, len(self.lantern_ids), SUBSCRIBE_BATCH):
+            batch = self.lantern_ids[start : start + SUBSCRIBE_BATCH]
+            _, mid = client.subscribe([(self.topics.cmd(lantern_id), 1) for lantern_id in batch])
+            if mid is not None:
+                self._pending_subacks.add(mid)
+        log.info(
+            "gateway %s connected (%d lanterns, session present: %s)",
+            self.id,
+            len(self.lantern_ids),
+            flags.session_present,
+        )
+        if not self._pending_subacks:
+            self._ready(client)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            log.error(
+                "gateway %s: broker refused %d subscriptions: %s", self.id, len(refused), refused[0]
+            )
+        if mid in self._pending_subacks:
+            self._pending_subacks.discard(mid)
+            if not self._pending_subacks:
+                self._ready(client)
+
+    def _ready(self, client: mqtt.Client) -> None:
+        self._publish_availability(client, online=True)
+        self._to_loop(self._mark_connected)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if not self._connack_seen and self._may_downgrade():
+            # Some 3.1.1-only brokers hang up on a v5 CONNECT without a CONNACK.
+            log.info("gateway %s: broker closed before CONNACK, trying MQTT 3.1.1", self.id)
+            self._to_loop(self._downgrade)
+        elif not self._closing:
+            log.warning("gateway %s lost the broker (%s); reconnecting", self.id, reason)
+        self._to_loop(self._connected.clear)
+
+    def _may_downgrade(self) -> bool:
+        """Fall back to 3.1.1 only while MQTT 5 has never worked with this broker."""
+        return (
+            self._protocol == MQTTProtocolVersion.MQTTv5
+            and self.connects == 0
+            and not self._closing
+        )
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        parsed = self.topics.parse(message.topic)
+        if parsed is None or parsed.kind != TopicKind.CMD or parsed.lantern_id is None:
+            return
+        if parsed.lantern_id not in self._lantern_set:
+            return  # a subscription left over in a persisted session from another lantern set
+        self._to_loop(self._on_command, parsed.lantern_id, bytes(message.payload))
+
+    def _publish_availability(
+        self, client: mqtt.Client, online: bool
+    ) -> list[mqtt.MQTTMessageInfo]:
+        payload = Availability(online=online, boot=self.boot, gateway=self.id).to_bytes()
+        topics = [self.topics.availability(i) for i in self.lantern_ids]
+        topics.append(self.topics.gateway_availability(self.id))
+        return [client.publish(topic, payload, qos=1, retain=True) for topic in topics]
+
+    def _publish(self, topic: str, payload: bytes, *, retain: bool) -> mqtt.MQTTMessageInfo:
+        if self._client is None:
+            raise RuntimeError(f"gateway {self.id} is not started")
+        # paho queues QoS 1 messages while disconnected and sends them after the reconnect.
+        return self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            pass  # the event loop shut down while paho was still delivering
+
+    # ---- event loop side ----------------------------------------------------------------------
+
+    def _mark_connected(self) -> None:
+        self.connects += 1
+        self._connected.set()
+        if self._on_connected is not None:
+            self._on_connected(self)
+
+    def _watch_connack(self, socket_number: int) -> None:
+        asyncio.get_running_loop().call_later(
+            CONNACK_TIMEOUT_S, self._connack_overdue, socket_number
+        )
+
+    def _connack_overdue(self, socket_number: int) -> None:
+        if socket_number != self._sockets_opened or self._connack_seen:
+            return
+        if self._may_downgrade():
+            log.info("gateway %s: no CONNACK to MQTT 5, trying MQTT 3.1.1", self.id)
+            self._downgrade()
+
+    def _downgrade(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._restart_as_v311())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _restart_as_v311(self) -> None:
+        old = self._client
+        if old is None or self._closing or self._protocol != MQTTProtocolVersion.MQTTv5:
+            return  # already switched: a refusal may be reported twice (CONNACK, then close)
+        self._protocol = MQTTProtocolVersion.MQTTv311
+        old.disconnect()
+        await asyncio.to_thread(old.loop_stop)
+        if self._closing:
+            return
+        self._client = self._new_client()
+        self._client.loop_start()

@@ -1,0 +1,30 @@
+"""Preview a target: exactly which lanterns a warning would reach, before it is sent."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from lightctl.api.deps import TargetsDep
+from lightctl.api.schemas import StreetOut, TargetIn, TargetPreviewOut
+
+router = APIRouter(tags=["targets"])
+
+
+@router.post("/targets/preview", response_model=TargetPreviewOut)
+def preview_target(
+    body: TargetIn,
+    targets: TargetsDep,
+    geojson: bool = Query(True, description="include the GeoJSON FeatureCollection"),
+) -> TargetPreviewOut:
+    """Resolve a Target as an alert would (same refusals), and store nothing."""
+    preview = targets.preview(body.to_spec(), with_features=geojson)
+    return TargetPreviewOut(
+        lantern_count=len(preview.lantern_ids),
+        lantern_ids=list(preview.lantern_ids),
+        capabilities=preview.capabilities,
+        offline_count=preview.offline,
+        availability_unknown_count=preview.availability_unknown,
+        streets=[StreetOut(name=n, lantern_count=c) for n, c in preview.streets],
+        without_street_count=preview.without_street,
+        geojson=preview.features,
+    )

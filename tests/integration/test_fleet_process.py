@@ -1,0 +1,121 @@
+"""``python -m firmware_sim`` as operators run it: SIGTERM says offline, a crash leaves the will."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_sim.probe import ServiceProbe
+from lightctl.protocol import Topics
+
+pytestmark = pytest.mark.broker
+
+ROOT = Path(__file__).resolve().parents[2]
+LANTERNS = 50
+PER_CONNECTION = 20  # 50 lanterns -> 3 gateways
+GATEWAYS = ["sim-00", "sim-01", "sim-02"]
+
+
+@pytest.fixture
+def inventory(tmp_path: Path) -> Path:
+    features = [
+        {
+            "type": "Feature",
+            "id": f"LEU{100000 + i}",
+            "geometry": {"type": "Point", "coordinates": [8.54 + i * 1e-4, 47.37]},
+            "properties": {},
+        }
+        for i in range(LANTERNS + 10)  # --limit cuts the last ten
+    ]
+    path = tmp_path / "lanterns.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+@pytest.fixture
+def probe(mosquitto: Any, topic_root: str) -> Iterator[ServiceProbe]:
+    service = ServiceProbe(mosquitto.url, Topics(topic_root))
+    service.start()
+    yield service
+    service.stop()
+
+
+def start_sim(url: str, inventory: Path, root: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "firmware_sim",
+                "--broker",
+                url,
+                "--inventory",
+                str(inventory),
+                "--root",
+                root,
+                "--per-connection",
+                str(PER_CONNECTION),
+                "--limit",
+                str(LANTERNS),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def ids() -> list[str]:
+    return [f"LEU{100000 + i}" for i in range(LANTERNS)]
+
+
+def all_online(probe: ServiceProbe) -> bool:
+    lanterns = [probe.availability(i) for i in ids()]
+    gateways = [probe.gateway(g) for g in GATEWAYS]
+    return all(a is not None and a.online for a in lanterns + gateways)
+
+
+def test_sigterm_stops_cleanly_and_says_offline(
+    mosquitto: Any, topic_root: str, inventory: Path, probe: ServiceProbe, tmp_path: Path
+) -> None:
+    log = tmp_path / "sim.log"
+    proc = start_sim(mosquitto.url, inventory, topic_root, log)
+    try:
+        assert probe.wait_for(lambda: all_online(probe), 20), log.read_text()
+        assert probe.availability(f"LEU{100000 + LANTERNS}") is None  # beyond --limit
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    lanterns = [probe.availability(i) for i in ids()]
+    gateways = [probe.gateway(g) for g in GATEWAYS]
+    assert all(a is not None and not a.online for a in lanterns + gateways)
+    text = log.read_text()
+    assert "simulating 50 lanterns over 3 connections" in text
+    assert "Traceback" not in text
+
+
+def test_a_crash_leaves_the_gateway_will_offline(
+    mosquitto: Any, topic_root: str, inventory: Path, probe: ServiceProbe, tmp_path: Path
+) -> None:
+    proc = start_sim(mosquitto.url, inventory, topic_root, tmp_path / "sim.log")
+    try:
+        assert probe.wait_for(lambda: all_online(probe), 20)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+
+    def gateways_offline() -> bool:
+        return all((g := probe.gateway(gw)) is not None and not g.online for gw in GATEWAYS)
+
+    # The broker publishes each connection's last will as soon as the socket dies.
+    assert probe.wait_for(gateways_offline, 10)
+    # Lanterns could not say goodbye; their availability names the gateway that is now offline.
+    assert {a.gateway for i in ids() if (a := probe.availability(i)) is not None} == set(GATEWAYS)
