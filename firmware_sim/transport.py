@@ -44,7 +44,7 @@ UNSUPPORTED_PROTOCOL_VERSION = 132
 # A broker answers CONNECT within milliseconds; amqtt (3.1.1 only) cannot parse a v5 CONNECT that
 # carries a will and answers nothing at all, so silence this long on a first v5 attempt means "try
 # 3.1.1". A wrong guess costs little: MQTT 5 brokers speak 3.1.1 as well.
-CONNACK_TIMEOUT_S = 5.0
+CONNACK_TIMEOUT_S = 3.0
 
 CommandHandler = Callable[[str, bytes], None]
 

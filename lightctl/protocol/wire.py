@@ -170,7 +170,8 @@ class Ack(WireModel):
     reason: str | None = Field(default=None, max_length=200)
     at: AwareDatetime
     # On ``done``: the sha256 of every clip played, in playback order (proof of what was heard).
-    played: list[Sha256Hex] | None = Field(default=None, max_length=256)
+    # 64 program items x 10 repeats is the longest valid program.
+    played: list[Sha256Hex] | None = Field(default=None, max_length=640)
 
 
 class Availability(WireModel):

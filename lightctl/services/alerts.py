@@ -13,7 +13,7 @@ from typing import Any
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, Signal, check_messages, expiry
 from lightctl.domain.delivery import DeliveryState, is_terminal
-from lightctl.domain.targets import TargetSpec
+from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.geo.names import suggest
 from lightctl.protocol import EmptyPayload, SpeechItem
@@ -142,7 +142,7 @@ class AlertService:
             exercise=spec.exercise,
             signal=texts.signal,
             template=spec.template,
-            target_json=json.dumps(target_json(spec.target), ensure_ascii=False),
+            target_json=json.dumps(target_to_json(spec.target), ensure_ascii=False),
             messages_json=json.dumps(texts.messages, ensure_ascii=False),
             languages_json=json.dumps(list(texts.languages)),
             clips_json=json.dumps(clips),
@@ -208,7 +208,7 @@ class AlertService:
                 alert_store.save_commands(session, alert_id, commands)
                 row = alert_store.get_alert(session, alert_id)
                 assert row is not None
-                row.target_json = json.dumps(target_json(spec.target), ensure_ascii=False)
+                row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
                 row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
                 row.languages_json = json.dumps(list(texts.languages))
                 row.clips_json = json.dumps(clips)
@@ -535,7 +535,8 @@ class AlertService:
     def _spec_of(self, alert: AlertRow) -> AlertSpec:
         target = json.loads(alert.target_json)
         return AlertSpec(
-            target=target_from_json(target),
+            # Re-resolving an update must not fail on what the first send accepted.
+            target=replace(target_from_json(target), allow_empty=True, confirm_large=True),
             messages={} if alert.template else json.loads(alert.messages_json),
             languages=tuple(json.loads(alert.languages_json)),
             priority=alert.priority,
@@ -594,41 +595,3 @@ def _clip_json(clip: SpeechClipLike, base: str) -> dict[str, Any]:
         "engine": clip.engine,
         "fallback_reason": clip.fallback_reason,
     }
-
-
-def target_json(t: TargetSpec) -> dict[str, Any]:
-    """The target exactly as asked (the resolved set is frozen in the delivery rows)."""
-    out: dict[str, Any] = {}
-    if t.lanterns:
-        out["lanterns"] = list(t.lanterns)
-    if t.streets:
-        out["streets"] = list(t.streets)
-    if t.groups:
-        out["groups"] = list(t.groups)
-    if t.area is not None:
-        out["area"] = t.area
-    if t.circle is not None:
-        out["circle"] = {"lon": t.circle.lon, "lat": t.circle.lat, "radius_m": t.circle.radius_m}
-    if t.route is not None:
-        out["route"] = {"line": t.route.line, "width_m": t.route.width_m}
-    if t.exclude is not None:
-        out["exclude"] = target_json(t.exclude)
-    return out
-
-
-def target_from_json(data: dict[str, Any]) -> TargetSpec:
-    from lightctl.domain.targets import Circle, Route
-
-    circle = data.get("circle")
-    route = data.get("route")
-    return TargetSpec(
-        lanterns=tuple(data.get("lanterns", ())),
-        groups=tuple(data.get("groups", ())),
-        streets=tuple(data.get("streets", ())),
-        area=data.get("area"),
-        circle=Circle(circle["lon"], circle["lat"], circle["radius_m"]) if circle else None,
-        route=Route(route["line"], route["width_m"]) if route else None,
-        exclude=target_from_json(data["exclude"]) if data.get("exclude") else None,
-        allow_empty=True,
-        confirm_large=True,
-    )
