@@ -123,6 +123,8 @@ def demo(
                     str(speed),
                     "--root",
                     settings.topic_root,
+                    "--log-level",
+                    log_level,
                 ],
             )
         _banner(settings)
@@ -175,7 +177,8 @@ def _load_demo_inventory(settings: Settings) -> None:
 
 def _banner(settings: Settings) -> None:
     base = settings.resolved_public_url
-    console.print(f"""
+    # soft_wrap: commands in the banner must stay copy-pasteable at any terminal width.
+    text = f"""
 [bold green]lightctl demo is starting[/] on {base}  (OpenAPI: {base}/docs)
 
 Send a first warning to every lantern on Bahnhofstrasse:
@@ -187,4 +190,5 @@ or with curl:
       -d '{{"target": {{"streets": ["Bahnhofstrasse"]}},
            "messages": {{"de": "Brand. Fenster schliessen.", "en": "Fire. Close windows."}}}}'
 Press Ctrl+C to stop.
-""")
+"""
+    console.print(text, soft_wrap=True, highlight=False)
