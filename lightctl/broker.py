@@ -27,7 +27,8 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def pick_port(preferred: int) -> int:
-    if port_is_free(preferred):
+    """``preferred`` if it is free, else (or for 0) any free port."""
+    if preferred and port_is_free(preferred):
         return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

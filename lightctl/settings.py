@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets people copy from examples; production refuses them (and anything this short).
+WEAK_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "lightctl", "admin"})
+MIN_SECRET_CHARS = 24
 
 # Languages the product ships templates and speech for (issue 4 lists them); de-LS is easy German.
 SUPPORTED_LANGUAGES = ("de", "de-LS", "en", "tr", "ar", "uk", "ru", "pl", "fr", "es", "it")
@@ -51,12 +55,67 @@ class Settings(BaseSettings):
     # A lantern that never says `received` within this window gets the command again (backoff x2).
     ack_timeout_s: float = Field(default=10.0, gt=0)
 
+    # ---- who may do what ----
+    # An admin token for the first start of an installation (create users and tokens, then unset
+    # it). There is no session-signing secret: login sessions are random tokens stored hashed.
+    bootstrap_token: SecretStr | None = None
+    # A console login lasts one shift (12 h), then the dispatcher signs in again.
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
+    # Roles whose alerts wait for a second person's approval, e.g. '["dispatcher"]'.
+    four_eyes_roles: frozenset[str] = frozenset()
+    # JSON bodies are small (an area polygon of 5,000 points is ~200 KB); uploads stream apart.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Per address: a person mistypes a password a few times a minute, a guesser does thousands.
+    login_attempts_per_min: float = Field(default=10.0, gt=0)
+    # Per caller: the console polls a few times a second; a runaway script is slowed, not banned.
+    requests_per_s: float = Field(default=50.0, gt=0)
+    request_burst: int = Field(default=200, ge=1)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_password_file: Path | None = None  # as written by `lightctl mqtt credentials`
+    mqtt_ca_file: Path | None = None  # CA of the broker's TLS certificate (mqtts://)
+
     @model_validator(mode="after")
     def _check_urls(self) -> Self:
         scheme = urlsplit(self.mqtt_url).scheme
-        if scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"mqtt_url must start with mqtt:// (got {self.mqtt_url!r})")
+        if scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+            raise ValueError(
+                f"mqtt_url must start with mqtt:// or mqtts:// (got {self.mqtt_url!r})"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Self:
+        from lightctl.domain.roles import Role
+
+        unknown = sorted(set(self.four_eyes_roles) - {r.value for r in Role})
+        if unknown:
+            raise ValueError(f"four_eyes_roles: unknown role {unknown[0]!r}")
+        if self.environment != "production":
+            return self
+        for name in ("bootstrap_token", "mqtt_password"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None:
+                continue
+            text = value.get_secret_value()
+            if text.lower() in WEAK_SECRETS or len(text) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"{name} is a default or short secret; production needs at least "
+                    f"{MIN_SECRET_CHARS} random characters (e.g. `openssl rand -base64 32`)"
+                )
+        return self
+
+    @property
+    def mqtt_tls(self) -> bool:
+        return urlsplit(self.mqtt_url).scheme in ("mqtts", "ssl")
+
+    def mqtt_secret(self) -> str | None:
+        """The service's broker password: given directly, or read from its file."""
+        if self.mqtt_password is not None:
+            return self.mqtt_password.get_secret_value()
+        if self.mqtt_password_file is not None:
+            return self.mqtt_password_file.read_text(encoding="utf-8").strip()
+        return None
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,8 +136,11 @@ class Settings(BaseSettings):
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """Host and port of an ``mqtt://HOST:PORT`` URL (port 1883 when absent)."""
+    """Host and port of an ``mqtt://HOST:PORT`` URL (1883, or 8883 for mqtts://, when absent)."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
         raise ValueError(f"not an mqtt://HOST:PORT URL: {url!r}")
-    return parts.hostname, parts.port or 1883
+    port = 1883 if parts.port is None else parts.port
+    if port == 0:
+        raise ValueError(f"port 0 is not a broker port: {url!r}")
+    return parts.hostname, port

@@ -22,6 +22,9 @@ SESSION_EXPIRY_S = 3600
 KEEPALIVE_S = 30
 # paho's default of 20 in flight throttles a fan-out of thousands; Mosquitto allows 100 per client.
 MAX_INFLIGHT = 100
+# A CONNACK comes back within milliseconds on loopback; 3 s of silence from a listening broker
+# means it does not speak MQTT 5 (amqtt 0.12 hangs up on v5 CONNECTs with properties).
+V5_SILENCE_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,11 @@ class MqttLink:
         subscriptions: list[str],
         queue: asyncio.Queue[IncomingMessage],
         loop: asyncio.AbstractEventLoop,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -49,10 +57,15 @@ class MqttLink:
         self.subscriptions = subscriptions
         self._queue = queue
         self._loop = loop
+        self._username = username
+        self._password = password
+        self._tls = tls
+        self._ca_file = ca_file
         self._protocol = mqtt.MQTTv5
         self._client = self._new_client()
         self._connected = threading.Event()
         self._stopping = False
+        self._v5_worked = False  # once MQTT 5 connected, a lost connection is never a fallback
         self.last_error: str | None = None
 
     @property
@@ -74,6 +87,10 @@ class MqttLink:
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if self._username is not None:
+            client.username_pw_set(self._username, self._password)
+        if self._tls:
+            client.tls_set(ca_certs=self._ca_file)  # verifies the broker's certificate and name
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -84,6 +101,21 @@ class MqttLink:
         """Begin connecting in the background; never raises when the broker is down."""
         self._connect()
         self._client.loop_start()
+        self._loop.call_later(V5_SILENCE_S, self._check_v5_silence)
+
+    def _check_v5_silence(self) -> None:
+        """A broker that accepts TCP but never answers MQTT 5 gets MQTT 3.1.1 instead."""
+        if self._stopping or self._connected.is_set() or self._v5_worked or not self.mqtt5:
+            return
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5):
+                reachable = True
+        except OSError:
+            reachable = False  # broker down: keep MQTT 5 and look again later
+        if reachable:
+            self._fall_back_to_311()
+        else:
+            self._loop.call_later(V5_SILENCE_S, self._check_v5_silence)
 
     def _connect(self) -> None:
         kwargs: dict[str, Any] = {"keepalive": KEEPALIVE_S}
@@ -136,6 +168,7 @@ class MqttLink:
                 self._loop.call_soon_threadsafe(self._fall_back_to_311)
             return
         self.last_error = None
+        self._v5_worked = self._v5_worked or self.mqtt5
         self._connected.set()
         if self.subscriptions:
             client.subscribe([(topic, 1) for topic in self.subscriptions])
@@ -161,6 +194,9 @@ class MqttLink:
         self.last_error = str(reason_code)
         if was_connected:
             log.warning("lost the broker %s:%s: %s", self.host, self.port, reason_code)
+        elif self.mqtt5 and not self._v5_worked:
+            # amqtt 0.12 drops a v5 CONNECT that carries properties without any CONNACK.
+            self._loop.call_soon_threadsafe(self._fall_back_to_311)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         item = IncomingMessage(msg.topic, bytes(msg.payload), bool(msg.retain))
