@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import OrderedDict
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from lightctl.api.deps import RuntimeDep
 from lightctl.api.schemas import HealthOut
@@ -23,17 +25,36 @@ def healthz(runtime: RuntimeDep) -> HealthOut:
     return HealthOut.model_validate(runtime.health())
 
 
-@router.get("/audio/{name}", tags=["audio"], response_class=FileResponse)
-def audio_clip(name: str, runtime: RuntimeDep) -> FileResponse:
+# Clips are immutable and small (~100 KB); a city-wide warning has every lantern fetch the same
+# few, so they are served from memory: no thread hop and no file open per request.
+_CLIP_CACHE_ITEMS = 512
+_clip_cache: OrderedDict[str, bytes] = OrderedDict()
+
+
+@router.get(
+    "/audio/{name}",
+    tags=["audio"],
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}}}},
+)
+async def audio_clip(name: str, runtime: RuntimeDep) -> Response:
     """A content-addressed clip: the name is its SHA-256, so it can be cached forever."""
     match = _CLIP_NAME.match(name)
     if match is None:
         raise InvalidRequest.at(("path", "name"), "expected <sha256>.wav or <sha256>.mp3", name)
     sha, ext = match["sha"], match["ext"]
-    if not runtime.clips.exists(sha, ext):
-        raise NotFound("clip", name)
-    return FileResponse(
-        runtime.clips.path_for(sha, ext),
+    data = _clip_cache.get(name)
+    if data is None:
+        if not runtime.clips.exists(sha, ext):
+            raise NotFound("clip", name)
+        data = await asyncio.to_thread(runtime.clips.read, sha, ext)
+        _clip_cache[name] = data
+        while len(_clip_cache) > _CLIP_CACHE_ITEMS:
+            _clip_cache.popitem(last=False)
+    else:
+        _clip_cache.move_to_end(name)
+    return Response(
+        data,
         media_type=_MEDIA[ext],
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
