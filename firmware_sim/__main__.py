@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from firmware_sim.control import ControlServer
+from firmware_sim.faults import FaultSpecError, parse_faults, select
 from firmware_sim.fleet import Fleet
 from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
+from firmware_sim.verifier import TrustFile, TrustFileError
 from lightctl.protocol import Topics, is_valid_lantern_id
 
 log = logging.getLogger("firmware_sim")
@@ -39,8 +44,38 @@ def _parser() -> argparse.ArgumentParser:
         "--fetch-concurrency", type=int, default=32, help="clip downloads in flight per fleet"
     )
     parser.add_argument("--gateway-prefix", default="sim", help="gateway ids are PREFIX-00, ...")
+    parser.add_argument(
+        "--trust",
+        default=None,
+        help="trust list (`lightctl keys trust`, or <data_dir>/keys/trust.json): check signatures, "
+        "re-read when the file changes. Without it commands are accepted unsigned (development)",
+    )
+    parser.add_argument(
+        "--faults", default=None, help="faults to inject at start, e.g. 'offline=10@30%%;duplicate'"
+    )
+    parser.add_argument(
+        "--control-port", type=int, default=None, help="serve the control API on this port"
+    )
+    parser.add_argument("--control-host", default="127.0.0.1", help="control API address")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random faults")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
+    parser.add_argument(
+        "--credentials",
+        default=None,
+        help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id",
+    )
+    parser.add_argument("--ca-file", default=None, help="CA of the broker's certificate (mqtts)")
     return parser
+
+
+def _gateway_passwords(path: str | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    gateways = data.get("gateways") if isinstance(data, dict) else None
+    if not isinstance(gateways, dict):
+        raise ValueError(f"{path}: no 'gateways' object with a password per gateway id")
+    return {str(k): str(v) for k, v in gateways.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +106,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = specs[: args.limit]
     if not specs:
         parser.error(f"{args.inventory}: no lanterns in the inventory")
+    trust = None
+    if args.trust is not None:
+        try:
+            trust = TrustFile.open(Path(args.trust))
+        except TrustFileError as exc:
+            parser.error(str(exc))
+    else:
+        log.warning("no --trust file: accepting unsigned commands (development only)")
+    if args.faults is not None:
+        try:
+            for clause in parse_faults(args.faults):
+                select(clause.selector, [spec.id for spec in specs])
+        except FaultSpecError as exc:
+            parser.error(f"--faults: {exc}")
+    try:
+        passwords = _gateway_passwords(args.credentials)
+    except (OSError, ValueError) as exc:
+        parser.error(f"--credentials: {exc}")
     fleet = Fleet(
         args.broker,
         specs,
@@ -79,17 +132,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         topics=Topics(args.root),
         gateway_prefix=args.gateway_prefix,
         fetch_concurrency=args.fetch_concurrency,
+        passwords=passwords,
+        ca_file=args.ca_file,
+        trust=trust,
+        faults=args.faults,
+        seed=args.seed,
     )
-    asyncio.run(_run(fleet))
+    control = None
+    if args.control_port is not None:
+        control = ControlServer(fleet, args.control_port, args.control_host)
+    asyncio.run(_run(fleet, control))
     return 0
 
 
-async def _run(fleet: Fleet) -> None:
+async def _run(fleet: Fleet, control: ControlServer | None = None) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await fleet.start()
+    if control is not None:
+        await control.start()
     connected = asyncio.create_task(fleet.wait_connected(CONNECT_WARN_S))
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait({connected, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
@@ -98,6 +161,8 @@ async def _run(fleet: Fleet) -> None:
     await stop_requested
     connected.cancel()
     log.info("stopping: publishing availability offline")
+    if control is not None:
+        await control.stop()
     await fleet.stop()
 
 

@@ -24,6 +24,19 @@ class Reason(StrEnum):
     BAD_CLIP_HASH = "bad_clip_hash"
     CLIP_UNAVAILABLE = "clip_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Signature and replay checks (firmware_sim/verifier.py, firmware_sim/replay.py).
+    UNSIGNED = "unsigned"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    REVOKED_KEY = "revoked_key"
+    KEY_NOT_LIFE_SAFETY = "key_not_allowed_for_life_safety"
+    REPLAYED = "replayed"
+    OUTSIDE_REPLAY_WINDOW = "outside_replay_window"
+    # Hardware faults (injected by firmware_sim/faults.py).
+    SPEAKER_BROKEN = "speaker_broken"
+    LAMP_BROKEN = "lamp_broken"
+    PROJECTOR_BROKEN = "projector_broken"
+    PATH_LIGHT_BROKEN = "path_light_broken"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,13 @@ asyncio loop; paho's threads only hand bytes over.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import random
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import httpx
-
+from firmware_sim.clips import ClipFetcher
+from firmware_sim.control import apply_clauses
 from firmware_sim.effects import (
     Dropped,
     Effect,
@@ -28,9 +26,14 @@ from firmware_sim.effects import (
     StopAudio,
     Verifier,
 )
+from firmware_sim.faults import FaultClause, Faults, parse_faults
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
-from firmware_sim.lantern import Lantern
+from firmware_sim.lantern import Capability, Lantern
+from firmware_sim.link import LanternLink
+from firmware_sim.replay import ReplayGuard
 from firmware_sim.transport import BrokerAddress, Gateway
+from firmware_sim.unit import LanternRecord, Unit
+from firmware_sim.verifier import TrustFile, TrustVerifier
 from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, Topics
 
 __all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
@@ -45,47 +48,18 @@ STATE_FLUSH_S = 0.25
 # Clip downloads in flight per fleet: enough to keep a local audio server busy, few enough that
 # 3,000 lanterns fetching at once do not open 3,000 sockets.
 FETCH_CONCURRENCY = 32
-CLIP_TIMEOUT_S = 10.0
+# A running fleet looks at its trust file this often: a rotation reaches it within a second.
+TRUST_POLL_S = 1.0
 # Wake a lantern a little past its expiry so the wall clock has surely reached it. One timer per
 # lantern on the loop's heap costs nothing while idle; scanning 3,000 lanterns 5 times a second
 # cost 5 ms a scan.
 EXPIRY_MARGIN_S = 0.005
-# Entries kept per lantern in each list of its record; a long rehearsal must not grow without end.
-RECORD_CAP = 1000
 # Ack.played holds at most this many hashes (protocol v1).
 PLAYED_MAX = 256
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class LanternRecord:
-    """What one simulated lantern did, for tests and the control API (latest RECORD_CAP each)."""
-
-    fetched: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
-    """(url, sha256 of the bytes received) per download, in order."""
-    played: deque[tuple[str, tuple[str, ...]]] = field(
-        default_factory=lambda: deque(maxlen=RECORD_CAP)
-    )
-    """(command id, clip hashes in playback order) per program played to its end."""
-    acks: deque[Ack] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
-    dropped: deque[str] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
-
-
-@dataclass(eq=False, slots=True)
-class _Unit:
-    """One simulated lantern at run time: firmware, connection, clip cache, playback."""
-
-    lantern: Lantern
-    gateway: Gateway
-    record: LanternRecord = field(default_factory=LanternRecord)
-    verified: set[str] = field(default_factory=set)
-    playback: asyncio.Task[None] | None = None
-    playback_id: str | None = None
-    deadline: datetime | None = None
-    timer: asyncio.TimerHandle | None = None
 
 
 class Fleet:
@@ -104,6 +78,11 @@ class Fleet:
         verifier: Verifier | None = None,
         fetch_concurrency: int = FETCH_CONCURRENCY,
         boot: int | None = None,
+        trust: TrustFile | None = None,
+        faults: str | None = None,
+        seed: int = 0,
+        passwords: Mapping[str, str] | None = None,
+        ca_file: str | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -120,26 +99,36 @@ class Fleet:
         # A boot number that rises with every start without storage: a restart loses all slots,
         # and the service notices by the changed boot in the retained availability.
         self.boot = boot if boot is not None else int(clock().timestamp())
+        # Signed mode: the trust file's verifier, and a replay guard in every lantern.
+        self.trust = trust
+        self.verifier = trust.verifier if trust is not None else verifier
+        self._rng = random.Random(seed)
+        self.fetcher = ClipFetcher(fetch_concurrency, rng=self._rng, clock=clock)
+        self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []
-        self._units: dict[str, _Unit] = {}
+        self._units: dict[str, Unit] = {}
         for start in range(0, len(lanterns), per_connection):
             chunk = lanterns[start : start + per_connection]
+            gateway_id = f"{gateway_prefix}-{len(self.gateways):02d}"
             gateway = Gateway(
-                f"{gateway_prefix}-{len(self.gateways):02d}",
+                gateway_id,
                 self.broker,
                 self.topics,
                 [spec.id for spec in chunk],
                 self._on_command,
                 boot=self.boot,
                 on_connected=self._on_gateway_connected,
+                password=(passwords or {}).get(gateway_id),
+                ca_file=ca_file,
             )
             self.gateways.append(gateway)
             for spec in chunk:
-                self._units[spec.id] = _Unit(Lantern(spec.id, spec.capabilities, verifier), gateway)
+                link = LanternLink(spec.id, gateway, self.boot, self._rng)
+                lantern = self.new_lantern(spec.id, spec.capabilities)
+                self._units[spec.id] = Unit(lantern, gateway, link)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._http: httpx.AsyncClient | None = None
-        self._fetch_slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def lantern_ids(self) -> list[str]:
@@ -152,21 +141,36 @@ class Fleet:
         """Fetches, programs played and acks sent by one lantern, oldest first."""
         return self._units[lantern_id].record
 
+    def new_lantern(
+        self,
+        lantern_id: str,
+        capabilities: frozenset[Capability],
+        replay: ReplayGuard | None = None,
+    ) -> Lantern:
+        """Fresh firmware for one lantern (at start, and on a simulated reboot)."""
+        verifier = self.verifier
+        if replay is None and isinstance(verifier, TrustVerifier):
+            replay = ReplayGuard(lambda: verifier.replay_window_s)
+        return Lantern(lantern_id, capabilities, verifier, replay=replay)
+
+    def unit(self, lantern_id: str) -> Unit:
+        return self._units[lantern_id]
+
     async def start(self) -> None:
         """Open the HTTP client and every gateway connection; returns without waiting for them."""
-        self._http = httpx.AsyncClient(
-            timeout=CLIP_TIMEOUT_S,
-            limits=httpx.Limits(
-                max_connections=self.fetch_concurrency,
-                max_keepalive_connections=self.fetch_concurrency,
-            ),
-        )
-        self._fetch_slots = asyncio.Semaphore(self.fetch_concurrency)
+        await self.fetcher.start()
+        self._loop = asyncio.get_running_loop()
         for gateway in self.gateways:
             await gateway.start()
         self._tasks = [
             asyncio.create_task(self._every(STATE_FLUSH_S, self._flush_states), name="fleet-state"),
         ]
+        trust = self.trust
+        if trust is not None:
+            poll = asyncio.create_task(self._every(TRUST_POLL_S, trust.poll), name="fleet-trust")
+            self._tasks.append(poll)
+        if self._startup_faults:
+            apply_clauses(self, self._startup_faults)
         log.info(
             "simulating %d lanterns over %d connections to %s:%d (speed %.3g)",
             len(self._units),
@@ -195,30 +199,75 @@ class Fleet:
         for task in playbacks:
             task.cancel()
         await asyncio.gather(*playbacks, return_exceptions=True)
+        for unit in self._units.values():
+            unit.link.close()
         self._flush_states()
         await asyncio.gather(*(g.stop() for g in self.gateways))
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self.fetcher.close()
+
+    def passer_by(self, lantern_id: str) -> None:
+        """Someone walks past the lantern (a path in motion mode lights up for its hold time).
+
+        Safe from any thread: the event is handed to the fleet's loop.
+        """
+        unit = self._units[lantern_id]
+        if self._loop is None:
+            raise RuntimeError("fleet not started")
+        self._loop.call_soon_threadsafe(self._motion, unit)
+
+    # ---- faults (firmware_sim/control.py applies specs through these) --------------------------
+
+    def set_faults(self, lantern_id: str, faults: Faults) -> None:
+        unit = self._units[lantern_id]
+        unit.link.faults = faults
+        unit.lantern.broken = faults.broken_channels()
+
+    def reboot(self, lantern_id: str) -> None:
+        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; the
+        highest seq per key survives (flash); a new boot number is announced."""
+        unit = self._units[lantern_id]
+        old = unit.lantern
+        if unit.timer is not None:
+            unit.timer.cancel()
+        unit.timer, unit.deadline = None, None
+        if unit.playback is not None:
+            unit.playback.cancel()
+        unit.playback, unit.playback_id = None, None
+        replay = old.replay.after_reboot() if old.replay is not None else None
+        unit.lantern = self.new_lantern(lantern_id, old.capabilities, replay)
+        unit.lantern.broken = dict(old.broken)
+        unit.verified.clear()
+        unit.link.rebooted(unit.link.boot + 1)
+        self._dirty[lantern_id] = None
+        log.info("lantern %s rebooted (boot %d)", lantern_id, unit.link.boot)
 
     # ---- inputs -------------------------------------------------------------------------------
 
+    def _motion(self, unit: Unit) -> None:
+        now = self.clock()
+        unit.record.motion.append(now)
+        self._apply(unit, unit.lantern.motion(now))
+
     def _on_command(self, lantern_id: str, payload: bytes) -> None:
         unit = self._units[lantern_id]
-        self._apply(unit, unit.lantern.handle(payload, self.clock()))
+        if not unit.link.online:
+            unit.record.dropped.append("link down: command lost")
+            return
+        for _ in range(2 if unit.link.faults.duplicate else 1):
+            self._apply(unit, unit.lantern.handle(payload, self.clock()))
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.
         for lantern_id in gateway.lantern_ids:
             self._dirty[lantern_id] = None
 
-    def _expire(self, unit: _Unit) -> None:
+    def _expire(self, unit: Unit) -> None:
         unit.timer, unit.deadline = None, None
         self._apply(unit, unit.lantern.tick(self.clock()))
 
     # ---- effects ------------------------------------------------------------------------------
 
-    def _apply(self, unit: _Unit, effects: list[Effect]) -> None:
+    def _apply(self, unit: Unit, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, SendAck):
                 self._send_ack(unit, effect)
@@ -233,7 +282,7 @@ class Fleet:
                 unit.record.dropped.append(effect.reason)
         self._schedule(unit)
 
-    def _schedule(self, unit: _Unit) -> None:
+    def _schedule(self, unit: Unit) -> None:
         """Keep one timer per lantern at its next slot expiry (after every change)."""
         deadline = unit.lantern.next_deadline()
         if deadline == unit.deadline:
@@ -245,7 +294,7 @@ class Fleet:
             delay_s = max((deadline - self.clock()).total_seconds(), 0) + EXPIRY_MARGIN_S
             unit.timer = asyncio.get_running_loop().call_later(delay_s, self._expire, unit)
 
-    def _send_ack(self, unit: _Unit, effect: SendAck) -> None:
+    def _send_ack(self, unit: Unit, effect: SendAck) -> None:
         played = list(effect.played[:PLAYED_MAX]) if effect.played is not None else None
         ack = Ack(
             cmd_id=effect.cmd_id,
@@ -255,7 +304,7 @@ class Fleet:
             at=self.clock(),
             played=played,
         )
-        unit.gateway.publish_ack(ack)
+        unit.link.send(ack)
         unit.record.acks.append(ack)
 
     def _flush_states(self) -> None:
@@ -263,11 +312,14 @@ class Fleet:
         now = self.clock()
         for lantern_id in dirty:
             unit = self._units[lantern_id]
+            if not unit.link.online:
+                self._dirty[lantern_id] = None  # reported once the link is back
+                continue
             unit.gateway.publish_state(unit.lantern.state(now))
 
     # ---- audio playback -----------------------------------------------------------------------
 
-    def _start_playback(self, unit: _Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
+    def _start_playback(self, unit: Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
         previous = unit.playback
         if previous is not None and previous is not asyncio.current_task():
             previous.cancel()  # the lantern stops audio before starting more; be safe anyway
@@ -276,7 +328,7 @@ class Fleet:
             self._play(unit, cmd, program), name=f"play-{unit.lantern.id}-{cmd.id}"
         )
 
-    def _stop_playback(self, unit: _Unit, cmd_id: str) -> None:
+    def _stop_playback(self, unit: Unit, cmd_id: str) -> None:
         task = unit.playback
         if task is None or unit.playback_id != cmd_id:
             return
@@ -284,14 +336,14 @@ class Fleet:
         if task is not asyncio.current_task():
             task.cancel()
 
-    async def _play(self, unit: _Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
+    async def _play(self, unit: Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
         """Fetch and check clips, ack playing, wait out the program (unless stopped first)."""
         lantern = unit.lantern
         try:
             clips = [item for item in program.program if isinstance(item, SpeechItem)]
             for clip in clips:
                 if clip.sha256 not in unit.verified:
-                    problem = await self._fetch(unit, clip)
+                    problem = await self._fetch(unit, clip, cmd.expires_at)
                     if problem is not None:
                         self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), problem))
                         return
@@ -311,27 +363,22 @@ class Fleet:
             if unit.playback is asyncio.current_task():
                 unit.playback, unit.playback_id = None, None
 
-    async def _fetch(self, unit: _Unit, clip: SpeechItem) -> Reason | None:
-        """Download one clip and check its hash; None when it is good (and now cached)."""
-        assert self._http is not None, "fleet not started"
-        assert self._fetch_slots is not None, "fleet not started"
-        async with self._fetch_slots:
-            try:
-                response = await self._http.get(clip.url)
-                response.raise_for_status()
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                log.info("lantern %s cannot fetch %s: %s", unit.lantern.id, clip.url, exc)
-                return Reason.CLIP_UNAVAILABLE
-        digest = hashlib.sha256(response.content).hexdigest()
-        unit.record.fetched.append((clip.url, digest))
-        if digest != clip.sha256:
-            log.info("lantern %s: clip %s has sha256 %s", unit.lantern.id, clip.url, digest)
-            return Reason.BAD_CLIP_HASH
-        unit.verified.add(digest)
-        return None
+    async def _fetch(self, unit: Unit, clip: SpeechItem, deadline: datetime) -> Reason | None:
+        """Download one clip (with retries) and check its hash; None when good (now cached)."""
+        got = await self.fetcher.fetch(
+            clip,
+            deadline=deadline,
+            corrupt_share=unit.link.faults.corrupt_clips,
+            who=unit.lantern.id,
+        )
+        for digest in got.digests:
+            unit.record.fetched.append((clip.url, digest))
+        if got.problem is None:
+            unit.verified.add(clip.sha256)
+        return got.problem
 
     @staticmethod
-    async def _every(period_s: float, job: Callable[[], None]) -> None:
+    async def _every(period_s: float, job: Callable[[], object]) -> None:
         while True:
             await asyncio.sleep(period_s)
             try:

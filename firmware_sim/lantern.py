@@ -14,8 +14,12 @@ Ack rules (what the service learns, per command id):
 - ``release``: the release itself is acked ``done`` (reason ``slot_empty`` when nothing was there);
   the command it removed gets its own final ack as above.
 - an envelope expired on arrival: ``expired``; a channel without hardware: ``rejected`` with
-  ``unsupported``; a verifier refusal: ``rejected`` with its reason; JSON with an id but an invalid
-  envelope: ``rejected`` with ``invalid_envelope``; no readable id: a ``Dropped`` effect, no ack.
+  ``unsupported``; a verifier refusal: ``rejected`` with its reason (``unsigned``,
+  ``bad_signature``, ``unknown_key``, ``revoked_key``, ``key_not_allowed_for_life_safety``); a
+  new command id whose seq the replay guard refuses: ``rejected`` with ``replayed`` or
+  ``outside_replay_window``; a channel whose hardware is broken: ``failed`` with its reason; JSON
+  with an id but an invalid envelope: ``rejected`` with ``invalid_envelope``; no readable id: a
+  ``Dropped`` effect, no ack.
 - a command id seen before: nothing is done again, the last ack for it is sent again, so a retrying
   service learns where the command stands.
 """
@@ -40,7 +44,9 @@ from firmware_sim.effects import (
     StopAudio,
     Verifier,
 )
-from firmware_sim.priority import PriorityArray, Slot
+from firmware_sim.outputs import FACTORY_DEFAULTS, MotionHold
+from firmware_sim.priority import LOWEST, PriorityArray, Slot
+from firmware_sim.replay import ReplayGuard
 from lightctl.protocol import (
     AckStatus,
     AudioPayload,
@@ -48,6 +54,7 @@ from lightctl.protocol import (
     ChannelState,
     CommandEnvelope,
     LanternState,
+    PathPayload,
 )
 
 __all__ = [
@@ -93,17 +100,25 @@ class Lantern:
         capabilities: frozenset[Capability] = ALL_CAPABILITIES,
         verifier: Verifier | None = None,
         defaults: Mapping[Channel, Mapping[str, Any]] | None = None,
+        replay: ReplayGuard | None = None,
     ) -> None:
         self.id = lantern_id
         self.capabilities = capabilities
         self.verifier: Verifier = verifier or AcceptUnsigned()
-        self.defaults = dict(defaults or {})
+        # Seq checks for signed commands (None: accept any seq, as unsigned development does).
+        self.replay = replay
+        # Hardware that fails: channel -> the reason its `set` commands are acked `failed` with.
+        self.broken: dict[Channel, str] = {}
+        # What each channel shows with every slot empty: the configured default at slot 16.
+        self.defaults = dict(FACTORY_DEFAULTS if defaults is None else defaults)
         self.dropped = 0
         self._arrays: dict[Channel, PriorityArray[CommandEnvelope]] = {
             channel: PriorityArray() for channel in self.channels
         }
         self._playing: str | None = None
         self._deadline: datetime | None = None
+        self._motion = MotionHold()
+        self._motion.start(self._path_payload())
         # cmd id -> (last ack sent for it, envelope expiry); insertion order = arrival order.
         self._seen: dict[str, tuple[SendAck, datetime]] = {}
 
@@ -130,11 +145,19 @@ class Lantern:
             return [SendAck(cmd.id, AckStatus.REJECTED, refusal[:200])]
         if cmd.id in self._seen:
             return [self._seen[cmd.id][0]]
+        if self.replay is not None and cmd.kid is not None and cmd.expires_at > now:
+            replayed = self.replay.check(cmd.kid, cmd.seq)
+            if replayed is not None:
+                return [SendAck(cmd.id, AckStatus.REJECTED, replayed)]
+            self.replay.accept(cmd.kid, cmd.seq)
         self._remember(cmd, now)
         if cmd.expires_at <= now:
             return [self._ack(cmd.id, AckStatus.EXPIRED)]
         if CAPABILITY_FOR[cmd.channel] not in self.capabilities:
             return [self._ack(cmd.id, AckStatus.REJECTED, Reason.UNSUPPORTED)]
+        broken = self.broken.get(cmd.channel)
+        if broken is not None and cmd.op == "set":
+            return [self._ack(cmd.id, AckStatus.FAILED, broken)]
         before = self._effective_keys()
         if cmd.op == "release":
             effects = self._release(cmd, now)
@@ -142,7 +165,7 @@ class Lantern:
             effects = self._set_audio(cmd, now)
         else:
             effects = self._set_output(cmd)
-        return self._with_state(before, effects)
+        return self._with_state(before, effects, now)
 
     def tick(self, now: datetime) -> list[Effect]:
         """Let time pass: empty expired slots and start the next waiting audio."""
@@ -153,7 +176,15 @@ class Lantern:
                 effects.extend(self._end_expired(channel, slot))
         if "audio" in self._arrays and self._playing is None:
             effects.extend(self._start_next_audio(now))
-        return self._with_state(before, effects)
+        return self._with_state(before, effects, now)
+
+    def motion(self, now: datetime) -> list[Effect]:
+        """Someone passes the lantern's sensor: a path in ``motion`` mode lights for ``hold_s``."""
+        if "path" not in self._arrays:
+            return []
+        before = self._effective_keys()
+        self._motion.trigger(self._path_payload(), now)
+        return self._with_state(before, [], now)
 
     def next_deadline(self) -> datetime | None:
         """When ``tick`` next has something to do (None: nothing will expire).
@@ -183,13 +214,18 @@ class Lantern:
         channels: dict[Channel, ChannelState] = {}
         for channel, array in self._arrays.items():
             top = array.effective()
+            lit = self._motion.lit(self._path_payload(), now) if channel == "path" else None
             if top is None:
                 default = self.defaults.get(channel)
-                channels[channel] = ChannelState(value=dict(default) if default else None)
+                channels[channel] = ChannelState(
+                    priority=LOWEST if default else None,
+                    value=dict(default) if default else None,
+                    lit=lit,
+                )
             else:
                 value = top.value.payload.model_dump(mode="json", exclude_none=True)
                 channels[channel] = ChannelState(
-                    priority=top.priority, cmd_id=top.value.id, value=value
+                    priority=top.priority, cmd_id=top.value.id, value=value, lit=lit
                 )
         return LanternState(
             lantern=self.id, at=now, channels=channels, capabilities=sorted(self.capabilities)
@@ -286,7 +322,7 @@ class Lantern:
         self._playing = None
         effects: list[Effect] = [self._record(final)]
         effects.extend(self._start_next_audio(now))
-        return self._with_state(before, effects)
+        return self._with_state(before, effects, now)
 
     def _end_expired(self, channel: Channel, slot: Slot[CommandEnvelope]) -> list[Effect]:
         cmd_id = slot.value.id
@@ -327,6 +363,15 @@ class Lantern:
         first = exc.errors()[0] if exc.errors() else {"msg": str(exc)}
         return [Dropped(f"unparsable command: {first.get('msg', 'invalid')}"[:200])]
 
+    def _path_payload(self) -> PathPayload | None:
+        """The path channel's effective payload (a command's, else the default's)."""
+        array = self._arrays.get("path")
+        top = array.effective() if array is not None else None
+        if top is not None:
+            return top.value.payload if isinstance(top.value.payload, PathPayload) else None
+        default = self.defaults.get("path")
+        return PathPayload.model_validate(default) if default else None
+
     def _effective_keys(self) -> tuple[tuple[int, str] | None, ...]:
         keys: list[tuple[int, str] | None] = []
         for array in self._arrays.values():
@@ -334,11 +379,18 @@ class Lantern:
             keys.append((top.priority, top.value.id) if top is not None else None)
         return tuple(keys)
 
-    def _with_state(self, before: tuple[Any, ...], effects: list[Effect]) -> list[Effect]:
+    def _with_state(
+        self, before: tuple[Any, ...], effects: list[Effect], now: datetime | None = None
+    ) -> list[Effect]:
         """Close every change of the slots: refresh the deadline, ask for a state report."""
         times = [t for a in self._arrays.values() if (t := a.next_expiry()) is not None]
+        lit_changed = False
+        if now is not None and "path" in self._arrays:
+            lit_changed = self._motion.settle(self._path_payload(), now)
+        if self._motion.until is not None:
+            times.append(self._motion.until)
         self._deadline = min(times) if times else None
-        if self._effective_keys() != before:
+        if lit_changed or self._effective_keys() != before:
             effects.append(PublishState())
         return effects
 

@@ -170,8 +170,12 @@ class ServiceProbe:
 class ClipServer:
     """Serves fixed bytes per path over HTTP/1.1 on 127.0.0.1 and counts requests."""
 
-    def __init__(self, clips: Mapping[str, bytes]) -> None:
+    def __init__(
+        self, clips: Mapping[str, bytes], failures: Mapping[str, int] | None = None
+    ) -> None:
+        """``failures``: answer the first N requests of a path with 503 (a server under load)."""
         self.clips = dict(clips)
+        self.failures = Counter(failures or {})
         self.requests: Counter[str] = Counter()
         server = self
 
@@ -184,7 +188,11 @@ class ClipServer:
             def do_GET(self) -> None:
                 body = server.clips.get(self.path)
                 server.requests[self.path] += 1
-                self.send_response(200 if body is not None else 404)
+                if server.requests[self.path] <= server.failures[self.path]:
+                    body, status = b"busy", 503
+                else:
+                    status = 200 if body is not None else 404
+                self.send_response(status)
                 payload = body if body is not None else b"not found"
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -102,8 +102,13 @@ class Gateway:
         on_connected: Callable[[Gateway], None] | None = None,
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
         session_expiry_s: int = SESSION_EXPIRY_S,
+        password: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self.id = gateway_id
+        # A locked-down broker knows each gateway by its id (see `lightctl mqtt credentials`).
+        self._password = password
+        self._ca_file = ca_file
         self.broker = broker
         self.topics = topics
         self.lantern_ids = tuple(lantern_ids)
@@ -123,6 +128,9 @@ class Gateway:
         self._sockets_opened = 0
         self._connack_seen = False
         self._pending_subacks: set[int] = set()
+        # (online, boot) of lanterns that differ from the gateway's own: one whose link to the
+        # gateway is down, or one that rebooted alone (fault injection). Read in paho's thread.
+        self.lantern_status: dict[str, tuple[bool, int]] = {}
 
     @property
     def client_id(self) -> str:
@@ -158,6 +166,12 @@ class Gateway:
     def publish_state(self, state: LanternState) -> mqtt.MQTTMessageInfo:
         return self._publish(self.topics.state(state.lantern), state.to_bytes(), retain=True)
 
+    def set_lantern_status(self, lantern_id: str, online: bool, boot: int) -> None:
+        """Announce one lantern's own availability (retained) and keep it for reconnects."""
+        self.lantern_status[lantern_id] = (online, boot)
+        payload = Availability(online=online, boot=boot, gateway=self.id).to_bytes()
+        self._publish(self.topics.availability(lantern_id), payload, retain=True)
+
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Say offline for every lantern and the gateway, wait for the broker to take it, leave."""
         client = self._client
@@ -192,8 +206,10 @@ class Gateway:
         client.will_set(
             self.topics.gateway_availability(self.id), offline.to_bytes(), qos=1, retain=True
         )
+        if self._password is not None:
+            client.username_pw_set(self.id, self._password)
         if self.broker.tls:
-            client.tls_set()
+            client.tls_set(ca_certs=self._ca_file)
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -312,9 +328,18 @@ class Gateway:
         self, client: mqtt.Client, online: bool
     ) -> list[mqtt.MQTTMessageInfo]:
         payload = Availability(online=online, boot=self.boot, gateway=self.id).to_bytes()
-        topics = [self.topics.availability(i) for i in self.lantern_ids]
-        topics.append(self.topics.gateway_availability(self.id))
-        return [client.publish(topic, payload, qos=1, retain=True) for topic in topics]
+        infos = []
+        for lantern_id in self.lantern_ids:
+            own = self.lantern_status.get(lantern_id)
+            body = payload
+            if own is not None:
+                status = Availability(online=online and own[0], boot=own[1], gateway=self.id)
+                body = status.to_bytes()
+            topic = self.topics.availability(lantern_id)
+            infos.append(client.publish(topic, body, qos=1, retain=True))
+        topic = self.topics.gateway_availability(self.id)
+        infos.append(client.publish(topic, payload, qos=1, retain=True))
+        return infos
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> mqtt.MQTTMessageInfo:
         if self._client is None:

@@ -112,3 +112,60 @@ class ServiceUnavailable(LightctlError):
     """A dependency (broker, database) is down; the caller may retry."""
 
     code = "service_unavailable"
+
+
+class Unauthorized(LightctlError):
+    """No credentials, or credentials that are unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, error: str | None = None) -> None:
+        super().__init__(message)
+        # RFC 6750 error for WWW-Authenticate: None (no credentials) or "invalid_token".
+        self.error = error
+
+
+class Forbidden(LightctlError):
+    """Known caller, but their role may not do this (HTTP 403)."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, roles: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.roles = roles
+
+
+class PriorityAboveCeiling(Forbidden):
+    """A priority higher (a smaller slot number) than the caller's role may use."""
+
+    code = "priority_above_ceiling"
+
+    def __init__(self, priority: int, ceiling: int | None, roles: tuple[str, ...]) -> None:
+        if ceiling is None:
+            text = f"priority {priority} refused: role {', '.join(roles)} may not use any priority"
+        else:
+            text = (
+                f"priority {priority} is above your ceiling of {ceiling} "
+                f"(role {', '.join(roles)} may use priorities {ceiling}-16)"
+            )
+        super().__init__(text, roles)
+        self.priority = priority
+        self.ceiling = ceiling
+
+
+class RateLimited(LightctlError):
+    """Too many attempts from one caller; retry after ``retry_after_s`` (HTTP 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLarge(LightctlError):
+    code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit

@@ -12,14 +12,20 @@ from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
-from lightctl.protocol import TopicKind, Topics
+from lightctl.protocol import LanternState, TopicKind, Topics
 from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
+from lightctl.services.lantern_state import LanternStates
+from lightctl.services.schedule_runner import ScheduleRunner
+from lightctl.services.schedules import ScheduleService
+from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
+from lightctl.services.steering import SteeringService
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_url
+from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.templates import Template, load_templates
 
@@ -44,6 +50,14 @@ class Runtime:
         self.targets = TargetResolver(self.db, settings.target_max_lanterns)
         self.groups = GroupService(self.db, self.targets)
         self.alerts: AlertService | None = None
+        # Visitor flows and schedules (issue 5); schedule changes wake the runner.
+        self.steering: SteeringService | None = None
+        self.schedule_runner: ScheduleRunner | None = None
+        self.schedules: ScheduleService | None = None
+        self.lantern_states = LanternStates(self.db, utc_now, self._reported)
+        # Command signing (issue 6): keys in <data_dir>/keys, the signer built in ``start``.
+        self.keys = KeyStore.in_data_dir(settings.data_dir, utc_now)
+        self.signer: CommandSigner | None = None
         self.link: MqttLink | None = None
         self.outbox: Outbox | None = None
         self.consumer: Consumer | None = None
@@ -64,6 +78,7 @@ class Runtime:
         templates = self.load_templates()
         await asyncio.to_thread(self.db.create_all)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
+        self.signer = await asyncio.to_thread(self._signer)
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         host, port = parse_mqtt_url(self.settings.mqtt_url)
@@ -79,6 +94,10 @@ class Runtime:
             ],
             queue,
             loop,
+            username=self.settings.mqtt_username,
+            password=self.settings.mqtt_secret(),
+            tls=self.settings.mqtt_tls,
+            ca_file=str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None,
         )
         self.outbox = Outbox(
             self.db,
@@ -87,8 +106,13 @@ class Runtime:
             self.settings.ack_timeout_s,
             utc_now,
             self.events.notify,
+            signer=self.signer,
+            backlog=queue.qsize,
         )
-        self.consumer = Consumer(self.db, queue, self.topics, utc_now, self.events.notify)
+        self.consumer = Consumer(
+            self.db, queue, self.topics, utc_now, self.events.notify, self.outbox.resend
+        )
+        self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
             self.db,
             self.settings,
@@ -97,8 +121,20 @@ class Runtime:
             templates=templates,
             on_stored=self.outbox.wake,
             resolver=self.targets,
+            sign=self.signer.sign,
+        )
+        sign = self.signer.sign
+        self.steering = SteeringService(
+            self.db, utc_now, self.targets, on_stored=self.outbox.wake, sign=sign
+        )
+        self.schedules = ScheduleService(
+            self.db, self.targets, utc_now, on_change=self._schedules_changed, sign=sign
+        )
+        self.schedule_runner = ScheduleRunner(
+            self.db, self.schedules, utc_now, on_stored=self.outbox.wake, sign=sign
         )
         self.link.start()
+        await self.schedule_runner.start()
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
             self._warmup = loop.run_in_executor(
@@ -111,6 +147,8 @@ class Runtime:
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
 
     async def stop(self) -> None:
+        if self.schedule_runner:
+            await self.schedule_runner.stop()
         if self.outbox:
             self.outbox.stop()
         if self.consumer:
@@ -125,6 +163,46 @@ class Runtime:
         if self.link:
             self.link.stop()
         self.db.dispose()
+
+    def _signer(self) -> CommandSigner:
+        """The signer; in development the first start creates the keys, production needs
+        ``lightctl keys generate`` first (a key made by accident is a key nobody provisioned)."""
+        if self.settings.environment == "production":
+            if not self.keys.exists():
+                raise NoSigningKey("life_safety", self.keys.directory)
+        else:
+            for key in self.keys.ensure():
+                log.warning("generated %s signing key %s (development)", key.scope, key.kid)
+        return CommandSigner(self.keys, utc_now, SequenceCounter(0).next)
+
+    def metrics(self) -> dict[str, int]:
+        """Counters of delivery and input hygiene (GET /api/v1/metrics)."""
+        out: dict[str, int] = {}
+        if self.consumer is not None:
+            for _ in range(3):  # the consumer's thread may add a key while we copy
+                try:
+                    stats = dict(self.consumer.stats)
+                    break
+                except RuntimeError:
+                    stats = {}
+            out.update({f"consumer_{k}": v for k, v in stats.items()})
+        if self.outbox is not None:
+            out["outbox_published"] = self.outbox.published_total
+            out["outbox_resent"] = self.outbox.resent_total
+            out["outbox_expired"] = self.outbox.expired_total
+            out["outbox_unreachable"] = self.outbox.unreachable_total
+        if self.signer is not None:
+            out["signer_signed"] = self.signer.signed_total
+            out["signer_refreshed"] = self.signer.refreshed_total
+        out["mqtt_connected"] = int(self.link is not None and self.link.connected)
+        return out
+
+    def _schedules_changed(self) -> None:
+        if self.schedule_runner is not None:
+            self.schedule_runner.wake()
+
+    def _reported(self, lantern_id: str) -> LanternState | None:
+        return self.consumer.reported.get(lantern_id) if self.consumer else None
 
     def health(self) -> dict[str, str]:
         mqtt_ok = self.link is not None and self.link.connected

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Rehearsal mode: every alert is an exercise and all traffic goes to "<root>-sandbox", where
     # only simulated lanterns listen.
     sandbox: bool = False
+    # firmware-sim's control API (its --control-port), so operators can inject faults from the
+    # console while rehearsing; empty: the console says fault injection is not available.
+    simulator_control_url: str = ""
     # Render every fixed template sentence at start-up (in the background).
     prerender_templates: bool = True
     # No program (signal, languages, repeats and gaps) may play longer than this.

@@ -33,18 +33,20 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 class MosquittoProcess:
     """A Mosquitto the test owns: it can be stopped and started again on the same port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_conf: str = "", allow_anonymous: bool = True) -> None:
+        """``extra_conf``: lines appended to the generated config (password file, ACL, a TLS
+        listener), with absolute paths."""
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
             "persistence false\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 100\n"
-            "message_size_limit 262144\n"
+            "message_size_limit 262144\n" + extra_conf
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

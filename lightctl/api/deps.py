@@ -10,6 +10,8 @@ from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
 from lightctl.services.alerts import AlertService
 from lightctl.services.groups import GroupService
+from lightctl.services.schedules import ScheduleService
+from lightctl.services.steering import SteeringService
 from lightctl.services.targets import TargetResolver
 
 
@@ -33,7 +35,27 @@ def get_groups(request: Request) -> GroupService:
     return get_runtime(request).groups
 
 
+def get_steering(request: Request) -> SteeringService:
+    service = get_runtime(request).steering
+    if service is None:
+        raise ServiceUnavailable("the service is still starting")
+    return service
+
+
+def get_schedules(request: Request) -> ScheduleService:
+    service = get_runtime(request).schedules
+    if service is None:
+        raise ServiceUnavailable("the service is still starting")
+    return service
+
+
+# An offset past a 64-bit integer overflows the database driver (a 500, found by the schema
+# fuzzer); no list is ever a billion rows long.
+MAX_OFFSET = 10**9
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 AlertsDep = Annotated[AlertService, Depends(get_alerts)]
 TargetsDep = Annotated[TargetResolver, Depends(get_targets)]
 GroupsDep = Annotated[GroupService, Depends(get_groups)]
+SteeringDep = Annotated[SteeringService, Depends(get_steering)]
+SchedulesDep = Annotated[ScheduleService, Depends(get_schedules)]

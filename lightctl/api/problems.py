@@ -13,12 +13,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightctl.errors import (
     Conflict,
+    Forbidden,
     ImportFailed,
     InvalidRequest,
     LightctlError,
     NotFound,
+    PayloadTooLarge,
+    PriorityAboveCeiling,
+    RateLimited,
     ServiceUnavailable,
     SynthesisFailed,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,11 @@ _STATUS: list[tuple[type[LightctlError], int, str]] = [
     (Conflict, 409, "Conflict with the current state"),
     (SynthesisFailed, 503, "Speech synthesis failed"),
     (ServiceUnavailable, 503, "Service unavailable"),
+    (Unauthorized, 401, "Not signed in"),
+    (PriorityAboveCeiling, 403, "Priority above your ceiling"),
+    (Forbidden, 403, "Not allowed for your role"),
+    (RateLimited, 429, "Too many requests"),
+    (PayloadTooLarge, 413, "Request body too large"),
 ]
 
 
@@ -54,7 +64,19 @@ def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
         extra["state"] = exc.state
     if isinstance(exc, SynthesisFailed):
         extra["lang"] = exc.lang
-    return problem(status, title, exc.message, exc.code, **extra)
+    if isinstance(exc, Forbidden):
+        extra["roles"] = list(exc.roles) or None
+    if isinstance(exc, PriorityAboveCeiling):
+        extra.update(priority=exc.priority, ceiling=exc.ceiling)
+    response = problem(status, title, exc.message, exc.code, **extra)
+    if isinstance(exc, Unauthorized):
+        challenge = 'Bearer realm="lightctl"'
+        if exc.error:
+            challenge += f', error="{exc.error}"'
+        response.headers["WWW-Authenticate"] = challenge
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return response
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -132,7 +132,9 @@ class DeliveryOut(BaseModel):
 
 class AlertOut(BaseModel):
     id: str
-    status: Literal["sending", "completed", "cancelled", "all_clear", "expired"]
+    status: Literal[
+        "sending", "completed", "cancelled", "all_clear", "expired", "awaiting_approval"
+    ]
     created_at: datetime
     expires_at: datetime
     priority: int
@@ -150,6 +152,24 @@ class AlertOut(BaseModel):
     lanterns: list[DeliveryOut] | None = None
 
 
+class SlotOut(BaseModel):
+    """One side of a channel: the slot, the command in it, and who sent that command."""
+
+    priority: int | None = Field(description="1..16; 16 with no cmd_id: the lantern default")
+    cmd_id: str | None
+    holder_kind: str | None = Field(description="alert, steering, schedule or default")
+    holder_id: str | None
+    value: dict[str, Any] | None
+    delivery: str | None = Field(default=None, description="desired: the delivery's state")
+    lit: bool | None = Field(default=None, description="reported path: the light is on now")
+
+
+class LanternChannelOut(BaseModel):
+    desired: SlotOut | None = Field(description="what the service sent; null: the default")
+    reported: SlotOut | None = Field(description="what the lantern says; null: no report")
+    mismatch: bool | None = Field(description="they differ; null: nothing reported yet")
+
+
 class LanternOut(BaseModel):
     id: str
     lon: float
@@ -161,6 +181,9 @@ class LanternOut(BaseModel):
     online: bool | None
     last_seen: datetime | None
     reported: dict[str, Any] | None = None
+    channels: dict[str, LanternChannelOut] | None = Field(
+        default=None, description="per channel: desired vs reported (GET /lanterns/{id} only)"
+    )
 
 
 class StreetOut(BaseModel):
@@ -241,3 +264,70 @@ class ImportOut(BaseModel):
     with_street: int = Field(description="lanterns within the street distance of a named street")
     skipped_count: int
     skipped: list[SkippedOut] = Field(description="the first 100 rows skipped, with why")
+
+
+class StreetFeatureProperties(BaseModel):
+    id: str
+    name: str | None
+    class_: str = Field(alias="class", description="road class from the import (e.g. primary)")
+
+
+class StreetFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any] = Field(description="GeoJSON LineString, [lon, lat] positions")
+    properties: StreetFeatureProperties
+
+
+class StreetGeometryOut(BaseModel):
+    """The stored street segments as a GeoJSON FeatureCollection (the console's basemap)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[StreetFeature]
+
+
+class ProjectionLiveOut(BaseModel):
+    pictogram: str
+    heading_deg: float | None = None
+    color: str | None = None
+
+
+class LanternLiveOut(BaseModel):
+    """What a lantern is doing now, compact enough to poll for the whole fleet every second."""
+
+    id: str
+    lon: float
+    lat: float
+    online: bool | None = Field(description="null: the lantern never reported")
+    audio_playing: bool = Field(description="an audio command holds the speaker")
+    light_color: str | None = Field(description="#RRGGBB while a coloured light is on")
+    projection: ProjectionLiveOut | None
+
+
+class SimulatorOut(BaseModel):
+    configured: bool = Field(description="a simulator control API URL is set")
+    reachable: bool
+    lanterns: int | None = Field(default=None, description="lanterns the simulator runs")
+
+
+class SimulatorFaultIn(StrictIn):
+    """One fault for some simulated lanterns (rehearsals; real lanterns have no such API)."""
+
+    lanterns: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]] = Field(
+        min_length=1, max_length=1000
+    )
+    fault: Literal[
+        "offline",
+        "speaker_broken",
+        "lamp_broken",
+        "projector_broken",
+        "drop_acks",
+        "reboot",
+        "clear",
+    ]
+    seconds: float | None = Field(
+        default=None, gt=0, le=86400, description="offline: back after this long"
+    )
+
+
+class SimulatorFaultOut(BaseModel):
+    applied: dict[str, list[str]] = Field(description="lantern ids each fault reached")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lightctl.cli import alerts, inventory, server, targets, templates
+from lightctl.cli import access, alerts, inventory, keys, mqtt, server, targets, templates
+from lightctl.cli import audit as audit_cli
 
 app = typer.Typer(
     help="lightctl: warn streets and squares through smart street lanterns.",
@@ -18,6 +19,11 @@ app.add_typer(inventory.lanterns_app, name="lanterns")
 app.add_typer(inventory.streets_app, name="streets")
 app.add_typer(templates.app, name="templates")
 app.add_typer(targets.app, name="target")
+app.add_typer(keys.app, name="keys")
+app.add_typer(access.users_app, name="users")
+app.add_typer(access.tokens_app, name="tokens")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(mqtt.app, name="mqtt")
 
 
 def main() -> None:

@@ -63,6 +63,9 @@ def send(
     wait: bool = typer.Option(True, help="show delivery progress until every lantern answered"),
     timeout: float = typer.Option(600.0, help="seconds to wait for the lanterns"),
     api: str | None = typer.Option(None, help="API base URL (default $LIGHTCTL_API_URL)"),
+    token: str | None = typer.Option(
+        None, "--token", envvar="LIGHTCTL_TOKEN", help="API token ($LIGHTCTL_TOKEN)"
+    ),
 ) -> None:
     """Send a spoken warning, e.g. --street Bahnhofstrasse --lang de --text "…" --lang en …"""
     if not street and not lantern:
@@ -93,7 +96,7 @@ def send(
         body["signal"] = signal
     if expires_in is not None:
         body["expires_in_s"] = expires_in
-    client = ApiClient(api_url(api))
+    client = ApiClient(api_url(api), token=token)
     alert = client.request("POST", "/alerts", json=body)
     console.print(
         f"alert [bold]{alert['id']}[/] sent to {alert['lantern_count']} lanterns "
@@ -145,9 +148,12 @@ def status(
     alert_id: str,
     lanterns: bool = typer.Option(False, "--lanterns", help="list every lantern's state"),
     api: str | None = typer.Option(None, help="API base URL"),
+    token: str | None = typer.Option(
+        None, "--token", envvar="LIGHTCTL_TOKEN", help="API token ($LIGHTCTL_TOKEN)"
+    ),
 ) -> None:
     """Show an alert's delivery counts (and optionally every lantern)."""
-    alert = ApiClient(api_url(api)).request(
+    alert = ApiClient(api_url(api), token=token).request(
         "GET", f"/alerts/{alert_id}", params={"lanterns": lanterns}
     )
     exercise = " [yellow](exercise)[/]" if alert["exercise"] else ""
@@ -171,9 +177,14 @@ def status(
 
 
 @app.command("list")
-def list_alerts(api: str | None = typer.Option(None, help="API base URL")) -> None:
+def list_alerts(
+    api: str | None = typer.Option(None, help="API base URL"),
+    token: str | None = typer.Option(
+        None, "--token", envvar="LIGHTCTL_TOKEN", help="API token ($LIGHTCTL_TOKEN)"
+    ),
+) -> None:
     """The latest alerts, newest first."""
-    alerts = ApiClient(api_url(api)).request("GET", "/alerts")
+    alerts = ApiClient(api_url(api), token=token).request("GET", "/alerts")
     table = Table("id", "created", "status", "lanterns", "languages", "exercise")
     for a in alerts:
         table.add_row(

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from lightctl.cli.output import EXIT_UNREACHABLE, fail
+from lightctl.cli.output import EXIT_INVALID, EXIT_UNREACHABLE, fail
 
 DEFAULT_API = "http://127.0.0.1:8000"
 
@@ -16,10 +16,18 @@ def api_url(given: str | None) -> str:
     return (given or os.environ.get("LIGHTCTL_API_URL") or DEFAULT_API).rstrip("/")
 
 
+def api_token(given: str | None) -> str | None:
+    return given or os.environ.get("LIGHTCTL_TOKEN") or None
+
+
 class ApiClient:
-    def __init__(self, base: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, base: str, timeout_s: float = 30.0, token: str | None = None) -> None:
         self.base = base
-        self._http = httpx.Client(base_url=base, timeout=timeout_s)
+        headers = {}
+        secret = api_token(token)
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        self._http = httpx.Client(base_url=base, timeout=timeout_s, headers=headers)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -29,6 +37,12 @@ class ApiClient:
                 f"cannot reach the lightctl API at {self.base} ({exc.__class__.__name__}); "
                 "is `lightctl serve` or `lightctl demo` running? (set --api or LIGHTCTL_API_URL)",
                 EXIT_UNREACHABLE,
+            )
+        if response.status_code == 401:
+            fail(
+                f"not signed in to {self.base}: {_detail(response)}; give --token or set "
+                "LIGHTCTL_TOKEN (`lightctl tokens create` makes one)",
+                EXIT_INVALID,
             )
         if response.status_code >= 400:
             try:
@@ -43,3 +57,10 @@ class ApiClient:
                 body.get("errors") or [],
             )
         return response.json()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", ""))
+    except ValueError:
+        return response.text[:200]

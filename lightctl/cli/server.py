@@ -12,7 +12,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from lightctl.api import create_app
-from lightctl.broker import EmbeddedBroker, port_is_free
+from lightctl.broker import EmbeddedBroker, pick_port, port_is_free
+from lightctl.cli.access import DemoAccounts, demo_accounts, refuse_open_production
 from lightctl.cli.inventory import print_report
 from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
@@ -20,6 +21,7 @@ from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
 from lightctl.runtime import Runtime
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
+from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.templates import TemplateInvalid
 
@@ -66,6 +68,7 @@ def serve(
         sandbox=sandbox,
     )
     _logging(log_level)
+    refuse_open_production(settings)
     if not port_is_free(settings.http_port, settings.http_host):
         fail(f"port {settings.http_port} on {settings.http_host} is already in use (--port)")
     uvicorn.run(
@@ -101,14 +104,21 @@ def demo(
             embedded.start()
             broker = embedded.url
             console.print(f"broker: {embedded.kind} on {broker}")
+        # Operators inject faults into the simulated fleet from the console via its control API.
+        control_port = pick_port(0) if fleet else None
         settings = _settings(
             data_dir=data_dir,
             mqtt_url=broker,
             http_port=port,
             http_host="127.0.0.1",
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
+            simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
         )
         _load_demo_inventory(settings)
+        accounts = demo_accounts(Database(settings.resolved_database_url))
+        # The simulated lanterns check every signature against the keys the service signs with.
+        keys = KeyStore.in_data_dir(settings.data_dir)
+        keys.ensure()
         if fleet:
             sim = subprocess.Popen(
                 [
@@ -125,9 +135,13 @@ def demo(
                     settings.topic_root,
                     "--log-level",
                     log_level,
+                    "--trust",
+                    str(keys.trust_path),
+                    "--control-port",
+                    str(control_port),
                 ],
             )
-        _banner(settings)
+        _banner(settings, accounts)
         uvicorn.run(
             create_app(settings, _checked_runtime(settings)),
             host="127.0.0.1",
@@ -159,6 +173,11 @@ def _checked_runtime(settings: Settings) -> Runtime:
             EXIT_INVALID,
             [{"loc": [p.file, p.key], "msg": p.message} for p in exc.problems],
         )
+    if settings.environment == "production" and not runtime.keys.exists():
+        fail(
+            f"no command signing keys in {runtime.keys.directory}: run `lightctl keys generate` "
+            "and provision the lanterns with its trust list first"
+        )
     return runtime
 
 
@@ -175,18 +194,26 @@ def _load_demo_inventory(settings: Settings) -> None:
     db.dispose()
 
 
-def _banner(settings: Settings) -> None:
+def _banner(settings: Settings, accounts: DemoAccounts) -> None:
     base = settings.resolved_public_url
+    token = accounts.token
+    sign_ins = "\n".join(f"  {user} / {pw}" for user, pw in accounts.passwords.items())
     # soft_wrap: commands in the banner must stay copy-pasteable at any terminal width.
     text = f"""
 [bold green]lightctl demo is starting[/] on {base}  (OpenAPI: {base}/docs)
+
+Console sign-in (new passwords on every start):
+{sign_ins}
+API token of the dispatcher (for the CLI and curl):
+  export LIGHTCTL_TOKEN={token}
 
 Send a first warning to every lantern on Bahnhofstrasse:
   lightctl alert send --street Bahnhofstrasse \\
       --lang de --text "Brand in der Bahnhofstrasse. Fenster und Türen schliessen." \\
       --lang en --text "Fire on Bahnhofstrasse. Close windows and doors."
 or with curl:
-  curl -s -X POST {base}/api/v1/alerts -H 'content-type: application/json' \\
+  curl -s -X POST {base}/api/v1/alerts -H "Authorization: Bearer $LIGHTCTL_TOKEN" \\
+      -H 'content-type: application/json' \\
       -d '{{"target": {{"streets": ["Bahnhofstrasse"]}},
            "messages": {{"de": "Brand. Fenster schliessen.", "en": "Fire. Close windows."}}}}'
 Press Ctrl+C to stop.

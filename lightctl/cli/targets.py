@@ -96,6 +96,9 @@ def preview(
     ids: bool = typer.Option(False, "--ids", help="list every lantern id"),
     geojson: Path | None = typer.Option(None, help="write the lanterns as GeoJSON to this file"),
     api: str | None = typer.Option(None, help="API base URL (default $LIGHTCTL_API_URL)"),
+    token: str | None = typer.Option(
+        None, "--token", envvar="LIGHTCTL_TOKEN", help="API token ($LIGHTCTL_TOKEN)"
+    ),
 ) -> None:
     """Show how many lanterns a target reaches, what they can do and which are offline."""
     target = build_target(street, lantern, group, circle, area, route, width)
@@ -108,7 +111,7 @@ def preview(
         target["exclude"] = exclude
     flags = {"repair": repair, "allow_empty": allow_empty, "confirm_large": confirm_large}
     target.update({name: True for name, on in flags.items() if on})
-    result = ApiClient(api_url(api)).request(
+    result = ApiClient(api_url(api), token=token).request(
         "POST", "/targets/preview", json=target, params={"geojson": geojson is not None}
     )
     print_preview(result, show_all_ids=ids)

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 
 class DeliveryState(StrEnum):
+    HELD = "held"  # awaiting a second person's approval (four-eyes rule); never published
     PLANNED = "planned"
     PUBLISHED = "published"
     RECEIVED = "received"
@@ -39,6 +40,7 @@ DELIVERED = frozenset({DeliveryState.DONE, DeliveryState.APPLIED})
 # Progress order of the non-terminal states; an ack never moves a delivery backwards
 # (QoS 1 may deliver `received` again after `playing` when a lantern re-sends it).
 _RANK = {
+    DeliveryState.HELD: 0,
     DeliveryState.PLANNED: 0,
     DeliveryState.PUBLISHED: 1,
     DeliveryState.RECEIVED: 2,

@@ -1,22 +1,37 @@
-"""Consumes acks, availability and state from lanterns; moves deliveries; never crashes on junk."""
+"""Consumes acks, availability and state from lanterns; moves deliveries; never crashes on junk.
+
+Anything unusable (a foreign topic, an oversized or non-JSON payload, an ack that fails the wire
+model, names another lantern than its topic, or acks a command we never sent it) is logged with
+its topic, counted in ``stats`` (``GET /api/v1/metrics``) and ignored. A batch the database
+refuses is retried one message at a time, so one poisonous message cannot take 499 good ones
+with it.
+
+Availability also drives re-sending: a lantern that comes back (announces itself live after a
+reconnect, changes its boot number, or was offline) gets its live commands again (``on_return``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from lightctl.domain.delivery import DeliveryState, next_state
 from lightctl.mqtt.link import IncomingMessage
+from lightctl.mqtt.outbox import Return
 from lightctl.protocol import Ack, Availability, LanternState, TopicKind, Topics
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
+from lightctl.store.db import retrying
+from lightctl.store.tables import LanternRow
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +39,20 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 16384
 # Apply up to this many messages per transaction: one commit per ack would cap SQLite near 500/s.
 BATCH = 500
+# A flood of junk must not flood the log: one warning per kind of problem per 10 s, the rest
+# counted (and logged at DEBUG).
+LOG_EVERY_S = 10.0
+# Reported states kept in memory: one per lantern, capped so junk lantern ids cannot grow it.
+REPORTED_CAP = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """One availability message as the batch read it."""
+
+    lantern_id: str
+    status: Availability
+    retained: bool
 
 
 class Consumer:
@@ -34,14 +63,19 @@ class Consumer:
         topics: Topics,
         clock: Callable[[], datetime],
         on_change: Callable[[set[str]], None] = lambda _ids: None,
+        on_return: Callable[[dict[str, Return]], None] = lambda _ids: None,
     ) -> None:
         self._db = db
         self._queue = queue
         self._topics = topics
         self._clock = clock
         self._on_change = on_change
+        self._on_return = on_return
         self.stats: Counter[str] = Counter()
         self.reported: dict[str, LanternState] = {}
+        self._gateway_online: dict[str, bool] = {}
+        self._last_warning: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
         self._stopping = False
 
     async def run(self) -> None:
@@ -50,77 +84,102 @@ class Consumer:
             batch = [first]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                changed = await asyncio.to_thread(self.apply, batch)
-            except Exception:  # keep consuming; the batch is logged and counted
-                log.exception("could not apply %d messages", len(batch))
-                self.stats["batch_failed"] += 1
-                continue
+            changed = await self._apply_safely(batch)
             if changed:
                 self._on_change(changed)
 
     def stop(self) -> None:
         self._stopping = True
 
+    async def _apply_safely(self, batch: list[IncomingMessage]) -> set[str]:
+        try:
+            return await asyncio.to_thread(self.apply, batch)
+        except Exception:
+            log.exception("could not apply %d messages; applying them one by one", len(batch))
+            self.stats["batch_failed"] += 1
+        changed: set[str] = set()
+        for msg in batch:
+            try:
+                changed |= await asyncio.to_thread(self.apply, [msg])
+            except Exception as exc:  # this one message is poison: count it, keep consuming
+                self._drop(msg, "unprocessable", f"{type(exc).__name__}: {exc}"[:200])
+        return changed
+
     def apply(self, batch: list[IncomingMessage]) -> set[str]:
         """Apply one batch in one transaction; returns the alert ids whose counts changed."""
         acks: list[Ack] = []
-        availability: list[tuple[str, Availability]] = []
+        availability: list[_Seen] = []
         gateways_down: list[str] = []
         for msg in batch:
+            self.stats["messages"] += 1
             parsed = self._topics.parse(msg.topic)
             if parsed is None:
                 self._drop(msg, "foreign_topic")
                 continue
             if len(msg.payload) > MAX_PAYLOAD_BYTES:
-                self._drop(msg, "oversized")
+                self._drop(msg, "oversized", f"{len(msg.payload)} bytes")
                 continue
             if not msg.payload:
                 continue  # a cleared retained message
             try:
                 if parsed.gateway_id is not None:
-                    if not Availability.from_bytes(msg.payload).online:
+                    gateway = Availability.from_bytes(msg.payload)
+                    self._gateway_online[parsed.gateway_id] = gateway.online
+                    if not gateway.online:
                         gateways_down.append(parsed.gateway_id)
                 elif parsed.kind is TopicKind.ACK and parsed.lantern_id:
                     ack = Ack.from_bytes(msg.payload)
                     if ack.lantern != parsed.lantern_id:
-                        self._drop(msg, "lantern_mismatch")
+                        self._drop(msg, "lantern_mismatch", f"ack names {ack.lantern!r}")
                         continue
                     acks.append(ack)
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
-                    availability.append((parsed.lantern_id, Availability.from_bytes(msg.payload)))
+                    status = Availability.from_bytes(msg.payload)
+                    availability.append(_Seen(parsed.lantern_id, status, msg.retain))
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
                     if state.lantern != parsed.lantern_id:
-                        self._drop(msg, "lantern_mismatch")
+                        self._drop(msg, "lantern_mismatch", f"state names {state.lantern!r}")
                         continue
-                    self.reported[parsed.lantern_id] = state
+                    self._report(parsed.lantern_id, state)
+                else:
+                    self._drop(msg, "unexpected_topic")
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-                self._drop(msg, "malformed", str(exc).splitlines()[0])
+                self._drop(msg, "malformed", str(exc).splitlines()[0][:200])
         if not (acks or availability or gateways_down):
             return set()
-        return self._write(acks, availability, gateways_down)
+        # Sorted so concurrent writers lock delivery rows in one order; a deadlock is retried.
+        acks.sort(key=lambda a: (a.cmd_id, a.lantern))
+        return retrying(lambda: self._write(acks, availability, gateways_down))
 
     def _write(
         self,
         acks: list[Ack],
-        availability: list[tuple[str, Availability]],
+        availability: list[_Seen],
         gateways_down: list[str],
     ) -> set[str]:
         changed: set[str] = set()
+        returned: dict[str, Return] = {}
         now = self._clock()
         with self._db.session() as session:
-            for lantern_id, avail in availability:
-                lantern_store.set_availability(
-                    session, lantern_id, avail.online, avail.boot, avail.gateway, now
-                )
+            lanterns = lantern_store.rows_by_id(session, [s.lantern_id for s in availability])
+            for seen in availability:
+                back = self._availability(lanterns.get(seen.lantern_id), seen, now)
+                if back is not None:
+                    returned[seen.lantern_id] = max(back, returned.get(seen.lantern_id, back))
             for gateway in gateways_down:
                 lantern_store.set_gateway_offline(session, gateway)
+            rows = alert_store.deliveries_by_key(session, [(a.cmd_id, a.lantern) for a in acks])
             for ack in acks:
-                row = alert_store.get_delivery(session, ack.cmd_id, ack.lantern)
+                row = rows.get((ack.cmd_id, ack.lantern))
                 if row is None:
                     self.stats["ack_unknown_command"] += 1
-                    log.info("ack for unknown command %s from %s", ack.cmd_id, ack.lantern)
+                    self._warn(
+                        "ack_unknown_command",
+                        "ignored ack on %s: unknown command %s",
+                        self._topics.ack(ack.lantern),
+                        ack.cmd_id,
+                    )
                     continue
                 target = next_state(DeliveryState(row.state), ack.status.value)
                 if target is None:
@@ -135,8 +194,52 @@ class Consumer:
                 self.stats["ack_applied"] += 1
                 if row.alert_id:
                     changed.add(row.alert_id)
+        if returned:
+            self.stats["lanterns_returned"] += len(returned)
+            self._on_return(returned)
         return changed
+
+    def _availability(self, row: LanternRow | None, seen: _Seen, now: datetime) -> Return | None:
+        """Store one lantern's availability (in ``row``, written with the batch); how it came
+        back, or None when nothing is to be re-sent."""
+        status = seen.status
+        online = status.online
+        if online and seen.retained and self._gateway_online.get(status.gateway or "") is False:
+            # A retained "online" from before its gateway died (the will names the gateway only).
+            online = False
+        if row is None:
+            self.stats["availability_unknown_lantern"] += 1
+            return None
+        was_online, old_boot = row.online, row.boot
+        row.online, row.boot, row.gateway, row.last_seen = online, status.boot, status.gateway, now
+        if not online:
+            return None
+        if old_boot is not None and old_boot != status.boot:
+            return Return.REBOOT
+        if was_online is False:
+            return Return.BACK
+        if not seen.retained or was_online is None:
+            return Return.RECONNECT  # announced live, or seen for the first time
+        return None
+
+    def _report(self, lantern_id: str, state: LanternState) -> None:
+        if lantern_id not in self.reported and len(self.reported) >= REPORTED_CAP:
+            self.stats["state_dropped_cap"] += 1
+            return
+        self.reported[lantern_id] = state
 
     def _drop(self, msg: IncomingMessage, why: str, detail: str = "") -> None:
         self.stats[f"dropped_{why}"] += 1
-        log.warning("ignored message on %s: %s %s", msg.topic, why, detail)
+        self._warn(why, "ignored message on %s: %s %s", msg.topic[:200], why, detail)
+
+    def _warn(self, kind: str, text: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -LOG_EVERY_S) >= LOG_EVERY_S:
+            self._last_warning[kind] = now
+            suppressed = self._suppressed.pop(kind, 0)
+            if suppressed:
+                text += f" ({suppressed} more like it not logged)"
+            log.warning(text, *args)
+        else:
+            self._suppressed[kind] += 1
+            log.debug(text, *args)

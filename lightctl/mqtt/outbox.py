@@ -1,26 +1,69 @@
-"""The outbox publisher: sends every stored delivery that no lantern has acknowledged yet."""
+"""The outbox publisher: sends every stored delivery that no lantern has acknowledged yet.
+
+Everything it sends was committed first (alerts, commands, one delivery row per lantern), so a
+killed service resumes where it stopped. Beyond the due rows it re-sends on request:
+
+- ``resend(lanterns)``: a lantern back after a reconnect gets the live commands it never
+  confirmed; after a reboot (new boot number, every slot lost) it gets every live command again,
+  held light and projection included. The lantern's de-duplication by command id and its
+  priority array make that idempotent;
+- ``resend_all()``: the broker lost our session (restart without persistence), so acks sent
+  meanwhile may be gone: every live, unfinished delivery goes out again, and a lantern answers a
+  command it already has with its last ack, so nothing stays unconfirmed.
+
+Expired commands are never re-sent (the queries exclude them) and every publish carries an MQTT 5
+message expiry equal to the command's remaining lifetime. Before anything goes out its envelope is
+checked with the signer: unsigned, signed by a key that no longer signs, or with a seq past half
+the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from enum import IntEnum
+
+from pydantic import ValidationError
+from sqlmodel import Session
 
 from lightctl.mqtt.link import MqttLink
-from lightctl.protocol import Topics
+from lightctl.protocol import CommandEnvelope, Topics
+from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
+from lightctl.store.alerts import DueDelivery
 
 log = logging.getLogger(__name__)
 
-# One pump publishes at most this many commands, then commits; keeps each transaction short.
+# One pump publishes at most this many due commands, then commits; keeps each transaction short.
 BATCH = 1000
 # A lantern that played to the end acks `done` at expiry at the latest; after this grace the
 # service stops waiting and records what it knows (no silent loss).
 FINAL_ACK_GRACE_S = 30
 MAX_BACKOFF_S = 300.0
+# A lantern's "online" and a command to it can cross on the way (processing lag of the consumer
+# is well under a second); commands younger than this are left to the ack timeout on its return.
+RECENT_S = 2.0
+# Unread acks beyond which retries wait: the consumer reads 500 per transaction, so a backlog of
+# a few hundred clears within a second or two.
+BACKLOG_HOLD = 200
+_RETRY_STATES = ("planned", "published")
+
+
+class Return(IntEnum):
+    """How a lantern came back, and so what it needs again (a larger value needs more)."""
+
+    # Announced itself live while we thought it online (its gateway reconnected): it may have
+    # missed what was sent while the link was down; what crossed its announcement is recent.
+    RECONNECT = 1
+    # Online again after we knew it offline: everything sent meanwhile was lost.
+    BACK = 2
+    # A new boot number: every slot is gone, held light and projection included.
+    REBOOT = 3
 
 
 class Outbox:
@@ -32,6 +75,8 @@ class Outbox:
         ack_timeout_s: float,
         clock: Callable[[], datetime],
         on_change: Callable[[set[str]], None] = lambda _ids: None,
+        signer: CommandSigner | None = None,
+        backlog: Callable[[], int] = lambda: 0,
     ) -> None:
         self._db = db
         self._link = link
@@ -39,9 +84,19 @@ class Outbox:
         self._ack_timeout_s = ack_timeout_s
         self._clock = clock
         self._on_change = on_change
+        self._signer = signer
+        self._backlog = backlog
         self._wake = asyncio.Event()
         self._stopping = False
+        self._lock = threading.Lock()
+        self._resend: dict[str, Return] = {}
+        self._resend_all = False
         self.published_total = 0
+        self.resent_total = 0
+        self.expired_total = 0
+        self.unreachable_total = 0
+
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
         """Called after a commit (from any thread) so new deliveries go out at once."""
@@ -49,7 +104,18 @@ class Outbox:
         if loop is not None:
             loop.call_soon_threadsafe(self._wake.set)
 
-    _loop: asyncio.AbstractEventLoop | None = None
+    def resend(self, lanterns: dict[str, Return]) -> None:
+        """Lanterns back online: their live commands go out again (from any thread)."""
+        with self._lock:
+            for lantern_id, how in lanterns.items():
+                self._resend[lantern_id] = max(how, self._resend.get(lantern_id, how))
+        self.wake()
+
+    def resend_all(self) -> None:
+        """The broker lost our session: ask every lantern with unfinished work again."""
+        with self._lock:
+            self._resend_all = True
+        self.wake()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -71,7 +137,7 @@ class Outbox:
         self._wake.set()
 
     def pump(self) -> int:
-        """Publish what is due, end what expired; returns how many commands went out."""
+        """Publish what is due, end what expired; returns how many due commands went out."""
         now = self._clock()
         changed: set[str] = set()
         self._end_overdue(now, changed)
@@ -79,30 +145,95 @@ class Outbox:
             if changed:
                 self._on_change(changed)
             return 0
+        with self._lock:
+            lanterns, self._resend = self._resend, {}
+            everyone, self._resend_all = self._resend_all, False
         with self._db.session() as session:
             due = alert_store.due_deliveries(session, now, BATCH)
+            extra = self._resends(session, now, lanterns, everyone)
+        if self._backlog() > BACKLOG_HOLD:
+            # Acks are waiting to be read: a retry now would mostly repeat commands the lanterns
+            # already have. First sends and re-sends go; retries wait for the next pump.
+            due = [d for d in due if d.attempts == 0]
+        keys = {(d.command_id, d.lantern_id) for d in due}
+        resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
+        envelopes = self._envelopes(due + resends, now)
         sent: list[tuple[str, str, int, datetime]] = []
-        for d in due:
+        published = 0
+        for d in due + resends:
             remaining = (d.expires_at - now).total_seconds()
             if remaining <= 0:
                 continue  # _end_overdue will record it on the next pass
-            self._link.publish(
-                self._topics.cmd(d.lantern_id), d.envelope.encode(), qos=1, expiry_s=int(remaining)
-            )
-            backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
-            sent.append(
-                (d.command_id, d.lantern_id, d.attempts + 1, now + timedelta(seconds=backoff))
-            )
+            topic = self._topics.cmd(d.lantern_id)
+            self._link.publish(topic, envelopes[d.command_id], qos=1, expiry_s=int(remaining))
+            published += 1
+            if d.state in _RETRY_STATES:
+                backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
+                sent.append(
+                    (d.command_id, d.lantern_id, d.attempts + 1, now + timedelta(seconds=backoff))
+                )
         if sent:
             with self._db.session() as session:
                 alert_store.mark_published_many(session, sent, now)
                 ids = alert_store.alert_ids_for_commands(session, list({s[0] for s in sent}))
             changed.update(a for a in ids.values() if a)
-            self.published_total += len(sent)
-            log.debug("published %d commands", len(sent))
+        self.published_total += published
+        self.resent_total += len(resends)
+        if resends:
+            log.info("re-sent %d live commands (%d lanterns back)", len(resends), len(lanterns))
         if changed:
             self._on_change(changed)
         return len(due)
+
+    def _resends(
+        self, session: Session, now: datetime, lanterns: dict[str, Return], everyone: bool
+    ) -> list[DueDelivery]:
+        out: list[DueDelivery] = []
+        if everyone:
+            unfinished = ("published", "received", "playing")
+            out += alert_store.live_deliveries(session, now, unfinished)
+        by_kind = {kind: [i for i, k in lanterns.items() if k is kind] for kind in Return}
+        unconfirmed = alert_store.RESEND_STATES
+        if by_kind[Return.REBOOT]:
+            everything = alert_store.RESEND_AFTER_REBOOT
+            out += alert_store.live_deliveries(session, now, everything, by_kind[Return.REBOOT])
+        if by_kind[Return.BACK]:
+            out += alert_store.live_deliveries(session, now, unconfirmed, by_kind[Return.BACK])
+        if by_kind[Return.RECONNECT]:
+            # Sent in the last moments, it may have crossed the lantern's announcement on the
+            # way; the ack timeout covers it if it was lost, without a needless duplicate.
+            recent = now - timedelta(seconds=min(self._ack_timeout_s, RECENT_S))
+            ids = by_kind[Return.RECONNECT]
+            out += alert_store.live_deliveries(session, now, unconfirmed, ids, recent)
+        return out
+
+    def _envelopes(self, work: Iterable[DueDelivery], now: datetime) -> dict[str, bytes]:
+        """The bytes to publish per command, re-signed (and stored) where a lantern could refuse
+        the stored ones: one signature per command, whatever the number of lanterns."""
+        out: dict[str, bytes] = {}
+        renewed: list[tuple[str, str, int]] = []
+        for d in work:
+            if d.command_id in out:
+                continue
+            out[d.command_id] = d.envelope.encode()
+            if self._signer is None:
+                continue
+            try:
+                env = CommandEnvelope.from_bytes(d.envelope)
+                if not self._signer.stale(env, now):
+                    continue
+                env = self._signer.refresh(env)
+            except (ValidationError, NoSigningKey) as exc:
+                log.error("sending command %s as stored, cannot re-sign it: %s", d.command_id, exc)
+                continue
+            text = env.to_bytes().decode()
+            out[d.command_id] = text.encode()
+            renewed.append((d.command_id, text, env.seq))
+        if renewed:
+            with self._db.session() as session:
+                for command_id, text, seq in renewed:
+                    alert_store.replace_envelope(session, command_id, text, seq)
+        return out
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
         """Unacknowledged past expiry: `unreachable` if the lantern is offline, else `expired`."""
@@ -129,4 +260,6 @@ class Outbox:
             ids = alert_store.alert_ids_for_commands(
                 session, list({c for c, _ in never_received + silent})
             )
+        self.unreachable_total += len(unreachable)
+        self.expired_total += len(expired) + len(silent)
         changed.update(a for a in ids.values() if a)

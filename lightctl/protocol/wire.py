@@ -183,11 +183,17 @@ class Availability(WireModel):
 
 
 class ChannelState(WireModel):
-    """Effective value of one channel and the slot (priority) that drives it."""
+    """Effective value of one channel and the slot (priority) that drives it.
+
+    With every slot empty the lantern's configured default drives the channel: ``priority`` 16,
+    no ``cmd_id``; a channel without a default (audio, projection) reports no priority at all.
+    """
 
     priority: int | None = Field(default=None, ge=1, le=16)
     cmd_id: str | None = None
     value: dict[str, Any] | None = None
+    # Path only: whether the footpath light is on now (motion mode: someone passed within hold_s).
+    lit: bool | None = None
 
 
 class LanternState(WireModel):

@@ -16,7 +16,7 @@ from lightctl.domain.delivery import DeliveryState, is_terminal
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.geo.names import suggest
-from lightctl.protocol import EmptyPayload, SpeechItem
+from lightctl.protocol import CommandEnvelope, EmptyPayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
@@ -25,7 +25,9 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import SUPPORTED_LANGUAGES, Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store import approvals as approval_store
 from lightctl.store import lanterns as lantern_store
+from lightctl.store.db import retrying
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.templates import Template, render
 
@@ -65,8 +67,8 @@ class AlertReport:
 
     @property
     def status(self) -> str:
-        """sending | completed | cancelled | all_clear | expired (what a dispatcher reads)."""
-        if self.alert.status in ("cancelled", "all_clear"):
+        """sending | completed | cancelled | all_clear | expired | awaiting_approval."""
+        if self.alert.status in ("cancelled", "all_clear", "awaiting_approval"):
             return self.alert.status
         if self.now >= _aware(self.alert.expires_at) and self.finished:
             return "expired"
@@ -98,6 +100,7 @@ class AlertService:
         templates: Mapping[str, Template] | None = None,
         on_stored: Callable[[], None] = lambda: None,
         resolver: TargetResolver | None = None,
+        sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -106,14 +109,18 @@ class AlertService:
         self._on_stored = on_stored
         self._templates = dict(templates or {})
         self._resolver = resolver or TargetResolver(db)
+        # Signs each envelope once, where it is built; the outbox signs what arrives unsigned.
+        self._sign = sign or (lambda env: env)
         self._lock = threading.Lock()  # one lifecycle change at a time (update vs cancel races)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
 
     # ---- create -------------------------------------------------------------------------------
 
-    def create(self, spec: AlertSpec) -> AlertReport:
-        """Everything that can fail happens before the single commit; nothing half-stored."""
+    def create(self, spec: AlertSpec, hold: bool = False) -> AlertReport:
+        """Everything that can fail happens before the single commit; nothing half-stored.
+
+        ``hold``: store it awaiting a second person's approval, with nothing published."""
         now = self._clock()
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
@@ -154,8 +161,12 @@ class AlertService:
             severity=texts.severity,
             primary_command_id=_primary(commands),
         )
+        if hold:
+            alert.status = "awaiting_approval"
         with self._db.session() as session:
             alert_store.save_alert(session, alert, commands)
+            if hold:
+                approval_store.hold(session, alert_id)
         log.info("alert %s stored for %d lanterns (%s)", alert_id, len(resolved), texts.languages)
         self._on_stored()
         return self.get(alert_id)
@@ -163,6 +174,23 @@ class AlertService:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def update(self, alert_id: str, change: AlertUpdate) -> AlertReport:
+        """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
+        return retrying(lambda: self._update(alert_id, change))
+
+    def cancel(self, alert_id: str) -> AlertReport:
+        """Stop playback, light and projection now on every lantern of the alert."""
+        return retrying(lambda: self._cancel(alert_id))
+
+    def all_clear(
+        self,
+        alert_id: str,
+        params: dict[str, str] | None = None,
+        messages: dict[str, str] | None = None,
+    ) -> AlertReport:
+        """Play the all-clear (steady tone, then the texts) and let the lanterns go afterwards."""
+        return retrying(lambda: self._all_clear(alert_id, params, messages))
+
+    def _update(self, alert_id: str, change: AlertUpdate) -> AlertReport:
         """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
         with self._lock:
             now = self._clock()
@@ -224,7 +252,7 @@ class AlertService:
         self._on_stored()
         return self.get(alert_id)
 
-    def cancel(self, alert_id: str) -> AlertReport:
+    def _cancel(self, alert_id: str) -> AlertReport:
         """Stop playback, light and projection now on every lantern of the alert."""
         with self._lock:
             now = self._clock()
@@ -239,7 +267,7 @@ class AlertService:
         self._on_stored()
         return self.get(alert_id)
 
-    def all_clear(
+    def _all_clear(
         self,
         alert_id: str,
         params: dict[str, str] | None = None,
@@ -293,7 +321,7 @@ class AlertService:
                 )
                 others = [c for c in previous if c.channel != "audio"]
                 commands: list[tuple[CommandRow, Sequence[str]]] = [
-                    (build.command_row(audio), lanterns)
+                    (build.command_row(self._sign(audio)), lanterns)
                 ]
                 commands += self._releases(session, alert, others, set(), now)
                 alert_store.save_commands(session, alert_id, commands)
@@ -488,7 +516,7 @@ class AlertService:
                 payload=payload,
                 seq=self._seq.next(),
             )
-            out.append((build.command_row(env), ids))
+            out.append((build.command_row(self._sign(env)), ids))
         return out
 
     def _releases(
@@ -518,7 +546,7 @@ class AlertService:
                 payload=EmptyPayload(),
                 seq=self._seq.next(),
             )
-            out.append((build.command_row(env), ids))
+            out.append((build.command_row(self._sign(env)), ids))
         return out
 
     def _active(self, alert_id: str, now: datetime, action: str) -> AlertRow:

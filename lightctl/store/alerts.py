@@ -129,6 +129,7 @@ class DueDelivery:
     attempts: int
     envelope: str
     expires_at: datetime
+    state: str = "published"
 
 
 def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDelivery]:
@@ -142,7 +143,7 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDeliv
         .limit(limit)
     )
     return [
-        DueDelivery(d.command_id, d.lantern_id, d.attempts, c.envelope, c.expires_at)
+        DueDelivery(d.command_id, d.lantern_id, d.attempts, c.envelope, c.expires_at, d.state)
         for d, c in session.exec(query)
     ]
 
@@ -247,3 +248,77 @@ def force_state(
     )
     if keys:
         session.connection().execute(stmt, [{"b_cid": c, "b_lid": lid} for c, lid in keys])
+
+
+# ---- re-sending (issue 6): lanterns that came back, a broker that lost our session -----------
+
+# Back after a reconnect, a lantern still holds what it received; it needs what it never
+# confirmed. After a reboot it lost every slot: everything live goes again, `applied` included.
+RESEND_STATES = ("planned", "published")
+RESEND_AFTER_REBOOT = ("planned", "published", "received", "playing", "applied")
+
+
+def live_deliveries(
+    session: Session,
+    now: datetime,
+    states: Sequence[str],
+    lantern_ids: Sequence[str] | None = None,
+    published_before: datetime | None = None,
+) -> list[DueDelivery]:
+    """Deliveries in ``states`` whose command has not expired, of some lanterns or of all;
+    with ``published_before``, only those not published since then."""
+    query = (
+        select(DeliveryRow, CommandRow)
+        .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
+        .where(col(CommandRow.expires_at) > now)
+        .where(col(DeliveryRow.state).in_(list(states)))
+    )
+    if published_before is not None:
+        query = query.where(
+            or_(
+                col(DeliveryRow.published_at).is_(None),
+                col(DeliveryRow.published_at) < published_before,
+            )
+        )
+    if lantern_ids is None:
+        chunks: list[list[str] | None] = [None]
+    else:
+        ids = list(lantern_ids)
+        chunks = [ids[start : start + _BATCH] for start in range(0, len(ids), _BATCH)]
+    out: list[DueDelivery] = []
+    for chunk in chunks:
+        part = query if chunk is None else query.where(col(DeliveryRow.lantern_id).in_(chunk))
+        out.extend(
+            DueDelivery(d.command_id, d.lantern_id, d.attempts, c.envelope, c.expires_at, d.state)
+            for d, c in session.exec(part.order_by(col(CommandRow.seq)))
+        )
+    return out
+
+
+def replace_envelope(session: Session, command_id: str, envelope: str, seq: int) -> None:
+    """Store a re-signed envelope (same command, fresh seq): what is published from now on."""
+    session.execute(
+        update(CommandRow)
+        .where(col(CommandRow.id) == command_id)
+        .values(envelope=envelope, seq=seq)
+    )
+
+
+def deliveries_by_key(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], DeliveryRow]:
+    """Delivery rows for (command id, lantern id) pairs, a few queries for a whole ack batch."""
+    by_command: dict[str, set[str]] = {}
+    for command_id, lantern_id in keys:
+        by_command.setdefault(command_id, set()).add(lantern_id)
+    out: dict[tuple[str, str], DeliveryRow] = {}
+    for command_id, lantern_ids in by_command.items():
+        ids = sorted(lantern_ids)
+        for start in range(0, len(ids), _BATCH):
+            query = (
+                select(DeliveryRow)
+                .where(col(DeliveryRow.command_id) == command_id)
+                .where(col(DeliveryRow.lantern_id).in_(ids[start : start + _BATCH]))
+            )
+            out.update({(row.command_id, row.lantern_id): row for row in session.exec(query)})
+    return out

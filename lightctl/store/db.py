@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
-from lightctl.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from lightctl.store import approvals, audit, auth, tables  # noqa: F401  (registers tables)
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +84,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+T = TypeVar("T")
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}  # PostgreSQL deadlock, serialization failure
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A transaction the database aborted for concurrency (deadlock, busy SQLite), safe to redo."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc)
+
+
+def retrying(work: Callable[[], T], attempts: int = 4) -> T:
+    """Run ``work`` (one whole transaction) again when the database aborted it for concurrency.
+
+    The ack consumer and a dispatcher's cancel update the same delivery rows in different orders;
+    PostgreSQL then aborts one of them with a deadlock. Redoing it is correct because each
+    attempt is a fresh transaction.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == attempts or not is_retryable(exc):
+                raise
+            log.warning("transaction aborted (%s); retry %d", exc.__class__.__name__, attempt)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

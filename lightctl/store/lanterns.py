@@ -258,6 +258,24 @@ def all_street_segments(session: Session) -> list[tuple[str, str | None, str, li
     return [(r.id, r.name, r.cls, json.loads(r.coords_json)) for r in rows]
 
 
+def street_segments_fingerprint(session: Session) -> tuple[int, int, int]:
+    """(segments, geometry characters, name characters): one aggregate scan that changes with
+    any street import that adds, moves or renames segments, so a cached basemap can be reused
+    without reading and parsing every segment (a rename to a name of equal length is missed)."""
+    size = func.coalesce(func.sum(func.length(StreetSegmentRow.coords_json)), 0)
+    names = func.coalesce(func.sum(func.length(StreetSegmentRow.name)), 0)
+    count, coords, named = session.execute(sql_select(func.count(), size, names)).one()
+    return int(count), int(coords), int(named)
+
+
+def live_rows(session: Session) -> list[tuple[str, float, float, bool | None]]:
+    """(id, lon, lat, online) of every lantern, ordered by id."""
+    query = select(LanternRow.id, LanternRow.lon, LanternRow.lat, LanternRow.online).order_by(
+        col(LanternRow.id)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.exec(query)]
+
+
 def delete_all_streets(session: Session) -> None:
     session.execute(delete(StreetSegmentRow))
 
@@ -304,4 +322,14 @@ def capabilities_of(session: Session, ids: Sequence[str]) -> dict[str, frozenset
                 "path_light": row.cap_path_light,
             }
             out[row.id] = frozenset(name for name, on in flags.items() if on)
+    return out
+
+
+def rows_by_id(session: Session, ids: Sequence[str]) -> dict[str, LanternRow]:
+    """Lantern rows by id in a few queries (an availability burst of a whole gateway)."""
+    wanted = sorted(set(ids))
+    out: dict[str, LanternRow] = {}
+    for start in range(0, len(wanted), _BATCH):
+        query = select(LanternRow).where(col(LanternRow.id).in_(wanted[start : start + _BATCH]))
+        out.update({row.id: row for row in session.exec(query)})
     return out

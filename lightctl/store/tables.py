@@ -114,7 +114,8 @@ class DeliveryRow(SQLModel, table=True):
     __tablename__ = "delivery"
 
     command_id: str = Field(primary_key=True, foreign_key="command.id", max_length=64)
-    lantern_id: str = Field(primary_key=True, max_length=64)
+    # Indexed for "what did the service send this lantern" (GET /lanterns/{id}, slot ownership).
+    lantern_id: str = Field(primary_key=True, index=True, max_length=64)
     alert_id: str | None = Field(default=None, index=True, max_length=64)
     state: str = Field(default="planned", index=True, max_length=20)
     reason: str | None = Field(default=None, max_length=200)
@@ -123,3 +124,47 @@ class DeliveryRow(SQLModel, table=True):
     published_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
     played_json: str | None = None  # sha256 list from the lantern's `done` ack
+
+
+class SteeringRow(SQLModel, table=True):
+    """A visitor-flow steering or emergency guidance: its request, lanterns and end (issue 5)."""
+
+    __tablename__ = "steering"
+
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="active", max_length=20)  # active | released
+    priority: int
+    label: str = Field(default="", max_length=200)
+    target_json: str
+    guidance_json: str | None = None  # direction, destination, chase speed
+    settings_json: str  # {"light": {...}, "projection": {...}, "path": {...}} as requested
+    ends_at: datetime
+    lantern_count: int
+    # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
+    unsupported_json: str = "{}"
+    released_at: datetime | None = None
+
+
+class ScheduleRow(SQLModel, table=True):
+    """A lighting schedule for one group, or the default for lanterns in no scheduled group."""
+
+    __tablename__ = "schedule"
+
+    name: str = Field(primary_key=True, max_length=100)
+    group_name: str | None = Field(default=None, unique=True, max_length=100)
+    definition_json: str  # lightctl.domain.schedules.schedule_to_json
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ScheduleCommandRow(SQLModel, table=True):
+    """One switching command a schedule sent, by what it switches, so nothing is sent twice."""
+
+    __tablename__ = "schedule_command"
+
+    schedule: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=200)  # channel|step start|end|payload hash
+    command_id: str = Field(max_length=64)
+    ends_at: datetime = Field(index=True)

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ import pytest
 import uvicorn
 
 from firmware_sim import Fleet, load_inventory
+from firmware_sim.verifier import TrustFile
 from lightctl.api import create_app
 from lightctl.protocol import Topics
 from lightctl.runtime import Runtime
+from lightctl.services.auth import AuthService
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
+from lightctl.signing import KeyStore
 from lightctl.store import Database
 from tests.support import FIXTURES, MosquittoProcess, free_port, postgres_url
 
@@ -70,10 +74,14 @@ def inventory(database: Database) -> Database:
 class LiveService:
     """``lightctl serve`` in a thread: uvicorn on a free port with the real runtime."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, roles: str = "admin") -> None:
         self.settings = settings
         self.runtime = Runtime(settings, db)
         self.url = settings.resolved_public_url
+        # Every request of a test carries a token with full rights (``admin``) unless the test
+        # asks for other roles; the role matrix and ceiling tests make their own tokens.
+        db.create_all()
+        self.token = self.make_token("tests", roles)
         config = uvicorn.Config(
             create_app(settings, self.runtime),
             host=settings.http_host,
@@ -82,7 +90,17 @@ class LiveService:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-        self.http = httpx.Client(base_url=f"{self.url}/api/v1", timeout=30)
+        self.http = httpx.Client(
+            base_url=f"{self.url}/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+    def make_token(self, name: str, roles: str, groups: tuple[str, ...] = ()) -> str:
+        """A fresh API token straight in the database, as `lightctl tokens create` makes it."""
+        auth = AuthService(self.runtime.db, lambda: datetime.now(UTC))
+        _row, secret = auth.create_token(f"{name}-{uuid.uuid4().hex[:6]}", roles, groups)
+        return secret
 
     def start(self) -> None:
         self.thread.start()
@@ -144,17 +162,25 @@ def make_settings(tmp_path: Path, broker_url: str, topic_root: str, **extra: Any
 
 @pytest.fixture
 def service(
-    inventory: Database, mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path
+    inventory: Database,
+    mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[LiveService]:
     live = LiveService(make_settings(tmp_path, mosquitto.url, topic_root), inventory)
+    monkeypatch.setenv("LIGHTCTL_TOKEN", live.token)  # for CLI commands run with CliRunner
     live.start()
     yield live
     live.stop()
 
 
 @pytest.fixture
-def fleet(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[Fleet]:
-    """Every fixture lantern simulated, playback 20x faster than real time."""
+def fleet(mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path) -> Iterator[Fleet]:
+    """Every fixture lantern simulated, playback 20x faster than real time, checking every
+    signature against the trust list of the ``service`` fixture's keys (made here if needed)."""
+    keys = KeyStore.in_data_dir(tmp_path / "data")
+    keys.ensure()
     sim = FleetThread(
         Fleet(
             mosquitto.url,
@@ -163,6 +189,7 @@ def fleet(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[Fleet]:
             per_connection=100,
             topics=Topics(topic_root),
             gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
+            trust=TrustFile.open(keys.trust_path),
         )
     )
     sim.start()

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from lightctl.api.deps import AlertsDep, RuntimeDep
+from lightctl.api.auth import GuardDep, PrincipalDep, require_priority
+from lightctl.api.deps import MAX_OFFSET, AlertsDep, RuntimeDep
 from lightctl.api.schemas import (
     AlertCreate,
     AlertOut,
@@ -20,7 +21,9 @@ from lightctl.api.schemas import (
     DeliveryOut,
 )
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
-from lightctl.services.alerts import AlertReport
+from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
+from lightctl.errors import InvalidRequest
+from lightctl.services.alerts import AlertReport, AlertService
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -66,14 +69,46 @@ def to_out(report: AlertReport) -> AlertOut:
     )
 
 
+def _within_ceiling(alerts: AlertService, alert_id: str, principal: Principal) -> AlertReport:
+    """A caller may change only alerts at or below their ceiling (a feed never cancels slot 1)."""
+    report = alerts.get(alert_id)
+    require_priority(principal, report.alert.priority)
+    return report
+
+
 @router.post("", status_code=201, response_model=AlertOut)
-def create_alert(body: AlertCreate, alerts: AlertsDep) -> AlertOut:
-    """Send a warning: stored with one delivery row per lantern, then published."""
+def create_alert(
+    body: AlertCreate,
+    alerts: AlertsDep,
+    principal: PrincipalDep,
+    guard: GuardDep,
+    break_glass: str | None = Query(
+        None,
+        min_length=10,
+        max_length=500,
+        description="life safety (priority 1-2) only: send at once without the second "
+        "person's approval the four-eyes rule asks for; say why (recorded)",
+    ),
+) -> AlertOut:
+    """Send a warning: stored with one delivery row per lantern, then published (or held for a
+    second person's approval when the four-eyes rule covers the caller's role)."""
+    # Without a priority, a caller sends at their own ceiling (a CAP feed at 2, a dispatcher at 1).
+    priority = body.priority
+    if "priority" not in body.model_fields_set and principal.ceiling is not None:
+        priority = principal.ceiling
+    require_priority(principal, priority)
+    four_eyes = guard.four_eyes(principal.role_names)
+    if break_glass is not None and priority > LIFE_SAFETY_MAX:
+        raise InvalidRequest.at(
+            ("query", "break_glass"),
+            f"break-glass is for life safety warnings (priority 1-{LIFE_SAFETY_MAX}), "
+            f"not priority {priority}",
+        )
     spec = AlertSpec(
         target=body.target.to_spec(),
         messages=body.messages,
         languages=tuple(body.languages),
-        priority=body.priority,
+        priority=priority,
         expires_at=body.expires_at,
         expires_in_s=body.expires_in_s,
         signal=body.signal,
@@ -87,12 +122,38 @@ def create_alert(body: AlertCreate, alerts: AlertsDep) -> AlertOut:
         light=body.light,
         projection=body.projection,
     )
-    return to_out(alerts.create(spec))
+    hold = four_eyes and break_glass is None
+    report = alerts.create(spec, hold=hold)
+    if hold:
+        guard.approvals.requested(report.alert.id, principal)
+    elif four_eyes and break_glass is not None:
+        guard.approvals.bypassed(report.alert.id, principal, break_glass)
+        guard.audit.append(
+            "alert.break_glass",
+            principal.subject,
+            principal.role_names,
+            report.alert.id,
+            {"reason": break_glass, "priority": priority},
+        )
+    return to_out(report)
+
+
+@router.post("/{alert_id}/approve", response_model=AlertOut)
+def approve_alert(
+    alert_id: str, alerts: AlertsDep, principal: PrincipalDep, guard: GuardDep
+) -> AlertOut:
+    """Four-eyes rule: a second person releases a held alert (403 for the one who asked)."""
+    _within_ceiling(alerts, alert_id, principal)
+    guard.approvals.approve(alert_id, principal)
+    return to_out(alerts.get(alert_id))
 
 
 @router.post("/{alert_id}/update", response_model=AlertOut)
-def update_alert(alert_id: str, body: AlertUpdateIn, alerts: AlertsDep) -> AlertOut:
+def update_alert(
+    alert_id: str, body: AlertUpdateIn, alerts: AlertsDep, principal: PrincipalDep
+) -> AlertOut:
     """Change text, languages, target or expiry of a running alert (409 once it has ended)."""
+    _within_ceiling(alerts, alert_id, principal)
     change = AlertUpdate(
         target=body.target.to_spec() if body.target else None,
         messages=body.messages,
@@ -106,14 +167,24 @@ def update_alert(alert_id: str, body: AlertUpdateIn, alerts: AlertsDep) -> Alert
 
 
 @router.post("/{alert_id}/cancel", response_model=AlertOut)
-def cancel_alert(alert_id: str, alerts: AlertsDep) -> AlertOut:
-    """Stop playback, warning light and projection now (409 once it has ended)."""
+def cancel_alert(
+    alert_id: str, alerts: AlertsDep, principal: PrincipalDep, guard: GuardDep
+) -> AlertOut:
+    """Stop playback, warning light and projection now (409 once it has ended); an alert still
+    awaiting approval is dropped without anything ever having been sent."""
+    report = _within_ceiling(alerts, alert_id, principal)
+    if report.alert.status == "awaiting_approval":
+        guard.approvals.reject(alert_id, principal)
+        return to_out(alerts.get(alert_id))
     return to_out(alerts.cancel(alert_id))
 
 
 @router.post("/{alert_id}/all-clear", response_model=AlertOut)
-def all_clear(alert_id: str, alerts: AlertsDep, body: AllClearIn | None = None) -> AlertOut:
+def all_clear(
+    alert_id: str, alerts: AlertsDep, principal: PrincipalDep, body: AllClearIn | None = None
+) -> AlertOut:
     """Play the all-clear on the alert's lanterns, then release them."""
+    _within_ceiling(alerts, alert_id, principal)
     body = body or AllClearIn()
     return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages))
 
@@ -122,7 +193,7 @@ def all_clear(alert_id: str, alerts: AlertsDep, body: AllClearIn | None = None) 
 def list_alerts(
     alerts: AlertsDep,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> list[AlertOut]:
     return [to_out(r) for r in alerts.recent(limit, offset)]
 

@@ -8,12 +8,20 @@ from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
 
-from lightctl.api.deps import RuntimeDep
-from lightctl.api.schemas import ImportOut, LanternOut, SkippedOut, StreetOut
+from lightctl.api.deps import MAX_OFFSET, RuntimeDep
+from lightctl.api.schemas import (
+    ImportOut,
+    LanternChannelOut,
+    LanternOut,
+    SkippedOut,
+    SlotOut,
+    StreetOut,
+)
 from lightctl.errors import ImportFailed, InvalidRequest, NotFound
 from lightctl.geo.names import normalize_street_name
 from lightctl.geo.readers import LanternFormat
 from lightctl.services.inventory import import_lanterns, parse_capabilities
+from lightctl.services.lantern_state import SlotView
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import LanternRow
 
@@ -50,7 +58,7 @@ def list_lanterns(
     runtime: RuntimeDep,
     street: str | None = Query(None, description="only lanterns on this street"),
     limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> list[LanternOut]:
     key = normalize_street_name(street) if street else None
     with runtime.db.session() as session:
@@ -65,7 +73,29 @@ def get_lantern(lantern_id: str, runtime: RuntimeDep) -> LanternOut:
     if row is None:
         raise NotFound("lantern", lantern_id)
     state = runtime.consumer.reported.get(lantern_id) if runtime.consumer else None
-    return _out(row, state.model_dump(mode="json") if state else None)
+    out = _out(row, state.model_dump(mode="json") if state else None)
+    views = runtime.lantern_states.channels(lantern_id, out.capabilities)
+    out.channels = {
+        channel: LanternChannelOut(
+            desired=_slot(v.desired), reported=_slot(v.reported), mismatch=v.mismatch
+        )
+        for channel, v in views.items()
+    }
+    return out
+
+
+def _slot(view: SlotView | None) -> SlotOut | None:
+    if view is None:
+        return None
+    return SlotOut(
+        priority=view.priority,
+        cmd_id=view.cmd_id,
+        holder_kind=view.holder_kind,
+        holder_id=view.holder_id,
+        value=view.value,
+        delivery=view.delivery,
+        lit=view.lit,
+    )
 
 
 @router.get("/streets", response_model=list[StreetOut])

@@ -284,11 +284,7 @@ def test_light_slot_expires_itself_and_falls_back_to_the_default() -> None:
     assert acks(effects) == [("warn", "done", "expired")]
     assert PublishState() in effects
     light = lantern.state(T0).channels["light"]
-    assert (light.priority, light.cmd_id, light.value) == (
-        None,
-        None,
-        {"on": True, "brightness": 30},
-    )
+    assert (light.priority, light.cmd_id, light.value) == (16, None, {"on": True, "brightness": 30})
 
 
 def test_same_slot_written_again_closes_the_previous_command() -> None:
@@ -338,5 +334,5 @@ def test_effective_light_is_always_the_highest_live_slot(sequence: list[Op]) -> 
         if model:
             top = min(model)
             assert (light.priority, light.cmd_id) == (top, model[top][0])
-        else:
-            assert (light.priority, light.cmd_id) == (None, None)
+        else:  # the lantern default, at slot 16
+            assert (light.priority, light.cmd_id) == (16, None)

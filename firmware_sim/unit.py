@@ -1,0 +1,47 @@
+"""One simulated lantern at run time, and the record of what it did (tests, control API)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from firmware_sim.lantern import Lantern
+from firmware_sim.link import LanternLink
+from firmware_sim.transport import Gateway
+from lightctl.protocol import Ack
+
+# Entries kept per lantern in each list of its record; a long rehearsal must not grow without end.
+RECORD_CAP = 1000
+
+
+@dataclass(slots=True)
+class LanternRecord:
+    """What one simulated lantern did, for tests and the control API (latest RECORD_CAP each)."""
+
+    fetched: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """(url, sha256 of the bytes received) per download, in order."""
+    played: deque[tuple[str, tuple[str, ...]]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_CAP)
+    )
+    """(command id, clip hashes in playback order) per program played to its end."""
+    acks: deque[Ack] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    dropped: deque[str] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    motion: deque[datetime] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """When someone passed the lantern's presence sensor (``Fleet.passer_by``)."""
+
+
+@dataclass(eq=False, slots=True)
+class Unit:
+    """One simulated lantern at run time: firmware, connection, clip cache, playback."""
+
+    lantern: Lantern
+    gateway: Gateway
+    link: LanternLink
+    record: LanternRecord = field(default_factory=LanternRecord)
+    verified: set[str] = field(default_factory=set)
+    playback: asyncio.Task[None] | None = None
+    playback_id: str | None = None
+    deadline: datetime | None = None
+    timer: asyncio.TimerHandle | None = None

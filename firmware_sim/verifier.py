@@ -1,0 +1,185 @@
+"""Signature checks of the simulated firmware: Ed25519 against the provisioned trust list.
+
+``TrustVerifier`` implements the lantern's ``Verifier`` hook. One instance serves a whole fleet
+and remembers every (kid, sig) it has verified together with the digest of the bytes it covered,
+so a command shared by 3,000 lanterns costs one Ed25519 verification (~0.3 ms) instead of 3,000
+(~0.9 s of CPU on the fleet's single event loop thread).
+
+``TrustFile`` is how a rotation reaches running lanterns: the simulator re-reads the file the
+service writes (``<data_dir>/keys/trust.json``) when it changes, and the control API accepts a
+new list over HTTP for a fleet on another machine. A list older than the one held is ignored,
+so a stale copy can never trust a revoked key again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+
+from firmware_sim.effects import Reason
+from lightctl.protocol import CommandEnvelope
+from lightctl.protocol.trust import (
+    LIFE_SAFETY_MAX_PRIORITY,
+    PUBLIC_KEY_BYTES,
+    SIGNATURE_BYTES,
+    KeyScope,
+    TrustList,
+    b64decode,
+)
+
+log = logging.getLogger(__name__)
+
+# Verified (kid, sig) pairs kept: a fleet sees a few live commands at a time; 4,096 entries of
+# ~200 bytes are under 1 MB and outlast any realistic burst.
+CACHE_SIZE = 4096
+
+
+class TrustFileError(ValueError):
+    """The trust file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    public: Ed25519PublicKey
+    scope: KeyScope
+
+
+class TrustVerifier:
+    """Accepts an envelope only when a trusted, unrevoked key of the right scope signed it."""
+
+    def __init__(self, trust: TrustList) -> None:
+        self._keys: dict[str, _Key] = {}
+        self._revoked: frozenset[str] = frozenset()
+        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.trust = trust
+        self.stats: Counter[str] = Counter()
+        self._install(trust)
+
+    @property
+    def version(self) -> int:
+        return self.trust.version
+
+    @property
+    def replay_window_s(self) -> float:
+        return float(self.trust.replay_window_s)
+
+    def update(self, trust: TrustList) -> bool:
+        """Take a newer trust list; False (and nothing changes) for an older or equal one."""
+        if trust.version <= self.trust.version:
+            return False
+        self._install(trust)
+        log.info(
+            "trust list version %d: %d keys, %d revoked",
+            trust.version,
+            len(trust.keys),
+            len(trust.revoked),
+        )
+        return True
+
+    def verify(self, cmd: CommandEnvelope) -> str | None:
+        reason = self._check(cmd)
+        self.stats["accepted" if reason is None else f"rejected_{reason}"] += 1
+        return reason
+
+    def _check(self, cmd: CommandEnvelope) -> str | None:
+        if cmd.kid is None or cmd.sig is None:
+            return Reason.UNSIGNED
+        if cmd.kid in self._revoked:
+            return Reason.REVOKED_KEY
+        key = self._keys.get(cmd.kid)
+        if key is None:
+            return Reason.UNKNOWN_KEY
+        if cmd.priority <= LIFE_SAFETY_MAX_PRIORITY and key.scope != "life_safety":
+            return Reason.KEY_NOT_LIFE_SAFETY
+        signed = cmd.signing_bytes()
+        digest = hashlib.sha256(signed).digest()
+        cache_key = (cmd.kid, cmd.sig)
+        if self._cache.get(cache_key) == digest:
+            self._cache.move_to_end(cache_key)
+            self.stats["cache_hits"] += 1
+            return None
+        signature = b64decode(cmd.sig, SIGNATURE_BYTES)
+        if signature is None:
+            return Reason.BAD_SIGNATURE
+        self.stats["verified"] += 1
+        try:
+            key.public.verify(signature, signed)
+        except InvalidSignature:
+            return Reason.BAD_SIGNATURE
+        self._cache[cache_key] = digest
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return None
+
+    def _install(self, trust: TrustList) -> None:
+        keys: dict[str, _Key] = {}
+        for entry in trust.keys:
+            raw = b64decode(entry.public_key, PUBLIC_KEY_BYTES)
+            assert raw is not None  # TrustedKey validated it
+            keys[entry.kid] = _Key(Ed25519PublicKey.from_public_bytes(raw), entry.scope)
+        self._keys = keys
+        self._revoked = frozenset(trust.revoked)
+        # A key revoked or dropped since must not keep passing through the cache.
+        self._cache = OrderedDict(
+            (k, v) for k, v in self._cache.items() if k[0] in keys and k[0] not in self._revoked
+        )
+        self.trust = trust
+
+
+def read_trust(path: Path) -> TrustList:
+    try:
+        return TrustList.from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        raise TrustFileError(f"trust file not found: {path}") from None
+    except OSError as exc:
+        raise TrustFileError(f"cannot read trust file {path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise TrustFileError(f"{path}: {where}: {first['msg']}") from None
+
+
+class TrustFile:
+    """A trust list on disk, re-read into ``verifier`` whenever the file changes."""
+
+    def __init__(self, path: Path, verifier: TrustVerifier) -> None:
+        self.path = path
+        self.verifier = verifier
+        self._stamp = _stamp(path)
+
+    @classmethod
+    def open(cls, path: Path) -> TrustFile:
+        """Load the file (``TrustFileError`` when it is missing or invalid)."""
+        stamp = _stamp(path)
+        watcher = cls(path, TrustVerifier(read_trust(path)))
+        watcher._stamp = stamp
+        return watcher
+
+    def poll(self) -> bool:
+        """Re-read the file if it changed; True when a newer list was taken."""
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            trust = read_trust(self.path)
+        except TrustFileError as exc:
+            # Mid-write or broken: keep the list we hold; the next change is read again.
+            log.warning("keeping trust list version %d: %s", self.verifier.version, exc)
+            return False
+        return self.verifier.update(trust)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)

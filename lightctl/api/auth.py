@@ -1,0 +1,174 @@
+"""The one authorisation dependency: who is calling, may their role use this route, and within
+which priority ceiling. ``create_app`` adds it to the whole application, so every route (also
+those added later) passes through it without its module knowing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lightctl.api.guard import Guard
+from lightctl.api.permissions import Rule, route_template, rule_for
+from lightctl.domain.roles import ANONYMOUS, Principal
+from lightctl.errors import Forbidden, PriorityAboveCeiling, Unauthorized
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from `lightctl tokens create`, or from POST /api/v1/auth/login.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_guard(request: Request) -> Guard:
+    guard: Guard = request.app.state.guard
+    return guard
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authorize(request: Request, credentials: BearerDep) -> Principal:
+    """Resolve the caller and check the permission table; the result is cached per request."""
+    template = route_template(request.scope) or request.url.path
+    rule = rule_for(request.method, template)
+    if rule.roles is None:
+        request.state.principal = ANONYMOUS
+        return ANONYMOUS
+    guard = get_guard(request)
+    principal = await _authenticate(guard, request, credentials)
+    request.state.principal = principal
+    guard.request_limiter.take(principal.token_id or principal.subject)
+    if not principal.roles & rule.roles:
+        allowed = ", ".join(sorted(r.value for r in rule.roles))
+        raise Forbidden(
+            f"{request.method} {template} is not allowed for role "
+            f"{', '.join(principal.role_names)} (allowed: {allowed})",
+            principal.role_names,
+        )
+    if rule.priority or rule.scoped_target:
+        _check_body(rule, principal, await _json_body(request))
+    return principal
+
+
+async def _authenticate(
+    guard: Guard, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+    address = client_address(request)
+    guard.failure_limiter.check(address)  # a guesser is slowed before the database is asked
+    try:
+        return await asyncio.to_thread(guard.auth.authenticate, credentials.credentials)
+    except Unauthorized:
+        guard.failure_limiter.take(address)
+        raise
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        return None  # the route's own validation names what is wrong
+
+
+def _check_body(rule: Rule, principal: Principal, body: Any) -> None:
+    if not isinstance(body, dict):
+        return
+    priority = body.get("priority")
+    # Out-of-range values (0, 17) are a validation error (422), not a ceiling question.
+    if (
+        rule.priority
+        and isinstance(priority, int)
+        and not isinstance(priority, bool)
+        and 1 <= priority <= 16
+    ):
+        require_priority(principal, priority)
+    if rule.scoped_target and principal.groups:
+        target = body.get("target")
+        if isinstance(target, dict):
+            require_groups(principal, target)
+
+
+def require_priority(principal: Principal, priority: int) -> None:
+    """403 naming the ceiling when ``priority`` is above what the caller's roles may use."""
+    if not principal.may_use(priority):
+        raise PriorityAboveCeiling(priority, principal.ceiling, principal.role_names)
+
+
+_SELECTORS = ("lanterns", "streets", "area", "circle", "route")
+
+
+def require_groups(principal: Principal, target: dict[str, Any]) -> None:
+    """A caller limited to groups may target those groups only (no streets, areas, ids)."""
+    others = sorted(k for k, v in target.items() if k in _SELECTORS and v)
+    groups = target.get("groups") or []
+    foreign = sorted({g for g in groups if isinstance(g, str)} - principal.groups)
+    if others or foreign or not groups:
+        mine = ", ".join(sorted(principal.groups))
+        raise Forbidden(
+            f"this token may target only its own groups ({mine}); "
+            f"refused: {', '.join(others + foreign) or 'a target without groups'}",
+            principal.role_names,
+        )
+
+
+PrincipalDep = Annotated[Principal, Depends(authorize)]
+GuardDep = Annotated[Guard, Depends(get_guard)]
+
+
+_PROBLEM = {
+    "application/problem+json": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+            },
+        }
+    }
+}
+_REFUSALS = {
+    "401": "no, unknown, expired or revoked token (see WWW-Authenticate)",
+    "403": "the role may not do this, or the priority is above its ceiling",
+    "413": "request body too large",
+    "429": "too many requests; retry after Retry-After seconds",
+}
+
+
+def document_security(app: FastAPI) -> None:
+    """OpenAPI as the permission table has it: public operations carry no security, the others
+    document their refusals (so clients and schema fuzzers know every answer they may get)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        for path, operations in schema.get("paths", {}).items():
+            for method, op in operations.items():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                # Every error is problem+json (api/problems.py), validation errors included;
+                # "default" covers the rest (404, 409, 503) without listing each per route.
+                if "422" in op["responses"]:
+                    op["responses"]["422"]["content"] = _PROBLEM
+                op["responses"].setdefault(
+                    "default", {"description": "an error, as problem+json", "content": _PROBLEM}
+                )
+                if rule_for(method.upper(), path).roles is None:
+                    op.pop("security", None)
+                    continue
+                for code, text in _REFUSALS.items():
+                    op["responses"].setdefault(code, {"description": text, "content": _PROBLEM})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,51 @@
+"""Signing in: a username and password buy a session token for one shift."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+
+from lightctl.api.auth import GuardDep, PrincipalDep, client_address
+from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
+from lightctl.domain.roles import Principal, ceiling_of, parse_roles
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=LoginOut)
+async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
+    """A session token (12 h by default); 401 for a wrong name or password, 429 when guessing."""
+    guard.login_limiter.take(f"ip:{client_address(request)}")
+    guard.login_limiter.take(f"user:{body.username}")
+    row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)
+    roles = parse_roles(row.roles)
+    request.state.principal = Principal(body.username, "session", roles, row.id)
+    assert row.expires_at is not None
+    return LoginOut(
+        token=secret,
+        expires_at=row.expires_at,
+        username=body.username,
+        roles=sorted(roles),
+        ceiling=ceiling_of(roles),
+    )
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+async def logout(principal: PrincipalDep, guard: GuardDep) -> Response:
+    """End this session (or revoke this token) now."""
+    if principal.token_id is not None:
+        await asyncio.to_thread(guard.auth.logout, principal.token_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut)
+def me(principal: PrincipalDep) -> MeOut:
+    """Who the token belongs to, its roles and its priority ceiling."""
+    return MeOut(
+        subject=principal.subject,
+        kind=principal.kind,
+        roles=list(principal.role_names),
+        ceiling=principal.ceiling,
+        groups=sorted(principal.groups),
+    )

@@ -1,0 +1,45 @@
+"""Counters of delivery and input hygiene, as JSON or in the Prometheus text format."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from lightctl.api.deps import RuntimeDep
+
+router = APIRouter(tags=["system"])
+
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+# Values that are a state now, not a count since start.
+GAUGES = frozenset({"mqtt_connected"})
+
+
+class MetricsOut(BaseModel):
+    counters: dict[str, int] = Field(
+        description="since the process started: consumer_dropped_<why> (junk on ack/state "
+        "topics), consumer_ack_*, outbox_*, signer_*; mqtt_connected is 0 or 1"
+    )
+
+
+@router.get("/metrics", response_model=MetricsOut)
+def metrics(
+    runtime: RuntimeDep,
+    format: Annotated[str | None, Query(pattern="^(json|prometheus)$")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> MetricsOut | Response:
+    """JSON by default; Prometheus text with ``?format=prometheus`` or ``Accept: text/plain``."""
+    counters = runtime.metrics()
+    wants_text = format == "prometheus" or (
+        format is None and accept is not None and accept.startswith("text/plain")
+    )
+    if not wants_text:
+        return MetricsOut(counters=counters)
+    lines: list[str] = []
+    for name in sorted(counters):
+        kind = "gauge" if name in GAUGES else "counter"
+        metric = f"lightctl_{name}" if kind == "gauge" else f"lightctl_{name}_total"
+        lines += [f"# TYPE {metric} {kind}", f"{metric} {counters[name]}"]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type=PROMETHEUS)

@@ -1,0 +1,147 @@
+"""Steering of visitor flows (slot 10) and emergency guidance (slot 3): create, list, release."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from lightctl.api.deps import MAX_OFFSET, SteeringDep
+from lightctl.api.steering_schemas import (
+    SteeringChannelOut,
+    SteeringCreate,
+    SteeringLanternOut,
+    SteeringOut,
+)
+from lightctl.domain.steering import DEFAULT_CEILING, Guidance, SteeringSpec, purpose
+from lightctl.services.steering import SteeringReport
+
+router = APIRouter(prefix="/steering", tags=["steering"])
+
+
+def caller_ceiling(request: Request) -> int:
+    """The highest slot (smallest number) the caller may write.
+
+    The authorisation layer (issue 7) leaves the caller on ``request.state.principal`` with its
+    role's ``ceiling``; without one, steering stays at slot 4 and below.
+    """
+    principal = getattr(request.state, "principal", None)
+    ceiling = getattr(principal, "ceiling", None)
+    return ceiling if isinstance(ceiling, int) else DEFAULT_CEILING
+
+
+CeilingDep = Annotated[int, Depends(caller_ceiling)]
+
+
+def to_out(report: SteeringReport) -> SteeringOut:
+    row = report.row
+    settings = json.loads(row.settings_json)
+    unsupported = report.unsupported
+    lanterns = None
+    if report.lanterns is not None:
+        lanterns = [
+            SteeringLanternOut(
+                lantern=d.lantern_id,
+                channel=d.channel,
+                op=d.op,
+                command_id=d.command_id,
+                state=d.state,
+                reason=d.reason,
+            )
+            for d in report.lanterns
+        ]
+        lanterns += [
+            SteeringLanternOut(
+                lantern=lid,
+                channel=channel,
+                op="set",
+                command_id=None,
+                state="skipped",
+                reason="unsupported",
+            )
+            for channel, ids in unsupported.items()
+            for lid in ids
+        ]
+    return SteeringOut(
+        id=row.id,
+        status=report.status,
+        purpose=purpose(row.priority),
+        label=row.label,
+        priority=row.priority,
+        created_at=row.created_at,
+        ends_at=row.ends_at,
+        released_at=row.released_at,
+        target=json.loads(row.target_json),
+        guidance=json.loads(row.guidance_json) if row.guidance_json else None,
+        light=settings.get("light"),
+        projection=settings.get("projection"),
+        path=settings.get("path"),
+        lantern_count=row.lantern_count,
+        command_count=report.command_count,
+        channels={
+            channel: SteeringChannelOut(
+                lanterns=c.lanterns,
+                delivered=c.delivered,
+                unsupported=c.unsupported,
+                counts=c.counts,
+                release_counts=c.release_counts,
+            )
+            for channel, c in report.channels.items()
+        },
+        lanterns=lanterns,
+    )
+
+
+@router.post("", status_code=201, response_model=SteeringOut)
+def create_steering(
+    body: SteeringCreate, steering: SteeringDep, ceiling: CeilingDep
+) -> SteeringOut:
+    """Light, projection and path settings on a target until an end time, at a priority no
+    higher than the caller's ceiling; with ``guidance`` along ``target.route`` each lantern's
+    arrow follows the street and chases run toward the destination."""
+    guidance = None
+    if body.guidance is not None:
+        g = body.guidance
+        guidance = Guidance(
+            direction=g.direction,
+            destination=(g.destination[0], g.destination[1]) if g.destination else None,
+            chase_speed_mps=g.chase_speed_mps,
+        )
+    spec = SteeringSpec(
+        target=body.target.to_spec(),
+        light=body.light.model_dump(exclude_none=True) if body.light else None,
+        projection=body.projection.model_dump(exclude_none=True) if body.projection else None,
+        path=body.path.model_dump(exclude_none=True) if body.path else None,
+        guidance=guidance,
+        priority=body.priority,
+        ends_at=body.ends_at,
+        ends_in_s=body.ends_in_s,
+        label=body.label,
+    )
+    return to_out(steering.create(spec, max_priority=ceiling))
+
+
+@router.get("", response_model=list[SteeringOut])
+def list_steering(
+    steering: SteeringDep,
+    active: bool = Query(False, description="only those still holding their slots"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> list[SteeringOut]:
+    return [to_out(r) for r in steering.recent(limit, offset, active)]
+
+
+@router.get("/{steering_id}", response_model=SteeringOut)
+def get_steering(
+    steering_id: str,
+    steering: SteeringDep,
+    lanterns: bool = Query(False, description="include one row per lantern and command"),
+) -> SteeringOut:
+    return to_out(steering.get(steering_id, with_lanterns=lanterns))
+
+
+@router.delete("/{steering_id}", response_model=SteeringOut)
+def release_steering(steering_id: str, steering: SteeringDep) -> SteeringOut:
+    """Release exactly this steering's slots (409 once released or ended)."""
+    return to_out(steering.release(steering_id))

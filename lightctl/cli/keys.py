@@ -1,0 +1,136 @@
+"""``lightctl keys``: the Ed25519 keys that sign every command, and the trust list lanterns load."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from lightctl.cli.output import console, fail_with
+from lightctl.errors import LightctlError
+from lightctl.protocol.trust import KEY_SCOPES, KeyScope
+from lightctl.settings import Settings
+from lightctl.signing import DEFAULT_ACTIVATE_AFTER_S, KeyStore
+
+app = typer.Typer(help="Command signing keys and the lanterns' trust list.", no_args_is_help=True)
+
+DATA_DIR_HELP = "data directory holding keys/ ($LIGHTCTL_DATA_DIR)"
+
+
+class ScopeChoice(StrEnum):
+    ALL = "all"
+    ORDINARY = "ordinary"
+    LIFE_SAFETY = "life_safety"
+
+
+def _store(data_dir: Path | None) -> KeyStore:
+    return KeyStore.in_data_dir(data_dir or Settings().data_dir)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command("generate")
+def generate(
+    data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+    replay_window_s: int | None = typer.Option(
+        None, min=1, help="lanterns refuse a seq this far below the newest (default 600 s)"
+    ),
+) -> None:
+    """Create the ordinary and the life-safety key (refused when they exist: use rotate)."""
+    store = _store(data_dir)
+    try:
+        created = store.generate(replay_window_s)
+    except LightctlError as exc:
+        fail_with(exc)
+    for key in created:
+        console.print(f"[green]✓[/] {key.scope} key [bold]{key.kid}[/]")
+    console.print(f"trust list for lanterns: {store.trust_path}")
+
+
+@app.command("list")
+def list_keys(
+    data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Every key with its scope and status (pending, active, retired, revoked)."""
+    store = _store(data_dir)
+    registry = store.load()
+    now = _now()
+    rows = [
+        {**key.to_json(), "status": registry.status(key, now)}
+        for key in sorted(registry.keys, key=lambda k: (k.scope, k.active_from))
+    ]
+    if as_json:
+        typer.echo(json.dumps({"version": registry.version, "keys": rows}, indent=2))
+        return
+    if not rows:
+        console.print(f"no keys in {store.directory}: run `lightctl keys generate`")
+        return
+    table = Table("kid", "scope", "status", "signs from", "revoked")
+    for row in rows:
+        table.add_row(
+            row["kid"], row["scope"], row["status"], row["active_from"], row["revoked_at"] or ""
+        )
+    console.print(table)
+    console.print(f"trust list version {registry.version}: {store.trust_path}")
+
+
+@app.command("rotate")
+def rotate(
+    scope: ScopeChoice = typer.Option(ScopeChoice.ALL, help="which key to replace"),
+    activate_after_s: float = typer.Option(
+        DEFAULT_ACTIVATE_AFTER_S,
+        min=0,
+        help="trusted at once, signing only after this delay (lanterns load the trust list)",
+    ),
+    now: bool = typer.Option(False, "--now", help="sign with the new key at once (compromise)"),
+    data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+) -> None:
+    """A new key per scope; the old one stays trusted (retired) until you revoke it."""
+    store = _store(data_dir)
+    scopes: list[KeyScope] = list(KEY_SCOPES) if scope is ScopeChoice.ALL else [scope.value]  # type: ignore[list-item]
+    created = store.rotate(scopes, 0 if now else activate_after_s)
+    for key in created:
+        console.print(
+            f"[green]✓[/] new {key.scope} key [bold]{key.kid}[/], signing from "
+            f"{key.active_from.isoformat(timespec='seconds')}"
+        )
+    console.print(
+        "the previous keys stay trusted; revoke them with `lightctl keys revoke KID` once "
+        "every command they signed has expired"
+    )
+
+
+@app.command("revoke")
+def revoke(
+    kid: str = typer.Argument(..., help="key id, as `lightctl keys list` shows it"),
+    force: bool = typer.Option(False, help="also revoke a key that signs right now"),
+    data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+) -> None:
+    """Put a key on the lanterns' revocation list: anything it signed is refused."""
+    store = _store(data_dir)
+    try:
+        key = store.revoke(kid, force)
+    except LightctlError as exc:
+        fail_with(exc)
+    console.print(f"[green]✓[/] revoked {key.scope} key [bold]{key.kid}[/]")
+
+
+@app.command("trust")
+def trust(
+    out: Path | None = typer.Option(None, help="write here instead of printing"),
+    data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+) -> None:
+    """The trust list to provision lanterns with (`firmware-sim --trust FILE`)."""
+    store = _store(data_dir)
+    if out is not None:
+        listed = store.write_trust(out)
+        console.print(f"[green]✓[/] trust list version {listed.version} written to {out}")
+        return
+    typer.echo(json.dumps(store.trust_list().model_dump(mode="json"), indent=2))

@@ -1,0 +1,78 @@
+"""``lightctl mqtt credentials``: broker lock-down files generated from the inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from sqlmodel import col, select
+
+from lightctl.cli.inventory import DataDirOption, DbOption, open_db
+from lightctl.cli.output import console, fail
+from lightctl.security import broker
+from lightctl.security.certs import write_ca_and_server
+from lightctl.store.tables import LanternRow
+
+app = typer.Typer(help="Broker lock-down for production.", no_args_is_help=True)
+
+
+@app.command("credentials")
+def credentials(
+    out: Path = typer.Option(..., "--out", help="directory for passwd, acl, conf, certificates"),
+    inventory: Path | None = typer.Option(
+        None, "--inventory", exists=True, dir_okay=False, help="GeoJSON lantern inventory"
+    ),
+    from_db: bool = typer.Option(False, "--from-db", help="lanterns (and gateways) in the DB"),
+    root: list[str] = typer.Option(["lightctl"], "--root", help="MQTT topic root (repeatable)"),
+    gateway_prefix: str | None = typer.Option(
+        "sim", help="credentials for `firmware-sim` gateways PREFIX-00.. (--inventory; '' none)"
+    ),
+    per_connection: int = typer.Option(500, min=1, help="lanterns per simulator gateway"),
+    tls: bool = typer.Option(True, help="make a CA and a broker certificate, add a TLS listener"),
+    hostname: list[str] = typer.Option(
+        ["localhost", "127.0.0.1"], "--hostname", help="names the certificate is valid for"
+    ),
+    plain_port: int = typer.Option(1883, help="plain listener port (0: none)"),
+    tls_port: int = typer.Option(8883, help="TLS listener port"),
+    database_url: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Password file (one user per lantern, gateway and the service), ACL, mosquitto.conf."""
+    if (inventory is None) == (not from_db):
+        fail("give exactly one of --inventory FILE or --from-db")
+    gateways: dict[str, list[str]] = {}
+    if inventory is not None:
+        ids = broker.inventory_ids(inventory)
+        if gateway_prefix:
+            gateways = broker.simulator_gateways(ids, gateway_prefix, per_connection)
+    else:
+        db, _settings = open_db(database_url, data_dir)
+        with db.session() as session:
+            rows = session.exec(select(LanternRow).order_by(col(LanternRow.id))).all()
+        ids = [r.id for r in rows]
+        for r in rows:
+            if r.gateway:
+                gateways.setdefault(r.gateway, []).append(r.id)
+    if not ids:
+        fail("no lanterns found: import the inventory first, or give --inventory")
+    try:
+        creds = broker.BrokerCredentials.generate(ids, gateways)
+    except ValueError as exc:
+        fail(str(exc))
+    hasher = broker.write_all(out, creds, root)
+    if tls:
+        write_ca_and_server(out, hostname)
+    conf = broker.conf_text(out.resolve(), plain_port or None, tls_port, tls)
+    (out / broker.CONF_FILE).write_text(conf, encoding="utf-8")
+    console.print(
+        f"{len(ids)} lanterns, {len(gateways)} gateways and the service ({hasher}) written to {out}"
+    )
+    console.print(
+        f"  service: LIGHTCTL_MQTT_USERNAME={creds.service[0]} "
+        f"LIGHTCTL_MQTT_PASSWORD_FILE={out / broker.SERVICE_PASSWORD_FILE}",
+        markup=False,
+    )
+    console.print(
+        f"  {broker.SECRETS_FILE} holds every plain password: provision the lanterns, "
+        "then keep it offline"
+    )

@@ -1,0 +1,87 @@
+"""Roles, what priority each may use (its ceiling), and who a caller is. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from lightctl.domain import priorities as slot
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # bootstrapping and tests: everything
+    DISPATCHER = "dispatcher"
+    FEED = "feed"
+    OPERATOR = "operator"
+    CITY_APP = "city_app"
+    VIEWER = "viewer"
+
+
+# The highest priority (smallest slot number) each role may write, from ARCHITECTURE.md's table;
+# None: the role writes no slot at all.
+CEILING: dict[Role, int | None] = {
+    Role.ADMIN: slot.LIFE_SAFETY_MANUAL,
+    Role.DISPATCHER: slot.LIFE_SAFETY_MANUAL,
+    Role.FEED: slot.LIFE_SAFETY_AUTOMATIC,
+    Role.OPERATOR: slot.OPERATOR_OVERRIDE,
+    Role.CITY_APP: slot.VISITOR_STEERING,
+    Role.VIEWER: None,
+}
+
+# Life safety: the slots a break-glass bypass of the four-eyes rule may be used for.
+LIFE_SAFETY_MAX = slot.LIFE_SAFETY_AUTOMATIC
+
+
+def parse_roles(text: str | list[str] | tuple[str, ...]) -> frozenset[Role]:
+    """``"dispatcher,operator"`` → roles; ValueError names an unknown role and the valid ones."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out: set[Role] = set()
+    for raw in items:
+        name = raw.strip()
+        if not name:
+            continue
+        try:
+            out.add(Role(name))
+        except ValueError:
+            valid = ", ".join(r.value for r in Role)
+            raise ValueError(f"unknown role {name!r} (roles: {valid})") from None
+    if not out:
+        raise ValueError("give at least one role")
+    return frozenset(out)
+
+
+def ceiling_of(roles: frozenset[Role]) -> int | None:
+    """The best (smallest) ceiling among the roles, or None when none may write a slot."""
+    values = [c for r in roles if (c := CEILING[r]) is not None]
+    return min(values) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (by login) or a machine token, with their roles."""
+
+    subject: str  # username, or "token:<name>"
+    kind: str  # user | token | session | bootstrap | anonymous
+    roles: frozenset[Role] = frozenset()
+    token_id: str | None = None
+    # A city app may be limited to its own groups; empty means no limit.
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.kind != "anonymous"
+
+    @property
+    def ceiling(self) -> int | None:
+        return ceiling_of(self.roles)
+
+    @property
+    def role_names(self) -> tuple[str, ...]:
+        return tuple(sorted(r.value for r in self.roles))
+
+    def may_use(self, priority: int) -> bool:
+        ceiling = self.ceiling
+        return ceiling is not None and priority >= ceiling
+
+
+ANONYMOUS = Principal(subject="anonymous", kind="anonymous")

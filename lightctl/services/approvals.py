@@ -1,0 +1,106 @@
+"""The four-eyes rule: an alert held (stored, nothing published) until a second person approves.
+
+Held deliveries sit in state ``held``, which the outbox never selects, so "nothing published" holds
+by construction; approval turns them into ``planned`` in one transaction and wakes the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from lightctl.domain.roles import Principal
+from lightctl.errors import Conflict, Forbidden, NotFound
+from lightctl.store import Database
+from lightctl.store import alerts as alert_store
+from lightctl.store import approvals as approval_store
+from lightctl.store.approvals import ApprovalRow
+
+
+class ApprovalService:
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], on_released: Callable[[], None]
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._on_released = on_released
+
+    def requested(self, alert_id: str, by: Principal) -> None:
+        with self._db.session() as session:
+            session.add(_row(alert_id, by, "pending", None, self._clock()))
+
+    def bypassed(self, alert_id: str, by: Principal, reason: str) -> None:
+        """Break-glass: sent at once by one person; the reason is kept with the alert."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = _row(alert_id, by, "bypassed", reason, now)
+            row.decided_by, row.decided_at = by.subject, now
+            session.add(row)
+
+    def approve(self, alert_id: str, by: Principal) -> ApprovalRow:
+        """Release a held alert; the approver must be someone else than the requester."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = self._pending(session, alert_id)
+            if row.requested_by == by.subject:
+                raise Forbidden(
+                    f"alert {alert_id} needs a second person: {by.subject} asked for it",
+                    by.role_names,
+                )
+            alert = alert_store.get_alert(session, alert_id)
+            assert alert is not None
+            if _aware(alert.expires_at) <= now:
+                raise Conflict(f"alert {alert_id} expired before it was approved", "expired")
+            approval_store.release_held(session, alert_id, now)
+            alert.status, alert.updated_at = "active", now
+            session.add(alert)
+            row.decision, row.decided_by, row.decided_at = "approved", by.subject, now
+            session.add(row)
+        self._on_released()
+        return row
+
+    def reject(self, alert_id: str, by: Principal) -> ApprovalRow:
+        """Cancel a held alert: its deliveries end `cancelled`, nothing was ever published."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = self._pending(session, alert_id)
+            approval_store.cancel_held(session, alert_id, now)
+            alert = alert_store.get_alert(session, alert_id)
+            assert alert is not None
+            alert.status, alert.ended_at, alert.updated_at = "cancelled", now, now
+            session.add(alert)
+            row.decision, row.decided_by, row.decided_at = "rejected", by.subject, now
+            session.add(row)
+        return row
+
+    def get(self, alert_id: str) -> ApprovalRow | None:
+        with self._db.session() as session:
+            return approval_store.get(session, alert_id)
+
+    @staticmethod
+    def _pending(session: Session, alert_id: str) -> ApprovalRow:
+        row = approval_store.get(session, alert_id)
+        if row is None:
+            raise NotFound("alert awaiting approval", alert_id)
+        if row.decision != "pending":
+            raise Conflict(f"alert {alert_id} was already {row.decision}", row.decision)
+        return row
+
+
+def _row(
+    alert_id: str, by: Principal, decision: str, reason: str | None, now: datetime
+) -> ApprovalRow:
+    return ApprovalRow(
+        alert_id=alert_id,
+        requested_by=by.subject,
+        requested_roles=",".join(by.role_names),
+        requested_at=now,
+        decision=decision,
+        reason=reason,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,108 @@
+"""Signs command envelopes: Ed25519 over ``signing_bytes()``, with the key its priority needs.
+
+One envelope goes to every lantern of a channel, so a fan-out to 40,000 lanterns costs one
+signature (~0.1 ms), not 40,000. The signer follows ``keys.json`` on disk, so a rotation made by
+``lightctl keys rotate`` in another process takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from lightctl.protocol import CommandEnvelope
+from lightctl.protocol.trust import b64encode, scope_for_priority
+from lightctl.signing.keystore import KeyStore, NoSigningKey, Registry
+
+log = logging.getLogger(__name__)
+
+# Seq counts microseconds (services/sequence.py).
+_US = 1_000_000
+
+
+class CommandSigner:
+    """Thread-safe; ``sign`` for new envelopes, ``refresh`` before every (re)send."""
+
+    def __init__(
+        self, store: KeyStore, clock: Callable[[], datetime], next_seq: Callable[[], int]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._next_seq = next_seq
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._registry = Registry()
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self.signed_total = 0
+        self.refreshed_total = 0
+
+    @property
+    def replay_window_s(self) -> int:
+        return self._current().replay_window_s
+
+    def sign(self, env: CommandEnvelope) -> CommandEnvelope:
+        """The envelope with ``kid`` and ``sig`` set by the scope's active key."""
+        registry = self._current()
+        scope = scope_for_priority(env.priority)
+        key = registry.signing(scope, self._clock())
+        if key is None:
+            raise NoSigningKey(scope, self._store.directory)
+        private = self._private_key(key.kid)
+        unsigned = env.model_copy(update={"kid": key.kid, "sig": None})
+        signature = private.sign(unsigned.signing_bytes())
+        with self._lock:
+            self.signed_total += 1
+        return unsigned.model_copy(update={"sig": b64encode(signature)})
+
+    def stale(self, env: CommandEnvelope, now: datetime) -> bool:
+        """True when a lantern could refuse this envelope although the command is still ours to
+        send: unsigned, signed by a key that no longer signs (rotated or revoked), or a seq so old
+        that it could fall outside a lantern's replay window (we renew at half the window)."""
+        registry = self._current()
+        if env.sig is None or env.kid is None:
+            return True
+        key = registry.signing(scope_for_priority(env.priority), now)
+        if key is None or key.kid != env.kid:
+            return True
+        age_us = int(now.timestamp() * _US) - env.seq
+        return age_us > registry.replay_window_s * _US // 2
+
+    def refresh(self, env: CommandEnvelope) -> CommandEnvelope:
+        """Same command (id, payload, expiry), a fresh seq, signed by the current key."""
+        renewed = self.sign(env.model_copy(update={"seq": self._next_seq()}))
+        with self._lock:
+            self.refreshed_total += 1
+        return renewed
+
+    # ---- keys on disk -------------------------------------------------------------------------
+
+    def _current(self) -> Registry:
+        """The registry, re-read when ``keys.json`` changed (one stat per call)."""
+        try:
+            st = self._store.registry_path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._registry = self._store.load()
+                self._stamp = stamp
+                log.info(
+                    "signing keys loaded from %s (version %d)",
+                    self._store.directory,
+                    self._registry.version,
+                )
+            return self._registry
+
+    def _private_key(self, kid: str) -> Ed25519PrivateKey:
+        with self._lock:
+            key = self._private.get(kid)
+        if key is None:
+            key = self._store.private_key(kid)
+            with self._lock:
+                self._private[kid] = key
+        return key

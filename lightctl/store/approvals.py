@@ -1,0 +1,59 @@
+"""Four-eyes bookkeeping, and moving an alert's held deliveries into (or out of) the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Field, Session, SQLModel, col
+
+from lightctl.store.tables import DeliveryRow, utcnow
+
+HELD = "held"  # stored but invisible to the outbox until a second person approves
+
+
+class ApprovalRow(SQLModel, table=True):
+    """Who asked for an alert and who approved it (or why the rule was bypassed)."""
+
+    __tablename__ = "alert_approval"
+
+    alert_id: str = Field(primary_key=True, max_length=64)
+    requested_by: str = Field(max_length=100)
+    requested_roles: str = Field(max_length=200)
+    requested_at: datetime = Field(default_factory=utcnow)
+    decision: str = Field(default="pending", max_length=20)  # pending|approved|rejected|bypassed
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)  # break-glass justification
+
+
+def get(session: Session, alert_id: str) -> ApprovalRow | None:
+    return session.get(ApprovalRow, alert_id)
+
+
+def hold(session: Session, alert_id: str) -> None:
+    """Turn the alert's fresh `planned` deliveries into `held` (same transaction as the save)."""
+    session.execute(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.alert_id) == alert_id)
+        .where(col(DeliveryRow.state) == "planned")
+        .values(state=HELD, next_attempt_at=None)
+    )
+
+
+def release_held(session: Session, alert_id: str, now: datetime) -> None:
+    session.execute(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.alert_id) == alert_id)
+        .where(col(DeliveryRow.state) == HELD)
+        .values(state="planned", next_attempt_at=now, updated_at=now)
+    )
+
+
+def cancel_held(session: Session, alert_id: str, now: datetime) -> None:
+    session.execute(
+        update(DeliveryRow)
+        .where(col(DeliveryRow.alert_id) == alert_id)
+        .where(col(DeliveryRow.state) == HELD)
+        .values(state="cancelled", reason="not approved", next_attempt_at=None, updated_at=now)
+    )

@@ -1,0 +1,95 @@
+"""Users, API tokens and login sessions; secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from lightctl.store.tables import utcnow
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "auth_user"
+
+    username: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(max_length=300)  # scrypt$n$r$p$salt$hash
+    roles: str = Field(max_length=200)  # comma-separated Role values
+    groups: str = Field(default="", max_length=2000)  # comma-separated; empty: no limit
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class TokenRow(SQLModel, table=True):
+    """An API token (kind ``api``) or a login session (kind ``session``, owned by a user)."""
+
+    __tablename__ = "auth_token"
+
+    id: str = Field(primary_key=True, max_length=40)
+    token_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 hex of the secret
+    kind: str = Field(default="api", max_length=10)
+    name: str = Field(max_length=100)
+    username: str | None = Field(default=None, index=True, max_length=64)
+    roles: str = Field(max_length=200)
+    groups: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+def add(session: Session, row: UserRow | TokenRow) -> None:
+    session.add(row)
+
+
+def get_user(session: Session, username: str) -> UserRow | None:
+    return session.get(UserRow, username)
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.exec(select(UserRow).order_by(col(UserRow.username))))
+
+
+def token_by_hash(session: Session, token_hash: str) -> TokenRow | None:
+    return session.exec(select(TokenRow).where(TokenRow.token_hash == token_hash)).first()
+
+
+def get_token(session: Session, token_id: str) -> TokenRow | None:
+    return session.get(TokenRow, token_id)
+
+
+def list_tokens(session: Session, kind: str | None = "api") -> list[TokenRow]:
+    query = select(TokenRow).order_by(col(TokenRow.created_at))
+    if kind is not None:
+        query = query.where(TokenRow.kind == kind)
+    return list(session.exec(query))
+
+
+def revoke_sessions_of(session: Session, username: str, now: datetime) -> None:
+    session.execute(
+        update(TokenRow)
+        .where(col(TokenRow.username) == username)
+        .where(col(TokenRow.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def touch(session: Session, token_id: str, now: datetime) -> None:
+    session.execute(update(TokenRow).where(col(TokenRow.id) == token_id).values(last_used_at=now))
+
+
+def active_credentials(session: Session, now: datetime) -> int:
+    """Users and API tokens that could sign in now (production refuses to start with none)."""
+    users = session.exec(select(UserRow).where(col(UserRow.revoked_at).is_(None))).all()
+    tokens = session.exec(
+        select(TokenRow).where(TokenRow.kind == "api").where(col(TokenRow.revoked_at).is_(None))
+    ).all()
+    live = [t for t in tokens if t.expires_at is None or _aware(t.expires_at) > now]
+    return len(users) + len(live)
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,157 @@
+"""Steerings, their delivery counts per channel, and who still holds a slot on which lantern."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from lightctl.store.tables import CommandRow, DeliveryRow, LanternRow, SteeringRow
+
+_BATCH = 500
+# Delivery states of a command that never reached its slot: it displaced nobody.
+NEVER_APPLIED = ("cancelled", "rejected", "failed", "expired", "unreachable", "held")
+
+
+def save_steering(session: Session, row: SteeringRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_steering(session: Session, steering_id: str) -> SteeringRow | None:
+    return session.get(SteeringRow, steering_id)
+
+
+def list_steering(
+    session: Session, limit: int, offset: int, active_at: datetime | None = None
+) -> list[SteeringRow]:
+    """Newest first; with ``active_at`` only those not released and not ended by then."""
+    query = select(SteeringRow)
+    if active_at is not None:
+        query = query.where(SteeringRow.status == "active").where(
+            col(SteeringRow.ends_at) > active_at
+        )
+    query = query.order_by(col(SteeringRow.created_at).desc()).offset(offset).limit(limit)
+    return list(session.exec(query))
+
+
+def state_counts(session: Session, issuer_id: str) -> dict[tuple[str, str], dict[str, int]]:
+    """Delivery states per (channel, op) over every command of one issuer."""
+    query = (
+        select(CommandRow.channel, CommandRow.op, DeliveryRow.state, func.count())
+        .join(DeliveryRow, col(DeliveryRow.command_id) == col(CommandRow.id))
+        .where(CommandRow.alert_id == issuer_id)
+        .group_by(col(CommandRow.channel), col(CommandRow.op), col(DeliveryRow.state))
+    )
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for channel, op, state, n in session.exec(query):
+        out.setdefault((channel, op), {})[state] = int(n)
+    return out
+
+
+def command_count(session: Session, issuer_id: str) -> int:
+    query = select(func.count()).select_from(CommandRow).where(CommandRow.alert_id == issuer_id)
+    return int(session.exec(query).one())
+
+
+@dataclass(frozen=True, slots=True)
+class LanternDelivery:
+    lantern_id: str
+    channel: str
+    op: str
+    command_id: str
+    state: str
+    reason: str | None
+
+
+def lantern_deliveries(session: Session, issuer_id: str) -> list[LanternDelivery]:
+    query = (
+        select(DeliveryRow, CommandRow)
+        .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
+        .where(CommandRow.alert_id == issuer_id)
+        .order_by(col(DeliveryRow.lantern_id), col(CommandRow.seq))
+    )
+    return [
+        LanternDelivery(d.lantern_id, c.channel, c.op, c.id, d.state, d.reason)
+        for d, c in session.exec(query)
+    ]
+
+
+def positions_of(session: Session, ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """lon, lat of the given lanterns."""
+    out: dict[str, tuple[float, float]] = {}
+    for start in range(0, len(ids), _BATCH):
+        chunk = list(ids[start : start + _BATCH])
+        query = select(LanternRow.id, LanternRow.lon, LanternRow.lat).where(
+            col(LanternRow.id).in_(chunk)
+        )
+        out.update({lid: (lon, lat) for lid, lon, lat in session.exec(query)})
+    return out
+
+
+def live_sets(session: Session, issuer_id: str, now: datetime) -> list[CommandRow]:
+    """An issuer's `set` commands that may still hold a slot somewhere (not expired)."""
+    query = (
+        select(CommandRow)
+        .where(CommandRow.alert_id == issuer_id)
+        .where(CommandRow.op == "set")
+        .where(col(CommandRow.expires_at) > now)
+        .order_by(col(CommandRow.seq))
+    )
+    return list(session.exec(query))
+
+
+def taken_over(
+    session: Session, command: CommandRow, lantern_ids: Sequence[str], now: datetime
+) -> set[str]:
+    """Lanterns on which someone else wrote ``command``'s slot later: it is no longer there, and a
+    release would empty the other's command (the lantern releases by slot, not by command)."""
+    out: set[str] = set()
+    for start in range(0, len(lantern_ids), _BATCH):
+        chunk = list(lantern_ids[start : start + _BATCH])
+        query = (
+            select(DeliveryRow.lantern_id)
+            .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
+            .where(CommandRow.channel == command.channel)
+            .where(CommandRow.priority == command.priority)
+            .where(CommandRow.op == "set")
+            .where(col(CommandRow.seq) > command.seq)
+            .where(col(CommandRow.alert_id) != command.alert_id)
+            .where(col(CommandRow.expires_at) > now)
+            .where(col(DeliveryRow.state).not_in(NEVER_APPLIED))
+            .where(col(DeliveryRow.lantern_id).in_(chunk))
+        )
+        out.update(session.exec(query))
+    return out
+
+
+def sent_to(session: Session, lantern_id: str, now: datetime) -> list[tuple[CommandRow, str]]:
+    """What the service sent one lantern that may still count: sets not yet expired, and the
+    releases after the oldest of them; each with the delivery's state."""
+    base = (
+        select(CommandRow, DeliveryRow.state)
+        .join(DeliveryRow, col(DeliveryRow.command_id) == col(CommandRow.id))
+        .where(DeliveryRow.lantern_id == lantern_id)
+    )
+    sets = list(
+        session.exec(base.where(CommandRow.op == "set").where(col(CommandRow.expires_at) > now))
+    )
+    if not sets:
+        return []
+    oldest = min(c.seq for c, _s in sets)
+    releases = session.exec(
+        base.where(CommandRow.op == "release").where(col(CommandRow.seq) > oldest)
+    )
+    return [(c, s) for c, s in sets] + [(c, s) for c, s in releases]
+
+
+def commands_by_id(session: Session, ids: Sequence[str]) -> dict[str, CommandRow]:
+    out: dict[str, CommandRow] = {}
+    for start in range(0, len(ids), _BATCH):
+        chunk = list(ids[start : start + _BATCH])
+        out.update(
+            {c.id: c for c in session.exec(select(CommandRow).where(col(CommandRow.id).in_(chunk)))}
+        )
+    return out

@@ -1,0 +1,174 @@
+// Every call the console makes to the lightctl HTTP API goes through this module, so the
+// headers of every request are set in one place.
+//
+// Authentication (issue 7): after a sign-in (login.js), setToken(token) keeps the session token
+// for this browser tab; every request, including the live progress stream, then carries
+// "Authorization: Bearer <token>". The stream is read with fetch() rather than EventSource
+// because EventSource cannot send headers. A 401 answer calls the handler given to
+// onUnauthorized(), so the page can ask for a new sign-in while keeping everything the user has
+// entered.
+
+const BASE = '/api/v1';
+const TOKEN_KEY = 'lightctl.token'; // sessionStorage: gone when the tab closes, kept on reload
+const LOGIN_PATH = '/auth/login';
+
+let token = storedToken();
+let unauthorizedHandler = () => {};
+
+function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Use this bearer token on every request from now on (null: none). */
+export function setToken(value) {
+  token = value || null;
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: the token lives until the page reloads
+  }
+}
+
+export function hasToken() {
+  return Boolean(token);
+}
+
+/** Called with the failed request's path whenever the API answers 401. */
+export function onUnauthorized(handler) {
+  unauthorizedHandler = handler;
+}
+
+function headers(extra = {}) {
+  const out = { Accept: 'application/json', ...extra };
+  if (token) out.Authorization = `Bearer ${token}`;
+  return out;
+}
+
+/** An API refusal (problem+json) or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = problem.code || (status === 0 ? 'network' : `http_${status}`);
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    this.problem = problem;
+  }
+}
+
+async function request(method, path, body, { signal } = {}) {
+  const init = { method, headers: headers(), signal };
+  if (body !== undefined) {
+    init.headers = headers({ 'Content-Type': 'application/json' });
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(BASE + path, init);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, { detail: String(error.message || error) });
+  }
+  if (response.status === 401 && path !== LOGIN_PATH) unauthorizedHandler(path);
+  if (!response.ok) {
+    let problem;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = { detail: response.statusText };
+    }
+    throw new ApiError(response.status, problem || {});
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+export const api = {
+  login: (username, password) => request('POST', LOGIN_PATH, { username, password }),
+  logout: () => request('POST', '/auth/logout'),
+  me: () => request('GET', '/auth/me'),
+  health: () => request('GET', '/healthz'),
+  templates: () => request('GET', '/templates'),
+  streets: () => request('GET', '/streets'),
+  streetGeometry: () => request('GET', '/streets/geometry'),
+  groups: () => request('GET', '/groups'),
+  lanternsLive: (opts) => request('GET', '/lanterns/live', undefined, opts),
+  lantern: (id) => request('GET', `/lanterns/${encodeURIComponent(id)}`),
+  preview: (target, opts) => request('POST', '/targets/preview?geojson=false', target, opts),
+  createAlert: (body) => request('POST', '/alerts', body),
+  alerts: (limit = 20) => request('GET', `/alerts?limit=${limit}`),
+  alert: (id, withLanterns = false, opts) =>
+    request('GET', `/alerts/${encodeURIComponent(id)}?lanterns=${withLanterns}`, undefined, opts),
+  updateAlert: (id, body) => request('POST', `/alerts/${encodeURIComponent(id)}/update`, body),
+  cancelAlert: (id) => request('POST', `/alerts/${encodeURIComponent(id)}/cancel`),
+  allClear: (id, body = {}) => request('POST', `/alerts/${encodeURIComponent(id)}/all-clear`, body),
+  audit: (limit = 25) => request('GET', `/audit?limit=${limit}`),
+  simulator: () => request('GET', '/simulator'),
+};
+
+/**
+ * Follow an alert's server-sent events: onProgress(alert) for every "progress" event until the
+ * server ends the stream (the alert finished) or signal aborts. Resolves when the stream ends.
+ */
+export async function followAlertEvents(alertId, onProgress, signal) {
+  const path = `/alerts/${encodeURIComponent(alertId)}/events`;
+  let response;
+  try {
+    response = await fetch(BASE + path, {
+      headers: headers({ Accept: 'text/event-stream' }),
+      signal,
+    });
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    throw new ApiError(0, { detail: String(error.message || error) });
+  }
+  if (response.status === 401) unauthorizedHandler(path);
+  if (!response.ok || !response.body) {
+    throw new ApiError(response.status, { detail: response.statusText });
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = parseEvent(block);
+        if (event.type === 'progress' && event.data) onProgress(JSON.parse(event.data));
+      }
+    }
+  } catch (error) {
+    if (error.name !== 'AbortError') throw error;
+  }
+}
+
+function parseEvent(block) {
+  const event = { type: 'message', data: '' };
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event.type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  event.data = data.join('\n');
+  return event;
+}
+
+/**
+ * Inject a fault into simulated lanterns (rehearsals): fault is one of "offline", "speaker_broken",
+ * "lamp_broken", "projector_broken", "drop_acks", "reboot", "clear"; seconds bounds "offline".
+ * lightctl forwards it to firmware-sim's control API (the browser may only talk to lightctl).
+ */
+export function injectFault(lanternIds, fault, seconds) {
+  const body = { lanterns: lanternIds, fault };
+  if (fault === 'offline') body.seconds = seconds;
+  return request('POST', '/simulator/faults', body);
+}

@@ -1,0 +1,157 @@
+// The console's entry point: loads what every view needs, wires tabs and the language switch, and
+// keeps the map live by polling the fleet's state.
+
+import { api, onUnauthorized } from './api.js';
+import { Dispatcher } from './dispatcher.js';
+import { applyStatic, onLanguageChange, setLang, t } from './i18n.js';
+import { askSignIn, ensureSignedIn } from './login.js';
+import { ConsoleMap } from './map.js';
+import { Operator } from './operator.js';
+
+const $ = (id) => document.getElementById(id);
+
+const LIVE_POLL_MS = 1500; // lantern colours on the map lag the fleet by at most this much
+const HEALTH_POLL_MS = 10000;
+const HISTORY_POLL_MS = 10000;
+const RETRY_MS = 3000;
+
+async function main() {
+  applyStatic();
+  for (const button of document.querySelectorAll('[data-lang]')) {
+    button.addEventListener('click', () => setLang(button.dataset.lang));
+  }
+
+  // Sign in before loading anything (when the API asks for credentials). A 401 later on (the
+  // session expired mid-flow) opens the same dialog; the form keeps what the user entered.
+  onUnauthorized(() => askSignIn('expired'));
+  const me = await ensureSignedIn();
+
+  let dispatcher;
+  let operator;
+  const cmap = new ConsoleMap($('map'), {
+    onStreet: (name) => dispatcher.toggleStreet(name),
+    onLantern: (id) => operator.select(id),
+    onClick: (latlng) => dispatcher.draw.click(latlng),
+  });
+  cmap.attachLegend($('legend'));
+  onLanguageChange(() => cmap.renderLegend());
+  dispatcher = new Dispatcher(cmap);
+  operator = new Operator(cmap);
+  setupTabs(cmap, dispatcher, operator);
+
+  const data = await loadAll();
+  cmap.setStreets(data.geometry);
+  cmap.setLive(data.live);
+  cmap.fitAll();
+  dispatcher.init(data);
+  dispatcher.setRoles(me ? me.roles : null);
+  operator.init();
+  operator.renderFleet(data.live);
+  dispatcher.history = data.alerts;
+  dispatcher.renderHistory(data.alerts);
+  const running = data.alerts.find((a) => a.status === 'sending');
+  if (running) dispatcher.follow(running);
+
+  pollLive(cmap, operator);
+  pollHealth();
+  setInterval(() => {
+    if (document.hidden) return;
+    if (!$('view-dispatch').hidden) dispatcher.refreshHistory();
+    if (!$('view-operate').hidden) operator.refreshAudit();
+  }, HISTORY_POLL_MS);
+
+  // For the browser test and for debugging from the developer console.
+  window.lightctl = { map: cmap, dispatcher, operator };
+  document.body.dataset.ready = 'true';
+}
+
+async function loadAll() {
+  for (;;) {
+    try {
+      const [templates, groups, streets, geometry, live, alerts] = await Promise.all([
+        api.templates(),
+        api.groups(),
+        api.streets(),
+        api.streetGeometry(),
+        api.lanternsLive(),
+        api.alerts(15),
+      ]);
+      $('health').textContent = '';
+      return { templates, groups, streets, geometry, live, alerts };
+    } catch (error) {
+      $('health').textContent = error.status === 0 || error.status >= 500 ? t('health.down') : t('err.generic', { detail: error.message });
+      $('health').className = 'health down';
+      await sleep(RETRY_MS);
+    }
+  }
+}
+
+async function pollLive(cmap, operator) {
+  for (;;) {
+    await sleep(LIVE_POLL_MS);
+    if (document.hidden) continue;
+    try {
+      const live = await api.lanternsLive();
+      cmap.setLive(live);
+      operator.renderFleet(live);
+    } catch {
+      // the health line says when the server is gone; the map keeps its last picture
+    }
+  }
+}
+
+async function pollHealth() {
+  let health = null; // null: the server did not answer
+  const render = () => {
+    const line = $('health');
+    const ok = health && health.status === 'ok';
+    if (!health) line.textContent = t('health.down');
+    else line.textContent = ok ? t('health.ok') : t('health.degraded', { detail: `MQTT ${health.mqtt}, DB ${health.db}` });
+    line.className = `health ${ok ? 'ok' : health ? 'degraded' : 'down'}`;
+  };
+  onLanguageChange(render);
+  for (;;) {
+    try {
+      health = await api.health();
+    } catch {
+      health = null;
+    }
+    render();
+    await sleep(HEALTH_POLL_MS);
+  }
+}
+
+function setupTabs(cmap, dispatcher, operator) {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const select = (tab, focus) => {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute('aria-selected', String(on));
+      other.tabIndex = on ? 0 : -1;
+      $(other.getAttribute('aria-controls')).hidden = !on;
+    }
+    if (focus) tab.focus();
+    dispatcher.draw.cancel();
+    cmap.setMode(tab.id === 'tab-operate' ? 'operate' : 'dispatch');
+    cmap.map.invalidateSize();
+    if (tab.id === 'tab-operate') {
+      operator.refreshAudit();
+      operator.refreshSimulator();
+    }
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => select(tab, false));
+    tab.addEventListener('keydown', (e) => {
+      const keys = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 };
+      if (!(e.key in keys)) return;
+      e.preventDefault();
+      select(tabs[(keys[e.key] + tabs.length) % tabs.length], true);
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+main();

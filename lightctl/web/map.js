@@ -1,0 +1,480 @@
+// The map: our own street geometry as the basemap (no tiles, nothing from the internet) and every
+// lantern as a circle marker coloured by what it is doing, or by its delivery state in a followed
+// alert. One canvas renderer draws everything: a second canvas on top would swallow the clicks
+// meant for the streets underneath.
+
+import { t } from './i18n.js';
+
+const L = window.L;
+
+// Delivery states (ARCHITECTURE.md, Delivery) folded into what the dispatcher reads.
+export const DELIVERY_GROUP = {
+  held: 'waiting',
+  planned: 'waiting',
+  published: 'waiting',
+  received: 'received',
+  playing: 'playing',
+  done: 'done',
+  applied: 'done',
+  failed: 'failed',
+  rejected: 'failed',
+  unreachable: 'unreachable',
+  expired: 'unreachable',
+  cancelled: 'ended',
+  superseded: 'ended',
+  interrupted: 'ended',
+};
+
+export const DELIVERY_COLORS = {
+  waiting: '#94a3b8',
+  received: '#3b82f6',
+  playing: '#f59e0b',
+  done: '#22c55e',
+  failed: '#ef4444',
+  unreachable: '#a855f7',
+  ended: '#64748b',
+};
+
+const LIVE_COLORS = {
+  online: '#f5e6b8', // warm white: a lantern lighting the street as usual
+  offline: '#475569',
+  unknown: '#94a3b8',
+  playing: '#22d3ee', // ring around a lantern whose speaker is busy
+  selected: '#facc15', // ring around lanterns the previewed target reaches
+  focus: '#f472b6', // the lantern the operator inspects
+};
+
+const STREET_STYLE = {
+  major: { color: '#7b8798', weight: 5 },
+  minor: { color: '#5b6678', weight: 3.5 },
+  path: { color: '#414b5b', weight: 1.5 },
+};
+const MAJOR = new Set(['motorway', 'trunk', 'primary', 'secondary', 'tertiary']);
+const PATHS = new Set(['footway', 'steps', 'path', 'cycleway', 'bridleway', 'track']);
+
+// Below this zoom the street names would cover the streets; only main roads are labelled.
+const LABEL_ALL_FROM_ZOOM = 17;
+const LABEL_MAJOR_FROM_ZOOM = 15;
+
+// The server's street key (lightctl/geo/names.py), so a typed "bahnhofstr." finds Bahnhofstrasse.
+const FOLD = { ä: 'ae', ö: 'oe', ü: 'ue', æ: 'ae', ø: 'oe', œ: 'oe' };
+
+export function streetKey(name) {
+  let text = (name || '').normalize('NFKC').toLowerCase().replace(/ß/g, 'ss');
+  text = text.replace(/[äöüæøœ]/g, (c) => FOLD[c]);
+  text = text.normalize('NFKD').replace(/\p{M}/gu, '');
+  text = text
+    .replace(/str\b\.?/g, 'strasse')
+    .replace(/(?<=\w)pl\.|\bpl\b\.?/g, 'platz')
+    .replace(/\bsankt\b/g, 'st');
+  return text.replace(/[^\p{L}\p{N}]+/gu, '');
+}
+
+function classOf(cls) {
+  if (MAJOR.has(cls)) return 'major';
+  if (PATHS.has(cls)) return 'path';
+  return 'minor';
+}
+
+function radiusAt(zoom) {
+  if (zoom <= 14) return 2;
+  if (zoom >= 18) return 7;
+  return zoom - 12; // 3 px at 15 … 5 px at 17
+}
+
+export class ConsoleMap {
+  /** handlers: onStreet(name), onLantern(id), onClick(latlng) (only while drawing). */
+  constructor(element, handlers) {
+    this.handlers = handlers;
+    this.map = L.map(element, {
+      preferCanvas: true,
+      zoomSnap: 0.5,
+      minZoom: 12,
+      maxZoom: 20,
+      keyboard: true,
+    });
+    this.map.attributionControl.setPrefix(
+      '<a href="https://leafletjs.com">Leaflet</a>'
+    );
+    this.map.attributionControl.addAttribution(
+      '© OpenStreetMap contributors, Overture Maps Foundation'
+    );
+    this.renderer = L.canvas({ padding: 0.2, tolerance: 6 });
+    this.mode = 'dispatch'; // dispatch | operate | draw
+    this.streetLayers = [];
+    this.streetsByKey = new Map();
+    this.selectedStreets = new Set();
+    this.labels = L.layerGroup();
+    this.majorLabels = L.layerGroup();
+    this.markers = new Map(); // lantern id -> circle marker
+    this.live = new Map(); // lantern id -> live state
+    this.preview = null; // Set of lantern ids the previewed target reaches
+    this.delivery = null; // Map lantern id -> delivery state of the followed alert
+    this.focus = null; // lantern id the operator inspects
+    this.shapes = L.layerGroup().addTo(this.map);
+    this.legend = null;
+    this.map.on('zoomend', () => this._onZoom());
+    this.map.on('click', (e) => {
+      if (this.mode === 'draw') this.handlers.onClick?.(e.latlng);
+    });
+  }
+
+  attachLegend(element) {
+    this.legend = element;
+    this.renderLegend();
+  }
+
+  /** Draw the street segments (GeoJSON FeatureCollection of LineStrings, lon/lat). */
+  setStreets(collection) {
+    for (const layer of this.streetLayers) layer.remove();
+    this.streetLayers = [];
+    this.streetsByKey.clear();
+    this.labels.clearLayers();
+    this.majorLabels.clearLayers();
+    const longest = new Map();
+    const bounds = L.latLngBounds([]);
+    // Paths first, then minor, then major roads, so the important lines are drawn on top.
+    const order = { path: 0, minor: 1, major: 2 };
+    const features = [...collection.features].sort(
+      (a, b) => order[classOf(a.properties.class)] - order[classOf(b.properties.class)]
+    );
+    for (const feature of features) {
+      for (const [lon, lat] of feature.geometry.coordinates) bounds.extend([lat, lon]);
+    }
+    this._ensureView(bounds);
+    for (const feature of features) {
+      const { name } = feature.properties;
+      const kind = classOf(feature.properties.class);
+      const latlngs = feature.geometry.coordinates.map(([lon, lat]) => [lat, lon]);
+      const layer = L.polyline(latlngs, {
+        renderer: this.renderer,
+        ...STREET_STYLE[kind],
+        lineCap: 'round',
+        interactive: Boolean(name),
+      });
+      layer.streetName = name;
+      layer.streetKind = kind;
+      if (name) {
+        const key = streetKey(name);
+        if (!this.streetsByKey.has(key)) this.streetsByKey.set(key, []);
+        this.streetsByKey.get(key).push(layer);
+        layer.bindTooltip(name, { sticky: true, className: 'street-tip', direction: 'top' });
+        layer.on('click', (e) => {
+          if (this.mode !== 'dispatch') return;
+          L.DomEvent.stop(e);
+          this.handlers.onStreet?.(name);
+        });
+        const length = pathLength(latlngs);
+        const best = longest.get(key);
+        if (!best || best.length < length) longest.set(key, { name, kind, latlngs, length });
+      }
+      layer.addTo(this.map);
+      this.streetLayers.push(layer);
+    }
+    for (const { name, kind, latlngs } of longest.values()) {
+      const marker = L.marker(midpoint(latlngs), {
+        icon: L.divIcon({ className: 'street-label', html: `<span>${escapeHtml(name)}</span>`, iconSize: null }),
+        interactive: false,
+        keyboard: false,
+      });
+      (kind === 'major' ? this.majorLabels : this.labels).addLayer(marker);
+    }
+    this.bounds = bounds;
+    this._restyleStreets();
+    this._onZoom();
+  }
+
+  /** Show the whole inventory: the lanterns' extent, else the streets'. */
+  fitAll() {
+    const points = [...this.live.values()].map((l) => [l.lat, l.lon]);
+    const bounds = points.length ? L.latLngBounds(points) : this.bounds;
+    if (bounds && bounds.isValid()) this.map.fitBounds(bounds, { padding: [20, 20], animate: false });
+    this.hasView = true;
+  }
+
+  /** Bring these lanterns into view (zooming out only as far as they need). */
+  showLanterns(ids) {
+    const points = ids.map((id) => this.live.get(id)).filter(Boolean).map((l) => [l.lat, l.lon]);
+    if (!points.length) return;
+    const bounds = L.latLngBounds(points);
+    if (this.map.getBounds().contains(bounds)) return;
+    this.map.fitBounds(bounds, { padding: [40, 40], maxZoom: 18, animate: false });
+  }
+
+  /** Leaflet draws nothing (and throws) before the map has a view: give it one first. */
+  _ensureView(bounds) {
+    if (this.hasView) return;
+    if (bounds.isValid()) this.map.fitBounds(bounds, { animate: false });
+    else this.map.setView([0, 0], 2, { animate: false }); // an empty inventory: nothing to show
+    this.hasView = true;
+  }
+
+  /** Update every lantern from GET /lanterns/live. */
+  setLive(list) {
+    if (!this.hasView && list.length) this._ensureView(L.latLngBounds(list.map((l) => [l.lat, l.lon])));
+    const seen = new Set();
+    const radius = radiusAt(this.map.getZoom() ?? 15);
+    for (const lantern of list) {
+      seen.add(lantern.id);
+      this.live.set(lantern.id, lantern);
+      let marker = this.markers.get(lantern.id);
+      if (!marker) {
+        marker = L.circleMarker([lantern.lat, lantern.lon], {
+          renderer: this.renderer,
+          radius,
+          interactive: this.mode === 'operate',
+        });
+        marker.lanternId = lantern.id;
+        marker.on('click', (e) => {
+          if (this.mode !== 'operate') return;
+          L.DomEvent.stop(e);
+          this.handlers.onLantern?.(lantern.id);
+        });
+        marker.addTo(this.map);
+        this.markers.set(lantern.id, marker);
+      } else {
+        const at = marker.getLatLng();
+        if (at.lat !== lantern.lat || at.lng !== lantern.lon) marker.setLatLng([lantern.lat, lantern.lon]);
+      }
+    }
+    for (const [id, marker] of this.markers) {
+      if (!seen.has(id)) {
+        marker.remove();
+        this.markers.delete(id);
+        this.live.delete(id);
+      }
+    }
+    this._restyleLanterns();
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    for (const layer of this.streetLayers) layer.options.interactive = Boolean(layer.streetName) && mode === 'dispatch';
+    for (const marker of this.markers.values()) marker.options.interactive = mode === 'operate';
+    this.map.getContainer().classList.toggle('drawing', mode === 'draw');
+    if (mode === 'draw') this.map.doubleClickZoom.disable();
+    else this.map.doubleClickZoom.enable();
+    // The dispatcher's chosen streets and shapes are no business of the operator's view.
+    if (mode === 'operate') this.shapes.remove();
+    else if (!this.map.hasLayer(this.shapes)) this.shapes.addTo(this.map);
+    this._restyleStreets();
+    this._restyleLanterns();
+  }
+
+  setSelectedStreets(names) {
+    this.selectedStreets = new Set(names.map(streetKey));
+    this._restyleStreets();
+  }
+
+  /** Lantern ids the previewed target reaches (null: no preview). */
+  setPreview(ids) {
+    this.preview = ids ? new Set(ids) : null;
+    this._restyleLanterns();
+  }
+
+  /** Delivery state per lantern id of the followed alert (null: none followed). */
+  setDelivery(states) {
+    this.delivery = states;
+    this._restyleLanterns();
+  }
+
+  setFocus(id) {
+    this.focus = id;
+    this._restyleLanterns();
+    const marker = id && this.markers.get(id);
+    if (marker && !this.map.getBounds().contains(marker.getLatLng())) this.map.panTo(marker.getLatLng());
+  }
+
+  /** The drawn target shapes: area (GeoJSON Polygon) and circle ({lon, lat, radius_m}). */
+  setShapes({ area, circle, invalid }) {
+    this.shapes.clearLayers();
+    const style = {
+      renderer: this.renderer,
+      interactive: false,
+      color: invalid ? '#ef4444' : '#facc15',
+      weight: 3,
+      dashArray: invalid ? '6 6' : null,
+      fillOpacity: 0.08,
+    };
+    if (area) {
+      const ring = area.coordinates[0].map(([lon, lat]) => [lat, lon]);
+      this.shapes.addLayer(L.polygon(ring, style));
+    }
+    if (circle) {
+      this.shapes.addLayer(L.circle([circle.lat, circle.lon], { ...style, radius: circle.radius_m }));
+    }
+  }
+
+  /** What the markers show now, by legend entry; playingRing counts busy speakers (a lantern
+   * can be lit and playing at once). The legend and the browser test read these. */
+  shownCounts() {
+    const counts = { playingRing: 0 };
+    for (const marker of this.markers.values()) {
+      if (marker.shown) counts[marker.shown] = (counts[marker.shown] || 0) + 1;
+      if (marker.playingRing) counts.playingRing += 1;
+    }
+    return counts;
+  }
+
+  /** Where on the map container a street can be clicked (brings it into view first). */
+  pointOnStreet(name, zoom = 17) {
+    const layers = this.streetsByKey.get(streetKey(name)) || [];
+    if (!layers.length) return null;
+    const layer = layers.reduce((a, b) => (pathLength(a.getLatLngs()) >= pathLength(b.getLatLngs()) ? a : b));
+    const target = midpoint(layer.getLatLngs().map((p) => [p.lat, p.lng]));
+    this.map.setView(target, Math.max(this.map.getZoom(), zoom), { animate: false });
+    const point = this.map.latLngToContainerPoint(target);
+    return { x: point.x, y: point.y };
+  }
+
+  renderLegend() {
+    if (!this.legend) return;
+    const counts = this.shownCounts();
+    const entries = this.delivery && this.mode !== 'operate'
+      ? Object.keys(DELIVERY_COLORS).map((k) => [k, DELIVERY_COLORS[k], t(`group.${k}`)])
+      : [
+          ['online', LIVE_COLORS.online, t('legend.online')],
+          ['light', '#ff6a00', t('legend.light')],
+          ['playing', LIVE_COLORS.playing, t('legend.playing'), true],
+          ['offline', LIVE_COLORS.offline, t('legend.offline')],
+          ['unknown', LIVE_COLORS.unknown, t('legend.unknown'), true],
+        ];
+    const title = this.delivery && this.mode !== 'operate' ? t('legend.delivery') : t('legend.live');
+    const rows = entries
+      .map(([key, color, label, ring]) => {
+        const n = key === 'playing' && !this.delivery ? counts.playingRing : counts[key] || 0;
+        const swatch = ring
+          ? `<span class="swatch ring" style="border-color:${color}"></span>`
+          : `<span class="swatch" style="background:${color}"></span>`;
+        return `<li data-legend="${key}">${swatch}<span class="label">${escapeHtml(label)}</span> <span class="n">${n}</span></li>`;
+      })
+      .join('');
+    this.legend.innerHTML = `<h3>${escapeHtml(title)}</h3><ul>${rows}</ul>`;
+  }
+
+  _onZoom() {
+    const zoom = this.map.getZoom();
+    const radius = radiusAt(zoom);
+    for (const marker of this.markers.values()) marker.setRadius(radius + (marker.extraRadius || 0));
+    toggleLayer(this.map, this.majorLabels, zoom >= LABEL_MAJOR_FROM_ZOOM);
+    toggleLayer(this.map, this.labels, zoom >= LABEL_ALL_FROM_ZOOM);
+  }
+
+  _restyleStreets() {
+    for (const layer of this.streetLayers) {
+      const selected =
+        this.mode !== 'operate' && layer.streetName && this.selectedStreets.has(streetKey(layer.streetName));
+      const base = STREET_STYLE[layer.streetKind];
+      layer.setStyle(
+        selected
+          ? { color: '#facc15', weight: base.weight + 4, opacity: 1 }
+          : { color: base.color, weight: base.weight, opacity: 1 }
+      );
+      if (selected) layer.bringToFront();
+    }
+    for (const marker of this.markers.values()) marker.bringToFront();
+  }
+
+  _restyleLanterns() {
+    const zoomRadius = radiusAt(this.map.getZoom() ?? 15);
+    const dispatch = this.mode !== 'operate';
+    for (const [id, marker] of this.markers) {
+      const live = this.live.get(id) || {};
+      let fill;
+      let shown;
+      let fillOpacity = 0.95;
+      let color = '#0f172a';
+      let weight = 1;
+      let extra = 0;
+      let opacity = 1;
+      const state = dispatch && this.delivery ? this.delivery.get(id) : undefined;
+      if (state) {
+        shown = DELIVERY_GROUP[state] || 'waiting';
+        fill = DELIVERY_COLORS[shown];
+        extra = 1;
+      } else if (live.online === false) {
+        shown = 'offline';
+        fill = LIVE_COLORS.offline;
+      } else if (live.online == null) {
+        shown = 'unknown';
+        fill = LIVE_COLORS.unknown;
+        fillOpacity = 0.15;
+        color = LIVE_COLORS.unknown;
+      } else if (live.light_color) {
+        shown = 'light';
+        fill = live.light_color;
+      } else {
+        shown = 'online';
+        fill = LIVE_COLORS.online;
+      }
+      if (dispatch && this.delivery && !state) opacity = 0.3;
+      // With a followed alert the delivery colour says playing; the live ring would lag it.
+      if (live.audio_playing && !state) {
+        color = LIVE_COLORS.playing;
+        weight = 3;
+        extra = 2;
+      }
+      if (dispatch && this.preview && !this.delivery) {
+        if (this.preview.has(id)) {
+          color = LIVE_COLORS.selected;
+          weight = 3;
+          extra = Math.max(extra, 2);
+        } else {
+          opacity = 0.3;
+        }
+      }
+      if (!dispatch && this.focus === id) {
+        color = LIVE_COLORS.focus;
+        weight = 4;
+        extra = 4;
+      }
+      const key = `${fill}|${fillOpacity}|${color}|${weight}|${extra}|${opacity}`;
+      marker.shown = shown;
+      marker.playingRing = Boolean(live.audio_playing);
+      if (marker.styleKey === key) continue;
+      marker.styleKey = key;
+      marker.extraRadius = extra;
+      marker.setStyle({ fillColor: fill, fillOpacity: fillOpacity * opacity, color, weight, opacity });
+      marker.setRadius(zoomRadius + extra);
+    }
+    this.renderLegend();
+  }
+}
+
+function toggleLayer(map, layer, on) {
+  if (on && !map.hasLayer(layer)) layer.addTo(map);
+  if (!on && map.hasLayer(layer)) layer.remove();
+}
+
+function pathLength(latlngs) {
+  let sum = 0;
+  for (let i = 1; i < latlngs.length; i += 1) {
+    const a = L.latLng(latlngs[i - 1]);
+    const b = L.latLng(latlngs[i]);
+    sum += a.distanceTo(b);
+  }
+  return sum;
+}
+
+/** The point halfway along a line (by length), as [lat, lon]. */
+function midpoint(latlngs) {
+  const points = latlngs.map((p) => L.latLng(p));
+  const half = pathLength(points) / 2;
+  let walked = 0;
+  for (let i = 1; i < points.length; i += 1) {
+    const step = points[i - 1].distanceTo(points[i]);
+    if (walked + step >= half && step > 0) {
+      const f = (half - walked) / step;
+      return [
+        points[i - 1].lat + (points[i].lat - points[i - 1].lat) * f,
+        points[i - 1].lng + (points[i].lng - points[i - 1].lng) * f,
+      ];
+    }
+    walked += step;
+  }
+  return [points[0].lat, points[0].lng];
+}
+
+export function escapeHtml(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}

@@ -1,0 +1,185 @@
+"""Helpers of the delivery-under-failure tests: demo lanterns, a signed fleet, the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from firmware_sim import Fleet, load_inventory
+from firmware_sim.verifier import TrustFile
+from lightctl.paths import DEMO_LANTERNS
+from lightctl.protocol import Topics
+from lightctl.signing import KeyStore
+from tests.integration.conftest import FleetThread
+from tests.support import ROOT, free_port
+
+T = TypeVar("T")
+
+GERMAN = "Brand in der Bahnhofstrasse. Schliessen Sie Fenster und Türen."
+
+
+def demo_lanterns(tmp_path: Path, count: int) -> Path:
+    """The first ``count`` lanterns of the demo inventory (real Zürich positions) as GeoJSON."""
+    data = json.loads(DEMO_LANTERNS.read_text(encoding="utf-8"))
+    data["features"] = data["features"][:count]
+    path = tmp_path / f"lanterns_{count}.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def lantern_ids(path: Path) -> list[str]:
+    return [spec.id for spec in load_inventory(path)]
+
+
+def signed_fleet(
+    broker_url: str,
+    inventory: Path,
+    topic_root: str,
+    data_dir: Path,
+    *,
+    speed: float = 20,
+    per_connection: int = 100,
+    **extra: Any,
+) -> FleetThread:
+    """A fleet that checks every signature against the service's trust list (keys made here if
+    the service has not made them yet, so both sides share them)."""
+    keys = KeyStore.in_data_dir(data_dir)
+    keys.ensure()
+    return FleetThread(
+        Fleet(
+            broker_url,
+            load_inventory(inventory),
+            speed=speed,
+            per_connection=per_connection,
+            topics=Topics(topic_root),
+            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
+            trust=TrustFile.open(keys.trust_path),
+            **extra,
+        )
+    )
+
+
+def on_fleet(sim: FleetThread, job: Callable[[], T], timeout_s: float = 10) -> T:
+    """Run ``job`` on the fleet's event loop (lantern state is only touched there)."""
+
+    async def call() -> T:
+        return job()
+
+    return asyncio.run_coroutine_threadsafe(call(), sim.loop).result(timeout_s)
+
+
+def plays(sim: FleetThread, lantern_id: str, cmd_id: str) -> int:
+    """How often a lantern played a command to its end."""
+    record = on_fleet(sim, lambda: list(sim.fleet.record(lantern_id).played))
+    return sum(1 for played_id, _clips in record if played_id == cmd_id)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def finished(body: dict[str, Any]) -> bool:
+    return body.get("status") != "sending"
+
+
+def audio_command(body: dict[str, Any]) -> str:
+    return next(c["id"] for c in body["commands"] if c["channel"] == "audio")
+
+
+class SimProcess:
+    """``firmware-sim`` as operators run it (its own process), driven through its control API."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        inventory: Path,
+        topic_root: str,
+        data_dir: Path,
+        log: Path,
+        *,
+        speed: float = 20,
+        per_connection: int = 100,
+    ) -> None:
+        keys = KeyStore.in_data_dir(data_dir)
+        keys.ensure()
+        self.port = free_port()
+        self.gateways = math.ceil(len(load_inventory(inventory)) / per_connection)
+        self.log = log
+        self.args = [
+            sys.executable,
+            "-m",
+            "firmware_sim",
+            "--broker",
+            broker_url,
+            "--inventory",
+            str(inventory),
+            "--root",
+            topic_root,
+            "--speed",
+            str(speed),
+            "--per-connection",
+            str(per_connection),
+            "--gateway-prefix",
+            f"g{uuid.uuid4().hex[:6]}",
+            "--trust",
+            str(keys.trust_path),
+            "--control-port",
+            str(self.port),
+            "--log-level",
+            "WARNING",
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+
+    def start(self, timeout_s: float = 30) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+        def connected() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"firmware-sim exited: {self.log.read_text()[-2000:]}")
+            try:
+                health = self.http.get("/healthz").json()
+            except httpx.HTTPError:
+                return False
+            return bool(health["gateways_connected"] == self.gateways)
+
+        wait_until(connected, timeout_s, "the simulated fleet to connect")
+
+    def get(self, path: str) -> Any:
+        response = self.http.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def faults(self, spec: str) -> dict[str, list[str]]:
+        response = self.http.post("/faults", json={"spec": spec})
+        response.raise_for_status()
+        applied: dict[str, list[str]] = response.json()["applied"]
+        return applied
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)

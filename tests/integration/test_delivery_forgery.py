@@ -1,0 +1,206 @@
+"""Commands published straight to the broker by someone without the right key, or replayed, or
+stale: no simulated lantern changes any output, and each refusal is acked with its reason."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from firmware_sim import Fleet, LanternSpec
+from firmware_sim.probe import ServiceProbe
+from firmware_sim.verifier import TrustFile
+from lightctl.protocol import (
+    AudioPayload,
+    CommandEnvelope,
+    EmptyPayload,
+    LightPayload,
+    ToneItem,
+    Topics,
+)
+from lightctl.services.sequence import SequenceCounter
+from lightctl.signing import CommandSigner, KeyStore
+from tests.integration.conftest import FleetThread
+from tests.integration.resilience import on_fleet
+
+pytestmark = pytest.mark.broker
+
+LANTERNS = [f"F{i}" for i in range(6)]
+WINDOW_S = 2  # a short replay window, so the test need not wait ten minutes
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyStore:
+    store = KeyStore.in_data_dir(tmp_path)
+    store.generate(replay_window_s=WINDOW_S)
+    return store
+
+
+@pytest.fixture
+def signer(keys: KeyStore) -> CommandSigner:
+    return CommandSigner(keys, lambda: datetime.now(UTC), SequenceCounter(0).next)
+
+
+@pytest.fixture
+def sim(mosquitto: Any, topic_root: str, keys: KeyStore) -> Iterator[FleetThread]:
+    fleet = Fleet(
+        mosquitto.url,
+        [LanternSpec(i) for i in LANTERNS],
+        speed=50,
+        topics=Topics(topic_root),
+        gateway_prefix="forge",
+        trust=TrustFile.open(keys.trust_path),
+    )
+    thread = FleetThread(fleet)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def probe(mosquitto: Any, topic_root: str) -> Iterator[ServiceProbe]:
+    client = ServiceProbe(mosquitto.url, Topics(topic_root))
+    client.start()
+    yield client
+    client.stop()
+
+
+def command(
+    cmd_id: str,
+    *,
+    channel: str = "light",
+    priority: int = 1,
+    ttl_s: float = 300,
+    issued: datetime | None = None,
+    color: str = "#FF0000",
+) -> CommandEnvelope:
+    issued = issued or datetime.now(UTC)
+    payload: Any = LightPayload(on=True, color=color, effect="blink", period_ms=2000)
+    if channel == "audio":
+        payload = AudioPayload(program=[ToneItem(signal="warning", duration_s=2)])
+    if channel == "path":
+        payload = EmptyPayload()
+    return CommandEnvelope(
+        id=cmd_id,
+        channel=channel,  # type: ignore[arg-type]
+        op="release" if channel == "path" else "set",
+        priority=priority,
+        issued_at=issued,
+        expires_at=issued + timedelta(seconds=ttl_s),
+        payload=payload,
+        seq=SequenceCounter(0).next(),
+    )
+
+
+def signed_with(env: CommandEnvelope, key: Ed25519PrivateKey, kid: str) -> CommandEnvelope:
+    unsigned = env.model_copy(update={"kid": kid, "sig": None})
+    signature = base64.b64encode(key.sign(unsigned.signing_bytes())).decode()
+    return unsigned.model_copy(update={"sig": signature})
+
+
+def outputs(sim: FleetThread) -> dict[str, Any]:
+    """What every lantern shows and plays now (its reported state without the time)."""
+
+    def read() -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            i: (
+                sim.fleet.lantern(i).state(now).model_dump(mode="json", exclude={"at"}),
+                list(sim.fleet.record(i).played),
+                sim.fleet.lantern(i).playing,
+            )
+            for i in LANTERNS
+        }
+
+    return on_fleet(sim, read)
+
+
+def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
+    sim: FleetThread, probe: ServiceProbe, keys: KeyStore, signer: CommandSigner
+) -> None:
+    # A genuine warning light reaches F0 and F1; that envelope is what an attacker captures.
+    captured = signer.sign(command("genuine"))
+    for lantern_id in ("F0", "F1"):
+        probe.send(lantern_id, captured)
+    assert probe.wait_for(lambda: all(probe.statuses(i) == ["applied"] for i in ("F0", "F1")))
+    # The service goes on: later life-safety commands reach F2-F5 (a release of an empty slot,
+    # which changes no output), so their newest seq is beyond the captured one's window.
+    asyncio.run(asyncio.sleep(WINDOW_S + 0.5))
+    later = signer.sign(command("later", channel="path", priority=2))
+    for lantern_id in LANTERNS[2:]:
+        probe.send(lantern_id, later)
+    assert probe.wait_for(lambda: all(probe.statuses(i) == ["done"] for i in LANTERNS[2:]))
+    before = outputs(sim)
+
+    registry = keys.load()
+    life = registry.signing("life_safety", datetime.now(UTC))
+    ordinary = registry.signing("ordinary", datetime.now(UTC))
+    assert life is not None
+    assert ordinary is not None
+    attacker = Ed25519PrivateKey.generate()
+    tampered = json.loads(captured.to_bytes())
+    tampered["payload"]["color"] = "#00FF00"
+    tampered["id"] = "tampered"
+    stale_at = datetime.now(UTC) - timedelta(minutes=10)
+    attacks: dict[str, tuple[bytes, str]] = {
+        "forged": (
+            signed_with(command("forged", channel="audio"), attacker, life.kid).to_bytes(),
+            "bad_signature",
+        ),
+        "tampered": (json.dumps(tampered).encode(), "bad_signature"),
+        "ordinary-at-1": (
+            signed_with(
+                command("ordinary-at-1", color="#0000FF"),
+                keys.private_key(ordinary.kid),
+                ordinary.kid,
+            ).to_bytes(),
+            "key_not_allowed_for_life_safety",
+        ),
+        "unsigned": (command("unsigned").to_bytes(), "unsigned"),
+        "unknown-key": (
+            signed_with(command("unknown-key"), attacker, "ls-19700101-abcdef").to_bytes(),
+            "unknown_key",
+        ),
+        "expired": (
+            signer.sign(command("expired", ttl_s=60, issued=stale_at)).to_bytes(),
+            "expired",
+        ),
+    }
+    for lantern_id in LANTERNS:
+        for raw, _reason in attacks.values():
+            probe.send_raw(lantern_id, raw)
+    # The captured command replayed everywhere.
+    for lantern_id in LANTERNS:
+        probe.send_raw(lantern_id, captured.to_bytes())
+
+    def all_answered() -> bool:
+        return all(
+            probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in [*attacks, "genuine"]
+        ) and all(len(probe.acks(i, "genuine")) == 2 for i in ("F0", "F1"))
+
+    assert probe.wait_for(all_answered, 15)
+    for lantern_id in LANTERNS:
+        for cmd_id, (_raw, reason) in attacks.items():
+            ack = probe.acks(lantern_id, cmd_id)[0]
+            if reason == "expired":
+                assert (ack.status.value, ack.reason) == ("expired", None), (lantern_id, cmd_id)
+            else:
+                assert (ack.status.value, ack.reason) == ("rejected", reason), (lantern_id, cmd_id)
+    # The replay: lanterns that had it answer with their last ack and do nothing again; the
+    # others refuse it, its seq being far below the newest they accepted.
+    for lantern_id in ("F0", "F1"):
+        assert probe.statuses(lantern_id, "genuine") == ["applied", "applied"]
+    for lantern_id in LANTERNS[2:]:
+        replay = probe.acks(lantern_id, "genuine")
+        assert [(a.status.value, a.reason) for a in replay] == [
+            ("rejected", "outside_replay_window")
+        ]
+    asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
+    assert outputs(sim) == before

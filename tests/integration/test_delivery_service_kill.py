@@ -1,0 +1,193 @@
+"""``lightctl serve`` (a real process) is killed with SIGKILL in the middle of a fan-out to 500
+lanterns and started again: the outbox resumes, every lantern ends `done`, none plays twice."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from lightctl.services.inventory import import_lanterns
+from lightctl.signing import KeyStore
+from lightctl.store import Database
+from tests.integration.resilience import (
+    GERMAN,
+    audio_command,
+    demo_lanterns,
+    finished,
+    lantern_ids,
+    on_fleet,
+    signed_fleet,
+    wait_until,
+)
+from tests.support import ROOT, MosquittoProcess, free_port, postgres_url
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+
+LANTERNS = 500
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Database]]:
+    """A database URL a separate process can open, and our own handle on the same database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'lightctl.db'}"
+        db = Database(url)
+        yield url, db
+        db.dispose()
+        return
+    base = postgres_url()
+    try:
+        conn = psycopg.connect(
+            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        )
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    db = Database(base, schema=schema)
+    try:
+        # libpq's options= puts the service's process into the same schema.
+        yield f"{base}?options=-c%20search_path%3D{schema}", db
+    finally:
+        db.dispose()
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+class ServeProcess:
+    """``lightctl serve`` in its own process, configured through the environment."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int, token: str) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"lightctl serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                return bool(self.http.get("/healthz").json()["mqtt"] == "connected")
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        wait_until(healthy, 40, "lightctl serve to be healthy")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown code runs
+        self.proc.wait(timeout=10)
+
+    def alert(self, alert_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get(f"/alerts/{alert_id}").json()
+        return body
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def test_service_killed_mid_fan_out_resumes_and_nothing_plays_twice(
+    database_url: tuple[str, Database],
+    own_mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+) -> None:
+    url, db = database_url
+    mosquitto = own_mosquitto  # 500 lanterns' retained messages stay off the shared broker
+    inventory = demo_lanterns(tmp_path, LANTERNS)
+    db.create_all()
+    import_lanterns(db, inventory)
+    ids = lantern_ids(inventory)
+    data_dir = tmp_path / "data"
+    KeyStore.in_data_dir(data_dir).ensure()
+    port = free_port()
+    token = f"lct_{secrets.token_urlsafe(32)}"
+    env = {
+        **os.environ,
+        "LIGHTCTL_DATA_DIR": str(data_dir),
+        "LIGHTCTL_DATABASE_URL": url,
+        "LIGHTCTL_MQTT_URL": mosquitto.url,
+        "LIGHTCTL_MQTT_ROOT": topic_root,
+        "LIGHTCTL_MQTT_CLIENT_ID": f"svc-{topic_root}"[:60],
+        "LIGHTCTL_HTTP_HOST": "127.0.0.1",
+        "LIGHTCTL_HTTP_PORT": str(port),
+        "LIGHTCTL_ACK_TIMEOUT_S": "3",
+        "LIGHTCTL_PRERENDER_TEMPLATES": "false",
+        "LIGHTCTL_BOOTSTRAP_TOKEN": token,
+    }
+    service = ServeProcess(env, tmp_path / "serve.log", port, token)
+    sim = signed_fleet(mosquitto.url, inventory, topic_root, data_dir, speed=10)
+    service.start()
+    sim.start()
+    try:
+        started = time.monotonic()
+        response = service.http.post(
+            "/alerts",
+            json={"target": {"lanterns": ids}, "messages": {"de": GERMAN}, "expires_in_s": 300},
+        )
+        assert response.status_code == 201, response.text
+        alert_id = response.json()["id"]
+        # Kill as soon as the fan-out is under way (something published, nothing finished).
+        wait_until(lambda: "planned" not in service.alert(alert_id)["counts"], 10, "publishing")
+        at_kill = service.alert(alert_id)["counts"]
+        service.kill()
+        assert at_kill.get("done", 0) < LANTERNS, at_kill
+        time.sleep(1.0)  # lanterns go on playing and acking; the broker keeps our session
+        service.start()
+        wait_until(lambda: finished(service.alert(alert_id)), 90, "every lantern to finish")
+        elapsed = time.monotonic() - started
+        body = service.alert(alert_id)
+        assert body["status"] == "completed"
+        assert body["counts"] == {"done": LANTERNS}, body["counts"]
+        for command in body["commands"]:
+            expected = "done" if command["channel"] == "audio" else "applied"
+            assert command["counts"] == {expected: LANTERNS}, command
+        audio_id = audio_command(body)
+
+        def played() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for lantern_id in ids:
+                record = sim.fleet.record(lantern_id)
+                counts[lantern_id] = sum(1 for cmd, _ in record.played if cmd == audio_id)
+            return counts
+
+        assert set(on_fleet(sim, played).values()) == {1}
+        print(
+            f"\nlightctl serve SIGKILLed at {at_kill}; restarted; all {LANTERNS} done "
+            f"{elapsed:.1f} s after the alert"
+        )
+    finally:
+        sim.stop()
+        service.stop()

@@ -1,0 +1,141 @@
+"""Priority arbitration on the lantern, as properties over any sequence of events:
+
+- the effective value of every output channel is the highest live slot (else the default, 16);
+- a release at one priority never changes another slot, on any channel;
+- after an all-clear at slot 1 and its expiry, the channel shows whatever still lives beneath.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_sim.lantern import Lantern
+from lightctl.protocol import (
+    CommandEnvelope,
+    EmptyPayload,
+    LightPayload,
+    PathPayload,
+    ProjectionPayload,
+)
+
+T0 = datetime(2025, 6, 1, 21, 0, tzinfo=UTC)
+CHANNELS = ("light", "projection", "path")
+PAYLOAD: dict[str, Any] = {
+    "light": LightPayload(on=True, color="#00C853"),
+    "projection": ProjectionPayload(pictogram="arrow", heading_deg=90),
+    "path": PathPayload(level=50, mode="chase"),
+}
+
+
+def _send(
+    lantern: Lantern, cmd_id: str, channel: str, op: str, priority: int, now: datetime, ttl: int
+) -> None:
+    env = CommandEnvelope(
+        id=cmd_id,
+        channel=channel,  # type: ignore[arg-type]
+        op=op,  # type: ignore[arg-type]
+        priority=priority,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        payload=EmptyPayload() if op == "release" else PAYLOAD[channel],
+        seq=1,
+    )
+    lantern.handle(env.to_bytes(), now)
+
+
+Model = dict[str, dict[int, tuple[str, datetime]]]  # channel -> slot -> (cmd id, expires_at)
+
+
+def _check(lantern: Lantern, model: Model, now: datetime) -> None:
+    state = lantern.state(now)
+    for channel in CHANNELS:
+        live = {p: v for p, v in model[channel].items() if v[1] > now}
+        shown = state.channels[channel]
+        if live:
+            top = min(live)
+            assert (shown.priority, shown.cmd_id) == (top, live[top][0]), channel
+        else:  # light and path have a default at slot 16, projection shows nothing
+            assert shown.cmd_id is None
+            assert shown.priority == (None if channel == "projection" else 16)
+
+
+events = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("set"), st.sampled_from(CHANNELS), st.integers(1, 16), st.integers(1, 300)
+        ),
+        st.tuples(st.just("release"), st.sampled_from(CHANNELS), st.integers(1, 16), st.just(0)),
+        st.tuples(st.just("advance"), st.just("light"), st.just(0), st.integers(1, 120)),
+    ),
+    max_size=50,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events)
+def test_every_channel_shows_its_highest_live_slot_and_releases_touch_one_slot(
+    sequence: list[tuple[str, str, int, int]],
+) -> None:
+    lantern = Lantern("L1")
+    model: Model = {c: {} for c in CHANNELS}
+    now = T0
+    for n, (kind, channel, priority, amount) in enumerate(sequence):
+        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+        if kind == "set":
+            _send(lantern, f"c{n}", channel, "set", priority, now, amount)
+            model[channel][priority] = (f"c{n}", now + timedelta(seconds=amount))
+        elif kind == "release":
+            _send(lantern, f"r{n}", channel, "release", priority, now, 60)
+            model[channel].pop(priority, None)
+            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+            assert {k: v for k, v in after.items() if k != (channel, priority)} == {
+                k: v for k, v in before.items() if k != (channel, priority)
+            }
+        else:
+            now += timedelta(seconds=amount)
+            lantern.tick(now)
+            model = {c: {p: v for p, v in s.items() if v[1] > now} for c, s in model.items()}
+        _check(lantern, model, now)
+
+
+beneath = st.lists(
+    st.tuples(st.sampled_from(CHANNELS), st.integers(3, 16), st.integers(60, 7200)),
+    max_size=12,
+)
+warnings = st.lists(
+    st.tuples(st.sampled_from(CHANNELS), st.sampled_from(["set", "release"]), st.integers(1, 2)),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(beneath, warnings, st.integers(5, 50))
+def test_after_an_all_clear_expires_each_channel_returns_to_what_lives_beneath(
+    below: list[tuple[str, int, int]], warns: list[tuple[str, str, int]], clear_s: int
+) -> None:
+    """Steering (3..16) and schedules live beneath; warnings come and go at 1 and 2; the
+    all-clear takes slot 1 on every channel for ``clear_s`` and is released by nobody."""
+    lantern = Lantern("L1")
+    model: Model = {c: {} for c in CHANNELS}
+    now = T0
+    for n, (channel, priority, ttl) in enumerate(below):
+        _send(lantern, f"b{n}", channel, "set", priority, now, ttl)
+        model[channel][priority] = (f"b{n}", now + timedelta(seconds=ttl))
+    for n, (channel, op, priority) in enumerate(warns):
+        _send(lantern, f"w{n}", channel, op, priority, now, 30)
+        if op == "set":
+            model[channel][priority] = (f"w{n}", now + timedelta(seconds=30))
+        else:
+            model[channel].pop(priority, None)
+    for channel in CHANNELS:  # the all-clear: slot 1 everywhere, expiring by itself
+        _send(lantern, f"clear-{channel}", channel, "set", 1, now, clear_s)
+        model[channel][1] = (f"clear-{channel}", now + timedelta(seconds=clear_s))
+    _check(lantern, model, now)
+    now += timedelta(seconds=max(clear_s, 30))  # the all-clear and every warning have expired
+    lantern.tick(now)
+    assert all(lantern.slot(c, p) is None for c in CHANNELS for p in (1, 2))  # type: ignore[arg-type]
+    _check(lantern, model, now)
