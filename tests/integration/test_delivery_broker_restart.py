@@ -69,11 +69,15 @@ def test_broker_killed_and_restarted_mid_fan_out_loses_and_repeats_nothing(
         assert {r["lantern"] for r in rows["lanterns"]} == set(ids)
         assert all(r["played"] for r in rows["lanterns"])
         metrics = service.http.get("/metrics").json()["counters"]
+        checks = sim.get("/metrics")["signature_checks"]
+        # 3 envelopes (audio, light, projection) shared by 500 lanterns: 3 verifications.
+        assert checks["verified"] == 3, checks
         print(
             f"\nbroker restart: counts at kill {at_kill}; all {LANTERNS} done after "
             f"{elapsed:.1f} s; publishes {metrics['outbox_published']} for {3 * LANTERNS} "
             f"deliveries, re-sent {metrics['outbox_resent']}, "
-            f"duplicate acks {metrics.get('consumer_ack_duplicate', 0)}"
+            f"duplicate acks {metrics.get('consumer_ack_duplicate', 0)}; signatures checked "
+            f"{checks['verified']} times for {checks['accepted']} accepted envelopes"
         )
     finally:
         sim.stop()

@@ -1,0 +1,145 @@
+"""The outbox against a fake link: what is re-sent to a returning lantern, what is re-signed,
+and that nothing expired ever goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lightctl.mqtt.outbox import Outbox, Return
+from lightctl.protocol import CommandEnvelope, LightPayload, Topics
+from lightctl.services.sequence import SequenceCounter
+from lightctl.settings import Settings
+from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
+from lightctl.store import Database
+from lightctl.store import alerts as alert_store
+from lightctl.store import lanterns as lantern_store
+from lightctl.store.tables import CommandRow
+
+TOPICS = Topics("t")
+
+
+class FakeLink:
+    connected = True
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int | None]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None) -> Any:
+        self.sent.append((topic, payload, expiry_s))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'o.db'}")
+    database.create_all()
+    with database.session() as session:
+        lantern_store.upsert_lanterns(
+            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(3)]
+        )
+    yield database
+    database.dispose()
+
+
+def store_command(db: Database, cmd_id: str, clock: Clock, ttl_s: float, priority: int) -> None:
+    env = CommandEnvelope(
+        id=cmd_id,
+        channel="light",
+        op="set",
+        priority=priority,
+        issued_at=clock.now,
+        expires_at=clock.now + timedelta(seconds=ttl_s),
+        payload=LightPayload(on=True, color="#FF0000"),
+        seq=SequenceCounter(0).next(),
+    )  # stored unsigned, as a service that does not sign at build time would
+    row = CommandRow(
+        id=env.id,
+        alert_id="al-1",
+        channel=env.channel,
+        op=env.op,
+        priority=env.priority,
+        seq=env.seq,
+        issued_at=env.issued_at,
+        expires_at=env.expires_at,
+        envelope=env.to_bytes().decode(),
+    )
+    with db.session() as session:
+        alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])])
+
+
+def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_re_sent(
+    db: Database, tmp_path: Path
+) -> None:
+    clock = Clock()
+    keys = KeyStore.in_data_dir(tmp_path, clock)
+    keys.generate()
+    signer = CommandSigner(keys, clock, SequenceCounter(0).next)
+    link = FakeLink()
+    outbox = Outbox(db, link, TOPICS, 10.0, clock, signer=signer)  # type: ignore[arg-type]
+    store_command(db, "live", clock, 600, priority=1)
+    store_command(db, "short", clock, 5, priority=10)
+    clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored
+
+    outbox.pump()
+    assert len(link.sent) == 6
+    assert signer.signed_total == 2  # one signature per command, not per lantern
+    live = [CommandEnvelope.from_bytes(p) for t, p, _ in link.sent if b'"live"' in p]
+    assert {e.kid for e in live} == {keys.load().signing("life_safety", clock.now).kid}  # type: ignore[union-attr]
+    assert {e.sig for e in live} != {None}
+    assert max(e for _t, _p, e in link.sent if e is not None) <= 600  # message expiry
+    with db.session() as session:
+        stored = CommandEnvelope.from_bytes(alert_store.commands_of(session, "al-1")[0].envelope)
+    assert stored.sig is not None  # what goes out again is what was signed
+
+    # A plain reconnect does not repeat what was sent a moment ago (it may have crossed the
+    # lantern's announcement); the retry timer covers it.
+    clock.now += timedelta(seconds=1)
+    link.sent.clear()
+    outbox.resend({"L2": Return.RECONNECT})
+    outbox.pump()
+    assert link.sent == []
+
+    # L0 acked and applied "live"; then the short command expires.
+    with db.session() as session:
+        for cmd in ("live",):
+            row = alert_store.get_delivery(session, cmd, "L0")
+            assert row is not None
+            row.state = "applied"
+            session.add(row)
+    clock.now += timedelta(seconds=6)
+    link.sent.clear()
+    outbox.resend({"L0": Return.REBOOT, "L1": Return.BACK})
+    outbox.pump()
+    sent = {(t.split("/")[3], b'"live"' in p) for t, p, _ in link.sent}
+    # L0 rebooted: its held light goes again; L1 came back: its unconfirmed command goes again.
+    assert sent == {("L0", True), ("L1", True)}
+    assert signer.signed_total == 2
+    with db.session() as session:
+        short = {r.lantern_id: r.state for r in alert_store.deliveries(session, "short")}
+    assert set(short.values()) == {"expired"}  # online all along, never acked: expired
+
+
+def test_production_needs_keys_and_development_makes_them(tmp_path: Path) -> None:
+    from lightctl.runtime import Runtime
+
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    production = Runtime(Settings(environment="production", data_dir=tmp_path / "p"), db)
+    with pytest.raises(NoSigningKey, match="lightctl keys generate"):
+        production._signer()
+    development = Runtime(Settings(data_dir=tmp_path / "d"), db)
+    signer = development._signer()
+    assert development.keys.exists()
+    assert signer.replay_window_s == 600
+    db.dispose()
