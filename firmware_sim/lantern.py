@@ -1,27 +1,6 @@
 """The firmware of one lantern as a pure state machine: bytes and time in, effects out, no I/O.
 
-Ack rules (what the service learns, per command id):
-- audio ``set``: ``received`` at once (reason ``queued`` while a higher slot plays), ``playing``
-  once the clips are fetched and checked, then ``done`` (with ``played``), ``failed`` (clip
-  trouble), ``expired`` (expiry came first) or ``interrupted`` (``preempted`` by a higher priority,
-  ``replaced`` at the same priority, ``released``). ``interrupted`` is final: the command leaves its
-  slot and is not resumed, because a warning cut mid-sentence and replayed minutes later confuses
-  more than it helps; the issuer decides whether to send it again. A lower command that has not
-  started yet keeps waiting in its slot.
-- light, projection, path ``set``: ``applied`` (reason ``held_by_higher_priority`` when stored but
-  not visible), later ``done`` with reason ``expired`` or ``released``, or ``interrupted`` with
-  ``replaced`` when another command takes the same slot; so ``applied → done`` closes each delivery.
-- ``release``: the release itself is acked ``done`` (reason ``slot_empty`` when nothing was there);
-  the command it removed gets its own final ack as above.
-- an envelope expired on arrival: ``expired``; a channel without hardware: ``rejected`` with
-  ``unsupported``; a verifier refusal: ``rejected`` with its reason (``unsigned``,
-  ``bad_signature``, ``unknown_key``, ``revoked_key``, ``key_not_allowed_for_life_safety``); a
-  new command id whose seq the replay guard refuses: ``rejected`` with ``replayed`` or
-  ``outside_replay_window``; a channel whose hardware is broken: ``failed`` with its reason; JSON
-  with an id but an invalid envelope: ``rejected`` with ``invalid_envelope``; no readable id: a
-  ``Dropped`` effect, no ack.
-- a command id seen before: nothing is done again, the last ack for it is sent again, so a retrying
-  service learns where the command stands.
+Which ack each command gets, and why, is listed with the reasons in ``firmware_sim/effects.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +12,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
+from firmware_sim.agenda import Agenda
 from firmware_sim.effects import (
     AcceptUnsigned,
     Dropped,
@@ -47,6 +27,7 @@ from firmware_sim.effects import (
 from firmware_sim.outputs import FACTORY_DEFAULTS, MotionHold
 from firmware_sim.priority import LOWEST, PriorityArray, Slot
 from firmware_sim.replay import ReplayGuard
+from firmware_sim.seen import SEEN_CAP, SeenIds
 from lightctl.protocol import (
     AckStatus,
     AudioPayload,
@@ -55,12 +36,14 @@ from lightctl.protocol import (
     CommandEnvelope,
     LanternState,
     PathPayload,
+    ReleasePayload,
 )
 
 __all__ = [
     "ALL_CAPABILITIES",
     "CAPABILITY_FOR",
     "CHANNELS",
+    "SEEN_CAP",
     "AcceptUnsigned",
     "Capability",
     "Dropped",
@@ -83,12 +66,6 @@ CAPABILITY_FOR: Mapping[Channel, Capability] = {
     "path": "path_light",
 }
 CHANNELS: tuple[Channel, ...] = ("audio", "light", "projection", "path")
-
-# Ids of commands seen are kept until their envelope expires (a replay after that is refused as
-# expired anyway). The cap bounds memory if a sender floods long-lived ids: an id costs ~300 bytes,
-# so 256 ids × 3,000 lanterns stay under 250 MB in the worst case, while a lantern sees a handful
-# of live commands at a time. Beyond the cap the oldest ids go first.
-SEEN_CAP = 256
 
 
 class Lantern:
@@ -117,10 +94,10 @@ class Lantern:
         }
         self._playing: str | None = None
         self._deadline: datetime | None = None
+        self._agenda = Agenda()  # commands sent ahead, waiting for their starts_at
         self._motion = MotionHold()
         self._motion.start(self._path_payload())
-        # cmd id -> (last ack sent for it, envelope expiry); insertion order = arrival order.
-        self._seen: dict[str, tuple[SendAck, datetime]] = {}
+        self._seen = SeenIds()
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -143,14 +120,15 @@ class Lantern:
         if refusal is not None:
             # Not remembered as seen: a forged envelope must not block the genuine one's id.
             return [SendAck(cmd.id, AckStatus.REJECTED, refusal[:200])]
-        if cmd.id in self._seen:
-            return [self._seen[cmd.id][0]]
+        last = self._seen.last_ack(cmd.id)
+        if last is not None:
+            return [last]
         if self.replay is not None and cmd.kid is not None and cmd.expires_at > now:
             replayed = self.replay.check(cmd.kid, cmd.seq)
             if replayed is not None:
                 return [SendAck(cmd.id, AckStatus.REJECTED, replayed)]
             self.replay.accept(cmd.kid, cmd.seq)
-        self._remember(cmd, now)
+        self._seen.remember(cmd, now)
         if cmd.expires_at <= now:
             return [self._ack(cmd.id, AckStatus.EXPIRED)]
         if CAPABILITY_FOR[cmd.channel] not in self.capabilities:
@@ -159,7 +137,9 @@ class Lantern:
         if broken is not None and cmd.op == "set":
             return [self._ack(cmd.id, AckStatus.FAILED, broken)]
         before = self._effective_keys()
-        if cmd.op == "release":
+        if cmd.op == "set" and cmd.starts_at is not None and cmd.starts_at > now:
+            effects = self._hold(cmd)
+        elif cmd.op == "release":
             effects = self._release(cmd, now)
         elif cmd.channel == "audio":
             effects = self._set_audio(cmd, now)
@@ -168,12 +148,16 @@ class Lantern:
         return self._with_state(before, effects, now)
 
     def tick(self, now: datetime) -> list[Effect]:
-        """Let time pass: empty expired slots and start the next waiting audio."""
+        """Let time pass: empty expired slots, put commands whose start came into their slots,
+        start the next waiting audio."""
         before = self._effective_keys()
         effects: list[Effect] = []
         for channel, array in self._arrays.items():
             for slot in array.expire(now):
                 effects.extend(self._end_expired(channel, slot))
+        # After expiry: a dimming step that ends as the next begins hands over in one change.
+        for cmd in self._agenda.due(now):
+            effects.extend(self._start(cmd, now))
         if "audio" in self._arrays and self._playing is None:
             effects.extend(self._start_next_audio(now))
         return self._with_state(before, effects, now)
@@ -237,6 +221,10 @@ class Lantern:
         held = array.get(priority) if array is not None else None
         return held.value.id if held is not None else None
 
+    def waiting(self) -> list[CommandEnvelope]:
+        """Commands sent ahead, held until their ``starts_at`` (for tests and the control API)."""
+        return self._agenda.held()
+
     # ---- commands -----------------------------------------------------------------------------
 
     def _set_output(self, cmd: CommandEnvelope) -> list[Effect]:
@@ -270,8 +258,39 @@ class Lantern:
             effects.extend(self._start_next_audio(now))
         return effects
 
+    def _hold(self, cmd: CommandEnvelope) -> list[Effect]:
+        if self._agenda.full:
+            return [self._ack(cmd.id, AckStatus.REJECTED, Reason.PENDING_FULL)]
+        self._agenda.hold(cmd)
+        return [self._ack(cmd.id, AckStatus.RECEIVED, Reason.PENDING)]
+
+    def _start(self, cmd: CommandEnvelope, now: datetime) -> list[Effect]:
+        """A held command's start came: it takes its slot as if it arrived now."""
+        if cmd.expires_at <= now:  # the clock jumped past its whole life (or a long stall)
+            return [self._ack(cmd.id, AckStatus.EXPIRED)]
+        broken = self.broken.get(cmd.channel)
+        if broken is not None:
+            return [self._ack(cmd.id, AckStatus.FAILED, broken)]
+        if cmd.channel != "audio":
+            return self._set_output(cmd)
+        # `received` went out on arrival already.
+        return [e for e in self._set_audio(cmd, now) if not _acks(e, cmd.id, AckStatus.RECEIVED)]
+
     def _release(self, cmd: CommandEnvelope, now: datetime) -> list[Effect]:
-        old = self._arrays[cmd.channel].release(cmd.priority)
+        named = cmd.payload.cmd_id if isinstance(cmd.payload, ReleasePayload) else None
+        array = self._arrays[cmd.channel]
+        if named is None:
+            old = array.release(cmd.priority)
+        else:
+            waiting = self._agenda.drop(named, cmd.channel, cmd.priority)
+            if waiting is not None:
+                return [
+                    self._ack(waiting.id, AckStatus.DONE, Reason.RELEASED),
+                    self._ack(cmd.id, AckStatus.DONE),
+                ]
+            old = array.release_if(cmd.priority, lambda held: held.id == named)
+            if old is None and array.get(cmd.priority) is not None:
+                return [self._ack(cmd.id, AckStatus.DONE, Reason.NOT_HOLDER)]
         effects: list[Effect] = []
         if old is not None:
             if cmd.channel == "audio":
@@ -341,19 +360,7 @@ class Lantern:
         return self._record(SendAck(cmd_id, status, reason))
 
     def _record(self, ack: SendAck) -> SendAck:
-        """Remember the last ack per command so a duplicate gets it again."""
-        seen = self._seen.get(ack.cmd_id)
-        if seen is not None:
-            self._seen[ack.cmd_id] = (ack, seen[1])
-        return ack
-
-    def _remember(self, cmd: CommandEnvelope, now: datetime) -> None:
-        if len(self._seen) >= SEEN_CAP:
-            self._seen = {k: v for k, v in self._seen.items() if v[1] > now}
-            while len(self._seen) >= SEEN_CAP:
-                del self._seen[next(iter(self._seen))]
-        placeholder = SendAck(cmd.id, AckStatus.RECEIVED)
-        self._seen[cmd.id] = (placeholder, cmd.expires_at)
+        return self._seen.record(ack)
 
     def _unreadable(self, raw: bytes, exc: ValidationError) -> list[Effect]:
         cmd_id = _readable_id(raw)
@@ -384,6 +391,9 @@ class Lantern:
     ) -> list[Effect]:
         """Close every change of the slots: refresh the deadline, ask for a state report."""
         times = [t for a in self._arrays.values() if (t := a.next_expiry()) is not None]
+        start = self._agenda.next_start()
+        if start is not None:
+            times.append(start)
         lit_changed = False
         if now is not None and "path" in self._arrays:
             lit_changed = self._motion.settle(self._path_payload(), now)
@@ -393,6 +403,10 @@ class Lantern:
         if lit_changed or self._effective_keys() != before:
             effects.append(PublishState())
         return effects
+
+
+def _acks(effect: Effect, cmd_id: str, status: AckStatus) -> bool:
+    return isinstance(effect, SendAck) and effect.cmd_id == cmd_id and effect.status == status
 
 
 def _readable_id(raw: bytes) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -52,6 +52,16 @@ class PriorityArray(Generic[T]):
         """Empty exactly one slot; returns what it held."""
         i = self._index(priority)
         old = self._slots[i]
+        self._slots[i] = None
+        return old
+
+    def release_if(self, priority: int, holds: Callable[[T], bool]) -> Slot[T] | None:
+        """Empty one slot only if ``holds`` says its value is the one meant; returns what it
+        held then (None: empty, or someone else's, and left as it was)."""
+        i = self._index(priority)
+        old = self._slots[i]
+        if old is None or not holds(old.value):
+            return None
         self._slots[i] = None
         return old
 

@@ -23,7 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from firmware_sim.effects import Reason
+from firmware_sim.effects import Reason, role_refusal
+from lightctl.domain.roles import ISSUER_CEILING
 from lightctl.protocol import CommandEnvelope
 from lightctl.protocol.trust import (
     LIFE_SAFETY_MAX_PRIORITY,
@@ -32,6 +33,7 @@ from lightctl.protocol.trust import (
     KeyScope,
     TrustList,
     b64decode,
+    scope_for_role,
 )
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ class _Key:
 
 
 class TrustVerifier:
-    """Accepts an envelope only when a trusted, unrevoked key of the right scope signed it."""
+    """Accepts an envelope only when a trusted, unrevoked key of the right scope signed it, for
+    a role whose ceiling allows its priority and that the key's scope may sign for."""
 
     def __init__(self, trust: TrustList) -> None:
         self._keys: dict[str, _Key] = {}
@@ -98,6 +101,15 @@ class TrustVerifier:
             return Reason.UNKNOWN_KEY
         if cmd.priority <= LIFE_SAFETY_MAX_PRIORITY and key.scope != "life_safety":
             return Reason.KEY_NOT_LIFE_SAFETY
+        # The claimed role, checked before the (costlier) signature: a role the key may not sign
+        # for, or a priority above the role's ceiling, is refused whoever signed it.
+        if cmd.role is None:
+            return Reason.MISSING_ROLE
+        refusal = role_refusal(cmd)
+        if refusal is not None:
+            return refusal
+        if key.scope != scope_for_role(ISSUER_CEILING[cmd.role]):
+            return Reason.KEY_NOT_FOR_ROLE
         signed = cmd.signing_bytes()
         digest = hashlib.sha256(signed).digest()
         cache_key = (cmd.kid, cmd.sig)

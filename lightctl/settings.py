@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets people copy from examples; production refuses them (and anything this short).
-WEAK_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "lightctl", "admin"})
+WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "password", "lightctl", "admin", "postgres", "mosquitto"}
+)
 MIN_SECRET_CHARS = 24
+
+
+def weak_secret(text: str) -> bool:
+    """A secret copied from an example, or too short to resist guessing offline."""
+    return text.lower() in WEAK_SECRETS or len(text) < MIN_SECRET_CHARS
+
+
+def weak_secret_problem(name: str) -> str:
+    return (
+        f"{name} is a default or short secret; production needs at least {MIN_SECRET_CHARS} "
+        "random characters (e.g. `openssl rand -base64 32`)"
+    )
+
 
 # Languages the product ships templates and speech for (issue 4 lists them); de-LS is easy German.
 SUPPORTED_LANGUAGES = ("de", "de-LS", "en", "tr", "ar", "uk", "ru", "pl", "fr", "es", "it")
@@ -62,8 +77,11 @@ class Settings(BaseSettings):
     # An admin token for the first start of an installation (create users and tokens, then unset
     # it). There is no session-signing secret: login sessions are random tokens stored hashed.
     bootstrap_token: SecretStr | None = None
-    # A console login lasts one shift (12 h), then the dispatcher signs in again.
+    # A console login lasts at most one shift (12 h), then the dispatcher signs in again ...
     session_ttl_s: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
+    # ... and ends sooner when unused this long: an open console polls every few seconds and
+    # keeps it alive, a token copied out of a closed browser is dead 30 min later.
+    session_idle_s: int = Field(default=30 * 60, ge=120, le=7 * 86400)
     # Roles whose alerts wait for a second person's approval, e.g. '["dispatcher"]'.
     four_eyes_roles: frozenset[str] = frozenset()
     # JSON bodies are small (an area polygon of 5,000 points is ~200 KB); uploads stream apart.
@@ -98,14 +116,13 @@ class Settings(BaseSettings):
             return self
         for name in ("bootstrap_token", "mqtt_password"):
             value: SecretStr | None = getattr(self, name)
-            if value is None:
-                continue
-            text = value.get_secret_value()
-            if text.lower() in WEAK_SECRETS or len(text) < MIN_SECRET_CHARS:
-                raise ValueError(
-                    f"{name} is a default or short secret; production needs at least "
-                    f"{MIN_SECRET_CHARS} random characters (e.g. `openssl rand -base64 32`)"
-                )
+            if value is not None and weak_secret(value.get_secret_value()):
+                raise ValueError(weak_secret_problem(name))
+        # The database's password too (docker-compose's example one is "lightctl"); a URL
+        # without one (peer or certificate authentication) has nothing to guess.
+        db_password = urlsplit(self.database_url).password if self.database_url else None
+        if db_password is not None and weak_secret(unquote(db_password)):
+            raise ValueError(weak_secret_problem("the password in database_url"))
         return self
 
     @property

@@ -50,6 +50,14 @@ class MosquittoProcess:
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def from_conf(cls, workdir: Path, conf: str, port: int) -> MosquittoProcess:
+        """A broker run with exactly ``conf`` (a generated one), answering on ``port``."""
+        proc = cls(workdir)
+        proc.port, proc.url = port, f"mqtt://127.0.0.1:{port}"
+        proc.conf.write_text(conf)
+        return proc
+
     def start(self) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         with self.log.open("ab") as log:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -13,8 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lightctl.api.guard import Guard
 from lightctl.api.permissions import Rule, route_template, rule_for
-from lightctl.domain.roles import ANONYMOUS, Principal
+from lightctl.domain.roles import ANONYMOUS, Principal, issuer_role
 from lightctl.errors import Forbidden, PriorityAboveCeiling, Unauthorized
+from lightctl.services.targets import TargetResolver
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -100,19 +102,41 @@ def require_priority(principal: Principal, priority: int) -> None:
         raise PriorityAboveCeiling(priority, principal.ceiling, principal.role_names)
 
 
-_SELECTORS = ("lanterns", "streets", "area", "circle", "route")
+def issuing_role(principal: Principal, priority: int) -> str:
+    """The role the caller's commands at ``priority`` are signed in (403 naming the ceiling when
+    no role of theirs may use it): what the lantern checks the priority against once more."""
+    require_priority(principal, priority)
+    role = issuer_role(principal.roles, priority)
+    assert role is not None  # require_priority found a role whose ceiling allows it
+    return role
 
 
 def require_groups(principal: Principal, target: dict[str, Any]) -> None:
-    """A caller limited to groups may target those groups only (no streets, areas, ids)."""
-    others = sorted(k for k, v in target.items() if k in _SELECTORS and v)
+    """A caller limited to groups may name only its own groups (checked before anything is
+    resolved); where its target reaches is ``require_within_groups``' question."""
     groups = target.get("groups") or []
     foreign = sorted({g for g in groups if isinstance(g, str)} - principal.groups)
-    if others or foreign or not groups:
+    if foreign:
         mine = ", ".join(sorted(principal.groups))
         raise Forbidden(
-            f"this token may target only its own groups ({mine}); "
-            f"refused: {', '.join(others + foreign) or 'a target without groups'}",
+            f"this token may target only its own groups ({mine}); refused: {', '.join(foreign)}",
+            principal.role_names,
+        )
+
+
+def require_within_groups(
+    principal: Principal, targets: TargetResolver, lantern_ids: Iterable[str]
+) -> None:
+    """403 when a caller limited to groups would reach a lantern outside them: a city app steers
+    any street, area or route inside its own groups (an area is a group defined by a polygon)."""
+    if not principal.groups:
+        return
+    outside = targets.outside_groups(lantern_ids, principal.groups)
+    if outside:
+        mine = ", ".join(sorted(principal.groups))
+        raise Forbidden(
+            f"this token may reach only lanterns of its groups ({mine}); {len(outside)} "
+            f"lanterns of the target lie outside them, e.g. {', '.join(outside[:5])}",
             principal.role_names,
         )
 

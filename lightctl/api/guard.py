@@ -45,6 +45,7 @@ class Guard:
             clock,
             settings.session_ttl_s,
             bootstrap.get_secret_value() if bootstrap else None,
+            session_idle_s=settings.session_idle_s,
         )
         self.audit = AuditTrail(db, clock)
         self.approvals = ApprovalService(db, clock, on_released)

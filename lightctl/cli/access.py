@@ -17,7 +17,7 @@ from lightctl.errors import LightctlError
 from lightctl.security.secrets import MIN_PASSWORD_CHARS, random_password
 from lightctl.services.audit import AuditTrail
 from lightctl.services.auth import AuthService
-from lightctl.settings import Settings
+from lightctl.settings import Settings, weak_secret, weak_secret_problem
 from lightctl.store import Database
 
 users_app = typer.Typer(help="Console users (sign in with a password).", no_args_is_help=True)
@@ -213,7 +213,12 @@ def refuse_open_production(settings: Settings) -> None:
                 "`lightctl tokens create`, or set LIGHTCTL_BOOTSTRAP_TOKEN for the first start",
             }
         )
-    if not settings.mqtt_username or not settings.mqtt_secret():
+    try:
+        broker_secret = settings.mqtt_secret()
+    except OSError as exc:
+        broker_secret = None
+        problems.append({"loc": ["mqtt_password_file"], "msg": f"cannot read it: {exc}"})
+    if not settings.mqtt_username or not broker_secret:
         problems.append(
             {
                 "loc": ["mqtt_password"],
@@ -221,5 +226,7 @@ def refuse_open_production(settings: Settings) -> None:
                 "LIGHTCTL_MQTT_PASSWORD_FILE (`lightctl mqtt credentials` writes them)",
             }
         )
+    elif weak_secret(broker_secret):
+        problems.append({"loc": ["mqtt_password"], "msg": weak_secret_problem("mqtt_password")})
     if problems:
         fail("refusing to start in production with missing secrets", EXIT_INVALID, problems)

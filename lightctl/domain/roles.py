@@ -31,6 +31,18 @@ CEILING: dict[Role, int | None] = {
 # Life safety: the slots a break-glass bypass of the four-eyes rule may be used for.
 LIFE_SAFETY_MAX = slot.LIFE_SAFETY_AUTOMATIC
 
+# The schedule runner issues slot-15 commands (and their releases) in its own name: no person
+# does. It is not a ``Role``, so no user or token can be given it (``parse_roles`` refuses it).
+SCHEDULER = "scheduler"
+
+# Ceiling per issuer role as a command envelope's ``role`` names it: CEILING for the roles that
+# write slots, plus the schedule runner. The API issues commands only in these roles and the
+# lantern (firmware_sim/verifier.py) refuses a command whose priority is above its role's entry.
+ISSUER_CEILING: dict[str, int] = {
+    **{role.value: ceiling for role, ceiling in CEILING.items() if ceiling is not None},
+    SCHEDULER: slot.SCHEDULE,
+}
+
 
 def parse_roles(text: str | list[str] | tuple[str, ...]) -> frozenset[Role]:
     """``"dispatcher,operator"`` → roles; ValueError names an unknown role and the valid ones."""
@@ -54,6 +66,17 @@ def ceiling_of(roles: frozenset[Role]) -> int | None:
     """The best (smallest) ceiling among the roles, or None when none may write a slot."""
     values = [c for r in roles if (c := CEILING[r]) is not None]
     return min(values) if values else None
+
+
+def issuer_role(roles: frozenset[Role], priority: int) -> str | None:
+    """The role a command at ``priority`` is issued in: the caller's least powerful role whose
+    ceiling allows it (a dispatcher who is also an operator sets slot 8 as operator), so a
+    lantern sees the smallest claim that covers the command; None when no role may use it."""
+    allowed = [r for r in roles if (c := CEILING[r]) is not None and priority >= c]
+    if not allowed:
+        return None
+    # The largest ceiling wins; on a tie (admin and dispatcher, both 1) the role that is not admin.
+    return max(allowed, key=lambda r: (CEILING[r] or 0, r is not Role.ADMIN)).value
 
 
 @dataclass(frozen=True, slots=True)

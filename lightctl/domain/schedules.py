@@ -159,6 +159,28 @@ def current(schedule: Schedule, now: datetime, sun: SunAt) -> Night | None:
     return None
 
 
+def upcoming(schedule: Schedule, now: datetime, until: datetime, sun: SunAt) -> list[Night]:
+    """Every night that is not over at ``now`` and begins before ``until``, earliest first."""
+    zone = ZoneInfo(schedule.timezone)
+    day = now.astimezone(zone).date() - timedelta(days=1)  # last evening's night may still run
+    last = until.astimezone(zone).date()
+    out: list[Night] = []
+    while day <= last:
+        found = night(schedule, day, sun)
+        if found is not None and found.off > now and found.on < until:
+            out.append(found)
+        day += timedelta(days=1)
+    return out
+
+
+def step_spans(night: Night) -> list[tuple[datetime, datetime, int]]:
+    """Each dimming step as (from, until, brightness): a step ends where the next begins, the
+    last at switch-off; two steps at the same minute leave only the later one."""
+    ends = [start for start, _b in night.steps[1:]] + [night.off]
+    spans = zip(night.steps, ends, strict=True)
+    return [(start, end, b) for (start, b), end in spans if end > start]
+
+
 def light_payload(plan: DayPlan, brightness: int) -> dict[str, Any]:
     """The light channel's payload for one step (a LightPayload as JSON)."""
     if brightness <= 0:

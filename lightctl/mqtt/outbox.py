@@ -29,6 +29,7 @@ from enum import IntEnum
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink
 from lightctl.protocol import CommandEnvelope, Topics
 from lightctl.signing import CommandSigner, NoSigningKey
@@ -223,7 +224,7 @@ class Outbox:
                 if not self._signer.stale(env, now):
                     continue
                 env = self._signer.refresh(env)
-            except (ValidationError, NoSigningKey) as exc:
+            except (ValidationError, NoSigningKey, PriorityAboveCeiling) as exc:
                 log.error("sending command %s as stored, cannot re-sign it: %s", d.command_id, exc)
                 continue
             text = env.to_bytes().decode()

@@ -5,6 +5,12 @@ the key id in ``kid`` and the base64 signature in ``sig``. A lantern holds a ``T
 public keys it accepts, by key id and scope, and the ids it must refuse. Priorities 1-3 (life
 safety) need a key of scope ``life_safety``; an ``ordinary`` key may only sign 4-16, so a leaked
 steering key cannot start an evacuation.
+
+Every envelope also names its issuer's ``role``, and each role is signed by exactly one scope,
+that of the highest slot the role may write (``scope_for_role``): dispatcher, feed and admin by
+the life-safety key (a dispatcher's slot-8 override too), operator, city_app and the schedule
+runner by the ordinary key. A lantern refuses a priority above the role's ceiling and a role its
+key may not sign for, so neither key can speak in the other's roles.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ KeyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 def scope_for_priority(priority: int) -> KeyScope:
     """The key scope a command of this priority must be signed with."""
     return "life_safety" if priority <= LIFE_SAFETY_MAX_PRIORITY else "ordinary"
+
+
+def scope_for_role(ceiling: int) -> KeyScope:
+    """The one key scope that signs for a role whose ceiling (highest slot) is ``ceiling``."""
+    return scope_for_priority(ceiling)
 
 
 def b64encode(data: bytes) -> str:

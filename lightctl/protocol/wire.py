@@ -94,8 +94,19 @@ class PathPayload(WireModel):
     phase_ms: int | None = Field(default=None, ge=0, le=600000)
 
 
-class EmptyPayload(WireModel):
-    """Payload of a ``release``: the slot named by channel and priority is emptied."""
+class ReleasePayload(WireModel):
+    """Payload of a ``release``: empties the slot named by channel and priority.
+
+    With ``cmd_id`` the lantern empties the slot only while that command holds it (or drops it
+    while it waits for its ``starts_at``), so an issuer can never clear a slot someone else
+    wrote since; without it (protocol v1 as first shipped) the slot is emptied whatever it holds.
+    """
+
+    cmd_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+# The first name of the release payload, when it had no fields; kept so older callers still work.
+EmptyPayload = ReleasePayload
 
 
 _PAYLOAD_FOR: dict[str, type[WireModel]] = {
@@ -105,7 +116,7 @@ _PAYLOAD_FOR: dict[str, type[WireModel]] = {
     "path": PathPayload,
 }
 
-Payload = AudioPayload | LightPayload | ProjectionPayload | PathPayload | EmptyPayload
+Payload = AudioPayload | LightPayload | ProjectionPayload | PathPayload | ReleasePayload
 
 
 class CommandEnvelope(WireModel):
@@ -114,10 +125,17 @@ class CommandEnvelope(WireModel):
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64)
     alert_id: str | None = Field(default=None, max_length=64)
+    # The issuer's role (dispatcher, feed, operator, city_app, admin, or the schedule runner's
+    # "scheduler"), covered by ``sig``: a lantern refuses a priority above that role's ceiling or
+    # a role its signing key may not sign for. Absent only in unsigned development traffic.
+    role: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
     channel: Channel
     op: Op
     priority: Priority
     issued_at: AwareDatetime
+    # A `set` sent ahead (a schedule's later steps): the lantern holds it until then, so it
+    # switches on time without the service. Absent: the command takes effect on arrival.
+    starts_at: AwareDatetime | None = None
     expires_at: AwareDatetime
     exercise: bool = False
     payload: Payload
@@ -131,9 +149,9 @@ class CommandEnvelope(WireModel):
         # Parse the payload by channel so a light payload can never be read as audio.
         if isinstance(data, dict) and isinstance(data.get("payload"), dict):
             if data.get("op") == "release":
-                expected: type[WireModel] = EmptyPayload
+                expected: type[WireModel] = ReleasePayload
             else:
-                expected = _PAYLOAD_FOR.get(str(data.get("channel")), EmptyPayload)
+                expected = _PAYLOAD_FOR.get(str(data.get("channel")), ReleasePayload)
             data = {**data, "payload": expected.model_validate(data["payload"])}
         return data
 
@@ -141,6 +159,8 @@ class CommandEnvelope(WireModel):
     def _times_in_order(self) -> Self:
         if self.expires_at <= self.issued_at:
             raise ValueError("expires_at must be after issued_at")
+        if self.starts_at is not None and self.starts_at >= self.expires_at:
+            raise ValueError("starts_at must be before expires_at")
         return self
 
     def signing_bytes(self) -> bytes:

@@ -11,9 +11,9 @@ from lightctl.domain.alerts import ALL_CLEAR_TONE_S, WARNING_TONE_S
 from lightctl.protocol import (
     AudioPayload,
     CommandEnvelope,
-    EmptyPayload,
     LightPayload,
     ProjectionPayload,
+    ReleasePayload,
     SpeechItem,
     ToneItem,
 )
@@ -117,6 +117,7 @@ def warning_projection(severity: str, text: str) -> ProjectionPayload:
 def envelope(
     *,
     alert_id: str,
+    role: str,
     channel: Channel,
     priority: int,
     issued_at: datetime,
@@ -124,15 +125,22 @@ def envelope(
     exercise: bool,
     payload: Payload,
     seq: int,
+    starts_at: datetime | None = None,
 ) -> CommandEnvelope:
-    op: Literal["set", "release"] = "release" if isinstance(payload, EmptyPayload) else "set"
+    """A new command; a release payload makes it a ``release``, ``starts_at`` one sent ahead.
+
+    ``role`` is the issuer's (the caller's, or the schedule runner's): the signer picks that
+    role's key and lanterns refuse a priority above its ceiling."""
+    op: Literal["set", "release"] = "release" if isinstance(payload, ReleasePayload) else "set"
     return CommandEnvelope(
         id=new_command_id(),
         alert_id=alert_id,
+        role=role,
         channel=channel,
         op=op,
         priority=priority,
         issued_at=issued_at,
+        starts_at=starts_at,
         expires_at=expires_at,
         exercise=exercise,
         payload=payload,

@@ -16,7 +16,7 @@ from lightctl.domain.delivery import DeliveryState, is_terminal
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.geo.names import suggest
-from lightctl.protocol import CommandEnvelope, EmptyPayload, SpeechItem
+from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
@@ -34,8 +34,6 @@ from lightctl.templates import Template, render
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# A release must reach lanterns that were briefly away, but never linger for hours.
-RELEASE_TTL_S = 600
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
 # Which lanterns get which channel of an alert (only those that have the hardware).
@@ -117,10 +115,12 @@ class AlertService:
 
     # ---- create -------------------------------------------------------------------------------
 
-    def create(self, spec: AlertSpec, hold: bool = False) -> AlertReport:
+    def create(self, spec: AlertSpec, hold: bool = False, *, role: str) -> AlertReport:
         """Everything that can fail happens before the single commit; nothing half-stored.
 
-        ``hold``: store it awaiting a second person's approval, with nothing published."""
+        ``hold``: store it awaiting a second person's approval, with nothing published.
+        ``role``: the caller's role, named in every envelope (lanterns check its ceiling), as in
+        ``update``, ``cancel`` and ``all_clear``."""
         now = self._clock()
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
@@ -138,7 +138,7 @@ class AlertService:
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
         speech, clips = self._render(texts, spec.exercise)
         commands = self._commands(
-            alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority
+            alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
         )
         alert = AlertRow(
             id=alert_id,
@@ -173,24 +173,26 @@ class AlertService:
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    def update(self, alert_id: str, change: AlertUpdate) -> AlertReport:
+    def update(self, alert_id: str, change: AlertUpdate, *, role: str) -> AlertReport:
         """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
-        return retrying(lambda: self._update(alert_id, change))
+        return retrying(lambda: self._update(alert_id, change, role))
 
-    def cancel(self, alert_id: str) -> AlertReport:
+    def cancel(self, alert_id: str, *, role: str) -> AlertReport:
         """Stop playback, light and projection now on every lantern of the alert."""
-        return retrying(lambda: self._cancel(alert_id))
+        return retrying(lambda: self._cancel(alert_id, role))
 
     def all_clear(
         self,
         alert_id: str,
         params: dict[str, str] | None = None,
         messages: dict[str, str] | None = None,
+        *,
+        role: str,
     ) -> AlertReport:
         """Play the all-clear (steady tone, then the texts) and let the lanterns go afterwards."""
-        return retrying(lambda: self._all_clear(alert_id, params, messages))
+        return retrying(lambda: self._all_clear(alert_id, params, messages, role))
 
-    def _update(self, alert_id: str, change: AlertUpdate) -> AlertReport:
+    def _update(self, alert_id: str, change: AlertUpdate, role: str) -> AlertReport:
         """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
         with self._lock:
             now = self._clock()
@@ -226,13 +228,13 @@ class AlertService:
                 raise InvalidRequest.at(("target",), "no lanterns in target")
             speech, clips = self._render(texts, spec.exercise)
             commands = self._commands(
-                alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority
+                alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
             )
             with self._db.session() as session:
                 previous = _live_sets(session, alert_id, now)
                 for cmd in previous:
                     alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-                commands += self._releases(session, alert, previous, set(resolved), now)
+                commands += self._releases(session, alert, previous, set(resolved), now, role)
                 alert_store.save_commands(session, alert_id, commands)
                 row = alert_store.get_alert(session, alert_id)
                 assert row is not None
@@ -252,7 +254,7 @@ class AlertService:
         self._on_stored()
         return self.get(alert_id)
 
-    def _cancel(self, alert_id: str) -> AlertReport:
+    def _cancel(self, alert_id: str, role: str) -> AlertReport:
         """Stop playback, light and projection now on every lantern of the alert."""
         with self._lock:
             now = self._clock()
@@ -261,7 +263,7 @@ class AlertService:
                 previous = _live_sets(session, alert_id, now)
                 for cmd in previous:
                     alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
-                releases = self._releases(session, alert, previous, set(), now)
+                releases = self._releases(session, alert, previous, set(), now, role)
                 alert_store.save_commands(session, alert_id, releases)
                 _end(session, alert_id, "cancelled", now)
         self._on_stored()
@@ -270,8 +272,9 @@ class AlertService:
     def _all_clear(
         self,
         alert_id: str,
-        params: dict[str, str] | None = None,
-        messages: dict[str, str] | None = None,
+        params: dict[str, str] | None,
+        messages: dict[str, str] | None,
+        role: str,
     ) -> AlertReport:
         """Play the all-clear (steady tone, then the texts) and let the lanterns go afterwards."""
         with self._lock:
@@ -311,6 +314,7 @@ class AlertService:
                 ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
                 audio = build.envelope(
                     alert_id=alert_id,
+                    role=role,
                     channel="audio",
                     priority=alert.priority,
                     issued_at=now,
@@ -323,7 +327,7 @@ class AlertService:
                 commands: list[tuple[CommandRow, Sequence[str]]] = [
                     (build.command_row(self._sign(audio)), lanterns)
                 ]
-                commands += self._releases(session, alert, others, set(), now)
+                commands += self._releases(session, alert, others, set(), now, role)
                 alert_store.save_commands(session, alert_id, commands)
                 row = alert_store.get_alert(session, alert_id)
                 assert row is not None
@@ -344,6 +348,20 @@ class AlertService:
             if alert is None:
                 raise NotFound("alert", alert_id)
             return self._report(session, alert, with_lanterns)
+
+    def delivery_changes(self, alert_id: str, since: datetime | None) -> list[DeliveryRow]:
+        """Per-lantern rows of the alert's current audio command changed since ``since`` (all
+        of them when None): what the progress stream sends on top of the counts."""
+        with self._db.session() as session:
+            alert = alert_store.get_alert(session, alert_id)
+            if alert is None:
+                raise NotFound("alert", alert_id)
+            primary = alert.primary_command_id
+            if primary is None:
+                return []
+            if since is None:
+                return alert_store.deliveries(session, primary)
+            return alert_store.deliveries_since(session, primary, since)
 
     def recent(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
         with self._db.session() as session:
@@ -476,6 +494,7 @@ class AlertService:
         now: datetime,
         expires_at: datetime,
         priority: int,
+        role: str,
     ) -> list[tuple[CommandRow, Sequence[str]]]:
         """One signed-once envelope per channel, each to the lanterns that have the hardware."""
         with self._db.session() as session:
@@ -508,6 +527,7 @@ class AlertService:
                 continue
             env = build.envelope(
                 alert_id=alert_id,
+                role=role,
                 channel=channel,
                 priority=priority,
                 issued_at=now,
@@ -526,6 +546,7 @@ class AlertService:
         previous: Sequence[CommandRow],
         keep: set[str],
         now: datetime,
+        role: str,
     ) -> list[tuple[CommandRow, Sequence[str]]]:
         """Release commands for the slots this alert holds on lanterns not in ``keep``."""
         out: list[tuple[CommandRow, Sequence[str]]] = []
@@ -533,17 +554,21 @@ class AlertService:
             ids = [lid for lid in alert_store.lanterns_of(session, cmd.id) if lid not in keep]
             if not ids:
                 continue
-            ends = min(_aware(cmd.expires_at), now + timedelta(seconds=RELEASE_TTL_S))
+            # A release names its command, so it can never clear a later one: it may live as long
+            # as the command, and a lantern away for most of it still lets go when it returns.
+            ends = _aware(cmd.expires_at)
             if ends <= now:
                 continue
             env = build.envelope(
                 alert_id=alert.id,
+                role=role,
                 channel=cmd.channel,  # type: ignore[arg-type]
                 priority=cmd.priority,
                 issued_at=now,
                 expires_at=ends,
                 exercise=alert.exercise,
-                payload=EmptyPayload(),
+                # Names the command: where someone else took the slot since, theirs stays.
+                payload=ReleasePayload(cmd_id=cmd.id),
                 seq=self._seq.next(),
             )
             out.append((build.command_row(self._sign(env)), ids))

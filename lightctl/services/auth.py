@@ -37,10 +37,13 @@ class AuthService:
         clock: Callable[[], datetime],
         session_ttl_s: int = 12 * 3600,
         bootstrap_token: str | None = None,
+        *,
+        session_idle_s: int = 30 * 60,
     ) -> None:
         self._db = db
         self._clock = clock
         self._session_ttl = timedelta(seconds=session_ttl_s)
+        self._session_idle = timedelta(seconds=session_idle_s)
         self._bootstrap = bootstrap_token or None
 
     # ---- users --------------------------------------------------------------------------------
@@ -156,6 +159,13 @@ class AuthService:
                 what = "session expired: sign in again" if row.kind == "session" else "expired"
                 raise Unauthorized(f"the token has {what}", "invalid_token")
             last = row.last_used_at
+            idle_since = _aware(last or row.created_at)
+            if row.kind == "session" and now - idle_since > self._session_idle:
+                minutes = round(self._session_idle.total_seconds() / 60)
+                raise Unauthorized(
+                    f"the session has expired after {minutes} min without use: sign in again",
+                    "invalid_token",
+                )
             if last is None or (now - _aware(last)).total_seconds() > TOUCH_EVERY_S:
                 auth_store.touch(session, row.id, now)
         subject = row.username if row.kind == "session" and row.username else f"token:{row.name}"

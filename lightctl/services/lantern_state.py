@@ -62,9 +62,7 @@ class LanternStates:
             ]
             known = steering_store.commands_by_id(session, reported_ids)
         commands = {c.id: c for c, _state in sent}
-        wanted = desired(
-            SentCommand(c.id, c.alert_id, c.channel, c.op, c.priority, c.seq, s) for c, s in sent
-        )
+        wanted = desired((_sent(c, s) for c, s in sent), now)
         names = [CHANNEL_OF[c] for c in capabilities if c in CHANNEL_OF]
         names += [c for c in (state.channels if state else {}) if c not in names]
         out: dict[str, ChannelView] = {}
@@ -79,6 +77,25 @@ class LanternStates:
                 mismatch = expected != (theirs.cmd_id if theirs else None)
             out[channel] = ChannelView(mine, theirs, mismatch)
         return out
+
+
+def _sent(command: CommandRow, state: str) -> SentCommand:
+    """A stored command as the replay needs it: what a release names, when a set starts."""
+    envelope = json.loads(command.envelope)
+    payload = envelope.get("payload")
+    named = payload.get("cmd_id") if isinstance(payload, dict) else None
+    starts = envelope.get("starts_at")
+    return SentCommand(
+        command.id,
+        command.alert_id,
+        command.channel,
+        command.op,
+        command.priority,
+        command.seq,
+        state,
+        releases=named if isinstance(named, str) else None,
+        starts_at=datetime.fromisoformat(starts) if isinstance(starts, str) else None,
+    )
 
 
 def _payload(command: CommandRow) -> dict[str, Any] | None:

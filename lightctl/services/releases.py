@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from lightctl.protocol import CommandEnvelope, EmptyPayload
+from lightctl.protocol import CommandEnvelope, ReleasePayload
 from lightctl.protocol.wire import Channel
 from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
@@ -18,9 +19,10 @@ from lightctl.store.tables import CommandRow
 
 log = logging.getLogger(__name__)
 
-# A release must reach lanterns that were briefly away, but never linger for hours.
-RELEASE_TTL_S = 600
 CHANNELS: tuple[Channel, ...] = ("audio", "light", "projection", "path")
+# Deliveries whose lantern holds nothing to release: it refused the command, or it was released
+# (cancelled) before.
+NOTHING_HELD = ("rejected", "failed", "cancelled")
 
 Sign = Callable[[CommandEnvelope], CommandEnvelope]
 
@@ -31,44 +33,57 @@ def release_commands(
     now: datetime,
     seq: SequenceCounter,
     sign: Sign,
+    role: str,
     only: Collection[str] | None = None,
+    pending_everywhere: bool = False,
 ) -> list[tuple[CommandRow, Sequence[str]]]:
-    """One release per (channel, slot) to the lanterns (``only`` these, if given) whose slot the
-    issuer still holds; its unsent deliveries are cancelled.
+    """One release per live `set` of the issuer, naming it, to its lanterns (``only`` these, if
+    given); its unsent deliveries are cancelled. With ``pending_everywhere`` a `set` that has not
+    started yet (sent ahead with ``starts_at``) is released on all its lanterns. ``role``: whose
+    releases they are (the caller's, or the schedule runner's), as the envelope names it.
 
-    A lantern releases by slot, not by command: where someone else wrote the slot since, the
-    release would empty their command, so those lanterns are left out.
+    A lantern empties the slot only while the named command holds it (or drops it if it still
+    waits for its start), so where someone else wrote the slot since, theirs stays. The release
+    lives as long as the command it names: a lantern away for most of that time still lets go
+    when it returns, and a late release can clear nothing else.
     """
-    targets: dict[tuple[str, int], tuple[datetime, list[str]]] = {}
+    out: list[tuple[CommandRow, Sequence[str]]] = []
     for cmd in steering_store.live_sets(session, issuer_id, now):
-        ids = [i for i in alert_store.lanterns_of(session, cmd.id) if only is None or i in only]
+        pending = pending_everywhere and _starts_after(cmd, now)
+        ids = [
+            d.lantern_id
+            for d in alert_store.deliveries(session, cmd.id)
+            if d.state not in NOTHING_HELD and (pending or only is None or d.lantern_id in only)
+        ]
         if not ids:
             continue
         alert_store.close_open(session, cmd.id, "cancelled", "released", now, ids)
-        others = steering_store.taken_over(session, cmd, ids, now)
-        if others:
-            log.info("%s: %d lanterns hold someone else's command now", issuer_id, len(others))
-        ends = _aware(cmd.expires_at)
-        key = (cmd.channel, cmd.priority)
-        latest, lanterns = targets.get(key, (ends, []))
-        lanterns.extend(i for i in ids if i not in others)
-        targets[key] = (max(latest, ends), lanterns)
-    out: list[tuple[CommandRow, Sequence[str]]] = []
-    for (channel, priority), (ends, ids) in targets.items():
-        if not ids:
-            continue
         env = build.envelope(
             alert_id=issuer_id,
-            channel=_channel(channel),
-            priority=priority,
+            role=role,
+            channel=_channel(cmd.channel),
+            priority=cmd.priority,
             issued_at=now,
-            expires_at=min(ends, now + timedelta(seconds=RELEASE_TTL_S)),
+            expires_at=_aware(cmd.expires_at),
             exercise=False,
-            payload=EmptyPayload(),
+            payload=ReleasePayload(cmd_id=cmd.id),
             seq=seq.next(),
         )
         out.append((build.command_row(sign(env)), sorted(set(ids))))
+    if out:
+        log.info("%s: %d release commands", issuer_id, len(out))
     return out
+
+
+def starts_at_of(cmd: CommandRow) -> datetime | None:
+    """When a stored command takes effect, if it was sent ahead (``starts_at`` in its envelope)."""
+    raw = json.loads(cmd.envelope).get("starts_at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def _starts_after(cmd: CommandRow, now: datetime) -> bool:
+    starts = starts_at_of(cmd)
+    return starts is not None and starts > now
 
 
 def _channel(name: str) -> Channel:
@@ -79,6 +94,4 @@ def _channel(name: str) -> Channel:
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

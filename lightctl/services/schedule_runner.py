@@ -1,11 +1,11 @@
-"""The schedule runner: sends each lantern its schedule's current switching command at slot 15.
+"""The schedule runner: sends each lantern its schedule's switching commands at slot 15, ahead.
 
-Every pass works out, per schedule and 0.01° cell of its lanterns, whether it is night there and
-which dimming step is in force, and sends that step's command (once: what was sent is recorded)
-with the night's switch-off as its expiry. A lantern that loses the service therefore keeps its
-last step until the scheduled switch-off and then goes dark by itself. Envelopes carry no start
-time, so a switch-on or a later step needs the service at that moment; a lantern never stays
-lit past the schedule.
+Every pass works out, per schedule and 0.01° cell of its lanterns, the nights of the next 24 h
+there and sends one light command per dimming step (and one path command per night), each once
+(what was sent is recorded): the step in force now at once, later ones with ``starts_at``, each
+expiring where the next step begins or at switch-off. The lantern holds a command sent ahead
+and puts it into slot 15 on its own clock, so one that loses the service still switches on, dims
+and goes dark on time until its last command expires, then shows its default.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from lightctl.domain import priorities as slot
 from lightctl.domain import schedules as rules
+from lightctl.domain.roles import SCHEDULER
 from lightctl.domain.schedules import Night, Schedule
 from lightctl.geo.sun import cell_of, sun_events
 from lightctl.protocol import LightPayload, PathPayload
@@ -41,6 +42,9 @@ Clock = Callable[[], datetime]
 # A pass every 15 s: a switch happens at most 15 s after its minute, unnoticeable for street
 # lighting, and 5,760 light passes a day cost nothing next to one warning.
 TICK_S = 15.0
+# How far ahead switching commands go out: 24 h covers the rest of tonight and all of the next
+# night from any moment, so a lantern cut off at dusk still runs the whole night on its own.
+AHEAD = timedelta(hours=24)
 # Records of sent commands are kept a day past their expiry (a restart within it sends nothing
 # twice), then dropped.
 KEEP_SENT = timedelta(days=1)
@@ -50,6 +54,7 @@ KEEP_SENT = timedelta(days=1)
 class _Pending:
     channel: Channel
     payload: Payload
+    starts_at: datetime | None  # None: in force now, applied on arrival
     ends_at: datetime
     lantern_ids: list[str] = field(default_factory=list)
 
@@ -65,6 +70,7 @@ class ScheduleRunner:
         on_stored: Callable[[], None] = lambda: None,
         sign: Sign | None = None,
         tick_s: float = TICK_S,
+        ahead: timedelta = AHEAD,
     ) -> None:
         self._db = db
         self._schedules = schedules
@@ -72,6 +78,7 @@ class ScheduleRunner:
         self._on_stored = on_stored
         self._sign: Sign = sign or (lambda env: env)
         self._tick_s = tick_s
+        self._ahead = ahead
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,7 +141,8 @@ class ScheduleRunner:
         positions: dict[str, tuple[float, float]],
         now: datetime,
     ) -> dict[str, _Pending]:
-        """What each of the schedule's lanterns should hold now, by command key."""
+        """What each of the schedule's lanterns should hold now and over the next ``ahead``,
+        by command key."""
         cells: dict[tuple[float, float], list[str]] = {}
         for lid in ids:
             if lid in positions:
@@ -145,11 +153,10 @@ class ScheduleRunner:
             def sun(day: Any, lon: float = lon, lat: float = lat) -> rules.SunEvents:
                 return sun_events(lon, lat, day, schedule.timezone)
 
-            night = rules.current(schedule, now, sun)
-            if night is None:
-                continue  # day: slot 15 is empty and the lantern shows its default
-            for key, pending in _commands(night, now).items():
-                due.setdefault(key, pending).lantern_ids.extend(members)
+            # By day slot 15 stays empty and the lantern shows its default.
+            for night in rules.upcoming(schedule, now, now + self._ahead, sun):
+                for key, pending in _commands(night, now, now + self._ahead).items():
+                    due.setdefault(key, pending).lantern_ids.extend(members)
         return due
 
     def _store(
@@ -171,9 +178,11 @@ class ScheduleRunner:
             env = self._sign(
                 build.envelope(
                     alert_id=issuer,
+                    role=SCHEDULER,  # no person issues it: the runner's own role, slot 15
                     channel=pending.channel,
                     priority=slot.SCHEDULE,
                     issued_at=now,
+                    starts_at=pending.starts_at,
                     expires_at=pending.ends_at,
                     exercise=False,
                     payload=pending.payload,
@@ -188,19 +197,26 @@ class ScheduleRunner:
         return stored
 
 
-def _commands(night: Night, now: datetime) -> dict[str, _Pending]:
-    """The step in force as a light command (and the night's path command), keyed by what they
-    switch: the same key in a later pass means the command was sent already."""
-    step = night.step_at(now)
-    assert step is not None
-    start, brightness = step
+def _commands(night: Night, now: datetime, until: datetime) -> dict[str, _Pending]:
+    """A light command per step not over at ``now`` that begins before ``until`` (and the
+    night's path command), keyed by what they switch: the same key in a later pass means the
+    command was sent already."""
     out: dict[str, _Pending] = {}
-    light = LightPayload.model_validate(rules.light_payload(night.plan, brightness))
-    out[_key("light", start, night.off, light)] = _Pending("light", light, night.off)
+    for start, end, brightness in rules.step_spans(night):
+        if end <= now or start >= until:
+            continue
+        light = LightPayload.model_validate(rules.light_payload(night.plan, brightness))
+        out[_key("light", start, end, light)] = _Pending("light", light, _ahead(start, now), end)
     if night.plan.path is not None:
         path = PathPayload.model_validate(night.plan.path)
-        out[_key("path", night.on, night.off, path)] = _Pending("path", path, night.off)
+        on, off = night.on, night.off
+        out[_key("path", on, off, path)] = _Pending("path", path, _ahead(on, now), off)
     return out
+
+
+def _ahead(start: datetime, now: datetime) -> datetime | None:
+    """The command's ``starts_at``: its start if still to come, else none (in force now)."""
+    return start if start > now else None
 
 
 def _key(channel: str, start: datetime, end: datetime, payload: Payload) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from lightctl.domain import schedules as rules
+from lightctl.domain.roles import SCHEDULER
 from lightctl.domain.schedules import Night, Schedule
 from lightctl.domain.targets import TargetSpec
 from lightctl.errors import Conflict, InvalidRequest, NotFound
@@ -193,7 +194,9 @@ class ScheduleService:
             )
 
     def _release(self, session: Session, name: str, keep: set[str]) -> None:
-        """Release slot 15 where this schedule's live commands sit on lanterns not in ``keep``."""
+        """Release slot 15 where this schedule's live commands sit on lanterns not in ``keep``,
+        and everywhere the commands sent ahead that have not started: they follow the old rules
+        (the runner sends the new ones; a step in force is replaced by the new one in its slot)."""
         issuer = issuer_id(name)
         now = self._clock()
         holders = {
@@ -202,11 +205,12 @@ class ScheduleService:
             for lid in alert_store.lanterns_of(session, cmd.id)
         }
         leaving = holders - keep
-        if not leaving:
-            return
         seq = SequenceCounter(alert_store.max_seq(session))
-        releases = release_commands(session, issuer, now, seq, self._sign, only=leaving)
-        alert_store.save_commands(session, issuer, releases)
+        releases = release_commands(
+            session, issuer, now, seq, self._sign, SCHEDULER, only=leaving, pending_everywhere=True
+        )
+        if releases:
+            alert_store.save_commands(session, issuer, releases)
 
 
 def _parse(row: ScheduleRow) -> Schedule:

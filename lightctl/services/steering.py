@@ -94,11 +94,12 @@ class SteeringService:
             self._seq = SequenceCounter(alert_store.max_seq(session))
 
     def create(
-        self, spec: SteeringSpec, max_priority: int = rules.DEFAULT_CEILING
+        self, spec: SteeringSpec, max_priority: int = rules.DEFAULT_CEILING, *, role: str
     ) -> SteeringReport:
         """Check everything, then store the steering, its commands and delivery rows at once.
 
-        ``max_priority`` is the caller's ceiling: the highest slot (smallest number) it may write.
+        ``max_priority`` is the caller's ceiling: the highest slot (smallest number) it may write;
+        ``role`` the caller's role the envelopes name (lanterns check the ceiling once more).
         """
         now = self._clock()
         problems: list[FieldProblem] = []
@@ -128,6 +129,7 @@ class SteeringService:
                     self._sign(
                         build.envelope(
                             alert_id=steering_id,
+                            role=role,
                             channel=p.channel,
                             priority=spec.priority,
                             issued_at=now,
@@ -168,8 +170,9 @@ class SteeringService:
         self._on_stored()
         return self.get(steering_id)
 
-    def release(self, steering_id: str) -> SteeringReport:
-        """Empty this steering's slot on its lanterns, unless someone else wrote it since."""
+    def release(self, steering_id: str, *, role: str) -> SteeringReport:
+        """Empty this steering's slot on its lanterns, unless someone else wrote it since;
+        ``role``: the releasing caller's, as the release envelopes name it."""
         with self._lock:
             now = self._clock()
             with self._db.session() as session:
@@ -180,7 +183,7 @@ class SteeringService:
                     raise Conflict(f"steering {steering_id} is already released", "released")
                 if now >= _aware(row.ends_at):
                     raise Conflict(f"steering {steering_id} has ended", "ended")
-                releases = release_commands(session, steering_id, now, self._seq, self._sign)
+                releases = release_commands(session, steering_id, now, self._seq, self._sign, role)
                 alert_store.save_commands(session, steering_id, releases)
                 row.status, row.released_at, row.updated_at = "released", now, now
                 session.add(row)

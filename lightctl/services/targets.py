@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,19 @@ class TargetResolver:
         index = self.index(session)
         groups = group_store.definitions(session) if spec.group_names() else {}
         return index.resolve(spec, groups, max_lanterns=self._max_lanterns, loc=loc)
+
+    def outside_groups(self, lantern_ids: Iterable[str], groups: Iterable[str]) -> list[str]:
+        """The given lanterns that none of ``groups`` reaches today, sorted: what a caller
+        limited to those groups (a city app's own streets or area) may not touch."""
+        with self._db.session() as session:
+            known = group_store.definitions(session)
+            own = tuple(sorted(g for g in groups if g in known))
+            held: set[str] = set()
+            if own:
+                # Membership only, nothing is sent: no emptiness or size limits apply.
+                spec = TargetSpec(groups=own, allow_empty=True, confirm_large=True)
+                held = set(self.index(session).resolve(spec, known).lantern_ids)
+        return sorted(set(lantern_ids) - held)
 
     def preview(self, spec: TargetSpec, with_features: bool = True, loc: Loc = ()) -> TargetPreview:
         """``resolve`` plus what the lanterns can do and who is offline now; ``loc`` is where the

@@ -1,4 +1,4 @@
-"""Signs command envelopes: Ed25519 over ``signing_bytes()``, with the key its priority needs.
+"""Signs command envelopes: Ed25519 over ``signing_bytes()``, with the key its role needs.
 
 One envelope goes to every lantern of a channel, so a fan-out to 40,000 lanterns costs one
 signature (~0.1 ms), not 40,000. The signer follows ``keys.json`` on disk, so a rotation made by
@@ -14,14 +14,28 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from lightctl.domain.roles import ISSUER_CEILING
+from lightctl.errors import PriorityAboveCeiling
 from lightctl.protocol import CommandEnvelope
-from lightctl.protocol.trust import b64encode, scope_for_priority
+from lightctl.protocol.trust import KeyScope, b64encode, scope_for_priority, scope_for_role
 from lightctl.signing.keystore import KeyStore, NoSigningKey, Registry
 
 log = logging.getLogger(__name__)
 
 # Seq counts microseconds (services/sequence.py).
 _US = 1_000_000
+
+
+def signing_scope(env: CommandEnvelope) -> KeyScope:
+    """The scope whose key signs ``env``: its role's (``PriorityAboveCeiling`` when the priority
+    is above that role's ceiling); by priority alone for an envelope without a role (stored
+    before envelopes carried one: lanterns refuse it, ``missing_role``, and say so in the ack)."""
+    if env.role is None:
+        return scope_for_priority(env.priority)
+    ceiling = ISSUER_CEILING.get(env.role)
+    if ceiling is None or env.priority < ceiling:
+        raise PriorityAboveCeiling(env.priority, ceiling, (env.role,))
+    return scope_for_role(ceiling)
 
 
 class CommandSigner:
@@ -45,9 +59,12 @@ class CommandSigner:
         return self._current().replay_window_s
 
     def sign(self, env: CommandEnvelope) -> CommandEnvelope:
-        """The envelope with ``kid`` and ``sig`` set by the scope's active key."""
+        """The envelope with ``kid`` and ``sig`` set by the active key of its role's scope.
+
+        A priority above the role's ceiling is refused here too (403), so a slip past the API's
+        check is never signed, let alone sent."""
         registry = self._current()
-        scope = scope_for_priority(env.priority)
+        scope = signing_scope(env)
         key = registry.signing(scope, self._clock())
         if key is None:
             raise NoSigningKey(scope, self._store.directory)
@@ -65,7 +82,7 @@ class CommandSigner:
         registry = self._current()
         if env.sig is None or env.kid is None:
             return True
-        key = registry.signing(scope_for_priority(env.priority), now)
+        key = registry.signing(signing_scope(env), now)
         if key is None or key.kid != env.kid:
             return True
         age_us = int(now.timestamp() * _US) - env.seq

@@ -86,11 +86,14 @@ def close_open(
     now: datetime,
     lantern_ids: Sequence[str] | None = None,
 ) -> None:
-    """End every not-yet-final delivery of a command (cancelled, superseded), or only some."""
+    """End every not-yet-final delivery of a command (cancelled, superseded), or only some.
+
+    ``applied`` ends too: a light or projection the service has taken back must never be sent
+    again to a lantern that reboots before the command's expiry."""
     stmt = (
         update(DeliveryRow)
         .where(col(DeliveryRow.command_id) == command_id)
-        .where(col(DeliveryRow.state).in_(OPEN_STATES))
+        .where(col(DeliveryRow.state).in_((*OPEN_STATES, "applied")))
     )
     if lantern_ids is not None:
         for start in range(0, len(lantern_ids), _BATCH):
@@ -120,6 +123,16 @@ def deliveries(
     if state is not None:
         query = query.where(DeliveryRow.state == state)
     return list(session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit)))
+
+
+def deliveries_since(session: Session, command_id: str, since: datetime) -> list[DeliveryRow]:
+    """The command's delivery rows changed at or after ``since`` (the progress stream's diff)."""
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.command_id == command_id)
+        .where(col(DeliveryRow.updated_at) >= since)
+    )
+    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,6 @@ from sqlmodel import Session, col, func, select
 from lightctl.store.tables import CommandRow, DeliveryRow, LanternRow, SteeringRow
 
 _BATCH = 500
-# Delivery states of a command that never reached its slot: it displaced nobody.
-NEVER_APPLIED = ("cancelled", "rejected", "failed", "expired", "unreachable", "held")
 
 
 def save_steering(session: Session, row: SteeringRow) -> None:
@@ -101,30 +99,6 @@ def live_sets(session: Session, issuer_id: str, now: datetime) -> list[CommandRo
         .order_by(col(CommandRow.seq))
     )
     return list(session.exec(query))
-
-
-def taken_over(
-    session: Session, command: CommandRow, lantern_ids: Sequence[str], now: datetime
-) -> set[str]:
-    """Lanterns on which someone else wrote ``command``'s slot later: it is no longer there, and a
-    release would empty the other's command (the lantern releases by slot, not by command)."""
-    out: set[str] = set()
-    for start in range(0, len(lantern_ids), _BATCH):
-        chunk = list(lantern_ids[start : start + _BATCH])
-        query = (
-            select(DeliveryRow.lantern_id)
-            .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
-            .where(CommandRow.channel == command.channel)
-            .where(CommandRow.priority == command.priority)
-            .where(CommandRow.op == "set")
-            .where(col(CommandRow.seq) > command.seq)
-            .where(col(CommandRow.alert_id) != command.alert_id)
-            .where(col(CommandRow.expires_at) > now)
-            .where(col(DeliveryRow.state).not_in(NEVER_APPLIED))
-            .where(col(DeliveryRow.lantern_id).in_(chunk))
-        )
-        out.update(session.exec(query))
-    return out
 
 
 def sent_to(session: Session, lantern_id: str, now: datetime) -> list[tuple[CommandRow, str]]:

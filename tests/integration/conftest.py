@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from firmware_sim import Fleet, load_inventory
+from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustFile
 from lightctl.api import create_app
 from lightctl.protocol import Topics
@@ -69,6 +70,26 @@ def inventory(database: Database) -> Database:
     import_streets(database, STREETS)
     import_lanterns(database, LANTERNS)
     return database
+
+
+@pytest.fixture
+def probe(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[ServiceProbe]:
+    """A stand-in for the service on the broker: publishes commands, collects acks and state."""
+    client = ServiceProbe(mosquitto.url, Topics(topic_root))
+    client.start()
+    yield client
+    client.stop()
+
+
+@pytest.fixture
+def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
+    """SQLite only, with the fixture inventory: for the slow failure tests, run once."""
+    db = Database(f"sqlite:///{tmp_path / 'lightctl.db'}")
+    db.create_all()
+    import_streets(db, STREETS)
+    import_lanterns(db, LANTERNS)
+    yield db
+    db.dispose()
 
 
 class LiveService:

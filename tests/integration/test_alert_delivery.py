@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from typing import Any
+
 import pytest
 
 from firmware_sim import Fleet
@@ -106,3 +110,39 @@ def test_expired_alert_without_lanterns_is_reported_not_lost(service: LiveServic
     assert published["counts"] == {"published": alert["lantern_count"]}
     ended = service.wait_for(alert["id"], all_final, 30)
     assert ended["counts"] == {"expired": alert["lantern_count"]}
+
+
+LIFECYCLE = ["planned", "published", "received", "playing", "done"]
+
+
+def test_progress_stream_reports_each_lantern_until_all_are_done(
+    service: LiveService, fleet: Fleet
+) -> None:
+    response = service.http.post(
+        "/alerts", json={"target": {"streets": ["Bahnhofstrasse"]}, "messages": {"de": GERMAN}}
+    )
+    assert response.status_code == 201, response.text
+    alert = response.json()
+    events: list[dict[str, Any]] = []
+    with service.http.stream("GET", f"/alerts/{alert['id']}/events", timeout=90) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+    targeted = {r["lantern"] for r in events[0]["lanterns"]}
+    assert len(targeted) == alert["lantern_count"] > 20  # the first event lists every lantern
+    seen: dict[str, list[str]] = {}
+    for event in events:
+        for row in event["lanterns"]:
+            seen.setdefault(row["lantern"], []).append(row["state"])
+    final = events[-1]
+    assert final["status"] == "completed"
+    assert final["counts"] == {"done": len(targeted)}
+    assert len(events) > 2  # progress arrived while it ran, not only at the end
+    for lantern_id in targeted:
+        states = seen[lantern_id]
+        assert states[-1] == "done", (lantern_id, states)
+        order = [LIFECYCLE.index(s) for s in states]
+        assert order == sorted(set(order)), (lantern_id, states)  # forward, never repeated
+    # A client that only applies the stream ends with the service's own picture.
+    assert Counter(states[-1] for states in seen.values()) == Counter(final["counts"])

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from firmware_sim import Fleet, load_inventory
+from firmware_sim.control import apply_spec
 from lightctl.protocol import Topics
 from lightctl.store import Database
 from tests.integration.conftest import LANTERNS, FleetThread, LiveService, make_settings
+from tests.integration.resilience import wait_until
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -216,3 +220,45 @@ def test_expiry_stops_a_lantern_that_lost_the_broker(
     finally:
         sim.stop()
         live.stop()
+
+
+def test_a_lantern_rebooting_after_cancel_does_not_light_the_warning_again(
+    service: LiveService, fleet: Fleet
+) -> None:
+    alert = _send(service, target={"streets": ["Poststrasse"]}, messages={"de": "Achtung."}, **LONG)
+    n = alert["lantern_count"]
+    service.wait_for(alert["id"], _playing(n), 30)
+    assert service.http.post(f"/alerts/{alert['id']}/cancel").status_code == 200
+    body = service.wait_for(
+        alert["id"],
+        lambda b: all(c["counts"] == {"done": n} for c in b["commands"] if c["op"] == "release"),
+        20,
+    )
+    light_id = _command(body, "light")["id"]
+    lid = next(
+        lantern["id"]
+        for lantern in service.http.get("/lanterns", params={"street": "Poststrasse"}).json()
+        if "rgb" in lantern["capabilities"]
+    )
+    returned = service.http.get("/metrics").json()["counters"].get("consumer_lanterns_returned", 0)
+    acks_before = len(fleet.record(lid).acks)
+
+    async def reboot() -> None:
+        apply_spec(fleet, f"reboot@{lid}")
+
+    assert fleet._loop is not None
+    asyncio.run_coroutine_threadsafe(reboot(), fleet._loop).result(10)
+    wait_until(
+        lambda: (
+            service.http.get("/metrics").json()["counters"].get("consumer_lanterns_returned", 0)
+            > returned
+        ),
+        10,
+        "the service to see the reboot",
+    )
+    time.sleep(2.0)  # the outbox re-sends a returning lantern's live commands within ~0.5 s
+    state = fleet.lantern(lid).state(datetime.now(UTC))
+    assert state.channels["light"].cmd_id != light_id, state.channels["light"]
+    assert state.channels["light"].priority == 16  # the lantern's own default again
+    late = [a for a in list(fleet.record(lid).acks)[acks_before:] if a.cmd_id == light_id]
+    assert late == [], late

@@ -103,6 +103,18 @@ def test_cli_verify_and_export(database: Database, tmp_path: object) -> None:
     assert [r["seq"] for r in lines] == [1, 2, 3]
     csv_out = runner.invoke(app, ["audit", "export", "--format", "csv", "--database-url", url])
     assert csv_out.output.splitlines()[0].startswith("seq,at,actor")
+    # --since: records from that time on (all three were written just now).
+    for since, count in (("2000-01-01", 3), ("2999-01-01T00:00Z", 0)):
+        part = runner.invoke(
+            app, ["audit", "export", "--since", since, "--format", "jsonl", "--database-url", url]
+        )
+        assert part.exit_code == 0, part.output
+        assert sum(1 for line in part.output.splitlines() if line.startswith("{")) == count
+    bad_since = runner.invoke(
+        app, ["audit", "export", "--since", "yesterday", "--database-url", url]
+    )
+    assert bad_since.exit_code == 2
+    assert "not an ISO date" in bad_since.output
     _sql(database, "DELETE FROM audit_record WHERE seq = 2")
     bad = runner.invoke(app, ["audit", "verify", "--database-url", url])
     assert bad.exit_code == 5

@@ -46,6 +46,7 @@ def locked(tmp_path: Path) -> Iterator[Locked]:
     if not have_mosquitto():
         pytest.skip("mosquitto binary not installed")
     files = tmp_path / "broker"
+    plain_port, tls_port = free_port(), free_port()
     result = CliRunner().invoke(
         app,
         [
@@ -57,19 +58,18 @@ def locked(tmp_path: Path) -> Iterator[Locked]:
             str(files),
             "--per-connection",
             "50",
+            "--plain-port",
+            str(plain_port),
+            "--tls-port",
+            str(tls_port),
         ],
     )
     assert result.exit_code == 0, result.output
-    tls_port = free_port()
-    extra = _as_owner() + (
-        f"password_file {files / broker.PASSWD_FILE}\n"
-        f"acl_file {files / broker.ACL_FILE}\n"
-        f"listener {tls_port} 127.0.0.1\n"
-        f"cafile {files / 'ca.crt'}\n"
-        f"certfile {files / 'server.crt'}\n"
-        f"keyfile {files / 'server.key'}\n"
-    )
-    proc = MosquittoProcess(tmp_path, extra_conf=extra, allow_anonymous=False)
+    # The broker runs the generated mosquitto.conf as docker-compose does (no anonymous clients,
+    # password file, ACL, TLS listener with the generated CA), nothing added but the user line.
+    conf = (files / broker.CONF_FILE).read_text()
+    assert "allow_anonymous false" in conf
+    proc = MosquittoProcess.from_conf(tmp_path, _as_owner() + conf, plain_port)
     proc.start()
     wait_for_port(tls_port)
     yield Locked(proc, tls_port, files)
@@ -137,6 +137,9 @@ def _stop(*clients: mqtt.Client) -> None:
 def test_anonymous_and_wrong_passwords_are_refused(locked: Locked) -> None:
     client, rc = _client(locked, None)
     _stop(client)
+    assert rc != 0
+    over_tls, rc = _client(locked, None, port=locked.tls_port, tls=True)  # on both listeners
+    _stop(over_tls)
     assert rc != 0
     bad = mqtt.Client(CallbackAPIVersion.VERSION2, "wrong", protocol=5)
     bad.username_pw_set(locked.lanterns[0], "not-the-password")

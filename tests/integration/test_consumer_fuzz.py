@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -14,25 +13,14 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from lightctl.protocol import Topics
-from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
-from tests.integration.conftest import LANTERNS, STREETS, LiveService, make_settings
+from tests.integration.conftest import LANTERNS, LiveService, make_settings
 from tests.integration.resilience import finished, lantern_ids, signed_fleet
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
 FUZZ_S = 3.0
-
-
-@pytest.fixture
-def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'lightctl.db'}")
-    db.create_all()
-    import_streets(db, STREETS)
-    import_lanterns(db, LANTERNS)
-    yield db
-    db.dispose()
 
 
 def junk(rng: random.Random, lantern: str) -> bytes:

@@ -64,14 +64,6 @@ def sim(mosquitto: Any, topic_root: str, keys: KeyStore) -> Iterator[FleetThread
     thread.stop()
 
 
-@pytest.fixture
-def probe(mosquitto: Any, topic_root: str) -> Iterator[ServiceProbe]:
-    client = ServiceProbe(mosquitto.url, Topics(topic_root))
-    client.start()
-    yield client
-    client.stop()
-
-
 def command(
     cmd_id: str,
     *,
@@ -80,6 +72,7 @@ def command(
     ttl_s: float = 300,
     issued: datetime | None = None,
     color: str = "#FF0000",
+    role: str = "dispatcher",
 ) -> CommandEnvelope:
     issued = issued or datetime.now(UTC)
     payload: Any = LightPayload(on=True, color=color, effect="blink", period_ms=2000)
@@ -89,6 +82,7 @@ def command(
         payload = EmptyPayload()
     return CommandEnvelope(
         id=cmd_id,
+        role=role,
         channel=channel,  # type: ignore[arg-type]
         op="release" if channel == "path" else "set",
         priority=priority,
@@ -204,3 +198,64 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
         ]
     asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
     assert outputs(sim) == before
+
+
+def test_a_genuinely_signed_command_above_its_roles_ceiling_changes_nothing(
+    sim: FleetThread, probe: ServiceProbe, keys: KeyStore
+) -> None:
+    """What a service slip past the API's ceiling check would send: the service's own keys, valid
+    signatures, published with paho to the real broker. Every lantern refuses it and says why."""
+    before = outputs(sim)
+    registry = keys.load()
+    life = registry.signing("life_safety", datetime.now(UTC))
+    ordinary = registry.signing("ordinary", datetime.now(UTC))
+    assert life is not None
+    assert ordinary is not None
+    life_key, ordinary_key = keys.private_key(life.kid), keys.private_key(ordinary.kid)
+    attacks = {
+        # A city app's evacuation, under the life-safety key that slot 1 needs.
+        "app-at-1": (
+            signed_with(command("app-at-1", role="city_app"), life_key, life.kid),
+            "above_role_ceiling",
+        ),
+        "app-audio-at-1": (
+            signed_with(
+                command("app-audio-at-1", channel="audio", role="city_app"), life_key, life.kid
+            ),
+            "above_role_ceiling",
+        ),
+        # A city app's operator override, under its own (ordinary) key.
+        "app-at-8": (
+            signed_with(
+                command("app-at-8", priority=8, role="city_app"), ordinary_key, ordinary.kid
+            ),
+            "above_role_ceiling",
+        ),
+        # The steering key speaking as a dispatcher at a slot it could otherwise sign.
+        "ordinary-as-dispatcher": (
+            signed_with(
+                command("ordinary-as-dispatcher", priority=10, role="dispatcher"),
+                ordinary_key,
+                ordinary.kid,
+            ),
+            "key_not_allowed_for_role",
+        ),
+    }
+    for lantern_id in LANTERNS:
+        for env, _reason in attacks.values():
+            probe.send_raw(lantern_id, env.to_bytes())
+    assert probe.wait_for(
+        lambda: all(probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in attacks), 15
+    )
+    for lantern_id in LANTERNS:
+        for cmd_id, (_env, reason) in attacks.items():
+            answers = [(a.status.value, a.reason) for a in probe.acks(lantern_id, cmd_id)]
+            assert answers == [("rejected", reason)], (lantern_id, cmd_id)
+    asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
+    assert outputs(sim) == before
+    # The same lanterns obey the city app at its own ceiling: the refusals were the role's.
+    allowed = signed_with(
+        command("app-at-10", priority=10, role="city_app"), ordinary_key, ordinary.kid
+    )
+    probe.send(LANTERNS[0], allowed)
+    assert probe.wait_for(lambda: probe.statuses(LANTERNS[0], "app-at-10") == ["applied"])

@@ -4,17 +4,15 @@ Lanterns that come back only after it expired never play it and end `unreachable
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from firmware_sim.control import apply_spec
 from firmware_sim.faults import select
-from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
-from tests.integration.conftest import LANTERNS, STREETS, LiveService, make_settings
+from tests.integration.conftest import LANTERNS, LiveService, make_settings
 from tests.integration.resilience import (
     GERMAN,
     audio_command,
@@ -33,16 +31,6 @@ BACK_AFTER_S = 10
 EXPIRES_IN_S = 20
 # Back only after expiry: offline this long from before the warning was sent.
 LATE_S = 25
-
-
-@pytest.fixture
-def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'lightctl.db'}")
-    db.create_all()
-    import_streets(db, STREETS)
-    import_lanterns(db, LANTERNS)
-    yield db
-    db.dispose()
 
 
 def test_offline_lanterns_get_the_warning_when_back_unless_it_expired(

@@ -88,14 +88,6 @@ def topics(topic_root: str) -> Topics:
     return Topics(topic_root)
 
 
-@pytest.fixture
-def probe(mosquitto: Any, topics: Topics) -> Iterator[ServiceProbe]:
-    service = ServiceProbe(mosquitto.url, topics)
-    service.start()
-    yield service
-    service.stop()
-
-
 def test_audio_is_fetched_checked_played_and_acked_in_order(
     mosquitto: Any, topics: Topics, probe: ServiceProbe, clips: ClipServer
 ) -> None:

@@ -6,14 +6,12 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from firmware_sim.probe import ServiceProbe
-from lightctl.protocol import Topics
 
 pytestmark = pytest.mark.broker
 
@@ -37,14 +35,6 @@ def inventory(tmp_path: Path) -> Path:
     path = tmp_path / "lanterns.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return path
-
-
-@pytest.fixture
-def probe(mosquitto: Any, topic_root: str) -> Iterator[ServiceProbe]:
-    service = ServiceProbe(mosquitto.url, Topics(topic_root))
-    service.start()
-    yield service
-    service.stop()
 
 
 def start_sim(url: str, inventory: Path, root: str, log: Path) -> subprocess.Popen[bytes]:

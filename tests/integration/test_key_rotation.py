@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustVerifier
 from lightctl.cli import app
 from lightctl.protocol import CommandEnvelope, Topics
-from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from tests.integration.conftest import LANTERNS, STREETS, LiveService, make_settings
+from tests.integration.conftest import LANTERNS, LiveService, make_settings
 from tests.integration.resilience import (
     audio_command,
     finished,
@@ -32,16 +30,6 @@ from tests.support import MosquittoProcess
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
 WARNING = "Gasaustritt in der Bahnhofstrasse. Verlassen Sie das Gebiet."
-
-
-@pytest.fixture
-def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'lightctl.db'}")
-    db.create_all()
-    import_streets(db, STREETS)
-    import_lanterns(db, LANTERNS)
-    yield db
-    db.dispose()
 
 
 def envelopes(db: Database, alert_id: str) -> list[CommandEnvelope]:

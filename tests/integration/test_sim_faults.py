@@ -63,14 +63,6 @@ def sim(mosquitto: Any, topic_root: str) -> Iterator[FleetThread]:
 
 
 @pytest.fixture
-def probe(mosquitto: Any, topic_root: str) -> Iterator[ServiceProbe]:
-    client = ServiceProbe(mosquitto.url, Topics(topic_root))
-    client.start()
-    yield client
-    client.stop()
-
-
-@pytest.fixture
 def control(sim: FleetThread) -> Iterator[httpx.Client]:
     server = ControlServer(sim.fleet, 0)
     asyncio.run_coroutine_threadsafe(server.start(), sim.loop).result(5)

@@ -75,6 +75,16 @@ def test_green_route_yields_to_a_warning_on_the_overlap_only_and_comes_back(
     assert _held(fleet, tal, 10, green)  # Talacker, not warned, keeps the route
     assert all(fleet.lantern(lid).slot("light", 10) is not None for lid in post)
 
+    def warned_view() -> dict[str, Any] | None:
+        view: dict[str, Any] = service.http.get(f"/lanterns/{post[0]}").json()["channels"]["light"]
+        return view if view["mismatch"] is False else None
+
+    _until(lambda: warned_view() is not None, "the lantern view to show the warning")
+    view = warned_view()
+    assert view is not None
+    assert (view["desired"]["holder_kind"], view["desired"]["holder_id"]) == ("alert", alert["id"])
+    assert (view["reported"]["priority"], view["reported"]["holder_id"]) == (1, alert["id"])
+
     assert service.http.post(f"/alerts/{alert['id']}/cancel").status_code == 200
     _until(lambda: _held(fleet, post, 10, green), "the route coming back by itself")
 
@@ -243,7 +253,8 @@ def test_footpath_in_motion_mode_lights_up_when_someone_passes(
 
 
 def test_release_leaves_a_slot_someone_else_wrote_since(service: LiveService, fleet: Fleet) -> None:
-    """Lanterns release by slot: the service sends no release where another steering holds it."""
+    """A release names its command: where another steering took the slot since, the lantern
+    acks it `not_holder` and keeps the other's command."""
     post, tal = _ids(service, "Poststrasse"), _ids(service, "Talacker")
     first = _post(
         service,
@@ -260,7 +271,52 @@ def test_release_leaves_a_slot_someone_else_wrote_since(service: LiveService, fl
 
     response = service.http.delete(f"/steering/{first['id']}")
     assert response.status_code == 200, response.text
-    # Releases go to Poststrasse only: on Talacker the slot holds the other app's route.
-    assert sum(response.json()["channels"]["light"]["release_counts"].values()) == len(post)
+    assert sum(response.json()["channels"]["light"]["release_counts"].values()) == len(post + tal)
     _until(lambda: _held(fleet, post, 16, None), "Poststrasse back to its default")
+    _until(lambda: _release_reasons(service, first["id"]) is not None, "every release acked")
+    assert _release_reasons(service, first["id"]) == {
+        **{lid: None for lid in post},
+        **{lid: "not_holder" for lid in tal},  # on Talacker the other app's route holds it
+    }
     assert _held(fleet, tal, 10, blue_cmd)  # the other app's route stays
+
+
+def _release_reasons(service: LiveService, steering_id: str) -> dict[str, str | None] | None:
+    """Per lantern, the reason its release was acked `done` with (None: not all acked yet)."""
+    body = service.http.get(f"/steering/{steering_id}", params={"lanterns": True}).json()
+    rows = [r for r in body["lanterns"] if r["op"] == "release"]
+    if not rows or any(r["state"] != "done" for r in rows):
+        return None
+    return {r["lantern"]: r["reason"] for r in rows}
+
+
+def test_deleting_one_of_two_steerings_on_the_same_slot_leaves_the_other_visible(
+    service: LiveService, fleet: Fleet
+) -> None:
+    """Two city apps steer the same lanterns at the same slot; the later one shows. DELETE of
+    the earlier releases exactly its own command: the later stays, on every lantern."""
+    post = _ids(service, "Poststrasse")
+    first = _post(service, "/steering", target={"lanterns": post}, light=GREEN, ends_in_s=600)
+    _until(lambda: _held(fleet, post, 10), "the first route")
+    blue = {"on": True, "color": "#2962FF"}
+    second = _post(service, "/steering", target={"lanterns": post}, light=blue, ends_in_s=600)
+    assert second["priority"] == first["priority"] == 10
+    _until(lambda: all(_channel(fleet, i).value["color"] == "#2962FF" for i in post), "blue")  # type: ignore[index]
+    blue_cmd = _channel(fleet, post[0]).cmd_id
+
+    assert service.http.delete(f"/steering/{first['id']}").status_code == 200
+    _until(lambda: _release_reasons(service, first["id"]) is not None, "every release acked")
+    assert set(_release_reasons(service, first["id"]).values()) == {"not_holder"}  # type: ignore[union-attr]
+    assert _held(fleet, post, 10, blue_cmd)  # the second steering stays visible everywhere
+
+    def view() -> dict[str, Any]:
+        light: dict[str, Any] = service.http.get(f"/lanterns/{post[0]}").json()["channels"]["light"]
+        return light
+
+    assert view()["desired"]["holder_id"] == second["id"]  # the service expects it there too
+    # Reports are coalesced (0.25 s): the release's ack may overtake the report of blue.
+    _until(lambda: view()["mismatch"] is False, "the lantern's report to agree")
+    assert view()["reported"]["holder_id"] == second["id"]
+
+    assert service.http.delete(f"/steering/{second['id']}").status_code == 200
+    _until(lambda: _held(fleet, post, 16, None), "the lantern default once both are gone")

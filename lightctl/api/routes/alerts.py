@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from lightctl.api.auth import GuardDep, PrincipalDep, require_priority
+from lightctl.api.auth import GuardDep, PrincipalDep, issuing_role, require_priority
 from lightctl.api.deps import MAX_OFFSET, AlertsDep, RuntimeDep
 from lightctl.api.schemas import (
     AlertCreate,
@@ -24,25 +25,31 @@ from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
 from lightctl.services.alerts import AlertReport, AlertService
+from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+# The progress stream re-reads changes this far behind the newest one it saw: the ack consumer
+# stamps a batch when it starts and commits it up to a few hundred ms later.
+STREAM_OVERLAP = timedelta(seconds=5)
+
+
+def delivery_out(row: DeliveryRow) -> DeliveryOut:
+    return DeliveryOut(
+        lantern=row.lantern_id,
+        state=row.state,
+        reason=row.reason,
+        attempts=row.attempts,
+        updated_at=row.updated_at,
+        played=json.loads(row.played_json) if row.played_json else None,
+    )
 
 
 def to_out(report: AlertReport) -> AlertOut:
     a = report.alert
     lanterns = None
     if report.lanterns is not None:
-        lanterns = [
-            DeliveryOut(
-                lantern=d.lantern_id,
-                state=d.state,
-                reason=d.reason,
-                attempts=d.attempts,
-                updated_at=d.updated_at,
-                played=json.loads(d.played_json) if d.played_json else None,
-            )
-            for d in report.lanterns
-        ]
+        lanterns = [delivery_out(d) for d in report.lanterns]
     return AlertOut(
         id=a.id,
         status=report.status,
@@ -96,7 +103,7 @@ def create_alert(
     priority = body.priority
     if "priority" not in body.model_fields_set and principal.ceiling is not None:
         priority = principal.ceiling
-    require_priority(principal, priority)
+    role = issuing_role(principal, priority)
     four_eyes = guard.four_eyes(principal.role_names)
     if break_glass is not None and priority > LIFE_SAFETY_MAX:
         raise InvalidRequest.at(
@@ -123,7 +130,7 @@ def create_alert(
         projection=body.projection,
     )
     hold = four_eyes and break_glass is None
-    report = alerts.create(spec, hold=hold)
+    report = alerts.create(spec, hold=hold, role=role)
     if hold:
         guard.approvals.requested(report.alert.id, principal)
     elif four_eyes and break_glass is not None:
@@ -153,7 +160,7 @@ def update_alert(
     alert_id: str, body: AlertUpdateIn, alerts: AlertsDep, principal: PrincipalDep
 ) -> AlertOut:
     """Change text, languages, target or expiry of a running alert (409 once it has ended)."""
-    _within_ceiling(alerts, alert_id, principal)
+    report = _within_ceiling(alerts, alert_id, principal)
     change = AlertUpdate(
         target=body.target.to_spec() if body.target else None,
         messages=body.messages,
@@ -163,7 +170,8 @@ def update_alert(
         expires_at=body.expires_at,
         expires_in_s=body.expires_in_s,
     )
-    return to_out(alerts.update(alert_id, change))
+    role = issuing_role(principal, report.alert.priority)
+    return to_out(alerts.update(alert_id, change, role=role))
 
 
 @router.post("/{alert_id}/cancel", response_model=AlertOut)
@@ -176,7 +184,7 @@ def cancel_alert(
     if report.alert.status == "awaiting_approval":
         guard.approvals.reject(alert_id, principal)
         return to_out(alerts.get(alert_id))
-    return to_out(alerts.cancel(alert_id))
+    return to_out(alerts.cancel(alert_id, role=issuing_role(principal, report.alert.priority)))
 
 
 @router.post("/{alert_id}/all-clear", response_model=AlertOut)
@@ -184,9 +192,10 @@ def all_clear(
     alert_id: str, alerts: AlertsDep, principal: PrincipalDep, body: AllClearIn | None = None
 ) -> AlertOut:
     """Play the all-clear on the alert's lanterns, then release them."""
-    _within_ceiling(alerts, alert_id, principal)
+    report = _within_ceiling(alerts, alert_id, principal)
     body = body or AllClearIn()
-    return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages))
+    role = issuing_role(principal, report.alert.priority)
+    return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages, role=role))
 
 
 @router.get("", response_model=list[AlertOut])
@@ -211,14 +220,26 @@ def get_alert(
 async def alert_events(
     alert_id: str, alerts: AlertsDep, runtime: RuntimeDep, request: Request
 ) -> StreamingResponse:
-    """Server-sent events: the alert's counts whenever they change, until it completes."""
+    """Server-sent events until the alert completes: a ``progress`` event with the counts and,
+    in ``lanterns``, every lantern whose delivery changed since the previous event (all of them
+    in the first)."""
     first = await asyncio.to_thread(alerts.get, alert_id)
 
     async def stream() -> AsyncIterator[bytes]:
         events = runtime.events
         report, seen = first, -1
+        sent: dict[str, tuple[str, str | None]] = {}
+        since: datetime | None = None
         while True:
-            out = to_out(report)
+            rows = await asyncio.to_thread(alerts.delivery_changes, alert_id, since)
+            fresh = [r for r in rows if sent.get(r.lantern_id) != (r.state, r.reason)]
+            for row in fresh:
+                sent[row.lantern_id] = (row.state, row.reason)
+            if rows:
+                # Re-read a margin behind the newest change: a batch stamped earlier may
+                # commit later; rows already sent unchanged are filtered out above.
+                since = max(r.updated_at for r in rows) - STREAM_OVERLAP
+            out = to_out(report).model_copy(update={"lanterns": [delivery_out(r) for r in fresh]})
             yield f"event: progress\ndata: {out.model_dump_json()}\n\n".encode()
             if report.finished or await request.is_disconnected():
                 return

@@ -15,7 +15,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/login", response_model=LoginOut)
 async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
-    """A session token (12 h by default); 401 for a wrong name or password, 429 when guessing."""
+    """A session token (12 h at most, 30 min without use by default); 401 for a wrong name
+    or password, 429 when guessing."""
     guard.login_limiter.take(f"ip:{client_address(request)}")
     guard.login_limiter.take(f"user:{body.username}")
     row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from lightctl.api.deps import MAX_OFFSET, SteeringDep
+from lightctl.api.auth import PrincipalDep, issuing_role, require_within_groups
+from lightctl.api.deps import MAX_OFFSET, SteeringDep, TargetsDep
 from lightctl.api.steering_schemas import (
     SteeringChannelOut,
     SteeringCreate,
@@ -95,7 +96,11 @@ def to_out(report: SteeringReport) -> SteeringOut:
 
 @router.post("", status_code=201, response_model=SteeringOut)
 def create_steering(
-    body: SteeringCreate, steering: SteeringDep, ceiling: CeilingDep
+    body: SteeringCreate,
+    steering: SteeringDep,
+    ceiling: CeilingDep,
+    principal: PrincipalDep,
+    targets: TargetsDep,
 ) -> SteeringOut:
     """Light, projection and path settings on a target until an end time, at a priority no
     higher than the caller's ceiling; with ``guidance`` along ``target.route`` each lantern's
@@ -119,7 +124,11 @@ def create_steering(
         ends_in_s=body.ends_in_s,
         label=body.label,
     )
-    return to_out(steering.create(spec, max_priority=ceiling))
+    role = issuing_role(principal, body.priority)
+    if principal.groups:  # a city app limited to its groups steers only inside them
+        reached = targets.preview(spec.target, with_features=False, loc=("target",))
+        require_within_groups(principal, targets, reached.lantern_ids)
+    return to_out(steering.create(spec, max_priority=ceiling, role=role))
 
 
 @router.get("", response_model=list[SteeringOut])
@@ -142,6 +151,14 @@ def get_steering(
 
 
 @router.delete("/{steering_id}", response_model=SteeringOut)
-def release_steering(steering_id: str, steering: SteeringDep) -> SteeringOut:
-    """Release exactly this steering's slots (409 once released or ended)."""
-    return to_out(steering.release(steering_id))
+def release_steering(
+    steering_id: str, steering: SteeringDep, principal: PrincipalDep, targets: TargetsDep
+) -> SteeringOut:
+    """Release exactly this steering's slots (409 once released or ended); only a caller whose
+    ceiling reaches its priority may (a city app never ends a dispatcher's slot-3 guidance)."""
+    report = steering.get(steering_id, with_lanterns=bool(principal.groups))
+    role = issuing_role(principal, report.row.priority)
+    if report.lanterns is not None:  # a city app limited to its groups ends only its own
+        reached = {d.lantern_id for d in report.lanterns}
+        require_within_groups(principal, targets, reached)
+    return to_out(steering.release(steering_id, role=role))

@@ -17,6 +17,8 @@ from lightctl.domain.schedules import (
     light_payload,
     night,
     schedule_from_json,
+    step_spans,
+    upcoming,
 )
 from lightctl.errors import InvalidRequest
 
@@ -82,6 +84,43 @@ def test_current_finds_last_evenings_night_in_the_small_hours() -> None:
     assert found.day == date(2025, 12, 18)
     assert found.step_at(small_hours) == (datetime(2025, 12, 19, 0, 0, tzinfo=UTC), 30)
     assert current(SCHEDULE, datetime(2025, 12, 19, 12, 0, tzinfo=UTC), fake_sun) is None
+
+
+def test_the_next_24_hours_hold_the_rest_of_tonight_and_the_next_night() -> None:
+    evening = datetime(2025, 12, 18, 21, 0, tzinfo=UTC)  # 22:00 in Zürich, tonight is on
+    found = upcoming(SCHEDULE, evening, evening + timedelta(hours=24), fake_sun)
+    assert [(n.day, n.on, n.off) for n in found] == [
+        (
+            date(2025, 12, 18),
+            datetime(2025, 12, 18, 19, 0, tzinfo=UTC),
+            datetime(2025, 12, 19, 5, 0, tzinfo=UTC),
+        ),
+        (
+            date(2025, 12, 19),
+            datetime(2025, 12, 19, 19, 0, tzinfo=UTC),
+            datetime(2025, 12, 20, 5, 0, tzinfo=UTC),
+        ),
+    ]
+    noon = datetime(2025, 12, 19, 11, 0, tzinfo=UTC)
+    assert [n.day for n in upcoming(SCHEDULE, noon, noon + timedelta(hours=6), fake_sun)] == []
+    assert [n.day for n in upcoming(SCHEDULE, noon, noon + timedelta(hours=9), fake_sun)] == [
+        date(2025, 12, 19)
+    ]
+
+
+def test_each_step_lasts_until_the_next_and_the_last_until_switch_off() -> None:
+    found = night(SCHEDULE, date(2025, 12, 18), fake_sun)
+    assert found is not None
+    assert [(_utc(a), _utc(b), level) for a, b, level in step_spans(found)] == [
+        ("18 19:00", "18 22:00", 100),
+        ("18 22:00", "19 00:00", 50),
+        ("19 00:00", "19 04:30", 30),
+        ("19 04:30", "19 05:00", 70),
+    ]
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%d %H:%M")
 
 
 def test_switching_instants_are_whole_minutes() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from lightctl.domain.slots import SentCommand, desired, expected_slots, holder_kind
 
 
@@ -55,3 +57,26 @@ def test_holders_by_issuer_prefix() -> None:
         None,
         None,
     ]
+
+
+def test_a_release_naming_its_command_leaves_a_slot_someone_else_took() -> None:
+    first = _cmd("green", 1, 10, state="interrupted")
+    second = _cmd("blue", 2, 10, issuer="st_2")
+    release = SentCommand("rel", "st_1", "light", "release", 10, 3, "done", releases="green")
+    assert desired([first, second, release])["light"].command_id == "blue"
+    own = SentCommand("rel2", "st_2", "light", "release", 10, 4, "done", releases="blue")
+    assert desired([first, second, release, own]) == {}
+
+
+def test_a_command_sent_ahead_holds_its_slot_only_from_its_start() -> None:
+    now = datetime(2025, 12, 18, 21, 30, tzinfo=UTC)
+    start = now + timedelta(minutes=30)
+    current = _cmd("step1", 1, 15, issuer="sc_city")
+    ahead = SentCommand("step2", "sc_city", "light", "set", 15, 2, "received", starts_at=start)
+    assert desired([current, ahead], now)["light"].command_id == "step1"
+    assert desired([current, ahead], start)["light"].command_id == "step2"
+    # Applied at its start: a command that arrived in between (higher seq) but before that
+    # start is replaced by it, as on the lantern.
+    between = _cmd("override", 3, 15, issuer="st_op")
+    assert desired([current, ahead, between], now)["light"].command_id == "override"
+    assert desired([current, ahead, between], start)["light"].command_id == "step2"

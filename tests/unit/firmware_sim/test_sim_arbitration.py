@@ -2,7 +2,9 @@
 
 - the effective value of every output channel is the highest live slot (else the default, 16);
 - a release at one priority never changes another slot, on any channel;
-- after an all-clear at slot 1 and its expiry, the channel shows whatever still lives beneath.
+- after an all-clear at slot 1 and its expiry, the channel shows whatever still lives beneath;
+- a release naming its command never clears another's, and a command sent ahead takes its slot
+  at its start, on the lantern's own clock.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lightctl.protocol import (
     LightPayload,
     PathPayload,
     ProjectionPayload,
+    ReleasePayload,
 )
 
 T0 = datetime(2025, 6, 1, 21, 0, tzinfo=UTC)
@@ -139,3 +142,128 @@ def test_after_an_all_clear_expires_each_channel_returns_to_what_lives_beneath(
     lantern.tick(now)
     assert all(lantern.slot(c, p) is None for c in CHANNELS for p in (1, 2))  # type: ignore[arg-type]
     _check(lantern, model, now)
+
+
+# ---- named releases and commands sent ahead ----------------------------------------------------
+
+Held = tuple[str, str, int, datetime, datetime, int]  # id, channel, priority, starts, expires, n
+
+
+def _release_named(
+    lantern: Lantern, cmd_id: str, channel: str, priority: int, named: str, now: datetime
+) -> None:
+    env = CommandEnvelope(
+        id=cmd_id,
+        channel=channel,  # type: ignore[arg-type]
+        op="release",
+        priority=priority,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=60),
+        payload=ReleasePayload(cmd_id=named),
+        seq=1,
+    )
+    lantern.handle(env.to_bytes(), now)
+
+
+def _run_clock(lantern: Lantern, now: datetime, target: datetime) -> None:
+    """Let the lantern's own timer fire at every deadline up to ``target``, as the fleet does."""
+    while (deadline := lantern.next_deadline()) is not None and deadline <= target:
+        assert deadline >= now
+        lantern.tick(deadline)
+        now = deadline
+    lantern.tick(target)
+
+
+def _model_clock(model: Model, waiting: list[Held], target: datetime) -> None:
+    """The same time passing in the model: at each instant expiries first, then starts."""
+    while True:
+        times = [v[1] for s in model.values() for v in s.values() if v[1] <= target]
+        times += [h[3] for h in waiting if h[3] <= target]
+        if not times:
+            return
+        at = min(times)
+        for slots in model.values():
+            for p in [p for p, v in slots.items() if v[1] <= at]:
+                del slots[p]
+        for h in sorted((h for h in waiting if h[3] <= at), key=lambda h: (h[3], h[5])):
+            waiting.remove(h)
+            if h[4] > at:
+                model[h[1]][h[2]] = (h[0], h[4])
+
+
+ahead_events = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("set"), st.sampled_from(CHANNELS), st.integers(1, 16), st.integers(1, 300)
+        ),
+        st.tuples(
+            st.just("ahead"), st.sampled_from(CHANNELS), st.integers(1, 16), st.integers(1, 300)
+        ),
+        st.tuples(st.just("release"), st.sampled_from(CHANNELS), st.integers(1, 16), st.just(0)),
+        st.tuples(
+            st.just("named"), st.sampled_from(CHANNELS), st.integers(1, 16), st.integers(0, 60)
+        ),
+        st.tuples(st.just("advance"), st.just("light"), st.just(0), st.integers(1, 120)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ahead_events)
+def test_named_releases_and_commands_sent_ahead_keep_the_highest_live_slot_in_force(
+    sequence: list[tuple[str, str, int, int]],
+) -> None:
+    """A release naming a command empties its slot only while that command holds it (or drops
+    it while it waits) and never touches another slot; a command sent ahead takes its slot at
+    its start on the lantern's clock, exactly as if it had arrived then."""
+    lantern = Lantern("L1")
+    model: Model = {c: {} for c in CHANNELS}
+    waiting: list[Held] = []
+    sent: list[str] = []
+    now = T0
+    for n, (kind, channel, priority, amount) in enumerate(sequence):
+        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+        if kind == "set":
+            _send(lantern, f"c{n}", channel, "set", priority, now, amount)
+            model[channel][priority] = (f"c{n}", now + timedelta(seconds=amount))
+            sent.append(f"c{n}")
+        elif kind == "ahead":
+            starts = now + timedelta(seconds=amount)
+            held: Held = (f"c{n}", channel, priority, starts, starts + timedelta(seconds=90), n)
+            env = CommandEnvelope(
+                id=f"c{n}",
+                channel=channel,  # type: ignore[arg-type]
+                op="set",
+                priority=priority,
+                issued_at=now,
+                starts_at=starts,
+                expires_at=held[4],
+                payload=PAYLOAD[channel],
+                seq=1,
+            )
+            lantern.handle(env.to_bytes(), now)
+            waiting.append(held)
+            sent.append(f"c{n}")
+        elif kind in ("release", "named"):
+            named = sent[amount % len(sent)] if kind == "named" and sent else None
+            if named is None:
+                _send(lantern, f"r{n}", channel, "release", priority, now, 60)
+                model[channel].pop(priority, None)
+            else:
+                _release_named(lantern, f"r{n}", channel, priority, named, now)
+                match = [h for h in waiting if (h[0], h[1], h[2]) == (named, channel, priority)]
+                if match:
+                    waiting.remove(match[0])
+                elif model[channel].get(priority, ("", now))[0] == named:
+                    del model[channel][priority]
+            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+            assert {k: v for k, v in after.items() if k != (channel, priority)} == {
+                k: v for k, v in before.items() if k != (channel, priority)
+            }
+        else:
+            target = now + timedelta(seconds=amount)
+            _run_clock(lantern, now, target)
+            _model_clock(model, waiting, target)
+            now = target
+        _check(lantern, model, now)

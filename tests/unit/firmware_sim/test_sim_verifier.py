@@ -56,10 +56,17 @@ def signer(store: KeyStore, clock: Clock) -> CommandSigner:
 
 
 def light(
-    cmd_id: str, priority: int = 10, seq: int = 0, ttl_s: float = 600, color: str = "#FF0000"
+    cmd_id: str,
+    priority: int = 10,
+    seq: int = 0,
+    ttl_s: float = 600,
+    color: str = "#FF0000",
+    role: str | None = None,
 ) -> CommandEnvelope:
+    """A light command; issued by an operator (ordinary key) from slot 8 down, else a dispatcher."""
     return CommandEnvelope(
         id=cmd_id,
+        role=role or ("operator" if priority >= 8 else "dispatcher"),
         channel="light",
         op="set",
         priority=priority,
@@ -223,11 +230,11 @@ def test_replays_are_refused_and_duplicates_get_their_last_ack(
     assert acks(lamp.handle(older.to_bytes(), T0)) == [("older", "applied", None)]
     # Below the window (60 s under the newest accepted) is refused, whatever the lantern's clock.
     below = first.seq + 50 * US - 61 * US
-    ancient = signer.sign(light("ancient", priority=7).model_copy(update={"seq": below}))
+    ancient = signer.sign(light("ancient", priority=11).model_copy(update={"seq": below}))
     assert acks(lamp.handle(ancient.to_bytes(), T0)) == [
         ("ancient", "rejected", "outside_replay_window")
     ]
-    assert lamp.slot("light", 7) is None
+    assert lamp.slot("light", 11) is None
 
 
 def test_expired_signed_command_is_acked_expired_not_applied(

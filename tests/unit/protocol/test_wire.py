@@ -20,6 +20,7 @@ from lightctl.protocol import (
     LightPayload,
     PathPayload,
     ProjectionPayload,
+    ReleasePayload,
     SpeechItem,
     ToneItem,
     canonical_json,
@@ -114,6 +115,17 @@ def test_signing_bytes_are_canonical_and_exclude_the_signature() -> None:
     assert CommandEnvelope.from_bytes(a.to_bytes()).signing_bytes() == a.signing_bytes()
 
 
+def test_the_issuer_role_travels_and_is_signed() -> None:
+    cmd = envelope(role="city_app")
+    assert CommandEnvelope.from_bytes(cmd.to_bytes()) == cmd
+    assert json.loads(cmd.signing_bytes())["role"] == "city_app"
+    assert envelope(role="dispatcher").signing_bytes() != cmd.signing_bytes()
+    assert "role" not in json.loads(envelope().to_bytes())  # unsigned development: absent
+    for bad in ["", "City App", "x" * 33, "dispatcher;drop"]:
+        with pytest.raises(ValidationError, match="role"):
+            envelope(role=bad)
+
+
 def test_audio_duration_counts_repeats_and_gaps() -> None:
     payload = envelope().payload
     assert isinstance(payload, AudioPayload)
@@ -136,3 +148,30 @@ def test_ack_state_and_availability_round_trip() -> None:
         Ack.from_bytes(
             b'{"v":1,"cmd_id":"c","lantern":"L","status":"nonsense","at":"2026-01-01T00:00:00Z"}'
         )
+
+
+def test_a_release_may_name_its_command_and_without_one_keeps_its_old_bytes() -> None:
+    named = envelope(op="release", payload=ReleasePayload(cmd_id="cmd_0"))
+    again = CommandEnvelope.from_bytes(named.to_bytes())
+    assert again == named
+    assert isinstance(again.payload, ReleasePayload)
+    assert again.payload.cmd_id == "cmd_0"
+    assert json.loads(named.signing_bytes())["payload"] == {"cmd_id": "cmd_0"}
+    # A release as first shipped (empty payload) still parses and still signs the same bytes.
+    plain = envelope(op="release", payload=ReleasePayload())
+    assert json.loads(plain.to_bytes())["payload"] == {}
+    assert CommandEnvelope.from_bytes(plain.to_bytes()).payload == ReleasePayload()
+    with pytest.raises(ValidationError):
+        envelope(op="release", payload={"cmd_id": ""})
+
+
+def test_a_command_sent_ahead_starts_before_it_expires_and_its_start_is_signed() -> None:
+    starts = NOW + timedelta(minutes=10)
+    cmd = envelope(starts_at=starts)
+    assert CommandEnvelope.from_bytes(cmd.to_bytes()) == cmd
+    assert "starts_at" in json.loads(cmd.signing_bytes())
+    assert cmd.signing_bytes() != envelope(starts_at=starts + timedelta(minutes=1)).signing_bytes()
+    assert "starts_at" not in json.loads(envelope().signing_bytes())  # absent: not signed
+    for bad in (NOW + timedelta(minutes=30), NOW + timedelta(hours=1)):
+        with pytest.raises(ValidationError, match="starts_at must be before expires_at"):
+            envelope(starts_at=bad)

@@ -1,0 +1,136 @@
+"""The outbox and a command sent ahead (``starts_at``): published at once with the message expiry
+of its whole remaining life, never taken for lost while the lantern holds it for its start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lightctl.mqtt.outbox import Outbox, Return
+from lightctl.protocol import CommandEnvelope, LightPayload, Topics
+from lightctl.services.sequence import SequenceCounter
+from lightctl.store import Database
+from lightctl.store import alerts as alert_store
+from lightctl.store import lanterns as lantern_store
+from lightctl.store.tables import CommandRow
+
+ACK_TIMEOUT_S = 10.0
+
+
+class Link:
+    connected = True
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int | None]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None) -> Any:
+        self.sent.append((topic, payload, expiry_s))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'ahead.db'}")
+    database.create_all()
+    with database.session() as session:
+        lantern_store.upsert_lanterns(
+            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(2)]
+        )
+    yield database
+    database.dispose()
+
+
+def _store_ahead(db: Database, clock: Clock, starts_in: timedelta, lasts: timedelta) -> None:
+    env = CommandEnvelope(
+        id="step2",
+        alert_id="sc_city",
+        channel="light",
+        op="set",
+        priority=15,
+        issued_at=clock.now,
+        starts_at=clock.now + starts_in,
+        expires_at=clock.now + starts_in + lasts,
+        payload=LightPayload(on=True, brightness=50),
+        seq=SequenceCounter(0).next(),
+    )
+    row = CommandRow(
+        id=env.id,
+        alert_id=env.alert_id,
+        channel=env.channel,
+        op=env.op,
+        priority=env.priority,
+        seq=env.seq,
+        issued_at=env.issued_at,
+        expires_at=env.expires_at,
+        envelope=env.to_bytes().decode(),
+    )
+    with db.session() as session:
+        alert_store.save_commands(session, "sc_city", [(row, ["L0", "L1"])])
+
+
+def _states(db: Database) -> dict[str, str]:
+    with db.session() as session:
+        return {d.lantern_id: d.state for d in alert_store.deliveries(session, "step2")}
+
+
+def _ack(db: Database, lantern_id: str, state: str) -> None:
+    with db.session() as session:
+        row = alert_store.get_delivery(session, "step2", lantern_id)
+        assert row is not None
+        row.state = state
+        session.add(row)
+
+
+def test_a_command_sent_ahead_goes_out_now_with_its_whole_life_as_message_expiry(
+    db: Database,
+) -> None:
+    clock, link = Clock(), Link()
+    outbox = Outbox(db, link, Topics("t"), ACK_TIMEOUT_S, clock)  # type: ignore[arg-type]
+    _store_ahead(db, clock, starts_in=timedelta(hours=3), lasts=timedelta(hours=2))
+    clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored
+
+    assert outbox.pump() == 2
+    life_s = (timedelta(hours=5) - timedelta(seconds=0.5)).total_seconds()
+    assert sorted(t for t, _p, _e in link.sent) == ["t/v1/lanterns/L0/cmd", "t/v1/lanterns/L1/cmd"]
+    assert {e for _t, _p, e in link.sent} == {int(life_s)}  # until expires_at, not starts_at
+    sent = CommandEnvelope.from_bytes(link.sent[0][1])
+    assert sent.starts_at == clock.now - timedelta(seconds=0.5) + timedelta(hours=3)
+    assert _states(db) == {"L0": "published", "L1": "published"}
+
+    # L0 holds it (`received`, reason pending). Hours pass, its start comes and goes: the
+    # outbox neither repeats it nor gives up on it while it lives.
+    _ack(db, "L0", "received")
+    link.sent.clear()
+    for at in (timedelta(hours=1), timedelta(hours=3, minutes=30), timedelta(hours=4, minutes=59)):
+        clock.now = sent.issued_at + at
+        outbox.pump()
+        assert all("/L0/" not in t for t, _p, _e in link.sent), at
+        assert _states(db)["L0"] == "received", at
+    # L1 never answered: retried with a shrinking expiry, still not failed before expiry.
+    retries = [e for t, _p, e in link.sent if "/L1/" in t]
+    assert retries
+    assert all(e is not None and 0 < e < life_s for e in retries)
+    assert retries == sorted(retries, reverse=True)
+    assert _states(db)["L1"] == "published"
+
+    # A reboot loses what the lantern held: the pending command goes out again.
+    link.sent.clear()
+    outbox.resend({"L0": Return.REBOOT})
+    outbox.pump()
+    assert [t for t, _p, _e in link.sent if "/L0/" in t] == ["t/v1/lanterns/L0/cmd"]
+
+    # At expiry: L1, never heard from, ends `expired`; L0 gets the grace for its final ack.
+    clock.now = sent.expires_at + timedelta(seconds=1)
+    outbox.pump()
+    assert _states(db) == {"L0": "received", "L1": "expired"}
