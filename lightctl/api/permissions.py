@@ -58,6 +58,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/alerts/{{}}"): READ,
     ("GET", f"{API}/alerts/{{}}/events"): READ,
     ("GET", f"{API}/alerts/{{}}/cap"): READ,
+    ("GET", f"{API}/alerts/{{}}/lantern-states"): READ,  # the console's map of one alert
     ("POST", f"{API}/alerts"): Rule(ALERTING, priority=True),
     ("POST", f"{API}/alerts/{{}}/update"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/cancel"): Rule(ALERTING),

@@ -285,22 +285,30 @@ class StreetGeometryOut(BaseModel):
     features: list[StreetFeature]
 
 
-class ProjectionLiveOut(BaseModel):
-    pictogram: str
-    heading_deg: float | None = None
-    color: str | None = None
+class LiveFeedOut(BaseModel):
+    """The fleet's live state: everything without ``since``, else only what changed since it.
+
+    Each entry of ``lanterns`` is a row in ``fields`` order with trailing defaults left off:
+    ``[id, online (1, 0 or null: never reported), audio_playing (1/0), light_color, pictogram,
+    heading_deg, projection_color]``."""
+
+    cursor: str = Field(description="pass as ?since= on the next poll")
+    full: bool = Field(description="every lantern is listed: drop any lantern not in it")
+    fields: list[str]
+    positions: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        description="[lon, lat] of lanterns that are new or moved since the cursor"
+    )
+    lanterns: list[list[str | int | float | None]]
+    removed: list[str] = Field(description="lanterns deleted since the cursor")
 
 
-class LanternLiveOut(BaseModel):
-    """What a lantern is doing now, compact enough to poll for the whole fleet every second."""
+class AlertLanternStatesOut(BaseModel):
+    """Which lanterns of an alert are in which delivery state: the console's map colours,
+    ~12 bytes per lantern instead of ~250 for the full delivery rows."""
 
-    id: str
-    lon: float
-    lat: float
-    online: bool | None = Field(description="null: the lantern never reported")
-    audio_playing: bool = Field(description="an audio command holds the speaker")
-    light_color: str | None = Field(description="#RRGGBB while a coloured light is on")
-    projection: ProjectionLiveOut | None
+    alert: str
+    states: dict[str, list[str]] = Field(description="delivery state -> lantern ids")
+    reasons: dict[str, str] = Field(description="why, for lanterns that failed or were refused")
 
 
 class SimulatorOut(BaseModel):

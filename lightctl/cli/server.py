@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,9 @@ def demo(
         fail(f"the demo inventory {DEMO_LANTERNS} is missing; is this a full checkout?")
     embedded: EmbeddedBroker | None = None
     sim: subprocess.Popen[bytes] | None = None
+    # uvicorn shuts down on SIGTERM and then raises it again; with the default handler that ends
+    # the process before `finally` stops the simulator and broker, which would outlive the demo.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     try:
         if broker is None:
             embedded = EmbeddedBroker(data_dir)
@@ -202,7 +206,7 @@ def _banner(settings: Settings, accounts: DemoAccounts) -> None:
     text = f"""
 [bold green]lightctl demo is starting[/] on {base}  (OpenAPI: {base}/docs)
 
-Console sign-in (new passwords on every start):
+Open the console at [bold]{base}/[/] and sign in as (user / password, new on every start):
 {sign_ins}
 API token of the dispatcher (for the CLI and curl):
   export LIGHTCTL_TOKEN={token}

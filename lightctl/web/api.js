@@ -96,17 +96,24 @@ export const api = {
   streets: () => request('GET', '/streets'),
   streetGeometry: () => request('GET', '/streets/geometry'),
   groups: () => request('GET', '/groups'),
-  lanternsLive: (opts) => request('GET', '/lanterns/live', undefined, opts),
+  lanternsLive: (since, opts) =>
+    request('GET', `/lanterns/live${since ? `?since=${encodeURIComponent(since)}` : ''}`, undefined, opts),
   lantern: (id) => request('GET', `/lanterns/${encodeURIComponent(id)}`),
   preview: (target, opts) => request('POST', '/targets/preview?geojson=false', target, opts),
   createAlert: (body) => request('POST', '/alerts', body),
   alerts: (limit = 20) => request('GET', `/alerts?limit=${limit}`),
   alert: (id, withLanterns = false, opts) =>
     request('GET', `/alerts/${encodeURIComponent(id)}?lanterns=${withLanterns}`, undefined, opts),
+  alertLanternStates: (id, opts) =>
+    request('GET', `/alerts/${encodeURIComponent(id)}/lantern-states`, undefined, opts),
   updateAlert: (id, body) => request('POST', `/alerts/${encodeURIComponent(id)}/update`, body),
   cancelAlert: (id) => request('POST', `/alerts/${encodeURIComponent(id)}/cancel`),
   allClear: (id, body = {}) => request('POST', `/alerts/${encodeURIComponent(id)}/all-clear`, body),
+  approveAlert: (id) => request('POST', `/alerts/${encodeURIComponent(id)}/approve`),
   audit: (limit = 25) => request('GET', `/audit?limit=${limit}`),
+  steering: (active = true) => request('GET', `/steering?active=${active}&limit=50`),
+  startSteering: (body) => request('POST', '/steering', body),
+  releaseSteering: (id) => request('DELETE', `/steering/${encodeURIComponent(id)}`),
   simulator: () => request('GET', '/simulator'),
 };
 

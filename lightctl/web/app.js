@@ -4,6 +4,7 @@
 import { api, onUnauthorized } from './api.js';
 import { Dispatcher } from './dispatcher.js';
 import { applyStatic, onLanguageChange, setLang, t } from './i18n.js';
+import { LiveFleet } from './live.js';
 import { askSignIn, ensureSignedIn } from './login.js';
 import { ConsoleMap } from './map.js';
 import { Operator } from './operator.js';
@@ -12,7 +13,8 @@ const $ = (id) => document.getElementById(id);
 
 const LIVE_POLL_MS = 1500; // lantern colours on the map lag the fleet by at most this much
 const HEALTH_POLL_MS = 10000;
-const HISTORY_POLL_MS = 10000;
+// Alerts waiting for a second dispatcher's approval show up within this time.
+const HISTORY_POLL_MS = 4000;
 const RETRY_MS = 3000;
 
 async function main() {
@@ -31,7 +33,7 @@ async function main() {
   const cmap = new ConsoleMap($('map'), {
     onStreet: (name) => dispatcher.toggleStreet(name),
     onLantern: (id) => operator.select(id),
-    onClick: (latlng) => dispatcher.draw.click(latlng),
+    onClick: (latlng) => (operator.draw.active ? operator.draw : dispatcher.draw).click(latlng),
   });
   cmap.attachLegend($('legend'));
   onLanguageChange(() => cmap.renderLegend());
@@ -39,45 +41,49 @@ async function main() {
   operator = new Operator(cmap);
   setupTabs(cmap, dispatcher, operator);
 
-  const data = await loadAll();
+  const fleet = new LiveFleet();
+  const data = await loadAll(fleet);
   cmap.setStreets(data.geometry);
-  cmap.setLive(data.live);
+  cmap.setLive(fleet.lanterns);
   cmap.fitAll();
   dispatcher.init(data);
   dispatcher.setRoles(me ? me.roles : null);
-  operator.init();
-  operator.renderFleet(data.live);
+  operator.init(me);
+  operator.renderFleet(fleet.list());
   dispatcher.history = data.alerts;
   dispatcher.renderHistory(data.alerts);
   const running = data.alerts.find((a) => a.status === 'sending');
   if (running) dispatcher.follow(running);
 
-  pollLive(cmap, operator);
+  pollLive(fleet, cmap, operator);
   pollHealth();
   setInterval(() => {
     if (document.hidden) return;
     if (!$('view-dispatch').hidden) dispatcher.refreshHistory();
-    if (!$('view-operate').hidden) operator.refreshAudit();
+    if (!$('view-operate').hidden) {
+      operator.refreshAudit();
+      operator.refreshSteering();
+    }
   }, HISTORY_POLL_MS);
 
   // For the browser test and for debugging from the developer console.
-  window.lightctl = { map: cmap, dispatcher, operator };
+  window.lightctl = { map: cmap, fleet, dispatcher, operator };
   document.body.dataset.ready = 'true';
 }
 
-async function loadAll() {
+async function loadAll(fleet) {
   for (;;) {
     try {
-      const [templates, groups, streets, geometry, live, alerts] = await Promise.all([
+      const [templates, groups, streets, geometry, , alerts] = await Promise.all([
         api.templates(),
         api.groups(),
         api.streets(),
         api.streetGeometry(),
-        api.lanternsLive(),
+        fleet.poll(),
         api.alerts(15),
       ]);
       $('health').textContent = '';
-      return { templates, groups, streets, geometry, live, alerts };
+      return { templates, groups, streets, geometry, alerts };
     } catch (error) {
       $('health').textContent = error.status === 0 || error.status >= 500 ? t('health.down') : t('err.generic', { detail: error.message });
       $('health').className = 'health down';
@@ -86,14 +92,14 @@ async function loadAll() {
   }
 }
 
-async function pollLive(cmap, operator) {
+async function pollLive(fleet, cmap, operator) {
   for (;;) {
     await sleep(LIVE_POLL_MS);
     if (document.hidden) continue;
     try {
-      const live = await api.lanternsLive();
-      cmap.setLive(live);
-      operator.renderFleet(live);
+      const changes = await fleet.poll();
+      cmap.setLive(fleet.lanterns, changes.full ? null : changes);
+      if (changes.full || changes.changed.length || changes.removed.length) operator.renderFleet(fleet.list());
     } catch {
       // the health line says when the server is gone; the map keeps its last picture
     }
@@ -132,11 +138,13 @@ function setupTabs(cmap, dispatcher, operator) {
     }
     if (focus) tab.focus();
     dispatcher.draw.cancel();
+    operator.draw.cancel();
     cmap.setMode(tab.id === 'tab-operate' ? 'operate' : 'dispatch');
     cmap.map.invalidateSize();
     if (tab.id === 'tab-operate') {
       operator.refreshAudit();
       operator.refreshSimulator();
+      operator.refreshSteering();
     }
   };
   tabs.forEach((tab, i) => {

@@ -10,7 +10,7 @@ import { escapeHtml, streetKey } from './map.js';
 const $ = (id) => document.getElementById(id);
 
 const PREVIEW_DELAY_MS = 200; // coalesce quick clicks on several streets into one preview
-const DELIVERY_REFRESH_MS = 700; // per-lantern rows at most this often while events stream in
+const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
 const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
@@ -136,6 +136,14 @@ export class Dispatcher {
     $('confirm').addEventListener('close', () => {
       if ($('confirm').returnValue === 'send') this.send();
       else $('btn-send').focus();
+    });
+    $('btn-approve').addEventListener('click', () => this.approve(this.alert?.id));
+    $('approval-list').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-approve], button[data-reject], button[data-follow]');
+      if (!button) return;
+      if (button.dataset.approve) this.approve(button.dataset.approve);
+      else if (button.dataset.reject) this.reject(button.dataset.reject);
+      else this.followId(button.dataset.follow);
     });
     $('btn-update').addEventListener('click', () => this.updateAlert());
     $('btn-cancel').addEventListener('click', () => this.act('cancel'));
@@ -608,6 +616,7 @@ export class Dispatcher {
     this._stopStream();
     this.alert = alert;
     this.deliveries = new Map();
+    this.deliveryReasons = {};
     this.cmap.setDelivery(this.deliveries);
     this._renderLive();
     $('live').hidden = false;
@@ -615,7 +624,7 @@ export class Dispatcher {
       $('live').focus();
       $('live').scrollIntoView({ block: 'start' });
     }
-    this._loadDeliveries();
+    // The stream's first event names every lantern's state, later ones only the changes.
     this._startStream();
   }
 
@@ -631,20 +640,38 @@ export class Dispatcher {
     const controller = new AbortController();
     this.stream = controller;
     const id = this.alert.id;
+    let perLantern = false; // the server's events carry the lanterns whose delivery changed
     followAlertEvents(
       id,
       (alert) => {
         if (this.alert?.id !== id) return;
+        if (Array.isArray(alert.lanterns)) {
+          perLantern = true;
+          for (const d of alert.lanterns) {
+            this.deliveries.set(d.lantern, d.state);
+            if (d.reason && (d.state === 'failed' || d.state === 'rejected')) this.deliveryReasons[d.lantern] = d.reason;
+          }
+          this._showDeliveries(id);
+        } else {
+          this._scheduleDeliveries(); // a server whose events carry counts only: fetch the states
+        }
         this.alert = { ...alert, lanterns: null };
         this._renderLive();
-        this._scheduleDeliveries();
       },
       controller.signal
     )
       .catch(() => this._pollUntilFinished(id, controller))
       .finally(() => {
-        if (this.alert?.id === id && !controller.signal.aborted) this._loadDeliveries();
+        if (this.alert?.id === id && !controller.signal.aborted && !perLantern) this._loadDeliveries();
       });
+  }
+
+  _showDeliveries(id) {
+    this.cmap.setDelivery(this.deliveries);
+    if (this.shownAlert !== id && this.deliveries.size) {
+      this.shownAlert = id; // once per alert: after that the map is the dispatcher's to move
+      this.cmap.showLanterns([...this.deliveries.keys()]);
+    }
   }
 
   async _pollUntilFinished(id, controller) {
@@ -686,14 +713,15 @@ export class Dispatcher {
     const id = this.alert?.id;
     if (!id) return;
     try {
-      const full = await api.alert(id, true);
+      // The map needs each lantern's state only: grouped ids, not the full delivery rows.
+      const [full, grouped] = await Promise.all([api.alert(id), api.alertLanternStates(id)]);
       if (this.alert?.id !== id) return;
-      this.deliveries = new Map((full.lanterns || []).map((d) => [d.lantern, d.state]));
-      this.cmap.setDelivery(this.deliveries);
-      if (this.shownAlert !== id && this.deliveries.size) {
-        this.shownAlert = id; // once per alert: after that the map is the dispatcher's to move
-        this.cmap.showLanterns([...this.deliveries.keys()]);
+      this.deliveries = new Map();
+      for (const [state, ids] of Object.entries(grouped.states)) {
+        for (const lantern of ids) this.deliveries.set(lantern, state);
       }
+      this.deliveryReasons = grouped.reasons;
+      this._showDeliveries(id);
       this.alert = { ...full, lanterns: null };
       this._renderLive();
     } catch {
@@ -734,7 +762,13 @@ export class Dispatcher {
       .map(([k, v]) => `${t(`state.${k}`)} ${v}`);
     $('live-other').textContent = [t('live.doneOf', { done: shown.done, total }), ...other].join(' · ');
     const active = ACTIVE.has(a.status);
+    const held = a.status === 'awaiting_approval';
     for (const id of ['btn-update', 'btn-cancel', 'btn-allclear']) $(id).disabled = !active || this.canAlert === false;
+    // A held alert has played nothing: it can be approved or dropped, not given an all-clear.
+    $('btn-allclear').disabled = $('btn-allclear').disabled || held;
+    $('live-held').hidden = !held;
+    $('btn-approve').hidden = !held || this.sent.has(a.id);
+    $('btn-approve').disabled = this.canApprove === false;
     this._announce(a, shown, total);
   }
 
@@ -818,9 +852,66 @@ export class Dispatcher {
     $('live-error').textContent = onTarget ? explainTarget(error).text : explainApiError(error);
   }
 
+  // ---- four-eyes approval ---------------------------------------------------------------------
+
+  /** A second dispatcher releases a held alert; the one who asked for it is refused by the API. */
+  async approve(id) {
+    if (!id) return;
+    $('approval-error').textContent = '';
+    $('live-error').textContent = '';
+    try {
+      const alert = await api.approveAlert(id);
+      this.follow(alert, true);
+      this.refreshHistory();
+    } catch (error) {
+      const text = explainApproval(error);
+      if (this.alert?.id === id) $('live-error').textContent = text;
+      else $('approval-error').textContent = text;
+      this.refreshHistory();
+    }
+  }
+
+  /** Drop a held alert: nothing was ever sent. */
+  async reject(id) {
+    $('approval-error').textContent = '';
+    try {
+      await api.cancelAlert(id);
+      this.refreshHistory();
+    } catch (error) {
+      $('approval-error').textContent = explainApproval(error);
+    }
+  }
+
+  _renderApprovals(list) {
+    const pending = list.filter((a) => a.status === 'awaiting_approval');
+    $('approvals').hidden = pending.length === 0;
+    $('approval-list').innerHTML = pending
+      .map((a) => {
+        const title = this.templateTitle(a.template);
+        const mine = this.sent.has(a.id);
+        const exercise = a.exercise ? ` <span class="badge exercise">${escapeHtml(t('exercise.badge'))}</span>` : '';
+        const approve = mine
+          ? `<p class="muted">${escapeHtml(t('approvals.yours'))}</p>`
+          : `<button type="button" class="primary" data-approve="${escapeHtml(a.id)}"${this.canApprove === false ? ' disabled' : ''} aria-label="${escapeHtml(t('approvals.approveLabel', { title }))}">${escapeHtml(t('approvals.approve'))}</button>`;
+        return `<li class="alert-row approval-row${a.exercise ? ' exercise' : ''}" data-alert="${escapeHtml(a.id)}">
+          <div class="alert-main">
+            <strong>${escapeHtml(title)}</strong>${exercise}
+            <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))} · ${escapeHtml((a.languages || []).join(', '))}</div>
+          </div>
+          <div class="approval-actions">
+            ${approve}
+            <button type="button" data-follow="${escapeHtml(a.id)}">${escapeHtml(t('history.show'))}</button>
+            <button type="button" class="quiet" data-reject="${escapeHtml(a.id)}"${this.canApprove === false ? ' disabled' : ''}>${escapeHtml(t('approvals.reject'))}</button>
+          </div>
+        </li>`;
+      })
+      .join('');
+  }
+
   /** Roles without the right to alert (viewer, operator, city app) watch but cannot send. */
   setRoles(roles) {
     const may = !roles || roles.some((r) => ['admin', 'dispatcher', 'feed'].includes(r));
+    this.canApprove = !roles || roles.some((r) => ['admin', 'dispatcher'].includes(r));
     this.canAlert = may;
     $('btn-send').disabled = !may;
     $('form-error').textContent = may ? '' : t('err.noAlertRole');
@@ -838,6 +929,7 @@ export class Dispatcher {
   }
 
   renderHistory(list) {
+    this._renderApprovals(list);
     const items = list.map((a) => {
       const exercise = a.exercise ? `<span class="badge exercise">${escapeHtml(t('exercise.badge'))}</span>` : '';
       const current = this.alert && this.alert.id === a.id ? ' aria-current="true"' : '';
@@ -866,6 +958,14 @@ export function explainApiError(error) {
     return t('err.ended', { status: t(`status.${(error.problem && error.problem.state) || 'ended'}`) });
   }
   return t('err.generic', { detail: error.message });
+}
+
+/** Why an approval (or dropping a held alert) was refused, in plain words. */
+function explainApproval(error) {
+  if (error.status === 403 && /second person/i.test(error.message)) return t('approvals.notYourself');
+  if (error.status === 409) return t('approvals.decided', { detail: error.message });
+  if (error.status === 404) return t('approvals.gone');
+  return explainApiError(error);
 }
 
 /** A target refusal in plain words, and which fix the page can offer. */

@@ -1,5 +1,6 @@
-// Drawing a target area on the map: a polygon (click the corners) or a circle (click the centre,
-// then the edge). Small on purpose: two shapes, undo, finish and cancel, by mouse, touch or keys.
+// Drawing on the map: a target polygon (click the corners), a circle (click the centre, then the
+// edge) or a route line (click the points along the way, for steering). Small on purpose: three
+// shapes, undo, finish and cancel, by mouse, touch or keys; a double click finishes.
 
 import { t } from './i18n.js';
 
@@ -9,13 +10,15 @@ const L = window.L;
 const CLOSE_PX = 12;
 
 export class DrawTool {
-  /** map: ConsoleMap; onDone(kind, shape) with a GeoJSON Polygon or {lon, lat, radius_m}. */
-  constructor(consoleMap, { onDone, onCancel, onStatus }) {
+  /** map: ConsoleMap; onDone(kind, shape) with a GeoJSON Polygon or LineString or
+   * {lon, lat, radius_m}; mode: the map's mode to return to when drawing ends. */
+  constructor(consoleMap, { onDone, onCancel, onStatus, mode = 'dispatch' }) {
     this.cmap = consoleMap;
     this.map = consoleMap.map;
     this.onDone = onDone;
     this.onCancel = onCancel;
     this.onStatus = onStatus;
+    this.returnMode = mode;
     this.kind = null;
     this.points = [];
     this.centre = null;
@@ -23,6 +26,11 @@ export class DrawTool {
     this.guide = null;
     this._move = (e) => this._onMove(e.latlng);
     this._keys = (e) => this._onKey(e);
+    this._dblclick = (e) => {
+      L.DomEvent.stop(e);
+      this._dropRepeats();
+      this.finish();
+    };
   }
 
   get active() {
@@ -36,6 +44,7 @@ export class DrawTool {
     this.centre = null;
     this.layer.addTo(this.map);
     this.map.on('mousemove', this._move);
+    this.map.on('dblclick', this._dblclick);
     document.addEventListener('keydown', this._keys);
     this.cmap.setMode('draw');
     this._status();
@@ -43,7 +52,9 @@ export class DrawTool {
 
   /** A map click while drawing. */
   click(latlng) {
-    if (this.kind === 'polygon') {
+    if (this.kind === 'line') {
+      this.points.push(latlng);
+    } else if (this.kind === 'polygon') {
       if (this.points.length >= 3) {
         const first = this.map.latLngToContainerPoint(this.points[0]);
         if (first.distanceTo(this.map.latLngToContainerPoint(latlng)) <= CLOSE_PX) {
@@ -66,14 +77,32 @@ export class DrawTool {
   }
 
   undo() {
-    if (this.kind === 'polygon') this.points.pop();
+    if (this.kind === 'polygon' || this.kind === 'line') this.points.pop();
     else this.centre = null;
     this._redraw(null);
     this._status();
   }
 
+  /** The two clicks of a double click leave the same point twice at the end: keep one. */
+  _dropRepeats() {
+    while (this.points.length >= 2) {
+      const a = this.map.latLngToContainerPoint(this.points[this.points.length - 1]);
+      const b = this.map.latLngToContainerPoint(this.points[this.points.length - 2]);
+      if (a.distanceTo(b) > CLOSE_PX / 2) break;
+      this.points.pop();
+    }
+  }
+
   finish() {
-    if (this.kind === 'polygon') {
+    if (this.kind === 'line') {
+      if (this.points.length < 2) {
+        this.onStatus(t('draw.needTwo'));
+        return;
+      }
+      const shape = { type: 'LineString', coordinates: this.points.map((p) => [round(p.lng), round(p.lat)]) };
+      this.stop();
+      this.onDone('line', shape);
+    } else if (this.kind === 'polygon') {
       if (this.points.length < 3) {
         this.onStatus(t('draw.needThree'));
         return;
@@ -107,8 +136,9 @@ export class DrawTool {
     this.layer.clearLayers();
     this.layer.remove();
     this.map.off('mousemove', this._move);
+    this.map.off('dblclick', this._dblclick);
     document.removeEventListener('keydown', this._keys);
-    this.cmap.setMode('dispatch');
+    this.cmap.setMode(this.returnMode);
   }
 
   _onKey(e) {
@@ -131,7 +161,16 @@ export class DrawTool {
   _redraw(cursor) {
     this.layer.clearLayers();
     const style = { renderer: this.cmap.renderer, interactive: false, color: '#facc15', weight: 3 };
-    if (this.kind === 'polygon' && this.points.length) {
+    if (this.kind === 'line' && this.points.length) {
+      const line = cursor ? [...this.points, cursor] : this.points;
+      this.layer.addLayer(L.polyline(line, { ...style, dashArray: '6 6' }));
+      this.points.forEach((p, i) => {
+        const last = i === this.points.length - 1;
+        this.layer.addLayer(
+          L.circleMarker(p, { ...style, radius: i === 0 || last ? 6 : 4, fillColor: '#111827', fillOpacity: 1 })
+        );
+      });
+    } else if (this.kind === 'polygon' && this.points.length) {
       const line = cursor ? [...this.points, cursor] : this.points;
       this.layer.addLayer(L.polyline(line, { ...style, dashArray: '6 6' }));
       if (this.points.length >= 2) {
@@ -152,7 +191,9 @@ export class DrawTool {
   }
 
   _status() {
-    if (this.kind === 'polygon') {
+    if (this.kind === 'line') {
+      this.onStatus(this.points.length < 2 ? t('draw.lineStart', { n: this.points.length }) : t('draw.lineMore', { n: this.points.length }));
+    } else if (this.kind === 'polygon') {
       this.onStatus(
         this.points.length < 3
           ? t('draw.polygonStart', { n: this.points.length })

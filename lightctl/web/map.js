@@ -7,6 +7,58 @@ import { t } from './i18n.js';
 
 const L = window.L;
 
+// A projected pictogram, drawn on the same canvas as the lanterns: an arrow from the lantern's
+// edge toward heading_deg (degrees from north, clockwise), or a small warning triangle above
+// the lantern for a pictogram without a direction. Leaflet's canvas renderer draws only its own
+// shapes, so the mark borrows the circle marker's bounds (radius = the arrow's reach) and adds
+// one drawing routine to the renderer.
+const ProjectionMark = L.CircleMarker.extend({
+  _updatePath() {
+    this._renderer._updateProjection(this);
+  },
+  _containsPoint() {
+    return false;
+  },
+});
+
+L.Canvas.include({
+  _updateProjection(layer) {
+    if (!this._drawing || layer._empty()) return;
+    const ctx = this._ctx;
+    const p = layer._point;
+    const reach = layer._radius;
+    const inner = layer.options.inner;
+    ctx.save();
+    ctx.translate(p.x, p.y);
+    ctx.beginPath();
+    if (layer.options.heading != null) {
+      ctx.rotate((layer.options.heading * Math.PI) / 180);
+      const start = inner + 1;
+      const neck = reach - reach * 0.42;
+      const shaft = Math.max(1.5, reach * 0.09);
+      const head = Math.max(4, reach * 0.3);
+      ctx.moveTo(-shaft, -start);
+      ctx.lineTo(-shaft, -neck);
+      ctx.lineTo(-head, -neck);
+      ctx.lineTo(0, -reach);
+      ctx.lineTo(head, -neck);
+      ctx.lineTo(shaft, -neck);
+      ctx.lineTo(shaft, -start);
+    } else {
+      const side = Math.max(6, reach * 0.55);
+      const base = -inner - 2;
+      ctx.moveTo(0, base - side * 0.87);
+      ctx.lineTo(side / 2, base);
+      ctx.lineTo(-side / 2, base);
+    }
+    ctx.closePath();
+    this._fillStroke(ctx, layer);
+    ctx.restore();
+  },
+});
+
+const PROJECTION_COLOR = '#67e8f9'; // an arrow whose command names no colour
+
 // Delivery states (ARCHITECTURE.md, Delivery) folded into what the dispatcher reads.
 export const DELIVERY_GROUP = {
   held: 'waiting',
@@ -101,17 +153,20 @@ export class ConsoleMap {
     );
     this.renderer = L.canvas({ padding: 0.2, tolerance: 6 });
     this.mode = 'dispatch'; // dispatch | operate | draw
+    this.view = 'dispatch'; // the tab shown (drawing happens in either)
     this.streetLayers = [];
     this.streetsByKey = new Map();
     this.selectedStreets = new Set();
     this.labels = L.layerGroup();
     this.majorLabels = L.layerGroup();
     this.markers = new Map(); // lantern id -> circle marker
-    this.live = new Map(); // lantern id -> live state
+    this.arrows = new Map(); // lantern id -> projection mark (only lanterns that project)
+    this.live = new Map(); // lantern id -> live state (shared with LiveFleet)
     this.preview = null; // Set of lantern ids the previewed target reaches
     this.delivery = null; // Map lantern id -> delivery state of the followed alert
     this.focus = null; // lantern id the operator inspects
-    this.shapes = L.layerGroup().addTo(this.map);
+    this.shapes = L.layerGroup().addTo(this.map); // the dispatcher's drawn target
+    this.routes = L.layerGroup(); // steering routes, in the operator's view
     this.legend = null;
     this.map.on('zoomend', () => this._onZoom());
     this.map.on('click', (e) => {
@@ -209,46 +264,93 @@ export class ConsoleMap {
     this.hasView = true;
   }
 
-  /** Update every lantern from GET /lanterns/live. */
-  setLive(list) {
-    if (!this.hasView && list.length) this._ensureView(L.latLngBounds(list.map((l) => [l.lat, l.lon])));
-    const seen = new Set();
+  /**
+   * Follow the fleet (a Map id -> live state, see live.js). changes: {changed, removed} from
+   * the last poll, or null to look at every lantern.
+   */
+  setLive(lanterns, changes = null) {
+    this.live = lanterns;
+    if (!this.hasView && lanterns.size) {
+      this._ensureView(L.latLngBounds([...lanterns.values()].map((l) => [l.lat, l.lon])));
+    }
     const radius = radiusAt(this.map.getZoom() ?? 15);
-    for (const lantern of list) {
-      seen.add(lantern.id);
-      this.live.set(lantern.id, lantern);
-      let marker = this.markers.get(lantern.id);
+    const removed = changes ? changes.removed : [...this.markers.keys()].filter((id) => !lanterns.has(id));
+    for (const id of removed) {
+      this.markers.get(id)?.remove();
+      this.markers.delete(id);
+      this.arrows.get(id)?.remove();
+      this.arrows.delete(id);
+    }
+    for (const id of changes ? changes.changed : lanterns.keys()) {
+      const lantern = lanterns.get(id);
+      if (!lantern) continue;
+      let marker = this.markers.get(id);
       if (!marker) {
         marker = L.circleMarker([lantern.lat, lantern.lon], {
           renderer: this.renderer,
           radius,
           interactive: this.mode === 'operate',
         });
-        marker.lanternId = lantern.id;
+        marker.lanternId = id;
         marker.on('click', (e) => {
           if (this.mode !== 'operate') return;
           L.DomEvent.stop(e);
-          this.handlers.onLantern?.(lantern.id);
+          this.handlers.onLantern?.(id);
         });
         marker.addTo(this.map);
-        this.markers.set(lantern.id, marker);
+        this.markers.set(id, marker);
       } else {
         const at = marker.getLatLng();
         if (at.lat !== lantern.lat || at.lng !== lantern.lon) marker.setLatLng([lantern.lat, lantern.lon]);
       }
-    }
-    for (const [id, marker] of this.markers) {
-      if (!seen.has(id)) {
-        marker.remove();
-        this.markers.delete(id);
-        this.live.delete(id);
-      }
+      this._syncProjection(lantern);
     }
     this._restyleLanterns();
   }
 
+  /** The lantern's projected pictogram on the map, or none. */
+  _syncProjection(lantern) {
+    const shown = lantern.projection;
+    let mark = this.arrows.get(lantern.id);
+    if (!shown) {
+      if (mark) {
+        mark.remove();
+        this.arrows.delete(lantern.id);
+      }
+      return;
+    }
+    const heading = shown.heading_deg ?? null;
+    const style = {
+      fillColor: shown.color || PROJECTION_COLOR,
+      fillOpacity: 1,
+      color: '#020617',
+      weight: 1,
+      heading,
+    };
+    if (!mark) {
+      const size = projectionSize(this.map.getZoom() ?? 15);
+      mark = new ProjectionMark([lantern.lat, lantern.lon], {
+        renderer: this.renderer,
+        interactive: false,
+        radius: size.reach,
+        inner: size.inner,
+        ...style,
+      });
+      mark.addTo(this.map);
+      this.arrows.set(lantern.id, mark);
+    } else {
+      const at = mark.getLatLng();
+      if (at.lat !== lantern.lat || at.lng !== lantern.lon) mark.setLatLng([lantern.lat, lantern.lon]);
+      mark.options.heading = heading; // setStyle redraws with it
+      mark.setStyle(style);
+    }
+    mark.pictogram = shown.pictogram;
+    mark.heading = heading;
+  }
+
   setMode(mode) {
     this.mode = mode;
+    if (mode !== 'draw') this.view = mode;
     for (const layer of this.streetLayers) layer.options.interactive = Boolean(layer.streetName) && mode === 'dispatch';
     for (const marker of this.markers.values()) marker.options.interactive = mode === 'operate';
     this.map.getContainer().classList.toggle('drawing', mode === 'draw');
@@ -256,7 +358,9 @@ export class ConsoleMap {
     else this.map.doubleClickZoom.enable();
     // The dispatcher's chosen streets and shapes are no business of the operator's view.
     if (mode === 'operate') this.shapes.remove();
-    else if (!this.map.hasLayer(this.shapes)) this.shapes.addTo(this.map);
+    else if (mode === 'dispatch' && !this.map.hasLayer(this.shapes)) this.shapes.addTo(this.map);
+    if (mode === 'operate' && !this.map.hasLayer(this.routes)) this.routes.addTo(this.map);
+    else if (mode === 'dispatch') this.routes.remove();
     this._restyleStreets();
     this._restyleLanterns();
   }
@@ -305,13 +409,38 @@ export class ConsoleMap {
     }
   }
 
+  /** Steering routes to draw in the operator's view: [{line: GeoJSON LineString, width_m,
+   * draft}] (a draft is the route being prepared, dashed). */
+  setRoutes(routes) {
+    this.routes.clearLayers();
+    for (const route of routes) {
+      const latlngs = route.line.coordinates.map(([lon, lat]) => [lat, lon]);
+      this.routes.addLayer(
+        L.polyline(latlngs, {
+          renderer: this.renderer,
+          interactive: false,
+          color: route.draft ? '#facc15' : '#22d3ee',
+          weight: 4,
+          opacity: 0.85,
+          dashArray: route.draft ? '8 6' : null,
+          lineCap: 'round',
+        })
+      );
+    }
+    for (const mark of this.arrows.values()) mark.bringToFront();
+  }
+
   /** What the markers show now, by legend entry; playingRing counts busy speakers (a lantern
    * can be lit and playing at once). The legend and the browser test read these. */
   shownCounts() {
-    const counts = { playingRing: 0 };
+    const counts = { playingRing: 0, arrows: 0, pictograms: 0 };
     for (const marker of this.markers.values()) {
       if (marker.shown) counts[marker.shown] = (counts[marker.shown] || 0) + 1;
       if (marker.playingRing) counts.playingRing += 1;
+    }
+    for (const mark of this.arrows.values()) {
+      if (mark.heading != null) counts.arrows += 1;
+      else counts.pictograms += 1;
     }
     return counts;
   }
@@ -330,7 +459,9 @@ export class ConsoleMap {
   renderLegend() {
     if (!this.legend) return;
     const counts = this.shownCounts();
-    const entries = this.delivery && this.mode !== 'operate'
+    // The operator's view shows what lanterns do, even while the dispatcher follows an alert.
+    const deliveryView = Boolean(this.delivery) && this.view !== 'operate';
+    const entries = deliveryView
       ? Object.keys(DELIVERY_COLORS).map((k) => [k, DELIVERY_COLORS[k], t(`group.${k}`)])
       : [
           ['online', LIVE_COLORS.online, t('legend.online')],
@@ -339,13 +470,17 @@ export class ConsoleMap {
           ['offline', LIVE_COLORS.offline, t('legend.offline')],
           ['unknown', LIVE_COLORS.unknown, t('legend.unknown'), true],
         ];
-    const title = this.delivery && this.mode !== 'operate' ? t('legend.delivery') : t('legend.live');
+    entries.push(['arrow', PROJECTION_COLOR, t('legend.arrow'), 'arrow']);
+    entries.push(['pictogram', '#facc15', t('legend.pictogram'), 'triangle']);
+    const title = deliveryView ? t('legend.delivery') : t('legend.live');
     const rows = entries
       .map(([key, color, label, ring]) => {
-        const n = key === 'playing' && !this.delivery ? counts.playingRing : counts[key] || 0;
-        const swatch = ring
-          ? `<span class="swatch ring" style="border-color:${color}"></span>`
-          : `<span class="swatch" style="background:${color}"></span>`;
+        const special = { arrow: counts.arrows, pictogram: counts.pictograms };
+        const n = key in special ? special[key] : key === 'playing' && !deliveryView ? counts.playingRing : counts[key] || 0;
+        let swatch = `<span class="swatch" style="background:${color}"></span>`;
+        if (ring === true) swatch = `<span class="swatch ring" style="border-color:${color}"></span>`;
+        if (ring === 'arrow') swatch = `<span class="swatch arrow" style="color:${color}" aria-hidden="true">➜</span>`;
+        if (ring === 'triangle') swatch = `<span class="swatch triangle" style="color:${color}" aria-hidden="true">▲</span>`;
         return `<li data-legend="${key}">${swatch}<span class="label">${escapeHtml(label)}</span> <span class="n">${n}</span></li>`;
       })
       .join('');
@@ -356,6 +491,11 @@ export class ConsoleMap {
     const zoom = this.map.getZoom();
     const radius = radiusAt(zoom);
     for (const marker of this.markers.values()) marker.setRadius(radius + (marker.extraRadius || 0));
+    const size = projectionSize(zoom);
+    for (const mark of this.arrows.values()) {
+      mark.options.inner = size.inner;
+      mark.setRadius(size.reach);
+    }
     toggleLayer(this.map, this.majorLabels, zoom >= LABEL_MAJOR_FROM_ZOOM);
     toggleLayer(this.map, this.labels, zoom >= LABEL_ALL_FROM_ZOOM);
   }
@@ -363,7 +503,7 @@ export class ConsoleMap {
   _restyleStreets() {
     for (const layer of this.streetLayers) {
       const selected =
-        this.mode !== 'operate' && layer.streetName && this.selectedStreets.has(streetKey(layer.streetName));
+        this.view !== 'operate' && layer.streetName && this.selectedStreets.has(streetKey(layer.streetName));
       const base = STREET_STYLE[layer.streetKind];
       layer.setStyle(
         selected
@@ -373,11 +513,12 @@ export class ConsoleMap {
       if (selected) layer.bringToFront();
     }
     for (const marker of this.markers.values()) marker.bringToFront();
+    for (const mark of this.arrows.values()) mark.bringToFront();
   }
 
   _restyleLanterns() {
     const zoomRadius = radiusAt(this.map.getZoom() ?? 15);
-    const dispatch = this.mode !== 'operate';
+    const dispatch = this.view !== 'operate';
     for (const [id, marker] of this.markers) {
       const live = this.live.get(id) || {};
       let fill;
@@ -439,6 +580,12 @@ export class ConsoleMap {
     }
     this.renderLegend();
   }
+}
+
+/** How far a projected arrow reaches from the lantern's centre, in pixels, at this zoom. */
+function projectionSize(zoom) {
+  const inner = radiusAt(zoom);
+  return { inner, reach: Math.round(9 + 2.2 * inner) };
 }
 
 function toggleLayer(map, layer, on) {

@@ -1,9 +1,14 @@
 // The operator's view: the fleet live on the map, one lantern inspected in detail, faults injected
-// into the simulated fleet (rehearsals) and the latest audit records.
+// into the simulated fleet (rehearsals), steering along a drawn route, and the latest audit
+// records.
 
 import { api, injectFault } from './api.js';
-import { onLanguageChange, t } from './i18n.js';
+import { explainApiError, explainTarget } from './dispatcher.js';
+import { DrawTool } from './draw.js';
+import { getLang, onLanguageChange, t } from './i18n.js';
 import { escapeHtml } from './map.js';
+
+const ROUTE_PREVIEW_DELAY_MS = 250;
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,9 +18,25 @@ export class Operator {
     this.selected = null;
     this.detail = null;
     this.fleet = [];
+    this.route = null; // the drawn route: GeoJSON LineString (lon/lat)
+    this.routePreview = null;
+    this.sessions = [];
+    this.draw = new DrawTool(consoleMap, {
+      mode: 'operate',
+      onDone: (_kind, line) => {
+        this._drawEnded();
+        this.route = line;
+        this._routeChanged();
+      },
+      onCancel: () => this._drawEnded(),
+      onStatus: (text) => {
+        $('steer-draw-text').textContent = text;
+      },
+    });
   }
 
-  init() {
+  init(me = null) {
+    this._bindSteering(me);
     $('lantern-show').addEventListener('click', () => this.select($('lantern-input').value.trim()));
     $('lantern-input').addEventListener('keydown', (e) => {
       if (e.key === 'Enter') {
@@ -31,6 +52,8 @@ export class Operator {
       this.renderFleet(this.fleet);
       this.renderDetail();
       this.renderFault();
+      this._renderRoute();
+      this._renderSessions();
       if (!$('view-operate').hidden) this.refreshAudit();
     });
     this.renderDetail();
@@ -171,6 +194,192 @@ export class Operator {
     }
     this.refreshSelected();
   }
+
+  // ---- steering along a route -------------------------------------------------------------------
+
+  _bindSteering(me) {
+    // Only the purposes the signed-in role may write (its ceiling: 8 for operators, 1 for admins).
+    const ceiling = me && me.ceiling != null ? me.ceiling : 1;
+    for (const option of $('steer-priority').options) option.disabled = Number(option.value) < ceiling;
+    $('steer-draw').addEventListener('click', () => {
+      if (this.draw.active) {
+        this.draw.finish();
+        return;
+      }
+      $('steer-draw').setAttribute('aria-pressed', 'true');
+      $('steer-draw-help').hidden = false;
+      $('steer-error').textContent = '';
+      this.draw.start('line');
+      this.cmap.map.getContainer().focus();
+    });
+    $('steer-undo').addEventListener('click', () => this.draw.undo());
+    $('steer-finish').addEventListener('click', () => this.draw.finish());
+    $('steer-cancel').addEventListener('click', () => this.draw.cancel());
+    $('steer-clear').addEventListener('click', () => {
+      this.route = null;
+      this._routeChanged();
+      $('steer-draw').focus();
+    });
+    $('steer-width').addEventListener('change', () => this._routeChanged());
+    $('steer-start').addEventListener('click', () => this.startSteering());
+    $('steer-list').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-release]');
+      if (button) this.releaseSteering(button.dataset.release);
+    });
+  }
+
+  _drawEnded() {
+    $('steer-draw').setAttribute('aria-pressed', 'false');
+    $('steer-draw-help').hidden = true;
+    $('steer-draw-text').textContent = '';
+  }
+
+  _width() {
+    const width = Number($('steer-width').value);
+    return Number.isFinite(width) && width > 0 ? width : null;
+  }
+
+  /** The route's target as the API takes it (null until a route is drawn). */
+  routeTarget() {
+    if (!this.route) return null;
+    return { route: { line: this.route, width_m: this._width() ?? 30 } };
+  }
+
+  _routeChanged() {
+    $('steer-error').textContent = '';
+    this.routePreview = null;
+    this._drawRoutes();
+    this._renderRoute();
+    clearTimeout(this.routeTimer);
+    if (!this.route) return;
+    this.routeTimer = setTimeout(() => this._previewRoute(), ROUTE_PREVIEW_DELAY_MS);
+  }
+
+  async _previewRoute() {
+    const target = this.routeTarget();
+    if (!target) return;
+    try {
+      const preview = await api.preview(target);
+      if (JSON.stringify(this.routeTarget()) === JSON.stringify(target)) this.routePreview = preview;
+    } catch (error) {
+      $('steer-error').textContent = explainTarget(error).text;
+    }
+    this._renderRoute();
+  }
+
+  _renderRoute() {
+    $('steer-clear').hidden = !this.route;
+    $('steer-draw').textContent = this.route ? t('steer.redraw') : t('steer.draw');
+    if (!this.route) {
+      $('steer-route').textContent = t('steer.noRoute');
+      return;
+    }
+    const metres = Math.round(lineLength(this.route.coordinates));
+    const points = this.route.coordinates.length;
+    const p = this.routePreview;
+    const count = p ? t('steer.lanterns', { n: p.lantern_count, projectors: p.capabilities.projector || 0 }) : '';
+    $('steer-route').textContent = [t('steer.routeLine', { n: points, m: metres }), count].filter(Boolean).join(' · ');
+  }
+
+  _drawRoutes() {
+    const routes = this.sessions
+      .filter((s) => s.target && s.target.route)
+      .map((s) => ({ line: s.target.route.line, width_m: s.target.route.width_m, draft: false }));
+    if (this.route) routes.push({ line: this.route, width_m: this._width(), draft: true });
+    this.cmap.setRoutes(routes);
+  }
+
+  /** POST /steering: arrows along the route toward its last (or first) point, until the end time. */
+  async startSteering() {
+    $('steer-error').textContent = '';
+    $('steer-status').textContent = '';
+    const target = this.routeTarget();
+    if (!target) {
+      $('steer-error').textContent = t('steer.needRoute');
+      $('steer-draw').focus();
+      return;
+    }
+    if (this._width() === null) {
+      $('steer-error').textContent = t('steer.badWidth');
+      $('steer-width').focus();
+      return;
+    }
+    const minutes = Number($('steer-minutes').value);
+    if (!(minutes >= 1 && minutes <= 1440)) {
+      $('steer-error').textContent = t('steer.badMinutes');
+      $('steer-minutes').focus();
+      return;
+    }
+    const color = $('steer-color').value;
+    const body = {
+      target,
+      priority: Number($('steer-priority').value),
+      projection: { pictogram: 'arrow', color },
+      light: { on: true, color, brightness: 80 },
+      guidance: { direction: $('steer-direction').value },
+      ends_in_s: Math.round(minutes * 60),
+      label: $('steer-label').value.trim() || t('steer.defaultLabel'),
+    };
+    if ($('steer-path').checked) body.path = { level: 80, mode: 'chase' };
+    $('steer-start').disabled = true;
+    try {
+      const session = await api.startSteering(body);
+      $('steer-status').textContent = t('steer.started', { n: session.lantern_count });
+      this.route = null;
+      this.routePreview = null;
+      await this.refreshSteering();
+      this._renderRoute();
+    } catch (error) {
+      $('steer-error').textContent = explainSteering(error);
+    } finally {
+      $('steer-start').disabled = false;
+    }
+  }
+
+  async releaseSteering(id) {
+    $('steer-error').textContent = '';
+    try {
+      await api.releaseSteering(id);
+      $('steer-status').textContent = t('steer.released');
+    } catch (error) {
+      $('steer-error').textContent = explainSteering(error);
+    }
+    await this.refreshSteering();
+  }
+
+  /** The steering sessions still holding their slots (GET /steering?active=true). */
+  async refreshSteering() {
+    try {
+      this.sessions = await api.steering(true);
+    } catch {
+      // keep the list shown; the next refresh tries again
+    }
+    this._renderSessions();
+    this._drawRoutes();
+  }
+
+  _renderSessions() {
+    const list = $('steer-list');
+    if (!this.sessions.length) {
+      list.innerHTML = `<li class="muted">${escapeHtml(t('steer.none'))}</li>`;
+      return;
+    }
+    list.innerHTML = this.sessions
+      .map((s) => {
+        const ends = new Date(s.ends_at).toLocaleTimeString(getLang() === 'de' ? 'de-CH' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+        const projection = s.channels.projection;
+        const arrows = projection ? t('steer.arrows', { n: projection.delivered, of: projection.lanterns }) : '';
+        return `<li class="steer-row" data-steering="${escapeHtml(s.id)}">
+          <div class="alert-main">
+            <strong>${escapeHtml(s.label || s.id)}</strong>
+            <span class="badge">${escapeHtml(t(`steer.purpose.${s.purpose}`))}</span>
+            <div class="muted">${escapeHtml(t('live.lanterns', { n: s.lantern_count }))}${arrows ? ` · ${escapeHtml(arrows)}` : ''} · ${escapeHtml(t('steer.until', { time: ends }))}</div>
+          </div>
+          <button type="button" data-release="${escapeHtml(s.id)}" aria-label="${escapeHtml(t('steer.releaseLabel', { label: s.label || s.id }))}">${escapeHtml(t('steer.release'))}</button>
+        </li>`;
+      })
+      .join('');
+  }
 }
 
 function summariseValue(channel, value) {
@@ -187,4 +396,24 @@ function summariseValue(channel, value) {
   }
   if (channel === 'path') return `${value.level} % ${value.mode || ''}`.trim();
   return JSON.stringify(value);
+}
+
+/** A steering refusal in plain words. */
+function explainSteering(error) {
+  if (error.status === 422 && error.errors.some((e) => (e.loc || []).includes('target'))) return explainTarget(error).text;
+  if (error.status === 403) return t('steer.forbidden', { detail: error.message });
+  return explainApiError(error);
+}
+
+/** Length of a lon/lat line in metres (equirectangular: exact enough for a few kilometres). */
+function lineLength(coordinates) {
+  let sum = 0;
+  for (let i = 1; i < coordinates.length; i += 1) {
+    const [lon1, lat1] = coordinates[i - 1];
+    const [lon2, lat2] = coordinates[i];
+    const x = ((lon2 - lon1) * Math.PI) / 180 * Math.cos(((lat1 + lat2) * Math.PI) / 360);
+    const y = ((lat2 - lat1) * Math.PI) / 180;
+    sum += 6371000 * Math.hypot(x, y);
+  }
+  return sum;
 }

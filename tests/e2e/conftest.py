@@ -5,9 +5,10 @@ control API the console's operator view injects faults through."""
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,20 @@ from firmware_sim import Fleet, load_inventory
 from firmware_sim.control import ControlServer
 from lightctl.protocol import Topics
 from lightctl.store import Database
+from tests.e2e.pages import DESKTOP, PASSWORD, make_user
 from tests.integration.conftest import LANTERNS, FleetThread, LiveService, inventory, make_settings
 from tests.support import ROOT, MosquittoProcess
 
-__all__ = ["browser", "database", "fleet", "inventory", "service", "shots", "simulator_control"]
+__all__ = [
+    "browser",
+    "database",
+    "fleet",
+    "inventory",
+    "open_console",
+    "service",
+    "shots",
+    "simulator_control",
+]
 
 CHROMIUM = Path(os.environ.get("LIGHTCTL_CHROMIUM", "/usr/bin/chromium"))
 # Headless and quiet: no sandbox (CI runs as root in a container), no calls home.
@@ -78,15 +89,18 @@ def simulator_control(fleet_thread: FleetThread) -> Iterator[str]:
 
 @pytest.fixture
 def service(
+    request: pytest.FixtureRequest,
     inventory: Database,
     mosquitto: MosquittoProcess,
     topic_root: str,
     tmp_path: Path,
     simulator_control: str,
 ) -> Iterator[LiveService]:
-    """The API and console over real HTTP, told where the simulator's control API is."""
+    """The API and console over real HTTP, told where the simulator's control API is; a test
+    sets more settings with ``@pytest.mark.parametrize("service", [{...}], indirect=True)``."""
+    extra: dict[str, Any] = getattr(request, "param", {})
     settings = make_settings(
-        tmp_path, mosquitto.url, topic_root, simulator_control_url=simulator_control
+        tmp_path, mosquitto.url, topic_root, simulator_control_url=simulator_control, **extra
     )
     live = LiveService(settings, inventory)
     live.start()
@@ -115,6 +129,8 @@ class Shots:
         self.n = 0
         self.paths: list[Path] = []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob(f"{glob.escape(prefix)}-[0-9][0-9]-*.png"):
+            old.unlink()  # a re-run's pictures only, not a mix with an earlier run's
 
     def take(self, page: Any, name: str, full_page: bool = False) -> Path:
         self.n += 1
@@ -127,3 +143,40 @@ class Shots:
 @pytest.fixture
 def shots(request: pytest.FixtureRequest) -> Shots:
     return Shots(request.node.name.removeprefix("test_"))
+
+
+@pytest.fixture
+def open_console(browser: Any, service: LiveService, fleet: Fleet) -> Iterator[Callable[..., Any]]:
+    """Open the console signed in as a new user with the given roles (each call its own browser
+    context, so two calls are two people); uncaught page errors fail the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_(
+        roles: str = "dispatcher", viewport: dict[str, int] = DESKTOP, shots: Shots | None = None
+    ) -> Any:
+        context = browser.new_context(viewport=viewport, locale="en-GB")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{service.url}/")
+        user = make_user(service, roles)
+        page.locator("#login").wait_for(state="visible")
+        page.fill("#login-user", user)
+        page.fill("#login-password", PASSWORD)
+        if shots is not None:
+            shots.take(page, "sign-in")
+        page.click("#login-submit")
+        page.wait_for_selector("body[data-ready=true]", state="attached")
+        # The fleet has reported: every lantern is drawn online.
+        page.wait_for_function(
+            "n => window.lightctl.map.shownCounts().online === n", arg=len(fleet.lantern_ids)
+        )
+        page.user = user
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"

@@ -5,95 +5,26 @@ what is wrong with bad input (screenshots of every step in test-artifacts/consol
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from firmware_sim import Fleet
 from tests.e2e.conftest import Shots
+from tests.e2e.pages import (
+    PASSWORD,
+    TABLET,
+    busiest_street,
+    click_lantern,
+    click_street,
+    end_sessions,
+    text,
+    wait_text,
+)
 from tests.integration.conftest import LiveService
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
-
-PASSWORD = "e2e-" + uuid.uuid4().hex
-DESKTOP = {"width": 1280, "height": 800}
-TABLET = {"width": 820, "height": 1180}  # a 10.9" tablet held upright
-
-
-def _user(service: LiveService, roles: str) -> str | None:
-    """A console user with a password, or None on a server without sign-in."""
-    try:
-        from lightctl.services.auth import AuthService
-    except ImportError:
-        return None
-    name = f"e2e-{roles.replace(',', '-')}-{uuid.uuid4().hex[:6]}"
-    AuthService(service.runtime.db, lambda: datetime.now(UTC)).create_user(name, PASSWORD, roles)
-    return name
-
-
-@pytest.fixture
-def open_console(browser: Any, service: LiveService, fleet: Fleet) -> Iterator[Callable[..., Any]]:
-    """Open the console signed in with the given roles; uncaught page errors fail the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_(
-        roles: str = "dispatcher", viewport: dict[str, int] = DESKTOP, shots: Shots | None = None
-    ) -> Any:
-        context = browser.new_context(viewport=viewport, locale="en-GB")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{service.url}/")
-        user = _user(service, roles)
-        if user is not None:
-            page.locator("#login").wait_for(state="visible")
-            page.fill("#login-user", user)
-            page.fill("#login-password", PASSWORD)
-            if shots is not None:
-                shots.take(page, "sign-in")
-            page.click("#login-submit")
-        page.wait_for_selector("body[data-ready=true]", state="attached")
-        # The fleet has reported: every lantern is drawn online.
-        page.wait_for_function(
-            "n => window.lightctl.map.shownCounts().online === n", arg=len(fleet.lantern_ids)
-        )
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def _busiest_street(service: LiveService) -> tuple[str, int]:
-    streets = service.http.get("/streets").json()
-    best = max(streets, key=lambda s: s["lantern_count"])
-    return best["name"], best["lantern_count"]
-
-
-def _click_street(page: Any, name: str) -> None:
-    """Click the street where it is drawn on the map, as a dispatcher would."""
-    point = page.evaluate("name => window.lightctl.map.pointOnStreet(name)", name)
-    assert point is not None, f"{name} is not drawn on the map"
-    box = page.locator("#map").bounding_box()
-    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-
-
-def _text(page: Any, selector: str) -> str:
-    return str(page.locator(selector).inner_text()).strip()
-
-
-def _wait_text(page: Any, selector: str, expected: str, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function(
-        "([sel, want]) => document.querySelector(sel)?.textContent.trim() === want",
-        arg=[selector, expected],
-        timeout=timeout_ms,
-    )
 
 
 def test_warn_a_street_and_cancel(
@@ -101,7 +32,7 @@ def test_warn_a_street_and_cancel(
 ) -> None:
     templates = service.http.get("/templates").json()
     fire = next(t for t in templates if t["id"].startswith("fire"))
-    street, _ = _busiest_street(service)
+    street, _ = busiest_street(service)
     expected = service.http.post("/targets/preview", json={"streets": [street]}).json()
 
     page = open_console("dispatcher", shots=shots)
@@ -115,20 +46,20 @@ def test_warn_a_street_and_cancel(
     shots.take(page, "hazard")
 
     # 2. the street, clicked on the map; the preview matches the API's for that street
-    _click_street(page, street)
+    click_street(page, street)
     page.locator("#target-chips .chip-street", has_text=street).wait_for()
-    _wait_text(page, "#preview-count", str(expected["lantern_count"]), 10_000)
-    assert _text(page, "#preview-offline") == str(expected["offline_count"])
+    wait_text(page, "#preview-count", str(expected["lantern_count"]), 10_000)
+    assert text(page, "#preview-offline") == str(expected["offline_count"])
     no_speaker = expected["lantern_count"] - expected["capabilities"].get("speaker", 0)
-    assert _text(page, "#preview-nospeaker") == str(no_speaker)
-    assert street in _text(page, "#preview-streets")
+    assert text(page, "#preview-nospeaker") == str(no_speaker)
+    assert street in text(page, "#preview-streets")
     assert page.evaluate("() => window.lightctl.map.preview.size") == expected["lantern_count"]
     shots.take(page, "preview")
 
     # 3. send, with one confirmation
     page.click("#btn-send")
     page.locator("#confirm").wait_for(state="visible")
-    assert str(expected["lantern_count"]) in _text(page, "#confirm-summary")
+    assert str(expected["lantern_count"]) in text(page, "#confirm-summary")
     shots.take(page, "confirm")
     page.click("#confirm-send")
     page.locator("#live").wait_for(state="visible")
@@ -137,20 +68,20 @@ def test_warn_a_street_and_cancel(
 
     # 4. live progress until every lantern is done, on the counts and on the map
     n = expected["lantern_count"]
-    _wait_text(page, "#count-done", str(n))
+    wait_text(page, "#count-done", str(n))
     page.wait_for_function("n => window.lightctl.map.shownCounts().done === n", arg=n)
-    _wait_text(page, "#legend [data-legend=done] .n", str(n), 10_000)
+    wait_text(page, "#legend [data-legend=done] .n", str(n), 10_000)
     body = service.http.get(f"/alerts/{alert_id}").json()
     assert body["counts"] == {"done": n}
     assert body["exercise"] is False
     for state in ("failed", "unreachable"):
-        assert _text(page, f"#count-{state}") == "0"
+        assert text(page, f"#count-{state}") == "0"
     shots.take(page, "done")
 
     # 5. a second alert, an exercise, cancelled from the console
     page.click("#btn-close-live")
     page.check("#exercise")
-    assert "exercise" in _text(page, "#btn-send").lower()
+    assert "exercise" in text(page, "#btn-send").lower()
     page.click("#btn-send")
     page.locator("#confirm-exercise").wait_for(state="visible")
     page.click("#confirm-send")
@@ -161,10 +92,10 @@ def test_warn_a_street_and_cancel(
     second = page.evaluate("() => window.lightctl.dispatcher.alert.id")
     assert page.locator("#live-exercise").is_visible()
     page.click("#btn-cancel")
-    _wait_text(page, "#live-status", "cancelled", 20_000)
+    wait_text(page, "#live-status", "cancelled", 20_000)
     # The console keeps following until the last lantern has answered the cancellation.
-    _wait_text(page, "#count-received", "0", 20_000)
-    _wait_text(page, "#count-playing", "0", 20_000)
+    wait_text(page, "#count-received", "0", 20_000)
+    wait_text(page, "#count-playing", "0", 20_000)
     assert service.http.get(f"/alerts/{second}").json()["status"] == "cancelled"
     assert page.is_disabled("#btn-cancel")
     page.locator(".alert-row.exercise", has_text="cancelled").wait_for()
@@ -178,13 +109,37 @@ def test_bad_input_is_explained_and_kept(
 
     # Nothing chosen: both steps say what is missing, nothing is sent.
     page.click("#btn-send")
-    assert "hazard" in _text(page, "#err-template").lower()
-    assert "where to warn" in _text(page, "#err-target").lower()
+    assert "hazard" in text(page, "#err-template").lower()
+    assert "where to warn" in text(page, "#err-target").lower()
     assert not page.locator("#confirm").is_visible()
     shots.take(page, "nothing-chosen")
 
-    # A polygon drawn as a bow tie: the API refuses it, the page says so and keeps it.
+    # A street but no hazard: only the hazard is asked for, the street stays chosen.
+    street, count = busiest_street(service)
+    page.fill("#street-input", street)
+    page.press("#street-input", "Enter")
+    wait_text(page, "#preview-count", str(count), 10_000)
+    page.click("#btn-send")
+    assert "hazard" in text(page, "#err-template").lower()
+    assert text(page, "#err-target") == ""
+    assert street in text(page, "#target-chips")
+    assert page.evaluate("() => document.activeElement.name") == "template"
+    assert not page.locator("#confirm").is_visible()
+    shots.take(page, "no-hazard")
+
+    # A hazard but no target (the street removed): only the target is asked for.
     page.click("label[for=tpl-gas_leak]")
+    page.click("#target-chips .chip-street .chip-x")
+    page.wait_for_function("() => document.querySelector('#preview-grid').hidden")
+    page.click("#btn-send")
+    assert "where to warn" in text(page, "#err-target").lower()
+    assert text(page, "#err-template") == ""
+    assert page.is_checked("#tpl-gas_leak")
+    assert page.evaluate("() => document.activeElement.id") == "street-input"
+    assert not page.locator("#confirm").is_visible()
+    shots.take(page, "no-target")
+
+    # A polygon drawn as a bow tie: the API refuses it, the page says so and keeps it.
     page.click("#tool-polygon")
     box = page.locator("#map").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -194,18 +149,18 @@ def test_bad_input_is_explained_and_kept(
     page.click("#draw-finish")
     page.locator("#target-chips .chip-area").wait_for()
     page.wait_for_function("() => document.querySelector('#err-target').textContent.length > 0")
-    assert "crosses itself" in _text(page, "#err-target")
+    assert "crosses itself" in text(page, "#err-target")
     assert page.locator("#btn-repair").is_visible()
     assert page.is_checked("#tpl-gas_leak")  # the hazard chosen before is kept
     shots.take(page, "self-intersecting")
     page.click("#btn-send")
-    assert "not sent" in _text(page, "#form-error")
+    assert "not sent" in text(page, "#form-error")
     assert not page.locator("#confirm").is_visible()
 
     # Repairing it gives a preview again.
     page.click("#btn-repair")
     page.wait_for_function("() => document.querySelector('#preview-grid').hidden === false")
-    assert _text(page, "#err-target") == ""
+    assert text(page, "#err-target") == ""
     shots.take(page, "repaired")
 
     # A circle where no lantern stands: zero lanterns, explained, the circle kept.
@@ -226,53 +181,41 @@ def test_bad_input_is_explained_and_kept(
     page.mouse.click(box["x"] + point["x"] + 30, box["y"] + point["y"])
     page.locator("#target-chips .chip-circle").wait_for()
     page.wait_for_function("() => document.querySelector('#err-target').textContent.length > 0")
-    assert "no lantern stands" in _text(page, "#err-target").lower()
+    assert "no lantern stands" in text(page, "#err-target").lower()
     assert page.locator("#circle-radius").input_value() != ""
     shots.take(page, "zero-lanterns")
 
     # A placeholder left empty is named at its field.
     page.click("#target-chips .chip-circle .chip-x")
-    street, _ = _busiest_street(service)
     page.fill("#street-input", street)
     page.click("#street-add")
-    _wait_text(page, "#preview-count", str(_busiest_street(service)[1]), 10_000)
+    wait_text(page, "#preview-count", str(count), 10_000)
     page.fill("#param-street", "")
     page.click("#btn-send")
-    assert _text(page, "#err-param-street") != ""
+    assert text(page, "#err-param-street") != ""
     assert page.get_attribute("#param-street", "aria-invalid") == "true"
     assert not page.locator("#confirm").is_visible()
     shots.take(page, "missing-detail")
 
     # The session ends mid-flow: the page asks for a sign-in and keeps everything entered.
     page.fill("#param-street", street)
-    if page.locator("#session .who").count() == 0:
-        return  # a server without sign-in
-    user = page.evaluate("() => document.querySelector('#session .who').textContent.split(' ')[0]")
-    _end_sessions(service, user)
+    user = page.user
+    assert text(page, "#session .who").startswith(user)
+    end_sessions(service, user)
     page.locator("#login").wait_for(state="visible")
-    assert "expired" in _text(page, "#login-reason")
+    assert "expired" in text(page, "#login-reason")
     shots.take(page, "session-expired")
     page.fill("#login-user", user)
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
     page.locator("#login").wait_for(state="hidden")
     assert page.is_checked("#tpl-gas_leak")
-    assert street in _text(page, "#target-chips")
+    assert street in text(page, "#target-chips")
     assert page.input_value("#param-street") == street
     page.click("#btn-send")
     page.click("#confirm-send")
     page.locator("#live").wait_for(state="visible")
     shots.take(page, "sent-after-sign-in")
-
-
-def _end_sessions(service: LiveService, username: str) -> None:
-    """Revoke the user's console sessions, as an expiry or an administrator would."""
-    from lightctl.services.auth import AuthService
-
-    auth = AuthService(service.runtime.db, lambda: datetime.now(UTC))
-    for token in auth.list_tokens(include_sessions=True):
-        if token.kind == "session" and token.username == username and token.revoked_at is None:
-            auth.revoke_token(token.id)
 
 
 def test_operator_view_language_keyboard_and_tablet(
@@ -283,7 +226,7 @@ def test_operator_view_language_keyboard_and_tablet(
 
     # An operator may not alert: the send button says so instead of failing later.
     assert page.is_disabled("#btn-send")
-    assert "role" in _text(page, "#form-error")
+    assert "role" in text(page, "#form-error")
 
     # Tabs by keyboard: arrow keys move between the views.
     page.focus("#tab-dispatch")
@@ -311,17 +254,17 @@ def test_operator_view_language_keyboard_and_tablet(
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
     page.locator("#lantern-detail .lantern-facts").wait_for()
     assert page.input_value("#lantern-input") == lantern_id
-    assert lantern_id in _text(page, "#lantern-detail")
+    assert lantern_id in text(page, "#lantern-detail")
     page.wait_for_function("() => !document.querySelector('#fault-inject').disabled")
     shots.take(page, "operator")
 
     # German and back: the whole page follows the switch.
     page.click("button[data-lang=de]")
-    assert _text(page, "#tab-operate") == "Betrieb"
+    assert text(page, "#tab-operate") == "Betrieb"
     assert page.evaluate("() => document.documentElement.lang") == "de"
     shots.take(page, "german")
     page.click("button[data-lang=en]")
-    assert _text(page, "#tab-operate") == "Operations"
+    assert text(page, "#tab-operate") == "Operations"
 
     # On a tablet held upright the map sits above the steps and nothing scrolls sideways.
     tablet = open_console("dispatcher", viewport=TABLET)
@@ -332,24 +275,10 @@ def test_operator_view_language_keyboard_and_tablet(
     shots.take(tablet, "tablet", full_page=True)
 
 
-def _click_lantern(page: Any, lantern_id: str) -> None:
-    point = page.evaluate(
-        """id => {
-          const cmap = window.lightctl.map;
-          const l = cmap.live.get(id);
-          cmap.map.setView([l.lat, l.lon], 20, {animate: false});
-          return cmap.map.latLngToContainerPoint([l.lat, l.lon]);
-        }""",
-        lantern_id,
-    )
-    box = page.locator("#map").bounding_box()
-    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-
-
 def test_fault_injected_by_the_operator_shows_on_the_alert(
     open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
 ) -> None:
-    street, _ = _busiest_street(service)
+    street, _ = busiest_street(service)
     targeted = service.http.post("/targets/preview", json={"streets": [street]}).json()
     broken = targeted["lantern_ids"][0]
     n = targeted["lantern_count"]
@@ -357,30 +286,30 @@ def test_fault_injected_by_the_operator_shows_on_the_alert(
 
     # The operator breaks one lantern's speaker in the simulator.
     page.click("#tab-operate")
-    _click_lantern(page, broken)
+    click_lantern(page, broken)
     page.locator("#lantern-detail .lantern-facts").wait_for()
     assert page.input_value("#lantern-input") == broken
     page.select_option("#fault-kind", "speaker_broken")
     page.wait_for_function("() => !document.querySelector('#fault-inject').disabled")
     page.click("#fault-inject")
     page.locator("#fault-status", has_text="injected").wait_for()
-    assert broken in _text(page, "#fault-status")
+    assert broken in text(page, "#fault-status")
     shots.take(page, "speaker-broken")
 
     # The dispatcher warns the lantern's street: every lantern answers, the broken one failed.
     page.click("#tab-dispatch")
     page.click("label[for=tpl-fire_smoke]")
-    _click_street(page, street)
-    _wait_text(page, "#preview-count", str(n), 10_000)
+    click_street(page, street)
+    wait_text(page, "#preview-count", str(n), 10_000)
     page.click("#btn-send")
     page.click("#confirm-send")
     page.locator("#live").wait_for(state="visible")
-    _wait_text(page, "#count-done", str(n - 1))
-    _wait_text(page, "#count-failed", "1")
+    wait_text(page, "#count-done", str(n - 1))
+    wait_text(page, "#count-failed", "1")
     page.wait_for_function(
         "id => window.lightctl.map.markers.get(id).shown === 'failed'", arg=broken
     )
-    _wait_text(page, "#legend [data-legend=failed] .n", "1", 10_000)
+    wait_text(page, "#legend [data-legend=failed] .n", "1", 10_000)
     alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
     rows = service.http.get(f"/alerts/{alert_id}", params={"lanterns": True}).json()["lanterns"]
     row = next(r for r in rows if r["lantern"] == broken)

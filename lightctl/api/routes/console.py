@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
-from typing import Any
+from collections.abc import Mapping
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from lightctl.api.deps import RuntimeDep
-from lightctl.api.schemas import LanternLiveOut, ProjectionLiveOut, StreetGeometryOut
-from lightctl.protocol import ChannelState, LanternState
+from lightctl.api.deps import AlertsDep, RuntimeDep
+from lightctl.api.live_feed import LiveFeed, LiveRow
+from lightctl.api.schemas import AlertLanternStatesOut, LiveFeedOut, StreetGeometryOut
+from lightctl.protocol import LanternState
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 
@@ -20,6 +22,9 @@ router = APIRouter(tags=["console"])
 GEOJSON = "application/geo+json"
 # 6 decimals of a degree are ~0.1 m here: finer than any street drawing needs, and ~15% smaller.
 _DECIMALS = 6
+# Below one TCP segment compression saves nothing; level 5 is ~4x smaller at a few ms for 400 KB.
+_GZIP_MIN_BYTES = 1400
+_GZIP_LEVEL = 5
 
 
 class StreetGeometryCache:
@@ -32,10 +37,11 @@ class StreetGeometryCache:
         self._lock = threading.Lock()
         self._key: tuple[int, int, int] | None = None
         self._body = b""
+        self._gzipped = b""
         self._etag = ""
 
-    def get(self, db: Database) -> tuple[bytes, str]:
-        """(body, ETag) of the current street geometry."""
+    def get(self, db: Database, gzipped: bool = False) -> tuple[bytes, str]:
+        """(body, ETag) of the current street geometry, gzip-compressed if asked."""
         with db.session() as session:
             key = lantern_store.street_segments_fingerprint(session)
         with self._lock:
@@ -43,8 +49,13 @@ class StreetGeometryCache:
                 with db.session() as session:
                     segments = lantern_store.all_street_segments(session)
                 self._body = _feature_collection(segments)
+                self._gzipped = b""
                 self._etag = f'"{hashlib.sha256(self._body).hexdigest()[:32]}"'
                 self._key = key
+            if gzipped:
+                if not self._gzipped:  # 930 KB of demo streets: ~150 KB, once per import
+                    self._gzipped = gzip.compress(self._body, compresslevel=_GZIP_LEVEL)
+                return self._gzipped, self._etag
             return self._body, self._etag
 
 
@@ -82,48 +93,79 @@ def _street_cache(request: Request) -> StreetGeometryCache:
 )
 def street_geometry(request: Request, runtime: RuntimeDep) -> Response:
     """Every stored street segment as a GeoJSON LineString (lon/lat) with its name and class."""
-    body, etag = _street_cache(request).get(runtime.db)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # revalidate: a re-import may change it
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    body, etag = _street_cache(request).get(runtime.db, gzipped)
+    # Revalidate: a re-import may change it.
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-@router.get("/lanterns/live", response_model=list[LanternLiveOut])
-def live_lanterns(runtime: RuntimeDep) -> list[LanternLiveOut]:
-    """Every lantern's position, availability and what its speaker, light and projector do now."""
-    with runtime.db.session() as session:
-        rows = lantern_store.live_rows(session)
-    reported = runtime.consumer.reported if runtime.consumer else {}
-    return [_live(lid, lon, lat, online, reported.get(lid)) for lid, lon, lat, online in rows]
+def _live_feed(request: Request) -> LiveFeed:
+    feed: LiveFeed | None = getattr(request.app.state, "live_feed", None)
+    if feed is None:
+        feed = LiveFeed()
+        request.app.state.live_feed = feed
+    return feed
 
 
-def _live(
-    lantern_id: str, lon: float, lat: float, online: bool | None, state: LanternState | None
-) -> LanternLiveOut:
-    channels = state.channels if state is not None else {}
-    sound = _value(channels.get("audio"))
-    light = _value(channels.get("light"))
-    shown = _value(channels.get("projection"))
-    color = light.get("color") if light.get("on") else None
-    projection = None
-    if isinstance(shown.get("pictogram"), str):
-        projection = ProjectionLiveOut(
-            pictogram=shown["pictogram"],
-            heading_deg=shown.get("heading_deg"),
-            color=shown.get("color"),
-        )
-    return LanternLiveOut(
-        id=lantern_id,
-        lon=lon,
-        lat=lat,
-        online=online,
-        # A program holds the speaker from the command's arrival until playback ends or expires.
-        audio_playing=bool(sound.get("program")),
-        light_color=color if isinstance(color, str) else None,
-        projection=projection,
-    )
+@router.get(
+    "/lanterns/live",
+    response_model=LiveFeedOut,
+    responses={200: {"description": "gzip-encoded when the client accepts it"}},
+)
+def live_lanterns(
+    request: Request,
+    runtime: RuntimeDep,
+    since: str | None = Query(
+        None,
+        pattern=r"^[0-9a-f]{8}\.[0-9]{1,18}$",
+        description="the cursor of the previous answer: list only what changed since",
+    ),
+) -> Response:
+    """Every lantern's availability and what its speaker, light and projector do now; with
+    ``since``, only the lanterns that changed (positions only for new or moved lanterns)."""
+
+    def load() -> tuple[list[LiveRow], Mapping[str, LanternState]]:
+        with runtime.db.session() as session:
+            rows = lantern_store.live_rows(session)
+        return rows, runtime.consumer.reported if runtime.consumer else {}
+
+    feed = _live_feed(request)
+    feed.refresh_if_due(load)
+    body = json.dumps(feed.changes(since).as_json(), separators=(",", ":")).encode()
+    return _compressed(request, body, "application/json", {"Cache-Control": "no-store"})
 
 
-def _value(channel: ChannelState | None) -> dict[str, Any]:
-    return channel.value if channel is not None and channel.value is not None else {}
+@router.get(
+    "/alerts/{alert_id}/lantern-states",
+    response_model=AlertLanternStatesOut,
+    responses={200: {"description": "gzip-encoded when the client accepts it"}},
+)
+def alert_lantern_states(alert_id: str, alerts: AlertsDep, request: Request) -> Response:
+    """Each lantern's delivery state in one alert, grouped by state (the map's colours while
+    the alert's events stream in; the full rows are ``GET /alerts/{id}?lanterns=true``)."""
+    report = alerts.get(alert_id, with_lanterns=True)
+    states: dict[str, list[str]] = {}
+    reasons: dict[str, str] = {}
+    for row in report.lanterns or []:
+        states.setdefault(row.state, []).append(row.lantern_id)
+        if row.reason and row.state in ("failed", "rejected"):
+            reasons[row.lantern_id] = row.reason
+    out = {"alert": alert_id, "states": states, "reasons": reasons}
+    body = json.dumps(out, separators=(",", ":")).encode()
+    return _compressed(request, body, "application/json", {"Cache-Control": "no-store"})
+
+
+def _compressed(
+    request: Request, body: bytes, media_type: str, headers: dict[str, str]
+) -> Response:
+    """gzip a large body for a client that accepts it: JSON coordinates shrink ~4x."""
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if len(body) >= _GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=_GZIP_LEVEL)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=media_type, headers=headers)
