@@ -10,9 +10,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from lightctl.cli.access import actor
+from lightctl.cli.inventory import DbOption, open_db
 from lightctl.cli.output import console, fail_with
 from lightctl.errors import LightctlError
 from lightctl.protocol.trust import KEY_SCOPES, KeyScope
+from lightctl.services.audit import AuditTrail
 from lightctl.settings import Settings
 from lightctl.signing import DEFAULT_ACTIVATE_AFTER_S, KeyStore
 
@@ -35,12 +38,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _audit(
+    action: str,
+    kids: list[str],
+    detail: dict[str, object],
+    database_url: str | None,
+    data_dir: Path | None,
+) -> None:
+    """A key change is on the audit trail like every other change of who may command lanterns."""
+    db, _settings = open_db(database_url, data_dir)
+    try:
+        AuditTrail(db, _now).append(action, actor(), (), ",".join(kids), detail)
+    finally:
+        db.dispose()
+
+
 @app.command("generate")
 def generate(
     data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
     replay_window_s: int | None = typer.Option(
         None, min=1, help="lanterns refuse a seq this far below the newest (default 600 s)"
     ),
+    database_url: str | None = DbOption,
 ) -> None:
     """Create the ordinary and the life-safety key (refused when they exist: use rotate)."""
     store = _store(data_dir)
@@ -51,6 +70,8 @@ def generate(
     for key in created:
         console.print(f"[green]✓[/] {key.scope} key [bold]{key.kid}[/]")
     console.print(f"trust list for lanterns: {store.trust_path}")
+    kids = [k.kid for k in created]
+    _audit("keys.generate", kids, {"scopes": [k.scope for k in created]}, database_url, data_dir)
 
 
 @app.command("list")
@@ -91,6 +112,7 @@ def rotate(
     ),
     now: bool = typer.Option(False, "--now", help="sign with the new key at once (compromise)"),
     data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+    database_url: str | None = DbOption,
 ) -> None:
     """A new key per scope; the old one stays trusted (retired) until you revoke it."""
     store = _store(data_dir)
@@ -105,6 +127,11 @@ def rotate(
         "the previous keys stay trusted; revoke them with `lightctl keys revoke KID` once "
         "every command they signed has expired"
     )
+    detail: dict[str, object] = {
+        "scopes": [k.scope for k in created],
+        "signs_from": [k.active_from.isoformat(timespec="seconds") for k in created],
+    }
+    _audit("keys.rotate", [k.kid for k in created], detail, database_url, data_dir)
 
 
 @app.command("revoke")
@@ -112,6 +139,7 @@ def revoke(
     kid: str = typer.Argument(..., help="key id, as `lightctl keys list` shows it"),
     force: bool = typer.Option(False, help="also revoke a key that signs right now"),
     data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
+    database_url: str | None = DbOption,
 ) -> None:
     """Put a key on the lanterns' revocation list: anything it signed is refused."""
     store = _store(data_dir)
@@ -120,6 +148,7 @@ def revoke(
     except LightctlError as exc:
         fail_with(exc)
     console.print(f"[green]✓[/] revoked {key.scope} key [bold]{key.kid}[/]")
+    _audit("keys.revoke", [key.kid], {"scope": key.scope, "forced": force}, database_url, data_dir)
 
 
 @app.command("trust")

@@ -7,29 +7,29 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from lightctl.domain.alerts import AlertSpec, AlertUpdate, Signal, check_messages, expiry
-from lightctl.domain.delivery import DeliveryState, is_terminal
+from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
-from lightctl.geo.names import suggest
 from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services import alert_commands as build
+from lightctl.services.alert_reports import AlertReport, aware, build_report
+from lightctl.services.alert_texts import AlertTexts, Announcer
 from lightctl.services.sequence import SequenceCounter
-from lightctl.services.speech import Speaker, SpeechClipLike, template_sentences
+from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
-from lightctl.settings import SUPPORTED_LANGUAGES, Settings
+from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.db import retrying
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
-from lightctl.templates import Template, render
+from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
 
@@ -38,54 +38,6 @@ Clock = Callable[[], datetime]
 ALL_CLEAR_MARGIN_S = 60
 # Which lanterns get which channel of an alert (only those that have the hardware).
 CHANNEL_NEEDS: dict[Channel, str] = {"audio": "speaker", "light": "rgb", "projection": "projector"}
-
-
-@dataclass(frozen=True, slots=True)
-class CommandReport:
-    id: str
-    channel: str
-    op: str
-    expires_at: datetime
-    counts: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertReport:
-    """An alert, the delivery counts of its current audio command, and every command it sent."""
-
-    alert: AlertRow
-    counts: dict[str, int]
-    commands: list[CommandReport]
-    now: datetime
-    lanterns: list[DeliveryRow] | None = None
-
-    @property
-    def finished(self) -> bool:
-        return all(is_terminal(DeliveryState(s)) for s in self.counts)
-
-    @property
-    def status(self) -> str:
-        """sending | completed | cancelled | all_clear | expired | awaiting_approval."""
-        if self.alert.status in ("cancelled", "all_clear", "awaiting_approval"):
-            return self.alert.status
-        if self.now >= _aware(self.alert.expires_at) and self.finished:
-            return "expired"
-        return "completed" if self.finished else "sending"
-
-    @property
-    def active(self) -> bool:
-        return self.alert.status == "active" and self.now < _aware(self.alert.expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class _Texts:
-    messages: dict[str, str]
-    languages: tuple[str, ...]
-    signal: Signal
-    severity: str
-    projection_text: str
-    # What is spoken per language: the whole free text, or a template's sentences.
-    segments: dict[str, list[str]]
 
 
 class AlertService:
@@ -102,10 +54,9 @@ class AlertService:
     ) -> None:
         self._db = db
         self._settings = settings
-        self._speech = speech
         self._clock = clock
         self._on_stored = on_stored
-        self._templates = dict(templates or {})
+        self._announcer = Announcer(settings, speech, templates or {})
         self._resolver = resolver or TargetResolver(db)
         # Signs each envelope once, where it is built; the outbox signs what arrives unsigned.
         self._sign = sign or (lambda env: env)
@@ -125,7 +76,7 @@ class AlertService:
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
         problems: list[FieldProblem] = []
-        texts = self._collect(problems, lambda: self._texts(spec))
+        texts = self._collect(problems, lambda: self._announcer.texts(spec))
         expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
         if problems:  # every mistake at once, so the dispatcher fixes them in one go
@@ -136,7 +87,7 @@ class AlertService:
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
-        speech, clips = self._render(texts, spec.exercise)
+        speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
         )
@@ -213,9 +164,9 @@ class AlertService:
             if change.template is not None and change.messages is None:
                 spec = replace(spec, messages={})
             problems: list[FieldProblem] = []
-            texts = self._collect(problems, lambda: self._texts(spec))
+            texts = self._collect(problems, lambda: self._announcer.texts(spec))
             if change.expires_at is None and change.expires_in_s is None:
-                expires_at: datetime | None = _aware(alert.expires_at)
+                expires_at: datetime | None = aware(alert.expires_at)
             else:
                 expires_at = self._collect(problems, lambda: self._expiry(now, spec))
             resolved = self._collect(problems, lambda: self._resolve(spec.target))
@@ -226,7 +177,7 @@ class AlertService:
             assert resolved is not None
             if not resolved:
                 raise InvalidRequest.at(("target",), "no lanterns in target")
-            speech, clips = self._render(texts, spec.exercise)
+            speech, clips = self._announcer.render(texts, spec.exercise)
             commands = self._commands(
                 alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
             )
@@ -291,9 +242,9 @@ class AlertService:
                 spec = replace(
                     old, template="all_clear", messages={}, params=all_params, signal=None
                 )
-            texts = self._texts(spec)
+            texts = self._announcer.texts(spec)
             texts = replace(texts, signal="all_clear")
-            speech, clips = self._render(texts, old.exercise)
+            speech, clips = self._announcer.render(texts, old.exercise)
             with self._db.session() as session:
                 previous = _live_sets(session, alert_id, now)
                 lanterns = sorted(
@@ -308,7 +259,7 @@ class AlertService:
                     reason = "all_clear"
                     alert_store.close_open(session, cmd.id, "superseded", reason, now)
                 program = build.audio_program(
-                    "all_clear", speech, self._exercise_items(texts, old.exercise)
+                    "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
                 )
                 payload = build.audio_payload(program, 1, 0, old.volume)
                 ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
@@ -347,7 +298,7 @@ class AlertService:
             alert = alert_store.get_alert(session, alert_id)
             if alert is None:
                 raise NotFound("alert", alert_id)
-            return self._report(session, alert, with_lanterns)
+            return build_report(session, alert, self._clock(), with_lanterns)
 
     def delivery_changes(self, alert_id: str, since: datetime | None) -> list[DeliveryRow]:
         """Per-lantern rows of the alert's current audio command changed since ``since`` (all
@@ -366,26 +317,11 @@ class AlertService:
     def recent(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
         with self._db.session() as session:
             alerts = alert_store.list_alerts(session, limit, offset)
-            return [self._report(session, a, False) for a in alerts]
+            return [build_report(session, a, self._clock(), False) for a in alerts]
 
     def templates(self) -> list[Template]:
-        return [self._templates[k] for k in sorted(self._templates)]
-
-    def _report(self, session: Any, alert: AlertRow, with_lanterns: bool) -> AlertReport:
-        commands = [
-            CommandReport(
-                c.id,
-                c.channel,
-                c.op,
-                _aware(c.expires_at),
-                alert_store.command_counts(session, c.id),
-            )
-            for c in alert_store.commands_of(session, alert.id)
-        ]
-        primary = alert.primary_command_id
-        counts = next((c.counts for c in commands if c.id == primary), {})
-        rows = alert_store.deliveries(session, primary) if with_lanterns and primary else None
-        return AlertReport(alert, counts, commands, self._clock(), rows)
+        templates = self._announcer.templates
+        return [templates[k] for k in sorted(templates)]
 
     # ---- building blocks ----------------------------------------------------------------------
 
@@ -410,85 +346,11 @@ class AlertService:
         with self._db.session() as session:
             return self._resolver.resolve(session, target).lantern_ids
 
-    def _texts(self, spec: AlertSpec) -> _Texts:
-        if spec.template is None:
-            languages = check_messages(
-                spec.messages, spec.languages, SUPPORTED_LANGUAGES, self._settings.max_text_chars
-            )
-            first = languages[0]
-            return _Texts(
-                dict(spec.messages),
-                languages,
-                spec.signal or "warning",
-                spec.severity or "severe",
-                build.WARNING_WORD.get(first, "WARNING"),
-                {lang: [spec.messages[lang].strip()] for lang in languages},
-            )
-        template = self._templates.get(spec.template)
-        if template is None:
-            raise InvalidRequest.at(
-                ("template",),
-                "unknown template",
-                spec.template,
-                tuple(suggest(spec.template, list(self._templates))),
-            )
-        if spec.messages:
-            raise InvalidRequest.at(("messages",), "give either template or messages, not both")
-        languages = spec.languages or template.default_languages
-        problems = [
-            FieldProblem(
-                ("languages", i),
-                f"template {template.id!r} has no text in this language",
-                lang,
-                template.languages,
-            )
-            for i, lang in enumerate(languages)
-            if lang not in template.text
-        ]
-        if problems:
-            raise InvalidRequest(summarise(problems), problems)
-        params = spec.params or {}
-        messages = {lang: render(template, lang, params) for lang in languages}
-        return _Texts(
-            messages,
-            tuple(languages),
-            spec.signal or template.signal,
-            spec.severity or template.severity,
-            template.projection_text.get(languages[0], template.id.upper()),
-            {lang: template_sentences(template, lang, params) for lang in languages},
-        )
-
-    def _render(
-        self, texts: _Texts, exercise: bool
-    ) -> tuple[list[SpeechItem], list[dict[str, Any]]]:
-        """Speech clips in playback order; a synthesis failure stops the alert before storing."""
-        base = self._settings.resolved_public_url
-        items: list[SpeechItem] = []
-        clips: list[dict[str, Any]] = []
-        for lang in texts.languages:
-            for segment in texts.segments[lang]:
-                clip = self._speech.clip(segment, lang)
-                items.append(_speech_item(clip, base))
-                clips.append(_clip_json(clip, base))
-        if exercise:  # rendered now so a failure surfaces before anything is stored
-            self._exercise_items(texts, exercise)
-        return items, clips
-
-    def _exercise_items(self, texts: _Texts, exercise: bool) -> dict[str, SpeechItem]:
-        if not exercise:
-            return {}
-        base = self._settings.resolved_public_url
-        return {
-            lang: _speech_item(self._speech.clip(build.EXERCISE_PHRASES[lang], lang), base)
-            for lang in texts.languages
-            if lang in build.EXERCISE_PHRASES
-        }
-
     def _commands(
         self,
         alert_id: str,
         spec: AlertSpec,
-        texts: _Texts,
+        texts: AlertTexts,
         speech: Sequence[SpeechItem],
         lanterns: Sequence[str],
         now: datetime,
@@ -500,7 +362,7 @@ class AlertService:
         with self._db.session() as session:
             caps = lantern_store.capabilities_of(session, list(lanterns))
         program = build.audio_program(
-            texts.signal, speech, self._exercise_items(texts, spec.exercise)
+            texts.signal, speech, self._announcer.exercise_items(texts, spec.exercise)
         )
         audio = build.audio_payload(program, spec.repeat, spec.interval_s, spec.volume)
         limit = self._settings.max_program_s
@@ -556,7 +418,7 @@ class AlertService:
                 continue
             # A release names its command, so it can never clear a later one: it may live as long
             # as the command, and a lantern away for most of it still lets go when it returns.
-            ends = _aware(cmd.expires_at)
+            ends = aware(cmd.expires_at)
             if ends <= now:
                 continue
             env = build.envelope(
@@ -581,7 +443,7 @@ class AlertService:
             raise NotFound("alert", alert_id)
         if alert.status != "active":
             raise Conflict(f"cannot {action} alert {alert_id}: it is {alert.status}", alert.status)
-        if now >= _aware(alert.expires_at):
+        if now >= aware(alert.expires_at):
             raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
         return alert
 
@@ -608,7 +470,7 @@ def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
     return [
         c
         for c in alert_store.commands_of(session, alert_id)
-        if c.op == "set" and _aware(c.expires_at) > now
+        if c.op == "set" and aware(c.expires_at) > now
     ]
 
 
@@ -621,30 +483,3 @@ def _end(session: Any, alert_id: str, status: str, now: datetime) -> None:
 
 def _primary(commands: Sequence[tuple[CommandRow, Sequence[str]]]) -> str | None:
     return next((c.id for c, _ids in commands if c.channel == "audio" and c.op == "set"), None)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; they were stored in UTC."""
-    from datetime import UTC
-
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _speech_item(clip: SpeechClipLike, base: str) -> SpeechItem:
-    return SpeechItem(
-        lang=clip.lang,
-        url=f"{base}/api/v1/audio/{clip.sha256}.{clip.ext}",
-        sha256=clip.sha256,
-        duration_s=round(clip.duration_s, 3),
-    )
-
-
-def _clip_json(clip: SpeechClipLike, base: str) -> dict[str, Any]:
-    return {
-        "lang": clip.lang,
-        "sha256": clip.sha256,
-        "url": f"{base}/api/v1/audio/{clip.sha256}.{clip.ext}",
-        "duration_s": round(clip.duration_s, 3),
-        "engine": clip.engine,
-        "fallback_reason": clip.fallback_reason,
-    }

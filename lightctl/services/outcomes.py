@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lightctl.services.alerts import AlertReport, AlertService
+from lightctl.services.alert_reports import AlertReport
+from lightctl.services.alerts import AlertService
 from lightctl.services.audit import AuditTrail
 
 log = logging.getLogger(__name__)

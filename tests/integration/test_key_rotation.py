@@ -74,7 +74,10 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
         old_kids = {e.kid for e in envelopes(sqlite_inventory, first["id"])}
 
         # Rotate both keys while every lantern on the street plays the warning.
-        keys_cli("rotate", "--activate-after-s", "1.5", "--data-dir", data_dir)
+        db_url = sqlite_inventory.url
+        keys_cli(
+            "rotate", "--activate-after-s", "1.5", "--data-dir", data_dir, "--database-url", db_url
+        )
         wait_until(lambda: on_fleet(sim, lambda: verifier.version) == 2, 5, "the new trust list")
         time.sleep(1.6)  # the new keys start signing
         second = service.http.post(
@@ -91,7 +94,7 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
 
         # Revoke the old life-safety key while the warning is still playing.
         for kid in old_kids:
-            keys_cli("revoke", kid, "--data-dir", data_dir)
+            keys_cli("revoke", kid, "--data-dir", data_dir, "--database-url", db_url)
         wait_until(
             lambda: on_fleet(sim, lambda: verifier.version) == 2 + len(old_kids), 5, "revocation"
         )
@@ -106,6 +109,18 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
             assert plays(sim, row["lantern"], audio_id) == 1
         done = service.wait_for(second["id"], finished, 30)
         assert done["counts"] == {"done": second["lantern_count"]}
+
+        # Both key changes are on the audit trail, naming the keys.
+        rotated = service.http.get("/audit", params={"action": "keys.rotate"}).json()
+        revoked = {
+            r["subject"]
+            for r in service.http.get("/audit", params={"action": "keys.revoke"}).json()
+        }
+        assert len(rotated) == 1
+        rotated_kids = set(rotated[0]["subject"].split(","))
+        assert len(rotated_kids) == 2  # both scopes
+        assert new_kids <= rotated_kids
+        assert revoked == old_kids
 
         # The revoked key is refused from now on: the first warning replayed anywhere.
         old_audio = next(

@@ -24,7 +24,8 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
-from lightctl.services.alerts import AlertReport, AlertService
+from lightctl.services.alert_reports import AlertReport
+from lightctl.services.alerts import AlertService
 from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])

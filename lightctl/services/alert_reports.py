@@ -1,0 +1,74 @@
+"""What the dispatcher sees of an alert: its status, delivery counts and commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from lightctl.domain.delivery import DeliveryState, is_terminal
+from lightctl.store import alerts as alert_store
+from lightctl.store.tables import AlertRow, DeliveryRow
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReport:
+    id: str
+    channel: str
+    op: str
+    expires_at: datetime
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReport:
+    """An alert, the delivery counts of its current audio command, and every command it sent."""
+
+    alert: AlertRow
+    counts: dict[str, int]
+    commands: list[CommandReport]
+    now: datetime
+    lanterns: list[DeliveryRow] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return all(is_terminal(DeliveryState(s)) for s in self.counts)
+
+    @property
+    def status(self) -> str:
+        """sending | completed | cancelled | all_clear | expired | awaiting_approval."""
+        if self.alert.status in ("cancelled", "all_clear", "awaiting_approval"):
+            return self.alert.status
+        if self.now >= aware(self.alert.expires_at) and self.finished:
+            return "expired"
+        return "completed" if self.finished else "sending"
+
+    @property
+    def active(self) -> bool:
+        return self.alert.status == "active" and self.now < aware(self.alert.expires_at)
+
+
+def build_report(
+    session: Session, alert: AlertRow, now: datetime, with_lanterns: bool
+) -> AlertReport:
+    """The alert with its commands' counts (and, if asked, the primary command's rows)."""
+    commands = [
+        CommandReport(
+            c.id,
+            c.channel,
+            c.op,
+            aware(c.expires_at),
+            alert_store.command_counts(session, c.id),
+        )
+        for c in alert_store.commands_of(session, alert.id)
+    ]
+    primary = alert.primary_command_id
+    counts = next((c.counts for c in commands if c.id == primary), {})
+    rows = alert_store.deliveries(session, primary) if with_lanterns and primary else None
+    return AlertReport(alert, counts, commands, now, rows)
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
