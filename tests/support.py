@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +86,27 @@ def postgres_url() -> str:
     return os.environ.get(
         "LIGHTCTL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
+
+
+class FakeClock:
+    """A clock the test moves by hand (``clock.now += timedelta(...)``)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RecordingLink:
+    """Stands in for the MQTT link: every publish is kept as (topic, payload, expiry_s)."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int | None]] = []
+
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+    ) -> None:
+        self.sent.append((topic, payload, expiry_s))

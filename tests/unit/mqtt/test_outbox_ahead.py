@@ -3,55 +3,20 @@ of its whole remaining life, never taken for lost while the lantern holds it for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-
-import pytest
+from datetime import timedelta
 
 from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import CommandRow
+from tests.support import FakeClock, RecordingLink
 
 ACK_TIMEOUT_S = 10.0
 
 
-class Link:
-    connected = True
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, int | None]] = []
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None) -> Any:
-        self.sent.append((topic, payload, expiry_s))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'ahead.db'}")
-    database.create_all()
-    with database.session() as session:
-        lantern_store.upsert_lanterns(
-            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(2)]
-        )
-    yield database
-    database.dispose()
-
-
-def _store_ahead(db: Database, clock: Clock, starts_in: timedelta, lasts: timedelta) -> None:
+def _store_ahead(db: Database, clock: FakeClock, starts_in: timedelta, lasts: timedelta) -> None:
     env = CommandEnvelope(
         id="step2",
         alert_id="sc_city",
@@ -95,7 +60,7 @@ def _ack(db: Database, lantern_id: str, state: str) -> None:
 def test_a_command_sent_ahead_goes_out_now_with_its_whole_life_as_message_expiry(
     db: Database,
 ) -> None:
-    clock, link = Clock(), Link()
+    clock, link = FakeClock(), RecordingLink()
     outbox = Outbox(db, link, Topics("t"), ACK_TIMEOUT_S, clock)  # type: ignore[arg-type]
     _store_ahead(db, clock, starts_in=timedelta(hours=3), lasts=timedelta(hours=2))
     clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored

@@ -3,10 +3,8 @@ and that nothing expired ever goes out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,43 +15,13 @@ from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import CommandRow
+from tests.support import FakeClock, RecordingLink
 
 TOPICS = Topics("t")
 
 
-class FakeLink:
-    connected = True
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, int | None]] = []
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None) -> Any:
-        self.sent.append((topic, payload, expiry_s))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'o.db'}")
-    database.create_all()
-    with database.session() as session:
-        lantern_store.upsert_lanterns(
-            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(3)]
-        )
-    yield database
-    database.dispose()
-
-
-def store_command(db: Database, cmd_id: str, clock: Clock, ttl_s: float, priority: int) -> None:
+def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, priority: int) -> None:
     env = CommandEnvelope(
         id=cmd_id,
         channel="light",
@@ -82,11 +50,11 @@ def store_command(db: Database, cmd_id: str, clock: Clock, ttl_s: float, priorit
 def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_re_sent(
     db: Database, tmp_path: Path
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     keys = KeyStore.in_data_dir(tmp_path, clock)
     keys.generate()
     signer = CommandSigner(keys, clock, SequenceCounter(0).next)
-    link = FakeLink()
+    link = RecordingLink()
     outbox = Outbox(db, link, TOPICS, 10.0, clock, signer=signer)  # type: ignore[arg-type]
     store_command(db, "live", clock, 600, priority=1)
     store_command(db, "short", clock, 5, priority=10)

@@ -11,16 +11,9 @@ import pytest
 from lightctl.errors import Unauthorized
 from lightctl.services.auth import AuthService
 from lightctl.store import Database
+from tests.support import FakeClock
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -32,7 +25,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 def test_an_unused_session_expires_after_the_idle_time(db: Database) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     auth = AuthService(db, clock, session_ttl_s=12 * 3600, session_idle_s=30 * 60)
     auth.create_user("anna", "correct horse battery", "dispatcher")
     _, token = auth.login("anna", "correct horse battery")
@@ -44,7 +37,7 @@ def test_an_unused_session_expires_after_the_idle_time(db: Database) -> None:
 
 
 def test_a_session_in_use_lives_until_the_end_of_the_shift_and_no_longer(db: Database) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     auth = AuthService(db, clock, session_ttl_s=12 * 3600, session_idle_s=30 * 60)
     auth.create_user("ben", "correct horse battery", "operator")
     _, token = auth.login("ben", "correct horse battery")
@@ -60,7 +53,7 @@ def test_a_session_in_use_lives_until_the_end_of_the_shift_and_no_longer(db: Dat
 
 
 def test_machine_tokens_do_not_idle_out(db: Database) -> None:
-    clock = Clock()
+    clock = FakeClock(START)
     auth = AuthService(db, clock, session_idle_s=30 * 60)
     _, secret = auth.create_token("tourism-app", "city_app")
     clock.now += timedelta(days=3)
