@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from firmware_sim.clips import ClipFetcher
 from firmware_sim.control import apply_clauses
@@ -39,6 +40,8 @@ from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, To
 __all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -155,6 +158,18 @@ class Fleet:
 
     def unit(self, lantern_id: str) -> Unit:
         return self._units[lantern_id]
+
+    def call(self, job: Callable[[], T], timeout_s: float = 10) -> T:
+        """Run ``job`` on the fleet's event loop from another thread and return its result:
+        lantern state and fault timers are only touched there."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the fleet has not been started")
+
+        async def run() -> T:
+            return job()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout_s)
 
     async def start(self) -> None:
         """Open the HTTP client and every gateway connection; returns without waiting for them."""

@@ -57,21 +57,18 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/alerts"): READ,
     ("GET", f"{API}/alerts/{{}}"): READ,
     ("GET", f"{API}/alerts/{{}}/events"): READ,
-    ("GET", f"{API}/alerts/{{}}/cap"): READ,
     ("GET", f"{API}/alerts/{{}}/lantern-states"): READ,  # the console's map of one alert
     ("POST", f"{API}/alerts"): Rule(ALERTING, priority=True),
     ("POST", f"{API}/alerts/{{}}/update"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/cancel"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/all-clear"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/approve"): Rule(DISPATCH),
-    ("POST", f"{API}/cap"): Rule(ALERTING),
     ("GET", f"{API}/templates"): READ,
     # delivery and input-hygiene counters (issue 6)
     ("GET", f"{API}/metrics"): Rule(AUDIT),
     # inventory and groups
     ("GET", f"{API}/lanterns"): READ,
     ("GET", f"{API}/lanterns/{{}}"): READ,
-    ("POST", f"{API}/lanterns"): Rule(OPERATE),
     ("POST", f"{API}/lanterns/import"): Rule(OPERATE, own_body_limit=True),
     ("GET", f"{API}/streets"): READ,
     ("GET", f"{API}/streets/geometry"): READ,  # the console's basemap

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import signal
@@ -72,11 +71,7 @@ def signed_fleet(
 
 def on_fleet(sim: FleetThread, job: Callable[[], T], timeout_s: float = 10) -> T:
     """Run ``job`` on the fleet's event loop (lantern state is only touched there)."""
-
-    async def call() -> T:
-        return job()
-
-    return asyncio.run_coroutine_threadsafe(call(), sim.loop).result(timeout_s)
+    return sim.fleet.call(job, timeout_s)
 
 
 def plays(sim: FleetThread, lantern_id: str, cmd_id: str) -> int:

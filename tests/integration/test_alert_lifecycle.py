@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -243,11 +242,7 @@ def test_a_lantern_rebooting_after_cancel_does_not_light_the_warning_again(
     returned = service.http.get("/metrics").json()["counters"].get("consumer_lanterns_returned", 0)
     acks_before = len(fleet.record(lid).acks)
 
-    async def reboot() -> None:
-        apply_spec(fleet, f"reboot@{lid}")
-
-    assert fleet._loop is not None
-    asyncio.run_coroutine_threadsafe(reboot(), fleet._loop).result(10)
+    fleet.call(lambda: apply_spec(fleet, f"reboot@{lid}"))
     wait_until(
         lambda: (
             service.http.get("/metrics").json()["counters"].get("consumer_lanterns_returned", 0)

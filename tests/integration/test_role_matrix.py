@@ -49,6 +49,9 @@ def _concrete(path: str) -> str:
 def test_every_route_is_in_the_permission_table(app: tuple[FastAPI, AuthService]) -> None:
     missing = [f"{m} {p}" for m, p in _operations(app[0]) if lookup(m, p) is None]
     assert not missing, f"add these routes to lightctl/api/permissions.py: {missing}"
+    routes = {(m, normalise(p)) for m, p in _operations(app[0])}
+    stale = [f"{m} {p}" for m, p in PERMISSIONS if (m, p) not in routes]
+    assert not stale, f"rules for routes the app does not have: {stale}"
 
 
 def test_role_matrix(app: tuple[FastAPI, AuthService]) -> None:

@@ -3,7 +3,6 @@ lantern view flags a lantern that does not show what was sent, emergency corrido
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -94,12 +93,7 @@ def _post(service: LiveService, **body: Any) -> dict[str, Any]:
 def _on_fleet(fleet: Fleet, job: Callable[[], object]) -> None:
     """Run ``job`` on the fleet's loop (fault actions touch timers there)."""
 
-    async def call() -> None:
-        job()
-
-    loop = fleet._loop
-    assert loop is not None
-    asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+    fleet.call(job)
 
 
 def test_every_light_projection_and_path_setting_reaches_the_lantern_as_sent(
