@@ -14,11 +14,11 @@ from typing import Any
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
-from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
-from lightctl.protocol.wire import Channel, Payload
+from lightctl.protocol import CommandEnvelope
 from lightctl.services import alert_commands as build
+from lightctl.services.alert_fanout import FanOut
 from lightctl.services.alert_reports import AlertReport, aware, build_report
-from lightctl.services.alert_texts import AlertTexts, Announcer
+from lightctl.services.alert_texts import Announcer
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
@@ -26,7 +26,6 @@ from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
-from lightctl.store import lanterns as lantern_store
 from lightctl.store.db import retrying
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.templates import Template
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
-# Which lanterns get which channel of an alert (only those that have the hardware).
-CHANNEL_NEEDS: dict[Channel, str] = {"audio": "speaker", "light": "rgb", "projection": "projector"}
 
 
 class AlertService:
@@ -63,6 +60,7 @@ class AlertService:
         self._lock = threading.Lock()  # one lifecycle change at a time (update vs cancel races)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
+        self._fanout = FanOut(db, settings, self._announcer, self._seq, self._sign)
 
     # ---- create -------------------------------------------------------------------------------
 
@@ -88,7 +86,7 @@ class AlertService:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
         speech, clips = self._announcer.render(texts, spec.exercise)
-        commands = self._commands(
+        commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
         )
         alert = AlertRow(
@@ -178,14 +176,15 @@ class AlertService:
             if not resolved:
                 raise InvalidRequest.at(("target",), "no lanterns in target")
             speech, clips = self._announcer.render(texts, spec.exercise)
-            commands = self._commands(
+            commands = self._fanout.commands(
                 alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
             )
             with self._db.session() as session:
                 previous = _live_sets(session, alert_id, now)
                 for cmd in previous:
                     alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-                commands += self._releases(session, alert, previous, set(resolved), now, role)
+                keep = set(resolved)
+                commands += self._fanout.releases(session, alert, previous, keep, now, role)
                 alert_store.save_commands(session, alert_id, commands)
                 row = alert_store.get_alert(session, alert_id)
                 assert row is not None
@@ -214,7 +213,7 @@ class AlertService:
                 previous = _live_sets(session, alert_id, now)
                 for cmd in previous:
                     alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
-                releases = self._releases(session, alert, previous, set(), now, role)
+                releases = self._fanout.releases(session, alert, previous, set(), now, role)
                 alert_store.save_commands(session, alert_id, releases)
                 _end(session, alert_id, "cancelled", now)
         self._on_stored()
@@ -278,7 +277,7 @@ class AlertService:
                 commands: list[tuple[CommandRow, Sequence[str]]] = [
                     (build.command_row(self._sign(audio)), lanterns)
                 ]
-                commands += self._releases(session, alert, others, set(), now, role)
+                commands += self._fanout.releases(session, alert, others, set(), now, role)
                 alert_store.save_commands(session, alert_id, commands)
                 row = alert_store.get_alert(session, alert_id)
                 assert row is not None
@@ -345,96 +344,6 @@ class AlertService:
     def _resolve(self, target: TargetSpec) -> tuple[str, ...]:
         with self._db.session() as session:
             return self._resolver.resolve(session, target).lantern_ids
-
-    def _commands(
-        self,
-        alert_id: str,
-        spec: AlertSpec,
-        texts: AlertTexts,
-        speech: Sequence[SpeechItem],
-        lanterns: Sequence[str],
-        now: datetime,
-        expires_at: datetime,
-        priority: int,
-        role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
-        """One signed-once envelope per channel, each to the lanterns that have the hardware."""
-        with self._db.session() as session:
-            caps = lantern_store.capabilities_of(session, list(lanterns))
-        program = build.audio_program(
-            texts.signal, speech, self._announcer.exercise_items(texts, spec.exercise)
-        )
-        audio = build.audio_payload(program, spec.repeat, spec.interval_s, spec.volume)
-        limit = self._settings.max_program_s
-        if audio.duration_s() > limit:
-            raise InvalidRequest.at(
-                ("repeat",),
-                f"the program would play {audio.duration_s():.0f} s, longer than the allowed "
-                f"{limit:.0f} s: use fewer repeats, shorter gaps, fewer languages or shorter texts",
-                spec.repeat,
-            )
-        payloads: list[tuple[Channel, Payload]] = [("audio", audio)]
-        if spec.light:
-            payloads.append(("light", build.warning_light(texts.severity)))
-        if spec.projection:
-            text = texts.projection_text
-            if spec.exercise:
-                text = build.EXERCISE_WORD.get(texts.languages[0], "EXERCISE")
-            payloads.append(("projection", build.warning_projection(texts.severity, text)))
-        out: list[tuple[CommandRow, Sequence[str]]] = []
-        for channel, payload in payloads:
-            need = CHANNEL_NEEDS[channel]
-            ids = [lid for lid in lanterns if need in caps.get(lid, frozenset())]
-            if not ids:
-                continue
-            env = build.envelope(
-                alert_id=alert_id,
-                role=role,
-                channel=channel,
-                priority=priority,
-                issued_at=now,
-                expires_at=expires_at,
-                exercise=spec.exercise,
-                payload=payload,
-                seq=self._seq.next(),
-            )
-            out.append((build.command_row(self._sign(env)), ids))
-        return out
-
-    def _releases(
-        self,
-        session: Any,
-        alert: AlertRow,
-        previous: Sequence[CommandRow],
-        keep: set[str],
-        now: datetime,
-        role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
-        """Release commands for the slots this alert holds on lanterns not in ``keep``."""
-        out: list[tuple[CommandRow, Sequence[str]]] = []
-        for cmd in previous:
-            ids = [lid for lid in alert_store.lanterns_of(session, cmd.id) if lid not in keep]
-            if not ids:
-                continue
-            # A release names its command, so it can never clear a later one: it may live as long
-            # as the command, and a lantern away for most of it still lets go when it returns.
-            ends = aware(cmd.expires_at)
-            if ends <= now:
-                continue
-            env = build.envelope(
-                alert_id=alert.id,
-                role=role,
-                channel=cmd.channel,  # type: ignore[arg-type]
-                priority=cmd.priority,
-                issued_at=now,
-                expires_at=ends,
-                exercise=alert.exercise,
-                # Names the command: where someone else took the slot since, theirs stays.
-                payload=ReleasePayload(cmd_id=cmd.id),
-                seq=self._seq.next(),
-            )
-            out.append((build.command_row(self._sign(env)), ids))
-        return out
 
     def _active(self, alert_id: str, now: datetime, action: str) -> AlertRow:
         with self._db.session() as session:
