@@ -131,6 +131,9 @@ class Fleet:
                 self._units[spec.id] = Unit(lantern, gateway, link)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Every playback task until it ends, also those already cancelled: stop() awaits them
+        # all, so none is left for the garbage collector once the loop has closed.
+        self._playbacks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -210,7 +213,7 @@ class Fleet:
             if unit.timer is not None:
                 unit.timer.cancel()
             unit.timer, unit.deadline = None, None
-        playbacks = [u.playback for u in self._units.values() if u.playback is not None]
+        playbacks = list(self._playbacks)
         for task in playbacks:
             task.cancel()
         await asyncio.gather(*playbacks, return_exceptions=True)
@@ -339,9 +342,12 @@ class Fleet:
         if previous is not None and previous is not asyncio.current_task():
             previous.cancel()  # the lantern stops audio before starting more; be safe anyway
         unit.playback_id = cmd.id
-        unit.playback = asyncio.create_task(
+        task = asyncio.create_task(
             self._play(unit, cmd, program), name=f"play-{unit.lantern.id}-{cmd.id}"
         )
+        unit.playback = task
+        self._playbacks.add(task)
+        task.add_done_callback(self._playbacks.discard)
 
     def _stop_playback(self, unit: Unit, cmd_id: str) -> None:
         task = unit.playback
