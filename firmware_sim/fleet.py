@@ -213,15 +213,20 @@ class Fleet:
             if unit.timer is not None:
                 unit.timer.cancel()
             unit.timer, unit.deadline = None, None
-        playbacks = list(self._playbacks)
-        for task in playbacks:
-            task.cancel()
-        await asyncio.gather(*playbacks, return_exceptions=True)
+        await self._cancel_playbacks()
         for unit in self._units.values():
             unit.link.close()
         self._flush_states()
         await asyncio.gather(*(g.stop() for g in self.gateways))
+        # A command that arrived while the gateways closed may have started one more.
+        await self._cancel_playbacks()
         await self.fetcher.close()
+
+    async def _cancel_playbacks(self) -> None:
+        playbacks = list(self._playbacks)
+        for task in playbacks:
+            task.cancel()
+        await asyncio.gather(*playbacks, return_exceptions=True)
 
     def passer_by(self, lantern_id: str) -> None:
         """Someone walks past the lantern (a path in motion mode lights up for its hold time).
