@@ -110,3 +110,18 @@ class RecordingLink:
         self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
     ) -> None:
         self.sent.append((topic, payload, expiry_s))
+
+
+# A 75 x 110 m square over Münzplatz in the fixture inventory (lon/lat).
+MUENZPLATZ = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [8.5385, 47.3700],
+            [8.5395, 47.3700],
+            [8.5395, 47.3710],
+            [8.5385, 47.3710],
+            [8.5385, 47.3700],
+        ]
+    ],
+}

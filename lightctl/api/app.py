@@ -68,6 +68,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         SecurityMiddleware, max_body_bytes=settings.max_body_bytes, audit=guard.audit
     )
     problems.install(app)
+    console.install(app)
     app.include_router(system.router)  # /healthz at the root for probes
     for router in (
         system.router,

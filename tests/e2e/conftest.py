@@ -7,19 +7,23 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from firmware_sim import Fleet, load_inventory
+from firmware_sim import Fleet
 from firmware_sim.control import ControlServer
-from lightctl.protocol import Topics
 from lightctl.store import Database
 from tests.e2e.pages import DESKTOP, PASSWORD, make_user
-from tests.integration.conftest import LANTERNS, FleetThread, LiveService, inventory, make_settings
+from tests.integration.conftest import (
+    FleetThread,
+    LiveService,
+    inventory,
+    make_settings,
+    simulated_fleet,
+)
 from tests.support import ROOT, MosquittoProcess
 
 __all__ = [
@@ -58,16 +62,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def fleet_thread(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[FleetThread]:
     """Every fixture lantern simulated, playback 20x faster than real time."""
-    sim = FleetThread(
-        Fleet(
-            mosquitto.url,
-            load_inventory(LANTERNS),
-            speed=20,
-            per_connection=100,
-            topics=Topics(topic_root),
-            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
-        )
-    )
+    sim = simulated_fleet(mosquitto.url, topic_root)
     sim.start()
     yield sim
     sim.stop()

@@ -196,23 +196,43 @@ def service(
     live.stop()
 
 
+def simulated_fleet(
+    broker_url: str,
+    topic_root: str,
+    *,
+    inventory: Path = LANTERNS,
+    data_dir: Path | None = None,
+    speed: float = 20,
+    per_connection: int = 100,
+    **extra: Any,
+) -> FleetThread:
+    """Simulated lanterns of ``inventory`` on their own thread (not started). With ``data_dir``
+    they check every signature against the trust list there (keys made if the service has not
+    made them yet, so both sides share them); without, they accept unsigned commands."""
+    trust = None
+    if data_dir is not None:
+        keys = KeyStore.in_data_dir(data_dir)
+        keys.ensure()
+        trust = TrustFile.open(keys.trust_path)
+    return FleetThread(
+        Fleet(
+            broker_url,
+            load_inventory(inventory),
+            speed=speed,
+            per_connection=per_connection,
+            topics=Topics(topic_root),
+            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
+            trust=trust,
+            **extra,
+        )
+    )
+
+
 @pytest.fixture
 def fleet(mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path) -> Iterator[Fleet]:
     """Every fixture lantern simulated, playback 20x faster than real time, checking every
-    signature against the trust list of the ``service`` fixture's keys (made here if needed)."""
-    keys = KeyStore.in_data_dir(tmp_path / "data")
-    keys.ensure()
-    sim = FleetThread(
-        Fleet(
-            mosquitto.url,
-            load_inventory(LANTERNS),
-            speed=20,
-            per_connection=100,
-            topics=Topics(topic_root),
-            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
-            trust=TrustFile.open(keys.trust_path),
-        )
-    )
+    signature against the trust list of the ``service`` fixture's keys."""
+    sim = simulated_fleet(mosquitto.url, topic_root, data_dir=tmp_path / "data")
     sim.start()
     yield sim.fleet
     sim.stop()

@@ -15,12 +15,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from firmware_sim import Fleet, load_inventory
-from firmware_sim.verifier import TrustFile
+from firmware_sim import load_inventory
 from lightctl.paths import DEMO_LANTERNS
-from lightctl.protocol import Topics
 from lightctl.signing import KeyStore
-from tests.integration.conftest import FleetThread
+from tests.integration.conftest import FleetThread, simulated_fleet
 from tests.support import ROOT, free_port
 
 T = TypeVar("T")
@@ -42,30 +40,11 @@ def lantern_ids(path: Path) -> list[str]:
 
 
 def signed_fleet(
-    broker_url: str,
-    inventory: Path,
-    topic_root: str,
-    data_dir: Path,
-    *,
-    speed: float = 20,
-    per_connection: int = 100,
-    **extra: Any,
+    broker_url: str, inventory: Path, topic_root: str, data_dir: Path, **options: Any
 ) -> FleetThread:
-    """A fleet that checks every signature against the service's trust list (keys made here if
-    the service has not made them yet, so both sides share them)."""
-    keys = KeyStore.in_data_dir(data_dir)
-    keys.ensure()
-    return FleetThread(
-        Fleet(
-            broker_url,
-            load_inventory(inventory),
-            speed=speed,
-            per_connection=per_connection,
-            topics=Topics(topic_root),
-            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
-            trust=TrustFile.open(keys.trust_path),
-            **extra,
-        )
+    """A fleet of ``inventory`` that checks every signature against the service's trust list."""
+    return simulated_fleet(
+        broker_url, topic_root, inventory=inventory, data_dir=data_dir, **options
     )
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from lightctl.cli import app
 from tests.integration.conftest import LiveService
+from tests.support import MUENZPLATZ
 
 pytestmark = [pytest.mark.broker]
 
@@ -28,18 +29,6 @@ ROUTE = {
         }
     ],
 }
-SQUARE = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [8.5385, 47.3700],
-            [8.5395, 47.3700],
-            [8.5395, 47.3710],
-            [8.5385, 47.3710],
-            [8.5385, 47.3700],
-        ]
-    ],
-}
 
 
 def count_in(output: str) -> int:
@@ -52,7 +41,7 @@ def test_preview_prints_the_same_as_the_api(service: LiveService, tmp_path: Path
     route = tmp_path / "route.geojson"
     route.write_text(json.dumps(ROUTE))
     area = tmp_path / "square.geojson"
-    area.write_text(json.dumps(SQUARE))
+    area.write_text(json.dumps(MUENZPLATZ))
     out = tmp_path / "lanterns.geojson"
     args = [
         "target", "preview",
@@ -69,7 +58,7 @@ def test_preview_prints_the_same_as_the_api(service: LiveService, tmp_path: Path
         "/targets/preview",
         json={
             "circle": {"lon": 8.5390, "lat": 47.3710, "radius_m": 100},
-            "area": SQUARE,
+            "area": MUENZPLATZ,
             "route": {"line": ROUTE["features"][0]["geometry"], "width_m": 15},  # type: ignore[index]
             "exclude": {"streets": ["Bahnhofstrasse"]},
         },

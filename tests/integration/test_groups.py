@@ -7,22 +7,10 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import LiveService
-from tests.support import FIXTURES
+from tests.support import FIXTURES, MUENZPLATZ
 
 pytestmark = [pytest.mark.broker]
 
-MUENZPLATZ = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [8.5385, 47.3700],
-            [8.5395, 47.3700],
-            [8.5395, 47.3710],
-            [8.5385, 47.3710],
-            [8.5385, 47.3700],
-        ]
-    ],
-}
 PAIR = ["LEU101190", "LEU126702"]
 
 

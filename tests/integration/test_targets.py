@@ -11,24 +11,12 @@ from firmware_sim import Fleet
 from lightctl.services.inventory import import_lanterns
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings
-from tests.support import FIXTURES, MosquittoProcess
+from tests.support import FIXTURES, MUENZPLATZ, MosquittoProcess
 
 pytestmark = [pytest.mark.broker]
 
 # 100 m around a point on Bahnhofstrasse between Paradeplatz and Augustinergasse.
 CIRCLE = {"lon": 8.5390, "lat": 47.3710, "radius_m": 100.0}
-MUENZPLATZ = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [8.5385, 47.3700],
-            [8.5395, 47.3700],
-            [8.5395, 47.3710],
-            [8.5385, 47.3710],
-            [8.5385, 47.3700],
-        ]
-    ],
-}
 
 
 def preview(service: LiveService, target: dict[str, Any], status: int = 200) -> dict[str, Any]:

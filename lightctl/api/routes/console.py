@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Mapping
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from lightctl.api.deps import AlertsDep, RuntimeDep
 from lightctl.api.live_feed import LiveFeed, LiveRow
@@ -75,11 +75,14 @@ def _feature_collection(segments: list[tuple[str, str | None, str, list[list[flo
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def install(app: FastAPI) -> None:
+    """The map's caches live as long as the app: made once here, not on a first request."""
+    app.state.street_geometry = StreetGeometryCache()
+    app.state.live_feed = LiveFeed()
+
+
 def _street_cache(request: Request) -> StreetGeometryCache:
-    cache: StreetGeometryCache | None = getattr(request.app.state, "street_geometry", None)
-    if cache is None:
-        cache = StreetGeometryCache()
-        request.app.state.street_geometry = cache
+    cache: StreetGeometryCache = request.app.state.street_geometry
     return cache
 
 
@@ -105,10 +108,7 @@ def street_geometry(request: Request, runtime: RuntimeDep) -> Response:
 
 
 def _live_feed(request: Request) -> LiveFeed:
-    feed: LiveFeed | None = getattr(request.app.state, "live_feed", None)
-    if feed is None:
-        feed = LiveFeed()
-        request.app.state.live_feed = feed
+    feed: LiveFeed = request.app.state.live_feed
     return feed
 
 

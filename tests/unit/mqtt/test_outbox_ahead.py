@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
+from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from lightctl.store.tables import CommandRow
 from tests.support import FakeClock, RecordingLink
 
 ACK_TIMEOUT_S = 10.0
@@ -29,17 +29,7 @@ def _store_ahead(db: Database, clock: FakeClock, starts_in: timedelta, lasts: ti
         payload=LightPayload(on=True, brightness=50),
         seq=SequenceCounter(0).next(),
     )
-    row = CommandRow(
-        id=env.id,
-        alert_id=env.alert_id,
-        channel=env.channel,
-        op=env.op,
-        priority=env.priority,
-        seq=env.seq,
-        issued_at=env.issued_at,
-        expires_at=env.expires_at,
-        envelope=env.to_bytes().decode(),
-    )
+    row = build.command_row(env)
     with db.session() as session:
         alert_store.save_commands(session, "sc_city", [(row, ["L0", "L1"])])
 

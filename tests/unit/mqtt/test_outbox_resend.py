@@ -10,12 +10,12 @@ import pytest
 
 from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
+from lightctl.services import alert_commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from lightctl.store.tables import CommandRow
 from tests.support import FakeClock, RecordingLink
 
 TOPICS = Topics("t")
@@ -24,6 +24,7 @@ TOPICS = Topics("t")
 def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, priority: int) -> None:
     env = CommandEnvelope(
         id=cmd_id,
+        alert_id="al-1",
         channel="light",
         op="set",
         priority=priority,
@@ -32,17 +33,7 @@ def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, pri
         payload=LightPayload(on=True, color="#FF0000"),
         seq=SequenceCounter(0).next(),
     )  # stored unsigned, as a service that does not sign at build time would
-    row = CommandRow(
-        id=env.id,
-        alert_id="al-1",
-        channel=env.channel,
-        op=env.op,
-        priority=env.priority,
-        seq=env.seq,
-        issued_at=env.issued_at,
-        expires_at=env.expires_at,
-        envelope=env.to_bytes().decode(),
-    )
+    row = build.command_row(env)
     with db.session() as session:
         alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])])
 
