@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from lightctl.api.deps import AlertsDep, RuntimeDep
-from lightctl.api.live_feed import LiveFeed, LiveRow
+from lightctl.api.live_feed import COORD_DECIMALS, LiveFeed, LiveRow
 from lightctl.api.schemas import AlertLanternStatesOut, LiveFeedOut, StreetGeometryOut
 from lightctl.protocol import LanternState
 from lightctl.store import Database
@@ -20,8 +20,6 @@ from lightctl.store import lanterns as lantern_store
 router = APIRouter(tags=["console"])
 
 GEOJSON = "application/geo+json"
-# 6 decimals of a degree are ~0.1 m here: finer than any street drawing needs, and ~15% smaller.
-_DECIMALS = 6
 # Below one TCP segment compression saves nothing; level 5 is ~4x smaller at a few ms for 400 KB.
 _GZIP_MIN_BYTES = 1400
 _GZIP_LEVEL = 5
@@ -65,7 +63,7 @@ def _feature_collection(segments: list[tuple[str, str | None, str, list[list[flo
             "type": "Feature",
             "geometry": {
                 "type": "LineString",
-                "coordinates": [[round(p[0], _DECIMALS), round(p[1], _DECIMALS)] for p in coords],
+                "coordinates": [[round(x, COORD_DECIMALS) for x in p[:2]] for p in coords],
             },
             "properties": {"id": sid, "name": name, "class": cls},
         }
