@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
@@ -11,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from lightctl.protocol import TopicKind, Topics
 from tests.integration.conftest import LiveService
+from tests.integration.resilience import wait_until
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker]
@@ -155,6 +157,10 @@ def test_refusals_store_and_publish_nothing(service: LiveService, command_spy: l
     )
     # audio, warning light and projection: one command each per lantern, nothing else.
     assert len(body["commands"]) == 3
+    # "published" is stored as the outbox hands the messages to the broker; the spy, another
+    # client, sees them a moment later. Wait for them, then a little more for any extra one.
+    wait_until(lambda: len(command_spy) >= 3 * count, 10, "the spy to see every command")
+    time.sleep(0.5)
     assert len(command_spy) == 3 * count
 
 
