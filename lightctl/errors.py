@@ -169,3 +169,34 @@ class PayloadTooLarge(LightctlError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the request body is larger than {limit} bytes")
         self.limit = limit
+
+
+class SchemaMismatch(LightctlError):
+    """The database's schema is not the one this version of lightctl was built for.
+
+    ``current`` is the database's revision (None: made by a release before migrations),
+    ``head`` the revision this code needs, ``fix`` the command that resolves it."""
+
+    code = "schema_mismatch"
+
+    def __init__(self, message: str, current: str | None, head: str, fix: str) -> None:
+        super().__init__(f"{message}: {fix}")
+        self.current = current
+        self.head = head
+        self.fix = fix
+
+
+class MigrationFailed(LightctlError):
+    """A schema upgrade failed; it was rolled back and the database is as it was."""
+
+    code = "migration_failed"
+
+    def __init__(self, revision: str, reason: str, current: str | None) -> None:
+        at = f"revision {current}" if current else "its previous schema"
+        super().__init__(
+            f"migration {revision} failed and was rolled back, the database is unchanged at "
+            f"{at}: {reason}"
+        )
+        self.revision = revision
+        self.reason = reason
+        self.current = current

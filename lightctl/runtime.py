@@ -76,7 +76,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         templates = self.load_templates()
-        await asyncio.to_thread(self.db.create_all)
+        await asyncio.to_thread(self.db.create_all, self.settings.database_auto_upgrade)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
         self.signer = await asyncio.to_thread(self._signer)
         self.events = AlertEvents(loop)

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path("lightctl-data")
     database_url: str = ""  # empty: SQLite file in data_dir
+    # Apply pending schema migrations at start-up instead of refusing to start. Off by default:
+    # an operator upgrades a production database on purpose (`lightctl db upgrade`), after a
+    # backup; `lightctl demo` turns it on for the database it owns.
+    database_auto_upgrade: bool = False
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_root: str = "lightctl"
     mqtt_client_id: str = "lightctl-service"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lightctl.cli import access, alerts, inventory, keys, mqtt, server, targets, templates
+from lightctl.cli import access, alerts, database, inventory, keys, mqtt, server, targets, templates
 from lightctl.cli import audit as audit_cli
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(mqtt.app, name="mqtt")
+app.add_typer(database.app, name="db")
 
 
 def main() -> None:

@@ -41,7 +41,11 @@ def open_db(database_url: str | None, data_dir: Path | None) -> tuple[Database, 
         overrides["data_dir"] = data_dir
     settings = Settings(**overrides)  # type: ignore[arg-type]
     db = Database(settings.resolved_database_url)
-    db.create_all()
+    try:
+        db.create_all()  # an older or newer schema is refused, naming `lightctl db upgrade`
+    except LightctlError as exc:
+        db.dispose()
+        fail_with(exc)
     return db, settings
 
 

@@ -116,6 +116,7 @@ def demo(
             http_port=port,
             http_host="127.0.0.1",
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
+            database_auto_upgrade=True,  # the demo owns its database
             simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
         )
         _load_demo_inventory(settings)
@@ -177,6 +178,12 @@ def _checked_runtime(settings: Settings) -> Runtime:
             EXIT_INVALID,
             [{"loc": [p.file, p.key], "msg": p.message} for p in exc.problems],
         )
+    try:
+        # Before the server starts: an older or newer schema is refused here with the command
+        # that fixes it, instead of a traceback from the server's start-up.
+        runtime.db.create_all(upgrade=settings.database_auto_upgrade)
+    except LightctlError as exc:
+        fail_with(exc)
     if settings.environment == "production" and not runtime.keys.exists():
         fail(
             f"no command signing keys in {runtime.keys.directory}: run `lightctl keys generate` "
@@ -187,7 +194,7 @@ def _checked_runtime(settings: Settings) -> Runtime:
 
 def _load_demo_inventory(settings: Settings) -> None:
     db = Database(settings.resolved_database_url)
-    db.create_all()
+    db.create_all(upgrade=True)
     with console.status("loading the demo inventory (Zürich)…"):
         streets = import_streets(db, DEMO_STREETS, settings.street_max_distance_m)
         lanterns = import_lanterns(

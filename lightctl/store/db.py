@@ -9,11 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateIndex
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from lightctl.store import approvals, audit, auth, tables  # noqa: F401  (registers tables)
 
@@ -32,6 +31,7 @@ class Database:
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = _normalise_url(url)
+        self.schema = schema
         self.is_sqlite = self.url.startswith("sqlite")
         connect_args: dict[str, Any] = {}
         if self.is_sqlite:
@@ -51,34 +51,13 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def create_all(self) -> None:
-        """Create missing tables, then the missing indexes of tables made before (idempotent)."""
-        SQLModel.metadata.create_all(self.engine)
-        self.ensure_indexes()
+    def create_all(self, upgrade: bool = False) -> None:
+        """Make the schema usable: create it on an empty database, accept a current one, and
+        refuse an older or newer one with ``SchemaMismatch`` naming the fix (``upgrade``:
+        apply pending migrations instead, for a database the caller owns, like the demo's)."""
+        from lightctl.store.schema import prepare  # schema builds on this module
 
-    def ensure_indexes(self) -> list[str]:
-        """Create every index the table definitions declare that the database lacks; returns
-        their names.
-
-        ``create_all`` makes indexes only together with a new table, so a database created before
-        an index was declared (``ix_delivery_lantern_id``, issue 5) would never get it. Creating
-        one locks writes to its table once, at start-up: ~1 s per million delivery rows.
-        ``IF NOT EXISTS`` keeps two replicas starting at once from failing on each other.
-        """
-        made: list[str] = []
-        with self.engine.begin() as conn:
-            inspector = inspect(conn)
-            for table in SQLModel.metadata.sorted_tables:
-                if not inspector.has_table(table.name):
-                    continue
-                have = {ix["name"] for ix in inspector.get_indexes(table.name)}
-                for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-                    if index.name not in have:
-                        conn.execute(CreateIndex(index, if_not_exists=True))
-                        made.append(str(index.name))
-        if made:
-            log.info("created missing indexes: %s", ", ".join(made))
-        return made
+        prepare(self, upgrade=upgrade)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the lightctl schema; run through ``lightctl db upgrade``."""
