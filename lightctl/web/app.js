@@ -3,6 +3,8 @@
 
 import { api, onUnauthorized } from './api.js';
 import { Dispatcher } from './dispatcher.js';
+import { Events, mountFeatures } from './extend.js';
+import './features.js';
 import { applyStatic, onLanguageChange, setLang, t } from './i18n.js';
 import { LiveFleet } from './live.js';
 import { askSignIn, ensureSignedIn } from './login.js';
@@ -37,9 +39,10 @@ async function main() {
   });
   cmap.attachLegend($('legend'));
   onLanguageChange(() => cmap.renderLegend());
-  dispatcher = new Dispatcher(cmap);
+  const events = new Events();
+  dispatcher = new Dispatcher(cmap, events);
   operator = new Operator(cmap);
-  setupTabs(cmap, dispatcher, operator);
+  setupTabs(cmap, dispatcher, operator, events);
 
   const fleet = new LiveFleet();
   const data = await loadAll(fleet);
@@ -54,6 +57,7 @@ async function main() {
   dispatcher.renderHistory(data.alerts);
   const running = data.alerts.find((a) => a.status === 'sending');
   if (running) dispatcher.follow(running);
+  mountFeatures({ cmap, api, t, onLanguageChange, events, dispatcher, operator });
 
   pollLive(fleet, cmap, operator);
   pollHealth();
@@ -127,7 +131,7 @@ async function pollHealth() {
   }
 }
 
-function setupTabs(cmap, dispatcher, operator) {
+function setupTabs(cmap, dispatcher, operator, events) {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   const select = (tab, focus) => {
     for (const other of tabs) {
@@ -141,6 +145,7 @@ function setupTabs(cmap, dispatcher, operator) {
     operator.draw.cancel();
     cmap.setMode(tab.id === 'tab-operate' ? 'operate' : 'dispatch');
     cmap.map.invalidateSize();
+    events.emit('view', { view: tab.id === 'tab-operate' ? 'operate' : 'dispatch' });
     if (tab.id === 'tab-operate') {
       operator.refreshAudit();
       operator.refreshSimulator();

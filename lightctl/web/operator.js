@@ -3,7 +3,7 @@
 // records.
 
 import { api, injectFault } from './api.js';
-import { explainApiError, explainTarget } from './dispatcher.js';
+import { explainApiError, explainTarget } from './explain.js';
 import { DrawTool } from './draw.js';
 import { getLang, onLanguageChange, t } from './i18n.js';
 import { escapeHtml } from './map.js';

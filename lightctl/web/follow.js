@@ -1,0 +1,296 @@
+// Following a sent warning: its counts and every lantern's delivery state on the map as the
+// progress stream reports them, update, cancel and all-clear, and the list of recent warnings.
+
+import { api, followAlertEvents } from './api.js';
+import { explainApiError, explainTarget } from './explain.js';
+import { describeTarget, formatTime, sleep } from './format.js';
+import { t } from './i18n.js';
+import { escapeHtml } from './map.js';
+
+const $ = (id) => document.getElementById(id);
+
+const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
+const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
+// Statuses in which the alert can still change (a held one waits for a second dispatcher).
+const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
+
+export class Follower {
+  /** ctx: {cmap, templateTitle(id), snapshot(), sent: Map, canAlert(), canApprove(),
+   * refresh(), onFollow(alert|null)}. */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.cmap = ctx.cmap;
+    this.alert = null;
+    this.stream = null;
+    this.lastAnnounce = 0;
+    this.history = [];
+  }
+
+  init() {
+    $('btn-update').addEventListener('click', () => this.updateAlert());
+    $('btn-cancel').addEventListener('click', () => this.act('cancel'));
+    $('btn-allclear').addEventListener('click', () => this.act('allclear'));
+    $('btn-close-live').addEventListener('click', () => this.unfollow());
+    $('alert-list').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-follow]');
+      if (button) this.followId(button.dataset.follow);
+    });
+  }
+
+  async followId(id) {
+    try {
+      this.follow(await api.alert(id), true);
+    } catch (error) {
+      $('form-error').textContent = explainApiError(error);
+    }
+  }
+
+  follow(alert, focus = false) {
+    this._stopStream();
+    this.alert = alert;
+    this.deliveries = new Map();
+    this.deliveryReasons = {};
+    this.cmap.setDelivery(this.deliveries);
+    this.renderLive();
+    $('live').hidden = false;
+    if (focus) {
+      $('live').focus();
+      $('live').scrollIntoView({ block: 'start' });
+    }
+    // The stream's first event names every lantern's state, later ones only the changes.
+    this._startStream();
+    this.ctx.onFollow(alert);
+  }
+
+  unfollow() {
+    this._stopStream();
+    this.alert = null;
+    $('live').hidden = true;
+    this.cmap.setDelivery(null);
+    $('btn-send').focus();
+    this.ctx.onFollow(null);
+  }
+
+  _startStream() {
+    const controller = new AbortController();
+    this.stream = controller;
+    const id = this.alert.id;
+    let perLantern = false; // the server's events carry the lanterns whose delivery changed
+    followAlertEvents(
+      id,
+      (alert) => {
+        if (this.alert?.id !== id) return;
+        if (Array.isArray(alert.lanterns)) {
+          perLantern = true;
+          for (const d of alert.lanterns) {
+            this.deliveries.set(d.lantern, d.state);
+            if (d.reason && (d.state === 'failed' || d.state === 'rejected')) this.deliveryReasons[d.lantern] = d.reason;
+          }
+          this._showDeliveries(id);
+        } else {
+          this._scheduleDeliveries(); // a server whose events carry counts only: fetch the states
+        }
+        this.alert = { ...alert, lanterns: null };
+        this.renderLive();
+      },
+      controller.signal
+    )
+      .catch(() => this._pollUntilFinished(id, controller))
+      .finally(() => {
+        if (this.alert?.id === id && !controller.signal.aborted && !perLantern) this._loadDeliveries();
+      });
+  }
+
+  _showDeliveries(id) {
+    this.cmap.setDelivery(this.deliveries);
+    if (this.shownAlert !== id && this.deliveries.size) {
+      this.shownAlert = id; // once per alert: after that the map is the dispatcher's to move
+      this.cmap.showLanterns([...this.deliveries.keys()]);
+    }
+  }
+
+  async _pollUntilFinished(id, controller) {
+    // The stream broke (proxy, network): poll instead until the alert has finished.
+    while (!controller.signal.aborted && this.alert?.id === id) {
+      await sleep(2000);
+      try {
+        this.alert = await api.alert(id, false, { signal: controller.signal });
+        this.renderLive();
+        await this._loadDeliveries();
+        if (this.alert.status !== 'sending') return;
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+      }
+    }
+  }
+
+  _stopStream() {
+    this.stream?.abort();
+    this.stream = null;
+  }
+
+  _scheduleDeliveries() {
+    if (this.deliveryTimer) {
+      this.deliveryDirty = true;
+      return;
+    }
+    this._loadDeliveries();
+    this.deliveryTimer = setTimeout(() => {
+      this.deliveryTimer = null;
+      if (this.deliveryDirty) {
+        this.deliveryDirty = false;
+        this._scheduleDeliveries();
+      }
+    }, DELIVERY_REFRESH_MS);
+  }
+
+  async _loadDeliveries() {
+    const id = this.alert?.id;
+    if (!id) return;
+    try {
+      // The map needs each lantern's state only: grouped ids, not the full delivery rows.
+      const [full, grouped] = await Promise.all([api.alert(id), api.alertLanternStates(id)]);
+      if (this.alert?.id !== id) return;
+      this.deliveries = new Map();
+      for (const [state, ids] of Object.entries(grouped.states)) {
+        for (const lantern of ids) this.deliveries.set(lantern, state);
+      }
+      this.deliveryReasons = grouped.reasons;
+      this._showDeliveries(id);
+      this.alert = { ...full, lanterns: null };
+      this.renderLive();
+    } catch {
+      // The next event or poll tries again; the counts above stay as they were.
+    }
+  }
+
+  renderLive() {
+    const a = this.alert;
+    if (!a) return;
+    const c = a.counts || {};
+    const sum = (...keys) => keys.reduce((n, k) => n + (c[k] || 0), 0);
+    const total = Object.values(c).reduce((n, v) => n + v, 0);
+    const shown = {
+      received: sum('received'),
+      playing: sum('playing'),
+      done: sum('done', 'applied'),
+      failed: sum('failed', 'rejected'),
+      unreachable: sum('unreachable', 'expired'),
+    };
+    for (const [k, v] of Object.entries(shown)) $(`count-${k}`).textContent = v;
+    const finished = total - sum('held', 'planned', 'published', 'received', 'playing');
+    $('live-bar').style.width = total ? `${(100 * finished) / total}%` : '0%';
+    $('live').classList.toggle('exercise', a.exercise);
+    $('live-exercise').hidden = !a.exercise;
+    const status = $('live-status');
+    status.textContent = t(`status.${a.status}`);
+    status.className = `badge status-${a.status}`;
+    $('live-summary').textContent = [
+      this.ctx.templateTitle(a.template),
+      describeTarget(a.target),
+      t('live.lanterns', { n: a.lantern_count }),
+      (a.languages || []).join(', '),
+      formatTime(a.created_at),
+    ].join(' · ');
+    const other = Object.entries(c)
+      .filter(([k, v]) => v && !['received', 'playing', 'done', 'applied', 'failed', 'unreachable'].includes(k))
+      .map(([k, v]) => `${t(`state.${k}`)} ${v}`);
+    $('live-other').textContent = [t('live.doneOf', { done: shown.done, total }), ...other].join(' · ');
+    const active = ACTIVE.has(a.status);
+    const held = a.status === 'awaiting_approval';
+    for (const id of ['btn-update', 'btn-cancel', 'btn-allclear']) $(id).disabled = !active || this.ctx.canAlert() === false;
+    // A held alert has played nothing: it can be approved or dropped, not given an all-clear.
+    $('btn-allclear').disabled = $('btn-allclear').disabled || held;
+    $('live-held').hidden = !held;
+    $('btn-approve').hidden = !held || this.ctx.sent.has(a.id);
+    $('btn-approve').disabled = this.ctx.canApprove() === false;
+    this._announce(a, shown, total);
+  }
+
+  _announce(a, shown, total) {
+    const now = Date.now();
+    const key = `${a.id}|${a.status}`;
+    if (key === this.announcedKey && now - this.lastAnnounce < ANNOUNCE_EVERY_MS) return;
+    this.announcedKey = key;
+    this.lastAnnounce = now;
+    $('live-announce').textContent = t('live.announce', {
+      status: t(`status.${a.status}`),
+      done: shown.done,
+      total,
+      failed: shown.failed + shown.unreachable,
+    });
+  }
+
+  async act(action) {
+    const a = this.alert;
+    if (!a) return;
+    $('live-error').textContent = '';
+    try {
+      const result = action === 'cancel' ? await api.cancelAlert(a.id) : await api.allClear(a.id, {});
+      this.follow(result);
+      this.ctx.refresh();
+    } catch (error) {
+      this._showLiveError(error);
+    }
+  }
+
+  async updateAlert() {
+    const a = this.alert;
+    if (!a) return;
+    $('live-error').textContent = '';
+    const now = this.ctx.snapshot();
+    // Compare with what this page sent; for an alert sent elsewhere, with what the alert reports.
+    const before = this.ctx.sent.get(a.id) || {
+      target: a.target,
+      template: a.template,
+      languages: a.languages,
+      params: null,
+    };
+    const change = {};
+    const differs = (x, y) => JSON.stringify(x) !== JSON.stringify(y);
+    if (now.target && differs(now.target, before.target)) change.target = now.target;
+    if (now.template && now.template !== before.template) change.template = now.template;
+    if (now.template && now.languages.length && differs(now.languages, before.languages)) {
+      change.languages = now.languages;
+    }
+    // Params of an alert sent elsewhere are unknown: send the form's, if the template has any.
+    const paramsChanged = before.params
+      ? differs(now.params, before.params)
+      : Object.keys(now.params).length > 0;
+    if (now.template && (change.template || paramsChanged)) change.params = now.params;
+    if (!Object.keys(change).length) {
+      $('live-error').textContent = t('err.nothingChanged');
+      return;
+    }
+    try {
+      const updated = await api.updateAlert(a.id, change);
+      this.ctx.sent.set(a.id, now);
+      this.follow(updated);
+      this.ctx.refresh();
+    } catch (error) {
+      this._showLiveError(error);
+    }
+  }
+
+  _showLiveError(error) {
+    const onTarget = error.status === 422 && error.errors.some((e) => (e.loc || [])[0] === 'target');
+    $('live-error').textContent = onTarget ? explainTarget(error).text : explainApiError(error);
+  }
+
+  renderHistory(list) {
+    const items = list.map((a) => {
+      const exercise = a.exercise ? `<span class="badge exercise">${escapeHtml(t('exercise.badge'))}</span>` : '';
+      const current = this.alert && this.alert.id === a.id ? ' aria-current="true"' : '';
+      const title = this.ctx.templateTitle(a.template);
+      return `<li class="alert-row${a.exercise ? ' exercise' : ''}"${current}>
+        <div class="alert-main">
+          <strong>${escapeHtml(title)}</strong> ${exercise}
+          <span class="badge status-${a.status}">${escapeHtml(t(`status.${a.status}`))}</span>
+          <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))}</div>
+        </div>
+        <button type="button" data-follow="${escapeHtml(a.id)}" aria-label="${escapeHtml(t('history.showLabel', { title, time: formatTime(a.created_at) }))}">${escapeHtml(t('history.show'))}</button>
+      </li>`;
+    });
+    $('alert-list').innerHTML = items.length ? items.join('') : `<li class="muted">${escapeHtml(t('history.empty'))}</li>`;
+  }
+}
