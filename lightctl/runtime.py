@@ -27,6 +27,7 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_url
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
+from lightctl.store.serving import ServingClaim, sqlite_file
 from lightctl.templates import Template, load_templates
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
+        self._claim: ServingClaim | None = None
 
     def load_templates(self) -> dict[str, Template]:
         """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
@@ -72,9 +74,18 @@ class Runtime:
             self.templates = load_templates(self.settings.templates_dir or TEMPLATES_DIR)
         return self.templates
 
+    def claim_database(self) -> None:
+        """SQLite serves one process: refuse (``DatabaseInUse``) if another one serves it."""
+        path = sqlite_file(self.db.url)
+        if path is not None and self._claim is None:
+            claim = ServingClaim(path)
+            claim.acquire()
+            self._claim = claim
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.claim_database()
         templates = self.load_templates()
         await asyncio.to_thread(self.db.create_all, self.settings.database_auto_upgrade)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
@@ -163,6 +174,9 @@ class Runtime:
         if self.link:
             self.link.stop()
         self.db.dispose()
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def _signer(self) -> CommandSigner:
         """The signer; in development the first start creates the keys, production needs

@@ -182,6 +182,7 @@ def _checked_runtime(settings: Settings) -> Runtime:
         # Before the server starts: an older or newer schema is refused here with the command
         # that fixes it, instead of a traceback from the server's start-up.
         runtime.db.create_all(upgrade=settings.database_auto_upgrade)
+        runtime.claim_database()  # a second `serve` on one SQLite file stops here, saying so
     except LightctlError as exc:
         fail_with(exc)
     if settings.environment == "production" and not runtime.keys.exists():

@@ -157,3 +157,56 @@ class SimProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class ServeProcess:
+    """``lightctl serve`` in its own process, configured through the environment."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int, token: str) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"lightctl serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                return bool(self.http.get("/healthz").json()["mqtt"] == "connected")
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        wait_until(healthy, 40, "lightctl serve to be healthy")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown code runs
+        self.proc.wait(timeout=10)
+
+    def alert(self, alert_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get(f"/alerts/{alert_id}").json()
+        return body
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -22,6 +18,7 @@ from lightctl.signing import KeyStore
 from lightctl.store import Database
 from tests.integration.resilience import (
     GERMAN,
+    ServeProcess,
     audio_command,
     demo_lanterns,
     finished,
@@ -30,7 +27,7 @@ from tests.integration.resilience import (
     signed_fleet,
     wait_until,
 )
-from tests.support import ROOT, MosquittoProcess, free_port, postgres_url
+from tests.support import MosquittoProcess, free_port, postgres_url
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -63,59 +60,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         db.dispose()
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.close()
-
-
-class ServeProcess:
-    """``lightctl serve`` in its own process, configured through the environment."""
-
-    def __init__(self, env: dict[str, str], log: Path, port: int, token: str) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
-                env=self.env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-        def healthy() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"lightctl serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                return bool(self.http.get("/healthz").json()["mqtt"] == "connected")
-            except (httpx.HTTPError, ValueError, KeyError):
-                return False
-
-        wait_until(healthy, 40, "lightctl serve to be healthy")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no shutdown code runs
-        self.proc.wait(timeout=10)
-
-    def alert(self, alert_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.http.get(f"/alerts/{alert_id}").json()
-        return body
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def test_service_killed_mid_fan_out_resumes_and_nothing_plays_twice(
