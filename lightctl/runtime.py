@@ -18,7 +18,13 @@ from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.lantern_state import LanternStates
-from lightctl.services.schedule_runner import ScheduleRunner
+from lightctl.services.replicas import (
+    Fingerprint,
+    ReplicaMismatch,
+    Replicas,
+    templates_digest,
+)
+from lightctl.services.schedule_runner import TICK_S, ScheduleRunner
 from lightctl.services.schedules import ScheduleService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
@@ -27,10 +33,15 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_url
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
+from lightctl.store.schema import Migrator
 from lightctl.store.serving import ServingClaim, sqlite_file
 from lightctl.templates import Template, load_templates
 
 log = logging.getLogger(__name__)
+
+
+# The lease of the one replica that runs the lighting schedules.
+SCHEDULE_LEASE = "schedule-runner"
 
 
 def utc_now() -> datetime:
@@ -67,6 +78,7 @@ class Runtime:
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
         self._claim: ServingClaim | None = None
+        self.replicas: Replicas | None = None
 
     def load_templates(self) -> dict[str, Template]:
         """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
@@ -90,6 +102,8 @@ class Runtime:
         await asyncio.to_thread(self.db.create_all, self.settings.database_auto_upgrade)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
         self.signer = await asyncio.to_thread(self._signer)
+        self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))
+        await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         host, port = parse_mqtt_url(self.settings.mqtt_url)
@@ -142,7 +156,15 @@ class Runtime:
             self.db, self.targets, utc_now, on_change=self._schedules_changed, sign=sign
         )
         self.schedule_runner = ScheduleRunner(
-            self.db, self.schedules, utc_now, on_stored=self.outbox.wake, sign=sign
+            self.db,
+            self.schedules,
+            utc_now,
+            on_stored=self.outbox.wake,
+            sign=sign,
+            # One replica runs the schedules; another takes over within a lease if it dies.
+            should_run=lambda: (
+                self.replicas is not None and self.replicas.hold(SCHEDULE_LEASE, 3 * TICK_S)
+            ),
         )
         self.link.start()
         await self.schedule_runner.start()
@@ -173,6 +195,8 @@ class Runtime:
                 pass
         if self.link:
             self.link.stop()
+        if self.replicas:
+            await self.replicas.stop()
         self.db.dispose()
         if self._claim is not None:
             self._claim.release()
@@ -188,6 +212,22 @@ class Runtime:
             for key in self.keys.ensure():
                 log.warning("generated %s signing key %s (development)", key.scope, key.kid)
         return CommandSigner(self.keys, utc_now, SequenceCounter(0).next)
+
+    def check_replicas(self) -> None:
+        """Refuse (``ReplicaMismatch``) when a live replica on this database is configured
+        differently; ``start`` checks again when it registers."""
+        differences = Replicas(self.db, utc_now, self._fingerprint()).check()
+        if differences:
+            raise ReplicaMismatch(differences)
+
+    def _fingerprint(self) -> Fingerprint:
+        registry = self.keys.load()
+        kids = sorted(k.kid for k in registry.keys if k.revoked_at is None)
+        return Fingerprint(
+            signing_kids=",".join(kids),
+            templates_digest=templates_digest(self.settings.templates_dir or TEMPLATES_DIR),
+            schema_revision=Migrator(self.db).head(),
+        )
 
     def metrics(self) -> dict[str, int]:
         """Counters of delivery and input hygiene (GET /api/v1/metrics)."""
@@ -221,10 +261,12 @@ class Runtime:
     def health(self) -> dict[str, str]:
         mqtt_ok = self.link is not None and self.link.connected
         db_ok = self.db.ping()
+        problems = self.replicas.problems if self.replicas is not None else []
         return {
-            "status": "ok" if mqtt_ok and db_ok else "degraded",
+            "status": "ok" if mqtt_ok and db_ok and not problems else "degraded",
             "mqtt": "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})",
             "db": "ok" if db_ok else "unreachable",
+            "replicas": "; ".join(problems) if problems else "consistent",
         }
 
     def _mqtt_error(self) -> str:

@@ -211,6 +211,10 @@ class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     mqtt: str
     db: str
+    replicas: str = Field(
+        default="consistent",
+        description="`consistent`, or how another live replica on this database differs",
+    )
 
 
 class TargetPreviewOut(BaseModel):

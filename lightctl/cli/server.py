@@ -183,6 +183,7 @@ def _checked_runtime(settings: Settings) -> Runtime:
         # that fixes it, instead of a traceback from the server's start-up.
         runtime.db.create_all(upgrade=settings.database_auto_upgrade)
         runtime.claim_database()  # a second `serve` on one SQLite file stops here, saying so
+        runtime.check_replicas()  # and one configured unlike the replicas already running
     except LightctlError as exc:
         fail_with(exc)
     if settings.environment == "production" and not runtime.keys.exists():

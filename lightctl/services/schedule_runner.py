@@ -71,6 +71,7 @@ class ScheduleRunner:
         sign: Sign | None = None,
         tick_s: float = TICK_S,
         ahead: timedelta = AHEAD,
+        should_run: Callable[[], bool] = lambda: True,
     ) -> None:
         self._db = db
         self._schedules = schedules
@@ -79,6 +80,8 @@ class ScheduleRunner:
         self._sign: Sign = sign or (lambda env: env)
         self._tick_s = tick_s
         self._ahead = ahead
+        # Whether this replica runs the schedules now (it holds their lease); asked every pass.
+        self._should_run = should_run
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,7 +109,8 @@ class ScheduleRunner:
         assert self._wake is not None
         while True:
             try:
-                await asyncio.to_thread(self.run_once)
+                if await asyncio.to_thread(self._should_run):
+                    await asyncio.to_thread(self.run_once)
             except Exception:  # a database hiccup must not end the schedules
                 log.exception("schedule pass failed; next try in %.0f s", self._tick_s)
             with contextlib.suppress(TimeoutError):

@@ -14,7 +14,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
-from lightctl.store import approvals, audit, auth, tables  # noqa: F401  (registers tables)
+from lightctl.store import (  # noqa: F401  (registers tables)
+    approvals,
+    audit,
+    auth,
+    coordination,
+    tables,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,13 @@ that fails halfway rolls back all of them (PostgreSQL and SQLite both have trans
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import lightctl.store.db  # noqa: F401  (imports every module that defines a table)
 
@@ -33,7 +35,18 @@ def _on_version_apply(
         hook(step.up_revision_id if step.is_upgrade else step.down_revision_ids)
 
 
+def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | Literal[False]:
+    """Write SQLModel's column types as plain SQLAlchemy ones, so a revision means the same
+    whatever SQLModel version later reads it."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 context.configure(
+    render_item=_render_item,
     connection=connection,
     target_metadata=SQLModel.metadata,
     # SQLite cannot ALTER most things: batch mode copies the table instead.
