@@ -137,6 +137,9 @@ class AlertOut(BaseModel):
     ]
     created_at: datetime
     expires_at: datetime
+    ended_at: datetime | None = Field(
+        default=None, description="when it was cancelled, cleared or expired; null while running"
+    )
     priority: int
     exercise: bool
     signal: str

@@ -53,26 +53,39 @@ class ApprovalService:
             assert alert is not None
             if _aware(alert.expires_at) <= now:
                 raise Conflict(f"alert {alert_id} expired before it was approved", "expired")
+            decided = approval_store.decide(session, alert_id, "approved", by.subject, now)
+            released = alert_store.transition(
+                session, alert_id, from_status=("awaiting_approval",), to_status="active", now=now
+            )
+            if not (decided and released):  # another replica decided first
+                raise Conflict(f"alert {alert_id} was decided meanwhile", "decided")
             approval_store.release_held(session, alert_id, now)
-            alert.status, alert.updated_at = "active", now
-            session.add(alert)
-            row.decision, row.decided_by, row.decided_at = "approved", by.subject, now
-            session.add(row)
         self._on_released()
-        return row
+        return self._decided(alert_id)
 
     def reject(self, alert_id: str, by: Principal) -> ApprovalRow:
         """Cancel a held alert: its deliveries end `cancelled`, nothing was ever published."""
         now = self._clock()
         with self._db.session() as session:
-            row = self._pending(session, alert_id)
+            self._pending(session, alert_id)
+            decided = approval_store.decide(session, alert_id, "rejected", by.subject, now)
+            ended = alert_store.transition(
+                session,
+                alert_id,
+                from_status=("awaiting_approval",),
+                to_status="cancelled",
+                now=now,
+                ended=True,
+            )
+            if not (decided and ended):
+                raise Conflict(f"alert {alert_id} was decided meanwhile", "decided")
             approval_store.cancel_held(session, alert_id, now)
-            alert = alert_store.get_alert(session, alert_id)
-            assert alert is not None
-            alert.status, alert.ended_at, alert.updated_at = "cancelled", now, now
-            session.add(alert)
-            row.decision, row.decided_by, row.decided_at = "rejected", by.subject, now
-            session.add(row)
+        return self._decided(alert_id)
+
+    def _decided(self, alert_id: str) -> ApprovalRow:
+        row = self.get(alert_id)
+        if row is None:  # pragma: no cover - the row was just written in a committed transaction
+            raise NotFound("alert awaiting approval", alert_id)
         return row
 
     def get(self, alert_id: str) -> ApprovalRow | None:
@@ -83,7 +96,12 @@ class ApprovalService:
     def _pending(session: Session, alert_id: str) -> ApprovalRow:
         row = approval_store.get(session, alert_id)
         if row is None:
-            raise NotFound("alert awaiting approval", alert_id)
+            alert = alert_store.get_alert(session, alert_id)
+            if alert is None:
+                raise NotFound("alert awaiting approval", alert_id)
+            raise Conflict(
+                f"alert {alert_id} is not awaiting approval: it is {alert.status}", alert.status
+            )
         if row.decision != "pending":
             raise Conflict(f"alert {alert_id} was already {row.decision}", row.decision)
         return row

@@ -24,7 +24,7 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
-from lightctl.services.alert_reports import AlertReport
+from lightctl.services.alert_reports import AlertReport, aware
 from lightctl.services.alerts import AlertService
 from lightctl.store.tables import DeliveryRow
 
@@ -56,6 +56,7 @@ def to_out(report: AlertReport) -> AlertOut:
         status=report.status,
         created_at=a.created_at,
         expires_at=a.expires_at,
+        ended_at=aware(a.ended_at) if a.ended_at is not None else None,
         priority=a.priority,
         exercise=a.exercise,
         signal=a.signal,
