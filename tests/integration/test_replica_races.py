@@ -11,6 +11,7 @@ import random
 import secrets
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -27,8 +28,12 @@ from lightctl.store import Database
 from tests.integration.resilience import (
     GERMAN,
     ServeProcess,
+    audio_command,
     demo_lanterns,
+    finished,
     lantern_ids,
+    on_fleet,
+    signed_fleet,
     wait_until,
 )
 from tests.support import MosquittoProcess, free_port, postgres_url
@@ -89,6 +94,33 @@ class CommandTap:
         self._client.disconnect()
 
 
+def two_replicas(
+    url: str, broker: MosquittoProcess, topic_root: str, tmp_path: Path
+) -> list[ServeProcess]:
+    """Two ``lightctl serve`` processes on one database and broker, signing with the same keys."""
+    data_dir = tmp_path / "data"
+    KeyStore.in_data_dir(data_dir).ensure()
+    token = f"lct_{secrets.token_urlsafe(32)}"
+    replicas: list[ServeProcess] = []
+    for name in ("a", "b"):
+        port = free_port()
+        env = {
+            **os.environ,
+            "LIGHTCTL_DATA_DIR": str(data_dir),
+            "LIGHTCTL_DATABASE_URL": url,
+            "LIGHTCTL_MQTT_URL": broker.url,
+            "LIGHTCTL_MQTT_ROOT": topic_root,
+            "LIGHTCTL_MQTT_CLIENT_ID": f"svc-{name}-{topic_root}"[:60],
+            "LIGHTCTL_HTTP_HOST": "127.0.0.1",
+            "LIGHTCTL_HTTP_PORT": str(port),
+            "LIGHTCTL_ACK_TIMEOUT_S": "3",
+            "LIGHTCTL_PRERENDER_TEMPLATES": "false",
+            "LIGHTCTL_BOOTSTRAP_TOKEN": token,
+        }
+        replicas.append(ServeProcess(env, tmp_path / f"serve-{name}.log", port, token))
+    return replicas
+
+
 def test_concurrent_lifecycle_calls_over_two_replicas_end_once(
     shared_postgres: tuple[str, Database],
     own_mosquitto: MosquittoProcess,
@@ -100,26 +132,7 @@ def test_concurrent_lifecycle_calls_over_two_replicas_end_once(
     db.create_all()
     import_lanterns(db, inventory)
     ids = lantern_ids(inventory)
-    data_dir = tmp_path / "data"
-    KeyStore.in_data_dir(data_dir).ensure()  # both replicas sign with the same keys
-    token = f"lct_{secrets.token_urlsafe(32)}"
-    replicas: list[ServeProcess] = []
-    for name in ("a", "b"):
-        port = free_port()
-        env = {
-            **os.environ,
-            "LIGHTCTL_DATA_DIR": str(data_dir),
-            "LIGHTCTL_DATABASE_URL": url,
-            "LIGHTCTL_MQTT_URL": own_mosquitto.url,
-            "LIGHTCTL_MQTT_ROOT": topic_root,
-            "LIGHTCTL_MQTT_CLIENT_ID": f"svc-{name}-{topic_root}"[:60],
-            "LIGHTCTL_HTTP_HOST": "127.0.0.1",
-            "LIGHTCTL_HTTP_PORT": str(port),
-            "LIGHTCTL_ACK_TIMEOUT_S": "3",
-            "LIGHTCTL_PRERENDER_TEMPLATES": "false",
-            "LIGHTCTL_BOOTSTRAP_TOKEN": token,
-        }
-        replicas.append(ServeProcess(env, tmp_path / f"serve-{name}.log", port, token))
+    replicas = two_replicas(url, own_mosquitto, topic_root, tmp_path)
     tap = CommandTap(own_mosquitto.url, topic_root)
     try:
         for replica in replicas:
@@ -189,3 +202,60 @@ def test_concurrent_lifecycle_calls_over_two_replicas_end_once(
 
 def _issued(envelope: dict[str, object]) -> datetime:
     return datetime.fromisoformat(str(envelope["issued_at"]))
+
+
+FLEET = 2000
+
+
+def test_a_replica_killed_mid_fan_out_changes_nothing_the_dispatcher_sees(
+    shared_postgres: tuple[str, Database],
+    own_mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+) -> None:
+    url, db = shared_postgres
+    inventory = demo_lanterns(tmp_path, FLEET)
+    db.create_all()
+    import_lanterns(db, inventory)
+    ids = lantern_ids(inventory)
+    replicas = two_replicas(url, own_mosquitto, topic_root, tmp_path)
+    tap = CommandTap(own_mosquitto.url, topic_root)
+    sim = signed_fleet(own_mosquitto.url, inventory, topic_root, tmp_path / "data", speed=10)
+    try:
+        for replica in replicas:
+            replica.start()
+        sim.start()
+        doomed, survivor = replicas
+        response = survivor.http.post(
+            "/alerts",
+            json={"target": {"lanterns": ids}, "messages": {"de": GERMAN}, "expires_in_s": 300},
+        )
+        assert response.status_code == 201, response.text
+        alert_id = response.json()["id"]
+        wait_until(lambda: len(tap.commands()) >= FLEET // 4, 30, "the fan-out to be under way")
+        before_kill = tap.commands()
+        doomed.kill()
+        # While both replicas ran, no command went to a lantern twice: each due row had one
+        # publisher (retries wait ack_timeout_s = 3 s, longer than this first part takes).
+        sent = Counter((lid, str(env["id"])) for lid, env in before_kill)
+        twice = sorted(key for key, n in sent.items() if n > 1)
+        assert not twice, f"published twice while both replicas ran: {twice[:10]}"
+
+        wait_until(lambda: finished(survivor.alert(alert_id)), 120, "every lantern to finish")
+        body = survivor.alert(alert_id)
+        assert body["counts"] == {"done": FLEET}, body["counts"]
+        audio_id = audio_command(body)
+
+        def played() -> dict[str, int]:
+            return {
+                lid: sum(1 for cmd, _ in sim.fleet.record(lid).played if cmd == audio_id)
+                for lid in ids
+            }
+
+        assert set(on_fleet(sim, played, timeout_s=30).values()) == {1}
+        print(f"\n{len(before_kill)} commands out when replica A was killed; all {FLEET} done")
+    finally:
+        sim.stop()
+        tap.stop()
+        for replica in replicas:
+            replica.stop()
