@@ -123,6 +123,7 @@ class Fleet:
                 on_connected=self._on_gateway_connected,
                 password=(passwords or {}).get(gateway_id),
                 ca_file=ca_file,
+                node=len(self.gateways),  # spread over the nodes of a clustered broker
             )
             self.gateways.append(gateway)
             for spec in chunk:

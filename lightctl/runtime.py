@@ -30,7 +30,7 @@ from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.steering import SteeringService
 from lightctl.services.targets import TargetResolver
-from lightctl.settings import Settings, parse_mqtt_url
+from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store.schema import Migrator
@@ -106,7 +106,7 @@ class Runtime:
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
-        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        (host, port), *alternates = parse_mqtt_urls(self.settings.mqtt_url)
         self.link = MqttLink(
             host,
             port,
@@ -123,6 +123,7 @@ class Runtime:
             password=self.settings.mqtt_secret(),
             tls=self.settings.mqtt_tls,
             ca_file=str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None,
+            alternates=alternates,
         )
         self.outbox = Outbox(
             self.db,

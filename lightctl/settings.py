@@ -160,11 +160,27 @@ class Settings(BaseSettings):
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """Host and port of an ``mqtt://HOST:PORT`` URL (1883, or 8883 for mqtts://, when absent)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+    """Host and port of an ``mqtt://HOST:PORT`` URL (1883, or 8883 for mqtts://, when absent);
+    of a cluster's ``mqtt://NODE1:PORT,NODE2:PORT`` the first node."""
+    return parse_mqtt_urls(url)[0]
+
+
+def parse_mqtt_urls(url: str) -> list[tuple[str, int]]:
+    """Every node of ``mqtt://HOST:PORT[,HOST:PORT...]``: the nodes of one clustered broker."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
         raise ValueError(f"not an mqtt://HOST:PORT URL: {url!r}")
-    port = 1883 if parts.port is None else parts.port
-    if port == 0:
-        raise ValueError(f"port 0 is not a broker port: {url!r}")
-    return parts.hostname, port
+    default_port = 8883 if scheme in ("mqtts", "ssl") else 1883
+    nodes: list[tuple[str, int]] = []
+    for part in rest.split("/", 1)[0].split(","):
+        parts = urlsplit(f"{scheme}://{part.strip()}")
+        if not parts.hostname:
+            raise ValueError(f"not an mqtt://HOST:PORT URL: {url!r} (no host in {part!r})")
+        try:
+            port = default_port if parts.port is None else parts.port
+        except ValueError:
+            raise ValueError(f"bad port in {part!r} of {url!r}") from None
+        if port == 0:
+            raise ValueError(f"port 0 is not a broker port: {url!r}")
+        nodes.append((parts.hostname, port))
+    return nodes
