@@ -50,7 +50,8 @@ class ApprovalService:
                     by.role_names,
                 )
             alert = alert_store.get_alert(session, alert_id)
-            assert alert is not None
+            if alert is None:  # its approval row outlived it: nothing to release
+                raise NotFound("alert", alert_id)
             if _aware(alert.expires_at) <= now:
                 raise Conflict(f"alert {alert_id} expired before it was approved", "expired")
             approval_store.release_held(session, alert_id, now)
@@ -68,7 +69,8 @@ class ApprovalService:
             row = self._pending(session, alert_id)
             approval_store.cancel_held(session, alert_id, now)
             alert = alert_store.get_alert(session, alert_id)
-            assert alert is not None
+            if alert is None:  # its approval row outlived it: nothing to release
+                raise NotFound("alert", alert_id)
             alert.status, alert.ended_at, alert.updated_at = "cancelled", now, now
             session.add(alert)
             row.decision, row.decided_by, row.decided_at = "rejected", by.subject, now
