@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -89,6 +90,9 @@ def test_openapi_fuzz(fuzzed: LiveService) -> None:
     tried: dict[str, int] = {}
     failures: list[str] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):  # an operation our own OpenAPI document describes wrongly
+            failures.append(f"openapi.json: {result.err()}")
+            continue
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
         if label in SKIP:
