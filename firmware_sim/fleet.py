@@ -105,7 +105,7 @@ class Fleet:
         # Signed mode: the trust file's verifier, and a replay guard in every lantern.
         self.trust = trust
         self.verifier = trust.verifier if trust is not None else verifier
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 (seeded fault injection, not secrets)
         self.fetcher = ClipFetcher(fetch_concurrency, rng=self._rng, clock=clock)
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []

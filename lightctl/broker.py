@@ -107,7 +107,8 @@ class EmbeddedBroker:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._amqtt_main(ready))
-            except Exception as exc:  # reported to start() through the future
+            # BLE001: any failure is handed to start(), which re-raises it in its caller.
+            except Exception as exc:  # noqa: BLE001
                 if not ready.done():
                     ready.set_exception(exc)
             finally:

@@ -192,8 +192,10 @@ class Runtime:
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception:  # a task that failed earlier must not stop the shutdown
+                log.exception("task %s had failed; shutting down anyway", task.get_name())
         if self.link:
             self.link.stop()
         if self.replicas:

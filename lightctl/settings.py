@@ -147,7 +147,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_public_url(self) -> str:
-        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
+        # S104: compared with the all-interfaces address to name a reachable one; binds nothing.
+        wildcard = self.http_host in ("0.0.0.0", "::")  # noqa: S104
+        host = "127.0.0.1" if wildcard else self.http_host
         return (self.public_url or f"http://{host}:{self.http_port}").rstrip("/")
 
     @property

@@ -105,9 +105,9 @@ def require_priority(principal: Principal, priority: int) -> None:
 def issuing_role(principal: Principal, priority: int) -> str:
     """The role the caller's commands at ``priority`` are signed in (403 naming the ceiling when
     no role of theirs may use it): what the lantern checks the priority against once more."""
-    require_priority(principal, priority)
     role = issuer_role(principal.roles, priority)
-    assert role is not None  # require_priority found a role whose ceiling allows it
+    if role is None or not principal.may_use(priority):  # both views of the ceiling must agree
+        raise PriorityAboveCeiling(priority, principal.ceiling, principal.role_names)
     return role
 
 

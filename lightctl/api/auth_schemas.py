@@ -17,7 +17,7 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     token: str = Field(description="send as 'Authorization: Bearer <token>'; shown only now")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (the OAuth 2 scheme name, no secret)
     expires_at: datetime
     username: str
     roles: list[str]

@@ -52,8 +52,9 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LightctlError)
+def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, LightctlError):  # registered for LightctlError; anything else is a 500
+        return _unexpected(request, exc)
     status, title = next(
         ((s, t) for kind, s, t in _STATUS if isinstance(exc, kind)), (400, "Bad request")
     )
@@ -79,8 +80,9 @@ def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):  # registered for it; anything else is a 500
+        return _unexpected(request, exc)
     errors = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "body"]
@@ -111,13 +113,15 @@ def _small(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):  # registered for it; anything else is a 500
+        return _unexpected(request, exc)
     return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http_{exc.status_code}")
 
 
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", exc_info=exc)
+    # Starlette calls this outside the ``except`` block, so the traceback is passed explicitly.
+    log.error("unexpected error", exc_info=exc)
     return problem(500, "Internal error", "an unexpected error occurred; it was logged", "internal")
 
 

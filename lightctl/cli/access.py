@@ -124,7 +124,7 @@ def tokens_create(
         "tokens.create", actor(), (), row.id, {"name": name, "roles": row.roles, "groups": group}
     )
     if quiet:
-        print(secret)
+        typer.echo(secret)  # the bare secret for a pipe: no markup, never wrapped
         return
     console.print(f"token [bold]{row.id}[/] ({name}, roles {row.roles}) created")
     console.print(f"token (shown once): {secret}", markup=False)

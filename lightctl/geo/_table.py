@@ -117,8 +117,8 @@ class CsvLayout:
     def _coordinates(self, cells: list[str]) -> tuple[float, float]:
         if self.wkt_col is not None:
             return _wkt_point(cells[self.wkt_col])
-        assert self.x_col is not None
-        assert self.y_col is not None
+        if self.x_col is None or self.y_col is None:  # from_header finds WKT or an x/y pair
+            raise BadRow("no coordinate columns")
         x_text, y_text = cells[self.x_col], cells[self.y_col]
         if not x_text.strip() and not y_text.strip():
             raise BadRow("missing coordinates")

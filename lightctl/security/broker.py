@@ -22,11 +22,11 @@ SERVICE_USER = "lightctl-service"
 # Mosquitto 2.0's own `$7$` default: PBKDF2-HMAC-SHA512, 101 iterations, 12-byte salt. The count
 # is low because brokers check it on every connect; the passwords are 144-bit random, not words.
 PBKDF2_ITERATIONS = 101
-PASSWD_FILE = "passwd"
+PASSWD_FILE = "passwd"  # noqa: S105 (a file name, not a password)
 ACL_FILE = "acl"
 CONF_FILE = "mosquitto.conf"
 SECRETS_FILE = "credentials.json"  # every plain password: give each lantern its own, then shred
-SERVICE_PASSWORD_FILE = "service.password"
+SERVICE_PASSWORD_FILE = "service.password"  # noqa: S105 (a file name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,9 +79,6 @@ class AlertService:
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
         if problems:  # every mistake at once, so the dispatcher fixes them in one go
             raise InvalidRequest(summarise(problems), problems)
-        assert texts is not None
-        assert expires_at is not None
-        assert resolved is not None
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
@@ -177,15 +174,12 @@ class AlertService:
         problems: list[FieldProblem] = []
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
-            expires_at: datetime | None = aware(alert.expires_at)
+            expires_at: datetime = aware(alert.expires_at)
         else:
             expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
         if problems:
             raise InvalidRequest(summarise(problems), problems)
-        assert texts is not None
-        assert expires_at is not None
-        assert resolved is not None
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         speech, clips = self._announcer.render(texts, spec.exercise)
@@ -206,7 +200,8 @@ class AlertService:
             commands += self._fanout.releases(session, alert, previous, keep, now, role)
             alert_store.save_commands(session, alert_id, commands)
             row = alert_store.get_alert(session, alert_id)
-            assert row is not None
+            if row is None:  # deleted under us: roll the whole change back
+                raise NotFound("alert", alert_id)
             row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
             row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
             row.languages_json = json.dumps(list(texts.languages))
@@ -314,7 +309,8 @@ class AlertService:
             commands += self._fanout.releases(session, alert, others, set(), now, role)
             alert_store.save_commands(session, alert_id, commands)
             row = alert_store.get_alert(session, alert_id)
-            assert row is not None
+            if row is None:  # deleted under us: roll the whole change back
+                raise NotFound("alert", alert_id)
             row.primary_command_id = audio.id
             row.clips_json = json.dumps(clips)
             row.messages_json = json.dumps(texts.messages, ensure_ascii=False)

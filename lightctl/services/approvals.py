@@ -50,7 +50,8 @@ class ApprovalService:
                     by.role_names,
                 )
             alert = alert_store.get_alert(session, alert_id)
-            assert alert is not None
+            if alert is None:  # its approval row outlived it: nothing to release
+                raise NotFound("alert", alert_id)
             if _aware(alert.expires_at) <= now:
                 raise Conflict(f"alert {alert_id} expired before it was approved", "expired")
             decided = approval_store.decide(session, alert_id, "approved", by.subject, now)

@@ -112,9 +112,6 @@ class SteeringService:
         ids = _collect(problems, lambda: self._resolve(spec))
         if problems:
             raise InvalidRequest(summarise(problems), problems)
-        assert payloads is not None
-        assert ends_at is not None
-        assert ids is not None
         steering_id = f"st_{uuid.uuid4().hex[:16]}"
         with self._db.session() as session:
             caps = lantern_store.capabilities_of(session, list(ids))

@@ -46,10 +46,12 @@ def test_service_and_gateways_move_to_the_next_node_when_theirs_dies(
     try:
         spread = Counter(g.node[1] for g in sim.fleet.gateways)
         assert spread == {first.port: 2, second.port: 2}, spread  # every other gateway
-        assert service.runtime.link.port == first.port
+        link = service.runtime.link
+        assert link is not None
+        assert link.port == first.port
 
         first.stop(kill=True)
-        wait_until(lambda: service.runtime.link.port == second.port, 20, "the service to move")
+        wait_until(lambda: link.port == second.port, 20, "the service to move")
         wait_until(
             lambda: all(g.node[1] == second.port and g.connected for g in sim.fleet.gateways),
             30,

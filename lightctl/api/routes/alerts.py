@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -91,13 +92,15 @@ def create_alert(
     alerts: AlertsDep,
     principal: PrincipalDep,
     guard: GuardDep,
-    break_glass: str | None = Query(
-        None,
-        min_length=10,
-        max_length=500,
-        description="life safety (priority 1-2) only: send at once without the second "
-        "person's approval the four-eyes rule asks for; say why (recorded)",
-    ),
+    break_glass: Annotated[
+        str | None,
+        Query(
+            min_length=10,
+            max_length=500,
+            description="life safety (priority 1-2) only: send at once without the second "
+            "person's approval the four-eyes rule asks for; say why (recorded)",
+        ),
+    ] = None,
 ) -> AlertOut:
     """Send a warning: stored with one delivery row per lantern, then published (or held for a
     second person's approval when the four-eyes rule covers the caller's role)."""
@@ -203,8 +206,8 @@ def all_clear(
 @router.get("", response_model=list[AlertOut])
 def list_alerts(
     alerts: AlertsDep,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[AlertOut]:
     return [to_out(r) for r in alerts.recent(limit, offset)]
 
@@ -213,7 +216,7 @@ def list_alerts(
 def get_alert(
     alert_id: str,
     alerts: AlertsDep,
-    lanterns: bool = Query(False, description="include the per-lantern delivery rows"),
+    lanterns: Annotated[bool, Query(description="include the per-lantern delivery rows")] = False,
 ) -> AlertOut:
     return to_out(alerts.get(alert_id, with_lanterns=lanterns))
 

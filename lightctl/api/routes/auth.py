@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from lightctl.api.auth import GuardDep, PrincipalDep, client_address
 from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
 from lightctl.domain.roles import Principal, ceiling_of, parse_roles
+from lightctl.errors import Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -22,7 +23,8 @@ async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
     row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)
     roles = parse_roles(row.roles)
     request.state.principal = Principal(body.username, "session", roles, row.id)
-    assert row.expires_at is not None
+    if row.expires_at is None:  # AuthService.login always sets one; never hand out an endless one
+        raise Unauthorized("the session token has no expiry", "invalid_token")
     return LoginOut(
         token=secret,
         expires_at=row.expires_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -56,9 +57,9 @@ def _out(row: LanternRow, reported: dict[str, object] | None = None) -> LanternO
 @router.get("/lanterns", response_model=list[LanternOut])
 def list_lanterns(
     runtime: RuntimeDep,
-    street: str | None = Query(None, description="only lanterns on this street"),
-    limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    street: Annotated[str | None, Query(description="only lanterns on this street")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[LanternOut]:
     key = normalize_street_name(street) if street else None
     with runtime.db.session() as session:
@@ -127,13 +128,19 @@ _IMPORT_BODY = {
 async def import_lantern_file(
     request: Request,
     runtime: RuntimeDep,
-    format: LanternFormat | None = Query(None, description="default: detect"),
-    crs: str = Query("EPSG:4326", description="CRS the file is written in, e.g. EPSG:2056"),
-    id_field: str | None = Query(None, description="column/property holding the lantern id"),
-    capabilities: str = Query(
-        "speaker,rgb,projector,path_light", description="what these lanterns have"
-    ),
-    filename: str = Query("upload", max_length=200, description="recorded as the source"),
+    format: Annotated[LanternFormat | None, Query(description="default: detect")] = None,
+    crs: Annotated[
+        str, Query(description="CRS the file is written in, e.g. EPSG:2056")
+    ] = "EPSG:4326",
+    id_field: Annotated[
+        str | None, Query(description="column/property holding the lantern id")
+    ] = None,
+    capabilities: Annotated[
+        str, Query(description="what these lanterns have")
+    ] = "speaker,rgb,projector,path_light",
+    filename: Annotated[
+        str, Query(max_length=200, description="recorded as the source")
+    ] = "upload",
 ) -> ImportOut:
     """Upsert lanterns from the file sent as the body; the target index follows at once."""
     caps = parse_capabilities(capabilities)

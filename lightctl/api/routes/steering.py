@@ -134,9 +134,9 @@ def create_steering(
 @router.get("", response_model=list[SteeringOut])
 def list_steering(
     steering: SteeringDep,
-    active: bool = Query(False, description="only those still holding their slots"),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    active: Annotated[bool, Query(description="only those still holding their slots")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[SteeringOut]:
     return [to_out(r) for r in steering.recent(limit, offset, active)]
 
@@ -145,7 +145,7 @@ def list_steering(
 def get_steering(
     steering_id: str,
     steering: SteeringDep,
-    lanterns: bool = Query(False, description="include one row per lantern and command"),
+    lanterns: Annotated[bool, Query(description="include one row per lantern and command")] = False,
 ) -> SteeringOut:
     return to_out(steering.get(steering_id, with_lanterns=lanterns))
 
