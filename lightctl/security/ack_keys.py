@@ -14,6 +14,7 @@ Files:
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,17 @@ def public_document(keys: dict[str, AckKey]) -> dict[str, Any]:
 
 def write_public(path: Path, keys: dict[str, AckKey]) -> None:
     path.write_text(json.dumps(public_document(keys), indent=1) + "\n", encoding="utf-8")
+
+
+def write_private(path: Path, keys: dict[str, AckKey]) -> None:
+    """A credentials file holding only ack keys (0600 from the start), for a fleet on a broker
+    whose accounts are made elsewhere."""
+    body = {"ack_keys": {lid: key.private_json() for lid, key in keys.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(body, indent=1) + "\n")
+    os.chmod(path, 0o600)
 
 
 def read_public(path: Path) -> list[PublicAckKey]:
