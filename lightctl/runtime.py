@@ -13,6 +13,7 @@ from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
+from lightctl.services.ack_trust import AckTrust
 from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
@@ -136,7 +137,13 @@ class Runtime:
             backlog=queue.qsize,
         )
         self.consumer = Consumer(
-            self.db, queue, self.topics, utc_now, self.events.notify, self.outbox.resend
+            self.db,
+            queue,
+            self.topics,
+            utc_now,
+            self.events.notify,
+            self.outbox.resend,
+            trust=AckTrust(self.settings.acks_must_be_signed),
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(

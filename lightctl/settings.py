@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = None  # as written by `lightctl mqtt credentials`
     mqtt_ca_file: Path | None = None  # CA of the broker's TLS certificate (mqtts://)
+    # Lanterns with an ack key must always sign; True: every ack must be signed, keyed or not.
+    acks_must_be_signed: bool = False
 
     @model_validator(mode="after")
     def _check_urls(self) -> Self:

@@ -6,6 +6,7 @@ import logging
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -20,10 +21,13 @@ from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
 from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
 from lightctl.runtime import Runtime
+from lightctl.security import broker as lockdown
+from lightctl.security.ack_keys import AckKey, generate_keys, write_private
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
 from lightctl.signing import KeyStore
 from lightctl.store import Database
+from lightctl.store import lantern_keys as key_store
 from lightctl.templates import TemplateInvalid
 
 
@@ -103,28 +107,53 @@ def demo(
     # the process before `finally` stops the simulator and broker, which would outlive the demo.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     try:
+        # Like production: every demo lantern signs its acks with its own key, and the embedded
+        # broker lets in only the generated accounts (service, simulator gateways), on 127.0.0.1.
+        lantern_ids = lockdown.inventory_ids(DEMO_LANTERNS)
+        broker_dir = data_dir / "broker"
+        mqtt_account: dict[str, object] = {}
         if broker is None:
-            embedded = EmbeddedBroker(data_dir)
-            embedded.start()
-            broker = embedded.url
-            console.print(f"broker: {embedded.kind} on {broker}")
+            embedded = EmbeddedBroker.locked_down(broker_dir, lantern_ids)
+            creds = embedded.credentials
+            if creds is None:  # locked_down always generates them; never start an open broker
+                raise RuntimeError("the demo broker was made without credentials")
+            ack_keys, credentials_file = creds.ack_keys, embedded.credentials_file
+            mqtt_account = {
+                "mqtt_username": creds.service[0],
+                "mqtt_password_file": embedded.service_password_file,
+            }
+        else:
+            ack_keys = generate_keys(lantern_ids)
+            credentials_file = broker_dir / "ack-keys.json"
+            write_private(credentials_file, ack_keys)
         # Operators inject faults into the simulated fleet from the console via its control API.
         control_port = pick_port(0) if fleet else None
         settings = _settings(
             data_dir=data_dir,
-            mqtt_url=broker,
+            mqtt_url=embedded.url if embedded is not None else broker,
             http_port=port,
             http_host="127.0.0.1",
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
             database_auto_upgrade=True,  # the demo owns its database
             simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
+            **mqtt_account,
         )
+        if embedded is not None:
+            embedded.roots = (settings.topic_root,)
+            embedded.start()
+            broker = embedded.url
+            console.print(
+                f"broker: {embedded.kind} on {broker} (127.0.0.1 only; accounts and ack keys "
+                f"in {embedded.credentials_file}, no anonymous clients)",
+                markup=False,
+            )
         _load_demo_inventory(settings)
+        _store_ack_keys(settings, ack_keys)
         accounts = demo_accounts(Database(settings.resolved_database_url))
         # The simulated lanterns check every signature against the keys the service signs with.
         keys = KeyStore.in_data_dir(settings.data_dir)
         keys.ensure()
-        if fleet:
+        if fleet and broker is not None:  # broker: the embedded one's URL, or the one given
             sim = subprocess.Popen(
                 [
                     sys.executable,
@@ -144,6 +173,8 @@ def demo(
                     str(keys.trust_path),
                     "--control-port",
                     str(control_port),
+                    "--credentials",
+                    str(credentials_file),
                 ],
             )
         _banner(settings, accounts)
@@ -204,6 +235,15 @@ def _load_demo_inventory(settings: Settings) -> None:
         )
     print_report(streets, "demo street segments")
     print_report(lanterns, "demo lanterns")
+    db.dispose()
+
+
+def _store_ack_keys(settings: Settings, keys: dict[str, AckKey]) -> None:
+    """The demo makes new lantern keys on every start: the previous ones are forgotten."""
+    db = Database(settings.resolved_database_url)
+    rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public.public_key) for k in keys.values()]
+    with db.session() as session:
+        key_store.add_keys(session, rows, datetime.now(UTC), replace=True, forget_old=True)
     db.dispose()
 
 

@@ -378,3 +378,15 @@ def deliveries_by_key(
             )
             out.update({(row.command_id, row.lantern_id): row for row in session.exec(query)})
     return out
+
+
+def envelopes_by_id(session: Session, command_ids: Sequence[str]) -> dict[str, str]:
+    """The stored envelope JSON of each command (the ack consumer judges acks against it)."""
+    ids = sorted(set(command_ids))
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), _BATCH):
+        query = select(CommandRow.id, CommandRow.envelope).where(
+            col(CommandRow.id).in_(ids[start : start + _BATCH])
+        )
+        out.update({cid: envelope for cid, envelope in session.exec(query)})
+    return out

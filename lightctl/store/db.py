@@ -19,6 +19,7 @@ from lightctl.store import (  # noqa: F401  (registers tables)
     audit,
     auth,
     coordination,
+    lantern_keys,
     tables,
 )
 
