@@ -85,6 +85,16 @@ class Conflict(LightctlError):
         self.state = state
 
 
+class ApprovalRequired(Conflict):
+    """A change to what a second person approved would go out on one person's word (HTTP 409)."""
+
+    code = "approval_required"
+
+    def __init__(self, message: str, changed: tuple[str, ...]) -> None:
+        super().__init__(message, "approved")
+        self.changed = changed
+
+
 class SynthesisFailed(LightctlError):
     """No engine could render a text: the dispatcher must see this, never a silent lantern."""
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lightctl.errors import (
+    ApprovalRequired,
     Conflict,
     Forbidden,
     ImportFailed,
@@ -62,6 +63,8 @@ def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
         extra["errors"] = [_json_safe(p.as_dict()) for p in exc.problems]
     if isinstance(exc, Conflict):
         extra["state"] = exc.state
+    if isinstance(exc, ApprovalRequired):
+        extra["changed"] = list(exc.changed)
     if isinstance(exc, SynthesisFailed):
         extra["lang"] = exc.lang
     if isinstance(exc, Forbidden):
