@@ -28,6 +28,10 @@ CEILING: dict[Role, int | None] = {
     Role.VIEWER: None,
 }
 
+# Who answers for the streets sees and ends every steering; any other caller (a city app) only
+# the steerings it made itself.
+STEERING_OVERSIGHT = frozenset({Role.ADMIN, Role.DISPATCHER, Role.OPERATOR})
+
 # Life safety: the slots a break-glass bypass of the four-eyes rule may be used for.
 LIFE_SAFETY_MAX = slot.LIFE_SAFETY_AUTOMATIC
 
@@ -110,6 +114,11 @@ class Principal:
     @property
     def role_names(self) -> tuple[str, ...]:
         return tuple(sorted(r.value for r in self.roles))
+
+    @property
+    def steering_scope(self) -> str | None:
+        """The owner whose steerings this caller may see and end; None: every steering."""
+        return None if self.roles & STEERING_OVERSIGHT else self.owner
 
     def held_by(self, rule: frozenset[str]) -> bool:
         """Under the four-eyes rule: ANY of the caller's roles is held (adding ``viewer`` to a
