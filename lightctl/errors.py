@@ -14,6 +14,7 @@ class FieldProblem:
     msg: str
     value: Any = None
     suggestions: tuple[str, ...] = ()
+    limit: float | None = None  # the ceiling a value or a request's cost went over
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg}
@@ -21,6 +22,8 @@ class FieldProblem:
             out["value"] = self.value
         if self.suggestions:
             out["suggestions"] = list(self.suggestions)
+        if self.limit is not None:
+            out["limit"] = self.limit
         return out
 
 
@@ -50,10 +53,11 @@ class InvalidRequest(LightctlError):
         msg: str,
         value: Any = None,
         suggestions: tuple[str, ...] = (),
+        limit: float | None = None,
     ) -> InvalidRequest:
         where = ".".join(str(p) for p in loc)
         text = f"{where}: {msg}" if where else msg  # an empty loc is the whole request body
-        return cls(text, [FieldProblem(loc, msg, value, suggestions)])
+        return cls(text, [FieldProblem(loc, msg, value, suggestions, limit)])
 
 
 def summarise(problems: list[FieldProblem]) -> str:
@@ -83,6 +87,16 @@ class Conflict(LightctlError):
     def __init__(self, message: str, state: str | None = None) -> None:
         super().__init__(message)
         self.state = state
+
+
+class ApprovalRequired(Conflict):
+    """A change to what a second person approved would go out on one person's word (HTTP 409)."""
+
+    code = "approval_required"
+
+    def __init__(self, message: str, changed: tuple[str, ...]) -> None:
+        super().__init__(message, "approved")
+        self.changed = changed
 
 
 class SynthesisFailed(LightctlError):

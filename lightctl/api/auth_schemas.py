@@ -30,6 +30,9 @@ class MeOut(BaseModel):
     roles: list[str]
     ceiling: int | None
     groups: list[str]
+    user: str | None = Field(
+        default=None, description="the person behind the credential (none: a machine token)"
+    )
 
 
 class AuditRecordOut(BaseModel):

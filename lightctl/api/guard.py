@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from lightctl.api.ratelimit import RateLimiter
+from lightctl.domain.roles import Principal
 from lightctl.services.alerts import AlertService
 from lightctl.services.approvals import ApprovalService
 from lightctl.services.audit import AuditTrail
@@ -60,10 +61,10 @@ class Guard:
         )
         self._task: asyncio.Task[None] | None = None
 
-    def four_eyes(self, roles: tuple[str, ...]) -> bool:
-        """True when every role of the caller is under the four-eyes rule (admin never is)."""
-        rule = self.settings.four_eyes_roles
-        return bool(roles) and all(r in rule for r in roles)
+    def four_eyes(self, principal: Principal) -> bool:
+        """True when any role of the caller is under the four-eyes rule: a held role stays held
+        whatever roles are added to it (dispatcher + viewer is held)."""
+        return principal.held_by(frozenset(self.settings.four_eyes_roles))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.outcomes.run(), name="audit-outcomes")

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lightctl.api.input_values import printable
 from lightctl.errors import (
+    ApprovalRequired,
     Conflict,
     Forbidden,
     ImportFailed,
@@ -49,7 +51,7 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
     body["code"] = code
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(_json_safe(body), status_code=status, media_type=PROBLEM_JSON)
 
 
 def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
@@ -63,6 +65,8 @@ def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
         extra["errors"] = [_json_safe(p.as_dict()) for p in exc.problems]
     if isinstance(exc, Conflict):
         extra["state"] = exc.state
+    if isinstance(exc, ApprovalRequired):
+        extra["changed"] = list(exc.changed)
     if isinstance(exc, SynthesisFailed):
         extra["lang"] = exc.lang
     if isinstance(exc, Forbidden):
@@ -101,11 +105,16 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _json_safe(value: Any) -> Any:
-    """NaN and infinities (Python's JSON parser accepts them) as text: JSON cannot carry them."""
+    """NaN and infinities (Python's JSON parser accepts them) as text, lone surrogates escaped:
+    JSON cannot carry them, and an answer that cannot be encoded would be a 500."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
     return value
 
 

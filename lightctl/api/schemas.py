@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 
+from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
+
+# Set while a request body's outermost model validates: its nested models skip the walk.
+_CHECKING: ContextVar[bool] = ContextVar("checking_request_values", default=False)
 
 
 class StrictIn(BaseModel):
+    """Base of every request body: unknown fields refused, and no lone surrogate, NaN, infinity,
+    out-of-range number or invisible-only text anywhere (422 naming where: ``input_values``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain_values(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if _CHECKING.get():
+            return handler(data)
+        token = _CHECKING.set(True)
+        try:
+            check_values(data)
+            return handler(data)
+        finally:
+            _CHECKING.reset(token)
 
 
 class CircleIn(StrictIn):

@@ -148,6 +148,9 @@ class SteeringRow(SQLModel, table=True):
     # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
     unsupported_json: str = "{}"
     released_at: datetime | None = None
+    # Who made it (Principal.owner: the user, or "token:<name>" of a machine token): a city app
+    # sees and ends only its own. None: made before owners were kept, so no city app's.
+    owner: str | None = Field(default=None, index=True, max_length=100)
 
 
 class ScheduleRow(SQLModel, table=True):

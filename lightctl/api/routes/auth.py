@@ -51,4 +51,5 @@ def me(principal: PrincipalDep) -> MeOut:
         roles=list(principal.role_names),
         ceiling=principal.ceiling,
         groups=sorted(principal.groups),
+        user=principal.user,
     )
