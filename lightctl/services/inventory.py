@@ -291,15 +291,22 @@ def import_streets(
     path: Path,
     max_street_distance_m: float = 30.0,
     progress: Progress = _no_progress,
+    fmt: str | None = None,
 ) -> ImportReport:
-    """Upsert street segments by id, then re-assign every stored lantern's nearest street."""
+    """Upsert street segments by id, then re-assign every stored lantern's nearest street.
+
+    GeoJSON LineStrings, OSM extracts (.osm.pbf, .osm) and Overpass JSON; the file is read whole
+    first, and one with no named street is refused, so the stored streets stay as they were.
+    """
     report = ImportReport()
     segments: list[dict[str, object]] = []
-    for item in read_streets(path):
+    for item in read_streets(path, fmt=fmt):
         progress(1)
         if isinstance(item, SkippedRow):
             report.skipped.append(item)
             continue
+        if item.name:
+            report.classes[item.cls or ""] = report.classes.get(item.cls or "", 0) + 1
         segments.append(
             {
                 "id": item.id,
@@ -308,6 +315,12 @@ def import_streets(
                 "cls": item.cls or "",
                 "coords_json": json.dumps([[lon, lat] for lon, lat in item.coords]),
             }
+        )
+    if not report.classes:
+        raise ImportFailed(
+            str(path),
+            f"no named streets: {len(segments)} segments read, none with a name "
+            f"({len(report.skipped)} skipped); the stored streets are unchanged",
         )
     with db.session() as session:
         counts = lantern_store.replace_streets(session, segments)
