@@ -146,7 +146,8 @@ def import_lanterns(
         records, refused, crs, [p[1] for p in stored], [p[2] for p in stored], min_outlier_m
     )
     if checked.refused:
-        raise _refusal(path, crs, checked.refused, len(records) + len(refused))
+        total = len(records) + len(refused) + len(report.skipped)
+        raise _refusal(path, crs, checked.refused, len(records) + len(refused), total)
     records = checked.records
     report.duplicates, report.outliers = checked.duplicates, checked.outliers
     report.outlier_distance_m = checked.outlier_distance_m
@@ -268,16 +269,19 @@ _NAMED_ROWS = 5
 _LISTED_ROWS = 100
 
 
-def _refusal(path: Path, crs: str, refused: Sequence[SkippedRow], rows: int) -> ImportFailed:
+def _refusal(
+    path: Path, crs: str, refused: Sequence[SkippedRow], positioned: int, rows: int
+) -> ImportFailed:
+    """``positioned``: rows with readable coordinates; ``rows``: every data row read."""
     named = "; ".join(f"row {r.row}: {r.reason}" for r in refused[:_NAMED_ROWS])
     more = f" (and {len(refused) - _NAMED_ROWS} more)" if len(refused) > _NAMED_ROWS else ""
-    if len(refused) == rows:
+    if len(refused) == positioned:
         hint = (
-            f"no row can be a position in {crs}: the file is probably written in another CRS; "
-            "name it (--crs / crs=, e.g. EPSG:2056 for Swiss LV95 metres)"
+            f"No row can be a position in {crs}: the file is probably written in another CRS; "
+            "name it (--crs / crs=, e.g. EPSG:2056 for Swiss LV95 metres)."
         )
     else:
-        hint = "fix these rows (or give the file's real CRS) and import again"
+        hint = "Fix these rows (or give the file's real CRS) and import again."
     reason = (
         f"{len(refused)} of {rows} rows have coordinates that cannot be in {crs}, "
         f"so nothing was imported: {named}{more}. {hint}"
