@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def write_lanterns(path: Path, n: int, rng: np.random.Generator) -> None:
 
 
 def write_streets(path: Path) -> int:
-    features = []
+    features: list[dict[str, Any]] = []
     lat = SOUTH
     while lat <= NORTH:
         for start in np.arange(WEST, EAST, PIECE_DEG):
@@ -64,7 +65,9 @@ def write_streets(path: Path) -> int:
     return len(features)
 
 
-def _street(name: str, start: list[tuple[float, float]], dlon: float, dlat: float) -> dict:
+def _street(
+    name: str, start: list[tuple[float, float]], dlon: float, dlat: float
+) -> dict[str, Any]:
     (lon, lat) = start[0]
     return {
         "type": "Feature",

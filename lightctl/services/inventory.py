@@ -247,11 +247,12 @@ def _street_field(records: Sequence[LanternRecord], wanted: str | None) -> str |
     if wanted is not None:
         found = names.get(column_key(wanted))
         if found is None and records:
+            known = tuple(sorted(names.values()))[:20]
             raise InvalidRequest.at(
                 ("street_field",),
-                "no such column or property in the file",
+                f"no such column or property in the file (it has {', '.join(known)})",
                 wanted,
-                tuple(sorted(names.values()))[:20],
+                known,
             )
         return found
     return next((names[k] for k in _STREET_FIELDS if k in names), None)

@@ -13,6 +13,7 @@ from lightctl.cli import app
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
+from tests.integration.conftest import LiveService
 from tests.support import FIXTURES
 
 # A wide terminal, and whitespace collapsed: no assertion depends on where rich wraps a line.
@@ -361,3 +362,115 @@ def test_bad_osm_files_are_refused_and_the_stored_streets_stay(tmp_path: Path) -
         assert f"{path.name}: {message}" in out, out
         assert "Traceback" not in out
         assert _street_rows(data / "lightctl.db") == before
+
+
+def _wfs_export(path: Path, id_key: str, street_key: str) -> list[tuple[str, str]]:
+    """A GeoJSON shaped like a GeoServer WFS export of Berlin's lighting inventory (EPSG:25833,
+    feature ids ``layer.n``, the lamp number and street as properties). Invented rows: the
+    shape is the point, the positions are spread along Unter den Linden."""
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:25833", always_xy=True)
+    features, truth = [], []
+    for n in range(12):
+        lon, lat = 13.3800 + n * 0.0012, 52.5171 + (n % 2) * 0.0002
+        x, y = to_utm.transform(lon, lat)
+        street = "Unter den Linden" if n < 10 else "Wilhelmstraße"
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"beleuchtung.{1000 + n}",
+                "geometry": {"type": "Point", "coordinates": [round(x, 2), round(y, 2)]},
+                "geometry_name": "geom",
+                "properties": {id_key: f"LS-{7700 + n}", street_key: street, "art": "Gas"},
+            }
+        )
+        truth.append((f"LS-{7700 + n}", street))
+    doc = {
+        "type": "FeatureCollection",
+        "features": features,
+        "totalFeatures": len(features),
+        "numberReturned": len(features),
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}},
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return truth
+
+
+def _streets_by_id(db_path: Path) -> dict[str, str | None]:
+    db = Database(f"sqlite:///{db_path}")
+    with db.session() as s:
+        out = {r.id: r.street for r in lantern_store.list_lanterns(s)}
+    db.dispose()
+    return out
+
+
+def test_wfs_export_with_its_own_id_and_street_fields(tmp_path: Path) -> None:
+    # Auto-detected: the feature id is the lantern id, `strassenname` the street.
+    auto = tmp_path / "berlin.geojson"
+    truth = _wfs_export(auto, "leuchtstellennummer", "strassenname")
+    data = tmp_path / "auto"
+    code, out = _cli(
+        "lanterns", "import", str(auto), "--crs", "EPSG:25833", "--data-dir", str(data)
+    )
+    assert code == 0, out
+    assert "12 taken (12 new, 0 updated, 0 unchanged), 0 skipped" in out
+    assert "streets from the file's 'strassenname' field" in out
+    stored = _streets_by_id(data / "lightctl.db")
+    assert stored == {f"beleuchtung.{1000 + n}": s for n, (_i, s) in enumerate(truth)}
+    # Named: fields no guess would find.
+    named = tmp_path / "berlin_named.geojson"
+    truth = _wfs_export(named, "lsnr", "str_bez")
+    data = tmp_path / "named"
+    args = ["--crs", "EPSG:25833", "--data-dir", str(data)]
+    code, out = _cli(
+        "lanterns", "import", str(named), "--id-field", "lsnr", "--street-field", "str_bez", *args
+    )
+    assert code == 0, out
+    assert _streets_by_id(data / "lightctl.db") == dict(truth)
+    code, out = _cli("lanterns", "import", str(named), "--street-field", "strasse", *args)
+    assert code == 2, out
+    assert "street_field: no such column or property in the file" in out
+    assert "str_bez" in out
+
+
+@pytest.mark.broker
+def test_api_import_reports_refuses_with_422_and_previews_osm_streets(
+    service: LiveService,
+) -> None:
+    body = LONLAT.read_bytes()
+    params = {"filename": LONLAT.name}
+    headers = {"content-type": "text/csv"}
+    response = service.http.post("/lanterns/import", params=params, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["inserted"], report["ids_from_position"]) == (365, 365)
+    assert report["duplicate_count"] == 16
+    assert report["duplicates"][1]["rows"] == [11, 182]
+    assert [(o["row"], o["lon"], o["lat"]) for o in report["outliers"]] == [(365, *FAR_POINT)]
+    assert report["outliers_skipped"] is False
+
+    lines = body.decode().splitlines()
+    lon, lat = lines[40].split(",")
+    swapped = "\n".join([*lines[:40], f"{lat},{lon}", *lines[41:]]).encode()
+    refused = service.http.post(
+        "/lanterns/import", params={"filename": "swapped.csv"}, content=swapped, headers=headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["code"] == "import_failed"
+    assert problem["detail"].startswith("swapped.csv: 1 of 365 rows")
+    assert [r["row"] for r in problem["rows"]] == [40]
+    assert "look swapped" in problem["rows"][0]["reason"]
+
+    # Streets from the OSM extract; the stored lanterns are assigned at once.
+    import_streets(service.runtime.db, FIXTURES / "zurich_bellevue.osm.pbf")
+    service.runtime.targets.invalidate()
+    with service.runtime.db.session() as s:
+        lanterns = {
+            i: (lo, la) for i, lo, la in lantern_store.all_positions(s) if i.startswith("pos-")
+        }
+    preview = service.http.post("/targets/preview", json={"streets": ["Utoquai"]})
+    assert preview.status_code == 200, preview.text
+    assert set(preview.json()["lantern_ids"]) == _expected_on("Utoquai", lanterns)
