@@ -182,10 +182,10 @@ def _outliers(
     )
     nearest = np.full(len(unique_codes), np.inf)
     nearest[src] = dist
-    file_positions = np.unique(inverse[: len(records)])
-    file_nearest = nearest[file_positions]
-    median = float(np.median(file_nearest))
-    mad = float(np.median(np.abs(file_nearest - median)))
+    # The spacing that is normal here: every position's, stored ones included (a one-row file
+    # has no spacing of its own).
+    median = float(np.median(nearest))
+    mad = float(np.median(np.abs(nearest - median)))
     threshold = max(min_outlier_m, median + _MAD_FACTOR * _MAD_TO_SIGMA * mad)
     far_positions = set(np.flatnonzero(nearest > threshold).tolist())
     outliers = [
