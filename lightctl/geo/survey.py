@@ -15,11 +15,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import shapely
+from pyproj import Geod
 
 from lightctl.geo.crs import MetricProjection, from_wgs84, is_wgs84
 from lightctl.geo.records import LanternRecord, SkippedRow, position_problems
 
 FloatArray = npt.NDArray[np.float64]
+
+_GEOD = Geod(ellps="WGS84")
 
 # A lantern whose nearest neighbour is a kilometre away stands outside any street lighting we
 # know (lanterns stand 20-50 m apart, a village's last one is rarely 500 m from the next): in a
@@ -175,13 +178,28 @@ def _outliers(
         return [], None, None
     xs, ys = projection.to_xy(all_lons[first], all_lats[first])
     points = shapely.points(xs, ys)
-    tree = shapely.STRtree(points)
-    # exclusive: a point's own position is not its nearest neighbour (positions are distinct).
-    (src, _dst), dist = tree.query_nearest(
-        points, exclusive=True, return_distance=True, all_matches=False
-    )
+    # Transverse Mercator has no finite image of a point ~90° from its meridian: such a point is
+    # half a world away, measured to the centre on the ellipsoid instead.
+    finite = np.isfinite(xs) & np.isfinite(ys)
     nearest = np.full(len(unique_codes), np.inf)
-    nearest[src] = dist
+    if not finite.all():
+        lost = np.flatnonzero(~finite)
+        _f, _b, away = _GEOD.inv(
+            np.full(len(lost), float(np.median(all_lons))),
+            np.full(len(lost), float(np.median(all_lats))),
+            all_lons[first][lost],
+            all_lats[first][lost],
+        )
+        nearest[lost] = np.asarray(away, dtype=np.float64)
+    usable = np.flatnonzero(finite)
+    if len(usable) >= 2:
+        tree = shapely.STRtree(points[usable])
+        # exclusive: a point's own position is not its nearest neighbour (they are distinct).
+        (src, _dst), dist = tree.query_nearest(
+            points[usable], exclusive=True, return_distance=True, all_matches=False
+        )
+        nearest[usable[src]] = dist
+    nearest[~np.isfinite(nearest)] = 0.0  # a lone finite point among lost ones: not measured
     # The spacing that is normal here: every position's, stored ones included (a one-row file
     # has no spacing of its own).
     median = float(np.median(nearest))
@@ -193,7 +211,7 @@ def _outliers(
         for i, r in enumerate(records)
         if int(inverse[i]) in far_positions
     ]
-    kept = np.array(sorted(set(range(len(unique_codes))) - far_positions), dtype=np.intp)
+    kept = np.array(sorted(set(usable.tolist()) - far_positions), dtype=np.intp)
     near = _Neighbours(projection, shapely.STRtree(points[kept])) if len(kept) else None
     return outliers, threshold, near
 

@@ -141,3 +141,13 @@ def test_reader_gives_position_keys_to_id_less_rows(tmp_path: Path) -> None:
     assert record.id_from_position
     assert record.id == "pos-" + geohashes([8.5449], [47.3668])[0]
     assert (record.lon, record.lat, record.row) == (8.5449, 47.3668, 1)
+
+
+def test_a_point_beyond_the_projection_is_still_measured(tmp_path: Path) -> None:
+    # 90° from the UTM zone's meridian on the equator: no finite x/y there; still an outlier,
+    # with a finite distance (the API cannot carry an infinite one).
+    rows = [*_grid(5, 0.0005), "99.0,0.0,LED"]
+    checked = survey(_records(_csv(tmp_path / "far.csv", rows)), [], "EPSG:4326")
+    (outlier,) = checked.outliers
+    assert outlier.row == 26
+    assert 9_000_000 < outlier.nearest_m < 11_000_000
