@@ -112,14 +112,16 @@ class SynthesisFailed(LightctlError):
 
 
 class ImportFailed(LightctlError):
-    """An inventory file cannot be read at all (single bad rows are skipped and reported)."""
+    """An inventory file cannot be read at all (single bad rows are skipped and reported), or
+    rows refuse the whole file; ``rows`` then names them (``{"row", "reason", "id"}``)."""
 
     code = "import_failed"
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, rows: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.rows = rows or []
 
 
 class ServiceUnavailable(LightctlError):

@@ -63,6 +63,8 @@ def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidRequest):
         extra["errors"] = [_json_safe(p.as_dict()) for p in exc.problems]
+    if isinstance(exc, ImportFailed) and exc.rows:
+        extra["rows"] = exc.rows
     if isinstance(exc, Conflict):
         extra["state"] = exc.state
     if isinstance(exc, ApprovalRequired):

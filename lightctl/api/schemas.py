@@ -290,6 +290,21 @@ class SkippedOut(BaseModel):
     id: str | None = None
 
 
+class DuplicateOut(BaseModel):
+    lon: float
+    lat: float
+    ids: list[str]
+    rows: list[int]
+
+
+class OutlierOut(BaseModel):
+    id: str
+    row: int
+    lon: float
+    lat: float
+    nearest_m: float = Field(description="metres to the nearest other lantern")
+
+
 class ImportOut(BaseModel):
     taken: int
     inserted: int
@@ -298,6 +313,17 @@ class ImportOut(BaseModel):
     with_street: int = Field(description="lanterns within the street distance of a named street")
     skipped_count: int
     skipped: list[SkippedOut] = Field(description="the first 100 rows skipped, with why")
+    ids_from_position: int = Field(0, description="rows without an id that got pos-<geohash>")
+    street_field: str | None = Field(None, description="the file's field streets came from")
+    duplicate_count: int = 0
+    duplicates: list[DuplicateOut] = Field(
+        default_factory=list, description="the first 100 groups of rows sharing a coordinate"
+    )
+    outlier_distance_m: float | None = None
+    outliers_skipped: bool = False
+    outliers: list[OutlierOut] = Field(
+        default_factory=list, description="the first 100 lanterns far from any other"
+    )
 
 
 class StreetFeatureProperties(BaseModel):
