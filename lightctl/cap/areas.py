@@ -132,7 +132,7 @@ def message_targeting(
                 shapes.extend(_as_polygons(shape(g)) for g in found)
     if problems:
         raise CapRefused(summarise(problems), problems)
-    target, whole = _target(shapes, circles)
+    target, whole = _target(shapes, list(dict.fromkeys(circles)))
     return CapTargeting(
         target, tuple(unknown.values()), tuple(used.values()), whole, tuple(warnings)
     )

@@ -123,7 +123,9 @@ def spoken(
 def severity_of(message: CapMessage) -> str:
     """Our severity: DWD's AREA_COLOR when given (nearest warning colour), else CAP's."""
     for info in message.infos:
-        colour = info.parameter("AREA_COLOR")
+        colour = info.parameter("AREA_COLOR") or next(
+            (c.value for c in info.event_codes if c.name == "AREA_COLOR"), None
+        )
         rgb = _rgb(colour) if colour else None
         if rgb is not None:
             return min(

@@ -37,8 +37,12 @@ class FifoWatch:
         while True:
             fd = os.open(self.path, os.O_WRONLY)  # blocks until a reader opens the FIFO
             self.opened += 1
-            os.write(fd, f"{self.opened}\n".encode())
-            os.close(fd)
+            try:
+                os.write(fd, f"{self.opened}\n".encode())
+            except BrokenPipeError:
+                pass  # reopened while the last reader was closing: it read its line already
+            finally:
+                os.close(fd)
             if self.opened >= 2:
                 return
 
