@@ -129,7 +129,7 @@ def message_targeting(
                     unknown[(scheme, code.value)] = entry
                     continue
                 used[(scheme, code.value)] = entry
-                shapes.extend(_as_polygons(shape(g)) for g in found)
+                shapes.extend(polygons_only(shape(g)) for g in found)
     if problems:
         raise CapRefused(summarise(problems), problems)
     target, whole = _target(shapes, list(dict.fromkeys(circles)))
@@ -155,7 +155,7 @@ def _geometry(
             continue
         if not poly.is_valid:
             warnings.append(f"{'.'.join(map(str, where))}: self-intersecting; repaired")
-            poly = _as_polygons(make_valid(poly))
+            poly = polygons_only(make_valid(poly))
         shapes.append(poly)
     for k, c in enumerate(area.circles):
         where = (*loc, "circle", k)
@@ -174,7 +174,7 @@ _SWAP_MESSAGE = (
 )
 
 
-def _as_polygons(geom: Any) -> Polygon | MultiPolygon:
+def polygons_only(geom: Any) -> Polygon | MultiPolygon:
     if isinstance(geom, Polygon | MultiPolygon):
         return geom
     parts = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
@@ -200,15 +200,15 @@ def _target(
     if union.is_empty:
         return None, None
     area = dict(mapping(union))
-    area["coordinates"] = _lists(area["coordinates"])
+    area["coordinates"] = json_lists(area["coordinates"])
     spec = TargetSpec(area=area, repair=True, allow_empty=True, confirm_large=True)
     return spec, area
 
 
-def _lists(value: Any) -> Any:
+def json_lists(value: Any) -> Any:
     """Shapely's nested tuples as JSON lists."""
     if isinstance(value, tuple | list):
-        return [_lists(v) for v in value]
+        return [json_lists(v) for v in value]
     return value
 
 
@@ -226,6 +226,6 @@ def outside(
     if rest.is_empty or whole == 0:
         return None, 0.0
     part = abs(_GEOD.geometry_area_perimeter(rest)[0])
-    out = dict(mapping(_as_polygons(rest)))
-    out["coordinates"] = _lists(out["coordinates"])
+    out = dict(mapping(polygons_only(rest)))
+    out["coordinates"] = json_lists(out["coordinates"])
     return out, round(part / whole, 4)

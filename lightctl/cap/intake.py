@@ -50,6 +50,10 @@ class Outcome:
     message_id: str
     identifier: str
     sender: str
+    sent: datetime
+    msg_type: str
+    status: str
+    via: str
     decision: str
     reason: str
     alert_ids: tuple[str, ...]
@@ -162,17 +166,17 @@ class CapIntake:
         message = parse_message(body, content_type)
         return message, self.planner.plan(message, self._clock())
 
-    def recent(self, decisions: list[str], limit: int) -> list[tuple[Outcome, datetime]]:
+    def recent(self, decisions: list[str], limit: int) -> list[Outcome]:
         with self._db.session() as session:
             rows = cap_store.recent(session, decisions, limit)
-        return [(_outcome(r), _aware(r.sent)) for r in rows]
+        return [_outcome(r) for r in rows]
 
-    def get(self, message_id: str) -> tuple[Outcome, datetime]:
+    def get(self, message_id: str) -> Outcome:
         with self._db.session() as session:
             row = cap_store.get(session, message_id)
         if row is None:
             raise NotFound("CAP message", message_id)
-        return _outcome(row), _aware(row.sent)
+        return _outcome(row)
 
     def _spec(self, plan: Plan) -> AlertSpec:
         return plan.alert_spec(self._settings.cap_repeat, self._settings.cap_interval_s)
@@ -399,6 +403,10 @@ def _outcome(row: CapMessageRow, duplicate: bool = False) -> Outcome:
         message_id=row.id,
         identifier=row.identifier,
         sender=row.sender,
+        sent=_aware(row.sent),
+        msg_type=row.msg_type,
+        status=row.status,
+        via=row.via,
         decision=row.decision,
         reason=row.reason,
         alert_ids=alert_ids,

@@ -60,12 +60,15 @@ def plan_out(plan: dict[str, Any]) -> CapPlanOut:
     return CapPlanOut.model_validate(data)
 
 
-def message_out(outcome: Outcome, sent: datetime | None = None) -> CapMessageOut:
+def message_out(outcome: Outcome) -> CapMessageOut:
     return CapMessageOut(
         id=outcome.message_id,
         identifier=outcome.identifier,
         sender=outcome.sender,
-        sent=sent,
+        sent=outcome.sent,
+        msg_type=outcome.msg_type,
+        status=outcome.status,
+        via=outcome.via,
         decision=outcome.decision,
         reason=outcome.reason,
         alert_ids=list(outcome.alert_ids),
@@ -135,13 +138,12 @@ def list_cap_messages(
     limit: int = Query(100, ge=1, le=500),
 ) -> list[CapMessageOut]:
     """Messages received, newest first, with what was decided (``decision=suggested``)."""
-    return [message_out(o, sent) for o, sent in intake.recent(decision, limit)]
+    return [message_out(o) for o in intake.recent(decision, limit)]
 
 
 @router.get("/cap/messages/{message_id}", response_model=CapMessageOut)
 def get_cap_message(message_id: str, intake: IntakeDep) -> CapMessageOut:
-    outcome, sent = intake.get(message_id)
-    return message_out(outcome, sent)
+    return message_out(intake.get(message_id))
 
 
 @router.post("/cap/messages/{message_id}/send", response_model=CapMessageOut)
