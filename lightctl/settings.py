@@ -105,6 +105,9 @@ class Settings(BaseSettings):
             "en": "Official warning.",
         }
     )
+    # Our <sender> in exported CAP (no spaces or commas), and the name shown with it.
+    cap_sender: str = Field(default="lightctl", pattern=r"^[^\s,<&]+$", max_length=200)
+    cap_sender_name: str = "lightctl"
     # A CAP warning plays this often, with this gap: people come to the window after the first.
     cap_repeat: int = Field(default=3, ge=1, le=5)
     cap_interval_s: float = Field(default=30.0, ge=0, le=30)

@@ -71,6 +71,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/cap/messages/{{}}"): READ,
     ("POST", f"{API}/cap/messages/{{}}/send"): Rule(DISPATCH),
     ("POST", f"{API}/cap/messages/{{}}/dismiss"): Rule(DISPATCH),
+    ("GET", f"{API}/alerts/{{}}/cap"): READ,
+    ("GET", f"{API}/cap/feed.atom"): READ,
     # delivery and input-hygiene counters (issue 6)
     ("GET", f"{API}/metrics"): Rule(AUDIT),
     # inventory and groups

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,14 +11,21 @@ from fastapi.responses import JSONResponse, Response
 
 from lightctl.api.auth import PrincipalDep, issuing_role
 from lightctl.api.cap_schemas import CapMessageOut, CapPlanOut, CapPreviewOut, CapSendIn
-from lightctl.api.deps import get_alerts, get_runtime
+from lightctl.api.deps import AlertsDep, RuntimeDep, get_alerts, get_runtime
 from lightctl.api.schemas import StreetOut
+from lightctl.cap.export import ExportedAlert, atom_feed, to_cap
 from lightctl.cap.intake import Caller, CapIntake, Outcome
 from lightctl.cap.plan import Plan, with_edits
 from lightctl.domain import priorities as slot
 from lightctl.domain.roles import Principal
+from lightctl.domain.targets import TargetSpec
+from lightctl.runtime import Runtime
+from lightctl.services.alert_reports import AlertReport, aware
+from lightctl.services.alerts import AlertService
 
 router = APIRouter(tags=["cap"])
+
+CAP_MEDIA = "application/cap+xml"
 
 
 def utc_now() -> datetime:
@@ -171,5 +179,62 @@ def dismiss_suggestion(
     return message_out(intake.dismiss(message_id, caller))
 
 
-def xml_response(text: str, media_type: str) -> Response:
-    return Response(text.encode("utf-8"), media_type=media_type)
+def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> ExportedAlert:
+    a = report.alert
+    target = json.loads(a.target_json)
+    points: tuple[tuple[float, float], ...] = ()
+    streets: tuple[str, ...] = tuple(target.get("streets", ()))
+    lanterns = alerts.get(a.id, with_lanterns=True).lanterns or []
+    ids = sorted({d.lantern_id for d in lanterns})
+    if ids:
+        spec = TargetSpec(lanterns=tuple(ids), allow_empty=True, confirm_large=True)
+        preview = runtime.targets.preview(spec, with_features=True)
+        features = (preview.features or {}).get("features", [])
+        points = tuple(
+            (f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1]) for f in features
+        )
+        streets = streets or tuple(name for name, _n in preview.streets)
+    return ExportedAlert(
+        id=a.id,
+        created_at=aware(a.created_at),
+        updated_at=aware(a.updated_at),
+        status=a.status,
+        exercise=a.exercise,
+        signal=a.signal,
+        template=a.template,
+        severity=a.severity,
+        expires_at=aware(a.expires_at),
+        messages=json.loads(a.messages_json),
+        languages=tuple(json.loads(a.languages_json)),
+        target=target,
+        streets=streets,
+        lantern_points=points,
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}/cap",
+    response_class=Response,
+    responses={200: {"content": {CAP_MEDIA: {}}}},
+)
+def alert_as_cap(alert_id: str, alerts: AlertsDep, runtime: RuntimeDep) -> Response:
+    """The alert as CAP 1.2: one info per spoken language, its area as lat,lon polygons (or
+    circles in km), references for updates, cancels and all-clears, Exercise for exercises."""
+    report = alerts.get(alert_id)
+    s = runtime.settings
+    body = to_cap(exported(report, runtime, alerts), s.cap_sender, s.cap_sender_name)
+    return Response(body, media_type=CAP_MEDIA)
+
+
+@router.get(
+    "/cap/feed.atom",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}},
+)
+def cap_feed(alerts: AlertsDep, runtime: RuntimeDep) -> Response:
+    """Active alerts as an Atom feed for aggregators, each entry linking its CAP message."""
+    active = [r for r in alerts.recent(500) if r.active and r.alert.status == "active"]
+    s = runtime.settings
+    items = [exported(r, runtime, alerts) for r in active]
+    body = atom_feed(items, s.cap_sender, s.resolved_public_url, utc_now())
+    return Response(body, media_type="application/atom+xml")
