@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets people copy from examples; production refuses them (and anything this short).
@@ -30,6 +30,18 @@ def weak_secret_problem(name: str) -> str:
 
 # Languages the product ships templates and speech for (issue 4 lists them); de-LS is easy German.
 SUPPORTED_LANGUAGES = ("de", "de-LS", "en", "tr", "ar", "uk", "ru", "pl", "fr", "es", "it")
+
+
+class CapSourcePolicy(BaseModel):
+    """What a CAP sender's messages may do without a person (issue 16): ``auto`` plays the
+    statuses and severities listed at once (slot 2); everything else becomes a suggestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = False
+    statuses: tuple[str, ...] = ("Actual",)
+    severities: tuple[str, ...] = ("Extreme", "Severe")
+    label: str = ""
 
 
 class Settings(BaseSettings):
@@ -76,6 +88,31 @@ class Settings(BaseSettings):
     max_expires_s: int = Field(default=86400, ge=60)
     # A lantern that never says `received` within this window gets the command again (backoff x2).
     ack_timeout_s: float = Field(default=10.0, gt=0)
+
+    # ---- CAP and MoWaS intake (issue 16) ----
+    # Per CAP <sender> ("*": any other sender): what plays at once; a sender not listed (and no
+    # "*") is refused. E.g. '{"DE-NW-BN-SE030": {"auto": true}, "*": {}}'.
+    cap_sources: dict[str, CapSourcePolicy] = Field(default_factory=dict)
+    # An Update or Cancel naming a message never seen waits this long for it (15 min).
+    cap_hold_s: int = Field(default=900, ge=0, le=86400)
+    # Playback order of a CAP message's languages: the city's own language first.
+    cap_language_order: tuple[str, ...] = SUPPORTED_LANGUAGES
+    # Said before the message's own headline, per voice.
+    cap_lead_in: dict[str, str] = Field(
+        default_factory=lambda: {
+            "de": "Amtliche Warnung.",
+            "de-LS": "Amtliche Warnung.",
+            "en": "Official warning.",
+        }
+    )
+    # Our <sender> in exported CAP (no spaces or commas), and the name shown with it.
+    cap_sender: str = Field(default="lightctl", pattern=r"^[^\s,<&]+$", max_length=200)
+    cap_sender_name: str = "lightctl"
+    # A CAP warning plays this often, with this gap: people come to the window after the first.
+    cap_repeat: int = Field(default=3, ge=1, le=5)
+    cap_interval_s: float = Field(default=30.0, ge=0, le=30)
+    # Embedded audio larger than this is named and ignored (an IPAWS mp3 is ~340 KB).
+    cap_audio_max_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
 
     # ---- who may do what ----
     # An admin token for the first start of an installation (create users and tokens, then unset

@@ -15,6 +15,7 @@ from lightctl.api.guard import Guard
 from lightctl.api.middleware import SecurityMiddleware
 from lightctl.api.routes import (
     alerts,
+    cap,
     console,
     groups,
     inventory,
@@ -73,6 +74,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for router in (
         system.router,
         alerts.router,
+        cap.router,
         console.router,  # before inventory: /lanterns/live must not be read as /lanterns/{id}
         inventory.router,
         targets.router,

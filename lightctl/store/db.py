@@ -18,6 +18,7 @@ from lightctl.store import (  # noqa: F401  (registers tables)
     approvals,
     audit,
     auth,
+    cap,
     coordination,
     lantern_keys,
     tables,
