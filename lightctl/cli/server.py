@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 import uvicorn
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from lightctl.api import create_app
 from lightctl.broker import EmbeddedBroker, pick_port, port_is_free
@@ -175,18 +176,24 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _run(settings: Settings, runtime: Runtime, host: str, port: int, log_level: str) -> None:
-    config = uvicorn.Config(
-        create_app(settings, runtime),
+def uvicorn_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """How lightctl runs under uvicorn (also the integration tests' live service)."""
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level=log_level,
         access_log=False,
         # The client address is the peer's; forwarded headers count only from the proxies in
-        # settings.trusted_proxies (api/addresses.py), never from whoever reaches 127.0.0.1.
+        # settings.trusted_proxies (api/addresses.py). uvicorn's own default believes
+        # X-Forwarded-For from anyone reaching 127.0.0.1, which let a local caller be anyone.
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+
+
+def _run(settings: Settings, runtime: Runtime, host: str, port: int, log_level: str) -> None:
+    config = uvicorn_config(create_app(settings, runtime), host, port, log_level)
     _Server(config, runtime).run()
 
 
