@@ -188,6 +188,8 @@ class Runtime:
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
 
     async def stop(self) -> None:
+        if self.events:
+            self.events.close()  # open progress streams end instead of holding shut-down
         if self.schedule_runner:
             await self.schedule_runner.stop()
         if self.outbox:

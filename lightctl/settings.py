@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -132,6 +133,12 @@ class Settings(BaseSettings):
     # Per caller: the console polls a few times a second; a runaway script is slowed, not banned.
     requests_per_s: float = Field(default=50.0, gt=0)
     request_burst: int = Field(default=200, ge=1)
+    # State-changing requests without credentials (sign-ins, and noise) per address, refused
+    # before they reach the audit trail: a control room signing in at shift change is far below.
+    anonymous_requests_per_min: float = Field(default=30.0, gt=0)
+    # Reverse proxies whose X-Forwarded-For / Forwarded header names the client, as CIDRs, e.g.
+    # '["10.0.0.0/8"]'. Empty: the TCP peer is the client and those headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = None  # as written by `lightctl mqtt credentials`
@@ -155,6 +162,11 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.four_eyes_roles) - {r.value for r in Role})
         if unknown:
             raise ValueError(f"four_eyes_roles: unknown role {unknown[0]!r}")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: not an address or CIDR: {proxy!r}") from None
         if self.environment != "production":
             return self
         for name in ("bootstrap_token", "mqtt_password"):

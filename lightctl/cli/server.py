@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 import typer
 import uvicorn
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from lightctl.api import create_app
 from lightctl.broker import EmbeddedBroker, pick_port, port_is_free
@@ -76,13 +78,7 @@ def serve(
     refuse_open_production(settings)
     if not port_is_free(settings.http_port, settings.http_host):
         fail(f"port {settings.http_port} on {settings.http_host} is already in use (--port)")
-    uvicorn.run(
-        create_app(settings, _checked_runtime(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=log_level,
-        access_log=False,
-    )
+    _run(settings, _checked_runtime(settings), settings.http_host, settings.http_port, log_level)
 
 
 def demo(
@@ -178,13 +174,7 @@ def demo(
                 ],
             )
         _banner(settings, accounts)
-        uvicorn.run(
-            create_app(settings, _checked_runtime(settings)),
-            host="127.0.0.1",
-            port=port,
-            log_level=log_level,
-            access_log=False,
-        )
+        _run(settings, _checked_runtime(settings), "127.0.0.1", port, log_level)
     except LightctlError as exc:
         fail_with(exc)
     finally:
@@ -196,6 +186,46 @@ def demo(
                 sim.kill()
         if embedded is not None:
             embedded.stop()
+
+
+# What shut-down gives responses still running after the progress streams were ended (a large
+# export, an upload) before they are cut: a SIGTERM never waits forever.
+GRACEFUL_SHUTDOWN_S = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn waits for open responses before it runs the application's shut-down; progress
+    streams are told first, so they end at once instead of holding the process."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self._runtime = runtime
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._runtime.events is not None:
+            self._runtime.events.close()
+        await super().shutdown(sockets)
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """How lightctl runs under uvicorn (also the integration tests' live service)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        # The client address is the peer's; forwarded headers count only from the proxies in
+        # settings.trusted_proxies (api/addresses.py). uvicorn's own default believes
+        # X-Forwarded-For from anyone reaching 127.0.0.1, which let a local caller be anyone.
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+
+
+def _run(settings: Settings, runtime: Runtime, host: str, port: int, log_level: str) -> None:
+    config = uvicorn_config(create_app(settings, runtime), host, port, log_level)
+    _Server(config, runtime).run()
 
 
 def _checked_runtime(settings: Settings) -> Runtime:

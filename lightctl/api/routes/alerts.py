@@ -311,6 +311,8 @@ async def alert_events(
                 await asyncio.sleep(1.0)
             else:
                 seen = await events.wait(alert_id, seen, timeout_s=5.0)
+                if events.closed:  # shutting down: the client's EventSource reconnects
+                    return
             report = await asyncio.to_thread(alerts.get, alert_id)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
