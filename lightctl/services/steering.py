@@ -117,6 +117,7 @@ class SteeringService:
         reverse = _collect(problems, lambda: self._direction(spec))
         ids = _collect(problems, lambda: self._resolve(spec))
         if problems:
+            problems = _once(problems)  # guidance and resolution both read target.route
             raise InvalidRequest(summarise(problems), problems)
         steering_id = f"st_{uuid.uuid4().hex[:16]}"
         with self._db.session() as session:
@@ -280,6 +281,17 @@ def _visible(row: SteeringRow | None, scope: str | None) -> SteeringRow | None:
     if row is None or scope is None or row.owner == scope:
         return row
     return None
+
+
+def _once(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """Each mistake named once, in the order found."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    out = []
+    for problem in problems:
+        if (problem.loc, problem.msg) not in seen:
+            seen.add((problem.loc, problem.msg))
+            out.append(problem)
+    return out
 
 
 def _routed(spec: SteeringSpec) -> bool:
