@@ -35,7 +35,14 @@ from firmware_sim.replay import ReplayGuard
 from firmware_sim.transport import BrokerAddress, Gateway
 from firmware_sim.unit import LanternRecord, Unit
 from firmware_sim.verifier import TrustFile, TrustVerifier
-from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, Topics
+from lightctl.protocol import (
+    Ack,
+    AudioPayload,
+    CommandEnvelope,
+    SpeechItem,
+    Topics,
+    lantern_audience,
+)
 
 __all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
 
@@ -259,6 +266,7 @@ class Fleet:
         replay = old.replay.after_reboot() if old.replay is not None else None
         unit.lantern = self.new_lantern(lantern_id, old.capabilities, replay)
         unit.lantern.broken = dict(old.broken)
+        unit.lantern.groups = old.groups  # provisioned, like its id: kept across a reboot
         unit.verified.clear()
         unit.link.rebooted(unit.link.boot + 1)
         self._dirty[lantern_id] = None
@@ -276,8 +284,10 @@ class Fleet:
         if not unit.link.online:
             unit.record.dropped.append("link down: command lost")
             return
+        # The gateway hands over what arrived on this lantern's own cmd topic (protocol v1).
+        arrived_on = lantern_audience(lantern_id)
         for _ in range(2 if unit.link.faults.duplicate else 1):
-            self._apply(unit, unit.lantern.handle(payload, self.clock()))
+            self._apply(unit, unit.lantern.handle(payload, self.clock(), arrived_on))
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.

@@ -14,7 +14,9 @@ killed service resumes where it stopped. Beyond the due rows it re-sends on requ
 Expired commands are never re-sent (the queries exclude them) and every publish carries an MQTT 5
 message expiry equal to the command's remaining lifetime. Before anything goes out its envelope is
 checked with the signer: unsigned, signed by a key that no longer signs, or with a seq past half
-the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again.
+the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again. Each copy
+then names its lantern (``aud``) inside what is signed, one signature per lantern, so a copy
+captured on one lantern's topic is refused by every other lantern.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlmodel import Session
 
 from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink
-from lightctl.protocol import CommandEnvelope, Topics
+from lightctl.protocol import CommandEnvelope, Topics, lantern_audience
 from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -166,7 +168,8 @@ class Outbox:
             if remaining <= 0:
                 continue  # _end_overdue will record it on the next pass
             topic = self._topics.cmd(d.lantern_id)
-            self._link.publish(topic, envelopes[d.command_id], qos=1, expiry_s=int(remaining))
+            payload = envelopes[(d.command_id, d.lantern_id)]
+            self._link.publish(topic, payload, qos=1, expiry_s=int(remaining))
             published += 1
             if d.state in _RETRY_STATES:
                 backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
@@ -208,33 +211,55 @@ class Outbox:
             out += alert_store.live_deliveries(session, now, unconfirmed, ids, recent)
         return out
 
-    def _envelopes(self, work: Iterable[DueDelivery], now: datetime) -> dict[str, bytes]:
-        """The bytes to publish per command, re-signed (and stored) where a lantern could refuse
-        the stored ones: one signature per command, whatever the number of lanterns."""
-        out: dict[str, bytes] = {}
+    def _envelopes(
+        self, work: Iterable[DueDelivery], now: datetime
+    ) -> dict[tuple[str, str], bytes]:
+        """The bytes to publish per (command, lantern): the stored command addressed to that
+        lantern (``aud``) and signed for it. A stored envelope a lantern could refuse is
+        re-signed first (fresh seq, same id) and stored again, once per command."""
+        work = list(work)
+        commands: dict[str, CommandEnvelope | str] = {}
         renewed: list[tuple[str, str, int]] = []
         for d in work:
-            if d.command_id in out:
-                continue
-            out[d.command_id] = d.envelope.encode()
-            if self._signer is None:
+            if d.command_id in commands:
                 continue
             try:
                 env = CommandEnvelope.from_bytes(d.envelope)
-                if not self._signer.stale(env, now):
-                    continue
-                env = self._signer.refresh(env)
+                if self._signer is not None and self._signer.stale(env, now):
+                    env = self._signer.refresh(env)
+                    renewed.append((d.command_id, env.to_bytes().decode(), env.seq))
+                commands[d.command_id] = env
             except (ValidationError, NoSigningKey, PriorityAboveCeiling) as exc:
                 log.error("sending command %s as stored, cannot re-sign it: %s", d.command_id, exc)
-                continue
-            text = env.to_bytes().decode()
-            out[d.command_id] = text.encode()
-            renewed.append((d.command_id, text, env.seq))
+                commands[d.command_id] = d.envelope
         if renewed:
             with self._db.session() as session:
                 for command_id, text, seq in renewed:
                     alert_store.replace_envelope(session, command_id, text, seq)
+        lanterns: dict[str, list[str]] = {}
+        for d in work:
+            lanterns.setdefault(d.command_id, []).append(d.lantern_id)
+        out: dict[tuple[str, str], bytes] = {}
+        for command_id, ids in lanterns.items():
+            stored = commands[command_id]
+            if isinstance(stored, str):
+                out.update(((command_id, lid), stored.encode()) for lid in ids)
+                continue
+            audiences = {lantern_audience(lid): lid for lid in ids}
+            out.update(
+                ((command_id, audiences[aud]), data)
+                for aud, data in self._addressed(stored, audiences).items()
+            )
         return out
+
+    def _addressed(self, env: CommandEnvelope, audiences: Iterable[str]) -> dict[str, bytes]:
+        """One copy of ``env`` per audience, each naming it inside what is signed."""
+        if self._signer is not None:
+            try:
+                return self._signer.address(env, audiences)
+            except (NoSigningKey, PriorityAboveCeiling) as exc:
+                log.error("command %s goes out unsigned: %s", env.id, exc)
+        return {aud: env.model_copy(update={"aud": aud}).to_bytes() for aud in audiences}
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
         """Unacknowledged past expiry: `unreachable` if the lantern is offline, else `expired`."""

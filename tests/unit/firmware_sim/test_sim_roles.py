@@ -40,6 +40,7 @@ def signer(store: KeyStore) -> CommandSigner:
 def light(cmd_id: str, priority: int, role: str | None) -> CommandEnvelope:
     return CommandEnvelope(
         id=cmd_id,
+        aud="lanterns/L1",
         role=role,
         channel="light",
         op="set",

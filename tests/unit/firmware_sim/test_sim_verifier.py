@@ -62,10 +62,13 @@ def light(
     ttl_s: float = 600,
     color: str = "#FF0000",
     role: str | None = None,
+    aud: str | None = "lanterns/L1",
 ) -> CommandEnvelope:
-    """A light command; issued by an operator (ordinary key) from slot 8 down, else a dispatcher."""
+    """A light command for L1; issued by an operator (ordinary key) from slot 8 down, else a
+    dispatcher."""
     return CommandEnvelope(
         id=cmd_id,
+        aud=aud,
         role=role or ("operator" if priority >= 8 else "dispatcher"),
         channel="light",
         op="set",
@@ -158,21 +161,26 @@ def test_an_ordinary_key_signing_priority_one_is_refused_even_when_genuine(
     ]
 
 
-def test_a_shared_envelope_is_verified_once_per_fleet(
+def test_each_lantern_verifies_its_own_copy_and_a_duplicate_costs_no_second_check(
     store: KeyStore, signer: CommandSigner
 ) -> None:
+    """Every copy names its lantern, so each lantern checks its own signature (as real lanterns
+    do); a QoS 1 duplicate of a copy is answered from the fleet's cache."""
     verifier = TrustVerifier(store.trust_list())
     lanterns = [Lantern(f"L{i}", verifier=verifier) for i in range(100)]
-    raw = signer.sign(light("shared")).to_bytes()
+    copies = signer.address(
+        signer.sign(light("shared", aud=None)), [lamp.audience for lamp in lanterns]
+    )
     for lamp in lanterns:
-        assert acks(lamp.handle(raw, T0)) == [("shared", "applied", None)]
-    assert verifier.stats["verified"] == 1
-    assert verifier.stats["cache_hits"] == 99
+        assert acks(lamp.handle(copies[lamp.audience], T0)) == [("shared", "applied", None)]
+        assert acks(lamp.handle(copies[lamp.audience], T0)) == [("shared", "applied", None)]
+    assert verifier.stats["verified"] == 100
+    assert verifier.stats["cache_hits"] == 100
     # The cache is keyed by what was signed, not only by the signature: tampering still fails.
-    tampered = json.loads(raw)
+    tampered = json.loads(copies["lanterns/L0"])
     tampered["payload"]["color"] = "#0000FF"
     tampered["id"] = "shared-2"
-    assert acks(Lantern("X", verifier=verifier).handle(json.dumps(tampered).encode(), T0)) == [
+    assert acks(lanterns[0].handle(json.dumps(tampered).encode(), T0)) == [
         ("shared-2", "rejected", "bad_signature")
     ]
 

@@ -53,7 +53,10 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
 
     outbox.pump()
     assert len(link.sent) == 6
-    assert signer.signed_total == 2  # one signature per command, not per lantern
+    assert signer.signed_total == 2  # the stored commands, signed once each
+    assert signer.addressed_total == 6  # and one copy per lantern, naming it inside what is signed
+    for topic, payload, _expiry in link.sent:
+        assert CommandEnvelope.from_bytes(payload).aud == f"lanterns/{topic.split('/')[3]}"
     live = [CommandEnvelope.from_bytes(p) for t, p, _ in link.sent if b'"live"' in p]
     assert {e.kid for e in live} == {keys.load().signing("life_safety", clock.now).kid}  # type: ignore[union-attr]
     assert {e.sig for e in live} != {None}
