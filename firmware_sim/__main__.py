@@ -13,6 +13,7 @@ from pathlib import Path
 
 from firmware_sim.control import ControlServer
 from firmware_sim.faults import FaultSpecError, parse_faults, select
+from firmware_sim.flash import FlashError
 from firmware_sim.fleet import Fleet
 from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
@@ -65,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id",
     )
     parser.add_argument("--ca-file", default=None, help="CA of the broker's certificate (mqtts)")
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="non-volatile memory of the lanterns (replay.PREFIX.json: the seqs each accepted, "
+        "so no captured command plays twice, even after a restart). Without it that memory "
+        "lasts only while this process runs",
+    )
     return parser
 
 
@@ -124,20 +132,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         passwords = _gateway_passwords(args.credentials)
     except (OSError, ValueError) as exc:
         parser.error(f"--credentials: {exc}")
-    fleet = Fleet(
-        args.broker,
-        specs,
-        speed=args.speed,
-        per_connection=args.per_connection,
-        topics=Topics(args.root),
-        gateway_prefix=args.gateway_prefix,
-        fetch_concurrency=args.fetch_concurrency,
-        passwords=passwords,
-        ca_file=args.ca_file,
-        trust=trust,
-        faults=args.faults,
-        seed=args.seed,
-    )
+    if trust is not None and args.state_dir is None:
+        log.warning("no --state-dir: replay memory is lost when this process stops")
+    try:
+        fleet = Fleet(
+            args.broker,
+            specs,
+            speed=args.speed,
+            per_connection=args.per_connection,
+            topics=Topics(args.root),
+            gateway_prefix=args.gateway_prefix,
+            fetch_concurrency=args.fetch_concurrency,
+            passwords=passwords,
+            ca_file=args.ca_file,
+            trust=trust,
+            faults=args.faults,
+            seed=args.seed,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+        )
+    except FlashError as exc:
+        parser.error(f"--state-dir: {exc}")
     control = None
     if args.control_port is not None:
         control = ControlServer(fleet, args.control_port, args.control_host)

@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from firmware_sim.clips import ClipFetcher
@@ -28,6 +29,7 @@ from firmware_sim.effects import (
     Verifier,
 )
 from firmware_sim.faults import FaultClause, Faults, parse_faults
+from firmware_sim.flash import FLUSH_S, ReplayFlash
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
 from firmware_sim.lantern import Capability, Lantern
 from firmware_sim.link import LanternLink
@@ -93,6 +95,7 @@ class Fleet:
         seed: int = 0,
         passwords: Mapping[str, str] | None = None,
         ca_file: str | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -112,6 +115,18 @@ class Fleet:
         # Signed mode: the trust file's verifier, and a replay guard in every lantern.
         self.trust = trust
         self.verifier = trust.verifier if trust is not None else verifier
+        # Replay memory in "flash": per lantern, kept across reboots, in a file per fleet under
+        # ``state_dir`` (without one, only for as long as this process runs).
+        # (Unsigned development fleets check no seqs: their window is never asked for.)
+        checker = self.verifier
+        window = (
+            (lambda: checker.replay_window_s)
+            if isinstance(checker, TrustVerifier)
+            else (lambda: 600.0)
+        )
+        flash_path = state_dir / f"replay.{gateway_prefix}.json" if state_dir else None
+        self.flash = ReplayFlash(flash_path, window)
+        self.flash.on_dirty = self._flush_flash_soon
         self._rng = random.Random(seed)
         self.fetcher = ClipFetcher(fetch_concurrency, rng=self._rng, clock=clock)
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
@@ -160,10 +175,11 @@ class Fleet:
         capabilities: frozenset[Capability],
         replay: ReplayGuard | None = None,
     ) -> Lantern:
-        """Fresh firmware for one lantern (at start, and on a simulated reboot)."""
+        """Fresh firmware for one lantern (at start, and on a simulated reboot); in signed mode
+        its replay guard boots from the lantern's image in flash."""
         verifier = self.verifier
         if replay is None and isinstance(verifier, TrustVerifier):
-            replay = ReplayGuard(lambda: verifier.replay_window_s)
+            replay = self.flash.guard(lantern_id)
         return Lantern(lantern_id, capabilities, verifier, replay=replay)
 
     def unit(self, lantern_id: str) -> Unit:
@@ -228,6 +244,23 @@ class Fleet:
         # A command that arrived while the gateways closed may have started one more.
         await self._cancel_playbacks()
         await self.fetcher.close()
+        self.flash.flush()
+
+    def _flush_flash_soon(self) -> None:
+        """First seq accepted since the last write: write the replay memory within FLUSH_S."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without a loop (tests): write at once
+            self.flash.flush()
+            return
+        loop.call_later(FLUSH_S, self._flush_flash)
+
+    def _flush_flash(self) -> None:
+        try:
+            self.flash.flush()
+        except OSError:
+            # Keep serving: the image stays dirty in memory and is written with the next change.
+            log.exception("cannot write the replay memory %s", self.flash.path)
 
     async def _cancel_playbacks(self) -> None:
         playbacks = list(self._playbacks)
@@ -253,8 +286,9 @@ class Fleet:
         unit.lantern.broken = faults.broken_channels()
 
     def reboot(self, lantern_id: str) -> None:
-        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; the
-        highest seq per key survives (flash); a new boot number is announced."""
+        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; its
+        replay memory (highest seq and seqs seen per key) boots from flash; a new boot number
+        is announced."""
         unit = self._units[lantern_id]
         old = unit.lantern
         if unit.timer is not None:
@@ -263,7 +297,7 @@ class Fleet:
         if unit.playback is not None:
             unit.playback.cancel()
         unit.playback, unit.playback_id = None, None
-        replay = old.replay.after_reboot() if old.replay is not None else None
+        replay = self.flash.guard(lantern_id) if old.replay is not None else None
         unit.lantern = self.new_lantern(lantern_id, old.capabilities, replay)
         unit.lantern.broken = dict(old.broken)
         unit.lantern.groups = old.groups  # provisioned, like its id: kept across a reboot

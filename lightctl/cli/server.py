@@ -144,6 +144,10 @@ def demo(
                     str(keys.trust_path),
                     "--control-port",
                     str(control_port),
+                    # The lanterns' replay memory: a captured command never plays twice, even
+                    # after the demo restarts.
+                    "--state-dir",
+                    str(data_dir / "sim"),
                 ],
             )
         _banner(settings, accounts)

@@ -16,7 +16,9 @@ message expiry equal to the command's remaining lifetime. Before anything goes o
 checked with the signer: unsigned, signed by a key that no longer signs, or with a seq past half
 the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again. Each copy
 then names its lantern (``aud``) inside what is signed, one signature per lantern, so a copy
-captured on one lantern's topic is refused by every other lantern.
+captured on one lantern's topic is refused by every other lantern. What goes again to a rebooted
+lantern is re-signed with a fresh seq: the lantern keeps every seq it accepted across the reboot
+(so a captured copy cannot play twice) but forgets command ids.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -160,7 +162,11 @@ class Outbox:
             due = [d for d in due if d.attempts == 0]
         keys = {(d.command_id, d.lantern_id) for d in due}
         resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
-        envelopes = self._envelopes(due + resends, now)
+        # A rebooted lantern remembers every seq it accepted (in flash) but no command id: what
+        # it gets again needs a fresh seq, or it would refuse our own re-send as a replay.
+        rebooted = {i for i, how in lanterns.items() if how is Return.REBOOT}
+        renew = {d.command_id for d in resends if d.lantern_id in rebooted}
+        envelopes = self._envelopes(due + resends, now, renew)
         sent: list[tuple[str, str, int, datetime]] = []
         published = 0
         for d in due + resends:
@@ -212,11 +218,11 @@ class Outbox:
         return out
 
     def _envelopes(
-        self, work: Iterable[DueDelivery], now: datetime
+        self, work: Iterable[DueDelivery], now: datetime, renew: Collection[str] = ()
     ) -> dict[tuple[str, str], bytes]:
         """The bytes to publish per (command, lantern): the stored command addressed to that
-        lantern (``aud``) and signed for it. A stored envelope a lantern could refuse is
-        re-signed first (fresh seq, same id) and stored again, once per command."""
+        lantern (``aud``) and signed for it. A stored envelope a lantern could refuse, or one in
+        ``renew``, is re-signed first (fresh seq, same id) and stored again, once per command."""
         work = list(work)
         commands: dict[str, CommandEnvelope | str] = {}
         renewed: list[tuple[str, str, int]] = []
@@ -225,8 +231,9 @@ class Outbox:
                 continue
             try:
                 env = CommandEnvelope.from_bytes(d.envelope)
-                if self._signer is not None and self._signer.stale(env, now):
-                    env = self._signer.refresh(env)
+                signer = self._signer
+                if signer is not None and (d.command_id in renew or signer.stale(env, now)):
+                    env = signer.refresh(env)
                     renewed.append((d.command_id, env.to_bytes().decode(), env.seq))
                 commands[d.command_id] = env
             except (ValidationError, NoSigningKey, PriorityAboveCeiling) as exc:

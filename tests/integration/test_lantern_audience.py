@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -13,8 +14,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_sim import Fleet
+from firmware_sim.control import apply_spec
 from lightctl.protocol import CommandEnvelope, Topics
-from tests.integration.conftest import LiveService
+from tests.integration.conftest import FleetThread, LiveService, simulated_fleet
 from tests.integration.resilience import wait_until
 from tests.support import MosquittoProcess
 
@@ -68,13 +70,13 @@ def tap(mosquitto: MosquittoProcess, topic_root: str) -> Iterator[Wiretap]:
     wiretap.close()
 
 
-def warn(service: LiveService, lantern_id: str) -> dict[str, Any]:
+def warn(service: LiveService, lantern_id: str, light: bool = False) -> dict[str, Any]:
     response = service.http.post(
         "/alerts",
         json={
             "target": {"lanterns": [lantern_id]},
             "messages": {"de": "Übung. Bitte Fenster schliessen."},
-            "light": False,
+            "light": light,
             "projection": False,
             "exercise": True,
         },
@@ -113,3 +115,82 @@ def test_a_warning_captured_for_one_lantern_is_refused_by_its_neighbour(
     # The dispatcher's view still lists A alone, done.
     rows = service.http.get(f"/alerts/{alert['id']}", params={"lanterns": True}).json()["lanterns"]
     assert [(r["lantern"], r["state"]) for r in rows] == [(A, "done")]
+
+
+def test_a_lantern_refuses_what_it_played_before_a_reboot_and_after_a_restart(
+    service: LiveService,
+    mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+    tap: Wiretap,
+) -> None:
+    prefix = f"r{uuid.uuid4().hex[:6]}"
+
+    def boot_fleet() -> FleetThread:
+        sim = simulated_fleet(
+            mosquitto.url,
+            topic_root,
+            data_dir=service.settings.data_dir,
+            state_dir=tmp_path / "sim-state",
+            gateway_prefix=prefix,
+        )
+        sim.start()
+        return sim
+
+    sim = boot_fleet()
+    fleet = sim.fleet
+    try:
+        alert = warn(service, A, light=True)
+        body = service.wait_for(
+            alert["id"],
+            lambda b: (
+                {c["channel"]: c["counts"] for c in b["commands"]}
+                == {"audio": {"done": 1}, "light": {"applied": 1}}
+            ),
+        )
+        ids = {c["channel"]: c["id"] for c in body["commands"]}
+        captured = tap.first("audio")
+        assert captured is not None
+        assert played(fleet, A) == [ids["audio"]]
+
+        # A reboots: its slots are gone; the service sends the held light again (fresh seq).
+        acks_before = len(acks(fleet, A, ids["light"]))
+        fleet.call(lambda: apply_spec(fleet, f"reboot@{A}"))
+        wait_until(
+            lambda: (
+                len(acks(fleet, A, ids["light"])) > acks_before
+                and fleet.call(lambda: fleet.lantern(A).slot("light", 1)) == ids["light"]
+            ),
+            15,
+            "the service's re-sent light to be applied after the reboot",
+        )
+        assert acks(fleet, A, ids["light"])[-1] == ("applied", None)
+
+        # The warning it played before the reboot, captured and published again: refused.
+        tap.publish(A, captured)
+        wait_until(
+            lambda: len(acks(fleet, A, ids["audio"])) >= 4, 10, "A to answer the replayed copy"
+        )
+        assert acks(fleet, A, ids["audio"]) == [
+            ("received", None),
+            ("playing", None),
+            ("done", None),
+            ("rejected", "replayed"),
+        ]
+        assert fleet.call(lambda: fleet.lantern(A).playing) is None
+        assert played(fleet, A) == [ids["audio"]]
+    finally:
+        sim.stop()
+
+    # The whole simulator restarts (a power cut of every lantern): the memory is on disk.
+    assert (tmp_path / "sim-state" / f"replay.{prefix}.json").exists()
+    sim = boot_fleet()
+    fleet = sim.fleet
+    try:
+        tap.publish(A, captured)
+        wait_until(lambda: bool(acks(fleet, A, ids["audio"])), 10, "A to answer after the restart")
+        assert acks(fleet, A, ids["audio"]) == [("rejected", "replayed")]
+        assert fleet.call(lambda: fleet.lantern(A).playing) is None
+        assert played(fleet, A) == []
+    finally:
+        sim.stop()

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_sim.effects import Reason, SendAck
 from firmware_sim.lantern import Lantern
-from firmware_sim.replay import SEQ_CAP, ReplayGuard
+from firmware_sim.replay import SEQ_CAP, ReplayGuard, ReplayImageError
 from firmware_sim.verifier import TrustFile, TrustFileError, TrustVerifier
 from lightctl.protocol import CommandEnvelope, LightPayload
 from lightctl.signing import CommandSigner, KeyStore
@@ -266,9 +266,17 @@ def test_replay_guard_keeps_its_floor_across_a_reboot_and_bounds_memory() -> Non
     assert guard.check("k", base) == Reason.OUTSIDE_REPLAY_WINDOW
     assert guard.check("k", base + SEQ_CAP + 9) == Reason.REPLAYED
     assert guard.check("other", base) is None  # per signing key
-    rebooted = guard.after_reboot()
+    image = json.loads(json.dumps(guard.to_json()))  # what non-volatile memory holds
+    rebooted = ReplayGuard.from_json(lambda: 60.0, image)
     assert rebooted.highest("k") == guard.highest("k")
     assert rebooted.check("k", base - 61 * US) == Reason.OUTSIDE_REPLAY_WINDOW
+    assert rebooted.check("k", base) == Reason.OUTSIDE_REPLAY_WINDOW  # the floor survived
+    # Every seq it accepted inside the window is still refused after the reboot.
+    assert rebooted.check("k", base + SEQ_CAP + 9) == Reason.REPLAYED
+    assert rebooted.check("k", base + SEQ_CAP + 10) is None
+    for bad, message in (([], "object"), ({"k": {"high": -1}}, "seqs"), ({"k": 3}, "object")):
+        with pytest.raises(ReplayImageError, match=message):
+            ReplayGuard.from_json(lambda: 60.0, bad)
 
 
 def test_broken_lamp_fails_light_commands_with_its_reason(
