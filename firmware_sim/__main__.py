@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,10 @@ log = logging.getLogger("firmware_sim")
 
 # How long to wait for the broker before saying so in the log (paho keeps retrying regardless).
 CONNECT_WARN_S = 10.0
+# The control API's bearer token, when the caller chooses it (`lightctl demo` does); otherwise
+# a random one is printed at start. An environment variable, not a flag: argv is public (ps).
+TOKEN_ENV = "FIRMWARE_SIM_CONTROL_TOKEN"
+MIN_TOKEN_CHARS = 24
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         "--faults", default=None, help="faults to inject at start, e.g. 'offline=10@30%%;duplicate'"
     )
     parser.add_argument(
-        "--control-port", type=int, default=None, help="serve the control API on this port"
+        "--control-port",
+        type=int,
+        default=None,
+        help="serve the control API on this port (bearer token: printed at start, or "
+        f"${TOKEN_ENV})",
     )
     parser.add_argument("--control-host", default="127.0.0.1", help="control API address")
     parser.add_argument("--seed", type=int, default=0, help="seed of random faults")
@@ -154,12 +163,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--state-dir: {exc}")
     control = None
     if args.control_port is not None:
-        control = ControlServer(fleet, args.control_port, args.control_host)
-    asyncio.run(_run(fleet, control))
+        given = os.environ.get(TOKEN_ENV, "").strip()
+        if given and len(given) < MIN_TOKEN_CHARS:
+            parser.error(f"${TOKEN_ENV}: at least {MIN_TOKEN_CHARS} characters")
+        control = ControlServer(fleet, args.control_port, args.control_host, token=given or None)
+    asyncio.run(_run(fleet, control, announce_token=control is not None and not given))
     return 0
 
 
-async def _run(fleet: Fleet, control: ControlServer | None = None) -> None:
+async def _run(
+    fleet: Fleet, control: ControlServer | None = None, announce_token: bool = False
+) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -167,6 +181,12 @@ async def _run(fleet: Fleet, control: ControlServer | None = None) -> None:
     await fleet.start()
     if control is not None:
         await control.start()
+        # On stdout, once, for the operator who started it (never in the log).
+        where = f"http://{control.host}:{control.port}"
+        if announce_token:
+            print(f"control API on {where}; token: {control.token}", flush=True)
+        else:
+            print(f"control API on {where}; token from ${TOKEN_ENV}", flush=True)
     connected = asyncio.create_task(fleet.wait_connected(CONNECT_WARN_S))
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait({connected, stop_requested}, return_when=asyncio.FIRST_COMPLETED)

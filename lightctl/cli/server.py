@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -108,8 +110,10 @@ def demo(
             embedded.start()
             broker = embedded.url
             console.print(f"broker: {embedded.kind} on {broker}")
-        # Operators inject faults into the simulated fleet from the console via its control API.
+        # Operators inject faults into the simulated fleet from the console via its control API,
+        # which answers only to this token (new on every start, handed to both by the demo).
         control_port = pick_port(0) if fleet else None
+        control_token = secrets.token_urlsafe(32)
         settings = _settings(
             data_dir=data_dir,
             mqtt_url=broker,
@@ -118,6 +122,7 @@ def demo(
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
             database_auto_upgrade=True,  # the demo owns its database
             simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
+            simulator_control_token=control_token if control_port else None,
         )
         _load_demo_inventory(settings)
         accounts = demo_accounts(Database(settings.resolved_database_url))
@@ -149,6 +154,7 @@ def demo(
                     "--state-dir",
                     str(data_dir / "sim"),
                 ],
+                env={**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": control_token},
             )
         _banner(settings, accounts)
         uvicorn.run(
@@ -211,6 +217,17 @@ def _load_demo_inventory(settings: Settings) -> None:
     db.dispose()
 
 
+def _simulator_lines(settings: Settings) -> str:
+    """The simulated fleet's control API and its token, for rehearsals with curl."""
+    token = settings.simulator_control_token
+    if not settings.simulator_control_url or token is None:
+        return ""
+    return (
+        f"Simulator control API (faults, trust list): {settings.simulator_control_url}\n"
+        f"  Authorization: Bearer {token.get_secret_value()}\n\n"
+    )
+
+
 def _banner(settings: Settings, accounts: DemoAccounts) -> None:
     base = settings.resolved_public_url
     token = accounts.token
@@ -224,7 +241,7 @@ Open the console at [bold]{base}/[/] and sign in as (user / password, new on eve
 API token of the dispatcher (for the CLI and curl):
   export LIGHTCTL_TOKEN={token}
 
-Send a first warning to every lantern on Bahnhofstrasse:
+{_simulator_lines(settings)}Send a first warning to every lantern on Bahnhofstrasse:
   lightctl alert send --street Bahnhofstrasse \\
       --lang de --text "Brand in der Bahnhofstrasse. Fenster und Türen schliessen." \\
       --lang en --text "Fire on Bahnhofstrasse. Close windows and doors."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,7 +67,11 @@ def sim(mosquitto: Any, topic_root: str) -> Iterator[FleetThread]:
 def control(sim: FleetThread) -> Iterator[httpx.Client]:
     server = ControlServer(sim.fleet, 0)
     asyncio.run_coroutine_threadsafe(server.start(), sim.loop).result(5)
-    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{server.port}",
+        timeout=5,
+        headers={"Authorization": f"Bearer {server.token}"},
+    ) as client:
         yield client
     asyncio.run_coroutine_threadsafe(server.stop(), sim.loop).result(5)
 
@@ -255,7 +260,18 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
             stderr=subprocess.STDOUT,
         )
     try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{control_port}", timeout=5)
+        printed = re.compile(rf"control API on http://127\.0\.0\.1:{control_port}; token: (\S+)")
+        wait_until(lambda: bool(printed.search(log.read_text())), 20, "the printed token")
+        match = printed.search(log.read_text())
+        assert match is not None
+        base_url = f"http://127.0.0.1:{control_port}"
+        # Without the token, or with another, nothing is answered and nothing changes.
+        assert httpx.get(f"{base_url}/faults", timeout=5).status_code == 401
+        wrong = {"Authorization": "Bearer " + "x" * 43}
+        assert httpx.delete(f"{base_url}/faults", headers=wrong, timeout=5).status_code == 401
+        client = httpx.Client(
+            base_url=base_url, timeout=5, headers={"Authorization": f"Bearer {match[1]}"}
+        )
 
         def up() -> bool:
             try:
@@ -276,3 +292,4 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
         proc.terminate()
         proc.wait(timeout=20)
     assert "Traceback" not in log.read_text()
+    assert log.read_text().count(match[1]) == 1  # printed once, never logged
