@@ -18,7 +18,7 @@ from firmware_sim.flash import FlashError
 from firmware_sim.fleet import Fleet
 from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
-from firmware_sim.verifier import TrustFile, TrustFileError
+from firmware_sim.verifier import TrustFile, TrustFileError, read_root, read_trust
 from lightctl.protocol import Topics, is_valid_lantern_id
 
 log = logging.getLogger("firmware_sim")
@@ -29,6 +29,8 @@ CONNECT_WARN_S = 10.0
 # a random one is printed at start. An environment variable, not a flag: argv is public (ps).
 TOKEN_ENV = "FIRMWARE_SIM_CONTROL_TOKEN"
 MIN_TOKEN_CHARS = 24
+# Where `lightctl keys` keeps an online root's public half, beside trust.json (development, demo).
+ROOT_FILE = "root.pub.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="trust list (`lightctl keys trust`, or <data_dir>/keys/trust.json): check signatures, "
         "re-read when the file changes. Without it commands are accepted unsigned (development)",
+    )
+    parser.add_argument(
+        "--trust-root",
+        default=None,
+        help="the root key's public half the lanterns are provisioned with (*.pub.json of "
+        "`lightctl keys root-generate`): every trust list must be signed by it. Default: "
+        "root.pub.json beside the --trust file",
     )
     parser.add_argument(
         "--faults", default=None, help="faults to inject at start, e.g. 'offline=10@30%%;duplicate'"
@@ -125,10 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.inventory}: no lanterns in the inventory")
     trust = None
     if args.trust is not None:
+        trust_path = Path(args.trust)
+        root_path = Path(args.trust_root) if args.trust_root else trust_path.with_name(ROOT_FILE)
         try:
-            trust = TrustFile.open(Path(args.trust))
+            read_trust(trust_path)  # a missing or broken list is named before its root
+            trust = TrustFile.open(trust_path, [read_root(root_path)])
         except TrustFileError as exc:
-            parser.error(str(exc))
+            parser.error(f"{exc}" if args.trust_root else f"{exc} (or give --trust-root)")
     else:
         log.warning("no --trust file: accepting unsigned commands (development only)")
     if args.faults is not None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from firmware_sim.faults import FaultClause, Faults, FaultSpecError, parse_faults, select
-from firmware_sim.verifier import TrustVerifier
+from firmware_sim.verifier import TrustRefusal, TrustVerifier
 from lightctl.protocol.trust import TrustList
 
 if TYPE_CHECKING:
@@ -162,6 +162,8 @@ class ControlServer:
             status, answer = self.route(method, path, body)
         except _HttpError as exc:
             status, answer = exc.status, {"detail": exc.detail}
+            if exc.reason is not None:
+                answer["reason"] = exc.reason
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             writer.close()
             return
@@ -241,15 +243,25 @@ class ControlServer:
             trust = TrustList.from_bytes(body)
         except ValidationError as exc:
             raise _HttpError(422, str(exc).splitlines()[0]) from None
-        taken = verifier.update(trust)
-        return 200, {"taken": taken, "version": verifier.version}
+        refusal = verifier.offer(trust)
+        if refusal in (None, TrustRefusal.NOT_NEWER):
+            answer: dict[str, Any] = {"taken": refusal is None, "version": verifier.version}
+            return 200, answer if refusal is None else {**answer, "reason": refusal.value}
+        log.warning("PUT /trust refused: %s (version %d offered)", refusal, trust.version)
+        detail = {
+            TrustRefusal.UNSIGNED: "the trust list is not signed by a root key",
+            TrustRefusal.UNKNOWN_ROOT: f"signed by root {trust.root_kid!r}, not one of ours",
+            TrustRefusal.BAD_SIGNATURE: "the root's signature does not match the list",
+        }[refusal]
+        raise _HttpError(403, f"trust list refused: {detail}", refusal.value)
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, reason: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.reason = reason
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}

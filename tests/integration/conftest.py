@@ -214,7 +214,7 @@ def simulated_fleet(
     if data_dir is not None:
         keys = KeyStore.in_data_dir(data_dir)
         keys.ensure()
-        trust = TrustFile.open(keys.trust_path)
+        trust = TrustFile.open(keys.trust_path, [keys.ensure_root().public()])
     return FleetThread(
         Fleet(
             broker_url,

@@ -40,6 +40,7 @@ WINDOW_S = 2  # a short replay window, so the test need not wait ten minutes
 def keys(tmp_path: Path) -> KeyStore:
     store = KeyStore.in_data_dir(tmp_path)
     store.generate(replay_window_s=WINDOW_S)
+    store.ensure_root()
     return store
 
 
@@ -56,7 +57,7 @@ def sim(mosquitto: Any, topic_root: str, keys: KeyStore) -> Iterator[FleetThread
         speed=50,
         topics=Topics(topic_root),
         gateway_prefix="forge",
-        trust=TrustFile.open(keys.trust_path),
+        trust=TrustFile.open(keys.trust_path, [keys.ensure_root().public()]),
     )
     thread = FleetThread(fleet)
     thread.start()

@@ -214,6 +214,7 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
 ) -> None:
     keys = KeyStore.in_data_dir(tmp_path)
     keys.generate()
+    keys.ensure_root()  # trust.json signed, root.pub.json beside it (what --trust-root defaults to)
     features = [
         {"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [8.5, 47.3]}}
         for i in IDS
@@ -243,6 +244,17 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
     )
     assert bad_trust.returncode == 2
     assert b"trust file not found" in bad_trust.stderr
+    unsigned = tmp_path / "unsigned.json"
+    listed = keys.trust_list().model_copy(update={"root_kid": None, "sig": None})
+    unsigned.write_bytes(listed.to_bytes())
+    refused_list = subprocess.run(
+        [*base[:-1], str(unsigned), "--trust-root", str(keys.root_public_path)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert refused_list.returncode == 2
+    assert b"trust list refused: unsigned" in refused_list.stderr
 
     control_port = free_port()
     log = tmp_path / "sim.log"
@@ -285,7 +297,11 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
         assert faults["Z0"]["drop_acks"] == 0.5
         assert client.get("/metrics").json()["trust_version"] == 1
         newer = keys.trust_list().model_copy(update={"version": 5})
-        taken = client.put("/trust", content=newer.to_bytes()).json()
+        refused = client.put("/trust", content=newer.to_bytes())  # changed after signing
+        assert (refused.status_code, refused.json()["reason"]) == (403, "bad_signature")
+        root = keys.root()
+        assert root is not None
+        taken = client.put("/trust", content=root.sign(newer).to_bytes()).json()
         assert taken == {"taken": True, "version": 5}
         client.close()
     finally:

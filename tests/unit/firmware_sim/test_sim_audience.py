@@ -23,6 +23,7 @@ US = 1_000_000
 def store(tmp_path: Path) -> KeyStore:
     keys = KeyStore.in_data_dir(tmp_path, lambda: T0)
     keys.generate(replay_window_s=60)
+    keys.ensure_root()
     return keys
 
 
@@ -47,7 +48,7 @@ def light(cmd_id: str) -> CommandEnvelope:
 
 
 def lantern(store: KeyStore, lantern_id: str, groups: tuple[tuple[str, str], ...] = ()) -> Lantern:
-    verifier = TrustVerifier(store.trust_list())
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     guard = ReplayGuard(lambda: verifier.replay_window_s)
     return Lantern(lantern_id, verifier=verifier, replay=guard, groups=groups)
 

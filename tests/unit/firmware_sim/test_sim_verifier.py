@@ -47,6 +47,7 @@ def clock() -> Clock:
 def store(tmp_path: Path, clock: Clock) -> KeyStore:
     keys = KeyStore.in_data_dir(tmp_path, clock)
     keys.generate(replay_window_s=60)
+    keys.ensure_root()
     return keys
 
 
@@ -81,7 +82,7 @@ def light(
 
 
 def lantern(store: KeyStore) -> tuple[Lantern, TrustVerifier]:
-    verifier = TrustVerifier(store.trust_list())
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     guard = ReplayGuard(lambda: verifier.replay_window_s)
     return Lantern("L1", verifier=verifier, replay=guard), verifier
 
@@ -166,7 +167,7 @@ def test_each_lantern_verifies_its_own_copy_and_a_duplicate_costs_no_second_chec
 ) -> None:
     """Every copy names its lantern, so each lantern checks its own signature (as real lanterns
     do); a QoS 1 duplicate of a copy is answered from the fleet's cache."""
-    verifier = TrustVerifier(store.trust_list())
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     lanterns = [Lantern(f"L{i}", verifier=verifier) for i in range(100)]
     copies = signer.address(
         signer.sign(light("shared", aud=None)), [lamp.audience for lamp in lanterns]
@@ -188,7 +189,7 @@ def test_each_lantern_verifies_its_own_copy_and_a_duplicate_costs_no_second_chec
 def test_revocation_reaches_running_lanterns_and_a_stale_list_is_ignored(
     store: KeyStore, signer: CommandSigner, clock: Clock
 ) -> None:
-    watcher = TrustFile.open(store.trust_path)
+    watcher = TrustFile.open(store.trust_path, [store.ensure_root().public()])
     lamp = Lantern("L1", verifier=watcher.verifier)
     old = signer.sign(light("before"))
     assert acks(lamp.handle(old.to_bytes(), T0)) == [("before", "applied", None)]
@@ -210,10 +211,10 @@ def test_broken_trust_file_is_refused_and_a_broken_update_keeps_the_old_list(
     bad = tmp_path / "bad.json"
     bad.write_text('{"v": 1}')
     with pytest.raises(TrustFileError, match=r"bad\.json"):
-        TrustFile.open(bad)
+        TrustFile.open(bad, [store.ensure_root().public()])
     with pytest.raises(TrustFileError, match="not found"):
-        TrustFile.open(tmp_path / "missing.json")
-    watcher = TrustFile.open(store.trust_path)
+        TrustFile.open(tmp_path / "missing.json", [store.ensure_root().public()])
+    watcher = TrustFile.open(store.trust_path, [store.ensure_root().public()])
     store.trust_path.write_text("{ half written")
     assert not watcher.poll()
     assert watcher.verifier.version == 1
