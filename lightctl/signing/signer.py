@@ -82,10 +82,12 @@ class CommandSigner:
 
     def address(self, env: CommandEnvelope, audiences: Iterable[str]) -> dict[str, bytes]:
         """Per audience, the bytes of ``env`` addressed to it (``aud``) and signed by the active
-        key of its role's scope: one Ed25519 signature (~50 us) per audience.
+        key of its role's scope: one Ed25519 signature per audience.
 
-        The body is dumped once and only ``aud`` changes per copy; the lantern re-dumps what it
-        parsed, which is the same canonical JSON (tests/unit/signing checks they agree)."""
+        The canonical JSON is built once around the place where ``aud`` sorts in, so each copy
+        costs a string join and a signature; what is published is that canonical JSON with
+        ``sig`` added, which the lantern parses back to the same signing bytes (checked in
+        tests/unit/firmware_sim/test_sim_audience.py)."""
         registry = self._current()
         scope = signing_scope(env)
         key = registry.signing(scope, self._clock())
@@ -94,11 +96,14 @@ class CommandSigner:
         private = self._private_key(key.kid)
         body = env.model_dump(mode="json", exclude_none=True, exclude={"sig", "aud"})
         body["kid"] = key.kid
+        before = canonical_json({k: v for k, v in body.items() if k < "aud"})[1:-1]
+        after = canonical_json({k: v for k, v in body.items() if k > "aud"})[1:-1]
         out: dict[str, bytes] = {}
         for aud in audiences:
-            addressed = {**body, "aud": aud}
-            sig = b64encode(private.sign(canonical_json(addressed)))
-            out[aud] = json.dumps({**addressed, "sig": sig}, separators=(",", ":")).encode()
+            field = b'"aud":' + json.dumps(aud).encode()
+            signed = b"{" + b",".join(p for p in (before, field, after) if p) + b"}"
+            sig = b64encode(private.sign(signed)).encode()
+            out[aud] = signed[:-1] + b',"sig":"' + sig + b'"}'
         with self._lock:
             self.addressed_total += len(out)
         return out

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from firmware_sim.effects import SendAck
 from firmware_sim.lantern import Lantern
 from firmware_sim.replay import ReplayGuard
 from firmware_sim.verifier import TrustVerifier
-from lightctl.protocol import CommandEnvelope, LightPayload, Topics
+from lightctl.protocol import (
+    CommandEnvelope,
+    LightPayload,
+    ProjectionPayload,
+    Topics,
+    canonical_json,
+)
 from lightctl.signing import CommandSigner, KeyStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -121,6 +128,11 @@ def test_addressed_copies_are_exactly_what_the_lantern_re_derives(
     for aud, raw in signer.address(signed, ["lanterns/A", "groups/cell/8a1f"]).items():
         parsed = CommandEnvelope.from_bytes(raw)
         assert parsed.aud == aud
+        # The bytes signed are the canonical JSON the lantern re-derives from what it parsed.
+        body = json.loads(raw)
+        del body["sig"]
+        assert parsed.signing_bytes() == canonical_json(body)
+        assert raw.startswith(parsed.signing_bytes()[:-1])
         assert parsed.model_copy(update={"aud": None, "sig": signed.sig}) == signed
         # Deterministic: the same command to the same audience is the same bytes on every send.
         assert signer.address(signed, [aud])[aud] == raw
@@ -138,3 +150,16 @@ def test_audiences_and_their_topics() -> None:
         topics.audience_cmd("lanterns/+")
     with pytest.raises(ValueError, match="aud"):
         CommandEnvelope.model_validate({**light("y").model_dump(), "aud": "lanterns/a/b"})
+
+
+def test_a_copy_with_non_ascii_text_verifies_on_the_lantern(
+    store: KeyStore, signer: CommandSigner
+) -> None:
+    text = light("t").model_copy(
+        update={
+            "channel": "projection",
+            "payload": ProjectionPayload(pictogram="text", text="ÜBUNG – Achtung, تحذير"),
+        }
+    )
+    raw = signer.address(signer.sign(text), ["lanterns/A"])["lanterns/A"]
+    assert acks(lantern(store, "A").handle(raw, T0)) == [("t", "applied", None)]
