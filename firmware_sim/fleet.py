@@ -240,11 +240,14 @@ class Fleet:
         for unit in self._units.values():
             unit.link.close()
         self._flush_states()
-        await asyncio.gather(*(g.stop() for g in self.gateways))
+        try:
+            await asyncio.gather(*(g.stop() for g in self.gateways))
+        finally:
+            # Whatever happens to the connections, every seq accepted is in the file.
+            self._flush_flash()
         # A command that arrived while the gateways closed may have started one more.
         await self._cancel_playbacks()
         await self.fetcher.close()
-        self.flash.flush()
 
     def _flush_flash_soon(self) -> None:
         """First seq accepted since the last write: write the replay memory within FLUSH_S."""
