@@ -21,7 +21,9 @@ Ack rules (what the service learns, per command id):
 - an envelope addressed (``aud``) to another lantern or to a group this lantern is not in, or
   that arrived on another audience's topic: ``rejected`` with ``wrong_audience``; a signed one
   without ``aud``: ``rejected`` with ``missing_audience``; neither is remembered as seen, so a
-  misaddressed copy cannot block the genuine command's id.
+  misaddressed copy cannot block the genuine command's id. Any refused envelope (audience or
+  signature) whose id the lantern has already taken gets no ack at all, only a ``Dropped``: a
+  ``rejected`` for that id would contradict the genuine command's own acks.
 - an envelope expired on arrival: ``expired``; a channel without hardware: ``rejected`` with
   ``unsupported``; a verifier refusal: ``rejected`` with its reason (``unsigned``,
   ``bad_signature``, ``unknown_key``, ``revoked_key``, ``key_not_allowed_for_life_safety``,

@@ -134,6 +134,11 @@ class Lantern:
             refusal = self.verifier.verify(cmd)
         if refusal is not None:
             # Not remembered as seen: a forged envelope must not block the genuine one's id.
+            if cmd.id in self._seen:
+                # Nor may it speak for that id: a `rejected` now would contradict the genuine
+                # command's acks (received, playing) in the service's view. Counted, not acked.
+                self.dropped += 1
+                return [Dropped(f"{refusal[:100]}: refused a copy of {cmd.id}, already taken")]
             return [SendAck(cmd.id, AckStatus.REJECTED, refusal[:200])]
         last = self._seen.last_ack(cmd.id)
         if last is not None:

@@ -196,10 +196,17 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
     for lantern_id in LANTERNS:
         probe.send_raw(lantern_id, captured)
 
+    def f1_dropped() -> list[str]:
+        return on_fleet(sim, lambda: list(sim.fleet.record("F1").dropped))
+
     def all_answered() -> bool:
-        return all(
-            probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in [*attacks[i], "genuine"]
-        ) and all(len(probe.acks(i, "genuine")) == 2 for i in ("F0", "F1"))
+        others = [i for i in LANTERNS if i != "F1"]
+        return (
+            all(probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in attacks[i])
+            and all(probe.acks(i, "genuine") for i in others)
+            and len(probe.acks("F0", "genuine")) == 2
+            and any("already taken" in d for d in f1_dropped())
+        )
 
     assert probe.wait_for(all_answered, 15)
     for lantern_id in LANTERNS:
@@ -210,12 +217,18 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
             else:
                 assert (ack.status.value, ack.reason) == ("rejected", reason), (lantern_id, cmd_id)
     # The replay: F0, whose copy it is, answers with its last ack and does nothing again; every
-    # other lantern refuses it as addressed to F0 (F1 keeps the copy it was sent).
+    # other lantern refuses it as addressed to F0. F1, which holds its own copy of the same
+    # command, refuses it without an ack: a `rejected` would contradict its `applied`.
     assert probe.statuses("F0", "genuine") == ["applied", "applied"]
-    for lantern_id in LANTERNS[1:]:
-        replay = probe.acks(lantern_id, "genuine")[-1]
-        assert (replay.status.value, replay.reason) == ("rejected", "wrong_audience"), lantern_id
-    assert probe.statuses("F1", "genuine") == ["applied", "rejected"]
+    for lantern_id in LANTERNS[2:]:
+        replay = probe.acks(lantern_id, "genuine")
+        assert [(a.status.value, a.reason) for a in replay] == [("rejected", "wrong_audience")], (
+            lantern_id
+        )
+    assert probe.statuses("F1", "genuine") == ["applied"]
+    assert [d for d in f1_dropped() if "already taken" in d] == [
+        "wrong_audience: refused a copy of genuine, already taken"
+    ]
     asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
     assert outputs(sim) == before
 

@@ -163,3 +163,19 @@ def test_a_copy_with_non_ascii_text_verifies_on_the_lantern(
     )
     raw = signer.address(signer.sign(text), ["lanterns/A"])["lanterns/A"]
     assert acks(lantern(store, "A").handle(raw, T0)) == [("t", "applied", None)]
+
+
+def test_a_refused_copy_of_a_command_already_taken_does_not_speak_for_it(
+    store: KeyStore, signer: CommandSigner
+) -> None:
+    """A's copy replayed to B after B took its own copy of the same command: B says nothing
+    under that id (a `rejected` would end B's delivery in the service's view while it plays)."""
+    a, b = lantern(store, "A"), lantern(store, "B")
+    copies = signer.address(signer.sign(light("warn")), ["lanterns/A", "lanterns/B"])
+    assert acks(b.handle(copies["lanterns/B"], T0)) == [("warn", "applied", None)]
+    replayed = b.handle(copies["lanterns/A"], T0)
+    assert acks(replayed) == []
+    assert [type(e).__name__ for e in replayed] == ["Dropped"]
+    assert b.dropped == 1
+    assert b.slot("light", 1) == "warn"
+    assert acks(a.handle(copies["lanterns/A"], T0)) == [("warn", "applied", None)]
