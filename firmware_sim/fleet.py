@@ -43,6 +43,7 @@ from lightctl.protocol import (
     CommandEnvelope,
     SpeechItem,
     Topics,
+    group_audience,
     lantern_audience,
 )
 
@@ -150,6 +151,7 @@ class Fleet:
             for spec in chunk:
                 link = LanternLink(spec.id, gateway, self.boot, self._rng)
                 lantern = self.new_lantern(spec.id, spec.capabilities)
+                lantern.groups = frozenset(group_audience(k, v) for k, v in spec.groups)
                 self._units[spec.id] = Unit(lantern, gateway, link)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []

@@ -179,3 +179,21 @@ def test_a_refused_copy_of_a_command_already_taken_does_not_speak_for_it(
     assert b.dropped == 1
     assert b.slot("light", 1) == "warn"
     assert acks(a.handle(copies["lanterns/A"], T0)) == [("warn", "applied", None)]
+
+
+def test_a_fleet_lantern_gets_the_groups_of_its_spec(
+    store: KeyStore, tmp_path: Path
+) -> None:
+    from firmware_sim import Fleet, LanternSpec
+    from firmware_sim.verifier import TrustFile
+
+    trust = TrustFile.open(store.trust_path, [store.ensure_root().public()])
+    fleet = Fleet(
+        "mqtt://127.0.0.1:1",
+        [LanternSpec("A", groups=frozenset({("street", "badweg")})), LanternSpec("B")],
+        trust=trust,
+    )
+    assert fleet.lantern("A").audiences == {"lanterns/A", "groups/street/badweg"}
+    assert fleet.lantern("B").audiences == {"lanterns/B"}
+    with pytest.raises(ValueError, match="no topic level"):
+        LanternSpec("C", groups=frozenset({("street", "bad/weg")}))
