@@ -181,9 +181,7 @@ def test_a_refused_copy_of_a_command_already_taken_does_not_speak_for_it(
     assert acks(a.handle(copies["lanterns/A"], T0)) == [("warn", "applied", None)]
 
 
-def test_a_fleet_lantern_gets_the_groups_of_its_spec(
-    store: KeyStore, tmp_path: Path
-) -> None:
+def test_a_fleet_lantern_gets_the_groups_of_its_spec(store: KeyStore, tmp_path: Path) -> None:
     from firmware_sim import Fleet, LanternSpec
     from firmware_sim.verifier import TrustFile
 
