@@ -20,6 +20,7 @@ from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
 from firmware_sim.verifier import TrustFile, TrustFileError, read_root, read_trust
 from lightctl.protocol import Topics, is_valid_lantern_id
+from lightctl.security.ack_keys import AckKey, read_private
 
 log = logging.getLogger("firmware_sim")
 
@@ -27,7 +28,7 @@ log = logging.getLogger("firmware_sim")
 CONNECT_WARN_S = 10.0
 # The control API's bearer token, when the caller chooses it (`lightctl demo` does); otherwise
 # a random one is printed at start. An environment variable, not a flag: argv is public (ps).
-TOKEN_ENV = "FIRMWARE_SIM_CONTROL_TOKEN"
+TOKEN_ENV = "FIRMWARE_SIM_CONTROL_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 MIN_TOKEN_CHARS = 24
 # Where `lightctl keys` keeps an online root's public half, beside trust.json (development, demo).
 ROOT_FILE = "root.pub.json"
@@ -81,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--credentials",
         default=None,
-        help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id",
+        help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id, "
+        "each lantern signs its acks with its ack key",
     )
     parser.add_argument("--ca-file", default=None, help="CA of the broker's certificate (mqtts)")
     parser.add_argument(
@@ -94,14 +96,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _gateway_passwords(path: str | None) -> dict[str, str] | None:
+def _credentials(path: str | None) -> tuple[dict[str, str] | None, dict[str, AckKey]]:
+    """Gateway passwords and per-lantern ack keys of a credentials file (either may be absent,
+    not both)."""
     if path is None:
-        return None
+        return None, {}
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    gateways = data.get("gateways") if isinstance(data, dict) else None
-    if not isinstance(gateways, dict):
-        raise ValueError(f"{path}: no 'gateways' object with a password per gateway id")
-    return {str(k): str(v) for k, v in gateways.items()}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    gateways = data.get("gateways")
+    if gateways is not None and not isinstance(gateways, dict):
+        raise ValueError(f"{path}: 'gateways' must map each gateway id to its password")
+    keys = read_private(data["ack_keys"], path) if "ack_keys" in data else {}
+    if gateways is None and not keys:
+        raise ValueError(f"{path}: no 'gateways' passwords and no 'ack_keys'")
+    passwords = {str(k): str(v) for k, v in gateways.items()} if gateways is not None else None
+    return passwords, keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FaultSpecError as exc:
             parser.error(f"--faults: {exc}")
     try:
-        passwords = _gateway_passwords(args.credentials)
+        passwords, ack_keys = _credentials(args.credentials)
     except (OSError, ValueError) as exc:
         parser.error(f"--credentials: {exc}")
     if trust is not None and args.state_dir is None:
@@ -166,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fetch_concurrency=args.fetch_concurrency,
             passwords=passwords,
             ca_file=args.ca_file,
+            ack_keys=ack_keys,
             trust=trust,
             faults=args.faults,
             seed=args.seed,
@@ -195,10 +206,9 @@ async def _run(
         await control.start()
         # On stdout, once, for the operator who started it (never in the log).
         where = f"http://{control.host}:{control.port}"
-        if announce_token:
-            print(f"control API on {where}; token: {control.token}", flush=True)
-        else:
-            print(f"control API on {where}; token from ${TOKEN_ENV}", flush=True)
+        said = f"token: {control.token}" if announce_token else f"token from ${TOKEN_ENV}"
+        sys.stdout.write(f"control API on {where}; {said}\n")
+        sys.stdout.flush()
     connected = asyncio.create_task(fleet.wait_connected(CONNECT_WARN_S))
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait({connected, stop_requested}, return_when=asyncio.FIRST_COMPLETED)

@@ -74,7 +74,8 @@ def root_keys(roots: Sequence[TrustRoot]) -> dict[str, Ed25519PublicKey]:
     out: dict[str, Ed25519PublicKey] = {}
     for root in roots:
         raw = b64decode(root.public_key, PUBLIC_KEY_BYTES)
-        assert raw is not None  # TrustRoot validated it
+        if raw is None:  # TrustRoot validated it; were it junk, no list it signed is taken
+            continue
         out[root.kid] = Ed25519PublicKey.from_public_bytes(raw)
     return out
 
@@ -199,7 +200,9 @@ class TrustVerifier:
         keys: dict[str, _Key] = {}
         for entry in trust.keys:
             raw = b64decode(entry.public_key, PUBLIC_KEY_BYTES)
-            assert raw is not None  # TrustedKey validated it
+            if raw is None:  # TrustedKey validated it; were it junk, its commands stay refused
+                log.warning("trust list key %s is not a valid public key; ignored", entry.kid)
+                continue
             keys[entry.kid] = _Key(Ed25519PublicKey.from_public_bytes(raw), entry.scope)
         self._keys = keys
         self._revoked = frozenset(trust.revoked)

@@ -13,6 +13,7 @@ from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
+from lightctl.services.ack_trust import AckTrust
 from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
@@ -30,7 +31,7 @@ from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.steering import SteeringService
 from lightctl.services.targets import TargetResolver
-from lightctl.settings import Settings, parse_mqtt_url
+from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store.schema import Migrator
@@ -106,7 +107,7 @@ class Runtime:
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
-        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        (host, port), *alternates = parse_mqtt_urls(self.settings.mqtt_url)
         self.link = MqttLink(
             host,
             port,
@@ -123,6 +124,7 @@ class Runtime:
             password=self.settings.mqtt_secret(),
             tls=self.settings.mqtt_tls,
             ca_file=str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None,
+            alternates=alternates,
         )
         self.outbox = Outbox(
             self.db,
@@ -135,7 +137,13 @@ class Runtime:
             backlog=queue.qsize,
         )
         self.consumer = Consumer(
-            self.db, queue, self.topics, utc_now, self.events.notify, self.outbox.resend
+            self.db,
+            queue,
+            self.topics,
+            utc_now,
+            self.events.notify,
+            self.outbox.resend,
+            trust=AckTrust(self.settings.acks_must_be_signed),
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
@@ -180,6 +188,8 @@ class Runtime:
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
 
     async def stop(self) -> None:
+        if self.events:
+            self.events.close()  # open progress streams end instead of holding shut-down
         if self.schedule_runner:
             await self.schedule_runner.stop()
         if self.outbox:
@@ -191,8 +201,10 @@ class Runtime:
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception:  # a task that failed earlier must not stop the shutdown
+                log.exception("task %s had failed; shutting down anyway", task.get_name())
         if self.link:
             self.link.stop()
         if self.replicas:

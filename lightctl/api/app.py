@@ -15,6 +15,7 @@ from lightctl.api.guard import Guard
 from lightctl.api.middleware import SecurityMiddleware
 from lightctl.api.routes import (
     alerts,
+    cap,
     console,
     groups,
     inventory,
@@ -65,7 +66,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = rt
     app.state.guard = guard
     app.add_middleware(
-        SecurityMiddleware, max_body_bytes=settings.max_body_bytes, audit=guard.audit
+        SecurityMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        audit=guard.audit,
+        addresses=guard.addresses,
+        anonymous=guard.anonymous_limiter,
     )
     problems.install(app)
     console.install(app)
@@ -73,6 +78,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for router in (
         system.router,
         alerts.router,
+        cap.router,
         console.router,  # before inventory: /lanterns/live must not be read as /lanterns/{id}
         inventory.router,
         targets.router,

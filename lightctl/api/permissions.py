@@ -64,6 +64,15 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/alerts/{{}}/all-clear"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/approve"): Rule(DISPATCH),
     ("GET", f"{API}/templates"): READ,
+    # CAP 1.2 and NINA in, CAP and Atom out (issue 16); suggestions are sent by a person
+    ("POST", f"{API}/cap"): Rule(ALERTING),
+    ("POST", f"{API}/cap/preview"): READ,  # reads only, though it is a POST
+    ("GET", f"{API}/cap/messages"): READ,
+    ("GET", f"{API}/cap/messages/{{}}"): READ,
+    ("POST", f"{API}/cap/messages/{{}}/send"): Rule(DISPATCH),
+    ("POST", f"{API}/cap/messages/{{}}/dismiss"): Rule(DISPATCH),
+    ("GET", f"{API}/alerts/{{}}/cap"): READ,
+    ("GET", f"{API}/cap/feed.atom"): READ,
     # delivery and input-hygiene counters (issue 6)
     ("GET", f"{API}/metrics"): Rule(AUDIT),
     # inventory and groups

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from lightctl.cli import access, alerts, database, inventory, keys, mqtt, server, targets, templates
+from lightctl.cli import (
+    access,
+    alerts,
+    database,
+    geocodes,
+    inventory,
+    keys,
+    mqtt,
+    server,
+    targets,
+    templates,
+)
 from lightctl.cli import audit as audit_cli
 
 app = typer.Typer(
@@ -25,6 +36,7 @@ app.add_typer(access.tokens_app, name="tokens")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(mqtt.app, name="mqtt")
 app.add_typer(database.app, name="db")
+app.add_typer(geocodes.app, name="geocodes")
 
 
 def main() -> None:

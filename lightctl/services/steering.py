@@ -94,12 +94,18 @@ class SteeringService:
             self._seq = SequenceCounter(alert_store.max_seq(session))
 
     def create(
-        self, spec: SteeringSpec, max_priority: int = rules.DEFAULT_CEILING, *, role: str
+        self,
+        spec: SteeringSpec,
+        max_priority: int = rules.DEFAULT_CEILING,
+        *,
+        role: str,
+        owner: str | None = None,
     ) -> SteeringReport:
         """Check everything, then store the steering, its commands and delivery rows at once.
 
         ``max_priority`` is the caller's ceiling: the highest slot (smallest number) it may write;
-        ``role`` the caller's role the envelopes name (lanterns check the ceiling once more).
+        ``role`` the caller's role the envelopes name (lanterns check the ceiling once more);
+        ``owner`` who made it (``Principal.owner``), the only city app that sees and ends it.
         """
         now = self._clock()
         problems: list[FieldProblem] = []
@@ -112,9 +118,6 @@ class SteeringService:
         ids = _collect(problems, lambda: self._resolve(spec))
         if problems:
             raise InvalidRequest(summarise(problems), problems)
-        assert payloads is not None
-        assert ends_at is not None
-        assert ids is not None
         steering_id = f"st_{uuid.uuid4().hex[:16]}"
         with self._db.session() as session:
             caps = lantern_store.capabilities_of(session, list(ids))
@@ -156,6 +159,7 @@ class SteeringService:
             ends_at=ends_at,
             lantern_count=len(ids),
             unsupported_json=json.dumps(unsupported),
+            owner=owner,
         )
         with self._lock, self._db.session() as session:
             steering_store.save_steering(session, row)
@@ -170,13 +174,14 @@ class SteeringService:
         self._on_stored()
         return self.get(steering_id)
 
-    def release(self, steering_id: str, *, role: str) -> SteeringReport:
+    def release(self, steering_id: str, *, role: str, scope: str | None = None) -> SteeringReport:
         """Empty this steering's slot on its lanterns, unless someone else wrote it since;
-        ``role``: the releasing caller's, as the release envelopes name it."""
+        ``role``: the releasing caller's, as the release envelopes name it; ``scope``: the
+        only owner whose steering the caller may end (None: any)."""
         with self._lock:
             now = self._clock()
             with self._db.session() as session:
-                row = steering_store.get_steering(session, steering_id)
+                row = _visible(steering_store.get_steering(session, steering_id), scope)
                 if row is None:
                     raise NotFound("steering", steering_id)
                 if row.status == "released":
@@ -190,19 +195,25 @@ class SteeringService:
         self._on_stored()
         return self.get(steering_id)
 
-    def get(self, steering_id: str, with_lanterns: bool = False) -> SteeringReport:
+    def get(
+        self, steering_id: str, with_lanterns: bool = False, scope: str | None = None
+    ) -> SteeringReport:
+        """One steering; another owner's is not found when ``scope`` names the caller's own."""
         with self._db.session() as session:
-            row = steering_store.get_steering(session, steering_id)
+            row = _visible(steering_store.get_steering(session, steering_id), scope)
             if row is None:
                 raise NotFound("steering", steering_id)
             return self._report(session, row, with_lanterns)
 
     def recent(
-        self, limit: int = 50, offset: int = 0, active: bool = False
+        self, limit: int = 50, offset: int = 0, active: bool = False, scope: str | None = None
     ) -> list[SteeringReport]:
+        """Newest first; with ``scope`` only that owner's."""
         now = self._clock()
         with self._db.session() as session:
-            rows = steering_store.list_steering(session, limit, offset, now if active else None)
+            rows = steering_store.list_steering(
+                session, limit, offset, now if active else None, scope
+            )
             return [self._report(session, r, False) for r in rows]
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -261,6 +272,14 @@ def _collect(problems: list[FieldProblem], step: Callable[[], Any]) -> Any:
     except InvalidRequest as exc:
         problems.extend(exc.problems or [FieldProblem((), exc.message)])
         return None
+
+
+def _visible(row: SteeringRow | None, scope: str | None) -> SteeringRow | None:
+    """The row if the caller may see it: any with no scope, else only the scope's own (another
+    app's steering is "not found", so its existence is not told either)."""
+    if row is None or scope is None or row.owner == scope:
+        return row
+    return None
 
 
 def _routed(spec: SteeringSpec) -> bool:

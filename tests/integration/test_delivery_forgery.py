@@ -86,7 +86,7 @@ def command(
         id=cmd_id,
         aud=aud,
         role=role,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         op="release" if channel == "path" else "set",
         priority=priority,
         issued_at=issued,

@@ -90,7 +90,11 @@ def test_without_its_token_the_control_api_answers_401_and_changes_nothing(
         ("PUT", "/trust", {"content": keys.trust_list().to_bytes()}),
         ("GET", "/nowhere", {}),
     ]
-    boots = {i: sim.fleet.call(lambda i=i: sim.fleet.unit(i).link.boot) for i in LANTERNS}
+
+    def boots_now() -> dict[str, int]:
+        return sim.fleet.call(lambda: {i: sim.fleet.unit(i).link.boot for i in LANTERNS})
+
+    boots = boots_now()
     presented = [
         (None, "Bearer"),
         (server.token, "Basic"),
@@ -108,7 +112,7 @@ def test_without_its_token_the_control_api_answers_401_and_changes_nothing(
     with client(server, server.token) as operator:
         assert operator.get("/faults").json() == {"faults": {}, "offline": []}
         assert operator.get("/healthz").json()["lanterns"] == len(LANTERNS)
-    assert {i: sim.fleet.call(lambda i=i: sim.fleet.unit(i).link.boot) for i in LANTERNS} == boots
+    assert boots_now() == boots
 
 
 def test_only_a_trust_list_signed_by_the_provisioned_root_is_taken(

@@ -297,8 +297,8 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
         assert faults["Z0"]["drop_acks"] == 0.5
         assert client.get("/metrics").json()["trust_version"] == 1
         newer = keys.trust_list().model_copy(update={"version": 5})
-        refused = client.put("/trust", content=newer.to_bytes())  # changed after signing
-        assert (refused.status_code, refused.json()["reason"]) == (403, "bad_signature")
+        altered = client.put("/trust", content=newer.to_bytes())  # changed after signing
+        assert (altered.status_code, altered.json()["reason"]) == (403, "bad_signature")
         root = keys.root()
         assert root is not None
         taken = client.put("/trust", content=root.sign(newer).to_bytes()).json()

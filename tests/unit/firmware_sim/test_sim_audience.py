@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def lantern(store: KeyStore, lantern_id: str, groups: tuple[tuple[str, str], ...
     return Lantern(lantern_id, verifier=verifier, replay=guard, groups=groups)
 
 
-def acks(effects: list[object]) -> list[tuple[str, str, str | None]]:
+def acks(effects: Sequence[object]) -> list[tuple[str, str, str | None]]:
     return [(e.cmd_id, e.status.value, e.reason) for e in effects if isinstance(e, SendAck)]
 
 
