@@ -34,6 +34,7 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
+from lightctl.store.notify import AlertNotifier
 from lightctl.store.schema import Migrator
 from lightctl.store.serving import ServingClaim, sqlite_file
 from lightctl.templates import Template, load_templates
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 # The lease of the one replica that runs the lighting schedules.
 SCHEDULE_LEASE = "schedule-runner"
+ACK_LEASE = "ack-ingest"
+# Renewed every third of this: a killed replica's acks are taken over within about this long.
+ACK_LEASE_S = 6.0
 
 
 def utc_now() -> datetime:
@@ -75,6 +79,7 @@ class Runtime:
         self.outbox: Outbox | None = None
         self.consumer: Consumer | None = None
         self.events: AlertEvents | None = None
+        self.notifier: AlertNotifier | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
@@ -106,6 +111,9 @@ class Runtime:
         self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
+        # Viewers on every replica hear of acks any replica ingests (PostgreSQL NOTIFY).
+        self.notifier = AlertNotifier(self.db, self.replicas.id, self.events.notify)
+        self.notifier.start()
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         (host, port), *alternates = parse_mqtt_urls(self.settings.mqtt_url)
         self.link = MqttLink(
@@ -132,7 +140,7 @@ class Runtime:
             self.topics,
             self.settings.ack_timeout_s,
             utc_now,
-            self.events.notify,
+            self._changed,
             signer=self.signer,
             backlog=queue.qsize,
         )
@@ -141,7 +149,7 @@ class Runtime:
             queue,
             self.topics,
             utc_now,
-            self.events.notify,
+            self._changed,
             self.outbox.resend,
             trust=AckTrust(self.settings.acks_must_be_signed),
         )
@@ -174,6 +182,9 @@ class Runtime:
                 self.replicas is not None and self.replicas.hold(SCHEDULE_LEASE, 3 * TICK_S)
             ),
         )
+        # One replica writes what lanterns report (acks, availability); the lease passes on
+        # within ACK_LEASE_S when it dies, and the others keep what came meanwhile.
+        self.consumer.leading = await asyncio.to_thread(self._hold_ack_lease)
         self.link.start()
         await self.schedule_runner.start()
         # Pre-render every fixed template sentence so a template warning never waits for speech.
@@ -183,9 +194,34 @@ class Runtime:
             )
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
             asyncio.create_task(self.consumer.run(), name="consumer"),
         ]
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    def _hold_ack_lease(self) -> bool:
+        return self.replicas is not None and self.replicas.hold(ACK_LEASE, ACK_LEASE_S)
+
+    async def _ack_lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACK_LEASE_S / 3)
+            try:
+                leading = await asyncio.to_thread(self._hold_ack_lease)
+            except Exception:  # a database hiccup: keep the last answer, ask again soon
+                log.exception("could not renew the ack lease")
+                continue
+            if self.consumer is not None and leading != self.consumer.leading:
+                log.info(
+                    "%s what lanterns report", "now writing" if leading else "no longer writing"
+                )
+                self.consumer.leading = leading
+
+    def _changed(self, alert_ids: set[str]) -> None:
+        """Delivery counts of these alerts moved: tell this replica's viewers and the others'."""
+        if self.events is not None:
+            self.events.notify(alert_ids)
+        if self.notifier is not None:
+            self.notifier.publish(alert_ids)
 
     async def stop(self) -> None:
         if self.events:
@@ -207,6 +243,8 @@ class Runtime:
                 log.exception("task %s had failed; shutting down anyway", task.get_name())
         if self.link:
             self.link.stop()
+        if self.notifier:
+            await asyncio.to_thread(self.notifier.stop)
         if self.replicas:
             await self.replicas.stop()
         self.db.dispose()
@@ -260,6 +298,10 @@ class Runtime:
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total
             out["signer_refreshed"] = self.signer.refreshed_total
+        if self.notifier is not None:
+            out["notify_received"] = self.notifier.received_total
+            out["notify_sent"] = self.notifier.sent_total
+        out["ack_leader"] = int(self.consumer is not None and self.consumer.leading)
         out["mqtt_connected"] = int(self.link is not None and self.link.connected)
         return out
 

@@ -110,7 +110,7 @@ def expiry(
     else:
         seconds = expires_in_s or default_s
         if seconds > max_s:  # before the sum: 1e15 s overflows a datetime
-            raise InvalidRequest.at(("expires_in_s",), f"is more than {max_s} s", seconds)
+            raise InvalidRequest.at(("expires_in_s",), f"is more than {max_s} s ahead", seconds)
         at, field = now + timedelta(seconds=seconds), "expires_in_s"
     if at <= now:
         raise InvalidRequest.at((field,), "lies in the past", at.isoformat())

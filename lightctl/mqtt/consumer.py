@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +65,9 @@ REPORTED_CAP = 200_000
 # Commands judged acks against, kept parsed: a warning is one to four commands, each acked by
 # thousands of lanterns; 4,096 covers every live command of a busy city.
 COMMAND_CACHE = 4096
+# What a replica without the ack lease keeps: longer than the lease takes to pass on (LEASE).
+HOLD_S = 30.0
+HOLD_CAP = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,10 @@ class Consumer:
         self._last_warning: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self._stopping = False
+        # Replicas on one database: only the holder of the ack lease writes what lanterns report
+        # (see Runtime); the others keep the last HOLD_S seconds of it to take over without loss.
+        self.leading = True
+        self._held: deque[tuple[float, Ack | _Seen | str]] = deque()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -171,11 +178,40 @@ class Consumer:
                     self._drop(msg, "unexpected_topic")
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 self._drop(msg, "malformed", str(exc).splitlines()[0][:200])
+        if not self.leading:
+            # Another replica ingests (it holds the ack lease); keep what arrived for a while so
+            # that, should it die, this one takes over without a gap.
+            self._hold(acks, availability, gateways_down)
+            return set()
+        if self._held:
+            acks, availability, gateways_down = self._with_held(acks, availability, gateways_down)
         if not (acks or availability or gateways_down):
             return set()
         # Sorted so concurrent writers lock delivery rows in one order; a deadlock is retried.
         acks.sort(key=lambda a: (a.cmd_id, a.lantern))
         return retrying(lambda: self._write(acks, availability, gateways_down))
+
+    def _hold(self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]) -> None:
+        now = time.monotonic()
+        items: list[Ack | _Seen | str] = [*acks, *seen, *gateways_down]
+        self._held.extend((now, item) for item in items)
+        while self._held and (self._held[0][0] < now - HOLD_S or len(self._held) > HOLD_CAP):
+            self._held.popleft()
+        self.stats["held_for_leader"] += len(acks) + len(seen) + len(gateways_down)
+
+    def _with_held(
+        self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]
+    ) -> tuple[list[Ack], list[_Seen], list[str]]:
+        """This replica just took the lease over: what it kept comes first (applying an ack
+        twice changes nothing, the delivery rules keep states moving forward)."""
+        held = [item for _at, item in self._held]
+        self._held.clear()
+        self.stats["taken_over"] += len(held)
+        return (
+            [i for i in held if isinstance(i, Ack)] + acks,
+            [i for i in held if isinstance(i, _Seen)] + seen,
+            [i for i in held if isinstance(i, str)] + gateways_down,
+        )
 
     def _write(
         self,

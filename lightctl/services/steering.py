@@ -18,7 +18,7 @@ from sqlmodel import Session
 from lightctl.domain import steering as rules
 from lightctl.domain.steering import SteeringSpec
 from lightctl.domain.targets import target_to_json
-from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
+from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
 from lightctl.geo.guidance import RouteGuide, guide, travel_reversed
 from lightctl.geo.shapes import line_lonlat
 from lightctl.services import alert_commands as build
@@ -117,6 +117,7 @@ class SteeringService:
         reverse = _collect(problems, lambda: self._direction(spec))
         ids = _collect(problems, lambda: self._resolve(spec))
         if problems:
+            problems = _once(problems)  # guidance and resolution both read target.route
             raise InvalidRequest(summarise(problems), problems)
         steering_id = f"st_{uuid.uuid4().hex[:16]}"
         with self._db.session() as session:
@@ -181,9 +182,7 @@ class SteeringService:
         with self._lock:
             now = self._clock()
             with self._db.session() as session:
-                row = _visible(steering_store.get_steering(session, steering_id), scope)
-                if row is None:
-                    raise NotFound("steering", steering_id)
+                row = _owned(steering_store.get_steering(session, steering_id), steering_id, scope)
                 if row.status == "released":
                     raise Conflict(f"steering {steering_id} is already released", "released")
                 if now >= _aware(row.ends_at):
@@ -198,11 +197,9 @@ class SteeringService:
     def get(
         self, steering_id: str, with_lanterns: bool = False, scope: str | None = None
     ) -> SteeringReport:
-        """One steering; another owner's is not found when ``scope`` names the caller's own."""
+        """One steering; another owner's is refused (403) when ``scope`` names the caller."""
         with self._db.session() as session:
-            row = _visible(steering_store.get_steering(session, steering_id), scope)
-            if row is None:
-                raise NotFound("steering", steering_id)
+            row = _owned(steering_store.get_steering(session, steering_id), steering_id, scope)
             return self._report(session, row, with_lanterns)
 
     def recent(
@@ -274,12 +271,27 @@ def _collect(problems: list[FieldProblem], step: Callable[[], Any]) -> Any:
         return None
 
 
-def _visible(row: SteeringRow | None, scope: str | None) -> SteeringRow | None:
-    """The row if the caller may see it: any with no scope, else only the scope's own (another
-    app's steering is "not found", so its existence is not told either)."""
-    if row is None or scope is None or row.owner == scope:
-        return row
-    return None
+def _owned(row: SteeringRow | None, steering_id: str, scope: str | None) -> SteeringRow:
+    """The row if the caller may see and end it: any with no scope, else only the scope's own."""
+    if row is None:
+        raise NotFound("steering", steering_id)
+    if scope is not None and row.owner != scope:
+        raise Forbidden(
+            f"steering {steering_id} was made by someone else: a city app sees and ends only "
+            "the steerings it made"
+        )
+    return row
+
+
+def _once(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """Each mistake named once, in the order found."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    out = []
+    for problem in problems:
+        if (problem.loc, problem.msg) not in seen:
+            seen.add((problem.loc, problem.msg))
+            out.append(problem)
+    return out
 
 
 def _routed(spec: SteeringSpec) -> bool:

@@ -259,3 +259,52 @@ def test_a_replica_killed_mid_fan_out_changes_nothing_the_dispatcher_sees(
         tap.stop()
         for replica in replicas:
             replica.stop()
+
+
+def test_progress_on_one_replica_shows_acks_the_other_ingested(
+    shared_postgres: tuple[str, Database],
+    own_mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+) -> None:
+    url, db = shared_postgres
+    inventory = demo_lanterns(tmp_path, 40)
+    db.create_all()
+    import_lanterns(db, inventory)
+    ids = lantern_ids(inventory)
+    replicas = two_replicas(url, own_mosquitto, topic_root, tmp_path)
+    sim = signed_fleet(own_mosquitto.url, inventory, topic_root, tmp_path / "data", speed=10)
+    try:
+        for replica in replicas:
+            replica.start()
+        sim.start()
+
+        def leaders() -> list[int]:
+            return [r.http.get("/metrics").json()["counters"]["ack_leader"] for r in replicas]
+
+        wait_until(lambda: sorted(leaders()) == [0, 1], 20, "one replica to hold the ack lease")
+        writer, watcher = sorted(replicas, key=lambda r: -leaders()[replicas.index(r)])
+        response = watcher.http.post(
+            "/alerts",
+            json={"target": {"lanterns": ids}, "messages": {"de": GERMAN}, "expires_in_s": 120},
+        )
+        assert response.status_code == 201, response.text
+        alert_id = response.json()["id"]
+        last: dict[str, object] = {}
+        with watcher.http.stream("GET", f"/alerts/{alert_id}/events", timeout=90) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    last = json.loads(line.removeprefix("data: "))
+                    if finished(last):
+                        break
+        assert last.get("counts") == {"done": len(ids)}, last.get("counts")
+        counters = watcher.http.get("/metrics").json()["counters"]
+        assert counters["ack_leader"] == 0  # every ack was written by the other replica
+        assert counters.get("consumer_held_for_leader", 0) > 0, counters  # kept, not written
+        assert counters["notify_received"] > 0, counters  # and heard of them from there
+        writer_counters = writer.http.get("/metrics").json()["counters"]
+        assert writer_counters["notify_sent"] > 0
+    finally:
+        sim.stop()
+        for replica in replicas:
+            replica.stop()

@@ -110,6 +110,12 @@ def test_a_costly_route_is_refused_before_any_geometry_work(service: LiveService
     assert "5,000 positions" in error["msg"]
     assert took_ms < 1000  # ~20 ms here over HTTP; 36.5 s before the ceilings
 
+    steer = {"target": json.loads(body), "light": {"on": True}, "ends_in_s": 600}
+    steer["guidance"] = {"direction": "forward"}
+    refused = service.http.post("/steering", json=steer)
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["errors"]] == [["target", "route", "line"]]
+
 
 def test_corridor_area_and_polygon_positions_have_ceilings(service: LiveService) -> None:
     long_line = {"type": "LineString", "coordinates": [[8.40, 47.37], [8.70, 47.37]]}  # ~22.6 km

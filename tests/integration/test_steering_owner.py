@@ -31,11 +31,12 @@ def test_a_city_app_sees_and_ends_only_its_own_steering(service: LiveService) ->
 
     assert [s["id"] for s in parking.get("/steering").json()] == [mine_id]
     assert [s["id"] for s in events.get("/steering", params={"active": True}).json()] == [theirs_id]
-    assert parking.get(f"/steering/{theirs_id}").status_code == 404
+    assert parking.get(f"/steering/{theirs_id}").status_code == 403
 
     refused = parking.delete(f"/steering/{theirs_id}")
-    assert refused.status_code == 404, refused.text
+    assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "only the steerings it made" in refused.json()["detail"]
     assert events.get(f"/steering/{theirs_id}").json()["status"] == "active"
 
     # Those who answer for the streets see every steering and may end any.

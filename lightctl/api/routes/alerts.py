@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -173,18 +173,21 @@ def _second_person_for(
     report: AlertReport,
     changed: tuple[str, ...],
     break_glass: str | None,
-) -> None:
+) -> Callable[[], None]:
     """A change of what was approved goes out only with a new approval, or by break-glass
-    (life safety, recorded with its reason); see ``ApprovalService.require_for_change``."""
-    if not changed:
-        return
+    (life safety; see ``ApprovalService.require_for_change``). Returns what to call once the
+    change is made: it records a break-glass that was needed, with its reason."""
     alert = report.alert
+    if not changed:
+        return lambda: None
     if break_glass is not None:
         _life_safety_only(break_glass, alert.priority)
     held = guard.four_eyes(principal)
     guard.approvals.require_for_change(alert.id, changed, held, break_glass is not None)
-    if break_glass is not None and (held or guard.approvals.get(alert.id) is not None):
-        _record_break_glass(guard, principal, alert.id, break_glass, alert.priority, changed)
+    if break_glass is None or not (held or guard.approvals.get(alert.id) is not None):
+        return lambda: None
+    reason = break_glass
+    return lambda: _record_break_glass(guard, principal, alert.id, reason, alert.priority, changed)
 
 
 @router.post("/{alert_id}/approve", response_model=AlertOut)
@@ -215,7 +218,7 @@ def update_alert(
         for name in ("target", "messages", "template", "params", "languages")
         if getattr(body, name) is not None
     )
-    _second_person_for(guard, principal, report, changed, break_glass)
+    recorded = _second_person_for(guard, principal, report, changed, break_glass)
     change = AlertUpdate(
         target=body.target.to_spec() if body.target else None,
         messages=body.messages,
@@ -226,7 +229,9 @@ def update_alert(
         expires_in_s=body.expires_in_s,
     )
     role = issuing_role(principal, report.alert.priority)
-    return to_out(alerts.update(alert_id, change, role=role))
+    updated = alerts.update(alert_id, change, role=role)
+    recorded()
+    return to_out(updated)
 
 
 @router.post("/{alert_id}/cancel", response_model=AlertOut)
@@ -257,9 +262,11 @@ def all_clear(
     report = _within_ceiling(alerts, alert_id, principal)
     body = body or AllClearIn()
     changed = tuple(n for n in ("messages", "params") if getattr(body, n))
-    _second_person_for(guard, principal, report, changed, break_glass)
+    recorded = _second_person_for(guard, principal, report, changed, break_glass)
     role = issuing_role(principal, report.alert.priority)
-    return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages, role=role))
+    cleared = alerts.all_clear(alert_id, params=body.params, messages=body.messages, role=role)
+    recorded()
+    return to_out(cleared)
 
 
 @router.get("", response_model=list[AlertOut])

@@ -154,7 +154,7 @@ def get_steering(
     principal: PrincipalDep,
     lanterns: Annotated[bool, Query(description="include one row per lantern and command")] = False,
 ) -> SteeringOut:
-    """One steering (404 for a city app asking for another's)."""
+    """One steering (403 for a city app asking for another's)."""
     scope = principal.steering_scope
     return to_out(steering.get(steering_id, with_lanterns=lanterns, scope=scope))
 
@@ -165,10 +165,11 @@ def release_steering(
 ) -> SteeringOut:
     """Release exactly this steering's slots (409 once released or ended); only a caller whose
     ceiling reaches its priority may (a city app never ends a dispatcher's slot-3 guidance),
-    and a city app only its own steering (404 for another's)."""
+    and a city app only its own steering (403 for another's)."""
     scope = principal.steering_scope
-    report = steering.get(steering_id, with_lanterns=bool(principal.groups), scope=scope)
-    role = issuing_role(principal, report.row.priority)
+    report = steering.get(steering_id, with_lanterns=bool(principal.groups))
+    role = issuing_role(principal, report.row.priority)  # the ceiling first: it says the most
+    steering.get(steering_id, scope=scope)
     if report.lanterns is not None:  # a city app limited to its groups ends only its own
         reached = {d.lantern_id for d in report.lanterns}
         require_within_groups(principal, targets, reached)
