@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -13,10 +14,11 @@ from pathlib import Path
 
 from firmware_sim.control import ControlServer
 from firmware_sim.faults import FaultSpecError, parse_faults, select
+from firmware_sim.flash import FlashError
 from firmware_sim.fleet import Fleet
 from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
-from firmware_sim.verifier import TrustFile, TrustFileError
+from firmware_sim.verifier import TrustFile, TrustFileError, read_root, read_trust
 from lightctl.protocol import Topics, is_valid_lantern_id
 from lightctl.security.ack_keys import AckKey, read_private
 
@@ -24,6 +26,12 @@ log = logging.getLogger("firmware_sim")
 
 # How long to wait for the broker before saying so in the log (paho keeps retrying regardless).
 CONNECT_WARN_S = 10.0
+# The control API's bearer token, when the caller chooses it (`lightctl demo` does); otherwise
+# a random one is printed at start. An environment variable, not a flag: argv is public (ps).
+TOKEN_ENV = "FIRMWARE_SIM_CONTROL_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+MIN_TOKEN_CHARS = 24
+# Where `lightctl keys` keeps an online root's public half, beside trust.json (development, demo).
+ROOT_FILE = "root.pub.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,10 +60,21 @@ def _parser() -> argparse.ArgumentParser:
         "re-read when the file changes. Without it commands are accepted unsigned (development)",
     )
     parser.add_argument(
+        "--trust-root",
+        default=None,
+        help="the root key's public half the lanterns are provisioned with (*.pub.json of "
+        "`lightctl keys root-generate`): every trust list must be signed by it. Default: "
+        "root.pub.json beside the --trust file",
+    )
+    parser.add_argument(
         "--faults", default=None, help="faults to inject at start, e.g. 'offline=10@30%%;duplicate'"
     )
     parser.add_argument(
-        "--control-port", type=int, default=None, help="serve the control API on this port"
+        "--control-port",
+        type=int,
+        default=None,
+        help="serve the control API on this port (bearer token: printed at start, or "
+        f"${TOKEN_ENV})",
     )
     parser.add_argument("--control-host", default="127.0.0.1", help="control API address")
     parser.add_argument("--seed", type=int, default=0, help="seed of random faults")
@@ -67,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         "each lantern signs its acks with its ack key",
     )
     parser.add_argument("--ca-file", default=None, help="CA of the broker's certificate (mqtts)")
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="non-volatile memory of the lanterns (replay.PREFIX.json: the seqs each accepted, "
+        "so no captured command plays twice, even after a restart). Without it that memory "
+        "lasts only while this process runs",
+    )
     return parser
 
 
@@ -118,10 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.inventory}: no lanterns in the inventory")
     trust = None
     if args.trust is not None:
+        trust_path = Path(args.trust)
+        root_path = Path(args.trust_root) if args.trust_root else trust_path.with_name(ROOT_FILE)
         try:
-            trust = TrustFile.open(Path(args.trust))
+            read_trust(trust_path)  # a missing or broken list is named before its root
+            trust = TrustFile.open(trust_path, [read_root(root_path)])
         except TrustFileError as exc:
-            parser.error(str(exc))
+            parser.error(f"{exc}" if args.trust_root else f"{exc} (or give --trust-root)")
     else:
         log.warning("no --trust file: accepting unsigned commands (development only)")
     if args.faults is not None:
@@ -134,29 +163,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         passwords, ack_keys = _credentials(args.credentials)
     except (OSError, ValueError) as exc:
         parser.error(f"--credentials: {exc}")
-    fleet = Fleet(
-        args.broker,
-        specs,
-        speed=args.speed,
-        per_connection=args.per_connection,
-        topics=Topics(args.root),
-        gateway_prefix=args.gateway_prefix,
-        fetch_concurrency=args.fetch_concurrency,
-        passwords=passwords,
-        ca_file=args.ca_file,
-        ack_keys=ack_keys,
-        trust=trust,
-        faults=args.faults,
-        seed=args.seed,
-    )
+    if trust is not None and args.state_dir is None:
+        log.warning("no --state-dir: replay memory is lost when this process stops")
+    try:
+        fleet = Fleet(
+            args.broker,
+            specs,
+            speed=args.speed,
+            per_connection=args.per_connection,
+            topics=Topics(args.root),
+            gateway_prefix=args.gateway_prefix,
+            fetch_concurrency=args.fetch_concurrency,
+            passwords=passwords,
+            ca_file=args.ca_file,
+            ack_keys=ack_keys,
+            trust=trust,
+            faults=args.faults,
+            seed=args.seed,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+        )
+    except FlashError as exc:
+        parser.error(f"--state-dir: {exc}")
     control = None
     if args.control_port is not None:
-        control = ControlServer(fleet, args.control_port, args.control_host)
-    asyncio.run(_run(fleet, control))
+        given = os.environ.get(TOKEN_ENV, "").strip()
+        if given and len(given) < MIN_TOKEN_CHARS:
+            parser.error(f"${TOKEN_ENV}: at least {MIN_TOKEN_CHARS} characters")
+        control = ControlServer(fleet, args.control_port, args.control_host, token=given or None)
+    asyncio.run(_run(fleet, control, announce_token=control is not None and not given))
     return 0
 
 
-async def _run(fleet: Fleet, control: ControlServer | None = None) -> None:
+async def _run(
+    fleet: Fleet, control: ControlServer | None = None, announce_token: bool = False
+) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -164,6 +204,11 @@ async def _run(fleet: Fleet, control: ControlServer | None = None) -> None:
     await fleet.start()
     if control is not None:
         await control.start()
+        # On stdout, once, for the operator who started it (never in the log).
+        where = f"http://{control.host}:{control.port}"
+        said = f"token: {control.token}" if announce_token else f"token from ${TOKEN_ENV}"
+        sys.stdout.write(f"control API on {where}; {said}\n")
+        sys.stdout.flush()
     connected = asyncio.create_task(fleet.wait_connected(CONNECT_WARN_S))
     stop_requested = asyncio.create_task(stopping.wait())
     await asyncio.wait({connected, stop_requested}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,7 +1,10 @@
 """The simulator's control API: set faults per lantern or fleet-wide, read what a lantern did.
 
 A small HTTP/1.1 server on the fleet's own event loop (so it touches lantern state safely), bound
-to 127.0.0.1 by default; JSON in and out, one request per connection:
+to 127.0.0.1 by default; JSON in and out, one request per connection. Every request needs
+``Authorization: Bearer <token>``: the token is random per start (or given by the operator) and
+printed by ``firmware-sim`` and ``lightctl demo``; without it the answer is 401 and nothing
+changes, so a process on the same machine cannot reboot lanterns or swap their trust list.
 
 - ``GET /healthz``: lanterns, gateways connected, trust list version
 - ``GET /lanterns/{id}``: online, boot, faults, reported state, acks, programs played, downloads
@@ -9,15 +12,18 @@ to 127.0.0.1 by default; JSON in and out, one request per connection:
 - ``GET /faults``: the standing faults of every lantern that has any, and which are offline
 - ``POST /faults`` ``{"spec": "offline=10@30%;drop_acks=0.2"}``: apply (see firmware_sim/faults.py)
 - ``DELETE /faults``: clear every fault; offline lanterns come back
-- ``PUT /trust``: a newer trust list (a fleet on another machine than the key store)
+- ``PUT /trust``: a newer trust list (a fleet on another machine than the key store), signed by
+  a root key the fleet was provisioned with: unsigned or wrongly signed, it is refused (403)
 - ``GET /metrics``: signature checks, verification cache hits, clip retries, acks dropped
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from firmware_sim.faults import FaultClause, Faults, FaultSpecError, parse_faults, select
-from firmware_sim.verifier import TrustVerifier
+from firmware_sim.verifier import TrustRefusal, TrustVerifier
 from lightctl.protocol.trust import TrustList
 
 if TYPE_CHECKING:
@@ -38,6 +44,12 @@ MAX_BODY_BYTES = 256 * 1024
 # The most recent entries of each list a lantern record returns.
 RECORD_TAIL = 200
 READ_TIMEOUT_S = 10.0
+# 32 random bytes: as strong as the Ed25519 keys the lanterns trust.
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def apply_clauses(fleet: Fleet, clauses: Sequence[FaultClause]) -> dict[str, list[str]]:
@@ -118,10 +130,14 @@ def metrics(fleet: Fleet) -> dict[str, Any]:
 class ControlServer:
     """``start`` binds and serves on the running loop; ``stop`` closes the listener."""
 
-    def __init__(self, fleet: Fleet, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, fleet: Fleet, port: int, host: str = "127.0.0.1", token: str | None = None
+    ) -> None:
         self.fleet = fleet
         self.host = host
         self.port = port
+        # What every request must present (Authorization: Bearer ...); random unless given.
+        self.token = token or new_token()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -139,10 +155,15 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            method, path, body = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT_S)
+            method, path, headers, body = await asyncio.wait_for(
+                _read_request(reader), READ_TIMEOUT_S
+            )
+            self._authorize(headers)
             status, answer = self.route(method, path, body)
         except _HttpError as exc:
             status, answer = exc.status, {"detail": exc.detail}
+            if exc.reason is not None:
+                answer["reason"] = exc.reason
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             writer.close()
             return
@@ -150,9 +171,11 @@ class ControlServer:
             log.exception("control API request failed")
             status, answer = 500, {"detail": "internal error"}
         data = json.dumps(answer).encode()
+        challenge = 'WWW-Authenticate: Bearer realm="firmware-sim"\r\n' if status == 401 else ""
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
             "Content-Type: application/json\r\n"
+            f"{challenge}"
             f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
         )
         try:
@@ -162,6 +185,14 @@ class ControlServer:
             pass
         finally:
             writer.close()
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        scheme, _, presented = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise _HttpError(401, "the control API needs Authorization: Bearer <token>")
+        # Constant time: the answer must not tell how much of a guess was right.
+        if not hmac.compare_digest(presented.strip().encode(), self.token.encode()):
+            raise _HttpError(401, "wrong control API token")
 
     def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         fleet = self.fleet
@@ -212,41 +243,57 @@ class ControlServer:
             trust = TrustList.from_bytes(body)
         except ValidationError as exc:
             raise _HttpError(422, str(exc).splitlines()[0]) from None
-        taken = verifier.update(trust)
-        return 200, {"taken": taken, "version": verifier.version}
+        refusal = verifier.offer(trust)
+        if refusal in (None, TrustRefusal.NOT_NEWER):
+            answer: dict[str, Any] = {"taken": refusal is None, "version": verifier.version}
+            return 200, answer if refusal is None else {**answer, "reason": refusal.value}
+        log.warning("PUT /trust refused: %s (version %d offered)", refusal, trust.version)
+        detail = {
+            TrustRefusal.UNSIGNED: "the trust list is not signed by a root key",
+            TrustRefusal.UNKNOWN_ROOT: f"signed by root {trust.root_kid!r}, not one of ours",
+            TrustRefusal.BAD_SIGNATURE: "the root's signature does not match the list",
+        }[refusal]
+        raise _HttpError(403, f"trust list refused: {detail}", refusal.value)
 
 
 class _HttpError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, reason: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.reason = reason
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+_REASONS.update({404: "Not Found", 405: "Method Not Allowed"})
 _REASONS.update({409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Content"})
 _REASONS[500] = "Internal Server Error"
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+async def _read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, str, dict[str, str], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     try:
         method, path, _version = lines[0].split(" ", 2)
     except ValueError:
         raise _HttpError(400, "bad request line") from None
-    length = 0
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                raise _HttpError(400, "bad Content-Length") from None
+        if name.strip():
+            headers[name.strip().lower()] = value.strip()
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise _HttpError(400, "bad Content-Length") from None
     if length > MAX_BODY_BYTES:
         raise _HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    # Read even when the token is missing: closing with unread bytes resets the connection,
+    # and the caller would never see the 401 that says why.
     body = await reader.readexactly(length) if length else b""
-    return method.upper(), path, body
+    return method.upper(), path, headers, body
 
 
 def _json(body: bytes) -> dict[str, Any]:

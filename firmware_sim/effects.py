@@ -18,6 +18,12 @@ Ack rules (what the service learns, per command id):
   ``rejected`` with ``too_many_pending``), then at ``starts_at``, on the lantern's own clock, the
   acks of a ``set`` arriving then (``applied`` for light, projection, path); a release naming it
   before then drops it, acked ``done`` with ``released``.
+- an envelope addressed (``aud``) to another lantern or to a group this lantern is not in, or
+  that arrived on another audience's topic: ``rejected`` with ``wrong_audience``; a signed one
+  without ``aud``: ``rejected`` with ``missing_audience``; neither is remembered as seen, so a
+  misaddressed copy cannot block the genuine command's id. Any refused envelope (audience or
+  signature) whose id the lantern has already taken gets no ack at all, only a ``Dropped``: a
+  ``rejected`` for that id would contradict the genuine command's own acks.
 - an envelope expired on arrival: ``expired``; a channel without hardware: ``rejected`` with
   ``unsupported``; a verifier refusal: ``rejected`` with its reason (``unsigned``,
   ``bad_signature``, ``unknown_key``, ``revoked_key``, ``key_not_allowed_for_life_safety``,
@@ -71,6 +77,10 @@ class Reason(StrEnum):
     UNKNOWN_ROLE = "unknown_role"
     ABOVE_ROLE_CEILING = "above_role_ceiling"
     KEY_NOT_FOR_ROLE = "key_not_allowed_for_role"
+    # Audience checks (CommandEnvelope.aud): addressed to someone else, or arrived on another
+    # audience's topic; a signed envelope that names no audience at all.
+    WRONG_AUDIENCE = "wrong_audience"
+    MISSING_AUDIENCE = "missing_audience"
     REPLAYED = "replayed"
     OUTSIDE_REPLAY_WINDOW = "outside_replay_window"
     # Hardware faults (injected by firmware_sim/faults.py).

@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from firmware_sim.clips import ClipFetcher
@@ -28,6 +29,7 @@ from firmware_sim.effects import (
     Verifier,
 )
 from firmware_sim.faults import FaultClause, Faults, parse_faults
+from firmware_sim.flash import FLUSH_S, ReplayFlash
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
 from firmware_sim.lantern import Capability, Lantern
 from firmware_sim.link import LanternLink
@@ -35,7 +37,15 @@ from firmware_sim.replay import ReplayGuard
 from firmware_sim.transport import BrokerAddress, Gateway
 from firmware_sim.unit import LanternRecord, Unit
 from firmware_sim.verifier import TrustFile, TrustVerifier
-from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, Topics
+from lightctl.protocol import (
+    Ack,
+    AudioPayload,
+    CommandEnvelope,
+    SpeechItem,
+    Topics,
+    group_audience,
+    lantern_audience,
+)
 from lightctl.security.ack_keys import AckKey
 
 __all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
@@ -88,6 +98,7 @@ class Fleet:
         seed: int = 0,
         passwords: Mapping[str, str] | None = None,
         ca_file: str | None = None,
+        state_dir: Path | None = None,
         ack_keys: Mapping[str, AckKey] | None = None,
     ) -> None:
         if speed <= 0:
@@ -108,6 +119,18 @@ class Fleet:
         # Signed mode: the trust file's verifier, and a replay guard in every lantern.
         self.trust = trust
         self.verifier = trust.verifier if trust is not None else verifier
+        # Replay memory in "flash": per lantern, kept across reboots, in a file per fleet under
+        # ``state_dir`` (without one, only for as long as this process runs).
+        # (Unsigned development fleets check no seqs: their window is never asked for.)
+        checker = self.verifier
+        window = (
+            (lambda: checker.replay_window_s)
+            if isinstance(checker, TrustVerifier)
+            else (lambda: 600.0)
+        )
+        flash_path = state_dir / f"replay.{gateway_prefix}.json" if state_dir else None
+        self.flash = ReplayFlash(flash_path, window)
+        self.flash.on_dirty = self._flush_flash_soon
         self._rng = random.Random(seed)  # noqa: S311 (seeded fault injection, not secrets)
         # Per-lantern ack keys it was provisioned with: each lantern signs its own acks.
         self.ack_keys = dict(ack_keys or {})
@@ -134,6 +157,7 @@ class Fleet:
             for spec in chunk:
                 link = LanternLink(spec.id, gateway, self.boot, self._rng)
                 lantern = self.new_lantern(spec.id, spec.capabilities)
+                lantern.groups = frozenset(group_audience(k, v) for k, v in spec.groups)
                 self._units[spec.id] = Unit(lantern, gateway, link)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,10 +183,11 @@ class Fleet:
         capabilities: frozenset[Capability],
         replay: ReplayGuard | None = None,
     ) -> Lantern:
-        """Fresh firmware for one lantern (at start, and on a simulated reboot)."""
+        """Fresh firmware for one lantern (at start, and on a simulated reboot); in signed mode
+        its replay guard boots from the lantern's image in flash."""
         verifier = self.verifier
         if replay is None and isinstance(verifier, TrustVerifier):
-            replay = ReplayGuard(lambda: verifier.replay_window_s)
+            replay = self.flash.guard(lantern_id)
         return Lantern(lantern_id, capabilities, verifier, replay=replay)
 
     def unit(self, lantern_id: str) -> Unit:
@@ -223,10 +248,30 @@ class Fleet:
         for unit in self._units.values():
             unit.link.close()
         self._flush_states()
-        await asyncio.gather(*(g.stop() for g in self.gateways))
+        try:
+            await asyncio.gather(*(g.stop() for g in self.gateways))
+        finally:
+            # Whatever happens to the connections, every seq accepted is in the file.
+            self._flush_flash()
         # A command that arrived while the gateways closed may have started one more.
         await self._cancel_playbacks()
         await self.fetcher.close()
+
+    def _flush_flash_soon(self) -> None:
+        """First seq accepted since the last write: write the replay memory within FLUSH_S."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without a loop (tests): write at once
+            self.flash.flush()
+            return
+        loop.call_later(FLUSH_S, self._flush_flash)
+
+    def _flush_flash(self) -> None:
+        try:
+            self.flash.flush()
+        except OSError:
+            # Keep serving: the image stays dirty in memory and is written with the next change.
+            log.exception("cannot write the replay memory %s", self.flash.path)
 
     async def _cancel_playbacks(self) -> None:
         playbacks = list(self._playbacks)
@@ -252,8 +297,9 @@ class Fleet:
         unit.lantern.broken = faults.broken_channels()
 
     def reboot(self, lantern_id: str) -> None:
-        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; the
-        highest seq per key survives (flash); a new boot number is announced."""
+        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; its
+        replay memory (highest seq and seqs seen per key) boots from flash; a new boot number
+        is announced."""
         unit = self._units[lantern_id]
         old = unit.lantern
         if unit.timer is not None:
@@ -262,9 +308,10 @@ class Fleet:
         if unit.playback is not None:
             unit.playback.cancel()
         unit.playback, unit.playback_id = None, None
-        replay = old.replay.after_reboot() if old.replay is not None else None
+        replay = self.flash.guard(lantern_id) if old.replay is not None else None
         unit.lantern = self.new_lantern(lantern_id, old.capabilities, replay)
         unit.lantern.broken = dict(old.broken)
+        unit.lantern.groups = old.groups  # provisioned, like its id: kept across a reboot
         unit.verified.clear()
         unit.link.rebooted(unit.link.boot + 1)
         self._dirty[lantern_id] = None
@@ -282,8 +329,10 @@ class Fleet:
         if not unit.link.online:
             unit.record.dropped.append("link down: command lost")
             return
+        # The gateway hands over what arrived on this lantern's own cmd topic (protocol v1).
+        arrived_on = lantern_audience(lantern_id)
         for _ in range(2 if unit.link.faults.duplicate else 1):
-            self._apply(unit, unit.lantern.handle(payload, self.clock()))
+            self._apply(unit, unit.lantern.handle(payload, self.clock(), arrived_on))
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.

@@ -21,10 +21,16 @@ class LanternSpec:
 
     id: str
     capabilities: frozenset[Capability] = ALL_CAPABILITIES
+    # Fan-out groups (kind, key) it listens to, e.g. ("street", "badweg"): protocol v2's
+    # broker-side fan-out (issue 14) fills these; empty in protocol v1.
+    groups: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         if not is_valid_lantern_id(self.id):
             raise ValueError(f"lantern id {self.id!r} cannot be used as an MQTT topic level")
+        for kind, key in self.groups:
+            if not (is_valid_lantern_id(kind) and is_valid_lantern_id(key)):
+                raise ValueError(f"lantern {self.id}: group {kind!r}/{key!r} is no topic level")
         unknown = set(self.capabilities) - ALL_CAPABILITIES
         if unknown:
             raise ValueError(f"lantern {self.id}: unknown capabilities {sorted(unknown)}")

@@ -6,7 +6,7 @@ Which ack each command gets, and why, is listed with the reasons in ``firmware_s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -37,6 +37,8 @@ from lightctl.protocol import (
     LanternState,
     PathPayload,
     ReleasePayload,
+    group_audience,
+    lantern_audience,
 )
 
 __all__ = [
@@ -78,8 +80,13 @@ class Lantern:
         verifier: Verifier | None = None,
         defaults: Mapping[Channel, Mapping[str, Any]] | None = None,
         replay: ReplayGuard | None = None,
+        groups: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.id = lantern_id
+        self.audience = lantern_audience(lantern_id)
+        # Fan-out groups (kind, key) this lantern belongs to, e.g. ("street", "bahnhofstrasse"):
+        # it acts on envelopes addressed to ``groups/<kind>/<key>`` too. Empty in protocol v1.
+        self.groups: frozenset[str] = frozenset(group_audience(k, v) for k, v in groups)
         self.capabilities = capabilities
         self.verifier: Verifier = verifier or AcceptUnsigned()
         # Seq checks for signed commands (None: accept any seq, as unsigned development does).
@@ -110,15 +117,28 @@ class Lantern:
 
     # ---- inputs -------------------------------------------------------------------------------
 
-    def handle(self, raw: bytes, now: datetime) -> list[Effect]:
-        """Take one payload from the cmd topic."""
+    @property
+    def audiences(self) -> frozenset[str]:
+        """Every ``aud`` this lantern acts on: its own, and each of its groups'."""
+        return self.groups | {self.audience}
+
+    def handle(self, raw: bytes, now: datetime, arrived_on: str | None = None) -> list[Effect]:
+        """Take one payload from a cmd topic; ``arrived_on`` is that topic's audience (default:
+        this lantern's own cmd topic)."""
         try:
             cmd = CommandEnvelope.from_bytes(raw)
         except ValidationError as exc:
             return self._unreadable(raw, exc)
-        refusal = self.verifier.verify(cmd)
+        refusal: str | None = self._audience_refusal(cmd, arrived_on or self.audience)
+        if refusal is None:
+            refusal = self.verifier.verify(cmd)
         if refusal is not None:
             # Not remembered as seen: a forged envelope must not block the genuine one's id.
+            if cmd.id in self._seen:
+                # Nor may it speak for that id: a `rejected` now would contradict the genuine
+                # command's acks (received, playing) in the service's view. Counted, not acked.
+                self.dropped += 1
+                return [Dropped(f"{refusal[:100]}: refused a copy of {cmd.id}, already taken")]
             return [SendAck(cmd.id, AckStatus.REJECTED, refusal[:200])]
         last = self._seen.last_ack(cmd.id)
         if last is not None:
@@ -146,6 +166,18 @@ class Lantern:
         else:
             effects = self._set_output(cmd)
         return self._with_state(before, effects, now)
+
+    def _audience_refusal(self, cmd: CommandEnvelope, arrived_on: str) -> Reason | None:
+        """Addressed elsewhere, or carried on another audience's topic: not ours to act on.
+
+        Checked before the signature: a genuine envelope for a neighbour is refused for what it
+        is (``wrong_audience``), not for a key problem."""
+        if cmd.aud is None:
+            # Unsigned development traffic may name no audience; the verifier decides on it.
+            return Reason.MISSING_AUDIENCE if cmd.sig is not None else None
+        if cmd.aud != arrived_on or cmd.aud not in self.audiences:
+            return Reason.WRONG_AUDIENCE
+        return None
 
     def tick(self, now: datetime) -> list[Effect]:
         """Let time pass: empty expired slots, put commands whose start came into their slots,

@@ -198,7 +198,7 @@ class Gateway:
             infos = self._publish_availability(client, online=False)
             deadline = time.monotonic() + timeout_s
             # paho's MessageInfo offers no awaitable; poll its PUBACK flag for at most timeout_s.
-            while not all(i.is_published() for i in infos) and time.monotonic() < deadline:  # noqa: ASYNC110
+            while not _all_published(infos) and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
@@ -428,3 +428,12 @@ class Gateway:
             return
         self._client = self._new_client()
         self._client.loop_start()
+
+
+def _all_published(infos: list[mqtt.MQTTMessageInfo]) -> bool:
+    """True once the broker took every message; also when the connection is gone, since paho
+    raises then and nothing more can be published (the last will says offline instead)."""
+    try:
+        return all(i.is_published() for i in infos)
+    except RuntimeError:
+        return True

@@ -7,8 +7,10 @@ so a command shared by 3,000 lanterns costs one Ed25519 verification (~0.3 ms) i
 
 ``TrustFile`` is how a rotation reaches running lanterns: the simulator re-reads the file the
 service writes (``<data_dir>/keys/trust.json``) when it changes, and the control API accepts a
-new list over HTTP for a fleet on another machine. A list older than the one held is ignored,
-so a stale copy can never trust a revoked key again.
+new list over HTTP for a fleet on another machine. Every list, the first one included, must be
+signed by a root key the fleet was provisioned with (``TrustRoot``, ``--trust-root``): unsigned,
+signed by another root, or altered after signing, it is refused whatever its version. A signed
+list older than the one held is ignored, so a stale copy can never trust a revoked key again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -32,6 +36,7 @@ from lightctl.protocol.trust import (
     SIGNATURE_BYTES,
     KeyScope,
     TrustList,
+    TrustRoot,
     b64decode,
     scope_for_role,
 )
@@ -47,6 +52,51 @@ class TrustFileError(ValueError):
     """The trust file cannot be used; the message names the file and the problem."""
 
 
+class TrustRefusal(StrEnum):
+    """Why a lantern does not take a trust list."""
+
+    UNSIGNED = "unsigned"
+    UNKNOWN_ROOT = "unknown_root"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_NEWER = "not_newer"
+
+
+class TrustListRefused(ValueError):
+    """A trust list whose signature does not hold; ``reason`` says which check failed."""
+
+    def __init__(self, reason: TrustRefusal) -> None:
+        super().__init__(f"trust list refused: {reason.value}")
+        self.reason = reason
+
+
+def root_keys(roots: Sequence[TrustRoot]) -> dict[str, Ed25519PublicKey]:
+    """The provisioned roots by key id."""
+    out: dict[str, Ed25519PublicKey] = {}
+    for root in roots:
+        raw = b64decode(root.public_key, PUBLIC_KEY_BYTES)
+        if raw is None:  # TrustRoot validated it; were it junk, no list it signed is taken
+            continue
+        out[root.kid] = Ed25519PublicKey.from_public_bytes(raw)
+    return out
+
+
+def signature_refusal(trust: TrustList, roots: dict[str, Ed25519PublicKey]) -> TrustRefusal | None:
+    """None when a provisioned root signed exactly this list, else why not."""
+    if trust.sig is None or trust.root_kid is None:
+        return TrustRefusal.UNSIGNED
+    root = roots.get(trust.root_kid)
+    if root is None:
+        return TrustRefusal.UNKNOWN_ROOT
+    signature = b64decode(trust.sig, SIGNATURE_BYTES)
+    if signature is None:
+        return TrustRefusal.BAD_SIGNATURE
+    try:
+        root.verify(signature, trust.signing_bytes())
+    except InvalidSignature:
+        return TrustRefusal.BAD_SIGNATURE
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     public: Ed25519PublicKey
@@ -57,7 +107,13 @@ class TrustVerifier:
     """Accepts an envelope only when a trusted, unrevoked key of the right scope signed it, for
     a role whose ceiling allows its priority and that the key's scope may sign for."""
 
-    def __init__(self, trust: TrustList) -> None:
+    def __init__(self, trust: TrustList, roots: Sequence[TrustRoot]) -> None:
+        """``roots``: the root keys this lantern is provisioned with; ``trust`` must be signed by
+        one of them (``TrustListRefused`` otherwise)."""
+        self._roots = root_keys(roots)
+        refusal = signature_refusal(trust, self._roots)
+        if refusal is not None:
+            raise TrustListRefused(refusal)
         self._keys: dict[str, _Key] = {}
         self._revoked: frozenset[str] = frozenset()
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -73,10 +129,16 @@ class TrustVerifier:
     def replay_window_s(self) -> float:
         return float(self.trust.replay_window_s)
 
-    def update(self, trust: TrustList) -> bool:
-        """Take a newer trust list; False (and nothing changes) for an older or equal one."""
-        if trust.version <= self.trust.version:
-            return False
+    def offer(self, trust: TrustList) -> TrustRefusal | None:
+        """Take a newer list signed by a provisioned root (None); else nothing changes and the
+        answer says why. The signature is checked first: an unsigned list is refused as such,
+        whatever version it claims."""
+        refusal = signature_refusal(trust, self._roots)
+        if refusal is None and trust.version <= self.trust.version:
+            refusal = TrustRefusal.NOT_NEWER
+        if refusal is not None:
+            self.stats[f"trust_refused_{refusal.value}"] += 1
+            return refusal
         self._install(trust)
         log.info(
             "trust list version %d: %d keys, %d revoked",
@@ -84,7 +146,11 @@ class TrustVerifier:
             len(trust.keys),
             len(trust.revoked),
         )
-        return True
+        return None
+
+    def update(self, trust: TrustList) -> bool:
+        """``offer``: True when the list was taken."""
+        return self.offer(trust) is None
 
     def verify(self, cmd: CommandEnvelope) -> str | None:
         reason = self._check(cmd)
@@ -147,6 +213,20 @@ class TrustVerifier:
         self.trust = trust
 
 
+def read_root(path: Path) -> TrustRoot:
+    """The root key a fleet is provisioned with (``*.pub.json`` of ``lightctl keys``)."""
+    try:
+        return TrustRoot.from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        raise TrustFileError(f"trust root not found: {path}") from None
+    except OSError as exc:
+        raise TrustFileError(f"cannot read trust root {path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise TrustFileError(f"{path}: {where}: {first['msg']}") from None
+
+
 def read_trust(path: Path) -> TrustList:
     try:
         return TrustList.from_bytes(path.read_bytes())
@@ -169,10 +249,17 @@ class TrustFile:
         self._stamp = _stamp(path)
 
     @classmethod
-    def open(cls, path: Path) -> TrustFile:
-        """Load the file (``TrustFileError`` when it is missing or invalid)."""
+    def open(cls, path: Path, roots: Sequence[TrustRoot]) -> TrustFile:
+        """Load the file (``TrustFileError`` when it is missing, invalid, or not signed by one
+        of ``roots``)."""
         stamp = _stamp(path)
-        watcher = cls(path, TrustVerifier(read_trust(path)))
+        try:
+            verifier = TrustVerifier(read_trust(path), roots)
+        except TrustListRefused as exc:
+            raise TrustFileError(
+                f"{path}: {exc} (sign it with the root key: `lightctl keys trust --root-key`)"
+            ) from None
+        watcher = cls(path, verifier)
         watcher._stamp = stamp
         return watcher
 
@@ -188,7 +275,15 @@ class TrustFile:
             # Mid-write or broken: keep the list we hold; the next change is read again.
             log.warning("keeping trust list version %d: %s", self.verifier.version, exc)
             return False
-        return self.verifier.update(trust)
+        refusal = self.verifier.offer(trust)
+        if refusal not in (None, TrustRefusal.NOT_NEWER):
+            log.warning(
+                "keeping trust list version %d: %s is refused (%s)",
+                self.verifier.version,
+                self.path,
+                refusal,
+            )
+        return refusal is None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

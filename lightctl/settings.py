@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # firmware-sim's control API (its --control-port), so operators can inject faults from the
     # console while rehearsing; empty: the console says fault injection is not available.
     simulator_control_url: str = ""
+    # Its bearer token (firmware-sim prints it at start; `lightctl demo` sets both).
+    simulator_control_token: SecretStr | None = None
     # Render every fixed template sentence at start-up (in the background).
     prerender_templates: bool = True
     # No program (signal, languages, repeats and gaps) may play longer than this.

@@ -12,12 +12,13 @@ from rich.table import Table
 
 from lightctl.cli.access import actor
 from lightctl.cli.inventory import DbOption, open_db
-from lightctl.cli.output import console, fail_with
+from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
 from lightctl.protocol.trust import KEY_SCOPES, KeyScope
 from lightctl.services.audit import AuditTrail
 from lightctl.settings import Settings
 from lightctl.signing import DEFAULT_ACTIVATE_AFTER_S, KeyStore
+from lightctl.signing.root import RootKey, public_path
 
 app = typer.Typer(help="Command signing keys and the lanterns' trust list.", no_args_is_help=True)
 
@@ -36,6 +37,19 @@ def _store(data_dir: Path | None) -> KeyStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _sign_hint(store: KeyStore) -> None:
+    """After a change: lanterns take the new list only once the root key has signed it."""
+    if store.root_path.exists():
+        console.print(f"trust list signed by the root key in {store.directory}")
+        return
+    console.print(
+        "[yellow]the new trust list is unsigned[/]: lanterns keep the old one until you sign it "
+        f"with the offline root key: `lightctl keys trust --root-key ROOT.pem --out "
+        f"{store.trust_path}`",
+        soft_wrap=True,
+    )
 
 
 def _audit(
@@ -70,6 +84,7 @@ def generate(
     for key in created:
         console.print(f"[green]✓[/] {key.scope} key [bold]{key.kid}[/]")
     console.print(f"trust list for lanterns: {store.trust_path}")
+    _sign_hint(store)
     kids = [k.kid for k in created]
     _audit("keys.generate", kids, {"scopes": [k.scope for k in created]}, database_url, data_dir)
 
@@ -127,6 +142,7 @@ def rotate(
         "the previous keys stay trusted; revoke them with `lightctl keys revoke KID` once "
         "every command they signed has expired"
     )
+    _sign_hint(store)
     detail: dict[str, object] = {
         "scopes": [k.scope for k in created],
         "signs_from": [k.active_from.isoformat(timespec="seconds") for k in created],
@@ -148,18 +164,58 @@ def revoke(
     except LightctlError as exc:
         fail_with(exc)
     console.print(f"[green]✓[/] revoked {key.scope} key [bold]{key.kid}[/]")
+    _sign_hint(store)
     _audit("keys.revoke", [key.kid], {"scope": key.scope, "forced": force}, database_url, data_dir)
 
 
 @app.command("trust")
 def trust(
     out: Path | None = typer.Option(None, help="write here instead of printing"),
+    root_key: Path | None = typer.Option(
+        None, help="the root key that signs it (default: root.pem in the keys directory)"
+    ),
     data_dir: Path | None = typer.Option(None, help=DATA_DIR_HELP),
 ) -> None:
-    """The trust list to provision lanterns with (`firmware-sim --trust FILE`)."""
+    """The trust list to provision lanterns with (`firmware-sim --trust FILE`), signed by the
+    root key: lanterns refuse an unsigned one."""
     store = _store(data_dir)
+    try:
+        root = RootKey.load(root_key) if root_key is not None else store.root()
+    except (OSError, ValueError) as exc:
+        fail(f"--root-key {root_key}: {exc}", EXIT_INVALID)
+    if root is None:
+        fail(
+            f"no root key in {store.directory}: pass the offline one with --root-key "
+            "(`lightctl keys root-generate --out ROOT.pem` makes one)",
+            EXIT_INVALID,
+        )
     if out is not None:
-        listed = store.write_trust(out)
-        console.print(f"[green]✓[/] trust list version {listed.version} written to {out}")
+        listed = store.write_trust(out, root=root)
+        console.print(
+            f"[green]✓[/] trust list version {listed.version} signed by {root.kid}, written to "
+            f"{out}",
+            soft_wrap=True,
+        )
         return
-    typer.echo(json.dumps(store.trust_list().model_dump(mode="json"), indent=2))
+    typer.echo(json.dumps(store.trust_list(root=root).model_dump(mode="json"), indent=2))
+
+
+@app.command("root-generate")
+def root_generate(
+    out: Path = typer.Option(
+        ...,
+        help="where the private root key goes (keep it offline); its public half is "
+        "written beside it as NAME.pub.json",
+    ),
+) -> None:
+    """A new root key that signs trust lists; lanterns are provisioned with its public half."""
+    try:
+        root = RootKey.generate(out)
+    except LightctlError as exc:
+        fail_with(exc)
+    except OSError as exc:
+        fail(f"--out {out}: {exc}", EXIT_INVALID)
+    console.print(f"[green]✓[/] root key [bold]{root.kid}[/]: {out} (private, 0600)")
+    console.print(
+        f"provision lanterns with {public_path(out)} (`firmware-sim --trust-root`)", soft_wrap=True
+    )

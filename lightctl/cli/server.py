@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -122,8 +124,10 @@ def demo(
             ack_keys = generate_keys(lantern_ids)
             credentials_file = broker_dir / "ack-keys.json"
             write_private(credentials_file, ack_keys)
-        # Operators inject faults into the simulated fleet from the console via its control API.
+        # Operators inject faults into the simulated fleet from the console via its control API,
+        # which answers only to this token (new on every start, handed to both by the demo).
         control_port = pick_port(0) if fleet else None
+        control_token = secrets.token_urlsafe(32)
         settings = _settings(
             data_dir=data_dir,
             mqtt_url=embedded.url if embedded is not None else broker,
@@ -132,6 +136,7 @@ def demo(
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
             database_auto_upgrade=True,  # the demo owns its database
             simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
+            simulator_control_token=control_token if control_port else None,
             **mqtt_account,
         )
         if embedded is not None:
@@ -171,7 +176,12 @@ def demo(
                     str(control_port),
                     "--credentials",
                     str(credentials_file),
+                    # The lanterns' replay memory: a captured command never plays twice, even
+                    # after the demo restarts.
+                    "--state-dir",
+                    str(data_dir / "sim"),
                 ],
+                env={**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": control_token},
             )
         _banner(settings, accounts)
         _run(settings, _checked_runtime(settings), "127.0.0.1", port, log_level)
@@ -268,6 +278,17 @@ def _load_demo_inventory(settings: Settings) -> None:
     db.dispose()
 
 
+def _simulator_lines(settings: Settings) -> str:
+    """The simulated fleet's control API and its token, for rehearsals with curl."""
+    token = settings.simulator_control_token
+    if not settings.simulator_control_url or token is None:
+        return ""
+    return (
+        f"Simulator control API (faults, trust list): {settings.simulator_control_url}\n"
+        f"  Authorization: Bearer {token.get_secret_value()}\n\n"
+    )
+
+
 def _store_ack_keys(settings: Settings, keys: dict[str, AckKey]) -> None:
     """The demo makes new lantern keys on every start: the previous ones are forgotten."""
     db = Database(settings.resolved_database_url)
@@ -290,7 +311,7 @@ Open the console at [bold]{base}/[/] and sign in as (user / password, new on eve
 API token of the dispatcher (for the CLI and curl):
   export LIGHTCTL_TOKEN={token}
 
-Send a first warning to every lantern on Bahnhofstrasse:
+{_simulator_lines(settings)}Send a first warning to every lantern on Bahnhofstrasse:
   lightctl alert send --street Bahnhofstrasse \\
       --lang de --text "Brand in der Bahnhofstrasse. Fenster und Türen schliessen." \\
       --lang en --text "Fire on Bahnhofstrasse. Close windows and doors."

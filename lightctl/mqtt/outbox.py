@@ -14,7 +14,11 @@ killed service resumes where it stopped. Beyond the due rows it re-sends on requ
 Expired commands are never re-sent (the queries exclude them) and every publish carries an MQTT 5
 message expiry equal to the command's remaining lifetime. Before anything goes out its envelope is
 checked with the signer: unsigned, signed by a key that no longer signs, or with a seq past half
-the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again.
+the lanterns' replay window, it is re-signed once (fresh seq, same id) and stored again. Each copy
+then names its lantern (``aud``) inside what is signed, one signature per lantern, so a copy
+captured on one lantern's topic is refused by every other lantern. What goes again to a rebooted
+lantern is re-signed with a fresh seq: the lantern keeps every seq it accepted across the reboot
+(so a captured copy cannot play twice) but forgets command ids.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -33,7 +37,7 @@ from sqlmodel import Session
 from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
 from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink
-from lightctl.protocol import CommandEnvelope, Topics
+from lightctl.protocol import CommandEnvelope, Topics, lantern_audience
 from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -162,7 +166,11 @@ class Outbox:
                 due = [d for d in due if d.attempts == 0]
             keys = {(d.command_id, d.lantern_id) for d in due}
             resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
-            envelopes = self._envelopes(session, due + resends, now)
+            # A rebooted lantern remembers every seq it accepted (in flash) but no command id:
+            # what it gets again needs a fresh seq, or it would refuse our re-send as a replay.
+            rebooted = {i for i, how in lanterns.items() if how is Return.REBOOT}
+            renew = {d.command_id for d in resends if d.lantern_id in rebooted}
+            envelopes = self._envelopes(session, due + resends, now, renew)
             sent: list[tuple[str, str, int, datetime]] = []
             published = 0
             last: mqtt.MQTTMessageInfo | None = None
@@ -171,9 +179,8 @@ class Outbox:
                 if remaining <= 0:
                     continue  # _end_overdue will record it on the next pass
                 topic = self._topics.cmd(d.lantern_id)
-                last = self._link.publish(
-                    topic, envelopes[d.command_id], qos=1, expiry_s=int(remaining)
-                )
+                payload = envelopes[(d.command_id, d.lantern_id)]
+                last = self._link.publish(topic, payload, qos=1, expiry_s=int(remaining))
                 published += 1
                 if d.state in _RETRY_STATES:
                     sent.append(
@@ -223,32 +230,57 @@ class Outbox:
         return out
 
     def _envelopes(
-        self, session: Session, work: Iterable[DueDelivery], now: datetime
-    ) -> dict[str, bytes]:
-        """The bytes to publish per command, re-signed (and stored) where a lantern could refuse
-        the stored ones: one signature per command, whatever the number of lanterns."""
-        out: dict[str, bytes] = {}
+        self,
+        session: Session,
+        work: Iterable[DueDelivery],
+        now: datetime,
+        renew: Collection[str] = (),
+    ) -> dict[tuple[str, str], bytes]:
+        """The bytes to publish per (command, lantern): the stored command addressed to that
+        lantern (``aud``) and signed for it. A stored envelope a lantern could refuse, or one in
+        ``renew``, is re-signed first (fresh seq, same id) and stored again, once per command."""
+        work = list(work)
+        commands: dict[str, CommandEnvelope | str] = {}
         renewed: list[tuple[str, str, int]] = []
         for d in work:
-            if d.command_id in out:
-                continue
-            out[d.command_id] = d.envelope.encode()
-            if self._signer is None:
+            if d.command_id in commands:
                 continue
             try:
                 env = CommandEnvelope.from_bytes(d.envelope)
-                if not self._signer.stale(env, now):
-                    continue
-                env = self._signer.refresh(env)
+                signer = self._signer
+                if signer is not None and (d.command_id in renew or signer.stale(env, now)):
+                    env = signer.refresh(env)
+                    renewed.append((d.command_id, env.to_bytes().decode(), env.seq))
+                commands[d.command_id] = env
             except (ValidationError, NoSigningKey, PriorityAboveCeiling) as exc:
                 log.error("sending command %s as stored, cannot re-sign it: %s", d.command_id, exc)
-                continue
-            text = env.to_bytes().decode()
-            out[d.command_id] = text.encode()
-            renewed.append((d.command_id, text, env.seq))
+                commands[d.command_id] = d.envelope
         for command_id, text, seq in renewed:
             alert_store.replace_envelope(session, command_id, text, seq)
+        lanterns: dict[str, list[str]] = {}
+        for d in work:
+            lanterns.setdefault(d.command_id, []).append(d.lantern_id)
+        out: dict[tuple[str, str], bytes] = {}
+        for command_id, ids in lanterns.items():
+            stored = commands[command_id]
+            if isinstance(stored, str):
+                out.update(((command_id, lid), stored.encode()) for lid in ids)
+                continue
+            audiences = {lantern_audience(lid): lid for lid in ids}
+            out.update(
+                ((command_id, audiences[aud]), data)
+                for aud, data in self._addressed(stored, audiences).items()
+            )
         return out
+
+    def _addressed(self, env: CommandEnvelope, audiences: Iterable[str]) -> dict[str, bytes]:
+        """One copy of ``env`` per audience, each naming it inside what is signed."""
+        if self._signer is not None:
+            try:
+                return self._signer.address(env, audiences)
+            except (NoSigningKey, PriorityAboveCeiling) as exc:
+                log.error("command %s goes out unsigned: %s", env.id, exc)
+        return {aud: env.model_copy(update={"aud": aud}).to_bytes() for aud in audiences}
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
         """Unacknowledged past expiry: `unreachable` if the lantern is offline, else `expired`."""

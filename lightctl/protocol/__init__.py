@@ -1,6 +1,12 @@
 """MQTT protocol v1: topics and wire models shared by the service and the lantern firmware."""
 
-from lightctl.protocol.topics import TopicKind, Topics, is_valid_lantern_id
+from lightctl.protocol.topics import (
+    TopicKind,
+    Topics,
+    group_audience,
+    is_valid_lantern_id,
+    lantern_audience,
+)
 from lightctl.protocol.wire import (
     PROTOCOL_VERSION,
     Ack,
@@ -43,5 +49,7 @@ __all__ = [
     "TopicKind",
     "Topics",
     "canonical_json",
+    "group_audience",
     "is_valid_lantern_id",
+    "lantern_audience",
 ]

@@ -15,6 +15,21 @@ def is_valid_lantern_id(lantern_id: str) -> bool:
     return bool(_LANTERN_ID.match(lantern_id))
 
 
+def lantern_audience(lantern_id: str) -> str:
+    """The audience (``CommandEnvelope.aud``) of one lantern's own cmd topic."""
+    if not is_valid_lantern_id(lantern_id):
+        raise ValueError(f"lantern id {lantern_id!r} cannot be used as a topic level")
+    return f"lanterns/{lantern_id}"
+
+
+def group_audience(kind: str, key: str) -> str:
+    """The audience of a broker-side fan-out topic (protocol v2: per street, map cell, group)."""
+    for level in (kind, key):
+        if not is_valid_lantern_id(level):
+            raise ValueError(f"group {kind!r}/{key!r} cannot be used as topic levels")
+    return f"groups/{kind}/{key}"
+
+
 class TopicKind(StrEnum):
     CMD = "cmd"
     ACK = "ack"
@@ -55,6 +70,26 @@ class Topics:
 
     def availability(self, lantern_id: str) -> str:
         return self.lantern(lantern_id, TopicKind.AVAILABILITY)
+
+    def audience_cmd(self, audience: str) -> str:
+        """The cmd topic of an audience (``lanterns/<id>`` or ``groups/<kind>/<key>``)."""
+        if self.audience_of_cmd(f"{self.base}/{audience}/cmd") != audience:
+            raise ValueError(f"{audience!r} is not an audience (lanterns/ID or groups/KIND/KEY)")
+        return f"{self.base}/{audience}/cmd"
+
+    def audience_of_cmd(self, topic: str) -> str | None:
+        """The audience a cmd topic of this root addresses; None for any other topic."""
+        parts = topic.split("/")
+        if f"{parts[0]}/{parts[1] if len(parts) > 1 else ''}" != self.base or parts[-1] != "cmd":
+            return None
+        levels = parts[2:-1]
+        if not all(is_valid_lantern_id(level) for level in levels):
+            return None
+        if (len(levels) == 2 and levels[0] == "lanterns") or (
+            len(levels) == 3 and levels[0] == "groups"
+        ):
+            return "/".join(levels)
+        return None
 
     def gateway_availability(self, gateway_id: str) -> str:
         """Retained online flag of an edge gateway that speaks for many lanterns."""

@@ -11,6 +11,11 @@ that of the highest slot the role may write (``scope_for_role``): dispatcher, fe
 the life-safety key (a dispatcher's slot-8 override too), operator, city_app and the schedule
 runner by the ordinary key. A lantern refuses a priority above the role's ceiling and a role its
 key may not sign for, so neither key can speak in the other's roles.
+
+The trust list itself is signed (``root_kid``, ``sig``: Ed25519 over ``signing_bytes()``) by an
+offline root key whose public half (``TrustRoot``) lanterns are provisioned with once. A lantern
+takes a list only when a root it holds signed it, whatever its ``version``, so whoever reaches a
+lantern's update channel still cannot make it trust a key of their own.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from lightctl.protocol.wire import WireModel
+from lightctl.protocol.wire import WireModel, canonical_json
 
 KeyScope = Literal["ordinary", "life_safety"]
 KEY_SCOPES: tuple[KeyScope, ...] = ("ordinary", "life_safety")
@@ -84,3 +89,26 @@ class TrustList(WireModel):
     replay_window_s: int = Field(ge=1, le=7 * 86400)
     keys: list[TrustedKey] = Field(default_factory=list, max_length=64)
     revoked: list[KeyId] = Field(default_factory=list, max_length=1024)
+    # The root key that signed this list, and its signature (base64 of 64 bytes).
+    root_kid: KeyId | None = None
+    sig: str | None = Field(default=None, max_length=256)
+
+    def signing_bytes(self) -> bytes:
+        """Canonical JSON of everything except ``sig``: what the root's signature covers."""
+        return canonical_json(self.model_dump(mode="json", exclude_none=True, exclude={"sig"}))
+
+
+class TrustRoot(WireModel):
+    """The public half of a root key: what a lantern is provisioned with to check trust lists
+    (``lightctl keys root-generate`` writes it beside the private key as ``*.pub.json``)."""
+
+    v: Literal[1] = 1
+    kid: KeyId
+    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+
+    @field_validator("public_key")
+    @classmethod
+    def _is_ed25519(cls, value: str) -> str:
+        if b64decode(value, PUBLIC_KEY_BYTES) is None:
+            raise ValueError("public_key must be base64 of 32 bytes (Ed25519)")
+        return value

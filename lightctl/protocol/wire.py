@@ -15,6 +15,11 @@ Op = Literal["set", "release"]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ColorHex = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Priority = Annotated[int, Field(ge=1, le=16)]
+# Who an envelope is for, as the topic path below ``<root>/v<N>/``: ``lanterns/<id>`` (one
+# lantern's cmd topic) or ``groups/<kind>/<key>`` (a broker-side fan-out topic, protocol v2).
+# Each level is a lantern-id-like MQTT topic level (lightctl/protocol/topics.py).
+_LEVEL = r"[A-Za-z0-9._:-]{1,64}"
+Audience = Annotated[str, Field(pattern=rf"^(lanterns/{_LEVEL}|groups/{_LEVEL}/{_LEVEL})$")]
 
 
 class WireModel(BaseModel):
@@ -120,10 +125,15 @@ Payload = AudioPayload | LightPayload | ProjectionPayload | PathPayload | Releas
 
 
 class CommandEnvelope(WireModel):
-    """One command for one channel; the same signed envelope may go to many lanterns."""
+    """One command for one channel and one audience (a lantern, or a fan-out group)."""
 
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64)
+    # The audience, covered by ``sig``: a lantern acts only on an envelope addressed to itself or
+    # to a group it belongs to, that arrived on that audience's topic, so an envelope captured
+    # for one lantern plays nowhere else. Absent only in unsigned development traffic (and in
+    # envelopes stored before it existed: the service addresses every copy as it sends it).
+    aud: Audience | None = None
     alert_id: str | None = Field(default=None, max_length=64)
     # The issuer's role (dispatcher, feed, operator, city_app, admin, or the schedule runner's
     # "scheduler"), covered by ``sig``: a lantern refuses a priority above that role's ceiling or

@@ -11,6 +11,7 @@ from typing import Literal
 import httpx
 
 from lightctl.errors import Conflict, InvalidRequest, ServiceUnavailable
+from lightctl.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,17 @@ class SimulatorStatus:
 class SimulatorControl:
     """A client of one simulator's control API; ``base_url`` empty means none is configured."""
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, transport: httpx.BaseTransport | None = None, *, token: str = ""
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._transport = transport
+        self._token = token
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SimulatorControl:
+        token = settings.simulator_control_token
+        return cls(settings.simulator_control_url, token=token.get_secret_value() if token else "")
 
     def status(self) -> SimulatorStatus:
         if not self.base_url:
@@ -52,6 +61,10 @@ class SimulatorControl:
         try:
             with self._client(PING_TIMEOUT_S) as client:
                 answer = client.get("/healthz")
+            if answer.status_code == 401:
+                log.warning(
+                    "the simulator at %s refuses our token (simulator_control_token)", self.base_url
+                )
             answer.raise_for_status()
             lanterns = answer.json().get("lanterns")
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
@@ -78,6 +91,11 @@ class SimulatorControl:
             raise ServiceUnavailable(
                 f"the simulator control API at {self.base_url} does not answer: {exc}"
             ) from None
+        if answer.status_code == 401:
+            raise ServiceUnavailable(
+                f"the simulator control API at {self.base_url} refused lightctl's token: set "
+                "simulator_control_token to the token firmware-sim printed at start"
+            )
         if answer.status_code == 422:  # e.g. a lantern this fleet does not simulate
             raise InvalidRequest.at(("lanterns",), f"the simulator refused: {_detail(answer)}")
         if answer.status_code != 200:
@@ -89,7 +107,10 @@ class SimulatorControl:
         return {str(k): [str(i) for i in v] for k, v in applied.items()}
 
     def _client(self, timeout_s: float) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=self._transport)
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        return httpx.Client(
+            base_url=self.base_url, timeout=timeout_s, transport=self._transport, headers=headers
+        )
 
 
 def _detail(answer: httpx.Response) -> str:

@@ -2,7 +2,10 @@
 
 ``keys.json`` lists every key (public half, scope, when it starts signing, whether it is revoked);
 ``<kid>.pem`` holds each private key; ``trust.json`` is the trust list lanterns are provisioned
-with, rewritten on every change. A key's status follows from the registry and the clock:
+with, rewritten on every change and signed by the root key when ``root.pem`` is in the directory
+(development and the demo); production keeps its root offline and signs each new list with
+``lightctl keys trust --root-key`` (lightctl/signing/root.py). A key's status follows from the
+registry and the clock:
 
 - ``pending``: trusted by lanterns already, signs from ``active_from`` on (a rotation gives every
   lantern time to load the new trust list before the first command it must check arrives);
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -28,11 +30,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightctl.errors import Conflict, NotFound, ServiceUnavailable
 from lightctl.protocol.trust import KEY_SCOPES, KeyScope, TrustedKey, TrustList, b64encode
+from lightctl.signing.files import atomic_write
+from lightctl.signing.root import RootKey, public_path
 
 log = logging.getLogger(__name__)
 
 REGISTRY = "keys.json"
 TRUST = "trust.json"
+ROOT = "root.pem"  # a root key kept online, beside the signing keys: development and demo only
 # Seq is an issue time in microseconds, so the replay window is a time: a lantern refuses a seq
 # more than 10 minutes below the newest it accepted. The outbox re-signs every envelope it sends
 # when its seq is older than half of this, so no retry or re-send of ours ever falls outside.
@@ -146,8 +151,28 @@ class KeyStore:
     def trust_path(self) -> Path:
         return self.directory / TRUST
 
+    @property
+    def root_path(self) -> Path:
+        return self.directory / ROOT
+
+    @property
+    def root_public_path(self) -> Path:
+        """The root's public half lanterns are provisioned with (``firmware-sim --trust-root``)."""
+        return public_path(self.root_path)
+
     def exists(self) -> bool:
         return self.registry_path.exists()
+
+    def root(self) -> RootKey | None:
+        """The root key kept in this directory, if any (development and the demo)."""
+        return RootKey.load(self.root_path) if self.root_path.exists() else None
+
+    def ensure_root(self) -> RootKey:
+        """A root key in this directory (made if missing) and ``trust.json`` signed by it."""
+        root = self.root() or RootKey.generate(self.root_path)
+        if self.exists():
+            self.write_trust(self.trust_path)
+        return root
 
     def load(self) -> Registry:
         if not self.registry_path.exists():
@@ -181,9 +206,14 @@ class KeyStore:
         return created
 
     def ensure(self) -> list[KeyRecord]:
-        """``generate`` when keys are missing, else nothing (the development default)."""
+        """``generate`` when keys are missing, else nothing, and a root key beside them that
+        signs the trust list (the development and demo default: production's root is offline)."""
+        if self.root() is None:
+            RootKey.generate(self.root_path)
         registry = self.load()
         if all(_usable(registry, s) for s in KEY_SCOPES):
+            if not self._signed_on_disk():
+                self.write_trust(self.trust_path)
             return []
         return self.generate()
 
@@ -221,9 +251,14 @@ class KeyStore:
         )
         return revoked
 
-    def trust_list(self, registry: Registry | None = None) -> TrustList:
+    def trust_list(
+        self, registry: Registry | None = None, root: RootKey | None = None
+    ) -> TrustList:
+        """The current list, signed by ``root`` or else by the root in this directory (if any:
+        unsigned, lanterns refuse it until it is signed with ``lightctl keys trust``)."""
         registry = registry or self.load()
-        return TrustList(
+        root = root or self.root()
+        trust = TrustList(
             version=registry.version,
             issued_at=self._clock(),
             replay_window_s=registry.replay_window_s,
@@ -234,12 +269,28 @@ class KeyStore:
             ],
             revoked=[k.kid for k in registry.keys if k.revoked_at is not None],
         )
+        return root.sign(trust) if root is not None else trust
 
-    def write_trust(self, path: Path, registry: Registry | None = None) -> TrustList:
+    def write_trust(
+        self, path: Path, registry: Registry | None = None, root: RootKey | None = None
+    ) -> TrustList:
         """Write the trust list lanterns load (``firmware-sim --trust FILE``)."""
-        trust = self.trust_list(registry)
-        _atomic_write(path, json.dumps(trust.model_dump(mode="json"), indent=2).encode(), 0o644)
+        trust = self.trust_list(registry, root)
+        if trust.sig is None:
+            log.warning(
+                "trust list version %d in %s is unsigned: lanterns refuse it until it is signed "
+                "with the root key (`lightctl keys trust --root-key ROOT.pem --out FILE`)",
+                trust.version,
+                path,
+            )
+        atomic_write(path, json.dumps(trust.model_dump(mode="json"), indent=2).encode(), 0o644)
         return trust
+
+    def _signed_on_disk(self) -> bool:
+        try:
+            return TrustList.from_bytes(self.trust_path.read_bytes()).sig is not None
+        except (OSError, ValueError):
+            return False
 
     # ---- files --------------------------------------------------------------------------------
 
@@ -253,7 +304,7 @@ class KeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _atomic_write(self.directory / f"{kid}.pem", pem, 0o600)
+        atomic_write(self.directory / f"{kid}.pem", pem, 0o600)
         public = private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -268,25 +319,9 @@ class KeyStore:
             "keys": [k.to_json() for k in registry.keys],
         }
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _atomic_write(self.registry_path, json.dumps(body, indent=2).encode(), 0o644)
+        atomic_write(self.registry_path, json.dumps(body, indent=2).encode(), 0o644)
         self.write_trust(self.trust_path, registry)
 
 
 def _usable(registry: Registry, scope: KeyScope) -> bool:
     return any(k.scope == scope and k.revoked_at is None for k in registry.keys)
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Write beside ``path`` with ``mode`` from the first byte, then rename over it."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)  # the umask may have narrowed or widened it
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -1,22 +1,26 @@
 """Signs command envelopes: Ed25519 over ``signing_bytes()``, with the key its role needs.
 
-One envelope goes to every lantern of a channel, so a fan-out to 40,000 lanterns costs one
-signature (~0.1 ms), not 40,000. The signer follows ``keys.json`` on disk, so a rotation made by
-``lightctl keys rotate`` in another process takes effect without a restart.
+A command is stored once, signed without an audience; every copy that goes out names its
+audience (``aud``: the lantern, or a fan-out group) inside what is signed, so ``address`` signs
+once per audience as the outbox sends it. Ed25519 is deterministic: the same command to the same
+lantern always gets the same bytes, so nothing per lantern needs storing. The signer follows
+``keys.json`` on disk, so a rotation made by ``lightctl keys rotate`` in another process takes
+effect without a restart.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lightctl.domain.roles import ISSUER_CEILING
 from lightctl.errors import PriorityAboveCeiling
-from lightctl.protocol import CommandEnvelope
+from lightctl.protocol import CommandEnvelope, canonical_json
 from lightctl.protocol.trust import KeyScope, b64encode, scope_for_priority, scope_for_role
 from lightctl.signing.keystore import KeyStore, NoSigningKey, Registry
 
@@ -53,6 +57,7 @@ class CommandSigner:
         self._private: dict[str, Ed25519PrivateKey] = {}
         self.signed_total = 0
         self.refreshed_total = 0
+        self.addressed_total = 0
 
     @property
     def replay_window_s(self) -> int:
@@ -74,6 +79,34 @@ class CommandSigner:
         with self._lock:
             self.signed_total += 1
         return unsigned.model_copy(update={"sig": b64encode(signature)})
+
+    def address(self, env: CommandEnvelope, audiences: Iterable[str]) -> dict[str, bytes]:
+        """Per audience, the bytes of ``env`` addressed to it (``aud``) and signed by the active
+        key of its role's scope: one Ed25519 signature per audience.
+
+        The canonical JSON is built once around the place where ``aud`` sorts in, so each copy
+        costs a string join and a signature; what is published is that canonical JSON with
+        ``sig`` added, which the lantern parses back to the same signing bytes (checked in
+        tests/unit/firmware_sim/test_sim_audience.py)."""
+        registry = self._current()
+        scope = signing_scope(env)
+        key = registry.signing(scope, self._clock())
+        if key is None:
+            raise NoSigningKey(scope, self._store.directory)
+        private = self._private_key(key.kid)
+        body = env.model_dump(mode="json", exclude_none=True, exclude={"sig", "aud"})
+        body["kid"] = key.kid
+        before = canonical_json({k: v for k, v in body.items() if k < "aud"})[1:-1]
+        after = canonical_json({k: v for k, v in body.items() if k > "aud"})[1:-1]
+        out: dict[str, bytes] = {}
+        for aud in audiences:
+            field = b'"aud":' + json.dumps(aud).encode()
+            signed = b"{" + b",".join(p for p in (before, field, after) if p) + b"}"
+            sig = b64encode(private.sign(signed)).encode()
+            out[aud] = signed[:-1] + b',"sig":"' + sig + b'"}'
+        with self._lock:
+            self.addressed_total += len(out)
+        return out
 
     def stale(self, env: CommandEnvelope, now: datetime) -> bool:
         """True when a lantern could refuse this envelope although the command is still ours to

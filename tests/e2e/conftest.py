@@ -74,11 +74,11 @@ def fleet(fleet_thread: FleetThread) -> Fleet:
 
 
 @pytest.fixture
-def simulator_control(fleet_thread: FleetThread) -> Iterator[str]:
+def simulator_control(fleet_thread: FleetThread) -> Iterator[ControlServer]:
     """firmware-sim's control API on the fleet's own loop, as `firmware-sim --control-port`."""
     control = ControlServer(fleet_thread.fleet, 0)
     asyncio.run_coroutine_threadsafe(control.start(), fleet_thread.loop).result(10)
-    yield f"http://127.0.0.1:{control.port}"
+    yield control
     asyncio.run_coroutine_threadsafe(control.stop(), fleet_thread.loop).result(10)
 
 
@@ -89,13 +89,18 @@ def service(
     mosquitto: MosquittoProcess,
     topic_root: str,
     tmp_path: Path,
-    simulator_control: str,
+    simulator_control: ControlServer,
 ) -> Iterator[LiveService]:
     """The API and console over real HTTP, told where the simulator's control API is; a test
     sets more settings with ``@pytest.mark.parametrize("service", [{...}], indirect=True)``."""
     extra: dict[str, Any] = getattr(request, "param", {})
     settings = make_settings(
-        tmp_path, mosquitto.url, topic_root, simulator_control_url=simulator_control, **extra
+        tmp_path,
+        mosquitto.url,
+        topic_root,
+        simulator_control_url=f"http://127.0.0.1:{simulator_control.port}",
+        simulator_control_token=simulator_control.token,
+        **extra,
     )
     live = LiveService(settings, inventory)
     live.start()

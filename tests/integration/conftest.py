@@ -202,6 +202,7 @@ def simulated_fleet(
     data_dir: Path | None = None,
     speed: float = 20,
     per_connection: int = 100,
+    gateway_prefix: str | None = None,
     **extra: Any,
 ) -> FleetThread:
     """Simulated lanterns of ``inventory`` on their own thread (not started). With ``data_dir``
@@ -211,7 +212,7 @@ def simulated_fleet(
     if data_dir is not None:
         keys = KeyStore.in_data_dir(data_dir)
         keys.ensure()
-        trust = TrustFile.open(keys.trust_path)
+        trust = TrustFile.open(keys.trust_path, [keys.ensure_root().public()])
     return FleetThread(
         Fleet(
             broker_url,
@@ -219,7 +220,7 @@ def simulated_fleet(
             speed=speed,
             per_connection=per_connection,
             topics=Topics(topic_root),
-            gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
+            gateway_prefix=gateway_prefix or f"g{uuid.uuid4().hex[:6]}",
             trust=trust,
             **extra,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -118,11 +120,23 @@ class SimProcess:
             "WARNING",
         ]
         self.proc: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        # The control API's token, chosen here as `lightctl demo` does (firmware-sim reads it).
+        self.token = secrets.token_urlsafe(32)
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
     def start(self, timeout_s: float = 30) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": self.token},
+            )
 
         def connected() -> bool:
             assert self.proc is not None

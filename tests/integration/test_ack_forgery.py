@@ -157,7 +157,7 @@ def signed_fleet(
             speed=20,
             topics=Topics(topic_root),
             gateway_prefix=f"g{uuid.uuid4().hex[:6]}",
-            trust=TrustFile.open(keys.trust_path),
+            trust=TrustFile.open(keys.trust_path, [keys.ensure_root().public()]),
             ack_keys={i: provisioned[i] for i in (GENUINE, BYSTANDER)},
         )
     )

@@ -40,6 +40,7 @@ WINDOW_S = 2  # a short replay window, so the test need not wait ten minutes
 def keys(tmp_path: Path) -> KeyStore:
     store = KeyStore.in_data_dir(tmp_path)
     store.generate(replay_window_s=WINDOW_S)
+    store.ensure_root()
     return store
 
 
@@ -56,7 +57,7 @@ def sim(mosquitto: Any, topic_root: str, keys: KeyStore) -> Iterator[FleetThread
         speed=50,
         topics=Topics(topic_root),
         gateway_prefix="forge",
-        trust=TrustFile.open(keys.trust_path),
+        trust=TrustFile.open(keys.trust_path, [keys.ensure_root().public()]),
     )
     thread = FleetThread(fleet)
     thread.start()
@@ -73,6 +74,7 @@ def command(
     issued: datetime | None = None,
     color: str = "#FF0000",
     role: str = "dispatcher",
+    aud: str | None = None,
 ) -> CommandEnvelope:
     issued = issued or datetime.now(UTC)
     payload: Any = LightPayload(on=True, color=color, effect="blink", period_ms=2000)
@@ -82,6 +84,7 @@ def command(
         payload = EmptyPayload()
     return CommandEnvelope(
         id=cmd_id,
+        aud=aud,
         role=role,
         channel=channel,
         op="release" if channel == "path" else "set",
@@ -97,6 +100,16 @@ def signed_with(env: CommandEnvelope, key: Ed25519PrivateKey, kid: str) -> Comma
     unsigned = env.model_copy(update={"kid": kid, "sig": None})
     signature = base64.b64encode(key.sign(unsigned.signing_bytes())).decode()
     return unsigned.model_copy(update={"sig": signature})
+
+
+def send_signed(
+    probe: ServiceProbe, signer: CommandSigner, env: CommandEnvelope, lantern_ids: list[str]
+) -> dict[str, bytes]:
+    """Like the outbox: one copy per lantern, naming it inside what is signed."""
+    copies = signer.address(signer.sign(env), [f"lanterns/{i}" for i in lantern_ids])
+    for lantern_id in lantern_ids:
+        probe.send_raw(lantern_id, copies[f"lanterns/{lantern_id}"])
+    return copies
 
 
 def outputs(sim: FleetThread) -> dict[str, Any]:
@@ -119,17 +132,14 @@ def outputs(sim: FleetThread) -> dict[str, Any]:
 def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
     sim: FleetThread, probe: ServiceProbe, keys: KeyStore, signer: CommandSigner
 ) -> None:
-    # A genuine warning light reaches F0 and F1; that envelope is what an attacker captures.
-    captured = signer.sign(command("genuine"))
-    for lantern_id in ("F0", "F1"):
-        probe.send(lantern_id, captured)
+    # A genuine warning light reaches F0 and F1; F0's copy is what an attacker captures.
+    copies = send_signed(probe, signer, command("genuine"), ["F0", "F1"])
+    captured = copies["lanterns/F0"]
     assert probe.wait_for(lambda: all(probe.statuses(i) == ["applied"] for i in ("F0", "F1")))
     # The service goes on: later life-safety commands reach F2-F5 (a release of an empty slot,
     # which changes no output), so their newest seq is beyond the captured one's window.
     asyncio.run(asyncio.sleep(WINDOW_S + 0.5))
-    later = signer.sign(command("later", channel="path", priority=2))
-    for lantern_id in LANTERNS[2:]:
-        probe.send(lantern_id, later)
+    send_signed(probe, signer, command("later", channel="path", priority=2), LANTERNS[2:])
     assert probe.wait_for(lambda: all(probe.statuses(i) == ["done"] for i in LANTERNS[2:]))
     before = outputs(sim)
 
@@ -139,63 +149,86 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
     assert life is not None
     assert ordinary is not None
     attacker = Ed25519PrivateKey.generate()
-    tampered = json.loads(captured.to_bytes())
-    tampered["payload"]["color"] = "#00FF00"
-    tampered["id"] = "tampered"
     stale_at = datetime.now(UTC) - timedelta(minutes=10)
-    attacks: dict[str, tuple[bytes, str]] = {
-        "forged": (
-            signed_with(command("forged", channel="audio"), attacker, life.kid).to_bytes(),
-            "bad_signature",
-        ),
-        "tampered": (json.dumps(tampered).encode(), "bad_signature"),
-        "ordinary-at-1": (
-            signed_with(
-                command("ordinary-at-1", color="#0000FF"),
-                keys.private_key(ordinary.kid),
-                ordinary.kid,
-            ).to_bytes(),
-            "key_not_allowed_for_life_safety",
-        ),
-        "unsigned": (command("unsigned").to_bytes(), "unsigned"),
-        "unknown-key": (
-            signed_with(command("unknown-key"), attacker, "ls-19700101-abcdef").to_bytes(),
-            "unknown_key",
-        ),
-        "expired": (
-            signer.sign(command("expired", ttl_s=60, issued=stale_at)).to_bytes(),
-            "expired",
-        ),
-    }
+
+    def attacks_on(lantern_id: str) -> dict[str, tuple[bytes, str]]:
+        """Each attack addressed to the lantern it is sent to, so what refuses it is the
+        signature, key or expiry check (a misaddressed copy is refused before those)."""
+        aud = f"lanterns/{lantern_id}"
+        tampered = json.loads(copies["lanterns/F0"])
+        tampered["payload"]["color"] = "#00FF00"
+        tampered["id"] = "tampered"
+        tampered["aud"] = aud
+        return {
+            "forged": (
+                signed_with(
+                    command("forged", channel="audio", aud=aud), attacker, life.kid
+                ).to_bytes(),
+                "bad_signature",
+            ),
+            "tampered": (json.dumps(tampered).encode(), "bad_signature"),
+            "ordinary-at-1": (
+                signed_with(
+                    command("ordinary-at-1", color="#0000FF", aud=aud),
+                    keys.private_key(ordinary.kid),
+                    ordinary.kid,
+                ).to_bytes(),
+                "key_not_allowed_for_life_safety",
+            ),
+            "unsigned": (command("unsigned", aud=aud).to_bytes(), "unsigned"),
+            "unknown-key": (
+                signed_with(
+                    command("unknown-key", aud=aud), attacker, "ls-19700101-abcdef"
+                ).to_bytes(),
+                "unknown_key",
+            ),
+            "expired": (
+                signer.sign(command("expired", ttl_s=60, issued=stale_at, aud=aud)).to_bytes(),
+                "expired",
+            ),
+        }
+
+    attacks = {i: attacks_on(i) for i in LANTERNS}
     for lantern_id in LANTERNS:
-        for raw, _reason in attacks.values():
+        for raw, _reason in attacks[lantern_id].values():
             probe.send_raw(lantern_id, raw)
-    # The captured command replayed everywhere.
+    # F0's captured copy replayed everywhere.
     for lantern_id in LANTERNS:
-        probe.send_raw(lantern_id, captured.to_bytes())
+        probe.send_raw(lantern_id, captured)
+
+    def f1_dropped() -> list[str]:
+        return on_fleet(sim, lambda: list(sim.fleet.record("F1").dropped))
 
     def all_answered() -> bool:
-        return all(
-            probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in [*attacks, "genuine"]
-        ) and all(len(probe.acks(i, "genuine")) == 2 for i in ("F0", "F1"))
+        others = [i for i in LANTERNS if i != "F1"]
+        return (
+            all(probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in attacks[i])
+            and all(probe.acks(i, "genuine") for i in others)
+            and len(probe.acks("F0", "genuine")) == 2
+            and any("already taken" in d for d in f1_dropped())
+        )
 
     assert probe.wait_for(all_answered, 15)
     for lantern_id in LANTERNS:
-        for cmd_id, (_raw, reason) in attacks.items():
+        for cmd_id, (_raw, reason) in attacks[lantern_id].items():
             ack = probe.acks(lantern_id, cmd_id)[0]
             if reason == "expired":
                 assert (ack.status.value, ack.reason) == ("expired", None), (lantern_id, cmd_id)
             else:
                 assert (ack.status.value, ack.reason) == ("rejected", reason), (lantern_id, cmd_id)
-    # The replay: lanterns that had it answer with their last ack and do nothing again; the
-    # others refuse it, its seq being far below the newest they accepted.
-    for lantern_id in ("F0", "F1"):
-        assert probe.statuses(lantern_id, "genuine") == ["applied", "applied"]
+    # The replay: F0, whose copy it is, answers with its last ack and does nothing again; every
+    # other lantern refuses it as addressed to F0. F1, which holds its own copy of the same
+    # command, refuses it without an ack: a `rejected` would contradict its `applied`.
+    assert probe.statuses("F0", "genuine") == ["applied", "applied"]
     for lantern_id in LANTERNS[2:]:
         replay = probe.acks(lantern_id, "genuine")
-        assert [(a.status.value, a.reason) for a in replay] == [
-            ("rejected", "outside_replay_window")
-        ]
+        assert [(a.status.value, a.reason) for a in replay] == [("rejected", "wrong_audience")], (
+            lantern_id
+        )
+    assert probe.statuses("F1", "genuine") == ["applied"]
+    assert [d for d in f1_dropped() if "already taken" in d] == [
+        "wrong_audience: refused a copy of genuine, already taken"
+    ]
     asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
     assert outputs(sim) == before
 
@@ -212,50 +245,46 @@ def test_a_genuinely_signed_command_above_its_roles_ceiling_changes_nothing(
     assert life is not None
     assert ordinary is not None
     life_key, ordinary_key = keys.private_key(life.kid), keys.private_key(ordinary.kid)
+    signers = {"life": (life_key, life.kid), "ordinary": (ordinary_key, ordinary.kid)}
     attacks = {
         # A city app's evacuation, under the life-safety key that slot 1 needs.
-        "app-at-1": (
-            signed_with(command("app-at-1", role="city_app"), life_key, life.kid),
-            "above_role_ceiling",
-        ),
+        "app-at-1": (command("app-at-1", role="city_app"), "life", "above_role_ceiling"),
         "app-audio-at-1": (
-            signed_with(
-                command("app-audio-at-1", channel="audio", role="city_app"), life_key, life.kid
-            ),
+            command("app-audio-at-1", channel="audio", role="city_app"),
+            "life",
             "above_role_ceiling",
         ),
         # A city app's operator override, under its own (ordinary) key.
         "app-at-8": (
-            signed_with(
-                command("app-at-8", priority=8, role="city_app"), ordinary_key, ordinary.kid
-            ),
+            command("app-at-8", priority=8, role="city_app"),
+            "ordinary",
             "above_role_ceiling",
         ),
         # The steering key speaking as a dispatcher at a slot it could otherwise sign.
         "ordinary-as-dispatcher": (
-            signed_with(
-                command("ordinary-as-dispatcher", priority=10, role="dispatcher"),
-                ordinary_key,
-                ordinary.kid,
-            ),
+            command("ordinary-as-dispatcher", priority=10, role="dispatcher"),
+            "ordinary",
             "key_not_allowed_for_role",
         ),
     }
     for lantern_id in LANTERNS:
-        for env, _reason in attacks.values():
-            probe.send_raw(lantern_id, env.to_bytes())
+        for env, which, _reason in attacks.values():
+            addressed = env.model_copy(update={"aud": f"lanterns/{lantern_id}"})
+            probe.send_raw(lantern_id, signed_with(addressed, *signers[which]).to_bytes())
     assert probe.wait_for(
         lambda: all(probe.acks(i, cmd_id) for i in LANTERNS for cmd_id in attacks), 15
     )
     for lantern_id in LANTERNS:
-        for cmd_id, (_env, reason) in attacks.items():
+        for cmd_id, (_env, _which, reason) in attacks.items():
             answers = [(a.status.value, a.reason) for a in probe.acks(lantern_id, cmd_id)]
             assert answers == [("rejected", reason)], (lantern_id, cmd_id)
     asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
     assert outputs(sim) == before
     # The same lanterns obey the city app at its own ceiling: the refusals were the role's.
     allowed = signed_with(
-        command("app-at-10", priority=10, role="city_app"), ordinary_key, ordinary.kid
+        command("app-at-10", priority=10, role="city_app", aud=f"lanterns/{LANTERNS[0]}"),
+        ordinary_key,
+        ordinary.kid,
     )
     probe.send(LANTERNS[0], allowed)
     assert probe.wait_for(lambda: probe.statuses(LANTERNS[0], "app-at-10") == ["applied"])

@@ -3,6 +3,7 @@ end on every lantern, new commands are signed with the new key, the revoked key 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustVerifier
 from lightctl.cli import app
 from lightctl.protocol import CommandEnvelope, Topics
+from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from tests.integration.conftest import LANTERNS, LiveService, make_settings
@@ -138,7 +140,13 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
                     f"/alerts/{second['id']}", params={"lanterns": True}
                 ).json()["lanterns"]
             )
-            probe.send(target, old_audio)
+            # Addressed to that lantern and signed with the revoked key (its private half leaked,
+            # say): the key is what is refused, not the audience.
+            assert old_audio.kid is not None
+            private = KeyStore.in_data_dir(settings.data_dir).private_key(old_audio.kid)
+            addressed = old_audio.model_copy(update={"aud": f"lanterns/{target}", "sig": None})
+            sig = base64.b64encode(private.sign(addressed.signing_bytes())).decode()
+            probe.send(target, addressed.model_copy(update={"sig": sig}))
             assert probe.wait_for(lambda: bool(probe.acks(target, old_audio.id)), 10)
             ack = probe.acks(target, old_audio.id)[0]
             assert (ack.status.value, ack.reason) == ("rejected", "revoked_key")

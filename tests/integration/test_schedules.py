@@ -260,7 +260,7 @@ def night_fleet(
             per_connection=100,
             topics=Topics(topic_root),
             gateway_prefix=f"n{uuid.uuid4().hex[:6]}",
-            trust=TrustFile.open(keys.trust_path),
+            trust=TrustFile.open(keys.trust_path, [keys.ensure_root().public()]),
             clock=night,
         )
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,7 +67,11 @@ def sim(mosquitto: Any, topic_root: str) -> Iterator[FleetThread]:
 def control(sim: FleetThread) -> Iterator[httpx.Client]:
     server = ControlServer(sim.fleet, 0)
     asyncio.run_coroutine_threadsafe(server.start(), sim.loop).result(5)
-    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{server.port}",
+        timeout=5,
+        headers={"Authorization": f"Bearer {server.token}"},
+    ) as client:
         yield client
     asyncio.run_coroutine_threadsafe(server.stop(), sim.loop).result(5)
 
@@ -209,6 +214,7 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
 ) -> None:
     keys = KeyStore.in_data_dir(tmp_path)
     keys.generate()
+    keys.ensure_root()  # trust.json signed, root.pub.json beside it (what --trust-root defaults to)
     features = [
         {"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [8.5, 47.3]}}
         for i in IDS
@@ -238,6 +244,17 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
     )
     assert bad_trust.returncode == 2
     assert b"trust file not found" in bad_trust.stderr
+    unsigned = tmp_path / "unsigned.json"
+    listed = keys.trust_list().model_copy(update={"root_kid": None, "sig": None})
+    unsigned.write_bytes(listed.to_bytes())
+    refused_list = subprocess.run(
+        [*base[:-1], str(unsigned), "--trust-root", str(keys.root_public_path)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert refused_list.returncode == 2
+    assert b"trust list refused: unsigned" in refused_list.stderr
 
     control_port = free_port()
     log = tmp_path / "sim.log"
@@ -255,7 +272,18 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
             stderr=subprocess.STDOUT,
         )
     try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{control_port}", timeout=5)
+        printed = re.compile(rf"control API on http://127\.0\.0\.1:{control_port}; token: (\S+)")
+        wait_until(lambda: bool(printed.search(log.read_text())), 20, "the printed token")
+        match = printed.search(log.read_text())
+        assert match is not None
+        base_url = f"http://127.0.0.1:{control_port}"
+        # Without the token, or with another, nothing is answered and nothing changes.
+        assert httpx.get(f"{base_url}/faults", timeout=5).status_code == 401
+        wrong = {"Authorization": "Bearer " + "x" * 43}
+        assert httpx.delete(f"{base_url}/faults", headers=wrong, timeout=5).status_code == 401
+        client = httpx.Client(
+            base_url=base_url, timeout=5, headers={"Authorization": f"Bearer {match[1]}"}
+        )
 
         def up() -> bool:
             try:
@@ -269,10 +297,15 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
         assert faults["Z0"]["drop_acks"] == 0.5
         assert client.get("/metrics").json()["trust_version"] == 1
         newer = keys.trust_list().model_copy(update={"version": 5})
-        taken = client.put("/trust", content=newer.to_bytes()).json()
+        altered = client.put("/trust", content=newer.to_bytes())  # changed after signing
+        assert (altered.status_code, altered.json()["reason"]) == (403, "bad_signature")
+        root = keys.root()
+        assert root is not None
+        taken = client.put("/trust", content=root.sign(newer).to_bytes()).json()
         assert taken == {"taken": True, "version": 5}
         client.close()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     assert "Traceback" not in log.read_text()
+    assert log.read_text().count(match[1]) == 1  # printed once, never logged

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/simulator", tags=["simulator"])
 @router.get("", response_model=SimulatorOut)
 def simulator_status(runtime: RuntimeDep) -> SimulatorOut:
     """Whether a simulator control API is configured and answers."""
-    status = SimulatorControl(runtime.settings.simulator_control_url).status()
+    status = SimulatorControl.from_settings(runtime.settings).status()
     return SimulatorOut(
         configured=status.configured, reachable=status.reachable, lanterns=status.lanterns
     )
@@ -23,5 +23,5 @@ def simulator_status(runtime: RuntimeDep) -> SimulatorOut:
 @router.post("/faults", response_model=SimulatorFaultOut)
 def inject_fault(body: SimulatorFaultIn, runtime: RuntimeDep) -> SimulatorFaultOut:
     """Make simulated lanterns go offline, break a part, drop acks, reboot, or heal (clear)."""
-    control = SimulatorControl(runtime.settings.simulator_control_url)
+    control = SimulatorControl.from_settings(runtime.settings)
     return SimulatorFaultOut(applied=control.inject(body.lanterns, body.fault, body.seconds))

@@ -147,7 +147,7 @@ class RefuseForged:
 
 def test_verifier_refusal_rejects_without_burning_the_command_id() -> None:
     lantern = Lantern("L1", verifier=RefuseForged())
-    forged = envelope("c1").model_copy(update={"sig": "forged"}).to_bytes()
+    forged = envelope("c1").model_copy(update={"sig": "forged", "aud": "lanterns/L1"}).to_bytes()
     assert acks(lantern.handle(forged, T0)) == [("c1", "rejected", "bad_signature")]
     assert acks(lantern.handle(raw("c1"), T0)) == [("c1", "applied", None)]
 

@@ -28,6 +28,7 @@ US = 1_000_000
 def store(tmp_path: Path) -> KeyStore:
     keys = KeyStore.in_data_dir(tmp_path, lambda: T0)
     keys.generate(replay_window_s=60)
+    keys.ensure_root()
     return keys
 
 
@@ -40,6 +41,7 @@ def signer(store: KeyStore) -> CommandSigner:
 def light(cmd_id: str, priority: int, role: str | None) -> CommandEnvelope:
     return CommandEnvelope(
         id=cmd_id,
+        aud="lanterns/L1",
         role=role,
         channel="light",
         op="set",
@@ -61,7 +63,7 @@ def signed_by(store: KeyStore, scope: KeyScope, env: CommandEnvelope) -> Command
 
 
 def lantern(store: KeyStore) -> Lantern:
-    verifier = TrustVerifier(store.trust_list())
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     return Lantern("L1", verifier=verifier, replay=ReplayGuard(lambda: verifier.replay_window_s))
 
 

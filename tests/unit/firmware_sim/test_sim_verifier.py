@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_sim.effects import Reason, SendAck
 from firmware_sim.lantern import Lantern
-from firmware_sim.replay import SEQ_CAP, ReplayGuard
+from firmware_sim.replay import SEQ_CAP, ReplayGuard, ReplayImageError
 from firmware_sim.verifier import TrustFile, TrustFileError, TrustVerifier
 from lightctl.protocol import CommandEnvelope, LightPayload
 from lightctl.signing import CommandSigner, KeyStore
@@ -48,6 +48,7 @@ def clock() -> Clock:
 def store(tmp_path: Path, clock: Clock) -> KeyStore:
     keys = KeyStore.in_data_dir(tmp_path, clock)
     keys.generate(replay_window_s=60)
+    keys.ensure_root()
     return keys
 
 
@@ -63,10 +64,13 @@ def light(
     ttl_s: float = 600,
     color: str = "#FF0000",
     role: str | None = None,
+    aud: str | None = "lanterns/L1",
 ) -> CommandEnvelope:
-    """A light command; issued by an operator (ordinary key) from slot 8 down, else a dispatcher."""
+    """A light command for L1; issued by an operator (ordinary key) from slot 8 down, else a
+    dispatcher."""
     return CommandEnvelope(
         id=cmd_id,
+        aud=aud,
         role=role or ("operator" if priority >= 8 else "dispatcher"),
         channel="light",
         op="set",
@@ -79,7 +83,7 @@ def light(
 
 
 def lantern(store: KeyStore) -> tuple[Lantern, TrustVerifier]:
-    verifier = TrustVerifier(store.trust_list())
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     guard = ReplayGuard(lambda: verifier.replay_window_s)
     return Lantern("L1", verifier=verifier, replay=guard), verifier
 
@@ -159,21 +163,26 @@ def test_an_ordinary_key_signing_priority_one_is_refused_even_when_genuine(
     ]
 
 
-def test_a_shared_envelope_is_verified_once_per_fleet(
+def test_each_lantern_verifies_its_own_copy_and_a_duplicate_costs_no_second_check(
     store: KeyStore, signer: CommandSigner
 ) -> None:
-    verifier = TrustVerifier(store.trust_list())
+    """Every copy names its lantern, so each lantern checks its own signature (as real lanterns
+    do); a QoS 1 duplicate of a copy is answered from the fleet's cache."""
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
     lanterns = [Lantern(f"L{i}", verifier=verifier) for i in range(100)]
-    raw = signer.sign(light("shared")).to_bytes()
+    copies = signer.address(
+        signer.sign(light("shared", aud=None)), [lamp.audience for lamp in lanterns]
+    )
     for lamp in lanterns:
-        assert acks(lamp.handle(raw, T0)) == [("shared", "applied", None)]
-    assert verifier.stats["verified"] == 1
-    assert verifier.stats["cache_hits"] == 99
+        assert acks(lamp.handle(copies[lamp.audience], T0)) == [("shared", "applied", None)]
+        assert acks(lamp.handle(copies[lamp.audience], T0)) == [("shared", "applied", None)]
+    assert verifier.stats["verified"] == 100
+    assert verifier.stats["cache_hits"] == 100
     # The cache is keyed by what was signed, not only by the signature: tampering still fails.
-    tampered = json.loads(raw)
+    tampered = json.loads(copies["lanterns/L0"])
     tampered["payload"]["color"] = "#0000FF"
     tampered["id"] = "shared-2"
-    assert acks(Lantern("X", verifier=verifier).handle(json.dumps(tampered).encode(), T0)) == [
+    assert acks(lanterns[0].handle(json.dumps(tampered).encode(), T0)) == [
         ("shared-2", "rejected", "bad_signature")
     ]
 
@@ -181,7 +190,7 @@ def test_a_shared_envelope_is_verified_once_per_fleet(
 def test_revocation_reaches_running_lanterns_and_a_stale_list_is_ignored(
     store: KeyStore, signer: CommandSigner, clock: Clock
 ) -> None:
-    watcher = TrustFile.open(store.trust_path)
+    watcher = TrustFile.open(store.trust_path, [store.ensure_root().public()])
     lamp = Lantern("L1", verifier=watcher.verifier)
     old = signer.sign(light("before"))
     assert acks(lamp.handle(old.to_bytes(), T0)) == [("before", "applied", None)]
@@ -203,10 +212,10 @@ def test_broken_trust_file_is_refused_and_a_broken_update_keeps_the_old_list(
     bad = tmp_path / "bad.json"
     bad.write_text('{"v": 1}')
     with pytest.raises(TrustFileError, match=r"bad\.json"):
-        TrustFile.open(bad)
+        TrustFile.open(bad, [store.ensure_root().public()])
     with pytest.raises(TrustFileError, match="not found"):
-        TrustFile.open(tmp_path / "missing.json")
-    watcher = TrustFile.open(store.trust_path)
+        TrustFile.open(tmp_path / "missing.json", [store.ensure_root().public()])
+    watcher = TrustFile.open(store.trust_path, [store.ensure_root().public()])
     store.trust_path.write_text("{ half written")
     assert not watcher.poll()
     assert watcher.verifier.version == 1
@@ -259,9 +268,17 @@ def test_replay_guard_keeps_its_floor_across_a_reboot_and_bounds_memory() -> Non
     assert guard.check("k", base) == Reason.OUTSIDE_REPLAY_WINDOW
     assert guard.check("k", base + SEQ_CAP + 9) == Reason.REPLAYED
     assert guard.check("other", base) is None  # per signing key
-    rebooted = guard.after_reboot()
+    image = json.loads(json.dumps(guard.to_json()))  # what non-volatile memory holds
+    rebooted = ReplayGuard.from_json(lambda: 60.0, image)
     assert rebooted.highest("k") == guard.highest("k")
     assert rebooted.check("k", base - 61 * US) == Reason.OUTSIDE_REPLAY_WINDOW
+    assert rebooted.check("k", base) == Reason.OUTSIDE_REPLAY_WINDOW  # the floor survived
+    # Every seq it accepted inside the window is still refused after the reboot.
+    assert rebooted.check("k", base + SEQ_CAP + 9) == Reason.REPLAYED
+    assert rebooted.check("k", base + SEQ_CAP + 10) is None
+    for bad, message in (([], "object"), ({"k": {"high": -1}}, "seqs"), ({"k": 3}, "object")):
+        with pytest.raises(ReplayImageError, match=message):
+            ReplayGuard.from_json(lambda: 60.0, bad)
 
 
 def test_broken_lamp_fails_light_commands_with_its_reason(

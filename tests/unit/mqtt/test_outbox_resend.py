@@ -53,7 +53,10 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
 
     outbox.pump()
     assert len(link.sent) == 6
-    assert signer.signed_total == 2  # one signature per command, not per lantern
+    assert signer.signed_total == 2  # the stored commands, signed once each
+    assert signer.addressed_total == 6  # and one copy per lantern, naming it inside what is signed
+    for topic, payload, _expiry in link.sent:
+        assert CommandEnvelope.from_bytes(payload).aud == f"lanterns/{topic.split('/')[3]}"
     live = [CommandEnvelope.from_bytes(p) for t, p, _ in link.sent if b'"live"' in p]
     assert {e.kid for e in live} == {keys.load().signing("life_safety", clock.now).kid}  # type: ignore[union-attr]
     assert {e.sig for e in live} != {None}
@@ -84,7 +87,12 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
     sent = {(t.split("/")[3], b'"live"' in p) for t, p, _ in link.sent}
     # L0 rebooted: its held light goes again; L1 came back: its unconfirmed command goes again.
     assert sent == {("L0", True), ("L1", True)}
-    assert signer.signed_total == 2
+    # A rebooted lantern kept every seq it accepted (flash) but no command id: "live" is signed
+    # once more with a fresh seq, or L0 would refuse our own re-send as a replay.
+    assert signer.signed_total == 3
+    resent = {CommandEnvelope.from_bytes(p).seq for _t, p, _e in link.sent}
+    assert len(resent) == 1
+    assert resent.pop() > max(e.seq for e in live)
     with db.session() as session:
         short = {r.lantern_id: r.state for r in alert_store.deliveries(session, "short")}
     assert set(short.values()) == {"expired"}  # online all along, never acked: expired

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from lightctl.api.schemas import SimulatorFaultIn
 from lightctl.errors import Conflict, InvalidRequest, ServiceUnavailable
 from lightctl.services.simulator import SimulatorControl
+from lightctl.settings import Settings
 
 BASE = "http://sim.test:9"
 
@@ -96,3 +97,27 @@ def test_status_reports_the_simulated_fleet_size() -> None:
 def test_lantern_ids_cannot_smuggle_spec_syntax(bad: str) -> None:
     with pytest.raises(ValidationError):
         SimulatorFaultIn(lanterns=[bad], fault="reboot")
+
+
+def test_the_configured_token_goes_with_every_request_and_a_refusal_names_the_setting() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("authorization") != "Bearer s3cret-token-of-the-simulator":
+            return httpx.Response(401, json={"detail": "wrong control API token"})
+        return httpx.Response(200, json={"lanterns": 3, "applied": {"reboot": ["L1"]}})
+
+    settings = Settings(
+        simulator_control_url=BASE, simulator_control_token="s3cret-token-of-the-simulator"
+    )
+    control = SimulatorControl.from_settings(settings)
+    control._transport = httpx.MockTransport(handle)
+    assert control.status().lanterns == 3
+    assert control.inject(["L1"], "reboot") == {"reboot": ["L1"]}
+    assert {r.headers["authorization"] for r in seen} == {"Bearer s3cret-token-of-the-simulator"}
+
+    stale = SimulatorControl(BASE, httpx.MockTransport(handle), token="an-old-token")
+    assert stale.status().reachable is False
+    with pytest.raises(ServiceUnavailable, match="simulator_control_token"):
+        stale.inject(["L1"], "reboot")
