@@ -155,7 +155,7 @@ def detect_street_format(path: str | Path) -> StreetFormat:
     kind = osm.osm_format(file)
     if kind == "pbf":
         return StreetFormat.OSM_PBF
-    if kind == "xml":
+    if kind is not None:
         return StreetFormat.OSM_XML
     try:
         with file.open(encoding="utf-8-sig") as handle:
@@ -186,7 +186,9 @@ def read_streets(
     if kind is StreetFormat.OSM_PBF:
         return osm.iter_items(osm.read_osm_streets(file, "pbf"))
     if kind is StreetFormat.OSM_XML:
-        return osm.iter_items(osm.read_osm_streets(file, "xml"))
+        compressed = osm.osm_format(file)  # .osm.bz2 / .osm.gz are XML too
+        plain = compressed if compressed not in (None, "pbf") else "osm"
+        return osm.iter_items(osm.read_osm_streets(file, plain or "osm"))
     doc = docs.load_json(file)
     if kind is StreetFormat.OVERPASS:
         return osm.iter_items(osm.overpass_streets(file, doc))
