@@ -20,8 +20,9 @@ from lightctl.geo.records import (
 
 # Excel in German-speaking locales writes ';' and decimal commas; tabs come from copy-paste.
 _DELIMITERS = ",;\t"
-# Header names are compared lower-case without spaces, '_', '-', '.' and brackets ("X_Coord" is
-# "xcoord"). objectid/fid are left out on purpose: exports renumber them, a position is steadier.
+# Header names are compared lower-case without spaces, '_', '-', '.' and bracketed units
+# ("X_Coord" is "xcoord", "Longitude (WGS84)" is "longitude"). objectid/fid are left out of
+# the ids on purpose: exports renumber them, a position is steadier.
 ID_COLUMNS = (
     "nisnr",
     "id",
@@ -194,8 +195,10 @@ def _lat_lon_cell(text: str) -> tuple[float, float]:
 
 
 def column_key(name: str) -> str:
-    """A header name compared loosely: lower case without spaces, '_', '-', '.', brackets."""
-    return re.sub(r"[\s_\-.()\[\]]+", "", name.strip().lower())
+    """A header name compared loosely: lower case, a bracketed unit dropped ("Latitude (WGS84)"),
+    without spaces, '_', '-', '.'."""
+    unbracketed = re.sub(r"[(\[][^)\]]*[)\]]", "", name.strip().lower())
+    return re.sub(r"[\s_\-.()\[\]]+", "", unbracketed)
 
 
 def csv_rows(path: Path, layout: CsvLayout) -> Iterator[RawLantern | SkippedRow]:
