@@ -78,8 +78,16 @@ class CsvLayout:
     latlon_col: int | None = None
 
     @classmethod
-    def read(cls, path: Path, id_field: str | None) -> CsvLayout:
-        """Read the header and decide the layout, or say why the file is no lantern table."""
+    def read(
+        cls,
+        path: Path,
+        id_field: str | None,
+        xy_fields: tuple[str, str] | None = None,
+    ) -> CsvLayout:
+        """Read the header and decide the layout, or say why the file is no lantern table.
+
+        ``xy_fields``: the columns holding x (or lon, easting) and y, named by the operator.
+        """
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 first = handle.readline()
@@ -102,6 +110,16 @@ class CsvLayout:
                 )
         else:
             id_col = find(*ID_COLUMNS)
+        orientation_col = find(*(column_key(k) for k in ORIENTATION_KEYS))
+        if xy_fields is not None:
+            cols = [find(column_key(name)) for name in xy_fields]
+            for loc, name, col_no in zip(("x_field", "y_field"), xy_fields, cols, strict=True):
+                if col_no is None:
+                    raise InvalidRequest.at(
+                        (loc,), "no such column in the file", value=name, suggestions=header
+                    )
+            x_named, y_named = cols
+            return cls(delimiter, header, id_col, None, x_named, y_named, orientation_col, None)
         wkt_col = find(*_WKT_COLUMNS)
         latlon_col = None if wkt_col is not None else find(*_LATLON_COLUMNS)
         x_col = y_col = None
@@ -113,7 +131,8 @@ class CsvLayout:
                     str(path),
                     "cannot find the coordinate columns: expected a WKT POINT column (geometry, "
                     "wkt, geom) or a pair such as longitude/latitude, lon/lat, lng/lat, x/y, "
-                    f"easting/northing, e/n; the header has {seen}",
+                    f"easting/northing, e/n; the header has {seen}. Name them with "
+                    "--x-field and --y-field (API: x_field, y_field)",
                 )
             x_col, y_col = keys.index(pair[0]), keys.index(pair[1])
         return cls(
@@ -123,7 +142,7 @@ class CsvLayout:
             wkt_col,
             x_col,
             y_col,
-            find(*(column_key(k) for k in ORIENTATION_KEYS)),
+            orientation_col,
             latlon_col,
         )
 

@@ -102,19 +102,25 @@ def read_lanterns(
     fmt: str | LanternFormat | None = None,
     crs: str = WGS84,
     id_field: str | None = None,
+    xy_fields: tuple[str, str] | None = None,
 ) -> Iterator[LanternRecord | SkippedRow]:
     """Lanterns of an inventory file in WGS 84 lon/lat; ``crs`` is the CRS the file is written in.
 
     Arguments and the file's layout are checked at once (``InvalidRequest``, ``ImportFailed``);
-    rows are then read lazily. Overpass and NGSI-LD are WGS 84 by definition.
+    rows are then read lazily. Overpass and NGSI-LD are WGS 84 by definition. ``xy_fields``
+    names a CSV's coordinate columns (x or lon first) when they have no name we know.
     """
     file = _existing(path)
     kind = _format(file, fmt)
     checked_crs(crs)
     rows: Iterator[RawLantern | SkippedRow]
     if kind is LanternFormat.CSV:
-        rows = csv_rows(file, CsvLayout.read(file, id_field))
+        rows = csv_rows(file, CsvLayout.read(file, id_field, xy_fields))
     else:
+        if xy_fields is not None:
+            raise InvalidRequest.at(
+                ("x_field",), f"only CSV files have coordinate columns; this is {kind.value}"
+            )
         if kind is not LanternFormat.GEOJSON and not is_wgs84(crs):
             raise InvalidRequest.at(("crs",), f"{kind.value} files are always WGS 84 lon/lat", crs)
         doc = docs.load_json(file)

@@ -248,7 +248,17 @@ def test_coordinate_columns_by_common_names_or_a_clear_error(tmp_path: Path) -> 
     assert code == 2, out
     assert "odd.csv: cannot find the coordinate columns" in out
     assert "the header has 'lamp', 'breite_grad', 'laenge_grad'" in out
+    assert "Name them with --x-field and --y-field" in out
     assert "Traceback" not in out
+    named = ["--x-field", "laenge_grad", "--y-field", "breite_grad"]
+    code, out = _cli("lanterns", "import", str(odd), *named, "--data-dir", str(tmp_path / "odd"))
+    assert code == 0, out
+    assert "1 taken (1 new" in out
+    assert list(_stored(tmp_path / "odd" / "lightctl.db").values()) == [(8.54, 47.37)]
+    one = ["--x-field", "laenge_grad"]
+    code, out = _cli("lanterns", "import", str(odd), *one, "--data-dir", str(tmp_path / "odd"))
+    assert code == 2, out
+    assert "y_field: name both coordinate columns" in out
 
 
 def _street_rows(db_path: Path) -> dict[str, set[str]]:
