@@ -231,6 +231,11 @@ def test_rows_impossible_in_the_crs_or_swapped_refuse_the_file(tmp_path: Path) -
     assert (
         "No row can be a position in EPSG:4326: the file is probably written in another CRS" in out
     )
+    no_columns = tmp_path / "no_columns.csv"
+    no_columns.write_text("lamp,street\n1,Utoquai\n", encoding="utf-8")
+    code, out = _cli("lanterns", "import", str(no_columns), "--data-dir", str(data))
+    assert code == 2, out
+    assert "no_columns.csv: cannot find the coordinate columns" in out
     assert _stored(data / "lightctl.db") == before  # nothing stored is lost or changed
 
 
