@@ -462,6 +462,15 @@ def test_api_import_reports_refuses_with_422_and_previews_osm_streets(
     assert report["duplicates"][1]["rows"] == [11, 182]
     assert [(o["row"], o["lon"], o["lat"]) for o in report["outliers"]] == [(365, *FAR_POINT)]
     assert report["outliers_skipped"] is False
+    again = service.http.post(
+        "/lanterns/import", params={**params, "outliers": "skip"}, content=body, headers=headers
+    ).json()
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 364)
+    assert again["outliers_skipped"] is True
+    # 5.5 km, not the 5.9 of the file alone: the service's stored Bahnhofstrasse lamps are nearer.
+    assert again["skipped"] == [
+        {"row": 365, "reason": "outlier: 5.5 km from any other lantern", "id": "pos-u0qj2xk02n01"}
+    ]
 
     lines = body.decode().splitlines()
     lon, lat = lines[40].split(",")
