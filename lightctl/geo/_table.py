@@ -55,6 +55,14 @@ _XY_COLUMNS = (
     ("lv95e", "lv95n"),
     ("rechtswert", "hochwert"),
     ("ostwert", "nordwert"),
+    # The same words in the languages of the open-data portals met so far.
+    ("längengrad", "breitengrad"),
+    ("laengengrad", "breitengrad"),
+    ("länge", "breite"),
+    ("laenge", "breite"),
+    ("longitud", "latitud"),
+    ("longitudine", "latitudine"),
+    ("lengtegraad", "breedtegraad"),
 )
 ORIENTATION_KEYS = ("orientierung", "orientierung_deg", "orientation", "orientation_deg")
 

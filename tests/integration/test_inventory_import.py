@@ -241,7 +241,8 @@ def test_rows_impossible_in_the_crs_or_swapped_refuse_the_file(tmp_path: Path) -
 
 def test_coordinate_columns_by_common_names_or_a_clear_error(tmp_path: Path) -> None:
     rows = LONLAT.read_text(encoding="utf-8").splitlines()[1:4]
-    for n, header in enumerate(("lon,lat", "LNG,Lat", "X,Y", "Longitude (WGS84),Latitude [deg]")):
+    headers = ("lon,lat", "LNG,Lat", "X,Y", "Longitude (WGS84),Latitude [deg]", "Länge,Breite")
+    for n, header in enumerate(headers):
         path = tmp_path / f"columns{n}.csv"
         path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
         code, out = _cli("lanterns", "import", str(path), "--data-dir", str(tmp_path / str(n)))
