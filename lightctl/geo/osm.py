@@ -177,6 +177,12 @@ def overpass_streets(path: Path, doc: Any) -> list[StreetSegment | SkippedRow]:
         if street is None:
             continue
         items.append(_segment(tally.ways, el.get("id"), street, _way_points(el, nodes)))
+    if items and not any(isinstance(i, StreetSegment) for i in items):
+        raise ImportFailed(
+            str(path),
+            f"{len(items)} named highway ways but none with its nodes' positions: ask Overpass "
+            "with `out geom;` (or `out body; >; out skel;`), not `out tags;`/`out center;`",
+        )
     return _checked(path, items, tally)
 
 

@@ -355,7 +355,13 @@ def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
     unnamed.write_text(xml.replace('k="name"', 'k="old_name"'), encoding="utf-8")
     broken_xml = tmp_path / "broken.osm"
     broken_xml.write_text(xml[: len(xml) // 2], encoding="utf-8")
+    tags_only = tmp_path / "tags_only.json"
+    doc = json.loads((FIXTURES / "zurich_bellevue_overpass_geom.json").read_text(encoding="utf-8"))
+    for way in doc["elements"]:
+        del way["geometry"]
+    tags_only.write_text(json.dumps(doc), encoding="utf-8")
     return [
+        (tags_only, "42 named highway ways but none with its nodes' positions"),
         (truncated, "not a readable OSM PBF file"),
         (garbage, "not a readable OSM PBF file"),
         (unnamed, "no named streets"),
