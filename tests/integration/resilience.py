@@ -19,7 +19,7 @@ from firmware_sim import load_inventory
 from lightctl.paths import DEMO_LANTERNS
 from lightctl.signing import KeyStore
 from tests.integration.conftest import FleetThread, simulated_fleet
-from tests.support import ROOT, free_port
+from tests.support import ROOT, fixed_env, free_port
 
 T = TypeVar("T")
 
@@ -122,7 +122,9 @@ class SimProcess:
 
     def start(self, timeout_s: float = 30) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.args, cwd=ROOT, env=fixed_env(), stdout=out, stderr=subprocess.STDOUT
+            )
 
         def connected() -> bool:
             assert self.proc is not None
@@ -176,7 +178,7 @@ class ServeProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
-                env=self.env,
+                env=fixed_env(self.env),
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -16,12 +16,18 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.protocol import Topics
 from lightctl.security import broker
-from tests.support import FIXTURES, MosquittoProcess, free_port, have_mosquitto, wait_for_port
+from tests.support import (
+    FIXTURES,
+    MosquittoProcess,
+    cli_runner,
+    free_port,
+    have_mosquitto,
+    wait_for_port,
+)
 
 pytestmark = [pytest.mark.broker]
 
@@ -47,7 +53,7 @@ def locked(tmp_path: Path) -> Iterator[Locked]:
         pytest.skip("mosquitto binary not installed")
     files = tmp_path / "broker"
     plain_port, tls_port = free_port(), free_port()
-    result = CliRunner().invoke(
+    result = cli_runner().invoke(
         app,
         [
             "mqtt",

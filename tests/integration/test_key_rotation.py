@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustVerifier
@@ -25,7 +24,7 @@ from tests.integration.resilience import (
     signed_fleet,
     wait_until,
 )
-from tests.support import MosquittoProcess
+from tests.support import MosquittoProcess, cli_runner
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -41,7 +40,7 @@ def envelopes(db: Database, alert_id: str) -> list[CommandEnvelope]:
 
 
 def keys_cli(*args: str) -> str:
-    result = CliRunner().invoke(app, ["keys", *args])
+    result = cli_runner().invoke(app, ["keys", *args])
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -1,0 +1,50 @@
+"""What a test reads does not depend on the machine: every CLI test runs through the wide runner
+of tests/support.py, and every process a test starts gets the fixed locale, zone and width."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[2]
+SUPPORT = TESTS / "support.py"
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(TESTS.rglob("*.py"))]
+
+
+def test_cli_tests_use_the_wide_runner() -> None:
+    offenders = []
+    for path, tree in _modules():
+        if path == SUPPORT:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in (
+                "typer.testing",
+                "click.testing",
+            ):
+                offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert not offenders, f"use tests.support.cli_runner() instead of CliRunner: {offenders}"
+
+
+def test_every_subprocess_gets_the_fixed_environment() -> None:
+    offenders = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, ast.Name) and owner.id == "subprocess"):
+                continue
+            if node.func.attr not in ("run", "Popen", "check_output", "check_call", "call"):
+                continue
+            env = next((k.value for k in node.keywords if k.arg == "env"), None)
+            fixed = (
+                isinstance(env, ast.Call)
+                and isinstance(env.func, ast.Name)
+                and env.func.id == "fixed_env"
+            )
+            if not fixed:
+                offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert not offenders, f"pass env=fixed_env(...) (tests/support.py): {offenders}"
