@@ -4,7 +4,7 @@ end on every lantern, new commands are signed with the new key, the revoked key 
 from __future__ import annotations
 
 import json
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustVerifier
 from lightctl.cli import app
 from lightctl.protocol import CommandEnvelope, Topics
+from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from tests.integration.conftest import LANTERNS, LiveService, make_settings
@@ -81,7 +82,14 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
             "rotate", "--activate-after-s", "1.5", "--data-dir", data_dir, "--database-url", db_url
         )
         wait_until(lambda: on_fleet(sim, lambda: verifier.version) == 2, 5, "the new trust list")
-        time.sleep(1.6)  # the new keys start signing
+        store = KeyStore.in_data_dir(settings.data_dir)
+
+        def new_keys_sign() -> bool:
+            registry, now = store.load(), datetime.now(UTC)
+            active = [registry.signing(scope, now) for scope in ("life_safety", "ordinary")]
+            return all(k is not None and k.kid not in old_kids for k in active)
+
+        wait_until(new_keys_sign, 10, "the new keys to start signing")
         second = service.http.post(
             "/alerts",
             json={"target": {"streets": ["Poststrasse"]}, "messages": {"de": "Probealarm."}},
