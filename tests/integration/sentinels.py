@@ -16,13 +16,16 @@ from tests.integration.resilience import wait_until
 SENTINEL_PROJECTION = {"pictogram": "walk", "heading_deg": 0}
 
 
-def projection_sentinel(service: LiveService, lantern_id: str, timeout_s: float = 20) -> str:
-    """Send one steering command (projection, slot 10) to ``lantern_id`` through the service
-    and wait until the lantern's ack for it is stored; returns the steering id."""
+def projection_sentinel(
+    service: LiveService, lantern_ids: str | list[str], timeout_s: float = 20
+) -> str:
+    """Send one steering command (projection, slot 10) to each of ``lantern_ids`` through the
+    service and wait until every lantern's ack for it is stored; returns the steering id."""
+    ids = [lantern_ids] if isinstance(lantern_ids, str) else list(lantern_ids)
     response = service.http.post(
         "/steering",
         json={
-            "target": {"lanterns": [lantern_id]},
+            "target": {"lanterns": ids},
             "projection": SENTINEL_PROJECTION,
             "ends_in_s": 120,
             "label": "test sentinel",
@@ -33,14 +36,14 @@ def projection_sentinel(service: LiveService, lantern_id: str, timeout_s: float 
 
     def acked() -> bool:
         body = service.http.get(f"/steering/{steering['id']}").json()
-        return bool(body["channels"]["projection"]["delivered"] == 1)
+        return bool(body["channels"]["projection"]["delivered"] == len(ids))
 
-    wait_until(acked, timeout_s, f"the sentinel's ack from {lantern_id}")
+    wait_until(acked, timeout_s, f"the sentinel's ack from {', '.join(ids)}")
     return str(steering["id"])
 
 
-def outbox_settled(service: LiveService, lantern_id: str) -> None:
-    """Wait until whatever the service had decided to send ``lantern_id`` when this was called
+def outbox_settled(service: LiveService, lantern_ids: str | list[str]) -> None:
+    """Wait until whatever the service had decided to send ``lantern_ids`` when this was called
     (new commands, re-sends for a lantern that came back) has reached it and been handled.
 
     Three sentinels, each sent once the previous one's ack is stored:
@@ -51,8 +54,8 @@ def outbox_settled(service: LiveService, lantern_id: str) -> None:
        request: that pump or an earlier one publishes the re-sends (within one pump, new
        commands go out before re-sends);
     3. the third is published by a later pump still, after every re-send, on the same MQTT
-       connection and topic: the lantern, handling its commands in order, has handled all of
+          connection and topic: the lantern, handling its commands in order, has handled all of
        them once it acks the third.
     """
     for _ in range(3):
-        projection_sentinel(service, lantern_id)
+        projection_sentinel(service, lantern_ids)
