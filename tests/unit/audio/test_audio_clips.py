@@ -113,7 +113,7 @@ class CountingSynth:
 
     def render(self, text: str, lang: str) -> Rendered:
         self.calls.append((text, lang))
-        time.sleep(self.delay_s)
+        time.sleep(self.delay_s)  # not a wait: a slow engine is this fake's behaviour
         if self.fail:
             raise SynthesisFailed(lang, "engine down", self.name)
         data = f"{lang}:{text}".encode()
