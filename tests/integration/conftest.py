@@ -105,8 +105,7 @@ class LiveService:
         db.create_all()
         self.token = self.make_token("tests", roles)
         self.app = create_app(settings, self.runtime)
-        config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning"
-        )
+        config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.http = httpx.Client(
