@@ -7,22 +7,21 @@ import random
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 from tests.integration.conftest import LiveService
-from tests.support import FIXTURES
+from tests.support import FIXTURES, cli_runner, flat
 
-# A wide terminal, and whitespace collapsed: no assertion depends on where rich wraps a line.
-runner = CliRunner(env={"COLUMNS": "400"})
+runner = cli_runner()
 
 
 def _cli(*args: str) -> tuple[int, str]:
+    """Exit code and the output as one line (however rich wrapped it)."""
     result = runner.invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, flat(result.output)
 
 
 def test_cli_imports_the_real_csv_and_reimport_changes_nothing(tmp_path: Path) -> None:
