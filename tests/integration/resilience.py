@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import signal
 import subprocess
@@ -134,7 +135,7 @@ class SimProcess:
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**fixed_env(), "FIRMWARE_SIM_CONTROL_TOKEN": self.token},
+                env=fixed_env({**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": self.token}),
             )
 
         def connected() -> bool:

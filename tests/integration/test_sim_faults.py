@@ -258,6 +258,7 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
     refused_list = subprocess.run(
         [*base[:-1], str(unsigned), "--trust-root", str(keys.root_public_path)],
         cwd=ROOT,
+        env=fixed_env(),
         capture_output=True,
         timeout=30,
     )
