@@ -21,8 +21,9 @@ from lightctl.cap.model import CapMessage
 from lightctl.cap.parse import parse_message
 from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_from_json
 from lightctl.cap.xmlread import CapRefused
-from lightctl.domain.alerts import AlertSpec, AlertUpdate
+from lightctl.domain.alerts import AlertUpdate
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
+from lightctl.services.alert_reports import AlertReport
 from lightctl.services.alerts import AlertService
 from lightctl.services.audit import AuditTrail
 from lightctl.services.targets import TargetResolver
@@ -147,7 +148,7 @@ class CapIntake:
                 plan = edit(plan)
             if plan.target is None:
                 raise InvalidRequest.at(("target",), "the message names no area; give a target")
-            report = self._alerts().create(self._spec(plan), role=caller.issuing_role)
+            report = self._create(plan, caller.issuing_role)
             row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
             row = self._set(row, "sent", f"sent by {caller.subject}", report.alert.id)
             self._audit.append(
@@ -178,8 +179,18 @@ class CapIntake:
             raise NotFound("CAP message", message_id)
         return _outcome(row)
 
-    def _spec(self, plan: Plan) -> AlertSpec:
-        return plan.alert_spec(self._settings.cap_repeat, self._settings.cap_interval_s)
+    def _create(self, plan: Plan, role: str) -> AlertReport:
+        """Play the plan, repeated as configured, or fewer times when many languages would
+        make the program longer than ``max_program_s`` (a long text plays once)."""
+        for repeat in range(self._settings.cap_repeat, 0, -1):
+            spec = plan.alert_spec(repeat, self._settings.cap_interval_s)
+            try:
+                return self._alerts().create(spec, role=role)
+            except InvalidRequest as exc:
+                too_long = any(p.loc[:1] == ("repeat",) for p in exc.problems)
+                if not too_long or repeat == 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _suggestion(self, message_id: str) -> CapMessageRow:
         with self._db.session() as session:
@@ -216,7 +227,7 @@ class CapIntake:
         if not play:
             return self._final(row, caller, "suggested", why)
         try:
-            report = self._alerts().create(self._spec(plan), role=caller.issuing_role)
+            report = self._create(plan, caller.issuing_role)
         except LightctlError as exc:
             return self._final(row, caller, "suggested", f"could not play: {exc.message}")
         return self._final(row, caller, "played", why, report.alert.id)
