@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # Our <sender> in exported CAP (no spaces or commas), and the name shown with it.
     cap_sender: str = Field(default="lightctl", pattern=r"^[^\s,<&]+$", max_length=200)
     cap_sender_name: str = "lightctl"
+    # How often the feed poller looks for due feeds (each feed has its own interval).
+    cap_feed_tick_s: float = Field(default=2.0, gt=0, le=60)
     # A CAP warning plays this often, with this gap: people come to the window after the first.
     cap_repeat: int = Field(default=3, ge=1, le=5)
     cap_interval_s: float = Field(default=30.0, ge=0, le=30)

@@ -35,6 +35,9 @@ from lightctl.store.cap import CapMessageRow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# A message still "received" this long after it arrived lost its decision (the process died
+# mid-way); another copy is then decided anew. Deciding takes seconds (speech synthesis).
+STALE_RECEIVED_S = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,9 @@ class CapIntake:
             self._release_holds(caller)
             with self._db.session() as session:
                 known = cap_store.by_key(session, message.sender, message.identifier)
+                if known is not None and _broke_off(known, self._clock()):
+                    session.delete(known)  # its decision broke off: this copy gets a new one
+                    known = None
             if known is not None:
                 self._audit.append(
                     "cap.duplicate",
@@ -125,7 +131,14 @@ class CapIntake:
                     "warnings": list(message.warnings),
                 },
             )
-            outcome = self._decide(row, message, caller)
+            try:
+                outcome = self._decide(row, message, caller)
+            except Exception as exc:
+                # Recorded as failed (a later copy of the message is decided afresh), then the
+                # error goes on to the caller: a 4xx/503 for a LightctlError, else a 500.
+                reason = exc.message if isinstance(exc, LightctlError) else type(exc).__name__
+                self._final(row, caller, "failed", f"decision failed: {reason}")
+                raise
             self._apply_waiting(message, caller)
             return outcome
 
@@ -389,6 +402,13 @@ class CapIntake:
         )
         log.info("CAP %s from %s: %s (%s)", row.identifier, row.sender, decision, reason)
         return _outcome(row)
+
+
+def _broke_off(row: CapMessageRow, now: datetime) -> bool:
+    if row.decision == "failed":
+        return True
+    age = (now - _aware(row.received_at)).total_seconds()
+    return row.decision == "received" and age > STALE_RECEIVED_S
 
 
 def replace_hold(row: CapMessageRow) -> CapMessageRow:

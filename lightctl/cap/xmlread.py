@@ -89,7 +89,9 @@ def read_bytes(data: bytes, content_type: str = "") -> RawMessage:
     return read_xml(data)
 
 
-def read_xml(data: bytes) -> RawMessage:
+def safe_xml(data: bytes) -> tuple[Any, list[str]]:
+    """Parse XML with every external reference refused: the root element and warnings about
+    what was ignored (processing instructions, schema locations)."""
     _check_size(data)
     # NUL bytes dropped: a UTF-16 or UTF-32 DOCTYPE reads as ASCII then.
     if _DOCTYPE.search(data.replace(b"\x00", b"")):
@@ -135,6 +137,11 @@ def read_xml(data: bytes) -> RawMessage:
     for attr in (f"{{{XSI_NS}}}schemaLocation", f"{{{XSI_NS}}}noNamespaceSchemaLocation"):
         if root.get(attr) is not None:
             warnings.append(f"alert: {attr.split('}')[1]} ignored (never fetched)")
+    return root, warnings
+
+
+def read_xml(data: bytes) -> RawMessage:
+    root, warnings = safe_xml(data)
     qname = etree.QName(root)
     if qname.localname != "alert":
         raise CapRefused.single((qname.localname,), "root element must be <alert>")
