@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # Per CAP <sender> ("*": any other sender): what plays at once; a sender not listed (and no
     # "*") is refused. E.g. '{"DE-NW-BN-SE030": {"auto": true}, "*": {}}'.
     cap_sources: dict[str, CapSourcePolicy] = Field(default_factory=dict)
+    # Per CAP sender: a PEM certificate its messages must be XML-DSig signed with (else refused).
+    cap_signing_certs: dict[str, Path] = Field(default_factory=dict)
     # An Update or Cancel naming a message never seen waits this long for it (15 min).
     cap_hold_s: int = Field(default=900, ge=0, le=86400)
     # Playback order of a CAP message's languages: the city's own language first.

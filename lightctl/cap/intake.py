@@ -20,6 +20,7 @@ from typing import Any
 from lightctl.cap.model import CapMessage
 from lightctl.cap.parse import parse_message
 from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_from_json
+from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain.alerts import AlertUpdate
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
@@ -92,6 +93,12 @@ class CapIntake:
         try:
             message = parse_message(body, content_type)
             self.planner.policy(message.sender)
+            pinned = self._settings.cap_signing_certs.get(message.sender)
+            if pinned is not None:
+                # Only what the signature covers is read from here on.
+                body = verify_pinned(body, message.signed, message.form, message.sender, pinned)
+                message = parse_message(body, "application/xml")
+                content_type = "application/xml"
         except CapRefused as exc:
             self._audit.append(
                 "cap.refused",

@@ -24,6 +24,8 @@ from tests.integration.cap_support import (
 )
 from tests.integration.conftest import LiveService, make_settings
 from tests.support import MosquittoProcess
+from tests.unit.cap.test_cap_signature import _pair as signing_pair
+from tests.unit.cap.test_cap_signature import _signed as sign
 
 pytestmark = [pytest.mark.broker]
 
@@ -306,3 +308,33 @@ def test_after_the_hold_an_update_plays_alone_and_a_cancel_is_recorded(
     dropped = no_hold_service.http.get(f"/cap/messages/{held_cancel['id']}").json()
     assert dropped["decision"] == "recorded"
     assert "never arrived" in dropped["reason"]
+
+
+def test_a_pinned_sender_must_sign_its_messages(
+    inventory: Database, mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path
+) -> None:
+    key, cert = signing_pair()
+    pem = tmp_path / "mowas.pem"
+    pem.write_bytes(cert)
+    settings = make_settings(
+        tmp_path,
+        mosquitto.url,
+        topic_root,
+        cap_sources=cap_support.POLICY,
+        cap_signing_certs={SENDER: str(pem)},
+    )
+    live = LiveService(settings, inventory)
+    live.start()
+    try:
+        body, _, _ = message([info("de-DE", "Brand", "Fenster zu.")])
+        refused = live.http.post("/cap", content=body)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["alert", "Signature"]
+        assert _alert_count(live) == 0
+        signed = sign(key, cert, body)
+        out = post_cap(live, signed)
+        assert out["decision"] == "played", out
+        audit = live.http.get("/audit", params={"limit": 20}).json()
+        assert any(r["action"] == "cap.refused" for r in audit)
+    finally:
+        live.stop()
