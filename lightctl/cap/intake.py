@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -104,8 +105,8 @@ class CapIntake:
                 "cap.refused",
                 caller.subject,
                 caller.roles,
-                None,
-                {"via": via, "reason": exc.message},
+                identifier_in(body),
+                {"via": via, "reason": exc.message[:2000]},
             )
             raise
         with self._lock:
@@ -140,6 +141,9 @@ class CapIntake:
             )
             try:
                 outcome = self._decide(row, message, caller)
+            except CapRefused as exc:  # e.g. coordinates that look like lon,lat: a 422
+                self._final(row, caller, "refused", exc.message)
+                raise
             except Exception as exc:
                 # Recorded as failed (a later copy of the message is decided afresh), then the
                 # error goes on to the caller: a 4xx/503 for a LightctlError, else a 500.
@@ -409,6 +413,20 @@ class CapIntake:
         )
         log.info("CAP %s from %s: %s (%s)", row.identifier, row.sender, decision, reason)
         return _outcome(row)
+
+
+_IDENTIFIER = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?identifier>\s*([^<\s]{1,300})\s*<|\"identifier\"\s*:\s*\"([^\"]{1,300})\""
+)
+
+
+def identifier_in(body: bytes) -> str | None:
+    """The message's identifier, read loosely from a body that was refused (for the audit)."""
+    found = _IDENTIFIER.search(body[:65536])
+    if found is None:
+        return None
+    raw = found.group(1) or found.group(2)
+    return raw.decode("utf-8", "replace")
 
 
 def _broke_off(row: CapMessageRow, now: datetime) -> bool:

@@ -249,6 +249,10 @@ def test_bad_messages_are_422_naming_the_element_and_change_nothing(
     if where:
         assert any(".".join(map(str, e["loc"])) == where for e in problem["errors"]), problem
     assert _alert_count(cap_service) == before
+    refused = [r for r in cap_service.http.get("/audit").json() if r["action"] == "cap.refused"]
+    assert refused, "every refusal is audited"
+    if body.startswith(b"<?xml"):
+        assert refused[0]["subject"].startswith("mow.TEST-")  # named by its identifier
 
 
 def test_preview_shows_lanterns_streets_and_the_area_outside_the_inventory(
