@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from lightctl.cap.model import CapMessage
 from lightctl.cap.parse import parse_message
 from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_from_json
@@ -125,7 +127,14 @@ class CapIntake:
                     {"via": via, "first_via": known.via, "decision": known.decision},
                 )
                 return _outcome(known, duplicate=True)
-            row = self._record(message, body, content_type, via)
+            try:
+                row = self._record(message, body, content_type, via)
+            except IntegrityError:  # another replica stored the same message a moment ago
+                with self._db.session() as session:
+                    known = cap_store.by_key(session, message.sender, message.identifier)
+                if known is None:
+                    raise
+                return _outcome(known, duplicate=True)
             self._audit.append(
                 "cap.received",
                 caller.subject,

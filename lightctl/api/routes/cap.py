@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -137,8 +138,6 @@ async def receive_cap(
 ) -> CapMessageOut | JSONResponse:
     """A CAP 1.2 XML message or a NINA ``/warnings/{id}.json`` warning: played at slot 2, made
     a suggestion, or recorded, as the sender's policy says (200 for a duplicate)."""
-    import asyncio
-
     body = await request.body()
     caller = caller_of(principal)
     kind = request.headers.get("content-type", "")
@@ -153,8 +152,6 @@ async def receive_cap(
 async def preview_cap(request: Request, intake: IntakeDep) -> CapPreviewOut:
     """What a CAP or NINA message would do here: lanterns, streets, languages, texts and the
     part of its area outside the inventory. Stores and plays nothing."""
-    import asyncio
-
     body = await request.body()
     message, plan = await asyncio.to_thread(
         intake.preview, body, request.headers.get("content-type", "")
