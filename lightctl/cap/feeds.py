@@ -19,7 +19,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from lightctl.cap.intake import Caller, CapIntake
+from lightctl.cap.intake import CapIntake
+from lightctl.cap.outcomes import Caller
 from lightctl.cap.xmlread import CAP11_NS, CAP12_NS, CapRefused, safe_xml
 from lightctl.errors import InvalidRequest, LightctlError
 from lightctl.store import Database

@@ -10,17 +10,23 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.cap.model import CapMessage
+from lightctl.cap.outcomes import (
+    Caller,
+    Outcome,
+    aware,
+    broke_off,
+    identifier_in,
+    outcome_of,
+    replace_hold,
+)
 from lightctl.cap.parse import parse_message
 from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_from_json
 from lightctl.cap.signature import verify_pinned
@@ -39,34 +45,6 @@ from lightctl.store.cap import CapMessageRow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# A message still "received" this long after it arrived lost its decision (the process died
-# mid-way); another copy is then decided anew. Deciding takes seconds (speech synthesis).
-STALE_RECEIVED_S = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    subject: str
-    roles: tuple[str, ...]
-    issuing_role: str  # the role commands are signed in (feed, or a dispatcher's)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one message."""
-
-    message_id: str
-    identifier: str
-    sender: str
-    sent: datetime
-    msg_type: str
-    status: str
-    via: str
-    decision: str
-    reason: str
-    alert_ids: tuple[str, ...]
-    duplicate: bool
-    plan: dict[str, Any]
 
 
 class CapIntake:
@@ -115,7 +93,7 @@ class CapIntake:
             self._release_holds(caller)
             with self._db.session() as session:
                 known = cap_store.by_key(session, message.sender, message.identifier)
-                if known is not None and _broke_off(known, self._clock()):
+                if known is not None and broke_off(known, self._clock()):
                     session.delete(known)  # its decision broke off: this copy gets a new one
                     known = None
             if known is not None:
@@ -126,7 +104,7 @@ class CapIntake:
                     message.identifier,
                     {"via": via, "first_via": known.via, "decision": known.decision},
                 )
-                return _outcome(known, duplicate=True)
+                return outcome_of(known, duplicate=True)
             try:
                 row = self._record(message, body, content_type, via)
             except IntegrityError:  # another replica stored the same message a moment ago
@@ -134,7 +112,7 @@ class CapIntake:
                     known = cap_store.by_key(session, message.sender, message.identifier)
                 if known is None:
                     raise
-                return _outcome(known, duplicate=True)
+                return outcome_of(known, duplicate=True)
             self._audit.append(
                 "cap.received",
                 caller.subject,
@@ -187,13 +165,13 @@ class CapIntake:
             self._audit.append(
                 "cap.sent", caller.subject, caller.roles, row.identifier, {"alert": report.alert.id}
             )
-            return _outcome(row)
+            return outcome_of(row)
 
     def dismiss(self, message_id: str, caller: Caller) -> Outcome:
         with self._lock:
             row = self._set(self._suggestion(message_id), "dismissed", f"by {caller.subject}")
             self._audit.append("cap.dismissed", caller.subject, caller.roles, row.identifier, {})
-            return _outcome(row)
+            return outcome_of(row)
 
     def preview(self, body: bytes, content_type: str) -> tuple[CapMessage, Plan]:
         """What a message would do, without storing or playing anything."""
@@ -203,14 +181,14 @@ class CapIntake:
     def recent(self, decisions: list[str], limit: int) -> list[Outcome]:
         with self._db.session() as session:
             rows = cap_store.recent(session, decisions, limit)
-        return [_outcome(r) for r in rows]
+        return [outcome_of(r) for r in rows]
 
     def get(self, message_id: str) -> Outcome:
         with self._db.session() as session:
             row = cap_store.get(session, message_id)
         if row is None:
             raise NotFound("CAP message", message_id)
-        return _outcome(row)
+        return outcome_of(row)
 
     def _create(self, plan: Plan, role: str) -> AlertReport:
         """Play the plan, repeated as configured, or fewer times when many languages would
@@ -349,7 +327,7 @@ class CapIntake:
         now = self._clock()
         with self._db.session() as session:
             due = [
-                r for r in cap_store.held(session) if r.hold_until and _aware(r.hold_until) <= now
+                r for r in cap_store.held(session) if r.hold_until and aware(r.hold_until) <= now
             ]
         for row in due:
             message = parse_message(base64.b64decode(row.body_b64), row.content_type)
@@ -421,33 +399,7 @@ class CapIntake:
             {"reason": reason, "alert": alert_id, "sender": row.sender},
         )
         log.info("CAP %s from %s: %s (%s)", row.identifier, row.sender, decision, reason)
-        return _outcome(row)
-
-
-_IDENTIFIER = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?identifier>\s*([^<\s]{1,300})\s*<|\"identifier\"\s*:\s*\"([^\"]{1,300})\""
-)
-
-
-def identifier_in(body: bytes) -> str | None:
-    """The message's identifier, read loosely from a body that was refused (for the audit)."""
-    found = _IDENTIFIER.search(body[:65536])
-    if found is None:
-        return None
-    raw = found.group(1) or found.group(2)
-    return raw.decode("utf-8", "replace")
-
-
-def _broke_off(row: CapMessageRow, now: datetime) -> bool:
-    if row.decision == "failed":
-        return True
-    age = (now - _aware(row.received_at)).total_seconds()
-    return row.decision == "received" and age > STALE_RECEIVED_S
-
-
-def replace_hold(row: CapMessageRow) -> CapMessageRow:
-    row.hold_until = None
-    return row
+        return outcome_of(row)
 
 
 def _active(alerts: AlertService, alert_id: str) -> bool:
@@ -456,25 +408,3 @@ def _active(alerts: AlertService, alert_id: str) -> bool:
     except NotFound:
         return False
     return report.alert.status == "active"
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _outcome(row: CapMessageRow, duplicate: bool = False) -> Outcome:
-    alert_ids = (row.alert_id,) if row.alert_id else ()
-    return Outcome(
-        message_id=row.id,
-        identifier=row.identifier,
-        sender=row.sender,
-        sent=_aware(row.sent),
-        msg_type=row.msg_type,
-        status=row.status,
-        via=row.via,
-        decision=row.decision,
-        reason=row.reason,
-        alert_ids=alert_ids,
-        duplicate=duplicate,
-        plan=json.loads(row.plan_json),
-    )

@@ -16,7 +16,8 @@ from lightctl.api.deps import AlertsDep, RuntimeDep
 from lightctl.api.schemas import StreetOut
 from lightctl.cap.export import ExportedAlert, atom_feed, to_cap
 from lightctl.cap.feeds import FeedPoller, FeedRunner
-from lightctl.cap.intake import Caller, CapIntake, Outcome
+from lightctl.cap.intake import CapIntake
+from lightctl.cap.outcomes import Caller, Outcome
 from lightctl.cap.plan import Plan, with_edits
 from lightctl.domain import priorities as slot
 from lightctl.domain.roles import Principal
