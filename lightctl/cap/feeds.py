@@ -133,6 +133,19 @@ class FeedPoller:
         now = self._clock()
         return {row.name: health_line(row, now) for row in feeds(self._db) if row.enabled}
 
+    def has_work(self) -> bool:
+        """Any enabled feed, or a held message waiting for its hold to end."""
+        from sqlmodel import select
+
+        from lightctl.store.cap import CapMessageRow
+
+        with self._db.session() as session:
+            feed = session.exec(select(CapFeedRow.name).where(CapFeedRow.enabled)).first()
+            held = session.exec(
+                select(CapMessageRow.id).where(CapMessageRow.decision == "held")
+            ).first()
+        return feed is not None or held is not None
+
     def poll_due(self) -> int:
         """Poll every enabled feed whose time has come; returns how many were polled."""
         now = self._clock()

@@ -64,13 +64,15 @@ async def start_feeds(app: FastAPI) -> None:
     """Poll the configured CAP/NINA feeds (on the replica holding the feeds lease)."""
     runtime: Runtime = app.state.runtime
 
-    def may_run() -> bool:
-        replicas = runtime.replicas
-        return runtime.alerts is not None and (
-            replicas is None or replicas.hold(FEEDS_LEASE, 3 * runtime.settings.cap_feed_tick_s)
-        )
-
     poller = FeedPoller(runtime.db, lambda: intake_of(app), utc_now)
+
+    def may_run() -> bool:
+        # Without feeds or held messages nothing is polled and no lease is written.
+        if runtime.alerts is None or not poller.has_work():
+            return False
+        replicas = runtime.replicas
+        return replicas is None or replicas.hold(FEEDS_LEASE, 3 * runtime.settings.cap_feed_tick_s)
+
     runner = FeedRunner(poller, may_run, runtime.settings.cap_feed_tick_s)
     app.state.cap_feeds = runner
     await runner.start()
