@@ -209,7 +209,7 @@ def main() -> None:
     try:
 
         def online() -> bool:
-            return probe.online_count() >= n
+            return bool(probe.online_count() >= n)
 
         rows.append(("start-up: all online (load inventory, connect, subscribe)",
                      f"{timed('online', online, probe, args.timeout):.2f} s"))  # fmt: skip

@@ -18,6 +18,7 @@ from firmware_sim.inventory import InventoryError, load_inventory
 from firmware_sim.transport import BrokerAddress
 from firmware_sim.verifier import TrustFile, TrustFileError
 from lightctl.protocol import Topics, is_valid_lantern_id
+from lightctl.security.ack_keys import AckKey, read_private
 
 log = logging.getLogger("firmware_sim")
 
@@ -62,20 +63,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--credentials",
         default=None,
-        help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id",
+        help="credentials.json of `lightctl mqtt credentials`: each gateway signs in by its id, "
+        "each lantern signs its acks with its ack key",
     )
     parser.add_argument("--ca-file", default=None, help="CA of the broker's certificate (mqtts)")
     return parser
 
 
-def _gateway_passwords(path: str | None) -> dict[str, str] | None:
+def _credentials(path: str | None) -> tuple[dict[str, str] | None, dict[str, AckKey]]:
+    """Gateway passwords and per-lantern ack keys of a credentials file (either may be absent,
+    not both)."""
     if path is None:
-        return None
+        return None, {}
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    gateways = data.get("gateways") if isinstance(data, dict) else None
-    if not isinstance(gateways, dict):
-        raise ValueError(f"{path}: no 'gateways' object with a password per gateway id")
-    return {str(k): str(v) for k, v in gateways.items()}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    gateways = data.get("gateways")
+    if gateways is not None and not isinstance(gateways, dict):
+        raise ValueError(f"{path}: 'gateways' must map each gateway id to its password")
+    keys = read_private(data["ack_keys"], path) if "ack_keys" in data else {}
+    if gateways is None and not keys:
+        raise ValueError(f"{path}: no 'gateways' passwords and no 'ack_keys'")
+    passwords = {str(k): str(v) for k, v in gateways.items()} if gateways is not None else None
+    return passwords, keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FaultSpecError as exc:
             parser.error(f"--faults: {exc}")
     try:
-        passwords = _gateway_passwords(args.credentials)
+        passwords, ack_keys = _credentials(args.credentials)
     except (OSError, ValueError) as exc:
         parser.error(f"--credentials: {exc}")
     fleet = Fleet(
@@ -134,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fetch_concurrency=args.fetch_concurrency,
         passwords=passwords,
         ca_file=args.ca_file,
+        ack_keys=ack_keys,
         trust=trust,
         faults=args.faults,
         seed=args.seed,

@@ -38,7 +38,8 @@ class Agenda:
 
     def hold(self, cmd: CommandEnvelope) -> None:
         """Keep ``cmd`` (it must carry a ``starts_at``) until its start."""
-        assert cmd.starts_at is not None
+        if cmd.starts_at is None:
+            raise ValueError(f"command {cmd.id} has no starts_at to hold it until")
         self._waiting[cmd.id] = cmd
 
     def drop(self, cmd_id: str, channel: str, priority: int) -> CommandEnvelope | None:

@@ -65,7 +65,7 @@ class ClipFetcher:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.retries = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 (retry jitter and test faults, not secrets)
         self._clock = clock
         self._http: httpx.AsyncClient | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -121,11 +121,12 @@ class ClipFetcher:
 
     async def _get(self, clip: SpeechItem, who: str) -> tuple[bytes | None, bool]:
         """(body, final): body None on failure; final when retrying cannot help (4xx)."""
-        assert self._http is not None, "fetcher not started"
-        assert self._slots is not None, "fetcher not started"
-        async with self._slots:  # held only for the request, never across a backoff pause
+        http, slots = self._http, self._slots
+        if http is None or slots is None:
+            raise RuntimeError("clip fetcher used before start()")
+        async with slots:  # held only for the request, never across a backoff pause
             try:
-                response = await self._http.get(clip.url)
+                response = await http.get(clip.url)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 log.info("lantern %s cannot fetch %s: %s", who, clip.url, exc)
                 return None, isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol)

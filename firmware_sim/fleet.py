@@ -36,6 +36,7 @@ from firmware_sim.transport import BrokerAddress, Gateway
 from firmware_sim.unit import LanternRecord, Unit
 from firmware_sim.verifier import TrustFile, TrustVerifier
 from lightctl.protocol import Ack, AudioPayload, CommandEnvelope, SpeechItem, Topics
+from lightctl.security.ack_keys import AckKey
 
 __all__ = ["Fleet", "InventoryError", "LanternRecord", "LanternSpec", "load_inventory"]
 
@@ -57,8 +58,9 @@ TRUST_POLL_S = 1.0
 # lantern on the loop's heap costs nothing while idle; scanning 3,000 lanterns 5 times a second
 # cost 5 ms a scan.
 EXPIRY_MARGIN_S = 0.005
-# Ack.played holds at most this many hashes (protocol v1).
-PLAYED_MAX = 256
+# Ack.played holds at most this many hashes (protocol v1: 64 program items x 10 repeats); the
+# service believes a `done` only when it lists every clip sent.
+PLAYED_MAX = 640
 
 
 def utc_now() -> datetime:
@@ -86,6 +88,7 @@ class Fleet:
         seed: int = 0,
         passwords: Mapping[str, str] | None = None,
         ca_file: str | None = None,
+        ack_keys: Mapping[str, AckKey] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -105,7 +108,9 @@ class Fleet:
         # Signed mode: the trust file's verifier, and a replay guard in every lantern.
         self.trust = trust
         self.verifier = trust.verifier if trust is not None else verifier
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 (seeded fault injection, not secrets)
+        # Per-lantern ack keys it was provisioned with: each lantern signs its own acks.
+        self.ack_keys = dict(ack_keys or {})
         self.fetcher = ClipFetcher(fetch_concurrency, rng=self._rng, clock=clock)
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []
@@ -123,6 +128,7 @@ class Fleet:
                 on_connected=self._on_gateway_connected,
                 password=(passwords or {}).get(gateway_id),
                 ca_file=ca_file,
+                node=len(self.gateways),  # spread over the nodes of a clustered broker
             )
             self.gateways.append(gateway)
             for spec in chunk:
@@ -327,6 +333,9 @@ class Fleet:
             at=self.clock(),
             played=played,
         )
+        key = self.ack_keys.get(unit.lantern.id)
+        if key is not None:
+            ack = key.sign(ack)
         unit.link.send(ack)
         unit.record.acks.append(ack)
 

@@ -241,7 +241,8 @@ class Lantern:
         return effects
 
     def _set_audio(self, cmd: CommandEnvelope, now: datetime) -> list[Effect]:
-        assert isinstance(cmd.payload, AudioPayload)  # guaranteed by the envelope's validator
+        if not isinstance(cmd.payload, AudioPayload):  # the envelope's validator rules it out
+            return [self._ack(cmd.id, AckStatus.REJECTED, Reason.INVALID_ENVELOPE)]
         array = self._arrays["audio"]
         current = self._playing_slot()
         waits = current is not None and current.priority < cmd.priority
@@ -326,8 +327,8 @@ class Lantern:
         for slot in array.expire(now):
             effects.extend(self._end_expired("audio", slot))
         top = array.effective()
-        if top is not None:
-            assert isinstance(top.value.payload, AudioPayload)
+        # Only _set_audio fills the audio slots, and only with audio payloads.
+        if top is not None and isinstance(top.value.payload, AudioPayload):
             self._playing = top.value.id
             effects.append(StartAudio(top.value, top.value.payload))
         return effects

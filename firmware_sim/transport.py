@@ -66,25 +66,37 @@ _paho_log.addFilter(_QuietCleanDisconnect())
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the broker listens, parsed from ``mqtt://host:port`` or ``mqtts://host:port``."""
+    """Where the broker listens: ``mqtt://host:port``, ``mqtts://host:port``, or the nodes of a
+    cluster as ``mqtt://node1:1883,node2:1883,node3:1883`` (gateways are spread over the nodes
+    and move to the next one when theirs is gone)."""
 
     host: str
     port: int
     tls: bool = False
+    # Every node of a clustered broker, the first being (host, port); empty for a single broker.
+    nodes: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError(f"broker URL {url!r}: no host")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"broker URL {url!r}: bad port") from None
-        tls = parts.scheme in ("mqtts", "ssl")
-        return cls(parts.hostname, port or (8883 if tls else 1883), tls)
+        tls = scheme in ("mqtts", "ssl")
+        nodes: list[tuple[str, int]] = []
+        for part in rest.split("/", 1)[0].split(","):
+            parts = urlsplit(f"{scheme}://{part.strip()}")
+            if not parts.hostname:
+                raise ValueError(f"broker URL {url!r}: no host in {part!r}")
+            try:
+                port = parts.port
+            except ValueError:
+                raise ValueError(f"broker URL {url!r}: bad port in {part!r}") from None
+            nodes.append((parts.hostname, port or (8883 if tls else 1883)))
+        host, port = nodes[0]
+        return cls(host, port, tls, tuple(nodes) if len(nodes) > 1 else ())
+
+    def all_nodes(self) -> tuple[tuple[str, int], ...]:
+        return self.nodes or ((self.host, self.port),)
 
 
 class Gateway:
@@ -104,8 +116,12 @@ class Gateway:
         session_expiry_s: int = SESSION_EXPIRY_S,
         password: str | None = None,
         ca_file: str | None = None,
+        node: int = 0,
     ) -> None:
         self.id = gateway_id
+        # Which node of a clustered broker this gateway uses now (moves on when it is gone).
+        self._nodes = broker.all_nodes()
+        self._node = node % len(self._nodes)
         # A locked-down broker knows each gateway by its id (see `lightctl mqtt credentials`).
         self._password = password
         self._ca_file = ca_file
@@ -214,19 +230,38 @@ class Gateway:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        self._connect_to_node(client)
+        return client
+
+    @property
+    def node(self) -> tuple[str, int]:
+        """The broker node this gateway connects to now."""
+        return self._nodes[self._node]
+
+    def _connect_to_node(self, client: mqtt.Client) -> None:
+        """Point paho at the current node; its reconnect loop then dials that one."""
         properties = None
-        if v5:
+        if self._protocol == MQTTProtocolVersion.MQTTv5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.session_expiry_s
+        host, port = self.node
         client.connect_async(
-            self.broker.host,
-            self.broker.port,
-            keepalive=KEEPALIVE_S,
-            clean_start=False,
-            properties=properties,
+            host, port, keepalive=KEEPALIVE_S, clean_start=False, properties=properties
         )
-        return client
+
+    def _next_node(self, client: mqtt.Client) -> None:
+        """Node gone (or never there): the next reconnect goes to the next node of the cluster."""
+        if len(self._nodes) == 1 or self._closing:
+            return
+        self._node = (self._node + 1) % len(self._nodes)
+        host, port = self.node
+        log.warning("gateway %s: moving to broker node %s:%s", self.id, host, port)
+        self._connect_to_node(client)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._next_node(client)
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._connack_seen = False
@@ -306,6 +341,7 @@ class Gateway:
             self._to_loop(self._downgrade)
         elif not self._closing:
             log.warning("gateway %s lost the broker (%s); reconnecting", self.id, reason)
+            self._next_node(client)
         self._to_loop(self._connected.clear)
 
     def _may_downgrade(self) -> bool:

@@ -134,7 +134,9 @@ class TrustVerifier:
         keys: dict[str, _Key] = {}
         for entry in trust.keys:
             raw = b64decode(entry.public_key, PUBLIC_KEY_BYTES)
-            assert raw is not None  # TrustedKey validated it
+            if raw is None:  # TrustedKey validated it; were it junk, its commands stay refused
+                log.warning("trust list key %s is not a valid public key; ignored", entry.kid)
+                continue
             keys[entry.kid] = _Key(Ed25519PublicKey.from_public_bytes(raw), entry.scope)
         self._keys = keys
         self._revoked = frozenset(trust.revoked)

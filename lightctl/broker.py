@@ -1,9 +1,15 @@
-"""The demo's embedded MQTT broker: Mosquitto when installed, else amqtt in this process."""
+"""The demo's embedded MQTT broker: Mosquitto when installed, else amqtt in this process.
+
+Given credentials (what ``lightctl demo`` always passes) it is locked down like production: the
+password file, ACL and config `lightctl mqtt credentials` writes, no anonymous clients, and one
+listener on 127.0.0.1 only.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -12,6 +18,9 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+
+from lightctl.security import broker as lockdown
+from lightctl.security.broker_acl import password_digest
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +66,26 @@ def find_mosquitto() -> str | None:
 
 
 class EmbeddedBroker:
-    """Starts a broker on 127.0.0.1; ``url`` says where. ``kind`` is "mosquitto" or "amqtt"."""
+    """Starts a broker on 127.0.0.1; ``url`` says where. ``kind`` is "mosquitto" or "amqtt".
 
-    def __init__(self, data_dir: Path, preferred_port: int = 1883, prefer_mosquitto: bool = True):
+    With ``credentials`` only their accounts get in, each limited by the generated ACL for the
+    topic ``roots``; the files (``credentials.json`` for the simulator, ``service.password``)
+    are written to ``data_dir``. Without, anyone on 127.0.0.1 may connect (tests only).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        preferred_port: int = 1883,
+        prefer_mosquitto: bool = True,
+        credentials: lockdown.BrokerCredentials | None = None,
+        roots: tuple[str, ...] = ("lightctl",),
+    ):
         self.data_dir = data_dir
         self.port = pick_port(preferred_port)
         self.prefer_mosquitto = prefer_mosquitto
+        self.credentials = credentials
+        self.roots = roots
         self.kind = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
@@ -80,17 +103,56 @@ class EmbeddedBroker:
         else:
             self._start_amqtt()
 
+    @classmethod
+    def locked_down(
+        cls,
+        data_dir: Path,
+        lantern_ids: list[str],
+        preferred_port: int = 1883,
+        prefer_mosquitto: bool = True,
+    ) -> EmbeddedBroker:
+        """The demo's broker: accounts for the service and the simulator's gateways (the ones
+        `firmware-sim` forms from the inventory), each lantern's ack key, nobody else."""
+        creds = lockdown.BrokerCredentials.generate(
+            [], lockdown.simulator_gateways(lantern_ids), ack_keys_for=lantern_ids
+        )
+        return cls(data_dir, preferred_port, prefer_mosquitto, credentials=creds)
+
+    @property
+    def credentials_file(self) -> Path:
+        """Every generated password and ack key (0600): what `firmware-sim --credentials` reads."""
+        return self.data_dir / lockdown.SECRETS_FILE
+
+    @property
+    def service_password_file(self) -> Path:
+        return self.data_dir / lockdown.SERVICE_PASSWORD_FILE
+
+    def _write_lockdown(self) -> None:
+        if self.credentials is None:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lockdown.write_all(self.data_dir, self.credentials, self.roots)
+
     def _start_mosquitto(self, binary: str) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "mosquitto-demo.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            # Mosquitto's default queue of 1000 drops QoS 1 commands for a busy gateway.
-            "max_queued_messages 0\n"
-            "max_inflight_messages 100\n"
-        )
+        if self.credentials is not None:
+            self._write_lockdown()
+            text = lockdown.conf_text(
+                self.data_dir.resolve(), self.port, None, tls=False, bind="127.0.0.1"
+            )
+            # Started as root, Mosquitto drops to user `mosquitto`, which cannot read the 0600
+            # password file we own; stay who we are instead.
+            conf.write_text(("user root\n" if os.geteuid() == 0 else "") + text)
+        else:
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                "persistence false\n"
+                # Mosquitto's default queue of 1000 drops QoS 1 commands for a busy gateway.
+                "max_queued_messages 0\n"
+                "max_inflight_messages 100\n"
+            )
         log_file = (self.data_dir / "mosquitto.log").open("ab")
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log_file, stderr=log_file)
         if not wait_listening(self.port, 10):
@@ -107,7 +169,8 @@ class EmbeddedBroker:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._amqtt_main(ready))
-            except Exception as exc:  # reported to start() through the future
+            # BLE001: any failure is handed to start(), which re-raises it in its caller.
+            except Exception as exc:  # noqa: BLE001
                 if not ready.done():
                     ready.set_exception(exc)
             finally:
@@ -121,11 +184,22 @@ class EmbeddedBroker:
     async def _amqtt_main(self, ready: Future[None]) -> None:
         from amqtt.broker import Broker
 
+        plugins: dict[str, Any] = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+        }
+        creds = self.credentials
+        if creds is not None:
+            self._write_lockdown()
+            users = {name: password_digest(pw) for name, pw in creds.users()}
+            plugins = {
+                "lightctl.security.broker_acl.PasswordAuth": {"users": users},
+                "lightctl.security.broker_acl.AclTopics": {
+                    "acl": lockdown.acl_text(creds, self.roots)
+                },
+            }
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
+            "plugins": plugins,
         }
         self._broker = Broker(config)
         await self._broker.start()

@@ -14,6 +14,7 @@ class FieldProblem:
     msg: str
     value: Any = None
     suggestions: tuple[str, ...] = ()
+    limit: float | None = None  # the ceiling a value or a request's cost went over
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg}
@@ -21,6 +22,8 @@ class FieldProblem:
             out["value"] = self.value
         if self.suggestions:
             out["suggestions"] = list(self.suggestions)
+        if self.limit is not None:
+            out["limit"] = self.limit
         return out
 
 
@@ -50,10 +53,11 @@ class InvalidRequest(LightctlError):
         msg: str,
         value: Any = None,
         suggestions: tuple[str, ...] = (),
+        limit: float | None = None,
     ) -> InvalidRequest:
         where = ".".join(str(p) for p in loc)
         text = f"{where}: {msg}" if where else msg  # an empty loc is the whole request body
-        return cls(text, [FieldProblem(loc, msg, value, suggestions)])
+        return cls(text, [FieldProblem(loc, msg, value, suggestions, limit)])
 
 
 def summarise(problems: list[FieldProblem]) -> str:
@@ -85,6 +89,16 @@ class Conflict(LightctlError):
         self.state = state
 
 
+class ApprovalRequired(Conflict):
+    """A change to what a second person approved would go out on one person's word (HTTP 409)."""
+
+    code = "approval_required"
+
+    def __init__(self, message: str, changed: tuple[str, ...]) -> None:
+        super().__init__(message, "approved")
+        self.changed = changed
+
+
 class SynthesisFailed(LightctlError):
     """No engine could render a text: the dispatcher must see this, never a silent lantern."""
 
@@ -98,14 +112,16 @@ class SynthesisFailed(LightctlError):
 
 
 class ImportFailed(LightctlError):
-    """An inventory file cannot be read at all (single bad rows are skipped and reported)."""
+    """An inventory file cannot be read at all (single bad rows are skipped and reported), or
+    rows refuse the whole file; ``rows`` then names them (``{"row", "reason", "id"}``)."""
 
     code = "import_failed"
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, rows: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.rows = rows or []
 
 
 class ServiceUnavailable(LightctlError):

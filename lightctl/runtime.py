@@ -13,6 +13,7 @@ from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
+from lightctl.services.ack_trust import AckTrust
 from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
@@ -30,9 +31,10 @@ from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.steering import SteeringService
 from lightctl.services.targets import TargetResolver
-from lightctl.settings import Settings, parse_mqtt_url
+from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
+from lightctl.store.notify import AlertNotifier
 from lightctl.store.schema import Migrator
 from lightctl.store.serving import ServingClaim, sqlite_file
 from lightctl.templates import Template, load_templates
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 
 # The lease of the one replica that runs the lighting schedules.
 SCHEDULE_LEASE = "schedule-runner"
+ACK_LEASE = "ack-ingest"
+# Renewed every third of this: a killed replica's acks are taken over within about this long.
+ACK_LEASE_S = 6.0
 
 
 def utc_now() -> datetime:
@@ -74,6 +79,7 @@ class Runtime:
         self.outbox: Outbox | None = None
         self.consumer: Consumer | None = None
         self.events: AlertEvents | None = None
+        self.notifier: AlertNotifier | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
@@ -105,8 +111,11 @@ class Runtime:
         self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
+        # Viewers on every replica hear of acks any replica ingests (PostgreSQL NOTIFY).
+        self.notifier = AlertNotifier(self.db, self.replicas.id, self.events.notify)
+        self.notifier.start()
         queue: asyncio.Queue[IncomingMessage] = asyncio.Queue()
-        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        (host, port), *alternates = parse_mqtt_urls(self.settings.mqtt_url)
         self.link = MqttLink(
             host,
             port,
@@ -123,6 +132,7 @@ class Runtime:
             password=self.settings.mqtt_secret(),
             tls=self.settings.mqtt_tls,
             ca_file=str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None,
+            alternates=alternates,
         )
         self.outbox = Outbox(
             self.db,
@@ -130,12 +140,18 @@ class Runtime:
             self.topics,
             self.settings.ack_timeout_s,
             utc_now,
-            self.events.notify,
+            self._changed,
             signer=self.signer,
             backlog=queue.qsize,
         )
         self.consumer = Consumer(
-            self.db, queue, self.topics, utc_now, self.events.notify, self.outbox.resend
+            self.db,
+            queue,
+            self.topics,
+            utc_now,
+            self._changed,
+            self.outbox.resend,
+            trust=AckTrust(self.settings.acks_must_be_signed),
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
@@ -166,6 +182,9 @@ class Runtime:
                 self.replicas is not None and self.replicas.hold(SCHEDULE_LEASE, 3 * TICK_S)
             ),
         )
+        # One replica writes what lanterns report (acks, availability); the lease passes on
+        # within ACK_LEASE_S when it dies, and the others keep what came meanwhile.
+        self.consumer.leading = await asyncio.to_thread(self._hold_ack_lease)
         self.link.start()
         await self.schedule_runner.start()
         # Pre-render every fixed template sentence so a template warning never waits for speech.
@@ -175,11 +194,38 @@ class Runtime:
             )
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
             asyncio.create_task(self.consumer.run(), name="consumer"),
         ]
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
 
+    def _hold_ack_lease(self) -> bool:
+        return self.replicas is not None and self.replicas.hold(ACK_LEASE, ACK_LEASE_S)
+
+    async def _ack_lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ACK_LEASE_S / 3)
+            try:
+                leading = await asyncio.to_thread(self._hold_ack_lease)
+            except Exception:  # a database hiccup: keep the last answer, ask again soon
+                log.exception("could not renew the ack lease")
+                continue
+            if self.consumer is not None and leading != self.consumer.leading:
+                log.info(
+                    "%s what lanterns report", "now writing" if leading else "no longer writing"
+                )
+                self.consumer.leading = leading
+
+    def _changed(self, alert_ids: set[str]) -> None:
+        """Delivery counts of these alerts moved: tell this replica's viewers and the others'."""
+        if self.events is not None:
+            self.events.notify(alert_ids)
+        if self.notifier is not None:
+            self.notifier.publish(alert_ids)
+
     async def stop(self) -> None:
+        if self.events:
+            self.events.close()  # open progress streams end instead of holding shut-down
         if self.schedule_runner:
             await self.schedule_runner.stop()
         if self.outbox:
@@ -191,10 +237,14 @@ class Runtime:
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception:  # a task that failed earlier must not stop the shutdown
+                log.exception("task %s had failed; shutting down anyway", task.get_name())
         if self.link:
             self.link.stop()
+        if self.notifier:
+            await asyncio.to_thread(self.notifier.stop)
         if self.replicas:
             await self.replicas.stop()
         self.db.dispose()
@@ -248,6 +298,10 @@ class Runtime:
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total
             out["signer_refreshed"] = self.signer.refreshed_total
+        if self.notifier is not None:
+            out["notify_received"] = self.notifier.received_total
+            out["notify_sent"] = self.notifier.sent_total
+        out["ack_leader"] = int(self.consumer is not None and self.consumer.leading)
         out["mqtt_connected"] = int(self.link is not None and self.link.connected)
         return out
 

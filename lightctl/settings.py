@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -136,10 +137,18 @@ class Settings(BaseSettings):
     # Per caller: the console polls a few times a second; a runaway script is slowed, not banned.
     requests_per_s: float = Field(default=50.0, gt=0)
     request_burst: int = Field(default=200, ge=1)
+    # State-changing requests without credentials (sign-ins, and noise) per address, refused
+    # before they reach the audit trail: a control room signing in at shift change is far below.
+    anonymous_requests_per_min: float = Field(default=30.0, gt=0)
+    # Reverse proxies whose X-Forwarded-For / Forwarded header names the client, as CIDRs, e.g.
+    # '["10.0.0.0/8"]'. Empty: the TCP peer is the client and those headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = None  # as written by `lightctl mqtt credentials`
     mqtt_ca_file: Path | None = None  # CA of the broker's TLS certificate (mqtts://)
+    # Lanterns with an ack key must always sign; True: every ack must be signed, keyed or not.
+    acks_must_be_signed: bool = False
 
     @model_validator(mode="after")
     def _check_urls(self) -> Self:
@@ -157,6 +166,11 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.four_eyes_roles) - {r.value for r in Role})
         if unknown:
             raise ValueError(f"four_eyes_roles: unknown role {unknown[0]!r}")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: not an address or CIDR: {proxy!r}") from None
         if self.environment != "production":
             return self
         for name in ("bootstrap_token", "mqtt_password"):
@@ -188,7 +202,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_public_url(self) -> str:
-        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
+        # S104: compared with the all-interfaces address to name a reachable one; binds nothing.
+        wildcard = self.http_host in ("0.0.0.0", "::")  # noqa: S104
+        host = "127.0.0.1" if wildcard else self.http_host
         return (self.public_url or f"http://{host}:{self.http_port}").rstrip("/")
 
     @property
@@ -201,11 +217,27 @@ class Settings(BaseSettings):
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """Host and port of an ``mqtt://HOST:PORT`` URL (1883, or 8883 for mqtts://, when absent)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+    """Host and port of an ``mqtt://HOST:PORT`` URL (1883, or 8883 for mqtts://, when absent);
+    of a cluster's ``mqtt://NODE1:PORT,NODE2:PORT`` the first node."""
+    return parse_mqtt_urls(url)[0]
+
+
+def parse_mqtt_urls(url: str) -> list[tuple[str, int]]:
+    """Every node of ``mqtt://HOST:PORT[,HOST:PORT...]``: the nodes of one clustered broker."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
         raise ValueError(f"not an mqtt://HOST:PORT URL: {url!r}")
-    port = 1883 if parts.port is None else parts.port
-    if port == 0:
-        raise ValueError(f"port 0 is not a broker port: {url!r}")
-    return parts.hostname, port
+    default_port = 8883 if scheme in ("mqtts", "ssl") else 1883
+    nodes: list[tuple[str, int]] = []
+    for part in rest.split("/", 1)[0].split(","):
+        parts = urlsplit(f"{scheme}://{part.strip()}")
+        if not parts.hostname:
+            raise ValueError(f"not an mqtt://HOST:PORT URL: {url!r} (no host in {part!r})")
+        try:
+            port = default_port if parts.port is None else parts.port
+        except ValueError:
+            raise ValueError(f"bad port in {part!r} of {url!r}") from None
+        if port == 0:
+            raise ValueError(f"port 0 is not a broker port: {url!r}")
+        nodes.append((parts.hostname, port))
+    return nodes

@@ -68,7 +68,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = rt
     app.state.guard = guard
     app.add_middleware(
-        SecurityMiddleware, max_body_bytes=settings.max_body_bytes, audit=guard.audit
+        SecurityMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        audit=guard.audit,
+        addresses=guard.addresses,
+        anonymous=guard.anonymous_limiter,
     )
     problems.install(app)
     console.install(app)

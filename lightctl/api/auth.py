@@ -16,6 +16,7 @@ from lightctl.api.guard import Guard
 from lightctl.api.permissions import Rule, route_template, rule_for
 from lightctl.domain.roles import ANONYMOUS, Principal, issuer_role
 from lightctl.errors import Forbidden, PriorityAboveCeiling, Unauthorized
+from lightctl.security.secrets import token_hash
 from lightctl.services.targets import TargetResolver
 
 bearer = HTTPBearer(
@@ -31,7 +32,8 @@ def get_guard(request: Request) -> Guard:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The real peer, or the client a trusted proxy names (api/addresses.py)."""
+    return get_guard(request).addresses.resolve(request.scope)
 
 
 async def authorize(request: Request, credentials: BearerDep) -> Principal:
@@ -62,19 +64,25 @@ async def _authenticate(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
-    address = client_address(request)
-    guard.failure_limiter.check(address)  # a guesser is slowed before the database is asked
+    secret = credentials.credentials
+    # Limits count failures only, per presented credential and per address, and are consulted
+    # after the credential failed: nobody's bad tokens delay or refuse a good one.
+    credential = f"token:{token_hash(secret)}"
+    guard.token_failures.check(credential)  # the same bad token again: refused from memory
     try:
-        return await asyncio.to_thread(guard.auth.authenticate, credentials.credentials)
+        return await asyncio.to_thread(guard.auth.authenticate, secret)
     except Unauthorized:
-        guard.failure_limiter.take(address)
+        guard.token_failures.failed(credential)
+        address = f"address:{client_address(request)}"
+        guard.address_failures.failed(address)
+        guard.address_failures.check(address)  # a scan from here: 429 instead of 401
         raise
 
 
 async def _json_body(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # the route's own validation names what is wrong
 
 
@@ -105,9 +113,9 @@ def require_priority(principal: Principal, priority: int) -> None:
 def issuing_role(principal: Principal, priority: int) -> str:
     """The role the caller's commands at ``priority`` are signed in (403 naming the ceiling when
     no role of theirs may use it): what the lantern checks the priority against once more."""
-    require_priority(principal, priority)
     role = issuer_role(principal.roles, priority)
-    assert role is not None  # require_priority found a role whose ceiling allows it
+    if role is None or not principal.may_use(priority):  # both views of the ceiling must agree
+        raise PriorityAboveCeiling(priority, principal.ceiling, principal.role_names)
     return role
 
 

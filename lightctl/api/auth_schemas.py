@@ -17,7 +17,7 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     token: str = Field(description="send as 'Authorization: Bearer <token>'; shown only now")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (the OAuth 2 scheme name, no secret)
     expires_at: datetime
     username: str
     roles: list[str]
@@ -30,6 +30,9 @@ class MeOut(BaseModel):
     roles: list[str]
     ceiling: int | None
     groups: list[str]
+    user: str | None = Field(
+        default=None, description="the person behind the credential (none: a machine token)"
+    )
 
 
 class AuditRecordOut(BaseModel):

@@ -8,7 +8,9 @@ import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lightctl.api.ratelimit import RateLimiter
+from lightctl.api.addresses import AddressResolver, parse_networks
+from lightctl.api.ratelimit import FailureBackoff, RateLimiter
+from lightctl.domain.roles import Principal
 from lightctl.services.alerts import AlertService
 from lightctl.services.approvals import ApprovalService
 from lightctl.services.audit import AuditTrail
@@ -17,10 +19,21 @@ from lightctl.services.outcomes import OutcomeRecorder
 from lightctl.settings import Settings
 from lightctl.store import Database
 
-# Requests with bad credentials per address: a mistyped token is retried a few times, a scan of
-# token space is stopped after 20 tries and then gets one try every 3 s.
-BAD_CREDENTIALS_BURST = 20
-BAD_CREDENTIALS_PER_S = 1 / 3
+# Failed attempts, counted only as failures and never held against a good credential (issue 13):
+# - one unknown token presented again: a client left with a revoked token retries it, 3 times
+#   free, then 1 s, 2 s, ... at most 5 min apart, answered from memory without the database;
+# - bad tokens from one real address: a scan is told 429 after 20 (its requests stay cheap
+#   index lookups; a valid token from the same address still passes);
+# - wrong passwords for one account from one address: 5 free, then 1 s doubling to 15 min, so
+#   ten wrong guesses cost the guesser ~30 s and the next ten ~4 h; the same account signs in
+#   from any other address at once;
+# - wrong passwords from one address over all accounts (spraying): 10 free, then the same.
+# A key with no failure for 15 min (and no back-off left) starts clean.
+TOKEN_FREE, TOKEN_BASE_S, TOKEN_MAX_S = 3, 1.0, 300.0
+ADDRESS_FREE, ADDRESS_BASE_S, ADDRESS_MAX_S = 20, 1.0, 300.0
+LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S = 5, 1.0, 900.0
+LOGIN_ADDRESS_FREE = 10
+FORGET_S = 900.0
 
 
 def utc_now() -> datetime:
@@ -50,20 +63,43 @@ class Guard:
         self.audit = AuditTrail(db, clock)
         self.approvals = ApprovalService(db, clock, on_released)
         self.outcomes = OutcomeRecorder(alerts, self.audit)
+        self.addresses = AddressResolver(parse_networks(settings.trusted_proxies))
         per_min = settings.login_attempts_per_min
+        # Sign-ins per address, right or wrong: each costs a password hash (scrypt, ~50 ms).
         self.login_limiter = RateLimiter(per_min, per_min / 60, "sign-in attempts")
-        self.failure_limiter = RateLimiter(
-            BAD_CREDENTIALS_BURST, BAD_CREDENTIALS_PER_S, "requests with bad credentials"
+        self.token_failures = FailureBackoff(
+            "requests with this unknown token", TOKEN_FREE, TOKEN_BASE_S, TOKEN_MAX_S, FORGET_S
+        )
+        self.address_failures = FailureBackoff(
+            "requests with bad credentials from this address",
+            ADDRESS_FREE,
+            ADDRESS_BASE_S,
+            ADDRESS_MAX_S,
+            FORGET_S,
+        )
+        self.login_failures = FailureBackoff(
+            "failed sign-ins", LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S, FORGET_S
+        )
+        self.login_address_failures = FailureBackoff(
+            "failed sign-ins from this address",
+            LOGIN_ADDRESS_FREE,
+            LOGIN_BASE_S,
+            LOGIN_MAX_S,
+            FORGET_S,
         )
         self.request_limiter = RateLimiter(
             settings.request_burst, settings.requests_per_s, "requests"
         )
+        anonymous = settings.anonymous_requests_per_min
+        self.anonymous_limiter = RateLimiter(
+            anonymous, anonymous / 60, "requests without credentials from this address"
+        )
         self._task: asyncio.Task[None] | None = None
 
-    def four_eyes(self, roles: tuple[str, ...]) -> bool:
-        """True when every role of the caller is under the four-eyes rule (admin never is)."""
-        rule = self.settings.four_eyes_roles
-        return bool(roles) and all(r in rule for r in roles)
+    def four_eyes(self, principal: Principal) -> bool:
+        """True when any role of the caller is under the four-eyes rule: a held role stays held
+        whatever roles are added to it (dispatcher + viewer is held)."""
+        return principal.held_by(frozenset(self.settings.four_eyes_roles))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.outcomes.run(), name="audit-outcomes")

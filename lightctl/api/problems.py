@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lightctl.api.input_values import printable
 from lightctl.errors import (
+    ApprovalRequired,
     Conflict,
     Forbidden,
     ImportFailed,
@@ -49,19 +51,24 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
     body["code"] = code
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(_json_safe(body), status_code=status, media_type=PROBLEM_JSON)
 
 
-def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LightctlError)
+def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, LightctlError):  # registered for LightctlError; anything else is a 500
+        return _unexpected(request, exc)
     status, title = next(
         ((s, t) for kind, s, t in _STATUS if isinstance(exc, kind)), (400, "Bad request")
     )
     extra: dict[str, Any] = {}
     if isinstance(exc, InvalidRequest):
         extra["errors"] = [_json_safe(p.as_dict()) for p in exc.problems]
+    if isinstance(exc, ImportFailed) and exc.rows:
+        extra["rows"] = exc.rows
     if isinstance(exc, Conflict):
         extra["state"] = exc.state
+    if isinstance(exc, ApprovalRequired):
+        extra["changed"] = list(exc.changed)
     if isinstance(exc, SynthesisFailed):
         extra["lang"] = exc.lang
     if isinstance(exc, Forbidden):
@@ -79,8 +86,9 @@ def _lightctl_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):  # registered for it; anything else is a 500
+        return _unexpected(request, exc)
     errors = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p != "body"]
@@ -99,11 +107,16 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _json_safe(value: Any) -> Any:
-    """NaN and infinities (Python's JSON parser accepts them) as text: JSON cannot carry them."""
+    """NaN and infinities (Python's JSON parser accepts them) as text, lone surrogates escaped:
+    JSON cannot carry them, and an answer that cannot be encoded would be a 500."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
     return value
 
 
@@ -111,13 +124,15 @@ def _small(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):  # registered for it; anything else is a 500
+        return _unexpected(request, exc)
     return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http_{exc.status_code}")
 
 
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", exc_info=exc)
+    # Starlette calls this outside the ``except`` block, so the traceback is passed explicitly.
+    log.error("unexpected error", exc_info=exc)
     return problem(500, "Internal error", "an unexpected error occurred; it was logged", "internal")
 
 

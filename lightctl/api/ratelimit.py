@@ -1,4 +1,8 @@
-"""In-memory token buckets per key (user, token, address): enough for one replica's fairness."""
+"""In-memory limits per key: token buckets for request volume, back-off for failed attempts.
+
+Both live in one replica's memory: with N replicas a guesser gets N times the attempts, which
+still leaves a 256-bit token unguessable and a password guess per address and account to a few
+per hour once the back-off has grown (api/guard.py has the numbers)."""
 
 from __future__ import annotations
 
@@ -56,3 +60,80 @@ class RateLimiter:
         full = [k for k in self._buckets if self._level(k, now) >= self.capacity]
         for key in full:
             del self._buckets[key]
+
+
+class FailureBackoff:
+    """Failed attempts per key with exponential back-off; only failures count.
+
+    The first ``free`` failures cost nothing (a person mistypes); each one after them closes the
+    key for ``base_s``, then twice that, and so on up to ``max_s``. A key with no failure for
+    ``forget_s`` starts clean again, and ``succeeded`` clears it at once. A key is a presented
+    credential, an account at an address, or a real address: never something another caller's
+    mistakes can fill up for a caller who presents a good credential.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        free: int,
+        base_s: float,
+        max_s: float,
+        forget_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self.free = free
+        self.base_s = base_s
+        self.max_s = max_s
+        self.forget_s = forget_s
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (count, last, until)
+        self._lock = threading.Lock()
+
+    def _current(self, key: str, now: float) -> tuple[int, float, float]:
+        entry = self._failures.get(key)
+        if entry is None or now - entry[1] >= max(self.forget_s, entry[2] - entry[1]):
+            return (0, now, now)
+        return entry
+
+    def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` may try again (0: now)."""
+        with self._lock:
+            now = self._clock()
+            return max(0.0, self._current(key, now)[2] - now)
+
+    def check(self, key: str) -> None:
+        """RateLimited while ``key`` is backed off."""
+        wait = self.wait_s(key)
+        if wait > 0:
+            raise RateLimited(f"too many {self.what}; retry in {max(1, round(wait))} s", wait)
+
+    def failures(self, key: str) -> int:
+        with self._lock:
+            return self._current(key, self._clock())[0]
+
+    def failed(self, key: str) -> float:
+        """Count one failure; returns the back-off it starts (0 while still free)."""
+        with self._lock:
+            now = self._clock()
+            count, _last, _until = self._current(key, now)
+            count += 1
+            over = count - self.free
+            wait = 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** min(over - 1, 30))
+            self._failures[key] = (count, now, now + wait)
+            if len(self._failures) > _MAX_KEYS:
+                self._prune(now)
+            return wait
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        stale = [k for k in self._failures if self._current(k, now)[0] == 0]
+        for key in stale:
+            del self._failures[key]
+        if len(self._failures) > _MAX_KEYS:  # a flood of distinct keys: forget the oldest
+            oldest = sorted(self._failures, key=lambda k: self._failures[k][1])
+            for key in oldest[: len(self._failures) - _MAX_KEYS]:
+                del self._failures[key]

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 
+from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
+
+# Set while a request body's outermost model validates: its nested models skip the walk.
+_CHECKING: ContextVar[bool] = ContextVar("checking_request_values", default=False)
 
 
 class StrictIn(BaseModel):
+    """Base of every request body: unknown fields refused, and no lone surrogate, NaN, infinity,
+    out-of-range number or invisible-only text anywhere (422 naming where: ``input_values``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain_values(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if _CHECKING.get():
+            return handler(data)
+        token = _CHECKING.set(True)
+        try:
+            check_values(data)
+            return handler(data)
+        finally:
+            _CHECKING.reset(token)
 
 
 class CircleIn(StrictIn):
@@ -137,6 +164,9 @@ class AlertOut(BaseModel):
     ]
     created_at: datetime
     expires_at: datetime
+    ended_at: datetime | None = Field(
+        default=None, description="when it was cancelled, cleared or expired; null while running"
+    )
     priority: int
     exercise: bool
     signal: str
@@ -263,6 +293,21 @@ class SkippedOut(BaseModel):
     id: str | None = None
 
 
+class DuplicateOut(BaseModel):
+    lon: float
+    lat: float
+    ids: list[str]
+    rows: list[int]
+
+
+class OutlierOut(BaseModel):
+    id: str
+    row: int
+    lon: float
+    lat: float
+    nearest_m: float = Field(description="metres to the nearest other lantern")
+
+
 class ImportOut(BaseModel):
     taken: int
     inserted: int
@@ -271,6 +316,17 @@ class ImportOut(BaseModel):
     with_street: int = Field(description="lanterns within the street distance of a named street")
     skipped_count: int
     skipped: list[SkippedOut] = Field(description="the first 100 rows skipped, with why")
+    ids_from_position: int = Field(0, description="rows without an id that got pos-<geohash>")
+    street_field: str | None = Field(None, description="the file's field streets came from")
+    duplicate_count: int = 0
+    duplicates: list[DuplicateOut] = Field(
+        default_factory=list, description="the first 100 groups of rows sharing a coordinate"
+    )
+    outlier_distance_m: float | None = None
+    outliers_skipped: bool = False
+    outliers: list[OutlierOut] = Field(
+        default_factory=list, description="the first 100 lanterns far from any other"
+    )
 
 
 class StreetFeatureProperties(BaseModel):

@@ -98,6 +98,9 @@ class SteeringOut(BaseModel):
     created_at: datetime
     ends_at: datetime
     released_at: datetime | None
+    owner: str | None = Field(
+        default=None, description="who made it: a user, or token:<name> of a machine token"
+    )
     target: dict[str, Any]
     guidance: dict[str, Any] | None
     light: dict[str, Any] | None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 from shapely import make_valid
 from shapely.geometry import mapping, shape
 from shapely.ops import transform
@@ -56,7 +57,7 @@ def import_geocodes(
         raise ImportFailed(str(path), "expected a GeoJSON FeatureCollection")
     try:
         source_crs = CRS.from_user_input(crs)
-    except Exception:
+    except CRSError:
         raise ImportFailed(str(path), f"unknown CRS {crs!r}") from None
     to_wgs84 = None
     if not source_crs.equals(CRS.from_epsg(4326)):

@@ -271,7 +271,8 @@ class CapIntake:
         if ending:
             ended = []
             for e in live:
-                assert e.alert_id is not None
+                if e.alert_id is None:  # a suggestion never sent has nothing playing
+                    continue
                 if plan is not None and plan.signal == "all_clear":
                     alerts.all_clear(
                         e.alert_id, messages=plan.messages or None, role=caller.issuing_role
@@ -283,20 +284,24 @@ class CapIntake:
             if not ended:
                 return self._final(row, caller, "recorded", "nothing referenced is playing")
             return self._final(row, caller, kind, f"ended {', '.join(ended)}", ended[-1])
-        assert plan is not None
+        if plan is None:  # not an ending and nothing to play: keep it on record
+            return self._final(row, caller, "recorded", "no area or text to play")
         expires = message.expires
         if expires is not None and expires <= now:
             for e in live:
-                assert e.alert_id is not None
+                if e.alert_id is None:  # a suggestion never sent has nothing playing
+                    continue
                 alerts.cancel(e.alert_id, role=caller.issuing_role)
             return self._final(row, caller, "recorded", "update expired on arrival; ended")
         if not live:
             return self._new_alert(row, message, caller, now)
         keep, *others = sorted(live, key=lambda e: e.sent, reverse=True)
         for e in others:
-            assert e.alert_id is not None
+            if e.alert_id is None:  # a suggestion never sent has nothing playing
+                continue
             alerts.cancel(e.alert_id, role=caller.issuing_role)
-        assert keep.alert_id is not None
+        if keep.alert_id is None:  # live() lists only messages that have an alert
+            raise RuntimeError(f"CAP message {keep.id} is live without an alert")
         if plan.target is None or not plan.lantern_ids or not plan.languages:
             alerts.cancel(keep.alert_id, role=caller.issuing_role)
             return self._final(row, caller, "cancelled", "the update reaches none of our lanterns")
@@ -370,7 +375,8 @@ class CapIntake:
     ) -> CapMessageRow:
         with self._db.session() as session:
             stored = cap_store.get(session, row.id)
-            assert stored is not None
+            if stored is None:  # written in an earlier committed transaction
+                raise RuntimeError(f"CAP message {row.id} vanished while it was decided")
             stored.decision, stored.reason = decision, reason[:2000]
             stored.alert_id = alert_id or stored.alert_id
             stored.plan_json = row.plan_json

@@ -115,7 +115,8 @@ def build_message(raw: RawMessage) -> CapMessage:
         infos.append(_info(r, item, (*loc, "info", i), sent))
     if r.problems:
         raise CapRefused(summarise(r.problems), r.problems)
-    assert sent is not None
+    if sent is None:  # a missing or bad <sent> is one of the problems raised above
+        raise CapRefused.single(("sent",), "missing or not a CAP date-time")
     message = CapMessage(
         identifier=identifier,
         sender=sender,

@@ -49,7 +49,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     def alert_spec(self, repeat: int = 1, interval_s: float = 5.0) -> AlertSpec:
-        assert self.target is not None
+        if self.target is None:  # callers send only plans with an area
+            raise ValueError("a CAP plan without an area cannot become an alert")
         return AlertSpec(
             repeat=repeat,
             interval_s=interval_s,

@@ -94,14 +94,14 @@ def users_list(database_url: str | None = DbOption, data_dir: Path | None = Data
 def users_revoke(
     username: str, database_url: str | None = DbOption, data_dir: Path | None = DataDirOption
 ) -> None:
-    """Revoke a user and end every session they have open."""
+    """Revoke a user: every session they have open ends and their API tokens stop working."""
     auth, audit = _services(database_url, data_dir)
     try:
         auth.revoke_user(username)
     except LightctlError as exc:
         fail_with(exc)
     audit.append("users.revoke", actor(), (), username, {})
-    console.print(f"user [bold]{username}[/] revoked; their sessions have ended")
+    console.print(f"user [bold]{username}[/] revoked; their sessions and tokens have ended")
 
 
 @tokens_app.command("create")
@@ -110,6 +110,13 @@ def tokens_create(
     role: list[str] = RoleOption,
     group: list[str] = GroupOption,
     expires_in: int | None = typer.Option(None, "--expires-in", min=60, help="seconds"),
+    user: str | None = typer.Option(
+        None,
+        "--user",
+        "-u",
+        help="the person it is issued to: the four-eyes rule counts their token and their "
+        "sign-in as one person, and only a user's token may approve a held alert",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the token"),
     database_url: str | None = DbOption,
     data_dir: Path | None = DataDirOption,
@@ -117,14 +124,18 @@ def tokens_create(
     """Create an API token; it is shown once and stored only as a hash."""
     auth, audit = _services(database_url, data_dir)
     try:
-        row, secret = auth.create_token(name, role, group, expires_in)
+        row, secret = auth.create_token(name, role, group, expires_in, user=user)
     except LightctlError as exc:
         fail_with(exc)
     audit.append(
-        "tokens.create", actor(), (), row.id, {"name": name, "roles": row.roles, "groups": group}
+        "tokens.create",
+        actor(),
+        (),
+        row.id,
+        {"name": name, "roles": row.roles, "groups": group, "user": user},
     )
     if quiet:
-        print(secret)
+        typer.echo(secret)  # the bare secret for a pipe: no markup, never wrapped
         return
     console.print(f"token [bold]{row.id}[/] ({name}, roles {row.roles}) created")
     console.print(f"token (shown once): {secret}", markup=False)
@@ -137,13 +148,16 @@ def tokens_list(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     auth, _audit = _services(database_url, data_dir)
-    table = Table("id", "kind", "name", "roles", "groups", "created", "expires", "last used")
+    table = Table(
+        "id", "kind", "name", "user", "roles", "groups", "created", "expires", "last used"
+    )
     for t in auth.list_tokens(include_sessions=sessions):
         name = t.name + (" [red](revoked)[/]" if t.revoked_at else "")
         table.add_row(
             t.id,
             t.kind,
             name,
+            t.username or "",
             t.roles,
             t.groups,
             _when(t.created_at),
@@ -185,7 +199,8 @@ def demo_accounts(db: Database) -> DemoAccounts:
         except LightctlError:
             auth.create_user(username, password, username)
         passwords[username] = password
-    row, token = auth.create_token(f"demo-{row_suffix()}", "dispatcher")
+    # The token is the dispatcher user's: with four eyes on, it and their sign-in are one person.
+    row, token = auth.create_token(f"demo-{row_suffix()}", "dispatcher", user="dispatcher")
     audit.append("demo.accounts", actor(), (), row.id, {"users": sorted(passwords)})
     return DemoAccounts(passwords, token)
 

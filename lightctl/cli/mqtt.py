@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from sqlmodel import col, select
 
 from lightctl.cli.inventory import DataDirOption, DbOption, open_db
-from lightctl.cli.output import console, fail
+from lightctl.cli.output import EXIT_INVALID, console, fail
 from lightctl.security import broker
+from lightctl.security.ack_keys import PUBLIC_FILE, AckKeyFileError, PublicAckKey, read_public
 from lightctl.security.certs import write_ca_and_server
+from lightctl.store import Database
+from lightctl.store import lantern_keys as key_store
 from lightctl.store.tables import LanternRow
 
 app = typer.Typer(help="Broker lock-down for production.", no_args_is_help=True)
@@ -34,13 +38,20 @@ def credentials(
     ),
     plain_port: int = typer.Option(1883, help="plain listener port (0: none)"),
     tls_port: int = typer.Option(8883, help="TLS listener port"),
+    ack_keys: bool = typer.Option(
+        True,
+        help="an Ed25519 ack key per lantern (private in credentials.json, public in "
+        f"{PUBLIC_FILE}; --from-db stores the public keys at once)",
+    ),
     database_url: str | None = DbOption,
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Password file (one user per lantern, gateway and the service), ACL, mosquitto.conf."""
+    """Password file (one user per lantern, gateway and the service), ACL, mosquitto.conf, and
+    each lantern's ack signing key."""
     if (inventory is None) == (not from_db):
         fail("give exactly one of --inventory FILE or --from-db")
     gateways: dict[str, list[str]] = {}
+    db: Database | None = None
     if inventory is not None:
         ids = broker.inventory_ids(inventory)
         if gateway_prefix:
@@ -56,10 +67,16 @@ def credentials(
     if not ids:
         fail("no lanterns found: import the inventory first, or give --inventory")
     try:
-        creds = broker.BrokerCredentials.generate(ids, gateways)
+        creds = broker.BrokerCredentials.generate(
+            ids, gateways, ack_keys_for=ids if ack_keys else ()
+        )
     except ValueError as exc:
         fail(str(exc))
     hasher = broker.write_all(out, creds, root)
+    if db is not None and creds.ack_keys:
+        stored = _store_keys(db, [k.public for k in creds.ack_keys.values()], replace=True)
+        console.print(f"  {stored} ack keys stored; the lanterns' earlier keys are revoked")
+        db.dispose()
     if tls:
         write_ca_and_server(out, hostname)
     conf = broker.conf_text(out.resolve(), plain_port or None, tls_port, tls)
@@ -73,6 +90,41 @@ def credentials(
         markup=False,
     )
     console.print(
-        f"  {broker.SECRETS_FILE} holds every plain password: provision the lanterns, "
-        "then keep it offline"
+        f"  {broker.SECRETS_FILE} holds every plain password and private ack key: provision "
+        "the lanterns, then keep it offline"
     )
+    if creds.ack_keys and db is None:
+        console.print(
+            f"  store the public ack keys: lightctl mqtt lantern-keys {out / PUBLIC_FILE}",
+            markup=False,
+        )
+
+
+@app.command("lantern-keys")
+def lantern_keys(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help=f"{PUBLIC_FILE}"),
+    replace: bool = typer.Option(
+        True, help="revoke each lantern's earlier keys (--no-replace: keep them during a roll-out)"
+    ),
+    database_url: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Store the lanterns' public ack keys: from then on their acks must be signed."""
+    try:
+        keys = read_public(file)
+    except AckKeyFileError as exc:
+        fail(str(exc), EXIT_INVALID)
+    db, _settings = open_db(database_url, data_dir)
+    try:
+        stored = _store_keys(db, keys, replace=replace)
+    except ValueError as exc:
+        fail(f"{file}: {exc}", EXIT_INVALID)
+    finally:
+        db.dispose()
+    console.print(f"{stored} new ack keys of {len(keys)} lanterns stored")
+
+
+def _store_keys(db: Database, keys: list[PublicAckKey], *, replace: bool) -> int:
+    rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public_key) for k in keys]
+    with db.session() as session:
+        return key_store.add_keys(session, rows, datetime.now(UTC), replace=replace)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from lightctl.api import create_app
 from lightctl.broker import EmbeddedBroker, pick_port, port_is_free
@@ -20,10 +23,13 @@ from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
 from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
 from lightctl.runtime import Runtime
+from lightctl.security import broker as lockdown
+from lightctl.security.ack_keys import AckKey, generate_keys, write_private
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
 from lightctl.signing import KeyStore
 from lightctl.store import Database
+from lightctl.store import lantern_keys as key_store
 from lightctl.templates import TemplateInvalid
 
 
@@ -72,13 +78,7 @@ def serve(
     refuse_open_production(settings)
     if not port_is_free(settings.http_port, settings.http_host):
         fail(f"port {settings.http_port} on {settings.http_host} is already in use (--port)")
-    uvicorn.run(
-        create_app(settings, _checked_runtime(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=log_level,
-        access_log=False,
-    )
+    _run(settings, _checked_runtime(settings), settings.http_host, settings.http_port, log_level)
 
 
 def demo(
@@ -103,28 +103,53 @@ def demo(
     # the process before `finally` stops the simulator and broker, which would outlive the demo.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     try:
+        # Like production: every demo lantern signs its acks with its own key, and the embedded
+        # broker lets in only the generated accounts (service, simulator gateways), on 127.0.0.1.
+        lantern_ids = lockdown.inventory_ids(DEMO_LANTERNS)
+        broker_dir = data_dir / "broker"
+        mqtt_account: dict[str, object] = {}
         if broker is None:
-            embedded = EmbeddedBroker(data_dir)
-            embedded.start()
-            broker = embedded.url
-            console.print(f"broker: {embedded.kind} on {broker}")
+            embedded = EmbeddedBroker.locked_down(broker_dir, lantern_ids)
+            creds = embedded.credentials
+            if creds is None:  # locked_down always generates them; never start an open broker
+                raise RuntimeError("the demo broker was made without credentials")
+            ack_keys, credentials_file = creds.ack_keys, embedded.credentials_file
+            mqtt_account = {
+                "mqtt_username": creds.service[0],
+                "mqtt_password_file": embedded.service_password_file,
+            }
+        else:
+            ack_keys = generate_keys(lantern_ids)
+            credentials_file = broker_dir / "ack-keys.json"
+            write_private(credentials_file, ack_keys)
         # Operators inject faults into the simulated fleet from the console via its control API.
         control_port = pick_port(0) if fleet else None
         settings = _settings(
             data_dir=data_dir,
-            mqtt_url=broker,
+            mqtt_url=embedded.url if embedded is not None else broker,
             http_port=port,
             http_host="127.0.0.1",
             database_url=f"sqlite:///{data_dir / 'lightctl.db'}",
             database_auto_upgrade=True,  # the demo owns its database
             simulator_control_url=f"http://127.0.0.1:{control_port}" if control_port else None,
+            **mqtt_account,
         )
+        if embedded is not None:
+            embedded.roots = (settings.topic_root,)
+            embedded.start()
+            broker = embedded.url
+            console.print(
+                f"broker: {embedded.kind} on {broker} (127.0.0.1 only; accounts and ack keys "
+                f"in {embedded.credentials_file}, no anonymous clients)",
+                markup=False,
+            )
         _load_demo_inventory(settings)
+        _store_ack_keys(settings, ack_keys)
         accounts = demo_accounts(Database(settings.resolved_database_url))
         # The simulated lanterns check every signature against the keys the service signs with.
         keys = KeyStore.in_data_dir(settings.data_dir)
         keys.ensure()
-        if fleet:
+        if fleet and broker is not None:  # broker: the embedded one's URL, or the one given
             sim = subprocess.Popen(
                 [
                     sys.executable,
@@ -144,16 +169,12 @@ def demo(
                     str(keys.trust_path),
                     "--control-port",
                     str(control_port),
+                    "--credentials",
+                    str(credentials_file),
                 ],
             )
         _banner(settings, accounts)
-        uvicorn.run(
-            create_app(settings, _checked_runtime(settings)),
-            host="127.0.0.1",
-            port=port,
-            log_level=log_level,
-            access_log=False,
-        )
+        _run(settings, _checked_runtime(settings), "127.0.0.1", port, log_level)
     except LightctlError as exc:
         fail_with(exc)
     finally:
@@ -165,6 +186,46 @@ def demo(
                 sim.kill()
         if embedded is not None:
             embedded.stop()
+
+
+# What shut-down gives responses still running after the progress streams were ended (a large
+# export, an upload) before they are cut: a SIGTERM never waits forever.
+GRACEFUL_SHUTDOWN_S = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn waits for open responses before it runs the application's shut-down; progress
+    streams are told first, so they end at once instead of holding the process."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self._runtime = runtime
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._runtime.events is not None:
+            self._runtime.events.close()
+        await super().shutdown(sockets)
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """How lightctl runs under uvicorn (also the integration tests' live service)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        # The client address is the peer's; forwarded headers count only from the proxies in
+        # settings.trusted_proxies (api/addresses.py). uvicorn's own default believes
+        # X-Forwarded-For from anyone reaching 127.0.0.1, which let a local caller be anyone.
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+
+
+def _run(settings: Settings, runtime: Runtime, host: str, port: int, log_level: str) -> None:
+    config = uvicorn_config(create_app(settings, runtime), host, port, log_level)
+    _Server(config, runtime).run()
 
 
 def _checked_runtime(settings: Settings) -> Runtime:
@@ -204,6 +265,15 @@ def _load_demo_inventory(settings: Settings) -> None:
         )
     print_report(streets, "demo street segments")
     print_report(lanterns, "demo lanterns")
+    db.dispose()
+
+
+def _store_ack_keys(settings: Settings, keys: dict[str, AckKey]) -> None:
+    """The demo makes new lantern keys on every start: the previous ones are forgotten."""
+    db = Database(settings.resolved_database_url)
+    rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public.public_key) for k in keys.values()]
+    with db.session() as session:
+        key_store.add_keys(session, rows, datetime.now(UTC), replace=True, forget_old=True)
     db.dispose()
 
 

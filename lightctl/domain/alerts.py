@@ -108,7 +108,10 @@ def expiry(
             raise InvalidRequest.at(("expires_at",), "must carry a time zone", str(expires_at))
         at, field = expires_at, "expires_at"
     else:
-        at, field = now + timedelta(seconds=expires_in_s or default_s), "expires_in_s"
+        seconds = expires_in_s or default_s
+        if seconds > max_s:  # before the sum: 1e15 s overflows a datetime
+            raise InvalidRequest.at(("expires_in_s",), f"is more than {max_s} s ahead", seconds)
+        at, field = now + timedelta(seconds=seconds), "expires_in_s"
     if at <= now:
         raise InvalidRequest.at((field,), "lies in the past", at.isoformat())
     if at > now + timedelta(seconds=max_s):

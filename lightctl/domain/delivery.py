@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -77,3 +79,71 @@ def next_state(current: DeliveryState, ack_status: str) -> DeliveryState | None:
 
 def is_terminal(state: DeliveryState) -> bool:
     return state in TERMINAL
+
+
+class AckRefusal(StrEnum):
+    """Why an ack for a command we did send that lantern is still not believed."""
+
+    NOT_SENT = "not_sent"  # the delivery is held for approval: nothing was published
+    WRONG_STATUS = "status_not_for_command"  # e.g. `playing` for a light, `applied` for audio
+    PLAYED_MISMATCH = "played_mismatch"  # `done` without exactly the clips that were sent
+
+
+@dataclass(frozen=True, slots=True)
+class AckedCommand:
+    """What the service sent, as far as judging an ack for it needs."""
+
+    channel: str
+    op: str
+    # An audio `set`: the sha256 of every spoken clip in playback order, repeats included (what
+    # a `done` must list as played). None for other commands, or when the envelope is unreadable.
+    clips: tuple[str, ...] | None = None
+    sent_ahead: bool = False  # has a starts_at: a release may end it before it ever played
+
+
+# Statuses a lantern sends for each kind of command (firmware_sim/lantern.py is the reference):
+# audio plays (`playing`, `done` once played to the end); light, projection and path hold a slot
+# (`applied`, `done` when it expires or is released); a release only answers `done`.
+_AUDIO_SET = frozenset(
+    {"received", "playing", "done", "interrupted", "rejected", "failed", "expired"}
+)
+_OUTPUT_SET = frozenset(
+    {"received", "applied", "done", "interrupted", "rejected", "failed", "expired"}
+)
+_RELEASE = frozenset({"received", "done", "rejected", "failed", "expired"})
+_RELEASED = "released"  # the ack reason of a set ended by a release before it started
+
+
+def statuses_for(command: AckedCommand) -> frozenset[str]:
+    if command.op == "release":
+        return _RELEASE
+    return _AUDIO_SET if command.channel == "audio" else _OUTPUT_SET
+
+
+def judge_ack(
+    current: DeliveryState,
+    ack_status: str,
+    command: AckedCommand | None,
+    played: Sequence[str] | None = None,
+    reason: str | None = None,
+) -> DeliveryState | AckRefusal | None:
+    """The state an ack moves a delivery to, ``None`` when it changes nothing (a duplicate or a
+    late one), or why it is refused.
+
+    Order: nothing leaves a terminal state and nothing moves backwards (received < playing <
+    done); an ack cannot deliver what was never published; the status must be one the lantern
+    sends for that kind of command; an audio `done` must list exactly the clips sent (in order,
+    with repeats), except for a command sent ahead that a release ended before it began.
+    """
+    if current in TERMINAL:
+        return None
+    if current is DeliveryState.HELD:
+        return AckRefusal.NOT_SENT
+    if command is not None:
+        if ack_status not in statuses_for(command):
+            return AckRefusal.WRONG_STATUS
+        if ack_status == "done" and command.clips is not None:
+            ended_unplayed = command.sent_ahead and played is None and reason == _RELEASED
+            if not ended_unplayed and tuple(played or ()) != command.clips:
+                return AckRefusal.PLAYED_MISMATCH
+    return next_state(current, ack_status)

@@ -28,6 +28,10 @@ CEILING: dict[Role, int | None] = {
     Role.VIEWER: None,
 }
 
+# Who answers for the streets sees and ends every steering; any other caller (a city app) only
+# the steerings it made itself.
+STEERING_OVERSIGHT = frozenset({Role.ADMIN, Role.DISPATCHER, Role.OPERATOR})
+
 # Life safety: the slots a break-glass bypass of the four-eyes rule may be used for.
 LIFE_SAFETY_MAX = slot.LIFE_SAFETY_AUTOMATIC
 
@@ -89,6 +93,15 @@ class Principal:
     token_id: str | None = None
     # A city app may be limited to its own groups; empty means no limit.
     groups: frozenset[str] = field(default_factory=frozenset)
+    # The person behind the credential: a session's user, or the user an API token was issued
+    # to (``lightctl tokens create --user``); None for a machine token and the bootstrap token.
+    user: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Whose work this is: the user, else the machine token's name (``token:<name>``), so a
+        city app's token and its replacement of the same name own the same steerings."""
+        return self.user or self.subject
 
     @property
     def authenticated(self) -> bool:
@@ -101,6 +114,16 @@ class Principal:
     @property
     def role_names(self) -> tuple[str, ...]:
         return tuple(sorted(r.value for r in self.roles))
+
+    @property
+    def steering_scope(self) -> str | None:
+        """The owner whose steerings this caller may see and end; None: every steering."""
+        return None if self.roles & STEERING_OVERSIGHT else self.owner
+
+    def held_by(self, rule: frozenset[str]) -> bool:
+        """Under the four-eyes rule: ANY of the caller's roles is held (adding ``viewer`` to a
+        dispatcher token must not lift the rule)."""
+        return any(r.value in rule for r in self.roles)
 
     def may_use(self, priority: int) -> bool:
         ceiling = self.ceiling

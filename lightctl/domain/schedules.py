@@ -113,7 +113,8 @@ def night_time(day: date, at: time, zone: tzinfo) -> datetime:
 def _instant(day: date, switch: SwitchTime, sun: SunAt, zone: tzinfo) -> datetime | None:
     if switch.at is not None:
         return night_time(day, switch.at, zone)
-    assert switch.event is not None
+    if switch.event is None:
+        raise ValueError("a switch time needs a sun event or a fixed time")
     # Evening events on the night's date, morning events on the next day's.
     evening = switch.event in ("sunset", "dusk")
     events = sun(day if evening else day + timedelta(days=1))

@@ -101,6 +101,8 @@ def end_time(now: datetime, ends_at: datetime | None, ends_in_s: int | None) -> 
             raise InvalidRequest.at(("ends_at",), "must carry a time zone", str(ends_at))
         at, field = ends_at, "ends_at"
     else:
+        if (ends_in_s or 0) > MAX_DURATION_S:  # before the sum: 1e15 s overflows a datetime
+            raise InvalidRequest.at(("ends_in_s",), "is more than 7 days ahead", ends_in_s)
         at, field = now + timedelta(seconds=ends_in_s or 0), "ends_in_s"
     if at <= now:
         raise InvalidRequest.at((field,), "lies in the past", at.isoformat())

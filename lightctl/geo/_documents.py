@@ -75,22 +75,37 @@ def geojson_features(path: Path, doc: Any) -> list[Any]:
     return list(doc["features"])
 
 
+def _feature_id(feature: dict[str, Any], properties: dict[str, Any], id_field: str | None) -> Any:
+    if id_field is not None:
+        return properties.get(id_field)
+    candidates = (feature.get("id"), properties.get("nisnr"), properties.get("id"))
+    return next((c for c in candidates if c is not None), None)
+
+
+def _has_ids(features: list[Any]) -> bool:
+    """Whether any feature carries an id where ``geojson_rows`` looks (else: ids from positions)."""
+    for feature in features:
+        if isinstance(feature, dict):
+            props = feature.get("properties")
+            if _feature_id(feature, props if isinstance(props, dict) else {}, None) is not None:
+                return True
+    return False
+
+
 def geojson_rows(features: list[Any], id_field: str | None) -> Iterator[RawLantern | SkippedRow]:
-    """Features to raw lanterns: id from ``id_field``, else the feature id, else nisnr/id."""
+    """Features to raw lanterns: id from ``id_field``, else the feature id, else nisnr/id; a file
+    where no feature has any of these gets ids from positions (``id_from_position``)."""
+    positional = id_field is None and not _has_ids(features)
     for row_no, feature in enumerate(features, start=1):
         if not (isinstance(feature, dict) and feature.get("type") == "Feature"):
             yield SkippedRow(row_no, "not a GeoJSON Feature")
             continue
         properties = feature.get("properties")
         properties = dict(properties) if isinstance(properties, dict) else {}
-        if id_field is not None:
-            raw_id = properties.get(id_field)
-        else:
-            candidates = (feature.get("id"), properties.get("nisnr"), properties.get("id"))
-            raw_id = next((c for c in candidates if c is not None), None)
         lantern_id: str | None = None
         try:
-            lantern_id = lantern_id_of(raw_id)
+            if not positional:
+                lantern_id = lantern_id_of(_feature_id(feature, properties, id_field))
             x, y = _point(feature.get("geometry"))
         except BadRow as exc:
             yield SkippedRow(row_no, str(exc), lantern_id)

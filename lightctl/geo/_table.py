@@ -20,15 +20,40 @@ from lightctl.geo.records import (
 
 # Excel in German-speaking locales writes ';' and decimal commas; tabs come from copy-paste.
 _DELIMITERS = ",;\t"
-_ID_COLUMNS = ("nisnr", "id")
-_WKT_COLUMNS = ("geometry", "wkt", "geom", "the_geom")
+# Header names are compared lower-case without spaces, '_', '-', '.' and brackets ("X_Coord" is
+# "xcoord"). objectid/fid are left out on purpose: exports renumber them, a position is steadier.
+ID_COLUMNS = (
+    "nisnr",
+    "id",
+    "lanternid",
+    "lampid",
+    "lightid",
+    "streetlightid",
+    "luminaireid",
+    "assetid",
+    "uid",
+    "gmlid",
+)
+_WKT_COLUMNS = ("geometry", "wkt", "geom", "thegeom", "shape", "wktgeom")
+# "lat, lon" in one cell: the "Geo Point" column of OpenDataSoft portals (many cities' open data).
+_LATLON_COLUMNS = ("geopoint2d", "geopoint", "latlon", "latlng")
 _XY_COLUMNS = (
-    ("x", "y"),
+    ("longitude", "latitude"),
     ("lon", "lat"),
     ("lng", "lat"),
-    ("longitude", "latitude"),
-    ("e", "n"),
+    ("long", "lat"),
+    ("lonwgs84", "latwgs84"),
+    ("wgs84lon", "wgs84lat"),
+    ("x", "y"),
+    ("xcoord", "ycoord"),
+    ("xcoordinate", "ycoordinate"),
+    ("coordx", "coordy"),
     ("easting", "northing"),
+    ("east", "north"),
+    ("e", "n"),
+    ("lv95e", "lv95n"),
+    ("rechtswert", "hochwert"),
+    ("ostwert", "nordwert"),
 )
 ORIENTATION_KEYS = ("orientierung", "orientierung_deg", "orientation", "orientation_deg")
 
@@ -44,11 +69,12 @@ class CsvLayout:
 
     delimiter: str
     header: tuple[str, ...]
-    id_col: int
+    id_col: int | None  # None: no id column, ids come from the position
     wkt_col: int | None
     x_col: int | None
     y_col: int | None
     orientation_col: int | None
+    latlon_col: int | None = None
 
     @classmethod
     def read(cls, path: Path, id_field: str | None) -> CsvLayout:
@@ -62,38 +88,47 @@ class CsvLayout:
             raise ImportFailed(str(path), "empty file: no header line")
         delimiter = max(_DELIMITERS, key=first.count)
         header = tuple(next(csv.reader([first], delimiter=delimiter)))
-        lowered = [h.strip().lower() for h in header]
+        keys = [column_key(h) for h in header]
 
         def find(*names: str) -> int | None:
-            return next((lowered.index(n) for n in names if n in lowered), None)
+            return next((keys.index(n) for n in names if n in keys), None)
 
         if id_field is not None:
-            id_col = find(id_field.strip().lower())
+            id_col = find(column_key(id_field))
             if id_col is None:
                 raise InvalidRequest.at(
                     ("id_field",), "no such column in the file", value=id_field, suggestions=header
                 )
         else:
-            id_col = find(*_ID_COLUMNS)
-            if id_col is None:
-                raise ImportFailed(
-                    str(path), f"no id column (nisnr or id; or name one as id_field) in {header}"
-                )
+            id_col = find(*ID_COLUMNS)
         wkt_col = find(*_WKT_COLUMNS)
+        latlon_col = None if wkt_col is not None else find(*_LATLON_COLUMNS)
         x_col = y_col = None
-        if wkt_col is None:
-            pair = next(((x, y) for x, y in _XY_COLUMNS if x in lowered and y in lowered), None)
+        if wkt_col is None and latlon_col is None:
+            pair = next(((x, y) for x, y in _XY_COLUMNS if x in keys and y in keys), None)
             if pair is None:
+                seen = ", ".join(repr(h) for h in header)
                 raise ImportFailed(
                     str(path),
-                    "no coordinate columns: expected geometry (WKT POINT) or x/y, lon/lat, e/n; "
-                    f"found {header}",
+                    "cannot find the coordinate columns: expected a WKT POINT column (geometry, "
+                    "wkt, geom) or a pair such as longitude/latitude, lon/lat, lng/lat, x/y, "
+                    f"easting/northing, e/n; the header has {seen}",
                 )
-            x_col, y_col = lowered.index(pair[0]), lowered.index(pair[1])
-        return cls(delimiter, header, id_col, wkt_col, x_col, y_col, find(*ORIENTATION_KEYS))
+            x_col, y_col = keys.index(pair[0]), keys.index(pair[1])
+        return cls(
+            delimiter,
+            header,
+            id_col,
+            wkt_col,
+            x_col,
+            y_col,
+            find(*(column_key(k) for k in ORIENTATION_KEYS)),
+            latlon_col,
+        )
 
     def coordinate_cols(self) -> set[int]:
-        return {c for c in (self.wkt_col, self.x_col, self.y_col) if c is not None}
+        cols = (self.wkt_col, self.x_col, self.y_col, self.latlon_col)
+        return {c for c in cols if c is not None}
 
     def parse(self, row_no: int, cells: list[str]) -> RawLantern | SkippedRow:
         """One data line to a raw lantern (source CRS units) or the reason it is skipped."""
@@ -101,7 +136,8 @@ class CsvLayout:
         try:
             if len(cells) != len(self.header):
                 raise BadRow(f"row has {len(cells)} fields, the header has {len(self.header)}")
-            lantern_id = lantern_id_of(cells[self.id_col])
+            if self.id_col is not None:
+                lantern_id = lantern_id_of(cells[self.id_col])
             x, y = self._coordinates(cells)
         except BadRow as exc:
             return SkippedRow(row_no, str(exc), lantern_id)
@@ -117,8 +153,10 @@ class CsvLayout:
     def _coordinates(self, cells: list[str]) -> tuple[float, float]:
         if self.wkt_col is not None:
             return _wkt_point(cells[self.wkt_col])
-        assert self.x_col is not None
-        assert self.y_col is not None
+        if self.latlon_col is not None:
+            return _lat_lon_cell(cells[self.latlon_col])
+        if self.x_col is None or self.y_col is None:  # read() finds WKT, a geo point or x/y
+            raise BadRow("no coordinate columns")
         x_text, y_text = cells[self.x_col], cells[self.y_col]
         if not x_text.strip() and not y_text.strip():
             raise BadRow("missing coordinates")
@@ -143,6 +181,21 @@ def _wkt_point(text: str) -> tuple[float, float]:
     if match is None:
         raise BadRow(f"geometry is not a WKT POINT: {text[:40]!r}")
     return parse_number(match[1], "coordinate E/x"), parse_number(match[2], "coordinate N/y")
+
+
+def _lat_lon_cell(text: str) -> tuple[float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip():
+        raise BadRow("missing coordinates")
+    if len(parts) != 2:
+        raise BadRow(f"geo point is not 'lat, lon': {text[:40]!r}")
+    lat, lon = parse_number(parts[0], "latitude"), parse_number(parts[1], "longitude")
+    return lon, lat
+
+
+def column_key(name: str) -> str:
+    """A header name compared loosely: lower case without spaces, '_', '-', '.', brackets."""
+    return re.sub(r"[\s_\-.()\[\]]+", "", name.strip().lower())
 
 
 def csv_rows(path: Path, layout: CsvLayout) -> Iterator[RawLantern | SkippedRow]:

@@ -103,16 +103,62 @@ def guide(line: LineString, lons: FloatArray, lats: FloatArray, reverse: bool) -
     metric = shapely.transform(shapely.segmentize(line, _SEGMENT_DEG), forward)
     if reverse:
         metric = shapely.reverse(metric)
-    length = float(metric.length)
+    route = _Segments(shapely.get_coordinates(metric))
+    length = route.length
     xs, ys = projection.to_xy(lons, lats)
-    along = np.asarray(shapely.line_locate_point(metric, shapely.points(xs, ys)), dtype=np.float64)
+    along = route.locate(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
     step = min(_BEARING_STEP_M, length)
     start = np.minimum(along, length - step)  # at the very end: the last metre before it
-    a = shapely.get_coordinates(shapely.line_interpolate_point(metric, start))
-    b = shapely.get_coordinates(shapely.line_interpolate_point(metric, start + step))
+    a, b = route.point_at(start), route.point_at(start + step)
     lon_a, lat_a = projection.to_lonlat(a[:, 0], a[:, 1])
     lon_b, lat_b = projection.to_lonlat(b[:, 0], b[:, 1])
     azimuth, _back, _dist = _GEOD.inv(lon_a, lat_a, lon_b, lat_b)
     headings = np.mod(np.asarray(azimuth, dtype=np.float64), 360.0)
     scale = projection.scale_at(centre.x, centre.y)  # projected metres per true metre
     return RouteGuide(headings, along / scale, length / scale)
+
+
+class _Segments:
+    """A metric polyline as arrays of segments: where each lantern's nearest point lies along it
+    and which point lies at a distance, as shapely's ``line_locate_point`` and
+    ``line_interpolate_point`` answer, in O(n log v) instead of O(n x v) (a 5,000-position route
+    and 20,000 lanterns: 5.5 s with shapely's, ~0.1 s here)."""
+
+    __slots__ = ("_a", "_ends", "_lengths", "_starts", "_steps", "length")
+
+    def __init__(self, coords: FloatArray) -> None:
+        self._a = coords[:-1]
+        self._steps = coords[1:] - coords[:-1]
+        self._lengths = np.hypot(self._steps[:, 0], self._steps[:, 1])
+        self._ends = np.cumsum(self._lengths)
+        self._starts = self._ends - self._lengths
+        self.length = float(self._ends[-1])
+
+    def locate(self, xs: FloatArray, ys: FloatArray) -> FloatArray:
+        """Distance along the line of each point's nearest point on it."""
+        if not len(xs):
+            return np.empty(0, dtype=np.float64)
+        a, b = self._a, self._a + self._steps
+        tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+        points, segments = tree.query_nearest(shapely.points(xs, ys), all_matches=True)
+        # Of equally near segments the first along the line (a point on a bend's bisector).
+        order = np.lexsort((segments, points))
+        points, segments = points[order], segments[order]
+        first = np.concatenate([[True], points[1:] != points[:-1]])
+        seg = np.empty(len(xs), dtype=np.intp)
+        seg[points[first]] = segments[first]
+        d, lengths = self._steps[seg], self._lengths[seg]
+        dot = (xs - a[seg, 0]) * d[:, 0] + (ys - a[seg, 1]) * d[:, 1]
+        t = np.divide(dot, lengths**2, out=np.zeros_like(dot), where=lengths > 0)
+        along: FloatArray = self._starts[seg] + np.clip(t, 0.0, 1.0) * lengths
+        return along
+
+    def point_at(self, distance: FloatArray) -> FloatArray:
+        """The (n, 2) points at these distances along the line (clamped to its ends)."""
+        distance = np.clip(distance, 0.0, self.length)
+        seg = np.minimum(np.searchsorted(self._ends, distance), len(self._ends) - 1)
+        lengths = self._lengths[seg]
+        offset = distance - self._starts[seg]
+        t = np.divide(offset, lengths, out=np.zeros_like(offset), where=lengths > 0)
+        out: FloatArray = self._a[seg] + t[:, None] * self._steps[seg]
+        return out

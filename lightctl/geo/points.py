@@ -72,12 +72,21 @@ class MetricPoints:
         # One scale for the whole corridor: it changes by 1e-6 over 2 km, 1e-4 over 100 km.
         reach = width_m * self.projection.scale_at(centre.x, centre.y)
         metric = self._to_metric(_split_long_edges(line))
+        # Candidates come from a copy of the line simplified by the reach, asked at twice the
+        # reach (every point near the line is that near the copy); the exact distance to the
+        # full line then decides. The copy keeps the number of pieces near length / reach
+        # whatever the line's wiggles: a 1,000-position zigzag under a 2 km reach asked piece
+        # by piece paired each piece with ~10,000 of 40,000 lanterns (6 s); now 60 ms.
+        coarse = shapely.simplify(metric, reach, preserve_topology=False)
         # Asked piece by piece: the envelope of a whole winding 2 km route holds ~20 times the
         # lanterns its 25 m corridor does, each piece's envelope only a few times.
-        coords = shapely.get_coordinates(shapely.segmentize(metric, max(4.0 * reach, 50.0)))
+        coords = shapely.get_coordinates(shapely.segmentize(coarse, max(4.0 * reach, 50.0)))
         pieces = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
-        _piece, hits = self._tree.query(pieces, predicate="dwithin", distance=reach)
-        return np.unique(hits).astype(np.intp)
+        _piece, hits = self._tree.query(pieces, predicate="dwithin", distance=2.0 * reach)
+        candidates = np.unique(hits).astype(np.intp)
+        shapely.prepare(metric)
+        near = shapely.dwithin(metric, self._tree.geometries.take(candidates), reach)
+        return np.asarray(candidates[near], dtype=np.intp)
 
     def _to_metric(self, geometry: shapely.Geometry) -> shapely.Geometry:
         projection = self.projection

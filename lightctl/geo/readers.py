@@ -16,6 +16,7 @@ from typing import Any
 
 from lightctl.errors import ImportFailed, InvalidRequest
 from lightctl.geo import _documents as docs
+from lightctl.geo import osm
 from lightctl.geo._table import CsvLayout, count_csv_rows, csv_rows
 from lightctl.geo.crs import WGS84, checked_crs, is_wgs84, to_wgs84
 from lightctl.geo.records import LanternRecord, RawLantern, SkippedRow, StreetSegment, check
@@ -141,14 +142,66 @@ def count_rows(path: str | Path, fmt: str | LanternFormat | None = None) -> int:
     return len(docs.ngsi_streetlights(file, doc))
 
 
-def read_streets(path: str | Path, crs: str = WGS84) -> Iterator[StreetSegment | SkippedRow]:
-    """Street segments of a GeoJSON file of LineStrings/MultiLineStrings (one segment per part)."""
+class StreetFormat(StrEnum):
+    GEOJSON = "geojson"
+    OSM_PBF = "osm-pbf"
+    OSM_XML = "osm-xml"
+    OVERPASS = "overpass"
+
+
+def detect_street_format(path: str | Path) -> StreetFormat:
+    """The street file's format: OSM PBF/XML by name or first bytes, else JSON by its keys."""
+    file = _existing(path)
+    kind = osm.osm_format(file)
+    if kind == "pbf":
+        return StreetFormat.OSM_PBF
+    if kind == "xml":
+        return StreetFormat.OSM_XML
+    try:
+        with file.open(encoding="utf-8-sig") as handle:
+            head = handle.read(_SNIFF_CHARS)
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(str(file), "not UTF-8 text, nor an OSM PBF extract (.osm.pbf)") from exc
+    if '"elements"' in head and '"features"' not in head:
+        return StreetFormat.OVERPASS
+    if head.lstrip().startswith("{"):
+        return StreetFormat.GEOJSON
+    raise ImportFailed(
+        str(file),
+        "cannot tell the format: expected GeoJSON LineStrings, an OSM extract (.osm.pbf, .osm) "
+        "or Overpass JSON",
+    )
+
+
+def read_streets(
+    path: str | Path, crs: str = WGS84, fmt: str | StreetFormat | None = None
+) -> Iterator[StreetSegment | SkippedRow]:
+    """Street segments of GeoJSON LineStrings/MultiLineStrings (one segment per part), of an
+    OpenStreetMap extract (.osm.pbf, .osm XML) or of Overpass JSON (named highway ways)."""
     file = _existing(path)
     checked_crs(crs)
+    kind = detect_street_format(file) if fmt is None else _street_format(fmt)
+    if kind is not StreetFormat.GEOJSON and not is_wgs84(crs):
+        raise InvalidRequest.at(("crs",), f"{kind.value} files are always WGS 84 lon/lat", crs)
+    if kind is StreetFormat.OSM_PBF:
+        return osm.iter_items(osm.read_osm_streets(file, "pbf"))
+    if kind is StreetFormat.OSM_XML:
+        return osm.iter_items(osm.read_osm_streets(file, "xml"))
     doc = docs.load_json(file)
+    if kind is StreetFormat.OVERPASS:
+        return osm.iter_items(osm.overpass_streets(file, doc))
     _check_declared_crs(file, doc, crs)
     features = docs.geojson_features(file, doc)
     return _street_segments(features, crs)
+
+
+def _street_format(fmt: str | StreetFormat) -> StreetFormat:
+    try:
+        return StreetFormat(str(fmt).lower())
+    except ValueError:
+        known = tuple(f.value for f in StreetFormat)
+        close = tuple(difflib.get_close_matches(str(fmt).lower(), known, n=2)) or known
+        raise InvalidRequest.at(("format",), "unknown street file format", fmt, close) from None
 
 
 def _street_segments(features: list[Any], crs: str) -> Iterator[StreetSegment | SkippedRow]:

@@ -17,6 +17,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
 from lightctl.errors import InvalidRequest
+from lightctl.geo.limits import MAX_AREA_POSITIONS, MAX_ROUTE_POSITIONS, check_positions
 
 Loc = tuple[str | int, ...]
 FloatArray = npt.NDArray[np.float64]
@@ -131,6 +132,7 @@ def area_lonlat(data: Any, loc: Loc, repair: bool = False) -> Polygon | MultiPol
     """
     geometry = _geometry(data, loc, ("Polygon", "MultiPolygon"))
     coords = geometry["coordinates"]
+    check_positions(coords, loc, "the area", MAX_AREA_POSITIONS)
     shape: Polygon | MultiPolygon
     if geometry["type"] == "Polygon":
         shape = _polygon(coords, loc, "")
@@ -162,6 +164,7 @@ def area_lonlat(data: Any, loc: Loc, repair: bool = False) -> Polygon | MultiPol
 def line_lonlat(data: Any, loc: Loc) -> LineString:
     """A checked GeoJSON LineString in lon/lat with at least two distinct positions."""
     geometry = _geometry(data, loc, ("LineString",))
+    check_positions(geometry["coordinates"], loc, "the route", MAX_ROUTE_POSITIONS)
     points = _positions(geometry["coordinates"], loc, "line")
     if len(points) < 2:
         raise InvalidRequest.at(loc, f"a route needs at least 2 positions, got {len(points)}")

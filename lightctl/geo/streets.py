@@ -29,8 +29,8 @@ class StreetIndex:
         self._canonical: dict[str, str] = {}
         self._segments: dict[str, list[StreetSegment]] = {}
         for segment in named:
-            assert segment.name is not None
-            name = self._canonical.setdefault(normalize_street_name(segment.name), segment.name)
+            raw = segment.name or ""  # never empty: ``named`` keeps only named segments
+            name = self._canonical.setdefault(normalize_street_name(raw), raw)
             self._segments.setdefault(name, []).append(segment)
         self._line_names: list[str] = [
             self._canonical[normalize_street_name(s.name or "")] for s in named

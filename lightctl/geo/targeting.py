@@ -25,6 +25,7 @@ from lightctl.domain.targets import (
 )
 from lightctl.errors import FieldProblem, InvalidRequest, summarise
 from lightctl.geo.crs import MetricProjection
+from lightctl.geo.limits import check_corridor
 from lightctl.geo.names import normalize_street_name, suggest
 from lightctl.geo.points import MetricPoints
 from lightctl.geo.shapes import (
@@ -329,6 +330,7 @@ class LanternIndex:
             problems += exc.problems
         if problems or line is None or width is None:
             raise InvalidRequest(summarise(problems), problems)
+        check_corridor(line, width, loc)
         return _EMPTY if self._points is None else self._points.near_line(line, width)
 
     # ---- what a preview shows ----------------------------------------------------------------

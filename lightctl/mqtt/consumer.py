@@ -6,6 +6,12 @@ its topic, counted in ``stats`` (``GET /api/v1/metrics``) and ignored. A batch t
 refuses is retried one message at a time, so one poisonous message cannot take 499 good ones
 with it.
 
+An ack for a command we did send that lantern is still refused (``ack_refused_<why>``, logged)
+when it is not the lantern's own word: unsigned or wrongly signed from a lantern with an ack key
+(``services/ack_trust.py``), or out of order for the command (``domain/delivery.judge_ack``: a
+delivery held for approval, a status that kind of command never gets, a `done` without exactly
+the clips sent).
+
 Availability also drives re-sending: a lantern that comes back (announces itself live after a
 reconnect, changes its boot number, or was offline) gets its live commands again (``on_return``).
 """
@@ -16,19 +22,31 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
+from sqlmodel import Session
 
-from lightctl.domain.delivery import DeliveryState, next_state
+from lightctl.domain.delivery import AckedCommand, AckRefusal, DeliveryState, judge_ack
 from lightctl.mqtt.link import IncomingMessage
 from lightctl.mqtt.outbox import Return
-from lightctl.protocol import Ack, Availability, LanternState, TopicKind, Topics
+from lightctl.protocol import (
+    Ack,
+    AudioPayload,
+    Availability,
+    CommandEnvelope,
+    LanternState,
+    SpeechItem,
+    TopicKind,
+    Topics,
+)
+from lightctl.services.ack_trust import AckForgery, AckTrust
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store import lantern_keys as key_store
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.db import retrying
 from lightctl.store.tables import LanternRow
@@ -44,6 +62,12 @@ BATCH = 500
 LOG_EVERY_S = 10.0
 # Reported states kept in memory: one per lantern, capped so junk lantern ids cannot grow it.
 REPORTED_CAP = 200_000
+# Commands judged acks against, kept parsed: a warning is one to four commands, each acked by
+# thousands of lanterns; 4,096 covers every live command of a busy city.
+COMMAND_CACHE = 4096
+# What a replica without the ack lease keeps: longer than the lease takes to pass on (LEASE).
+HOLD_S = 30.0
+HOLD_CAP = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +88,11 @@ class Consumer:
         clock: Callable[[], datetime],
         on_change: Callable[[set[str]], None] = lambda _ids: None,
         on_return: Callable[[dict[str, Return]], None] = lambda _ids: None,
+        trust: AckTrust | None = None,
     ) -> None:
         self._db = db
+        self._trust = trust or AckTrust()
+        self._commands: OrderedDict[str, AckedCommand | None] = OrderedDict()
         self._queue = queue
         self._topics = topics
         self._clock = clock
@@ -77,6 +104,10 @@ class Consumer:
         self._last_warning: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self._stopping = False
+        # Replicas on one database: only the holder of the ack lease writes what lanterns report
+        # (see Runtime); the others keep the last HOLD_S seconds of it to take over without loss.
+        self.leading = True
+        self._held: deque[tuple[float, Ack | _Seen | str]] = deque()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -101,7 +132,8 @@ class Consumer:
         for msg in batch:
             try:
                 changed |= await asyncio.to_thread(self.apply, [msg])
-            except Exception as exc:  # this one message is poison: count it, keep consuming
+            # BLE001: whatever this one message breaks, it is counted and consuming goes on.
+            except Exception as exc:  # noqa: BLE001
                 self._drop(msg, "unprocessable", f"{type(exc).__name__}: {exc}"[:200])
         return changed
 
@@ -146,11 +178,40 @@ class Consumer:
                     self._drop(msg, "unexpected_topic")
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 self._drop(msg, "malformed", str(exc).splitlines()[0][:200])
+        if not self.leading:
+            # Another replica ingests (it holds the ack lease); keep what arrived for a while so
+            # that, should it die, this one takes over without a gap.
+            self._hold(acks, availability, gateways_down)
+            return set()
+        if self._held:
+            acks, availability, gateways_down = self._with_held(acks, availability, gateways_down)
         if not (acks or availability or gateways_down):
             return set()
         # Sorted so concurrent writers lock delivery rows in one order; a deadlock is retried.
         acks.sort(key=lambda a: (a.cmd_id, a.lantern))
         return retrying(lambda: self._write(acks, availability, gateways_down))
+
+    def _hold(self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]) -> None:
+        now = time.monotonic()
+        items: list[Ack | _Seen | str] = [*acks, *seen, *gateways_down]
+        self._held.extend((now, item) for item in items)
+        while self._held and (self._held[0][0] < now - HOLD_S or len(self._held) > HOLD_CAP):
+            self._held.popleft()
+        self.stats["held_for_leader"] += len(acks) + len(seen) + len(gateways_down)
+
+    def _with_held(
+        self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]
+    ) -> tuple[list[Ack], list[_Seen], list[str]]:
+        """This replica just took the lease over: what it kept comes first (applying an ack
+        twice changes nothing, the delivery rules keep states moving forward)."""
+        held = [item for _at, item in self._held]
+        self._held.clear()
+        self.stats["taken_over"] += len(held)
+        return (
+            [i for i in held if isinstance(i, Ack)] + acks,
+            [i for i in held if isinstance(i, _Seen)] + seen,
+            [i for i in held if isinstance(i, str)] + gateways_down,
+        )
 
     def _write(
         self,
@@ -170,6 +231,10 @@ class Consumer:
             for gateway in gateways_down:
                 lantern_store.set_gateway_offline(session, gateway)
             rows = alert_store.deliveries_by_key(session, [(a.cmd_id, a.lantern) for a in acks])
+            commands = self._acked_commands(session, {cmd for cmd, _lantern in rows})
+            keys = key_store.active_keys(session, [a.lantern for a in acks]) if acks else {}
+            strangers = [a.kid for a in acks if a.kid and a.kid not in keys.get(a.lantern, {})]
+            owners = key_store.owners(session, strangers) if strangers else {}
             for ack in acks:
                 row = rows.get((ack.cmd_id, ack.lantern))
                 if row is None:
@@ -181,23 +246,65 @@ class Consumer:
                         ack.cmd_id,
                     )
                     continue
-                target = next_state(DeliveryState(row.state), ack.status.value)
-                if target is None:
+                owner = owners.get(ack.kid) if ack.kid else None
+                forgery = self._trust.check(ack, keys.get(ack.lantern), owner)
+                if forgery is not None:
+                    self._refuse(ack, forgery)
+                    continue
+                verdict = judge_ack(
+                    DeliveryState(row.state),
+                    ack.status.value,
+                    commands.get(ack.cmd_id),
+                    ack.played,
+                    ack.reason,
+                )
+                if isinstance(verdict, AckRefusal):
+                    self._refuse(ack, verdict)
+                    continue
+                if verdict is None:
                     self.stats["ack_duplicate"] += 1
                     continue
-                row.state = target.value
+                row.state = verdict.value
                 row.reason = ack.reason
                 row.updated_at = now
                 if ack.played is not None:
                     row.played_json = json.dumps(ack.played)
                 session.add(row)
                 self.stats["ack_applied"] += 1
+                if ack.sig is not None:
+                    self.stats["ack_signed"] += 1
                 if row.alert_id:
                     changed.add(row.alert_id)
         if returned:
             self.stats["lanterns_returned"] += len(returned)
             self._on_return(returned)
         return changed
+
+    def _refuse(self, ack: Ack, why: AckForgery | AckRefusal) -> None:
+        """Count and log an ack that is not believed; the delivery stays as it was."""
+        kind = f"ack_refused_{why.value}"
+        self.stats[kind] += 1
+        self._warn(
+            kind,
+            "refused ack on %s: %s %s for command %s (%s)",
+            self._topics.ack(ack.lantern),
+            ack.status.value,
+            "signed " + ack.kid if ack.kid else "unsigned",
+            ack.cmd_id,
+            why.value,
+        )
+
+    def _acked_commands(
+        self, session: Session, command_ids: set[str]
+    ) -> dict[str, AckedCommand | None]:
+        """What each command sent was (cached: commands never change what they carry)."""
+        missing = [c for c in command_ids if c not in self._commands]
+        if missing:
+            for cmd_id, envelope in alert_store.envelopes_by_id(session, missing).items():
+                self._commands[cmd_id] = acked_command(envelope)
+            while len(self._commands) > COMMAND_CACHE:
+                self._commands.popitem(last=False)
+        return {c: self._commands.get(c) for c in command_ids}
 
     def _availability(self, row: LanternRow | None, seen: _Seen, now: datetime) -> Return | None:
         """Store one lantern's availability (in ``row``, written with the batch); how it came
@@ -243,3 +350,16 @@ class Consumer:
         else:
             self._suppressed[kind] += 1
             log.debug(text, *args)
+
+
+def acked_command(envelope: str) -> AckedCommand | None:
+    """What an ack is judged against, from the stored envelope (None when it is unreadable)."""
+    try:
+        env = CommandEnvelope.from_bytes(envelope)
+    except (ValidationError, ValueError):
+        return None
+    clips: tuple[str, ...] | None = None
+    if env.op == "set" and isinstance(env.payload, AudioPayload):
+        spoken = [item.sha256 for item in env.payload.program if isinstance(item, SpeechItem)]
+        clips = tuple(spoken * env.payload.repeat)
+    return AckedCommand(env.channel, env.op, clips, env.starts_at is not None)

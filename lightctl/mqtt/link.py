@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,11 @@ class MqttLink:
         password: str | None = None,
         tls: bool = False,
         ca_file: str | None = None,
+        alternates: Sequence[tuple[str, int]] = (),
     ) -> None:
-        self.host = host
-        self.port = port
+        # The nodes of a clustered broker: (host, port) first, then the others in turn.
+        self._nodes = [(host, port), *alternates]
+        self._node = 0
         self.client_id = client_id
         self.subscriptions = subscriptions
         self._queue = queue
@@ -78,6 +80,23 @@ class MqttLink:
         return self._connected.is_set()
 
     @property
+    def host(self) -> str:
+        """The broker node connected to (or being dialled) now."""
+        return self._nodes[self._node][0]
+
+    @property
+    def port(self) -> int:
+        return self._nodes[self._node][1]
+
+    def _next_node(self) -> None:
+        """The node is gone: paho's next reconnect dials the next node of the cluster."""
+        if len(self._nodes) == 1 or self._stopping:
+            return
+        self._node = (self._node + 1) % len(self._nodes)
+        log.warning("moving to broker node %s:%s", self.host, self.port)
+        self._connect()
+
+    @property
     def mqtt5(self) -> bool:
         return self._protocol == mqtt.MQTTv5
 
@@ -98,6 +117,7 @@ class MqttLink:
             client.tls_set(ca_certs=self._ca_file)  # verifies the broker's certificate and name
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = lambda _client, _userdata: self._next_node()
         client.on_message = self._on_message
         client.on_socket_open = self._on_socket_open
         return client
@@ -209,6 +229,7 @@ class MqttLink:
         self.last_error = str(reason_code)
         if was_connected:
             log.warning("lost the broker %s:%s: %s", self.host, self.port, reason_code)
+            self._next_node()
         elif self.mqtt5 and not self._v5_worked:
             # amqtt 0.12 drops a v5 CONNECT that carries properties without any CONNACK.
             self._loop.call_soon_threadsafe(self._fall_back_to_311)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
 
+import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -53,6 +54,8 @@ RECENT_S = 2.0
 # a few hundred clears within a second or two.
 BACKLOG_HOLD = 200
 _RETRY_STATES = ("planned", "published")
+# How long a pump waits for the broker to confirm its last publish before committing anyway.
+BROKER_CONFIRM_S = 2.0
 
 
 class Return(IntEnum):
@@ -149,35 +152,48 @@ class Outbox:
         with self._lock:
             lanterns, self._resend = self._resend, {}
             everyone, self._resend_all = self._resend_all, False
+        # One transaction from claiming the due rows to recording them published: another
+        # replica skips what this one claimed, and a cancel waits until these went out.
         with self._db.session() as session:
             due = alert_store.due_deliveries(session, now, BATCH)
             extra = self._resends(session, now, lanterns, everyone)
-        if self._backlog() > BACKLOG_HOLD:
-            # Acks are waiting to be read: a retry now would mostly repeat commands the lanterns
-            # already have. First sends and re-sends go; retries wait for the next pump.
-            due = [d for d in due if d.attempts == 0]
-        keys = {(d.command_id, d.lantern_id) for d in due}
-        resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
-        envelopes = self._envelopes(due + resends, now)
-        sent: list[tuple[str, str, int, datetime]] = []
-        published = 0
-        for d in due + resends:
-            remaining = (d.expires_at - now).total_seconds()
-            if remaining <= 0:
-                continue  # _end_overdue will record it on the next pass
-            topic = self._topics.cmd(d.lantern_id)
-            self._link.publish(topic, envelopes[d.command_id], qos=1, expiry_s=int(remaining))
-            published += 1
-            if d.state in _RETRY_STATES:
-                backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
-                sent.append(
-                    (d.command_id, d.lantern_id, d.attempts + 1, now + timedelta(seconds=backoff))
+            if self._backlog() > BACKLOG_HOLD:
+                # Acks are waiting to be read: a retry now would mostly repeat commands the
+                # lanterns already have. First sends and re-sends go; retries wait.
+                due = [d for d in due if d.attempts == 0]
+            keys = {(d.command_id, d.lantern_id) for d in due}
+            resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
+            envelopes = self._envelopes(session, due + resends, now)
+            sent: list[tuple[str, str, int, datetime]] = []
+            published = 0
+            last: mqtt.MQTTMessageInfo | None = None
+            for d in due + resends:
+                remaining = (d.expires_at - now).total_seconds()
+                if remaining <= 0:
+                    continue  # _end_overdue will record it on the next pass
+                topic = self._topics.cmd(d.lantern_id)
+                last = self._link.publish(
+                    topic, envelopes[d.command_id], qos=1, expiry_s=int(remaining)
                 )
-        if sent:
-            with self._db.session() as session:
+                published += 1
+                if d.state in _RETRY_STATES:
+                    backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
+                    sent.append(
+                        (
+                            d.command_id,
+                            d.lantern_id,
+                            d.attempts + 1,
+                            now + timedelta(seconds=backoff),
+                        )
+                    )
+            if last is not None:
+                # Held until the broker has the batch: a cancel committed on another replica
+                # after this commit can then never be overtaken by one of these commands.
+                _await_broker(last)
+            if sent:
                 alert_store.mark_published_many(session, sent, now)
                 ids = alert_store.alert_ids_for_commands(session, list({s[0] for s in sent}))
-            changed.update(a for a in ids.values() if a)
+                changed.update(a for a in ids.values() if a)
         self.published_total += published
         self.resent_total += len(resends)
         if resends:
@@ -208,7 +224,9 @@ class Outbox:
             out += alert_store.live_deliveries(session, now, unconfirmed, ids, recent)
         return out
 
-    def _envelopes(self, work: Iterable[DueDelivery], now: datetime) -> dict[str, bytes]:
+    def _envelopes(
+        self, session: Session, work: Iterable[DueDelivery], now: datetime
+    ) -> dict[str, bytes]:
         """The bytes to publish per command, re-signed (and stored) where a lantern could refuse
         the stored ones: one signature per command, whatever the number of lanterns."""
         out: dict[str, bytes] = {}
@@ -230,10 +248,8 @@ class Outbox:
             text = env.to_bytes().decode()
             out[d.command_id] = text.encode()
             renewed.append((d.command_id, text, env.seq))
-        if renewed:
-            with self._db.session() as session:
-                for command_id, text, seq in renewed:
-                    alert_store.replace_envelope(session, command_id, text, seq)
+        for command_id, text, seq in renewed:
+            alert_store.replace_envelope(session, command_id, text, seq)
         return out
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
@@ -264,3 +280,11 @@ class Outbox:
         self.unreachable_total += len(unreachable)
         self.expired_total += len(expired) + len(silent)
         changed.update(a for a in ids.values() if a)
+
+
+def _await_broker(info: mqtt.MQTTMessageInfo) -> None:
+    """Wait (bounded) until the broker acknowledged a QoS 1 publish; earlier ones precede it."""
+    try:
+        info.wait_for_publish(timeout=BROKER_CONFIRM_S)
+    except (RuntimeError, ValueError):  # not queued (link lost): the retry covers it
+        pass

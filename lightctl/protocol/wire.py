@@ -192,6 +192,16 @@ class Ack(WireModel):
     # On ``done``: the sha256 of every clip played, in playback order (proof of what was heard).
     # 64 program items x 10 repeats is the longest valid program.
     played: list[Sha256Hex] | None = Field(default=None, max_length=640)
+    # A lantern provisioned with an ack key signs every ack: ``kid`` names its key, ``sig`` is
+    # Ed25519 over ``signing_bytes()``. Both absent: an unsigned ack (protocol v1 as first
+    # shipped), which the service refuses from a lantern it holds a key for.
+    kid: str | None = Field(default=None, min_length=1, max_length=64)
+    sig: str | None = Field(default=None, max_length=256)
+
+    def signing_bytes(self) -> bytes:
+        """Canonical JSON of everything except ``sig``: what the lantern's signature covers."""
+        body = self.model_dump(mode="json", exclude_none=True, exclude={"sig"})
+        return canonical_json(body)
 
 
 class Availability(WireModel):

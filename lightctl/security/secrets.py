@@ -16,7 +16,7 @@ SCRYPT_P = 1
 _MAXMEM = 64 * 1024 * 1024
 # 32 random bytes: 256 bits, beyond brute force, so a fast sha256 is enough to store tokens.
 TOKEN_BYTES = 32
-TOKEN_PREFIX = "lct_"
+TOKEN_PREFIX = "lct_"  # noqa: S105 (the public prefix that marks our tokens, no secret)
 MIN_PASSWORD_CHARS = 12
 
 

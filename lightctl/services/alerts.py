@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
@@ -35,6 +34,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
+# Updates racing other updates are recomputed from the newer state this many times at most.
+UPDATE_ATTEMPTS = 4
 
 
 class AlertService:
@@ -57,7 +58,6 @@ class AlertService:
         self._resolver = resolver or TargetResolver(db)
         # Signs each envelope once, where it is built; the outbox signs what arrives unsigned.
         self._sign = sign or (lambda env: env)
-        self._lock = threading.Lock()  # one lifecycle change at a time (update vs cancel races)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
         self._fanout = FanOut(db, settings, self._announcer, self._seq, self._sign)
@@ -79,9 +79,6 @@ class AlertService:
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
         if problems:  # every mistake at once, so the dispatcher fixes them in one go
             raise InvalidRequest(summarise(problems), problems)
-        assert texts is not None
-        assert expires_at is not None
-        assert resolved is not None
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
@@ -123,8 +120,22 @@ class AlertService:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def update(self, alert_id: str, change: AlertUpdate, *, role: str) -> AlertReport:
-        """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
-        return retrying(lambda: self._update(alert_id, change, role))
+        """New text, languages or target: replace on staying lanterns, add new, stop dropped.
+
+        An update computed from a reading that another change overtook is computed again from
+        the new state (a few times), so two updates of different fields both take effect."""
+        for _attempt in range(UPDATE_ATTEMPTS - 1):
+            try:
+                return retrying(lambda: self._update(alert_id, change, role))
+            except _Changed:
+                continue
+        try:
+            return retrying(lambda: self._update(alert_id, change, role))
+        except _Changed:
+            raise Conflict(
+                f"cannot update alert {alert_id}: it kept changing meanwhile; try again",
+                "changed",
+            ) from None
 
     def cancel(self, alert_id: str, *, role: str) -> AlertReport:
         """Stop playback, light and projection now on every lantern of the alert."""
@@ -143,79 +154,90 @@ class AlertService:
 
     def _update(self, alert_id: str, change: AlertUpdate, role: str) -> AlertReport:
         """New text, languages or target: replace on staying lanterns, add new, stop dropped."""
-        with self._lock:
-            now = self._clock()
-            alert = self._active(alert_id, now, "update")
-            old = self._spec_of(alert)
-            spec = replace(
-                old,
-                target=change.target or old.target,
-                messages=change.messages if change.messages is not None else old.messages,
-                template=change.template if change.template is not None else old.template,
-                params=change.params if change.params is not None else old.params,
-                languages=change.languages if change.languages is not None else old.languages,
-                expires_at=change.expires_at,
-                expires_in_s=change.expires_in_s,
-            )
-            if change.messages is not None and change.template is None:
-                spec = replace(spec, template=None)
-            if change.template is not None and change.messages is None:
-                spec = replace(spec, messages={})
-            problems: list[FieldProblem] = []
-            texts = self._collect(problems, lambda: self._announcer.texts(spec))
-            if change.expires_at is None and change.expires_in_s is None:
-                expires_at: datetime | None = aware(alert.expires_at)
-            else:
-                expires_at = self._collect(problems, lambda: self._expiry(now, spec))
-            resolved = self._collect(problems, lambda: self._resolve(spec.target))
-            if problems:
-                raise InvalidRequest(summarise(problems), problems)
-            assert texts is not None
-            assert expires_at is not None
-            assert resolved is not None
-            if not resolved:
-                raise InvalidRequest.at(("target",), "no lanterns in target")
-            speech, clips = self._announcer.render(texts, spec.exercise)
-            commands = self._fanout.commands(
-                alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
-            )
-            with self._db.session() as session:
-                previous = _live_sets(session, alert_id, now)
-                for cmd in previous:
-                    alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-                keep = set(resolved)
-                commands += self._fanout.releases(session, alert, previous, keep, now, role)
-                alert_store.save_commands(session, alert_id, commands)
-                row = alert_store.get_alert(session, alert_id)
-                assert row is not None
-                row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
-                row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-                row.languages_json = json.dumps(list(texts.languages))
-                row.clips_json = json.dumps(clips)
-                row.params_json = json.dumps(spec.params or {}, ensure_ascii=False)
-                row.template = spec.template
-                row.signal = texts.signal
-                row.severity = texts.severity
-                row.expires_at = expires_at
-                row.lantern_count = len(resolved)
-                row.primary_command_id = _primary(commands) or row.primary_command_id
-                row.updated_at = now
-                session.add(row)
+        now = self._clock()
+        alert = self._active(alert_id, now, "update")
+        old = self._spec_of(alert)
+        spec = replace(
+            old,
+            target=change.target or old.target,
+            messages=change.messages if change.messages is not None else old.messages,
+            template=change.template if change.template is not None else old.template,
+            params=change.params if change.params is not None else old.params,
+            languages=change.languages if change.languages is not None else old.languages,
+            expires_at=change.expires_at,
+            expires_in_s=change.expires_in_s,
+        )
+        if change.messages is not None and change.template is None:
+            spec = replace(spec, template=None)
+        if change.template is not None and change.messages is None:
+            spec = replace(spec, messages={})
+        problems: list[FieldProblem] = []
+        texts = self._collect(problems, lambda: self._announcer.texts(spec))
+        if change.expires_at is None and change.expires_in_s is None:
+            expires_at: datetime = aware(alert.expires_at)
+        else:
+            expires_at = self._collect(problems, lambda: self._expiry(now, spec))
+        resolved = self._collect(problems, lambda: self._resolve(spec.target))
+        if problems:
+            raise InvalidRequest(summarise(problems), problems)
+        if not resolved:
+            raise InvalidRequest.at(("target",), "no lanterns in target")
+        speech, clips = self._announcer.render(texts, spec.exercise)
+        commands = self._fanout.commands(
+            alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
+        )
+        with self._db.session() as session:
+            # First statement of the transaction: refused if the alert ended or changed since it
+            # was read here (another replica, another dispatcher); on PostgreSQL it holds the row.
+            if not alert_store.transition(
+                session, alert_id, from_status=("active",), now=now, revision=alert.revision
+            ):
+                self._lost(session, alert_id, "update", changed=_Changed)
+            previous = _live_sets(session, alert_id, now)
+            for cmd in previous:
+                alert_store.close_open(session, cmd.id, "superseded", "updated", now)
+            keep = set(resolved)
+            commands += self._fanout.releases(session, alert, previous, keep, now, role)
+            alert_store.save_commands(session, alert_id, commands)
+            row = alert_store.get_alert(session, alert_id)
+            if row is None:  # deleted under us: roll the whole change back
+                raise NotFound("alert", alert_id)
+            row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
+            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
+            row.languages_json = json.dumps(list(texts.languages))
+            row.clips_json = json.dumps(clips)
+            row.params_json = json.dumps(spec.params or {}, ensure_ascii=False)
+            row.template = spec.template
+            row.signal = texts.signal
+            row.severity = texts.severity
+            row.expires_at = expires_at
+            row.lantern_count = len(resolved)
+            row.primary_command_id = _primary(commands) or row.primary_command_id
+            row.updated_at = now
+            session.add(row)
         self._on_stored()
         return self.get(alert_id)
 
     def _cancel(self, alert_id: str, role: str) -> AlertReport:
         """Stop playback, light and projection now on every lantern of the alert."""
-        with self._lock:
-            now = self._clock()
-            alert = self._active(alert_id, now, "cancel")
-            with self._db.session() as session:
-                previous = _live_sets(session, alert_id, now)
-                for cmd in previous:
-                    alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
-                releases = self._fanout.releases(session, alert, previous, set(), now, role)
-                alert_store.save_commands(session, alert_id, releases)
-                _end(session, alert_id, "cancelled", now)
+        now = self._clock()
+        alert = self._active(alert_id, now, "cancel")
+        with self._db.session() as session:
+            ended = alert_store.transition(
+                session,
+                alert_id,
+                from_status=("active",),
+                to_status="cancelled",
+                now=now,
+                ended=True,
+            )
+            if not ended:
+                self._lost(session, alert_id, "cancel")
+            previous = _live_sets(session, alert_id, now)
+            for cmd in previous:
+                alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
+            releases = self._fanout.releases(session, alert, previous, set(), now, role)
+            alert_store.save_commands(session, alert_id, releases)
         self._on_stored()
         return self.get(alert_id)
 
@@ -227,66 +249,73 @@ class AlertService:
         role: str,
     ) -> AlertReport:
         """Play the all-clear (steady tone, then the texts) and let the lanterns go afterwards."""
-        with self._lock:
-            now = self._clock()
-            alert = self._active(alert_id, now, "all-clear")
-            old = self._spec_of(alert)
-            if messages:
-                spec = replace(old, template=None, messages=messages, languages=(), signal=None)
-            else:
-                street = ", ".join(old.target.streets) or ", ".join(
-                    json.loads(alert.params_json).get("street", "") or []
-                )
-                all_params = {"street": street or "dem Gebiet", **(params or {})}
-                spec = replace(
-                    old, template="all_clear", messages={}, params=all_params, signal=None
-                )
-            texts = self._announcer.texts(spec)
-            texts = replace(texts, signal="all_clear")
-            speech, clips = self._announcer.render(texts, old.exercise)
-            with self._db.session() as session:
-                previous = _live_sets(session, alert_id, now)
-                lanterns = sorted(
-                    {
-                        lid
-                        for cmd in previous
-                        if cmd.channel == "audio"
-                        for lid in alert_store.lanterns_of(session, cmd.id)
-                    }
-                )
-                for cmd in previous:
-                    reason = "all_clear"
-                    alert_store.close_open(session, cmd.id, "superseded", reason, now)
-                program = build.audio_program(
-                    "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
-                )
-                payload = build.audio_payload(program, 1, 0, old.volume)
-                ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
-                audio = build.envelope(
-                    alert_id=alert_id,
-                    role=role,
-                    channel="audio",
-                    priority=alert.priority,
-                    issued_at=now,
-                    expires_at=ends,
-                    exercise=old.exercise,
-                    payload=payload,
-                    seq=self._seq.next(),
-                )
-                others = [c for c in previous if c.channel != "audio"]
-                commands: list[tuple[CommandRow, Sequence[str]]] = [
-                    (build.command_row(self._sign(audio)), lanterns)
-                ]
-                commands += self._fanout.releases(session, alert, others, set(), now, role)
-                alert_store.save_commands(session, alert_id, commands)
-                row = alert_store.get_alert(session, alert_id)
-                assert row is not None
-                row.primary_command_id = audio.id
-                row.clips_json = json.dumps(clips)
-                row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-                row.languages_json = json.dumps(list(texts.languages))
-                session.add(row)
-                _end(session, alert_id, "all_clear", now)
+        now = self._clock()
+        alert = self._active(alert_id, now, "all-clear")
+        old = self._spec_of(alert)
+        if messages:
+            spec = replace(old, template=None, messages=messages, languages=(), signal=None)
+        else:
+            street = ", ".join(old.target.streets) or ", ".join(
+                json.loads(alert.params_json).get("street", "") or []
+            )
+            all_params = {"street": street or "dem Gebiet", **(params or {})}
+            spec = replace(old, template="all_clear", messages={}, params=all_params, signal=None)
+        texts = self._announcer.texts(spec)
+        texts = replace(texts, signal="all_clear")
+        speech, clips = self._announcer.render(texts, old.exercise)
+        with self._db.session() as session:
+            ended = alert_store.transition(
+                session,
+                alert_id,
+                from_status=("active",),
+                to_status="all_clear",
+                now=now,
+                ended=True,
+            )
+            if not ended:
+                self._lost(session, alert_id, "all-clear")
+            previous = _live_sets(session, alert_id, now)
+            lanterns = sorted(
+                {
+                    lid
+                    for cmd in previous
+                    if cmd.channel == "audio"
+                    for lid in alert_store.lanterns_of(session, cmd.id)
+                }
+            )
+            for cmd in previous:
+                reason = "all_clear"
+                alert_store.close_open(session, cmd.id, "superseded", reason, now)
+            program = build.audio_program(
+                "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
+            )
+            payload = build.audio_payload(program, 1, 0, old.volume)
+            ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
+            audio = build.envelope(
+                alert_id=alert_id,
+                role=role,
+                channel="audio",
+                priority=alert.priority,
+                issued_at=now,
+                expires_at=ends,
+                exercise=old.exercise,
+                payload=payload,
+                seq=self._seq.next(),
+            )
+            others = [c for c in previous if c.channel != "audio"]
+            commands: list[tuple[CommandRow, Sequence[str]]] = [
+                (build.command_row(self._sign(audio)), lanterns)
+            ]
+            commands += self._fanout.releases(session, alert, others, set(), now, role)
+            alert_store.save_commands(session, alert_id, commands)
+            row = alert_store.get_alert(session, alert_id)
+            if row is None:  # deleted under us: roll the whole change back
+                raise NotFound("alert", alert_id)
+            row.primary_command_id = audio.id
+            row.clips_json = json.dumps(clips)
+            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
+            row.languages_json = json.dumps(list(texts.languages))
+            session.add(row)
         self._on_stored()
         return self.get(alert_id)
 
@@ -356,6 +385,19 @@ class AlertService:
             raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
         return alert
 
+    @staticmethod
+    def _lost(
+        session: Any, alert_id: str, action: str, changed: type[Exception] | None = None
+    ) -> NoReturn:
+        """The guarded change found the alert moved on: say to what (the transaction rolls back)."""
+        session.rollback()
+        row = alert_store.get_alert(session, alert_id)
+        if row is None:
+            raise NotFound("alert", alert_id)
+        if row.status == "active" and changed is not None:
+            raise changed()
+        raise Conflict(f"cannot {action} alert {alert_id}: it is {row.status}", row.status)
+
     def _spec_of(self, alert: AlertRow) -> AlertSpec:
         target = json.loads(alert.target_json)
         return AlertSpec(
@@ -383,11 +425,8 @@ def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
     ]
 
 
-def _end(session: Any, alert_id: str, status: str, now: datetime) -> None:
-    row = alert_store.get_alert(session, alert_id)
-    assert row is not None
-    row.status, row.ended_at, row.updated_at = status, now, now
-    session.add(row)
+class _Changed(Exception):
+    """The alert was changed by someone else between reading it and writing the update."""
 
 
 def _primary(commands: Sequence[tuple[CommandRow, Sequence[str]]]) -> str | None:

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,87 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 ExportFormat = Literal["jsonl", "csv"]
 CSV_FIELDS = ("seq", "at", "actor", "roles", "action", "subject", "detail", "hash", "prev_hash")
+# Nesting kept when a request body is stored or a record shown: a Target with an area polygon
+# and an ``exclude`` is ~8 levels deep; anything deeper is cut and marked, so no reader (ours,
+# pydantic's, a spreadsheet's) meets a structure deep enough to exhaust its recursion.
+MAX_DETAIL_DEPTH = 16
+CUT = "…(deeper levels not kept)"
+REDACTED = "***"
+# A field is secret-looking when a word of its name is one of these (``newPassword``,
+# ``api-key``, ``client_secret``, ``passwd``) or its name contains one of the long ones run
+# together (``apitoken``, ``dbpassword``).
+SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "token",
+        "key",
+        "apikey",
+        "credential",
+        "credentials",
+        "authorization",
+        "cookie",
+        "otp",
+        "pin",
+        "signature",
+        "sig",
+    }
+)
+_SECRET_PARTS = ("password", "passwd", "secret", "token", "apikey", "privatekey", "credential")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# CSV cells starting with these are formulas to a spreadsheet (=cmd|' /C calc'!A0).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def secret_name(name: str) -> bool:
+    """True for a field name that looks like it holds a secret (redacted by name, whatever the
+    value)."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    joined = "".join(words)
+    return any(part in joined for part in _SECRET_PARTS)
+
+
+def scrub(value: Any, max_depth: int = MAX_DETAIL_DEPTH) -> Any:
+    """A copy of a JSON value with secret-looking fields redacted and nesting cut at
+    ``max_depth``; iterative, so no depth of input can exhaust the interpreter's recursion."""
+    root: list[Any] = [None]
+    # (source, container to fill, key or index in it, depth)
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    while stack:
+        source, parent, slot, depth = stack.pop()
+        if isinstance(source, dict | list) and depth >= max_depth:
+            parent[slot] = CUT
+        elif isinstance(source, dict):
+            copy: dict[str, Any] = {}
+            parent[slot] = copy
+            for key, item in source.items():
+                name = str(key)
+                if secret_name(name):
+                    copy[name] = REDACTED
+                else:
+                    copy[name] = None
+                    stack.append((item, copy, name, depth + 1))
+        elif isinstance(source, list):
+            items: list[Any] = [None] * len(source)
+            parent[slot] = items
+            for index, item in enumerate(source):
+                stack.append((item, items, index, depth + 1))
+        else:
+            parent[slot] = source
+    return root[0]
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A CSV cell a spreadsheet opens as text: formula-looking text gets a leading apostrophe."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
 
 
 def canonical(value: Any) -> str:
@@ -53,15 +135,20 @@ class AuditRecord:
 
     @classmethod
     def from_row(cls, row: AuditRow) -> AuditRecord:
-        body = json.loads(row.body)
+        """The record as shown and exported: its detail scrubbed (secret-looking fields
+        redacted, nesting cut) also when it was stored before that rule; the stored body, which
+        the hash covers, is not changed."""
+        body = _loads(row.body)
+        detail = body.get("detail")
+        roles = body.get("roles")
         return cls(
             seq=row.seq,
-            at=body.get("at", ""),
+            at=str(body.get("at", "")),
             actor=row.actor,
-            roles=list(body.get("roles", [])),
+            roles=[str(r) for r in roles] if isinstance(roles, list) else [],
             action=row.action,
             subject=row.subject,
-            detail=dict(body.get("detail") or {}),
+            detail=scrub(detail) if isinstance(detail, dict) else {},
             hash=row.hash,
             prev_hash=row.prev_hash,
         )
@@ -207,7 +294,7 @@ class AuditTrail:
                 else:
                     record["roles"] = ",".join(record["roles"])
                     record["detail"] = canonical(record["detail"])
-                    writer.writerow(record)
+                    writer.writerow({k: spreadsheet_safe(v) for k, v in record.items()})
                     yield _drain(out)
 
 
@@ -216,8 +303,10 @@ def _check_row(row: AuditRow) -> list[Finding]:
         return [Finding(row.seq, f"record {row.seq} was edited: its hash does not match")]
     try:
         body = json.loads(row.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return [Finding(row.seq, f"record {row.seq} was edited: its body is not JSON")]
+    if not isinstance(body, dict):
+        return [Finding(row.seq, f"record {row.seq} was edited: its body is not an object")]
     differ = [
         name
         for name, value in (
@@ -242,6 +331,18 @@ def _same_instant(column: datetime, text: Any) -> bool:
     except ValueError:
         return False
     return _aware(column) == _aware(hashed)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """A stored body; one too deep for the parser (stored before bodies were capped) is shown
+    as a note instead of failing the whole listing."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return {"detail": {"note": "the stored detail nests too deeply to show"}}
+    except ValueError:
+        return {"detail": {"note": "the stored body is not JSON"}}
+    return value if isinstance(value, dict) else {}
 
 
 def _drain(buffer: io.StringIO) -> str:

@@ -104,13 +104,23 @@ class AuthService:
         roles: str | Iterable[str],
         groups: Iterable[str] = (),
         expires_in_s: int | None = None,
+        user: str | None = None,
     ) -> tuple[TokenRow, str]:
-        """A machine token; the secret is returned once and only its hash is stored."""
+        """An API token; the secret is returned once and only its hash is stored.
+
+        ``user``: the person it is issued to. Their token and their console session are one
+        person to the four-eyes rule, and revoking the user revokes the token too; a token of
+        no user is a machine's, which may ask for a held alert but never approve one."""
         if not _NAME.match(name):
             raise InvalidRequest.at(("name",), "use 1-64 letters, digits and . _ @ -", name)
+        if user is not None:
+            with self._db.session() as session:
+                owner = auth_store.get_user(session, user)
+            if owner is None or owner.revoked_at is not None:
+                raise InvalidRequest.at(("user",), "no such active user", user)
         now = self._clock()
         expires = now + timedelta(seconds=expires_in_s) if expires_in_s else None
-        return self._issue("api", name, _roles(roles), set(groups), expires, None)
+        return self._issue("api", name, _roles(roles), set(groups), expires, user)
 
     def list_tokens(self, include_sessions: bool = False) -> list[TokenRow]:
         with self._db.session() as session:
@@ -175,6 +185,7 @@ class AuthService:
             roles=parse_roles(row.roles),
             token_id=row.id,
             groups=frozenset(g for g in row.groups.split(",") if g),
+            user=row.username,
         )
 
     def credentials_count(self) -> int:

@@ -90,7 +90,7 @@ class ScheduleRunner:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="schedules")
+        self._task = asyncio.create_task(self._run(self._wake), name="schedules")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -105,8 +105,7 @@ class ScheduleRunner:
         if loop is not None and event is not None:
             loop.call_soon_threadsafe(event.set)
 
-    async def _run(self) -> None:
-        assert self._wake is not None
+    async def _run(self, wake: asyncio.Event) -> None:
         while True:
             try:
                 if await asyncio.to_thread(self._should_run):
@@ -114,8 +113,8 @@ class ScheduleRunner:
             except Exception:  # a database hiccup must not end the schedules
                 log.exception("schedule pass failed; next try in %.0f s", self._tick_s)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
-            self._wake.clear()
+                await asyncio.wait_for(wake.wait(), timeout=self._tick_s)
+            wake.clear()
 
     def run_once(self, now: datetime | None = None) -> int:
         """One pass: store the switching commands due now; returns how many were stored."""
@@ -124,6 +123,7 @@ class ScheduleRunner:
         with self._db.session() as session:
             if self._seq is None:
                 self._seq = SequenceCounter(alert_store.max_seq(session))
+            seq = self._seq
             schedules = self._schedules.schedules(session)
             if schedules:
                 members = self._schedules.members(session, schedules)
@@ -131,7 +131,7 @@ class ScheduleRunner:
                 for schedule in schedules:
                     ids = members.get(schedule.name, [])
                     due = self._due(schedule, ids, positions, now)
-                    stored += self._store(session, schedule, due, now)
+                    stored += self._store(session, schedule, due, now, seq)
             schedule_store.prune(session, now - KEEP_SENT)
         if stored:
             log.info("schedules: %d switching commands stored", stored)
@@ -164,7 +164,12 @@ class ScheduleRunner:
         return due
 
     def _store(
-        self, session: Session, schedule: Schedule, due: dict[str, _Pending], now: datetime
+        self,
+        session: Session,
+        schedule: Schedule,
+        due: dict[str, _Pending],
+        now: datetime,
+        seq: SequenceCounter,
     ) -> int:
         issuer = issuer_id(schedule.name)
         sent = schedule_store.sent_commands(session, schedule.name, list(due))
@@ -178,7 +183,6 @@ class ScheduleRunner:
                     schedule_store.add_deliveries(session, command_id, issuer, new, now)
                     stored += 1
                 continue
-            assert self._seq is not None
             env = self._sign(
                 build.envelope(
                     alert_id=issuer,
@@ -190,7 +194,7 @@ class ScheduleRunner:
                     expires_at=pending.ends_at,
                     exercise=False,
                     payload=pending.payload,
-                    seq=self._seq.next(),
+                    seq=seq.next(),
                 )
             )
             alert_store.save_commands(

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from lightctl.domain import steering as rules
 from lightctl.domain.steering import SteeringSpec
 from lightctl.domain.targets import target_to_json
-from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
+from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
 from lightctl.geo.guidance import RouteGuide, guide, travel_reversed
 from lightctl.geo.shapes import line_lonlat
 from lightctl.services import alert_commands as build
@@ -94,12 +94,18 @@ class SteeringService:
             self._seq = SequenceCounter(alert_store.max_seq(session))
 
     def create(
-        self, spec: SteeringSpec, max_priority: int = rules.DEFAULT_CEILING, *, role: str
+        self,
+        spec: SteeringSpec,
+        max_priority: int = rules.DEFAULT_CEILING,
+        *,
+        role: str,
+        owner: str | None = None,
     ) -> SteeringReport:
         """Check everything, then store the steering, its commands and delivery rows at once.
 
         ``max_priority`` is the caller's ceiling: the highest slot (smallest number) it may write;
-        ``role`` the caller's role the envelopes name (lanterns check the ceiling once more).
+        ``role`` the caller's role the envelopes name (lanterns check the ceiling once more);
+        ``owner`` who made it (``Principal.owner``), the only city app that sees and ends it.
         """
         now = self._clock()
         problems: list[FieldProblem] = []
@@ -111,10 +117,8 @@ class SteeringService:
         reverse = _collect(problems, lambda: self._direction(spec))
         ids = _collect(problems, lambda: self._resolve(spec))
         if problems:
+            problems = _once(problems)  # guidance and resolution both read target.route
             raise InvalidRequest(summarise(problems), problems)
-        assert payloads is not None
-        assert ends_at is not None
-        assert ids is not None
         steering_id = f"st_{uuid.uuid4().hex[:16]}"
         with self._db.session() as session:
             caps = lantern_store.capabilities_of(session, list(ids))
@@ -156,6 +160,7 @@ class SteeringService:
             ends_at=ends_at,
             lantern_count=len(ids),
             unsupported_json=json.dumps(unsupported),
+            owner=owner,
         )
         with self._lock, self._db.session() as session:
             steering_store.save_steering(session, row)
@@ -170,15 +175,14 @@ class SteeringService:
         self._on_stored()
         return self.get(steering_id)
 
-    def release(self, steering_id: str, *, role: str) -> SteeringReport:
+    def release(self, steering_id: str, *, role: str, scope: str | None = None) -> SteeringReport:
         """Empty this steering's slot on its lanterns, unless someone else wrote it since;
-        ``role``: the releasing caller's, as the release envelopes name it."""
+        ``role``: the releasing caller's, as the release envelopes name it; ``scope``: the
+        only owner whose steering the caller may end (None: any)."""
         with self._lock:
             now = self._clock()
             with self._db.session() as session:
-                row = steering_store.get_steering(session, steering_id)
-                if row is None:
-                    raise NotFound("steering", steering_id)
+                row = _owned(steering_store.get_steering(session, steering_id), steering_id, scope)
                 if row.status == "released":
                     raise Conflict(f"steering {steering_id} is already released", "released")
                 if now >= _aware(row.ends_at):
@@ -190,19 +194,23 @@ class SteeringService:
         self._on_stored()
         return self.get(steering_id)
 
-    def get(self, steering_id: str, with_lanterns: bool = False) -> SteeringReport:
+    def get(
+        self, steering_id: str, with_lanterns: bool = False, scope: str | None = None
+    ) -> SteeringReport:
+        """One steering; another owner's is refused (403) when ``scope`` names the caller."""
         with self._db.session() as session:
-            row = steering_store.get_steering(session, steering_id)
-            if row is None:
-                raise NotFound("steering", steering_id)
+            row = _owned(steering_store.get_steering(session, steering_id), steering_id, scope)
             return self._report(session, row, with_lanterns)
 
     def recent(
-        self, limit: int = 50, offset: int = 0, active: bool = False
+        self, limit: int = 50, offset: int = 0, active: bool = False, scope: str | None = None
     ) -> list[SteeringReport]:
+        """Newest first; with ``scope`` only that owner's."""
         now = self._clock()
         with self._db.session() as session:
-            rows = steering_store.list_steering(session, limit, offset, now if active else None)
+            rows = steering_store.list_steering(
+                session, limit, offset, now if active else None, scope
+            )
             return [self._report(session, r, False) for r in rows]
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -261,6 +269,29 @@ def _collect(problems: list[FieldProblem], step: Callable[[], Any]) -> Any:
     except InvalidRequest as exc:
         problems.extend(exc.problems or [FieldProblem((), exc.message)])
         return None
+
+
+def _owned(row: SteeringRow | None, steering_id: str, scope: str | None) -> SteeringRow:
+    """The row if the caller may see and end it: any with no scope, else only the scope's own."""
+    if row is None:
+        raise NotFound("steering", steering_id)
+    if scope is not None and row.owner != scope:
+        raise Forbidden(
+            f"steering {steering_id} was made by someone else: a city app sees and ends only "
+            "the steerings it made"
+        )
+    return row
+
+
+def _once(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """Each mistake named once, in the order found."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    out = []
+    for problem in problems:
+        if (problem.loc, problem.msg) not in seen:
+            seen.add((problem.loc, problem.msg))
+            out.append(problem)
+    return out
 
 
 def _routed(spec: SteeringSpec) -> bool:

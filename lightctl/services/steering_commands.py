@@ -136,12 +136,15 @@ def _chases(payload: LightPayload | PathPayload) -> bool:
 
 def _with_period(payload: P) -> P:
     """A chase, blink or pulse without a period gets the default one, so every lantern agrees."""
-    periodic = isinstance(payload, LightPayload) and payload.effect != "steady"
-    periodic = periodic or (isinstance(payload, PathPayload) and payload.mode == "chase")
-    if periodic and getattr(payload, "period_ms", None) is None:
-        assert isinstance(payload, LightPayload | PathPayload)
-        return payload.model_copy(update={"period_ms": DEFAULT_PERIOD_MS})  # type: ignore[return-value]
-    return payload
+    if not isinstance(payload, LightPayload | PathPayload) or payload.period_ms is not None:
+        return payload
+    if isinstance(payload, LightPayload):
+        periodic = payload.effect != "steady"
+    else:
+        periodic = payload.mode == "chase"
+    if not periodic:
+        return payload
+    return payload.model_copy(update={"period_ms": DEFAULT_PERIOD_MS})  # type: ignore[return-value]
 
 
 def plan(

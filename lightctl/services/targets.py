@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from lightctl.domain.targets import ResolvedTarget, TargetSpec
+from lightctl.geo.limits import check_preview_size
 from lightctl.geo.shapes import Loc
 from lightctl.geo.targeting import DEFAULT_MAX_LANTERNS, LanternIndex
 from lightctl.store import Database
@@ -122,6 +123,8 @@ class TargetResolver:
             positions = index.resolve_positions(
                 spec, groups, max_lanterns=self._max_lanterns, loc=loc
             )
+            if with_features:
+                check_preview_size(len(positions), ("query", "geojson"))
             ids = index.ids_at(positions)
             online = lantern_store.availability_of(session, ids)
         streets = index.street_counts(positions)

@@ -51,6 +51,43 @@ def save_alert(
     save_commands(session, alert.id, commands)
 
 
+def transition(
+    session: Session,
+    alert_id: str,
+    *,
+    from_status: Sequence[str],
+    now: datetime,
+    to_status: str | None = None,
+    revision: int | None = None,
+    ended: bool = False,
+) -> bool:
+    """Move an alert on in one guarded statement: True when this caller won the change.
+
+    The statement checks the status (and, given, the revision the caller read) and raises the
+    revision; on PostgreSQL it also locks the row until the caller's transaction ends, so two
+    replicas changing one alert are serialised and the second sees the first's outcome. Run it
+    first in the transaction that writes the change's commands.
+    """
+    values: dict[str, object] = {
+        "revision": col(AlertRow.revision) + 1,
+        "updated_at": now,
+    }
+    if to_status is not None:
+        values["status"] = to_status
+    if ended:
+        values["ended_at"] = now
+    stmt = (
+        update(AlertRow)
+        .where(col(AlertRow.id) == alert_id)
+        .where(col(AlertRow.status).in_(list(from_status)))
+        .values(**values)
+    )
+    if revision is not None:
+        stmt = stmt.where(col(AlertRow.revision) == revision)
+    result = session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def commands_of(session: Session, alert_id: str) -> list[CommandRow]:
     query = (
         select(CommandRow)
@@ -146,7 +183,12 @@ class DueDelivery:
 
 
 def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDelivery]:
-    """Deliveries to (re)publish now: planned, or published without a `received` ack in time."""
+    """Deliveries to (re)publish now: planned, or published without a `received` ack in time.
+
+    The rows are claimed for the caller's transaction: on PostgreSQL another replica's outbox
+    skips them (``FOR UPDATE SKIP LOCKED``) and a cancel touching them waits for the commit, so
+    each is published by one replica and never after the cancel. SQLite has one writer anyway.
+    """
     query = (
         select(DeliveryRow, CommandRow)
         .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
@@ -154,6 +196,7 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDeliv
         .where(col(DeliveryRow.next_attempt_at) <= now)
         .order_by(col(DeliveryRow.next_attempt_at))
         .limit(limit)
+        .with_for_update(of=DeliveryRow, skip_locked=True)
     )
     return [
         DueDelivery(d.command_id, d.lantern_id, d.attempts, c.envelope, c.expires_at, d.state)
@@ -334,4 +377,16 @@ def deliveries_by_key(
                 .where(col(DeliveryRow.lantern_id).in_(ids[start : start + _BATCH]))
             )
             out.update({(row.command_id, row.lantern_id): row for row in session.exec(query)})
+    return out
+
+
+def envelopes_by_id(session: Session, command_ids: Sequence[str]) -> dict[str, str]:
+    """The stored envelope JSON of each command (the ack consumer judges acks against it)."""
+    ids = sorted(set(command_ids))
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), _BATCH):
+        query = select(CommandRow.id, CommandRow.envelope).where(
+            col(CommandRow.id).in_(ids[start : start + _BATCH])
+        )
+        out.update({cid: envelope for cid, envelope in session.exec(query)})
     return out

@@ -41,6 +41,17 @@ def hold(session: Session, alert_id: str) -> None:
     )
 
 
+def decide(session: Session, alert_id: str, decision: str, by: str, now: datetime) -> bool:
+    """Record the decision on a pending request in one guarded statement: True if it was ours."""
+    result = session.execute(
+        update(ApprovalRow)
+        .where(col(ApprovalRow.alert_id) == alert_id)
+        .where(col(ApprovalRow.decision) == "pending")
+        .values(decision=decision, decided_by=by, decided_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def release_held(session: Session, alert_id: str, now: datetime) -> None:
     session.execute(
         update(DeliveryRow)

@@ -22,7 +22,8 @@ class UserRow(SQLModel, table=True):
 
 
 class TokenRow(SQLModel, table=True):
-    """An API token (kind ``api``) or a login session (kind ``session``, owned by a user)."""
+    """An API token (kind ``api``, issued to a user or to no one: a machine's) or a login
+    session (kind ``session``, always a user's); ``username`` is the person behind either."""
 
     __tablename__ = "auth_token"
 
@@ -67,6 +68,7 @@ def list_tokens(session: Session, kind: str | None = "api") -> list[TokenRow]:
 
 
 def revoke_sessions_of(session: Session, username: str, now: datetime) -> None:
+    """End the user's sessions and revoke the API tokens issued to them."""
     session.execute(
         update(TokenRow)
         .where(col(TokenRow.username) == username)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from lightctl.store import (  # noqa: F401  (registers tables)
@@ -20,6 +20,7 @@ from lightctl.store import (  # noqa: F401  (registers tables)
     auth,
     cap,
     coordination,
+    lantern_keys,
     tables,
 )
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def _normalise_url(url: str) -> str:
     # Users write postgresql://; SQLAlchemy would pick psycopg2, which we do not ship.
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
@@ -81,7 +82,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except Exception as exc:  # any driver error means "not reachable" for /healthz
+        except (SQLAlchemyError, OSError) as exc:  # any driver error: "not reachable" for /healthz
             log.warning("database ping failed: %s", exc)
             return False
 

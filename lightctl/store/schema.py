@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -118,7 +119,7 @@ class Migrator:
             return SchemaStatus(SchemaState.CURRENT, current, head)
         try:
             script.get_revision(current)
-        except Exception:  # alembic raises several kinds for an unknown id
+        except CommandError:  # an id this code does not know: written by a newer release
             return SchemaStatus(SchemaState.AHEAD, current, head)
         return SchemaStatus(SchemaState.BEHIND, current, head, self._pending(script, current))
 

@@ -23,10 +23,17 @@ def get_steering(session: Session, steering_id: str) -> SteeringRow | None:
 
 
 def list_steering(
-    session: Session, limit: int, offset: int, active_at: datetime | None = None
+    session: Session,
+    limit: int,
+    offset: int,
+    active_at: datetime | None = None,
+    owner: str | None = None,
 ) -> list[SteeringRow]:
-    """Newest first; with ``active_at`` only those not released and not ended by then."""
+    """Newest first; with ``active_at`` only those not released and not ended by then, with
+    ``owner`` only that owner's."""
     query = select(SteeringRow)
+    if owner is not None:
+        query = query.where(SteeringRow.owner == owner)
     if active_at is not None:
         query = query.where(SteeringRow.status == "active").where(
             col(SteeringRow.ends_at) > active_at

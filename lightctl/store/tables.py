@@ -93,6 +93,9 @@ class AlertRow(SQLModel, table=True):
     # The audio command whose deliveries the alert's counts report (changes on update/all-clear).
     primary_command_id: str | None = Field(default=None, max_length=64)
     ended_at: datetime | None = None
+    # Raised by every lifecycle change in the same guarded statement that checks the status, so
+    # a change computed from an older reading is refused on whichever replica it lands.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class CommandRow(SQLModel, table=True):
@@ -145,6 +148,9 @@ class SteeringRow(SQLModel, table=True):
     # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
     unsupported_json: str = "{}"
     released_at: datetime | None = None
+    # Who made it (Principal.owner: the user, or "token:<name>" of a machine token): a city app
+    # sees and ends only its own. None: made before owners were kept, so no city app's.
+    owner: str | None = Field(default=None, index=True, max_length=100)
 
 
 class ScheduleRow(SQLModel, table=True):

@@ -213,7 +213,9 @@ export class ConsoleMap {
         const key = streetKey(name);
         if (!this.streetsByKey.has(key)) this.streetsByKey.set(key, []);
         this.streetsByKey.get(key).push(layer);
-        layer.bindTooltip(name, { sticky: true, className: 'street-tip', direction: 'top' });
+        // Leaflet puts a string tooltip in as HTML: a street name is data (from an inventory
+        // file anyone may have edited), so it goes in escaped and shows as the text it is.
+        layer.bindTooltip(escapeHtml(name), { sticky: true, className: 'street-tip', direction: 'top' });
         layer.on('click', (e) => {
           if (this.mode !== 'dispatch') return;
           L.DomEvent.stop(e);

@@ -21,6 +21,7 @@ from firmware_sim import Fleet, load_inventory
 from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustFile
 from lightctl.api import create_app
+from lightctl.cli.server import uvicorn_config
 from lightctl.protocol import Topics
 from lightctl.runtime import Runtime
 from lightctl.services.auth import AuthService
@@ -103,11 +104,8 @@ class LiveService:
         # asks for other roles; the role matrix and ceiling tests make their own tokens.
         db.create_all()
         self.token = self.make_token("tests", roles)
-        config = uvicorn.Config(
-            create_app(settings, self.runtime),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_level="warning",
+        config = uvicorn_config(
+            create_app(settings, self.runtime), settings.http_host, settings.http_port, "warning"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

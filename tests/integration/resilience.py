@@ -72,7 +72,7 @@ def finished(body: dict[str, Any]) -> bool:
 
 
 def audio_command(body: dict[str, Any]) -> str:
-    return next(c["id"] for c in body["commands"] if c["channel"] == "audio")
+    return str(next(c["id"] for c in body["commands"] if c["channel"] == "audio"))
 
 
 class SimProcess:

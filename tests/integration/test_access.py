@@ -134,7 +134,14 @@ def four_eyes(
 
 
 def test_four_eyes_and_break_glass(four_eyes: LiveService, fleet: Fleet) -> None:
-    anna, ben = _as(four_eyes, "dispatcher"), _as(four_eyes, "dispatcher")
+    anna = _as(four_eyes, "dispatcher")
+    # Only a person approves: ben's token is issued to the user ben.
+    auth = AuthService(four_eyes.runtime.db, lambda: datetime.now(UTC))
+    auth.create_user("ben", "correct horse battery", "dispatcher")
+    _row, secret = auth.create_token("ben-laptop", "dispatcher", user="ben")
+    ben = httpx.Client(
+        base_url=f"{four_eyes.url}/api/v1", headers={"Authorization": f"Bearer {secret}"}
+    )
     held = anna.post("/alerts", json=ALERT)
     assert held.status_code == 201, held.text
     body = held.json()

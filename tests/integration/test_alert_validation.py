@@ -39,7 +39,7 @@ def _post(service: LiveService, body: object) -> dict[str, object]:
     response = service.http.post("/alerts", json=body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem: dict[str, object] = response.json()
     assert problem["status"] == 422
     return problem
 

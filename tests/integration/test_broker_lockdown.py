@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from typer.testing import CliRunner
 
 from lightctl.cli import app
@@ -86,7 +86,7 @@ def _client(
     user: str | None,
     port: int | None = None,
     tls: bool = False,
-    protocol: int = mqtt.MQTTv5,
+    protocol: MQTTProtocolVersion = mqtt.MQTTv5,
 ) -> tuple[mqtt.Client, int]:
     """Connect and return (client, CONNACK reason code value); 0 means accepted."""
     client = mqtt.Client(
@@ -141,7 +141,7 @@ def test_anonymous_and_wrong_passwords_are_refused(locked: Locked) -> None:
     over_tls, rc = _client(locked, None, port=locked.tls_port, tls=True)  # on both listeners
     _stop(over_tls)
     assert rc != 0
-    bad = mqtt.Client(CallbackAPIVersion.VERSION2, "wrong", protocol=5)
+    bad = mqtt.Client(CallbackAPIVersion.VERSION2, "wrong", protocol=mqtt.MQTTv5)
     bad.username_pw_set(locked.lanterns[0], "not-the-password")
     outcome: list[int] = []
     bad.on_connect = lambda _c, _u, _f, rc, _p: outcome.append(int(rc.value))
@@ -218,7 +218,7 @@ def test_tls_listener_accepts_the_service_with_the_test_ca(locked: Locked) -> No
     _stop(client)
     assert b"over-tls" in got
     # Without the CA the certificate is not trusted.
-    untrusting = mqtt.Client(CallbackAPIVersion.VERSION2, "untrusting", protocol=5)
+    untrusting = mqtt.Client(CallbackAPIVersion.VERSION2, "untrusting", protocol=mqtt.MQTTv5)
     untrusting.tls_set(cert_reqs=ssl.CERT_REQUIRED)
     with pytest.raises(ssl.SSLError):
         untrusting.connect("127.0.0.1", locked.tls_port)

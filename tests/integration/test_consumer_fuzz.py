@@ -77,7 +77,7 @@ def test_random_bytes_on_lantern_topics_never_stop_the_consumer(
                 time.sleep(0.03)  # about 3,000 messages a second
 
         def drained() -> bool:
-            counters = service.http.get("/metrics").json()["counters"]
+            counters: dict[str, int] = service.http.get("/metrics").json()["counters"]
             return counters.get("consumer_messages", 0) >= sent
 
         deadline = time.monotonic() + 30

@@ -83,7 +83,7 @@ def command(
     return CommandEnvelope(
         id=cmd_id,
         role=role,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         op="release" if channel == "path" else "set",
         priority=priority,
         issued_at=issued,

@@ -4,7 +4,9 @@ Lanterns that come back only after it expired never play it and end `unreachable
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,10 +86,17 @@ def test_offline_lanterns_get_the_warning_when_back_unless_it_expired(
         wait_until(
             lambda: time.monotonic() - offline_since > LATE_S + 2, LATE_S + 5, "the late return"
         )
-        assert all(on_fleet(sim, lambda i=i: sim.fleet.unit(i).link.online) for i in late)
+
+        def online(lantern_id: str) -> bool:
+            return sim.fleet.unit(lantern_id).link.online
+
+        def acks_of(lantern_id: str) -> list[Any]:
+            return list(sim.fleet.record(lantern_id).acks)
+
+        assert all(on_fleet(sim, partial(online, i)) for i in late)
         for lantern_id in late:
             assert plays(sim, lantern_id, audio_id) == 0, lantern_id
-            acked = on_fleet(sim, lambda i=lantern_id: list(sim.fleet.record(i).acks))
+            acked = on_fleet(sim, partial(acks_of, lantern_id))
             assert all(a.cmd_id != audio_id for a in acked), lantern_id
         for lantern_id in back:
             assert plays(sim, lantern_id, audio_id) == 1, lantern_id

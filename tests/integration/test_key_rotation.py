@@ -71,7 +71,10 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
         first = response.json()
         count = first["lantern_count"]
         service.wait_for(first["id"], lambda b: b["counts"].get("playing") == count, 20)
-        old_kids = {e.kid for e in envelopes(sqlite_inventory, first["id"])}
+        old_kids: set[str] = set()
+        for env in envelopes(sqlite_inventory, first["id"]):
+            assert env.kid is not None, env.id  # every command is signed
+            old_kids.add(env.kid)
 
         # Rotate both keys while every lantern on the street plays the warning.
         db_url = sqlite_inventory.url

@@ -68,7 +68,7 @@ def test_role_matrix(app: tuple[FastAPI, AuthService]) -> None:
             if token is not None and path.endswith("/logout"):  # signing out ends the token
                 token = auth.create_token(f"bye-{who}", who)[1]
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
             response = client.request(method, _concrete(path), headers=headers, json=body)
             code = _code(response)
             checked += 1

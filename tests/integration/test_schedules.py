@@ -182,7 +182,7 @@ def test_the_runner_sends_the_nights_steps_ahead_once_and_a_change_takes_back_th
     first = lantern.waiting()[0]
     assert first.starts_at == one_am
     assert abs(first.expires_at - sunrise) <= timedelta(seconds=90)  # the night's last step
-    assert first.payload.model_dump(exclude_none=True) == {  # type: ignore[union-attr]
+    assert first.payload.model_dump(exclude_none=True) == {
         "on": True,
         "brightness": 30,
         "cct_k": 3000,

@@ -14,7 +14,7 @@ from pyproj import Geod
 
 from firmware_sim import Fleet
 from lightctl.geo.crs import MetricProjection
-from lightctl.protocol import ChannelState
+from lightctl.protocol import Channel, ChannelState
 from tests.integration.conftest import LiveService
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -28,7 +28,7 @@ def _ids(service: LiveService, street: str) -> list[str]:
     return [r["id"] for r in rows]
 
 
-def _channel(fleet: Fleet, lantern_id: str, channel: str = "light") -> ChannelState:
+def _channel(fleet: Fleet, lantern_id: str, channel: Channel = "light") -> ChannelState:
     return fleet.lantern(lantern_id).state(datetime.now(UTC)).channels[channel]
 
 
@@ -130,7 +130,7 @@ def test_release_during_a_warning_changes_nothing_until_the_warning_ends(
 
     def released() -> bool:
         body = service.http.get(f"/steering/{steering['id']}").json()
-        return body["channels"]["light"]["release_counts"] == {"done": len(post)}
+        return bool(body["channels"]["light"]["release_counts"] == {"done": len(post)})
 
     _until(released, "the lanterns to ack the release")
     assert [_channel(fleet, lid) for lid in post] == warning  # nothing visible changed
@@ -212,9 +212,8 @@ def test_a_channel_the_lantern_lacks_is_rejected_unsupported_and_not_delivered(
 
     def settled() -> bool:
         body = service.http.get(f"/steering/{steering['id']}").json()
-        return sum(body["channels"]["projection"]["counts"].values()) == body["channels"][
-            "projection"
-        ]["counts"].get("applied", 0) + body["channels"]["projection"]["counts"].get("rejected", 0)
+        counts: dict[str, int] = body["channels"]["projection"]["counts"]
+        return sum(counts.values()) == counts.get("applied", 0) + counts.get("rejected", 0)
 
     _until(settled, "every projection delivery to settle")
     body = service.http.get(f"/steering/{steering['id']}", params={"lanterns": True}).json()

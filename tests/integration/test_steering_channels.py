@@ -17,7 +17,14 @@ from firmware_sim.control import apply_clauses
 from firmware_sim.faults import parse_faults
 from firmware_sim.probe import ServiceProbe
 from lightctl.geo.crs import MetricProjection
-from lightctl.protocol import ChannelState, LightPayload, PathPayload, ProjectionPayload, Topics
+from lightctl.protocol import (
+    Channel,
+    ChannelState,
+    LightPayload,
+    PathPayload,
+    ProjectionPayload,
+    Topics,
+)
 from tests.integration.conftest import LiveService
 from tests.support import MosquittoProcess
 
@@ -64,16 +71,20 @@ SETTINGS: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
         {"level": 10, "mode": "motion"},
     ),
 ]
-MODELS = (LightPayload, ProjectionPayload, PathPayload)
-CHANNELS = ("light", "projection", "path")
+MODELS: tuple[type[LightPayload | ProjectionPayload | PathPayload], ...] = (
+    LightPayload,
+    ProjectionPayload,
+    PathPayload,
+)
+CHANNELS: tuple[Channel, ...] = ("light", "projection", "path")
 
 
 def _ids(service: LiveService, street: str) -> list[str]:
     return [r["id"] for r in service.http.get("/lanterns", params={"street": street}).json()]
 
 
-def _state(fleet: Fleet, lantern_id: str, channel: str = "light") -> ChannelState:
-    return fleet.lantern(lantern_id).state(datetime.now(UTC)).channels[channel]  # type: ignore[index]
+def _state(fleet: Fleet, lantern_id: str, channel: Channel = "light") -> ChannelState:
+    return fleet.lantern(lantern_id).state(datetime.now(UTC)).channels[channel]
 
 
 def _until(check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
@@ -114,7 +125,7 @@ def test_every_light_projection_and_path_setting_reaches_the_lantern_as_sent(
         for channel, model, sent in zip(CHANNELS, MODELS, settings, strict=True):
             expected = model.model_validate(sent).model_dump(mode="json", exclude_none=True)
 
-            def shows(lid: str = lid, channel: str = channel, expected: Any = expected) -> bool:
+            def shows(lid: str = lid, channel: Channel = channel, expected: Any = expected) -> bool:
                 s = _state(fleet, lid, channel)
                 return s.priority == 10 and s.value == expected
 
@@ -142,7 +153,7 @@ def test_every_light_projection_and_path_setting_reaches_the_lantern_as_sent(
             assert retained is not None
             for channel in CHANNELS:
                 shown = _state(fleet, lid, channel)
-                got = retained.channels[channel]  # type: ignore[index]
+                got = retained.channels[channel]
                 assert (got.priority, got.cmd_id, got.value) == (10, shown.cmd_id, shown.value)
     finally:
         late.stop()
@@ -183,7 +194,8 @@ def test_the_lantern_view_flags_a_lantern_that_does_not_show_what_was_sent(
 
 
 # Down Bahnhofstrasse from Paradeplatz (north) toward the lake (south).
-CORRIDOR = {"type": "LineString", "coordinates": [[8.53821, 47.37248], [8.5394, 47.36964]]}
+CORRIDOR_COORDS = [(8.53821, 47.37248), (8.5394, 47.36964)]
+CORRIDOR = {"type": "LineString", "coordinates": [list(c) for c in CORRIDOR_COORDS]}
 
 
 def test_an_emergency_corridor_at_slot_3_runs_ahead_of_the_responder_over_a_visitor_route(
@@ -215,7 +227,7 @@ def test_an_emergency_corridor_at_slot_3_runs_ahead_of_the_responder_over_a_visi
     assert all(fleet.lantern(i).slot("light", 10) is not None for i in ids)  # held beneath
 
     # Lights run toward the destination: chase phases rise with the distance along the route.
-    coords = CORRIDOR["coordinates"]
+    coords = CORRIDOR_COORDS
     projection = MetricProjection.around(coords[0][0], coords[0][1])
     xs, ys = projection.to_xy([c[0] for c in coords], [c[1] for c in coords])
     line = shapely.LineString(np.column_stack([xs, ys]))

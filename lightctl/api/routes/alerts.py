@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from lightctl.api.auth import GuardDep, PrincipalDep, issuing_role, require_priority
 from lightctl.api.deps import MAX_OFFSET, AlertsDep, RuntimeDep
+from lightctl.api.guard import Guard
 from lightctl.api.schemas import (
     AlertCreate,
     AlertOut,
@@ -24,11 +26,21 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
-from lightctl.services.alert_reports import AlertReport
+from lightctl.services.alert_reports import AlertReport, aware
 from lightctl.services.alerts import AlertService
 from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+BreakGlass = Annotated[
+    str | None,
+    Query(
+        min_length=10,
+        max_length=500,
+        description="life safety (priority 1-2) only: send at once without the second "
+        "person's approval the four-eyes rule asks for; say why (recorded)",
+    ),
+]
 
 # The progress stream re-reads changes this far behind the newest one it saw: the ack consumer
 # stamps a batch when it starts and commits it up to a few hundred ms later.
@@ -56,6 +68,7 @@ def to_out(report: AlertReport) -> AlertOut:
         status=report.status,
         created_at=a.created_at,
         expires_at=a.expires_at,
+        ended_at=aware(a.ended_at) if a.ended_at is not None else None,
         priority=a.priority,
         exercise=a.exercise,
         signal=a.signal,
@@ -90,13 +103,7 @@ def create_alert(
     alerts: AlertsDep,
     principal: PrincipalDep,
     guard: GuardDep,
-    break_glass: str | None = Query(
-        None,
-        min_length=10,
-        max_length=500,
-        description="life safety (priority 1-2) only: send at once without the second "
-        "person's approval the four-eyes rule asks for; say why (recorded)",
-    ),
+    break_glass: BreakGlass = None,
 ) -> AlertOut:
     """Send a warning: stored with one delivery row per lantern, then published (or held for a
     second person's approval when the four-eyes rule covers the caller's role)."""
@@ -105,13 +112,8 @@ def create_alert(
     if "priority" not in body.model_fields_set and principal.ceiling is not None:
         priority = principal.ceiling
     role = issuing_role(principal, priority)
-    four_eyes = guard.four_eyes(principal.role_names)
-    if break_glass is not None and priority > LIFE_SAFETY_MAX:
-        raise InvalidRequest.at(
-            ("query", "break_glass"),
-            f"break-glass is for life safety warnings (priority 1-{LIFE_SAFETY_MAX}), "
-            f"not priority {priority}",
-        )
+    four_eyes = guard.four_eyes(principal)
+    _life_safety_only(break_glass, priority)
     spec = AlertSpec(
         target=body.target.to_spec(),
         messages=body.messages,
@@ -136,14 +138,56 @@ def create_alert(
         guard.approvals.requested(report.alert.id, principal)
     elif four_eyes and break_glass is not None:
         guard.approvals.bypassed(report.alert.id, principal, break_glass)
-        guard.audit.append(
-            "alert.break_glass",
-            principal.subject,
-            principal.role_names,
-            report.alert.id,
-            {"reason": break_glass, "priority": priority},
-        )
+        _record_break_glass(guard, principal, report.alert.id, break_glass, priority, ())
     return to_out(report)
+
+
+def _life_safety_only(break_glass: str | None, priority: int) -> None:
+    if break_glass is not None and priority > LIFE_SAFETY_MAX:
+        raise InvalidRequest.at(
+            ("query", "break_glass"),
+            f"break-glass is for life safety warnings (priority 1-{LIFE_SAFETY_MAX}), "
+            f"not priority {priority}",
+        )
+
+
+def _record_break_glass(
+    guard: Guard,
+    principal: Principal,
+    alert_id: str,
+    reason: str,
+    priority: int,
+    changed: tuple[str, ...],
+) -> None:
+    detail: dict[str, object] = {"reason": reason, "priority": priority, "user": principal.user}
+    if changed:
+        detail["changed"] = list(changed)
+    guard.audit.append(
+        "alert.break_glass", principal.subject, principal.role_names, alert_id, detail
+    )
+
+
+def _second_person_for(
+    guard: Guard,
+    principal: Principal,
+    report: AlertReport,
+    changed: tuple[str, ...],
+    break_glass: str | None,
+) -> Callable[[], None]:
+    """A change of what was approved goes out only with a new approval, or by break-glass
+    (life safety; see ``ApprovalService.require_for_change``). Returns what to call once the
+    change is made: it records a break-glass that was needed, with its reason."""
+    alert = report.alert
+    if not changed:
+        return lambda: None
+    if break_glass is not None:
+        _life_safety_only(break_glass, alert.priority)
+    held = guard.four_eyes(principal)
+    guard.approvals.require_for_change(alert.id, changed, held, break_glass is not None)
+    if break_glass is None or not (held or guard.approvals.get(alert.id) is not None):
+        return lambda: None
+    reason = break_glass
+    return lambda: _record_break_glass(guard, principal, alert.id, reason, alert.priority, changed)
 
 
 @router.post("/{alert_id}/approve", response_model=AlertOut)
@@ -158,10 +202,23 @@ def approve_alert(
 
 @router.post("/{alert_id}/update", response_model=AlertOut)
 def update_alert(
-    alert_id: str, body: AlertUpdateIn, alerts: AlertsDep, principal: PrincipalDep
+    alert_id: str,
+    body: AlertUpdateIn,
+    alerts: AlertsDep,
+    principal: PrincipalDep,
+    guard: GuardDep,
+    break_glass: BreakGlass = None,
 ) -> AlertOut:
-    """Change text, languages, target or expiry of a running alert (409 once it has ended)."""
+    """Change text, languages, target or expiry of a running alert (409 once it has ended).
+    Under the four-eyes rule a change of target, text or languages is refused (409
+    ``approval_required``) unless break-glass is given; a new expiry needs no approval."""
     report = _within_ceiling(alerts, alert_id, principal)
+    changed = tuple(
+        name
+        for name in ("target", "messages", "template", "params", "languages")
+        if getattr(body, name) is not None
+    )
+    recorded = _second_person_for(guard, principal, report, changed, break_glass)
     change = AlertUpdate(
         target=body.target.to_spec() if body.target else None,
         messages=body.messages,
@@ -172,7 +229,9 @@ def update_alert(
         expires_in_s=body.expires_in_s,
     )
     role = issuing_role(principal, report.alert.priority)
-    return to_out(alerts.update(alert_id, change, role=role))
+    updated = alerts.update(alert_id, change, role=role)
+    recorded()
+    return to_out(updated)
 
 
 @router.post("/{alert_id}/cancel", response_model=AlertOut)
@@ -190,20 +249,31 @@ def cancel_alert(
 
 @router.post("/{alert_id}/all-clear", response_model=AlertOut)
 def all_clear(
-    alert_id: str, alerts: AlertsDep, principal: PrincipalDep, body: AllClearIn | None = None
+    alert_id: str,
+    alerts: AlertsDep,
+    principal: PrincipalDep,
+    guard: GuardDep,
+    body: AllClearIn | None = None,
+    break_glass: BreakGlass = None,
 ) -> AlertOut:
-    """Play the all-clear on the alert's lanterns, then release them."""
+    """Play the all-clear on the alert's lanterns, then release them; under the four-eyes rule
+    only with the all-clear template's own text (free ``messages`` or ``params`` are a change
+    of text: 409 ``approval_required`` unless break-glass is given)."""
     report = _within_ceiling(alerts, alert_id, principal)
     body = body or AllClearIn()
+    changed = tuple(n for n in ("messages", "params") if getattr(body, n))
+    recorded = _second_person_for(guard, principal, report, changed, break_glass)
     role = issuing_role(principal, report.alert.priority)
-    return to_out(alerts.all_clear(alert_id, params=body.params, messages=body.messages, role=role))
+    cleared = alerts.all_clear(alert_id, params=body.params, messages=body.messages, role=role)
+    recorded()
+    return to_out(cleared)
 
 
 @router.get("", response_model=list[AlertOut])
 def list_alerts(
     alerts: AlertsDep,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[AlertOut]:
     return [to_out(r) for r in alerts.recent(limit, offset)]
 
@@ -212,7 +282,7 @@ def list_alerts(
 def get_alert(
     alert_id: str,
     alerts: AlertsDep,
-    lanterns: bool = Query(False, description="include the per-lantern delivery rows"),
+    lanterns: Annotated[bool, Query(description="include the per-lantern delivery rows")] = False,
 ) -> AlertOut:
     return to_out(alerts.get(alert_id, with_lanterns=lanterns))
 
@@ -248,6 +318,8 @@ async def alert_events(
                 await asyncio.sleep(1.0)
             else:
                 seen = await events.wait(alert_id, seen, timeout_s=5.0)
+                if events.closed:  # shutting down: the client's EventSource reconnects
+                    return
             report = await asyncio.to_thread(alerts.get, alert_id)
 
     return StreamingResponse(stream(), media_type="text/event-stream")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -16,11 +17,11 @@ router = APIRouter(tags=["audit"])
 @router.get("/audit", response_model=list[AuditRecordOut])
 def list_audit(
     guard: GuardDep,
-    since: datetime | None = Query(None, description="only records from this time on"),
-    action: str | None = Query(None, max_length=100, description="e.g. 'alert.outcome'"),
-    subject: str | None = Query(None, max_length=200, description="e.g. an alert id"),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    since: Annotated[datetime | None, Query(description="only records from this time on")] = None,
+    action: Annotated[str | None, Query(max_length=100, description="e.g. 'alert.outcome'")] = None,
+    subject: Annotated[str | None, Query(max_length=200, description="e.g. an alert id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[AuditRecordOut]:
     records = guard.audit.recent(since, action, subject, limit, offset)
     return [AuditRecordOut(**r.as_dict()) for r in records]

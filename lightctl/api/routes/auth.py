@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from lightctl.api.auth import GuardDep, PrincipalDep, client_address
 from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
 from lightctl.domain.roles import Principal, ceiling_of, parse_roles
+from lightctl.errors import Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -17,12 +18,25 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
     """A session token (12 h at most, 30 min without use by default); 401 for a wrong name
     or password, 429 when guessing."""
-    guard.login_limiter.take(f"ip:{client_address(request)}")
-    guard.login_limiter.take(f"user:{body.username}")
-    row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)
+    address = client_address(request)
+    # Wrong passwords back off per (account, address) and per address, never per account alone:
+    # someone guessing the dispatcher's password from one place does not lock the dispatcher
+    # out everywhere else (issue 13).
+    pair = f"{body.username}@{address}"
+    guard.login_failures.check(pair)
+    guard.login_address_failures.check(address)
+    guard.login_limiter.take(f"ip:{address}")
+    try:
+        row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)
+    except Unauthorized:
+        guard.login_failures.failed(pair)
+        guard.login_address_failures.failed(address)
+        raise
+    guard.login_failures.succeeded(pair)
     roles = parse_roles(row.roles)
     request.state.principal = Principal(body.username, "session", roles, row.id)
-    assert row.expires_at is not None
+    if row.expires_at is None:  # AuthService.login always sets one; never hand out an endless one
+        raise Unauthorized("the session token has no expiry", "invalid_token")
     return LoginOut(
         token=secret,
         expires_at=row.expires_at,
@@ -49,4 +63,5 @@ def me(principal: PrincipalDep) -> MeOut:
         roles=list(principal.role_names),
         ceiling=principal.ceiling,
         groups=sorted(principal.groups),
+        user=principal.user,
     )

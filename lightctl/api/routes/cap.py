@@ -178,8 +178,8 @@ async def preview_cap(request: Request, intake: IntakeDep) -> CapPreviewOut:
 @router.get("/cap/messages", response_model=list[CapMessageOut])
 def list_cap_messages(
     intake: IntakeDep,
-    decision: list[str] = Query(default=[], description="e.g. suggested, held, played"),
-    limit: int = Query(100, ge=1, le=500),
+    decision: Annotated[list[str], Query(description="e.g. suggested, held, played")] = [],  # noqa: B006 - FastAPI copies query defaults per request
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[CapMessageOut]:
     """Messages received, newest first, with what was decided (``decision=suggested``)."""
     return [message_out(o) for o in intake.recent(decision, limit)]

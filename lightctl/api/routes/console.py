@@ -7,6 +7,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 
@@ -118,11 +119,13 @@ def _live_feed(request: Request) -> LiveFeed:
 def live_lanterns(
     request: Request,
     runtime: RuntimeDep,
-    since: str | None = Query(
-        None,
-        pattern=r"^[0-9a-f]{8}\.[0-9]{1,18}$",
-        description="the cursor of the previous answer: list only what changed since",
-    ),
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{8}\.[0-9]{1,18}$",
+            description="the cursor of the previous answer: list only what changed since",
+        ),
+    ] = None,
 ) -> Response:
     """Every lantern's availability and what its speaker, light and projector do now; with
     ``since``, only the lanterns that changed (positions only for new or moved lanterns)."""

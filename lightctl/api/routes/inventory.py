@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from lightctl.api.deps import MAX_OFFSET, RuntimeDep
 from lightctl.api.schemas import (
+    DuplicateOut,
     ImportOut,
     LanternChannelOut,
     LanternOut,
+    OutlierOut,
     SkippedOut,
     SlotOut,
     StreetOut,
@@ -20,7 +23,8 @@ from lightctl.api.schemas import (
 from lightctl.errors import ImportFailed, InvalidRequest, NotFound
 from lightctl.geo.names import normalize_street_name
 from lightctl.geo.readers import LanternFormat
-from lightctl.services.inventory import import_lanterns, parse_capabilities
+from lightctl.geo.survey import MIN_OUTLIER_DISTANCE_M
+from lightctl.services.inventory import OutlierPolicy, import_lanterns, parse_capabilities
 from lightctl.services.lantern_state import SlotView
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import LanternRow
@@ -56,9 +60,9 @@ def _out(row: LanternRow, reported: dict[str, object] | None = None) -> LanternO
 @router.get("/lanterns", response_model=list[LanternOut])
 def list_lanterns(
     runtime: RuntimeDep,
-    street: str | None = Query(None, description="only lanterns on this street"),
-    limit: int = Query(1000, ge=1, le=100_000),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    street: Annotated[str | None, Query(description="only lanterns on this street")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[LanternOut]:
     key = normalize_street_name(street) if street else None
     with runtime.db.session() as session:
@@ -127,13 +131,30 @@ _IMPORT_BODY = {
 async def import_lantern_file(
     request: Request,
     runtime: RuntimeDep,
-    format: LanternFormat | None = Query(None, description="default: detect"),
-    crs: str = Query("EPSG:4326", description="CRS the file is written in, e.g. EPSG:2056"),
-    id_field: str | None = Query(None, description="column/property holding the lantern id"),
-    capabilities: str = Query(
-        "speaker,rgb,projector,path_light", description="what these lanterns have"
-    ),
-    filename: str = Query("upload", max_length=200, description="recorded as the source"),
+    format: Annotated[LanternFormat | None, Query(description="default: detect")] = None,
+    crs: Annotated[
+        str, Query(description="CRS the file is written in, e.g. EPSG:2056")
+    ] = "EPSG:4326",
+    id_field: Annotated[
+        str | None,
+        Query(description="column/property holding the lantern id (none found: from position)"),
+    ] = None,
+    street_field: Annotated[
+        str | None,
+        Query(description="column/property holding the street (default: street, strasse, ...)"),
+    ] = None,
+    outliers: Annotated[
+        OutlierPolicy, Query(description="lanterns far from any other: keep or skip")
+    ] = OutlierPolicy.KEEP,
+    outlier_distance_m: Annotated[
+        float, Query(ge=1.0, le=1_000_000.0, description="metres to the nearest other lantern")
+    ] = MIN_OUTLIER_DISTANCE_M,
+    capabilities: Annotated[
+        str, Query(description="what these lanterns have")
+    ] = "speaker,rgb,projector,path_light",
+    filename: Annotated[
+        str, Query(max_length=200, description="recorded as the source")
+    ] = "upload",
 ) -> ImportOut:
     """Upsert lanterns from the file sent as the body; the target index follows at once."""
     caps = parse_capabilities(capabilities)
@@ -158,12 +179,15 @@ async def import_lantern_file(
                 fmt=format.value if format else None,
                 crs=crs,
                 id_field=id_field,
+                street_field=street_field,
+                outliers=outliers,
+                min_outlier_m=outlier_distance_m,
                 max_street_distance_m=runtime.settings.street_max_distance_m,
                 capabilities=caps,
                 source=filename,
             )
         except ImportFailed as exc:  # name the upload, not the temporary file
-            raise ImportFailed(filename, exc.reason) from None
+            raise ImportFailed(filename, exc.reason, exc.rows) from None
     runtime.targets.invalidate()
     await asyncio.to_thread(runtime.targets.refresh)
     return ImportOut(
@@ -174,4 +198,17 @@ async def import_lantern_file(
         with_street=report.with_street,
         skipped_count=len(report.skipped),
         skipped=[SkippedOut(row=s.row, reason=s.reason, id=s.id) for s in report.skipped[:100]],
+        ids_from_position=report.ids_from_position,
+        street_field=report.street_field,
+        duplicate_count=len(report.duplicates),
+        duplicates=[
+            DuplicateOut(lon=g.lon, lat=g.lat, ids=list(g.ids), rows=list(g.rows))
+            for g in report.duplicates[:100]
+        ],
+        outlier_distance_m=report.outlier_distance_m,
+        outliers_skipped=report.outliers_skipped,
+        outliers=[
+            OutlierOut(id=o.id, row=o.row, lon=o.lon, lat=o.lat, nearest_m=o.nearest_m)
+            for o in report.outliers[:100]
+        ],
     )

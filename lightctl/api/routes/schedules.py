@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -63,8 +64,8 @@ def delete_schedule(name: str, schedules: SchedulesDep) -> Response:
 def preview_nights(
     name: str,
     schedules: SchedulesDep,
-    start: date = Query(..., description="first night (the date it starts on)"),
-    days: int = Query(7, ge=1, le=62),
+    start: Annotated[date, Query(description="first night (the date it starts on)")],
+    days: Annotated[int, Query(ge=1, le=62)] = 7,
 ) -> list[NightOut]:
     """Switching times at the centre of the schedule's lanterns, night by night."""
     out: list[NightOut] = []

@@ -73,6 +73,7 @@ def to_out(report: SteeringReport) -> SteeringOut:
         created_at=row.created_at,
         ends_at=row.ends_at,
         released_at=row.released_at,
+        owner=row.owner,
         target=json.loads(row.target_json),
         guidance=json.loads(row.guidance_json) if row.guidance_json else None,
         light=settings.get("light"),
@@ -128,26 +129,34 @@ def create_steering(
     if principal.groups:  # a city app limited to its groups steers only inside them
         reached = targets.preview(spec.target, with_features=False, loc=("target",))
         require_within_groups(principal, targets, reached.lantern_ids)
-    return to_out(steering.create(spec, max_priority=ceiling, role=role))
+    owner = principal.owner
+    return to_out(steering.create(spec, max_priority=ceiling, role=role, owner=owner))
 
 
 @router.get("", response_model=list[SteeringOut])
 def list_steering(
     steering: SteeringDep,
-    active: bool = Query(False, description="only those still holding their slots"),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    principal: PrincipalDep,
+    active: Annotated[bool, Query(description="only those still holding their slots")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[SteeringOut]:
-    return [to_out(r) for r in steering.recent(limit, offset, active)]
+    """Newest first: every steering for admins, dispatchers and operators; a city app's own
+    (those its user or token name made) for everyone else."""
+    scope = principal.steering_scope
+    return [to_out(r) for r in steering.recent(limit, offset, active, scope)]
 
 
 @router.get("/{steering_id}", response_model=SteeringOut)
 def get_steering(
     steering_id: str,
     steering: SteeringDep,
-    lanterns: bool = Query(False, description="include one row per lantern and command"),
+    principal: PrincipalDep,
+    lanterns: Annotated[bool, Query(description="include one row per lantern and command")] = False,
 ) -> SteeringOut:
-    return to_out(steering.get(steering_id, with_lanterns=lanterns))
+    """One steering (403 for a city app asking for another's)."""
+    scope = principal.steering_scope
+    return to_out(steering.get(steering_id, with_lanterns=lanterns, scope=scope))
 
 
 @router.delete("/{steering_id}", response_model=SteeringOut)
@@ -155,10 +164,13 @@ def release_steering(
     steering_id: str, steering: SteeringDep, principal: PrincipalDep, targets: TargetsDep
 ) -> SteeringOut:
     """Release exactly this steering's slots (409 once released or ended); only a caller whose
-    ceiling reaches its priority may (a city app never ends a dispatcher's slot-3 guidance)."""
+    ceiling reaches its priority may (a city app never ends a dispatcher's slot-3 guidance),
+    and a city app only its own steering (403 for another's)."""
+    scope = principal.steering_scope
     report = steering.get(steering_id, with_lanterns=bool(principal.groups))
-    role = issuing_role(principal, report.row.priority)
+    role = issuing_role(principal, report.row.priority)  # the ceiling first: it says the most
+    steering.get(steering_id, scope=scope)
     if report.lanterns is not None:  # a city app limited to its groups ends only its own
         reached = {d.lantern_id for d in report.lanterns}
         require_within_groups(principal, targets, reached)
-    return to_out(steering.release(steering_id, role=role))
+    return to_out(steering.release(steering_id, role=role, scope=scope))

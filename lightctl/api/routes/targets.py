@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from lightctl.api.deps import TargetsDep
@@ -14,7 +16,7 @@ router = APIRouter(tags=["targets"])
 def preview_target(
     body: TargetIn,
     targets: TargetsDep,
-    geojson: bool = Query(True, description="include the GeoJSON FeatureCollection"),
+    geojson: Annotated[bool, Query(description="include the GeoJSON FeatureCollection")] = True,
 ) -> TargetPreviewOut:
     """Resolve a Target as an alert would (same refusals), and store nothing."""
     preview = targets.preview(body.to_spec(), with_features=geojson)

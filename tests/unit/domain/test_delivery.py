@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from lightctl.domain.delivery import AckedCommand, AckRefusal, judge_ack, next_state
 from lightctl.domain.delivery import DeliveryState as S
-from lightctl.domain.delivery import next_state
 
 
 def test_the_happy_path() -> None:
@@ -30,3 +30,44 @@ def test_failures_end_a_delivery_from_any_open_state() -> None:
         assert next_state(open_state, "failed") == S.FAILED
         assert next_state(open_state, "rejected") == S.REJECTED
     assert next_state(S.PUBLISHED, "bogus") is None
+
+
+AUDIO = AckedCommand("audio", "set", ("a" * 64, "b" * 64, "a" * 64, "b" * 64))
+LIGHT = AckedCommand("light", "set")
+RELEASE = AckedCommand("light", "release")
+
+
+def test_a_held_delivery_was_never_published_so_no_ack_moves_it() -> None:
+    for ack in ("received", "playing", "done", "failed"):
+        assert judge_ack(S.HELD, ack, AUDIO, AUDIO.clips) is AckRefusal.NOT_SENT
+
+
+def test_a_status_that_kind_of_command_never_gets_is_refused() -> None:
+    assert judge_ack(S.PUBLISHED, "applied", AUDIO) is AckRefusal.WRONG_STATUS
+    assert judge_ack(S.PUBLISHED, "playing", LIGHT) is AckRefusal.WRONG_STATUS
+    assert judge_ack(S.PUBLISHED, "applied", RELEASE) is AckRefusal.WRONG_STATUS
+    assert judge_ack(S.PUBLISHED, "applied", LIGHT) is S.APPLIED
+    assert judge_ack(S.PUBLISHED, "done", RELEASE) is S.DONE
+
+
+def test_done_is_believed_only_with_exactly_the_clips_sent() -> None:
+    assert judge_ack(S.PLAYING, "done", AUDIO, list(AUDIO.clips or ())) is S.DONE
+    for played in (None, [], ["a" * 64, "b" * 64], ["b" * 64, "a" * 64] * 2, ["c" * 64] * 4):
+        assert judge_ack(S.PLAYING, "done", AUDIO, played) is AckRefusal.PLAYED_MISMATCH
+    tone_only = AckedCommand("audio", "set", ())
+    assert judge_ack(S.PLAYING, "done", tone_only, None) is S.DONE
+
+
+def test_a_command_sent_ahead_may_end_released_before_it_ever_played() -> None:
+    ahead = AckedCommand("audio", "set", ("a" * 64,), sent_ahead=True)
+    assert judge_ack(S.RECEIVED, "done", ahead, None, "released") is S.DONE
+    assert judge_ack(S.RECEIVED, "done", ahead, None) is AckRefusal.PLAYED_MISMATCH
+    assert judge_ack(S.RECEIVED, "done", AUDIO, None, "released") is AckRefusal.PLAYED_MISMATCH
+
+
+def test_judging_keeps_the_order_and_the_terminal_states() -> None:
+    assert judge_ack(S.PLAYING, "received", AUDIO) is None
+    assert judge_ack(S.DONE, "failed", AUDIO) is None
+    assert judge_ack(S.FAILED, "done", AUDIO, list(AUDIO.clips or ())) is None
+    # Without the command (an unreadable stored envelope) the order rules still hold.
+    assert judge_ack(S.PUBLISHED, "received", None) is S.RECEIVED

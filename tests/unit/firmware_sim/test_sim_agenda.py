@@ -40,7 +40,7 @@ def cmd(
         payload = ReleasePayload(cmd_id=releases)
     return CommandEnvelope(
         id=cmd_id,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         op=op,
         priority=priority,
         issued_at=issued,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from firmware_sim.lantern import Lantern
 from lightctl.protocol import (
+    Channel,
     CommandEnvelope,
     EmptyPayload,
     LightPayload,
@@ -26,7 +27,7 @@ from lightctl.protocol import (
 )
 
 T0 = datetime(2025, 6, 1, 21, 0, tzinfo=UTC)
-CHANNELS = ("light", "projection", "path")
+CHANNELS: tuple[Channel, ...] = ("light", "projection", "path")
 PAYLOAD: dict[str, Any] = {
     "light": LightPayload(on=True, color="#00C853"),
     "projection": ProjectionPayload(pictogram="arrow", heading_deg=90),
@@ -39,8 +40,8 @@ def _send(
 ) -> None:
     env = CommandEnvelope(
         id=cmd_id,
-        channel=channel,  # type: ignore[arg-type]
-        op=op,  # type: ignore[arg-type]
+        channel=channel,
+        op=op,
         priority=priority,
         issued_at=now,
         expires_at=now + timedelta(seconds=ttl),
@@ -87,14 +88,14 @@ def test_every_channel_shows_its_highest_live_slot_and_releases_touch_one_slot(
     model: Model = {c: {} for c in CHANNELS}
     now = T0
     for n, (kind, channel, priority, amount) in enumerate(sequence):
-        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}
         if kind == "set":
             _send(lantern, f"c{n}", channel, "set", priority, now, amount)
             model[channel][priority] = (f"c{n}", now + timedelta(seconds=amount))
         elif kind == "release":
             _send(lantern, f"r{n}", channel, "release", priority, now, 60)
             model[channel].pop(priority, None)
-            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}
             assert {k: v for k, v in after.items() if k != (channel, priority)} == {
                 k: v for k, v in before.items() if k != (channel, priority)
             }
@@ -140,7 +141,7 @@ def test_after_an_all_clear_expires_each_channel_returns_to_what_lives_beneath(
     _check(lantern, model, now)
     now += timedelta(seconds=max(clear_s, 30))  # the all-clear and every warning have expired
     lantern.tick(now)
-    assert all(lantern.slot(c, p) is None for c in CHANNELS for p in (1, 2))  # type: ignore[arg-type]
+    assert all(lantern.slot(c, p) is None for c in CHANNELS for p in (1, 2))
     _check(lantern, model, now)
 
 
@@ -154,7 +155,7 @@ def _release_named(
 ) -> None:
     env = CommandEnvelope(
         id=cmd_id,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         op="release",
         priority=priority,
         issued_at=now,
@@ -223,7 +224,7 @@ def test_named_releases_and_commands_sent_ahead_keep_the_highest_live_slot_in_fo
     sent: list[str] = []
     now = T0
     for n, (kind, channel, priority, amount) in enumerate(sequence):
-        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+        before = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}
         if kind == "set":
             _send(lantern, f"c{n}", channel, "set", priority, now, amount)
             model[channel][priority] = (f"c{n}", now + timedelta(seconds=amount))
@@ -233,7 +234,7 @@ def test_named_releases_and_commands_sent_ahead_keep_the_highest_live_slot_in_fo
             held: Held = (f"c{n}", channel, priority, starts, starts + timedelta(seconds=90), n)
             env = CommandEnvelope(
                 id=f"c{n}",
-                channel=channel,  # type: ignore[arg-type]
+                channel=channel,
                 op="set",
                 priority=priority,
                 issued_at=now,
@@ -257,7 +258,7 @@ def test_named_releases_and_commands_sent_ahead_keep_the_highest_live_slot_in_fo
                     waiting.remove(match[0])
                 elif model[channel].get(priority, ("", now))[0] == named:
                     del model[channel][priority]
-            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}  # type: ignore[arg-type]
+            after = {(c, p): lantern.slot(c, p) for c in CHANNELS for p in range(1, 17)}
             assert {k: v for k, v in after.items() if k != (channel, priority)} == {
                 k: v for k, v in before.items() if k != (channel, priority)
             }

@@ -7,17 +7,19 @@ from typing import Any
 
 import pytest
 
-from firmware_sim.lantern import Lantern, PublishState
+from firmware_sim.lantern import Effect, Lantern, PublishState
 from firmware_sim.outputs import MOTION_HOLD_S, light_level, path_level
 from lightctl.protocol import CommandEnvelope, LightPayload, PathPayload
 
 T0 = datetime(2025, 3, 1, 20, 0, tzinfo=UTC)
 
 
-def _set(lantern: Lantern, cmd_id: str, channel: str, payload: Any, priority: int = 10) -> list:
+def _set(
+    lantern: Lantern, cmd_id: str, channel: str, payload: Any, priority: int = 10
+) -> list[Effect]:
     env = CommandEnvelope(
         id=cmd_id,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         op="set",
         priority=priority,
         issued_at=T0,

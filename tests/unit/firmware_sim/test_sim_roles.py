@@ -78,7 +78,7 @@ def test_a_priority_above_the_roles_ceiling_is_refused_whichever_key_signed_it(
     store: KeyStore,
 ) -> None:
     lamp = lantern(store)
-    cases = [
+    cases: list[tuple[str, int, KeyScope]] = [
         # (role, priority, key): a genuine signature every time; only the role forbids it.
         ("city_app", 1, "life_safety"),
         ("city_app", 8, "ordinary"),
@@ -87,7 +87,7 @@ def test_a_priority_above_the_roles_ceiling_is_refused_whichever_key_signed_it(
         (SCHEDULER, 10, "ordinary"),
     ]
     for i, (role, priority, scope) in enumerate(cases):
-        env = signed_by(store, scope, light(f"c{i}", priority, role))  # type: ignore[arg-type]
+        env = signed_by(store, scope, light(f"c{i}", priority, role))
         assert answer(lamp, env.to_bytes()) == [("rejected", "above_role_ceiling")], role
     assert lamp.state(T0).channels["light"].cmd_id is None
     # At its ceiling each role is obeyed: the refusals above were the ceiling, nothing else.
@@ -101,7 +101,7 @@ def test_a_key_may_sign_only_for_its_own_roles(store: KeyStore) -> None:
     """The ordinary (steering) key cannot speak as dispatcher or feed, even at slot 10, and the
     life-safety key signs no city app or schedule: each role has exactly one key."""
     lamp = lantern(store)
-    cases = [
+    cases: list[tuple[str, int, KeyScope]] = [
         ("dispatcher", 10, "ordinary"),
         ("feed", 12, "ordinary"),
         ("admin", 16, "ordinary"),
@@ -109,7 +109,7 @@ def test_a_key_may_sign_only_for_its_own_roles(store: KeyStore) -> None:
         (SCHEDULER, 15, "life_safety"),
     ]
     for i, (role, priority, scope) in enumerate(cases):
-        env = signed_by(store, scope, light(f"k{i}", priority, role))  # type: ignore[arg-type]
+        env = signed_by(store, scope, light(f"k{i}", priority, role))
         assert answer(lamp, env.to_bytes()) == [("rejected", "key_not_allowed_for_role")], role
     # The ordinary key at a life-safety slot stays refused for that reason, whatever the role.
     env = signed_by(store, "ordinary", light("p1", 1, "dispatcher"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def lantern(store: KeyStore) -> tuple[Lantern, TrustVerifier]:
     return Lantern("L1", verifier=verifier, replay=guard), verifier
 
 
-def acks(effects: list[object]) -> list[tuple[str, str, str | None]]:
+def acks(effects: Sequence[object]) -> list[tuple[str, str, str | None]]:
     return [(e.cmd_id, e.status.value, e.reason) for e in effects if isinstance(e, SendAck)]
 
 

@@ -14,17 +14,25 @@ from lightctl.geo.guidance import guide, travel_reversed
 
 GEOD = Geod(ellps="WGS84")
 # An L through Zürich: 400 m at 160° (down Bahnhofstrasse's direction), then 200 m at 80°.
+
+
+def _forward(origin: tuple[float, float], bearing: float, distance_m: float) -> tuple[float, float]:
+    """The point ``distance_m`` from ``origin`` (lon, lat) at ``bearing`` on the ellipsoid."""
+    lon, lat, _ = GEOD.fwd(origin[0], origin[1], bearing, distance_m)
+    return float(lon), float(lat)
+
+
 START = (8.5382, 47.3725)
-CORNER = tuple(GEOD.fwd(*START, 160.0, 400.0)[:2])
-END = tuple(GEOD.fwd(*CORNER, 80.0, 200.0)[:2])
+CORNER = _forward(START, 160.0, 400.0)
+END = _forward(CORNER, 80.0, 200.0)
 LINE = shapely.LineString([START, CORNER, END])
 
 
-def _beside(origin: tuple[float, float], bearing: float, along_m: float, side_m: float) -> tuple:
+def _beside(
+    origin: tuple[float, float], bearing: float, along_m: float, side_m: float
+) -> tuple[float, float]:
     """A lantern ``along_m`` down a leg, ``side_m`` to its right (negative: left)."""
-    lon, lat, _ = GEOD.fwd(*origin, bearing, along_m)
-    lon2, lat2, _ = GEOD.fwd(lon, lat, bearing + 90.0, side_m)
-    return lon2, lat2
+    return _forward(_forward(origin, bearing, along_m), bearing + 90.0, side_m)
 
 
 def _lanterns() -> tuple[np.ndarray, np.ndarray, list[float]]:

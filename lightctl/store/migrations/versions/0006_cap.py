@@ -1,7 +1,7 @@
 """CAP intake: messages, geocode boundaries, feeds
 
-Revision ID: 0003_cap
-Revises: 0002_replicas
+Revision ID: 0006_cap
+Revises: 0005_steering_owner
 Created: 2026-12-03 06:38:56.157648
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_cap"
-down_revision = "0002_replicas"
+revision = "0006_cap"
+down_revision = "0005_steering_owner"
 branch_labels = None
 depends_on = None
 
