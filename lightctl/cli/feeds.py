@@ -34,8 +34,7 @@ def feeds_add(
         ars = tuple(a.strip() for a in nina_ars.split(",") if a.strip())
         spec = FeedSpec(name, "nina", url, ars, interval)
     else:
-        assert cap_url is not None
-        spec = FeedSpec(name, "cap", cap_url, (), interval)
+        spec = FeedSpec(name, "cap", cap_url or "", (), interval)
     db, _settings = open_db(database_url, data_dir)
     try:
         add_feed(db, spec, datetime.now(UTC))
