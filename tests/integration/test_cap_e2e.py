@@ -157,8 +157,11 @@ def test_a_mowas_warning_in_nine_languages_plays_ours_in_order(
         dict(german, language=lang, headline=text, instruction=text, description=text)
         for lang, text in texts.items()
     ]
+    feed_token = service.make_token("mowas-gateway", "feed")  # the role a warning gateway has
     response = service.http.post(
-        "/cap", content=json.dumps(warning).encode(), headers={"Content-Type": "application/json"}
+        "/cap",
+        content=json.dumps(warning).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {feed_token}"},
     )
     assert response.status_code == 201, response.text
     out = response.json()
@@ -175,3 +178,4 @@ def test_a_mowas_warning_in_nine_languages_plays_ours_in_order(
     _cmd, played = fleet.record(lantern).played[0]
     heard = list(dict.fromkeys(langs[sha] for sha in played if sha in langs))
     assert heard == order
+    assert body["priority"] == 2  # slot 2, signed in the feed role the lanterns checked
