@@ -73,7 +73,7 @@ class CapIntake:
         """Parse, decide and apply; ``CapRefused`` (422) names the element, audited first."""
         try:
             message = parse_message(body, content_type)
-            self.planner.policy(message.sender)
+            self.planner.policy(message.sender, via)
             pinned = self._settings.cap_signing_certs.get(message.sender)
             if pinned is not None:
                 # Only what the signature covers is read from here on.
@@ -234,7 +234,7 @@ class CapIntake:
         row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
         if plan.target is not None and not plan.lantern_ids and not plan.unknown_geocodes:
             return self._final(row, caller, "recorded", "the area holds none of our lanterns")
-        play, why = automatic(message, plan, self.planner.policy(message.sender))
+        play, why = automatic(message, plan, self.planner.policy(message.sender, row.via))
         if not play:
             return self._final(row, caller, "suggested", why)
         try:

@@ -97,8 +97,10 @@ def site() -> Iterator[Site]:
 def feed_service(
     inventory: Database, mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path
 ) -> Iterator[LiveService]:
+    # A sender not named in the policy is trusted as far as the feed it came through is.
+    policy = {**POLICY, "feed:atom-test": {"auto": True}}
     settings = make_settings(
-        tmp_path, mosquitto.url, topic_root, cap_sources=POLICY, cap_feed_tick_s=0.2
+        tmp_path, mosquitto.url, topic_root, cap_sources=policy, cap_feed_tick_s=0.2
     )
     live = LiveService(settings, inventory)
     live.start()
@@ -165,7 +167,7 @@ def test_a_nina_dashboard_feed_plays_its_warning_then_polls_conditionally(
 def test_a_cap_atom_feed_delivers_its_entries_once(
     feed_service: LiveService, inventory: Database, site: Site
 ) -> None:
-    body, ident, _ = message([info("de-DE", "Brand", "Fenster zu.")])
+    body, ident, _ = message([info("de-DE", "Brand", "Fenster zu.")], sender="kreis@example.org")
     site.docs["/cap/1.xml"] = (body, "application/cap+xml")
     atom = (
         '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
@@ -191,6 +193,11 @@ def test_a_cap_atom_feed_delivers_its_entries_once(
         "a poll with If-Modified-Since",
     )
     assert [p for p, _i, _m in site.requests].count("/cap/1.xml") == 1
+    got = next(m for m in _messages(feed_service) if m["identifier"] == ident)
+    assert got["decision"] == "played", got  # by the policy of feed:atom-test
+    pushed, _, _ = message([info("de-DE", "Brand", "x")], sender="kreis@example.org")
+    direct = feed_service.http.post("/cap", content=pushed)
+    assert direct.status_code == 422  # the same sender pushed directly is not in the policy
     row = next(f for f in feeds(inventory) if f.name == "atom-test")
     assert row.accepted == 1
     assert row.not_modified >= 1
