@@ -32,6 +32,16 @@ COMPOSITE = frozenset({"alert", "info", "eventCode", "parameter", "resource", "a
 # A neutral node: every child name maps to the list of its occurrences (text or a node).
 Node = dict[str, list[Any]]
 
+# lxml before 6.1.0 expanded external entities in iterparse by default (CVE-2026-41066) and
+# fetched external parameter entities through 6.1.2: an older lxml (an unlocked install) is
+# refused outright rather than trusted with options it may not honour.
+MIN_LXML = (6, 1, 3)
+if tuple(etree.LXML_VERSION[:3]) < MIN_LXML:
+    raise ImportError(
+        f"lightctl's CAP parser needs lxml >= {'.'.join(map(str, MIN_LXML))}, found "
+        f"{etree.__version__}: pip install -c requirements.lock 'lxml>=6.1.3'"
+    )
+
 _DOCTYPE = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
 
 
