@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cap.feeds import FeedPoller, FeedSpec, add_feed, feeds
 from lightctl.cli import app as cli
@@ -21,7 +20,7 @@ from lightctl.store import Database
 from tests.integration.cap_support import NORTH, POLICY, SENDER, cap_time, info, message
 from tests.integration.conftest import LiveService, make_settings
 from tests.integration.resilience import wait_until
-from tests.support import FIXTURES, FakeClock, MosquittoProcess
+from tests.support import FIXTURES, FakeClock, MosquittoProcess, cli_runner
 
 pytestmark = [pytest.mark.broker]
 
@@ -240,7 +239,7 @@ def test_a_failing_feed_backs_off_and_says_so(tmp_path: Path, site: Site) -> Non
 
 
 def test_cli_adds_lists_and_removes_feeds(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = cli_runner()
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     added = runner.invoke(cli, ["feeds", "add", "bonn", "--nina-ars", ARS, "--database-url", url])
     assert added.exit_code == 0, added.output
