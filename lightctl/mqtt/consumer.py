@@ -272,7 +272,8 @@ class Consumer:
                 session.add(row)
                 self.stats["ack_applied"] += 1
                 if ack.sig is not None:
-                    self.stats["ack_signed"] += 1
+                    verified = ack.kid in keys.get(ack.lantern, {})
+                    self.stats["ack_signed" if verified else "ack_unverified"] += 1
                 if row.alert_id:
                     changed.add(row.alert_id)
         if returned:
