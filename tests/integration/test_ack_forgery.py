@@ -25,6 +25,7 @@ from firmware_sim.verifier import TrustFile
 from lightctl.cli import app
 from lightctl.protocol import Ack, AckStatus, Availability, CommandEnvelope, SpeechItem, Topics
 from lightctl.security.ack_keys import PUBLIC_FILE, AckKey, read_private, read_public
+from lightctl.services.inventory import import_lanterns
 from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
@@ -299,4 +300,28 @@ def test_lantern_keys_cli_stores_the_public_keys_and_names_a_bad_file(tmp_path: 
     refused = runner.invoke(app, [*args, str(bad)])
     assert refused.exit_code == 2
     assert f"lanterns.{OFFLINE}.public_key" in refused.output
+    db.dispose()
+
+
+def test_credentials_from_the_database_store_the_ack_keys_at_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'fromdb.db'}")
+    db.create_all()
+    import_lanterns(db, LANTERNS)
+    args = ["mqtt", "credentials", "--from-db", "--no-tls", "--database-url", db.url]
+    first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "one")])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "two")])
+    assert second.exit_code == 0, second.output
+    one = read_private(
+        json.loads((tmp_path / "one" / "credentials.json").read_text())["ack_keys"], "one"
+    )
+    two = read_private(
+        json.loads((tmp_path / "two" / "credentials.json").read_text())["ack_keys"], "two"
+    )
+    with db.session() as session:
+        active = key_store.active_keys(session, list(two))
+        assert key_store.count_keyed(session) == len(two) == 148
+    # The newest provisioning counts; the keys of the first run are revoked.
+    assert {i: set(k) for i, k in active.items()} == {i: {k.kid} for i, k in two.items()}
+    assert not {k.kid for k in one.values()} & {kid for k in active.values() for kid in k}
     db.dispose()
