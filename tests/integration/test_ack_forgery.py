@@ -241,6 +241,8 @@ def test_forged_acks_for_an_offline_keyed_lantern_change_nothing_and_are_counted
         )
         rows = rows_of(service, alert_id)
         assert rows[GENUINE]["played"] == played(audio)
+        assert rows[GENUINE]["signed_by"] == provisioned[GENUINE].kid  # proof, not hearsay
+        assert rows[OFFLINE]["signed_by"] is None
         assert rows[OFFLINE]["state"] == "published", rows[OFFLINE]
         assert rows[OFFLINE]["played"] is None
         body = service.http.get(f"/alerts/{alert_id}").json()
