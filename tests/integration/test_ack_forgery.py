@@ -7,6 +7,7 @@ lantern next to it completes `done`."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -29,8 +30,8 @@ from lightctl.services.inventory import import_lanterns
 from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
-from tests.integration.conftest import LANTERNS, FleetThread, LiveService
-from tests.support import MosquittoProcess
+from tests.integration.conftest import LANTERNS, FleetThread, LiveService, make_settings
+from tests.support import MosquittoProcess, free_port, have_mosquitto
 
 pytestmark = [pytest.mark.broker]
 
@@ -327,3 +328,124 @@ def test_credentials_from_the_database_store_the_ack_keys_at_once(tmp_path: Path
     assert {i: set(k) for i, k in active.items()} == {i: {k.kid} for i, k in two.items()}
     assert not {k.kid for k in one.values()} & {kid for k in active.values() for kid in k}
     db.dispose()
+
+
+@pytest.fixture
+def locked_broker(tmp_path: Path) -> Iterator[tuple[MosquittoProcess, Path]]:
+    """A Mosquitto running exactly the files `lightctl mqtt credentials` writes (no anonymous
+    clients, the ACL), gateways of 50 lanterns."""
+    if not have_mosquitto():
+        pytest.skip("mosquitto binary not installed")
+    files, port = tmp_path / "locked", free_port()
+    made = CliRunner().invoke(
+        app,
+        [
+            "mqtt",
+            "credentials",
+            "--inventory",
+            str(LANTERNS),
+            "--out",
+            str(files),
+            "--no-tls",
+            "--per-connection",
+            "50",
+            "--plain-port",
+            str(port),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    owner = "user root\n" if os.geteuid() == 0 else ""  # root Mosquitto could not read 0600
+    proc = MosquittoProcess.from_conf(
+        tmp_path, owner + (files / "mosquitto.conf").read_text(), port
+    )
+    proc.start()
+    yield proc, files
+    proc.stop()
+
+
+def test_a_compromised_gateway_account_cannot_forge_its_lanterns_acks(
+    locked_broker: tuple[MosquittoProcess, Path],
+    sqlite_inventory: Database,
+    tmp_path: Path,
+) -> None:
+    """The broker's ACL lets gateway sim-00 speak for its 50 lanterns, so an attacker holding its
+    password may publish their acks; without the lanterns' own keys, nothing it says counts."""
+    broker_proc, files = locked_broker
+    secrets = json.loads((files / "credentials.json").read_text())
+    keys = read_private(secrets["ack_keys"], "credentials.json")
+    public = read_public(files / PUBLIC_FILE)
+    with sqlite_inventory.session() as session:
+        rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public_key) for k in public]
+        key_store.add_keys(session, rows, datetime.now(UTC))
+    settings = make_settings(
+        tmp_path,
+        broker_proc.url,
+        "lightctl",  # the root the generated ACL names
+        mqtt_username=secrets["service"]["username"],
+        mqtt_password_file=files / "service.password",
+    )
+    service = LiveService(settings, sqlite_inventory)
+    service.start()
+    specs = [s for s in load_inventory(LANTERNS) if s.id in (GENUINE, BYSTANDER)]
+    trust = KeyStore.in_data_dir(tmp_path / "data")
+    trust.ensure()
+    sim = FleetThread(
+        Fleet(
+            broker_proc.url,
+            specs,
+            speed=20,
+            topics=Topics("lightctl"),
+            gateway_prefix="sim",  # GENUINE and BYSTANDER are among sim-00's 50 lanterns
+            passwords=secrets["gateways"],
+            trust=TrustFile.open(trust.trust_path),
+            ack_keys={i: keys[i] for i in (GENUINE, BYSTANDER)},
+        )
+    )
+    sim.start()
+    # The attacker signs in as sim-00 (a second connection of the same account).
+    attacker = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"evil-{uuid.uuid4()}")
+    attacker.username_pw_set("sim-00", secrets["gateways"]["sim-00"])
+    connected = threading.Event()
+    attacker.on_connect = lambda _c, _u, _f, rc, _p: connected.set() if not rc.is_failure else None
+    attacker.connect("127.0.0.1", broker_proc.port)
+    attacker.loop_start()
+    topics = Topics("lightctl")
+    try:
+        assert connected.wait(10), "the gateway account was refused"
+        online = Availability(online=True, boot=1, gateway="sim-00").to_bytes()
+        attacker.publish(topics.availability(OFFLINE), online, qos=1, retain=True).wait_for_publish(
+            10
+        )
+        response = service.http.post(
+            "/alerts",
+            json={"target": {"lanterns": [OFFLINE, GENUINE]}, "messages": {"de": "Achtung."}},
+        )
+        assert response.status_code == 201, response.text
+        alert_id = response.json()["id"]
+        wait_until(lambda: rows_of(service, alert_id)[GENUINE]["state"] == "done", "GENUINE's done")
+        audio = next(
+            c
+            for c in service.http.get(f"/alerts/{alert_id}").json()["commands"]
+            if c["channel"] == "audio"
+        )
+        clips = [c["sha256"] for c in response.json()["clips"]]
+        now = datetime.now(UTC)
+        for status in (AckStatus.RECEIVED, AckStatus.PLAYING, AckStatus.DONE):
+            proof = clips if status is AckStatus.DONE else None
+            forged = Ack(cmd_id=audio["id"], lantern=OFFLINE, status=status, at=now, played=proof)
+            attacker.publish(topics.ack(OFFLINE), forged.to_bytes(), qos=1).wait_for_publish(10)
+
+        def unsigned() -> int:
+            counters = service.http.get("/metrics").json()["counters"]
+            return int(counters.get("consumer_ack_refused_unsigned", 0))
+
+        wait_until(lambda: unsigned() == 3, "the three forged acks refused")
+        rows = rows_of(service, alert_id)
+        assert rows[OFFLINE]["state"] == "published", rows[OFFLINE]
+        assert rows[GENUINE]["signed_by"] == keys[GENUINE].kid
+    finally:
+        attacker.publish(topics.availability(OFFLINE), b"", qos=1, retain=True)
+        attacker.loop_stop()
+        attacker.disconnect()
+        sim.stop()
+        service.stop()
