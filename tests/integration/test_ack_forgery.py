@@ -26,6 +26,7 @@ from firmware_sim.verifier import TrustFile
 from lightctl.cli import app
 from lightctl.protocol import Ack, AckStatus, Availability, CommandEnvelope, SpeechItem, Topics
 from lightctl.security.ack_keys import PUBLIC_FILE, AckKey, read_private, read_public
+from lightctl.services.audit import AuditTrail
 from lightctl.services.inventory import import_lanterns
 from lightctl.signing import KeyStore
 from lightctl.store import Database
@@ -298,6 +299,19 @@ def test_lantern_keys_cli_stores_the_public_keys_and_names_a_bad_file(tmp_path: 
     with db.session() as session:
         active = key_store.active_keys(session, [OFFLINE])
     assert set(active[OFFLINE]) == {again[OFFLINE].kid}
+    # A replaced board: its keys end, and the change is on the audit trail.
+    revoked = runner.invoke(app, ["mqtt", "revoke-lantern-key", OFFLINE, "--database-url", db.url])
+    assert revoked.exit_code == 0, revoked.output
+    with db.session() as session:
+        assert key_store.active_keys(session, [OFFLINE]) == {}
+    again_revoked = runner.invoke(
+        app, ["mqtt", "revoke-lantern-key", OFFLINE, "--database-url", db.url]
+    )
+    assert again_revoked.exit_code == 2
+    assert f"no unrevoked ack key for {OFFLINE}" in again_revoked.output
+    trail = AuditTrail(db, lambda: datetime.now(UTC))
+    assert trail.recorded("lantern_keys.revoke", [OFFLINE]) == {OFFLINE}
+    assert trail.verify().ok
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"v": 1, "lanterns": {OFFLINE: {"kid": "ak-1", "public_key": "x"}}}))
     refused = runner.invoke(app, [*args, str(bad)])
