@@ -60,11 +60,12 @@ class AckTrust:
         public_key = (own_keys or {}).get(ack.kid)
         if public_key is None:
             return AckForgery.UNKNOWN_KEY
-        key = (ack.kid, ack.sig, ack.signing_bytes())
+        signed = ack.signing_bytes()
+        key = (ack.kid, ack.sig, signed)
         if key in self._verified:
             self._verified.move_to_end(key)
             return None
-        if not signature_valid(ack, public_key):
+        if not signature_valid(ack, public_key, signed):
             return AckForgery.BAD_SIGNATURE
         self._verified[key] = None
         if len(self._verified) > VERIFIED_CACHE:
