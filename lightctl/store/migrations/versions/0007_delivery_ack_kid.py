@@ -1,7 +1,7 @@
 """Deliveries name the lantern ack key behind their state
 
-Revision ID: 0006_delivery_ack_kid
-Revises: 0005_steering_owner
+Revision ID: 0007_delivery_ack_kid
+Revises: 0006_cap
 Created: 2026-12-03 06:53:32.180758
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_delivery_ack_kid"
-down_revision = "0005_steering_owner"
+revision = "0007_delivery_ack_kid"
+down_revision = "0006_cap"
 branch_labels = None
 depends_on = None
 
