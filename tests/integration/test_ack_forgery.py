@@ -411,7 +411,7 @@ def test_a_compromised_gateway_account_cannot_forge_its_lanterns_acks(
             topics=Topics("lightctl"),
             gateway_prefix="sim",  # GENUINE and BYSTANDER are among sim-00's 50 lanterns
             passwords=secrets["gateways"],
-            trust=TrustFile.open(trust.trust_path),
+            trust=TrustFile.open(trust.trust_path, [trust.ensure_root().public()]),
             ack_keys={i: keys[i] for i in (GENUINE, BYSTANDER)},
         )
     )
