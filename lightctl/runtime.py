@@ -34,6 +34,8 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
+from lightctl.store import lantern_keys as key_store
+from lightctl.store import lanterns as lantern_store
 from lightctl.store.notify import AlertNotifier
 from lightctl.store.schema import Migrator
 from lightctl.store.serving import ServingClaim, sqlite_file
@@ -108,6 +110,7 @@ class Runtime:
         await asyncio.to_thread(self.db.create_all, self.settings.database_auto_upgrade)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
         self.signer = await asyncio.to_thread(self._signer)
+        await asyncio.to_thread(self._report_ack_keys)
         self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
@@ -262,6 +265,22 @@ class Runtime:
             for key in self.keys.ensure():
                 log.warning("generated %s signing key %s (development)", key.scope, key.kid)
         return CommandSigner(self.keys, utc_now, SequenceCounter(0).next)
+
+    def _report_ack_keys(self) -> None:
+        """Say at start how many lanterns' acks are believed without a signature."""
+        with self.db.session() as session:
+            total = lantern_store.count_lanterns(session)
+            keyed = key_store.count_keyed(session)
+        if keyed < total:
+            refused = "refused" if self.settings.acks_must_be_signed else "believed unsigned"
+            log.warning(
+                "%d of %d lanterns have no ack key: their acks are %s "
+                "(provision keys with `lightctl mqtt credentials`, store them with "
+                "`lightctl mqtt lantern-keys`)",
+                total - keyed,
+                total,
+                refused,
+            )
 
     def check_replicas(self) -> None:
         """Refuse (``ReplicaMismatch``) when a live replica on this database is configured

@@ -155,6 +155,8 @@ class DeliveryOut(BaseModel):
     attempts: int
     updated_at: datetime
     played: list[str] | None = None
+    # kid of the lantern's ack key that signed the ack behind ``state`` (None: unsigned).
+    signed_by: str | None = None
 
 
 class AlertOut(BaseModel):

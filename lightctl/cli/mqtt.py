@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 from sqlmodel import col, select
 
+from lightctl.cli.access import actor
 from lightctl.cli.inventory import DataDirOption, DbOption, open_db
 from lightctl.cli.output import EXIT_INVALID, console, fail
 from lightctl.security import broker
 from lightctl.security.ack_keys import PUBLIC_FILE, AckKeyFileError, PublicAckKey, read_public
 from lightctl.security.certs import write_ca_and_server
+from lightctl.services.audit import AuditTrail
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
 from lightctl.store.tables import LanternRow
@@ -75,6 +77,8 @@ def credentials(
     hasher = broker.write_all(out, creds, root)
     if db is not None and creds.ack_keys:
         stored = _store_keys(db, [k.public for k in creds.ack_keys.values()], replace=True)
+        detail = {"lanterns": len(creds.ack_keys), "new": stored, "replace": True}
+        AuditTrail(db, _now).append("lantern_keys.import", actor(), (), str(out), detail)
         console.print(f"  {stored} ack keys stored; the lanterns' earlier keys are revoked")
         db.dispose()
     if tls:
@@ -117,6 +121,8 @@ def lantern_keys(
     db, _settings = open_db(database_url, data_dir)
     try:
         stored = _store_keys(db, keys, replace=replace)
+        detail: dict[str, object] = {"lanterns": len(keys), "new": stored, "replace": replace}
+        AuditTrail(db, _now).append("lantern_keys.import", actor(), (), str(file), detail)
     except ValueError as exc:
         fail(f"{file}: {exc}", EXIT_INVALID)
     finally:
@@ -124,7 +130,34 @@ def lantern_keys(
     console.print(f"{stored} new ack keys of {len(keys)} lanterns stored")
 
 
+@app.command("revoke-lantern-key")
+def revoke_lantern_key(
+    lantern: list[str] = typer.Argument(..., help="lantern id(s) whose ack keys end"),
+    database_url: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """End a lantern's ack keys (a replaced board, a key that leaked): its acks are then taken
+    unsigned, or refused with LIGHTCTL_ACKS_MUST_BE_SIGNED, until new keys are imported."""
+    db, _settings = open_db(database_url, data_dir)
+    try:
+        with db.session() as session:
+            revoked = {lid: key_store.revoke(session, lid, _now()) for lid in lantern}
+        unknown = [lid for lid, n in revoked.items() if n == 0]
+        if unknown:
+            fail(f"no unrevoked ack key for {', '.join(unknown)}", EXIT_INVALID)
+        AuditTrail(db, _now).append(
+            "lantern_keys.revoke", actor(), (), ",".join(lantern), {"keys": sum(revoked.values())}
+        )
+    finally:
+        db.dispose()
+    console.print(f"revoked {sum(revoked.values())} ack keys of {len(lantern)} lanterns")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _store_keys(db: Database, keys: list[PublicAckKey], *, replace: bool) -> int:
     rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public_key) for k in keys]
     with db.session() as session:
-        return key_store.add_keys(session, rows, datetime.now(UTC), replace=replace)
+        return key_store.add_keys(session, rows, _now(), replace=replace)

@@ -147,6 +147,7 @@ def demo(
                 f"broker: {embedded.kind} on {broker} (127.0.0.1 only; accounts and ack keys "
                 f"in {embedded.credentials_file}, no anonymous clients)",
                 markup=False,
+                soft_wrap=True,  # one line at any terminal width: scripts read the port from it
             )
         _load_demo_inventory(settings)
         _store_ack_keys(settings, ack_keys)

@@ -269,10 +269,12 @@ class Consumer:
                 row.updated_at = now
                 if ack.played is not None:
                     row.played_json = json.dumps(ack.played)
+                verified = ack.sig is not None and ack.kid in keys.get(ack.lantern, {})
+                row.ack_kid = ack.kid if verified else None
                 session.add(row)
                 self.stats["ack_applied"] += 1
                 if ack.sig is not None:
-                    self.stats["ack_signed"] += 1
+                    self.stats["ack_signed" if verified else "ack_unverified"] += 1
                 if row.alert_id:
                     changed.add(row.alert_id)
         if returned:

@@ -77,14 +77,16 @@ def generate_keys(lantern_ids: list[str]) -> dict[str, AckKey]:
     return {lantern_id: AckKey.generate(lantern_id) for lantern_id in lantern_ids}
 
 
-def signature_valid(ack: Ack, public_key: str) -> bool:
-    """True when ``ack.sig`` is the Ed25519 signature of ``public_key`` over the ack."""
+def signature_valid(ack: Ack, public_key: str, signed: bytes | None = None) -> bool:
+    """True when ``ack.sig`` is the Ed25519 signature of ``public_key`` over the ack
+    (``signed``: ``ack.signing_bytes()`` when the caller has it already)."""
     raw_key = b64decode(public_key, PUBLIC_KEY_BYTES)
     raw_sig = b64decode(ack.sig, SIGNATURE_BYTES) if ack.sig is not None else None
     if raw_key is None or raw_sig is None:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(raw_key).verify(raw_sig, ack.signing_bytes())
+        key = Ed25519PublicKey.from_public_bytes(raw_key)
+        key.verify(raw_sig, signed if signed is not None else ack.signing_bytes())
     except InvalidSignature:
         return False
     return True

@@ -26,7 +26,21 @@ class Rule:
     pattern: str
 
 
-def parse_acl(text: str) -> dict[str, tuple[Rule, ...]]:
+@dataclass(frozen=True, slots=True)
+class UserRules:
+    """One account's rules: exact topics in a dict (a gateway has 4 per lantern, 2,000 for 500
+    lanterns, checked on every message it gets), wildcard patterns scanned."""
+
+    exact: dict[str, frozenset[str]]
+    wild: tuple[Rule, ...]
+
+    def allows(self, topic: str, need: str) -> bool:
+        if need in self.exact.get(topic, frozenset()):
+            return True
+        return any(need in r.access and covers(r.pattern, topic) for r in self.wild)
+
+
+def parse_acl(text: str) -> dict[str, UserRules]:
     """``user NAME`` blocks of ``topic [read|write|readwrite] PATTERN`` lines, as Mosquitto reads
     them (lines before any ``user`` apply to nobody here: the generated ACL has none)."""
     rules: dict[str, list[Rule]] = {}
@@ -46,7 +60,15 @@ def parse_acl(text: str) -> dict[str, tuple[Rule, ...]]:
             rules[user].append(Rule(frozenset(allowed), words[-1]))
         else:
             raise ValueError(f"ACL line {raw!r} is neither `user NAME` nor `topic ACCESS PATTERN`")
-    return {u: tuple(r) for u, r in rules.items()}
+    out: dict[str, UserRules] = {}
+    for name, listed in rules.items():
+        exact: dict[str, frozenset[str]] = {}
+        for rule in listed:
+            if "+" not in rule.pattern and "#" not in rule.pattern:
+                exact[rule.pattern] = exact.get(rule.pattern, frozenset()) | rule.access
+        wild = tuple(r for r in listed if "+" in r.pattern or "#" in r.pattern)
+        out[name] = UserRules(exact, wild)
+    return out
 
 
 def covers(pattern: str, topic: str) -> bool:
@@ -65,10 +87,9 @@ def covers(pattern: str, topic: str) -> bool:
     return len(have) == len(want)
 
 
-def allowed(rules: Mapping[str, tuple[Rule, ...]], user: str | None, topic: str, need: str) -> bool:
-    if user is None:
-        return False
-    return any(need in r.access and covers(r.pattern, topic) for r in rules.get(user, ()))
+def allowed(rules: Mapping[str, UserRules], user: str | None, topic: str, need: str) -> bool:
+    own = rules.get(user) if user is not None else None
+    return own is not None and own.allows(topic, need)
 
 
 def password_digest(password: str) -> str:

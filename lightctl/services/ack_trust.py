@@ -2,8 +2,9 @@
 
 A lantern the service holds an (unrevoked) key for must sign every ack with one of its keys;
 an unsigned ack, one under another lantern's key, an unknown key or a bad signature is refused.
-A lantern without a key is believed unsigned (protocol v1 as first shipped), unless the service
-is told that every ack must be signed (``acks_must_be_signed``).
+A lantern without a key is believed unsigned (protocol v1 as first shipped) or signed by a key the
+service does not hold (not under another lantern's key), unless the service is told that every
+ack must be signed and verified (``acks_must_be_signed``).
 """
 
 from __future__ import annotations
@@ -51,14 +52,20 @@ class AckTrust:
             return None
         if owner_of_kid is not None and owner_of_kid != ack.lantern:
             return AckForgery.FOREIGN_KEY
+        if not own_keys and not self.require_signatures:
+            # Signed by a lantern whose public key was never stored (its credentials made, the
+            # `lantern-keys` import not done yet): no more proof than an unsigned ack, which
+            # such a lantern may send. Counted by the consumer (ack_unverified).
+            return None
         public_key = (own_keys or {}).get(ack.kid)
         if public_key is None:
             return AckForgery.UNKNOWN_KEY
-        key = (ack.kid, ack.sig, ack.signing_bytes())
+        signed = ack.signing_bytes()
+        key = (ack.kid, ack.sig, signed)
         if key in self._verified:
             self._verified.move_to_end(key)
             return None
-        if not signature_valid(ack, public_key):
+        if not signature_valid(ack, public_key, signed):
             return AckForgery.BAD_SIGNATURE
         self._verified[key] = None
         if len(self._verified) > VERIFIED_CACHE:

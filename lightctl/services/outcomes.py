@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,10 @@ def outcome(report: AlertReport) -> dict[str, Any]:
             for c in report.commands
         ],
         "lantern_states_sha256": hashlib.sha256("\n".join(states).encode()).hexdigest(),
+        # Per final state, how many lanterns said so in an ack signed with their own key.
+        "signed": dict(
+            sorted(Counter(d.state for d in report.lanterns or [] if d.ack_kid).items())
+        ),
     }
     if len(states) <= LIST_LANTERNS_UP_TO:
         detail["lantern_states"] = states

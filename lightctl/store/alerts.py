@@ -300,7 +300,8 @@ def force_state(
         .where(table.c.command_id == bindparam("b_cid"))
         .where(table.c.lantern_id == bindparam("b_lid"))
         .where(or_(*(table.c.state == s for s in ("planned", "published", "received", "playing"))))
-        .values(state=state, reason=reason, next_attempt_at=None, updated_at=now)
+        # The service decides this state, not a lantern's signed word.
+        .values(state=state, reason=reason, next_attempt_at=None, updated_at=now, ack_kid=None)
     )
     if keys:
         session.connection().execute(stmt, [{"b_cid": c, "b_lid": lid} for c, lid in keys])

@@ -91,13 +91,14 @@ def active_keys(session: Session, lantern_ids: Sequence[str]) -> dict[str, dict[
     ids = sorted(set(lantern_ids))
     out: dict[str, dict[str, str]] = {}
     for start in range(0, len(ids), _BATCH):
+        # Columns, not rows: the ack consumer asks for 500 lanterns per batch.
         query = (
-            select(LanternKeyRow)
+            select(LanternKeyRow.lantern_id, LanternKeyRow.kid, LanternKeyRow.public_key)
             .where(col(LanternKeyRow.lantern_id).in_(ids[start : start + _BATCH]))
             .where(col(LanternKeyRow.revoked_at).is_(None))
         )
-        for row in session.exec(query):
-            out.setdefault(row.lantern_id, {})[row.kid] = row.public_key
+        for lantern_id, kid, public_key in session.exec(query):
+            out.setdefault(lantern_id, {})[kid] = public_key
     return out
 
 

@@ -127,6 +127,9 @@ class DeliveryRow(SQLModel, table=True):
     published_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
     played_json: str | None = None  # sha256 list from the lantern's `done` ack
+    # The lantern's ack key whose verified signature the latest believed ack carried: None for
+    # an unsigned (protocol v1) or unverifiable one. What makes "done" proof, not hearsay.
+    ack_kid: str | None = Field(default=None, max_length=64)
 
 
 class SteeringRow(SQLModel, table=True):

@@ -7,6 +7,7 @@ lantern next to it completes `done`."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -24,11 +25,13 @@ from firmware_sim.verifier import TrustFile
 from lightctl.cli import app
 from lightctl.protocol import Ack, AckStatus, Availability, CommandEnvelope, SpeechItem, Topics
 from lightctl.security.ack_keys import PUBLIC_FILE, AckKey, read_private, read_public
+from lightctl.services.audit import AuditTrail
+from lightctl.services.inventory import import_lanterns
 from lightctl.signing import KeyStore
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
-from tests.integration.conftest import LANTERNS, FleetThread, LiveService
-from tests.support import MosquittoProcess, cli_runner, flat
+from tests.integration.conftest import LANTERNS, FleetThread, LiveService, make_settings
+from tests.support import MosquittoProcess, cli_runner, flat, free_port, have_mosquitto
 
 pytestmark = [pytest.mark.broker]
 
@@ -239,6 +242,8 @@ def test_forged_acks_for_an_offline_keyed_lantern_change_nothing_and_are_counted
         )
         rows = rows_of(service, alert_id)
         assert rows[GENUINE]["played"] == played(audio)
+        assert rows[GENUINE]["signed_by"] == provisioned[GENUINE].kid  # proof, not hearsay
+        assert rows[OFFLINE]["signed_by"] is None
         assert rows[OFFLINE]["state"] == "published", rows[OFFLINE]
         assert rows[OFFLINE]["played"] is None
         body = service.http.get(f"/alerts/{alert_id}").json()
@@ -293,9 +298,167 @@ def test_lantern_keys_cli_stores_the_public_keys_and_names_a_bad_file(tmp_path: 
     with db.session() as session:
         active = key_store.active_keys(session, [OFFLINE])
     assert set(active[OFFLINE]) == {again[OFFLINE].kid}
+    # A replaced board: its keys end, and the change is on the audit trail.
+    revoked = runner.invoke(app, ["mqtt", "revoke-lantern-key", OFFLINE, "--database-url", db.url])
+    assert revoked.exit_code == 0, revoked.output
+    with db.session() as session:
+        assert key_store.active_keys(session, [OFFLINE]) == {}
+    again_revoked = runner.invoke(
+        app, ["mqtt", "revoke-lantern-key", OFFLINE, "--database-url", db.url]
+    )
+    assert again_revoked.exit_code == 2
+    assert f"no unrevoked ack key for {OFFLINE}" in again_revoked.output
+    trail = AuditTrail(db, lambda: datetime.now(UTC))
+    assert trail.recorded("lantern_keys.revoke", [OFFLINE]) == {OFFLINE}
+    assert trail.verify().ok
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"v": 1, "lanterns": {OFFLINE: {"kid": "ak-1", "public_key": "x"}}}))
     refused = runner.invoke(app, [*args, str(bad)])
     assert refused.exit_code == 2
     assert f"lanterns.{OFFLINE}.public_key" in flat(refused.output)
     db.dispose()
+
+
+def test_credentials_from_the_database_store_the_ack_keys_at_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'fromdb.db'}")
+    db.create_all()
+    import_lanterns(db, LANTERNS)
+    args = ["mqtt", "credentials", "--from-db", "--no-tls", "--database-url", db.url]
+    first = cli_runner().invoke(app, [*args, "--out", str(tmp_path / "one")])
+    assert first.exit_code == 0, first.output
+    second = cli_runner().invoke(app, [*args, "--out", str(tmp_path / "two")])
+    assert second.exit_code == 0, second.output
+    one = read_private(
+        json.loads((tmp_path / "one" / "credentials.json").read_text())["ack_keys"], "one"
+    )
+    two = read_private(
+        json.loads((tmp_path / "two" / "credentials.json").read_text())["ack_keys"], "two"
+    )
+    with db.session() as session:
+        active = key_store.active_keys(session, list(two))
+        assert key_store.count_keyed(session) == len(two) == 148
+    # The newest provisioning counts; the keys of the first run are revoked.
+    assert {i: set(k) for i, k in active.items()} == {i: {k.kid} for i, k in two.items()}
+    assert not {k.kid for k in one.values()} & {kid for k in active.values() for kid in k}
+    db.dispose()
+
+
+@pytest.fixture
+def locked_broker(tmp_path: Path) -> Iterator[tuple[MosquittoProcess, Path]]:
+    """A Mosquitto running exactly the files `lightctl mqtt credentials` writes (no anonymous
+    clients, the ACL), gateways of 50 lanterns."""
+    if not have_mosquitto():
+        pytest.skip("mosquitto binary not installed")
+    files, port = tmp_path / "locked", free_port()
+    made = cli_runner().invoke(
+        app,
+        [
+            "mqtt",
+            "credentials",
+            "--inventory",
+            str(LANTERNS),
+            "--out",
+            str(files),
+            "--no-tls",
+            "--per-connection",
+            "50",
+            "--plain-port",
+            str(port),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    owner = "user root\n" if os.geteuid() == 0 else ""  # root Mosquitto could not read 0600
+    proc = MosquittoProcess.from_conf(
+        tmp_path, owner + (files / "mosquitto.conf").read_text(), port
+    )
+    proc.start()
+    yield proc, files
+    proc.stop()
+
+
+def test_a_compromised_gateway_account_cannot_forge_its_lanterns_acks(
+    locked_broker: tuple[MosquittoProcess, Path],
+    sqlite_inventory: Database,
+    tmp_path: Path,
+) -> None:
+    """The broker's ACL lets gateway sim-00 speak for its 50 lanterns, so an attacker holding its
+    password may publish their acks; without the lanterns' own keys, nothing it says counts."""
+    broker_proc, files = locked_broker
+    secrets = json.loads((files / "credentials.json").read_text())
+    keys = read_private(secrets["ack_keys"], "credentials.json")
+    public = read_public(files / PUBLIC_FILE)
+    with sqlite_inventory.session() as session:
+        key_rows = [key_store.LanternKey(k.lantern_id, k.kid, k.public_key) for k in public]
+        key_store.add_keys(session, key_rows, datetime.now(UTC))
+    settings = make_settings(
+        tmp_path,
+        broker_proc.url,
+        "lightctl",  # the root the generated ACL names
+        mqtt_username=secrets["service"]["username"],
+        mqtt_password_file=files / "service.password",
+    )
+    service = LiveService(settings, sqlite_inventory)
+    service.start()
+    specs = [s for s in load_inventory(LANTERNS) if s.id in (GENUINE, BYSTANDER)]
+    trust = KeyStore.in_data_dir(tmp_path / "data")
+    trust.ensure()
+    sim = FleetThread(
+        Fleet(
+            broker_proc.url,
+            specs,
+            speed=20,
+            topics=Topics("lightctl"),
+            gateway_prefix="sim",  # GENUINE and BYSTANDER are among sim-00's 50 lanterns
+            passwords=secrets["gateways"],
+            trust=TrustFile.open(trust.trust_path, [trust.ensure_root().public()]),
+            ack_keys={i: keys[i] for i in (GENUINE, BYSTANDER)},
+        )
+    )
+    sim.start()
+    # The attacker signs in as sim-00 (a second connection of the same account).
+    attacker = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"evil-{uuid.uuid4()}")
+    attacker.username_pw_set("sim-00", secrets["gateways"]["sim-00"])
+    connected = threading.Event()
+    attacker.on_connect = lambda _c, _u, _f, rc, _p: connected.set() if not rc.is_failure else None
+    attacker.connect("127.0.0.1", broker_proc.port)
+    attacker.loop_start()
+    topics = Topics("lightctl")
+    try:
+        assert connected.wait(10), "the gateway account was refused"
+        online = Availability(online=True, boot=1, gateway="sim-00").to_bytes()
+        attacker.publish(topics.availability(OFFLINE), online, qos=1, retain=True).wait_for_publish(
+            10
+        )
+        response = service.http.post(
+            "/alerts",
+            json={"target": {"lanterns": [OFFLINE, GENUINE]}, "messages": {"de": "Achtung."}},
+        )
+        assert response.status_code == 201, response.text
+        alert_id = response.json()["id"]
+        wait_until(lambda: rows_of(service, alert_id)[GENUINE]["state"] == "done", "GENUINE's done")
+        audio = next(
+            c
+            for c in service.http.get(f"/alerts/{alert_id}").json()["commands"]
+            if c["channel"] == "audio"
+        )
+        clips = [c["sha256"] for c in response.json()["clips"]]
+        now = datetime.now(UTC)
+        for status in (AckStatus.RECEIVED, AckStatus.PLAYING, AckStatus.DONE):
+            proof = clips if status is AckStatus.DONE else None
+            forged = Ack(cmd_id=audio["id"], lantern=OFFLINE, status=status, at=now, played=proof)
+            attacker.publish(topics.ack(OFFLINE), forged.to_bytes(), qos=1).wait_for_publish(10)
+
+        def unsigned() -> int:
+            counters = service.http.get("/metrics").json()["counters"]
+            return int(counters.get("consumer_ack_refused_unsigned", 0))
+
+        wait_until(lambda: unsigned() == 3, "the three forged acks refused")
+        rows = rows_of(service, alert_id)
+        assert rows[OFFLINE]["state"] == "published", rows[OFFLINE]
+        assert rows[GENUINE]["signed_by"] == keys[GENUINE].kid
+    finally:
+        attacker.publish(topics.availability(OFFLINE), b"", qos=1, retain=True)
+        attacker.loop_stop()
+        attacker.disconnect()
+        sim.stop()
+        service.stop()

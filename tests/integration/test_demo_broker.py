@@ -9,6 +9,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from firmware_sim import Fleet, load_inventory
 from lightctl.broker import EmbeddedBroker
 from lightctl.protocol import TopicKind, Topics
 from lightctl.security.broker import SERVICE_USER, inventory_ids
-from tests.integration.conftest import LANTERNS
+from lightctl.store import Database
+from lightctl.store import lantern_keys as key_store
+from tests.integration.conftest import LANTERNS, FleetThread, LiveService, make_settings
 from tests.support import have_mosquitto
 
 pytestmark = [pytest.mark.broker]
@@ -187,3 +191,54 @@ def test_the_demo_broker_listens_on_loopback_only(demo_broker: EmbeddedBroker) -
         assert s.connect_ex((address, demo_broker.port)) != 0  # refused on the LAN side
     with socket.create_connection(("127.0.0.1", demo_broker.port), 2):
         pass  # and open on loopback
+
+
+@pytest.mark.e2e
+def test_a_warning_reaches_signed_lanterns_through_the_locked_in_process_broker(
+    sqlite_inventory: Database, tmp_path: Path
+) -> None:
+    """The fallback broker (amqtt, MQTT 3.1.1 only) locked down as the demo runs it: the service
+    and the simulator's gateways sign in with the generated accounts and a warning completes."""
+    ids = inventory_ids(LANTERNS)
+    broker = EmbeddedBroker.locked_down(
+        tmp_path / "broker", ids, preferred_port=0, prefer_mosquitto=False
+    )
+    broker.start()
+    creds = broker.credentials
+    assert creds is not None
+    with sqlite_inventory.session() as session:
+        rows = [
+            key_store.LanternKey(k.lantern_id, k.kid, k.public.public_key)
+            for k in creds.ack_keys.values()
+        ]
+        key_store.add_keys(session, rows, datetime.now(UTC))
+    settings = make_settings(
+        tmp_path,
+        broker.url,
+        "lightctl",
+        mqtt_username=creds.service[0],
+        mqtt_password_file=broker.service_password_file,
+    )
+    live = LiveService(settings, sqlite_inventory)
+    live.start()
+    specs = load_inventory(LANTERNS)[:20]
+    passwords = {g: pw for g, (pw, _ids) in creds.gateways.items()}
+    sim = FleetThread(
+        Fleet(broker.url, specs, speed=20, passwords=passwords, ack_keys=creds.ack_keys)
+    )
+    sim.start()
+    try:
+        targets = [s.id for s in specs]
+        response = live.http.post(
+            "/alerts", json={"target": {"lanterns": targets}, "messages": {"de": "Achtung."}}
+        )
+        assert response.status_code == 201, response.text
+        body = live.wait_for(response.json()["id"], lambda b: b["status"] != "sending", 60)
+        assert body["counts"] == {"done": len(targets)}
+        counters = live.http.get("/metrics").json()["counters"]
+        assert counters["consumer_ack_signed"] >= 3 * len(targets)
+        assert not [k for k in counters if k.startswith("consumer_ack_refused_")]
+    finally:
+        sim.stop()
+        live.stop()
+        broker.stop()

@@ -55,6 +55,7 @@ def delivery_out(row: DeliveryRow) -> DeliveryOut:
         attempts=row.attempts,
         updated_at=row.updated_at,
         played=json.loads(row.played_json) if row.played_json else None,
+        signed_by=row.ack_kid,
     )
 
 

@@ -164,3 +164,22 @@ def test_order_rules_hold_for_unsigned_lanterns_too(db: Database) -> None:
         row = alert_store.get_delivery(session, "cmd-1", "L2")
         assert row is not None
         assert row.played_json is not None
+
+
+def test_a_signature_the_service_cannot_check_proves_nothing_either_way(db: Database) -> None:
+    """L2 has no stored key: signed by a key of its own the service never got, it is believed as
+    an unsigned ack would be (counted apart); under L0's key it is refused as a forgery."""
+    c = consumer(db)
+    c.apply(
+        [
+            msg(KEYED["L0"].sign(ack("L2", AckStatus.RECEIVED))),
+            msg(AckKey.generate("L2").sign(ack("L2", AckStatus.PLAYING))),
+        ]
+    )
+    assert state_of(db, "L2") == "playing"
+    assert c.stats["ack_refused_foreign_key"] == 1
+    assert c.stats["ack_unverified"] == 1
+    strict = consumer(db, require=True)
+    strict.apply([msg(AckKey.generate("L3").sign(ack("L3", AckStatus.RECEIVED)))])
+    assert state_of(db, "L3") == "planned"
+    assert strict.stats["ack_refused_unknown_key"] == 1
