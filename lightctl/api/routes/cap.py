@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import StringConstraints
 
 from lightctl.api.auth import PrincipalDep, issuing_role
 from lightctl.api.cap_schemas import CapMessageOut, CapPlanOut, CapPreviewOut, CapSendIn
@@ -175,10 +176,14 @@ async def preview_cap(request: Request, intake: IntakeDep) -> CapPreviewOut:
     )
 
 
+# A decision is a lower-case word; anything else (control characters, NUL) is a 422, not a query.
+DecisionName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+
+
 @router.get("/cap/messages", response_model=list[CapMessageOut])
 def list_cap_messages(
     intake: IntakeDep,
-    decision: Annotated[list[str], Query(description="e.g. suggested, held, played")] = [],  # noqa: B006 - FastAPI copies query defaults per request
+    decision: Annotated[list[DecisionName], Query(description="e.g. suggested, held, played")] = [],  # noqa: B006 - FastAPI copies query defaults per request
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[CapMessageOut]:
     """Messages received, newest first, with what was decided (``decision=suggested``)."""
