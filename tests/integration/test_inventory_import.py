@@ -447,6 +447,10 @@ def test_wfs_export_with_its_own_id_and_street_fields(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert _streets_by_id(data / "lightctl.db") == dict(truth)
+    # A street import afterwards guesses streets only for lanterns the file gave none.
+    code, out = _cli("streets", "import", str(FIXTURES / "zurich_bellevue.osm"), *args[2:])
+    assert code == 0, out
+    assert _streets_by_id(data / "lightctl.db") == dict(truth)
     code, out = _cli("lanterns", "import", str(named), "--street-field", "strasse", *args)
     assert code == 2, out
     assert "street_field: no such column or property in the file" in out
