@@ -213,15 +213,22 @@ def json_lists(value: Any) -> Any:
 
 
 def outside(
-    area: dict[str, Any] | None, extent: Extent | None
+    area: dict[str, Any] | None,
+    extent: Extent | None,
+    cells: Callable[[Extent], Sequence[Extent]] | None = None,
 ) -> tuple[dict[str, Any] | None, float]:
-    """The part of ``area`` beyond the inventory's extent (GeoJSON) and its share of the area."""
+    """The part of ``area`` no lantern reaches (GeoJSON) and its share of the area.
+
+    ``cells`` gives the grid cells within some bounds that hold lanterns (the inventory's
+    footprint); without it the inventory's bounding box stands in for the footprint."""
     if area is None:
         return None, 0.0
     geom = shape(area)
     if extent is None:
         return area, 1.0
-    rest = geom.difference(box(*extent))
+    footprint = [box(*extent)] if cells is None else [box(*c) for c in cells(geom.bounds)]
+    covered = unary_union(footprint)
+    rest = geom.difference(covered)
     whole = abs(_GEOD.geometry_area_perimeter(geom)[0])
     if rest.is_empty or whole == 0:
         return None, 0.0

@@ -158,8 +158,8 @@ class Planner:
             else:
                 lantern_ids, streets = preview.lantern_ids, preview.streets
         with self._db.session() as session:
-            extent = self._targets.index(session).extent
-        out_area, out_share = outside(targeting.area, extent)
+            index = self._targets.index(session)
+        out_area, out_share = outside(targeting.area, index.extent, index.occupied_cells)
         expires = message.expires
         latest = now + timedelta(seconds=s.max_expires_s)
         if expires is not None and expires > latest:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,6 +120,37 @@ class LanternIndex:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def occupied_cells(self, bounds: Extent, cell_m: float = 200.0) -> list[Extent]:
+        """The grid cells (about ``cell_m`` on a side, lon/lat boxes) within ``bounds`` that hold
+        at least one lantern: where the inventory reaches, for "the part of an area outside the
+        inventory" (a bounding box would count a bay or a park between districts as covered)."""
+        if not len(self._ids):
+            return []
+        west, south, east, north = bounds
+        inside = (
+            (self._lons >= west)
+            & (self._lons <= east)
+            & (self._lats >= south)
+            & (self._lats <= north)
+        )
+        if not inside.any():
+            return []
+        mid = math.radians((south + north) / 2)
+        dlat = cell_m / 111_320.0
+        dlon = cell_m / (111_320.0 * max(math.cos(mid), 0.01))
+        cols = np.floor((self._lons[inside] - west) / dlon).astype(np.int64)
+        rows = np.floor((self._lats[inside] - south) / dlat).astype(np.int64)
+        cells = np.unique(np.stack([cols, rows], axis=1), axis=0)
+        return [
+            (
+                west + int(c) * dlon,
+                south + int(r) * dlat,
+                west + (int(c) + 1) * dlon,
+                south + (int(r) + 1) * dlat,
+            )
+            for c, r in cells
+        ]
 
     @property
     def projection(self) -> MetricProjection | None:
