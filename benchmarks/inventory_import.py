@@ -6,7 +6,7 @@ like many cities' open data), 3 % of them on a pole shared with another row and 
 fresh SQLite database, with its progress bar, and prints the wall time of each run: the first
 inserts everything, the second must report "0 new, 0 updated".
 
-    python benchmarks/inventory_import.py [--lanterns 200000] [--keep DIR]
+    python benchmarks/inventory_import.py [--lanterns 200000] [--keep DIR] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanterns", type=int, default=200_000)
     parser.add_argument("--keep", type=Path, help="write the files here and keep them")
+    parser.add_argument(
+        "--database-url", help="an empty database to import into (default: SQLite in a temp dir)"
+    )
     opts = parser.parse_args()
     work = opts.keep or Path(tempfile.mkdtemp(prefix="lightctl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,8 @@ def main() -> None:
     env = {**os.environ, "COLUMNS": "160"}
     cli = [sys.executable, "-c", "from lightctl.cli import main; main()"]
     data = ["--data-dir", str(work / "data")]
+    if opts.database_url:
+        data += ["--database-url", opts.database_url]
     took, _out = run([*cli, "streets", "import", str(streets), *data], env)
     print(f"streets import: {took:.1f} s")
     for attempt in ("first import", "re-import"):

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Per CAP <sender> ("*": any other sender): what plays at once; a sender not listed (and no
     # "*") is refused. E.g. '{"DE-NW-BN-SE030": {"auto": true}, "*": {}}'.
     cap_sources: dict[str, CapSourcePolicy] = Field(default_factory=dict)
+    # Per CAP sender: a PEM certificate its messages must be XML-DSig signed with (else refused).
+    cap_signing_certs: dict[str, Path] = Field(default_factory=dict)
     # An Update or Cancel naming a message never seen waits this long for it (15 min).
     cap_hold_s: int = Field(default=900, ge=0, le=86400)
     # Playback order of a CAP message's languages: the city's own language first.
@@ -111,6 +113,8 @@ class Settings(BaseSettings):
     # Our <sender> in exported CAP (no spaces or commas), and the name shown with it.
     cap_sender: str = Field(default="lightctl", pattern=r"^[^\s,<&]+$", max_length=200)
     cap_sender_name: str = "lightctl"
+    # How often the feed poller looks for due feeds (each feed has its own interval).
+    cap_feed_tick_s: float = Field(default=2.0, gt=0, le=60)
     # A CAP warning plays this often, with this gap: people come to the window after the first.
     cap_repeat: int = Field(default=3, ge=1, le=5)
     cap_interval_s: float = Field(default=30.0, ge=0, le=30)

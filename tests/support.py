@@ -1,14 +1,26 @@
-"""Helpers shared by the test suites: free ports, a broker the test owns, the test DB URL."""
+"""Helpers shared by the test suites: free ports, a broker the test owns, the test DB URL, a CLI
+runner whose output does not depend on the terminal, the temporary path or the locale."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import typer
+import typer.rich_utils
+from typer.testing import CliRunner, Result
+
+from lightctl.cli import output
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -63,7 +75,10 @@ class MosquittoProcess:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+                [binary, "-c", str(self.conf)],
+                env=fixed_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         wait_for_port(self.port)
 
@@ -125,3 +140,92 @@ MUENZPLATZ = {
         ]
     ],
 }
+
+
+# ---- output that does not depend on the machine ------------------------------------------------
+
+# Wide enough that rich never wraps a line a test reads, a pytest temporary path below a
+# 120-character TMPDIR included (about 250 characters).
+CLI_COLUMNS = 400
+CLI_LINES = 200
+
+# A fixed locale and time zone for every process a test starts or CLI it runs, and no colour.
+# FORCE_COLOR / TTY_COMPATIBLE (set by some CI services) would make rich write escape codes.
+FIXED_ENV: dict[str, str | None] = {
+    "LC_ALL": "C.UTF-8",
+    "LANG": "C.UTF-8",
+    "LANGUAGE": None,
+    "TZ": "UTC",
+    "COLUMNS": str(CLI_COLUMNS),
+    "LINES": str(CLI_LINES),
+    "NO_COLOR": "1",
+    "FORCE_COLOR": None,
+    "TTY_COMPATIBLE": None,
+    "TERMINAL_WIDTH": str(CLI_COLUMNS),
+}
+
+
+def fixed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a subprocess: ``base`` (default: this process's) with FIXED_ENV
+    applied last, so a COLUMNS or locale inherited from the developer's shell never reaches it."""
+    env = dict(os.environ if base is None else base)
+    for key, value in FIXED_ENV.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+@contextmanager
+def wide_consoles() -> Iterator[None]:
+    """lightctl's rich consoles and typer's error panels at CLI_COLUMNS, never a terminal.
+
+    Rich reads COLUMNS once, when lightctl.cli.output is imported, and keeps it; typer reads
+    TERMINAL_WIDTH and FORCE_COLOR when it is imported. Setting them in the environment of one
+    invocation is too late, so the consoles themselves are set for the duration."""
+    with (
+        mock.patch.object(output.console, "_width", CLI_COLUMNS),
+        mock.patch.object(output.console, "_height", CLI_LINES),
+        mock.patch.object(output.console, "_force_terminal", False),
+        mock.patch.object(output.err_console, "_width", CLI_COLUMNS),
+        mock.patch.object(output.err_console, "_height", CLI_LINES),
+        mock.patch.object(output.err_console, "_force_terminal", False),
+        mock.patch.object(typer.rich_utils, "MAX_WIDTH", CLI_COLUMNS),
+        mock.patch.object(typer.rich_utils, "FORCE_TERMINAL", False),
+        mock.patch.object(typer.rich_utils, "COLOR_SYSTEM", None),
+    ):
+        yield
+
+
+class WideCliRunner(CliRunner):
+    """A CliRunner whose output reads the same on every machine: 400 columns, no colour, no
+    terminal, C.UTF-8 locale and UTC. Every CLI test uses it (see ``cli_runner``)."""
+
+    def invoke(
+        self,
+        app: typer.Typer,
+        args: str | Sequence[str] | None = None,
+        input: bytes | str | None = None,
+        env: Mapping[str, str | None] | None = None,
+        catch_exceptions: bool = True,
+        color: bool = False,
+        **extra: Any,
+    ) -> Result:
+        merged = {**FIXED_ENV, **(env or {})}
+        with wide_consoles():
+            return super().invoke(app, args, input, merged, catch_exceptions, color=False, **extra)
+
+
+def cli_runner() -> WideCliRunner:
+    return WideCliRunner()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_BOX = re.compile(r"[\u2500-\u257f]")  # rich's panel borders: ╭─╮ │ ╰─╯
+
+
+def flat(text: str) -> str:
+    """``text`` as one line: no escape codes, no panel borders, every run of whitespace one space,
+    so an assertion holds however the output was wrapped."""
+    return " ".join(_BOX.sub(" ", _ANSI.sub("", text)).split())

@@ -49,9 +49,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await rt.start()
         await guard.start()
+        await cap.start_feeds(_app)
         try:
             yield
         finally:
+            await cap.stop_feeds(_app)
             await guard.stop()
             await rt.stop()
 

@@ -245,6 +245,9 @@ class HealthOut(BaseModel):
         default="consistent",
         description="`consistent`, or how another live replica on this database differs",
     )
+    feeds: dict[str, str] = Field(
+        default_factory=dict, description="per CAP/NINA feed: ok, or failing and why (issue 16)"
+    )
 
 
 class TargetPreviewOut(BaseModel):

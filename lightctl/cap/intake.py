@@ -13,16 +13,27 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from lightctl.cap.model import CapMessage
+from lightctl.cap.outcomes import (
+    Caller,
+    Outcome,
+    aware,
+    broke_off,
+    identifier_in,
+    outcome_of,
+    replace_hold,
+)
 from lightctl.cap.parse import parse_message
 from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_from_json
+from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
-from lightctl.domain.alerts import AlertSpec, AlertUpdate
+from lightctl.domain.alerts import AlertUpdate
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
+from lightctl.services.alert_reports import AlertReport
 from lightctl.services.alerts import AlertService
 from lightctl.services.audit import AuditTrail
 from lightctl.services.targets import TargetResolver
@@ -34,31 +45,6 @@ from lightctl.store.cap import CapMessageRow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    subject: str
-    roles: tuple[str, ...]
-    issuing_role: str  # the role commands are signed in (feed, or a dispatcher's)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one message."""
-
-    message_id: str
-    identifier: str
-    sender: str
-    sent: datetime
-    msg_type: str
-    status: str
-    via: str
-    decision: str
-    reason: str
-    alert_ids: tuple[str, ...]
-    duplicate: bool
-    plan: dict[str, Any]
 
 
 class CapIntake:
@@ -87,20 +73,29 @@ class CapIntake:
         """Parse, decide and apply; ``CapRefused`` (422) names the element, audited first."""
         try:
             message = parse_message(body, content_type)
-            self.planner.policy(message.sender)
+            self.planner.policy(message.sender, via)
+            pinned = self._settings.cap_signing_certs.get(message.sender)
+            if pinned is not None:
+                # Only what the signature covers is read from here on.
+                body = verify_pinned(body, message.signed, message.form, message.sender, pinned)
+                message = parse_message(body, "application/xml")
+                content_type = "application/xml"
         except CapRefused as exc:
             self._audit.append(
                 "cap.refused",
                 caller.subject,
                 caller.roles,
-                None,
-                {"via": via, "reason": exc.message},
+                identifier_in(body),
+                {"via": via, "reason": exc.message[:2000]},
             )
             raise
         with self._lock:
             self._release_holds(caller)
             with self._db.session() as session:
                 known = cap_store.by_key(session, message.sender, message.identifier)
+                if known is not None and broke_off(known, self._clock()):
+                    session.delete(known)  # its decision broke off: this copy gets a new one
+                    known = None
             if known is not None:
                 self._audit.append(
                     "cap.duplicate",
@@ -109,8 +104,15 @@ class CapIntake:
                     message.identifier,
                     {"via": via, "first_via": known.via, "decision": known.decision},
                 )
-                return _outcome(known, duplicate=True)
-            row = self._record(message, body, content_type, via)
+                return outcome_of(known, duplicate=True)
+            try:
+                row = self._record(message, body, content_type, via)
+            except IntegrityError:  # another replica stored the same message a moment ago
+                with self._db.session() as session:
+                    known = cap_store.by_key(session, message.sender, message.identifier)
+                if known is None:
+                    raise
+                return outcome_of(known, duplicate=True)
             self._audit.append(
                 "cap.received",
                 caller.subject,
@@ -124,7 +126,17 @@ class CapIntake:
                     "warnings": list(message.warnings),
                 },
             )
-            outcome = self._decide(row, message, caller)
+            try:
+                outcome = self._decide(row, message, caller)
+            except CapRefused as exc:  # e.g. coordinates that look like lon,lat: a 422
+                self._final(row, caller, "refused", exc.message)
+                raise
+            except Exception as exc:
+                # Recorded as failed (a later copy of the message is decided afresh), then the
+                # error goes on to the caller: a 4xx/503 for a LightctlError, else a 500.
+                reason = exc.message if isinstance(exc, LightctlError) else type(exc).__name__
+                self._final(row, caller, "failed", f"decision failed: {reason}")
+                raise
             self._apply_waiting(message, caller)
             return outcome
 
@@ -147,19 +159,19 @@ class CapIntake:
                 plan = edit(plan)
             if plan.target is None:
                 raise InvalidRequest.at(("target",), "the message names no area; give a target")
-            report = self._alerts().create(self._spec(plan), role=caller.issuing_role)
+            report = self._create(plan, caller.issuing_role)
             row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
             row = self._set(row, "sent", f"sent by {caller.subject}", report.alert.id)
             self._audit.append(
                 "cap.sent", caller.subject, caller.roles, row.identifier, {"alert": report.alert.id}
             )
-            return _outcome(row)
+            return outcome_of(row)
 
     def dismiss(self, message_id: str, caller: Caller) -> Outcome:
         with self._lock:
             row = self._set(self._suggestion(message_id), "dismissed", f"by {caller.subject}")
             self._audit.append("cap.dismissed", caller.subject, caller.roles, row.identifier, {})
-            return _outcome(row)
+            return outcome_of(row)
 
     def preview(self, body: bytes, content_type: str) -> tuple[CapMessage, Plan]:
         """What a message would do, without storing or playing anything."""
@@ -169,17 +181,27 @@ class CapIntake:
     def recent(self, decisions: list[str], limit: int) -> list[Outcome]:
         with self._db.session() as session:
             rows = cap_store.recent(session, decisions, limit)
-        return [_outcome(r) for r in rows]
+        return [outcome_of(r) for r in rows]
 
     def get(self, message_id: str) -> Outcome:
         with self._db.session() as session:
             row = cap_store.get(session, message_id)
         if row is None:
             raise NotFound("CAP message", message_id)
-        return _outcome(row)
+        return outcome_of(row)
 
-    def _spec(self, plan: Plan) -> AlertSpec:
-        return plan.alert_spec(self._settings.cap_repeat, self._settings.cap_interval_s)
+    def _create(self, plan: Plan, role: str) -> AlertReport:
+        """Play the plan, repeated as configured, or fewer times when many languages would
+        make the program longer than ``max_program_s`` (a long text plays once)."""
+        for repeat in range(self._settings.cap_repeat, 0, -1):
+            spec = plan.alert_spec(repeat, self._settings.cap_interval_s)
+            try:
+                return self._alerts().create(spec, role=role)
+            except InvalidRequest as exc:
+                too_long = any(p.loc[:1] == ("repeat",) for p in exc.problems)
+                if not too_long or repeat == 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def _suggestion(self, message_id: str) -> CapMessageRow:
         with self._db.session() as session:
@@ -212,11 +234,11 @@ class CapIntake:
         row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
         if plan.target is not None and not plan.lantern_ids and not plan.unknown_geocodes:
             return self._final(row, caller, "recorded", "the area holds none of our lanterns")
-        play, why = automatic(message, plan, self.planner.policy(message.sender))
+        play, why = automatic(message, plan, self.planner.policy(message.sender, row.via))
         if not play:
             return self._final(row, caller, "suggested", why)
         try:
-            report = self._alerts().create(self._spec(plan), role=caller.issuing_role)
+            report = self._create(plan, caller.issuing_role)
         except LightctlError as exc:
             return self._final(row, caller, "suggested", f"could not play: {exc.message}")
         return self._final(row, caller, "played", why, report.alert.id)
@@ -310,7 +332,7 @@ class CapIntake:
         now = self._clock()
         with self._db.session() as session:
             due = [
-                r for r in cap_store.held(session) if r.hold_until and _aware(r.hold_until) <= now
+                r for r in cap_store.held(session) if r.hold_until and aware(r.hold_until) <= now
             ]
         for row in due:
             message = parse_message(base64.b64decode(row.body_b64), row.content_type)
@@ -383,12 +405,7 @@ class CapIntake:
             {"reason": reason, "alert": alert_id, "sender": row.sender},
         )
         log.info("CAP %s from %s: %s (%s)", row.identifier, row.sender, decision, reason)
-        return _outcome(row)
-
-
-def replace_hold(row: CapMessageRow) -> CapMessageRow:
-    row.hold_until = None
-    return row
+        return outcome_of(row)
 
 
 def _active(alerts: AlertService, alert_id: str) -> bool:
@@ -397,25 +414,3 @@ def _active(alerts: AlertService, alert_id: str) -> bool:
     except NotFound:
         return False
     return report.alert.status == "active"
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _outcome(row: CapMessageRow, duplicate: bool = False) -> Outcome:
-    alert_ids = (row.alert_id,) if row.alert_id else ()
-    return Outcome(
-        message_id=row.id,
-        identifier=row.identifier,
-        sender=row.sender,
-        sent=_aware(row.sent),
-        msg_type=row.msg_type,
-        status=row.status,
-        via=row.via,
-        decision=row.decision,
-        reason=row.reason,
-        alert_ids=alert_ids,
-        duplicate=duplicate,
-        plan=json.loads(row.plan_json),
-    )

@@ -7,7 +7,7 @@ names them all; defects that CAP tolerates in practice become named warnings ins
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightctl.cap.model import (
@@ -21,23 +21,15 @@ from lightctl.cap.model import (
     SEVERITIES,
     STATUSES,
     URGENCIES,
-    CapArea,
-    CapCircle,
     CapInfo,
     CapMessage,
     CapResource,
-    LatLonRing,
-    NamedValue,
     Reference,
 )
+from lightctl.cap.parse_areas import area_of, with_geojson
+from lightctl.cap.reader import LOOSE_TIME, Loc, Reader
 from lightctl.cap.xmlread import CapRefused, Node, RawMessage, read_bytes
-from lightctl.errors import FieldProblem, summarise
-
-Loc = tuple[str | int, ...]
-
-# XSD dateTime restricted by CAP 1.2: a numeric UTC offset, no "Z", no fractions.
-_CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
-_LOOSE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+from lightctl.errors import summarise
 
 ALERT_FIELDS = frozenset(
     [
@@ -83,8 +75,6 @@ INFO_FIELDS = frozenset(
     ]
 )
 RESOURCE_FIELDS = frozenset(["resourceDesc", "mimeType", "size", "uri", "derefUri", "digest"])
-AREA_FIELDS = frozenset(["areaDesc", "polygon", "circle", "geocode", "altitude", "ceiling"])
-PAIR_FIELDS = frozenset({"valueName", "value"})
 
 
 def parse_message(data: bytes, content_type: str = "") -> CapMessage:
@@ -92,98 +82,8 @@ def parse_message(data: bytes, content_type: str = "") -> CapMessage:
     return build_message(read_bytes(data, content_type))
 
 
-class _Reader:
-    def __init__(self, raw: RawMessage) -> None:
-        self.raw = raw
-        self.problems: list[FieldProblem] = []
-        self.warnings: list[str] = list(raw.warnings)
-
-    # ---- reporting ----------------------------------------------------------------------------
-
-    def problem(self, loc: Loc, msg: str, value: Any = None) -> None:
-        self.problems.append(FieldProblem(loc, msg, value))
-
-    def warn(self, loc: Loc, msg: str) -> None:
-        self.warnings.append(f"{'.'.join(str(p) for p in loc)}: {msg}")
-
-    # ---- fields -------------------------------------------------------------------------------
-
-    def known(self, node: Node, allowed: frozenset[str], loc: Loc) -> None:
-        for name in node:
-            if name not in allowed:
-                if self.raw.form == "nina":
-                    continue  # NINA adds its own keys; CAP's are checked below
-                self.problem((*loc, name), "is not a CAP 1.2 element here")
-
-    def texts(self, node: Node, key: str, loc: Loc) -> list[str]:
-        out = []
-        for i, value in enumerate(node.get(key, [])):
-            if not isinstance(value, str):
-                self.problem((*loc, key, i), "must be text")
-                continue
-            out.append(value)
-        return out
-
-    def one(self, node: Node, key: str, loc: Loc, required: bool = False) -> str | None:
-        values = self.texts(node, key, loc)
-        if len(values) > 1:
-            self.problem((*loc, key), f"appears {len(values)} times; CAP allows it once")
-        if not values or not values[0].strip():
-            if required:
-                what = "is empty" if values else "is missing"
-                self.problem((*loc, key), f"{what} (required by CAP 1.2)")
-            return None
-        return values[0].strip()
-
-    def choice(
-        self, node: Node, key: str, loc: Loc, allowed: tuple[str, ...], required: bool = True
-    ) -> str:
-        value = self.one(node, key, loc, required)
-        if value is None:
-            return ""
-        if value not in allowed:
-            self.problem((*loc, key), f"must be one of {', '.join(allowed)}", value)
-        return value
-
-    def time(self, node: Node, key: str, loc: Loc, required: bool = False) -> datetime | None:
-        text = self.one(node, key, loc, required)
-        if text is None:
-            return None
-        if not _CAP_TIME.match(text):
-            if not _LOOSE_TIME.match(text):
-                self.problem(
-                    (*loc, key), "is not a CAP date-time like 2026-05-01T14:00:00+02:00", text
-                )
-                return None
-            self.warn((*loc, key), f"{text!r} is not CAP's form (numeric offset, no fractions)")
-        try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            self.problem((*loc, key), "is not a valid date-time", text)
-            return None
-        return at.astimezone(UTC)
-
-    def pairs(
-        self, node: Node, key: str, loc: Loc, warn_empty: bool = False
-    ) -> tuple[NamedValue, ...]:
-        out = []
-        for i, item in enumerate(node.get(key, [])):
-            here = (*loc, key, i)
-            if not isinstance(item, dict):
-                self.problem(here, "must hold valueName and value")
-                continue
-            self.known(item, PAIR_FIELDS, here)
-            name = self.one(item, "valueName", here, required=True)
-            value = self.one(item, "value", here) or ""
-            if not value and warn_empty:
-                self.warn((*here, "value"), "is empty")
-            if name is not None:
-                out.append(NamedValue(name, value))
-        return tuple(out)
-
-
 def build_message(raw: RawMessage) -> CapMessage:
-    r = _Reader(raw)
+    r = Reader(raw)
     root = raw.root
     loc: Loc = ("alert",)
     r.known(root, ALERT_FIELDS, loc)
@@ -238,7 +138,7 @@ def build_message(raw: RawMessage) -> CapMessage:
         warnings=(),
     )
     if raw.geojson is not None:
-        message = _with_geojson(r, message, raw.geojson)
+        message = with_geojson(r, message, raw.geojson)
     if r.problems:
         raise CapRefused(summarise(r.problems), r.problems)
     return _replace_warnings(message, tuple(r.warnings))
@@ -250,7 +150,7 @@ def _replace_warnings(message: CapMessage, warnings: tuple[str, ...]) -> CapMess
     return replace(message, warnings=warnings)
 
 
-def _references(r: _Reader, root: Node, loc: Loc) -> tuple[Reference, ...]:
+def _references(r: Reader, root: Node, loc: Loc) -> tuple[Reference, ...]:
     text = r.one(root, "references", loc)
     if text is None:
         return ()
@@ -268,14 +168,14 @@ def _references(r: _Reader, root: Node, loc: Loc) -> tuple[Reference, ...]:
         # keep every part that is not a time as an identifier of unknown sender.
         loose = True
         for part in parts:
-            if part and not _LOOSE_TIME.match(part):
+            if part and not LOOSE_TIME.match(part):
                 out.append(Reference("", part, ""))
     if loose:
         r.warn((*loc, "references"), "not in CAP's sender,identifier,sent form; read as ids")
     return tuple(out)
 
 
-def _info(r: _Reader, node: Node, loc: Loc, sent: datetime | None) -> CapInfo:
+def _info(r: Reader, node: Node, loc: Loc, sent: datetime | None) -> CapInfo:
     r.known(node, INFO_FIELDS, loc)
     language = r.one(node, "language", loc) or DEFAULT_LANGUAGE
     categories = tuple(c.strip() for c in r.texts(node, "category", loc))
@@ -309,7 +209,7 @@ def _info(r: _Reader, node: Node, loc: Loc, sent: datetime | None) -> CapInfo:
         if _is_node(r, item, (*loc, "resource", i))
     )
     areas = tuple(
-        _area(r, item, (*loc, "area", i))
+        area_of(r, item, (*loc, "area", i))
         for i, item in enumerate(node.get("area", []))
         if _is_node(r, item, (*loc, "area", i))
     )
@@ -338,14 +238,14 @@ def _info(r: _Reader, node: Node, loc: Loc, sent: datetime | None) -> CapInfo:
     )
 
 
-def _is_node(r: _Reader, item: Any, loc: Loc) -> bool:
+def _is_node(r: Reader, item: Any, loc: Loc) -> bool:
     if isinstance(item, dict):
         return True
     r.problem(loc, "must hold elements, not text")
     return False
 
 
-def _resource(r: _Reader, node: Node, loc: Loc) -> CapResource:
+def _resource(r: Reader, node: Node, loc: Loc) -> CapResource:
     r.known(node, RESOURCE_FIELDS, loc)
     size_text = r.one(node, "size", loc)
     size = None
@@ -362,128 +262,3 @@ def _resource(r: _Reader, node: Node, loc: Loc) -> CapResource:
         deref_uri=r.one(node, "derefUri", loc),
         digest=r.one(node, "digest", loc),
     )
-
-
-def _number(r: _Reader, text: str, loc: Loc, what: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        r.problem(loc, f"{what} is not a number", text)
-        return None
-    if value != value or value in (float("inf"), float("-inf")):
-        r.problem(loc, f"{what} is not a finite number", text)
-        return None
-    return value
-
-
-def _pair(r: _Reader, token: str, loc: Loc) -> tuple[float, float] | None:
-    parts = token.split(",")
-    if len(parts) != 2:
-        r.problem(loc, 'is not a "lat,lon" pair', token)
-        return None
-    lat = _number(r, parts[0], loc, f"latitude in {token!r}")
-    lon = _number(r, parts[1], loc, f"longitude in {token!r}")
-    if lat is None or lon is None:
-        return None
-    if not -90 <= lat <= 90:
-        r.problem(loc, "latitude must lie within -90..90 (CAP pairs are lat,lon)", token)
-        return None
-    if not -180 <= lon <= 180:
-        r.problem(loc, "longitude must lie within -180..180", token)
-        return None
-    return lat, lon
-
-
-def parse_polygon(r: _Reader, text: str, loc: Loc) -> LatLonRing | None:
-    tokens = text.split()
-    before = len(r.problems)
-    ring = []
-    for i, token in enumerate(tokens):
-        pair = _pair(r, token, (*loc, i))
-        if pair is not None:
-            ring.append(pair)
-    if len(r.problems) > before:
-        return None
-    if len(ring) < 4:
-        r.problem(loc, f"has {len(ring)} lat,lon pairs; CAP needs at least 4 (first = last)")
-        return None
-    if ring[0] != ring[-1]:
-        r.problem(loc, f"is not closed: first pair {tokens[0]} differs from last {tokens[-1]}")
-        return None
-    return tuple(ring)
-
-
-def _circle(r: _Reader, text: str, loc: Loc) -> CapCircle | None:
-    parts = text.split()
-    if len(parts) != 2:
-        r.problem(loc, 'must be "lat,lon radius" (radius in km)', text)
-        return None
-    pair = _pair(r, parts[0], loc)
-    radius = _number(r, parts[1], loc, "radius")
-    if pair is None or radius is None:
-        return None
-    if radius < 0:
-        r.problem(loc, "radius must not be negative (kilometres; 0 is a point)", text)
-        return None
-    return CapCircle(pair[0], pair[1], radius)
-
-
-def _area(r: _Reader, node: Node, loc: Loc) -> CapArea:
-    r.known(node, AREA_FIELDS, loc)
-    polygons = []
-    for i, text in enumerate(r.texts(node, "polygon", loc)):
-        ring = parse_polygon(r, text, (*loc, "polygon", i))
-        if ring is not None:
-            polygons.append(ring)
-    circles = []
-    for i, text in enumerate(r.texts(node, "circle", loc)):
-        circle = _circle(r, text, (*loc, "circle", i))
-        if circle is not None:
-            circles.append(circle)
-    altitude = r.one(node, "altitude", loc)
-    ceiling = r.one(node, "ceiling", loc)
-    altitude_ft = None if altitude is None else _number(r, altitude, (*loc, "altitude"), "altitude")
-    ceiling_ft = None if ceiling is None else _number(r, ceiling, (*loc, "ceiling"), "ceiling")
-    if ceiling is not None and altitude is None:
-        r.warn((*loc, "ceiling"), "given without altitude")
-    return CapArea(
-        desc=r.one(node, "areaDesc", loc, required=True) or "",
-        polygons=tuple(polygons),
-        circles=tuple(circles),
-        geocodes=r.pairs(node, "geocode", loc, warn_empty=True),
-        altitude_ft=altitude_ft,
-        ceiling_ft=ceiling_ft,
-    )
-
-
-def _with_geojson(r: _Reader, message: CapMessage, geojson: dict[str, Any]) -> CapMessage:
-    """NINA's GeoJSON ([lon, lat] rings) becomes one more area in every info block."""
-    from dataclasses import replace
-
-    features = geojson.get("features") if geojson.get("type") == "FeatureCollection" else None
-    geometries = [f.get("geometry") for f in features or [] if isinstance(f, dict)]
-    if geojson.get("type") in ("Polygon", "MultiPolygon"):
-        geometries = [geojson]
-    rings: list[LatLonRing] = []
-    for i, geom in enumerate(geometries):
-        if not isinstance(geom, dict):
-            continue
-        polys: list[Any] = [geom.get("coordinates")] if geom.get("type") == "Polygon" else []
-        if geom.get("type") == "MultiPolygon":
-            polys = list(geom.get("coordinates") or [])
-        for poly in polys:
-            try:
-                outer = poly[0]
-                ring = tuple((float(p[1]), float(p[0])) for p in outer)
-            except (TypeError, IndexError, ValueError):
-                r.problem(("geojson", "features", i), "is not a GeoJSON polygon of [lon, lat]")
-                continue
-            if len(ring) >= 4 and ring[0] == ring[-1]:
-                rings.append(ring)
-            else:
-                r.problem(("geojson", "features", i), "ring has fewer than 4 points or is open")
-    if not rings:
-        return message
-    extra = CapArea(desc="GeoJSON", polygons=tuple(rings))
-    infos = tuple(replace(i, areas=(*i.areas, extra)) for i in message.infos)
-    return replace(message, infos=infos)

@@ -114,10 +114,11 @@ class Planner:
         self._settings = settings
         self._targets = targets
 
-    def policy(self, sender: str) -> CapSourcePolicy:
-        """The sender's policy; a sender the operator did not list is refused (422)."""
+    def policy(self, sender: str, via: str = "push") -> CapSourcePolicy:
+        """The sender's policy, else its feed's (``feed:<name>``), else ``*``; a source the
+        operator did not list is refused (422)."""
         sources = self._settings.cap_sources
-        found = sources.get(sender) or sources.get("*")
+        found = sources.get(sender) or sources.get(via) or sources.get("*")
         if found is None:
             known = ", ".join(sorted(sources)) or "none configured"
             raise CapRefused.single(

@@ -32,6 +32,16 @@ COMPOSITE = frozenset({"alert", "info", "eventCode", "parameter", "resource", "a
 # A neutral node: every child name maps to the list of its occurrences (text or a node).
 Node = dict[str, list[Any]]
 
+# lxml before 6.1.0 expanded external entities in iterparse by default (CVE-2026-41066) and
+# fetched external parameter entities through 6.1.2: an older lxml (an unlocked install) is
+# refused outright rather than trusted with options it may not honour.
+MIN_LXML = (6, 1, 3)
+if tuple(etree.LXML_VERSION[:3]) < MIN_LXML:
+    raise ImportError(
+        f"lightctl's CAP parser needs lxml >= {'.'.join(map(str, MIN_LXML))}, found "
+        f"{etree.__version__}: pip install -c requirements.lock 'lxml>=6.1.3'"
+    )
+
 _DOCTYPE = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)
 
 
@@ -89,7 +99,9 @@ def read_bytes(data: bytes, content_type: str = "") -> RawMessage:
     return read_xml(data)
 
 
-def read_xml(data: bytes) -> RawMessage:
+def safe_xml(data: bytes) -> tuple[Any, list[str]]:
+    """Parse XML with every external reference refused: the root element and warnings about
+    what was ignored (processing instructions, schema locations)."""
     _check_size(data)
     # NUL bytes dropped: a UTF-16 or UTF-32 DOCTYPE reads as ASCII then.
     if _DOCTYPE.search(data.replace(b"\x00", b"")):
@@ -135,6 +147,11 @@ def read_xml(data: bytes) -> RawMessage:
     for attr in (f"{{{XSI_NS}}}schemaLocation", f"{{{XSI_NS}}}noNamespaceSchemaLocation"):
         if root.get(attr) is not None:
             warnings.append(f"alert: {attr.split('}')[1]} ignored (never fetched)")
+    return root, warnings
+
+
+def read_xml(data: bytes) -> RawMessage:
+    root, warnings = safe_xml(data)
     qname = etree.QName(root)
     if qname.localname != "alert":
         raise CapRefused.single((qname.localname,), "root element must be <alert>")

@@ -8,6 +8,7 @@ from lightctl.cli import (
     access,
     alerts,
     database,
+    feeds,
     geocodes,
     inventory,
     keys,
@@ -37,6 +38,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(mqtt.app, name="mqtt")
 app.add_typer(database.app, name="db")
 app.add_typer(geocodes.app, name="geocodes")
+app.add_typer(feeds.app, name="feeds")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from lightctl.services.inventory import (
     import_lanterns,
     import_streets,
     parse_capabilities,
+    xy_fields_of,
 )
 from lightctl.settings import Settings
 from lightctl.store import Database
@@ -137,6 +138,12 @@ def lanterns_import(
         help="column/property holding the street (default: street, strasse, strassenname, ... "
         "if present; else the nearest named street)",
     ),
+    x_field: str | None = typer.Option(
+        None, help="CSV column holding x, lon or easting (default: found by its name)"
+    ),
+    y_field: str | None = typer.Option(
+        None, help="CSV column holding y, lat or northing (default: found by its name)"
+    ),
     outliers: OutlierPolicy = typer.Option(
         OutlierPolicy.KEEP,
         help="lanterns far from any other: keep (default: a real lantern is never lost) or skip; "
@@ -159,6 +166,7 @@ def lanterns_import(
     coordinates cannot be in the CRS."""
     try:
         caps = parse_capabilities(capabilities)
+        xy_fields = xy_fields_of(x_field, y_field)
         db, _settings = open_db(database_url, data_dir)
         total = count_rows(file, fmt)
         with _progress() as progress:
@@ -170,6 +178,7 @@ def lanterns_import(
                 crs=crs,
                 id_field=id_field,
                 street_field=street_field,
+                xy_fields=xy_fields,
                 outliers=outliers,
                 min_outlier_m=outlier_distance,
                 max_street_distance_m=max_street_distance,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -156,3 +157,50 @@ def judge_ack(
             if not ended_unplayed and tuple(played or ()) != command.clips:
                 return AckRefusal.PLAYED_MISMATCH
     return next_state(current, ack_status)
+
+
+# ---- timing: when the service asks again, and when it stops waiting ----------------------------
+
+# Retries back off exponentially from the ack timeout up to this.
+MAX_BACKOFF_S = 300.0
+# A lantern that said `received` but not yet its final ack gets this long after the command
+# expired before the service records it `expired` (a lantern acks `done` at expiry at the latest).
+FINAL_ACK_GRACE_S = 30.0
+# States in which the service still waits for a first ack (and so re-sends).
+AWAITING_RECEIPT = frozenset({DeliveryState.PLANNED, DeliveryState.PUBLISHED})
+# States in which the lantern has the command and the service waits for its final ack.
+AWAITING_FINAL = frozenset({DeliveryState.RECEIVED, DeliveryState.PLAYING})
+
+
+def retry_after_s(attempts: int, ack_timeout_s: float) -> float:
+    """Seconds until the next send of a delivery already sent ``attempts`` times without a
+    `received`: the ack timeout, doubling per attempt, capped."""
+    return min(ack_timeout_s * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_S)
+
+
+def next_attempt_at(now: datetime, attempts: int, ack_timeout_s: float) -> datetime:
+    return now + timedelta(seconds=retry_after_s(attempts, ack_timeout_s))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: DeliveryState
+    reason: str
+
+
+def overdue(
+    state: DeliveryState, expires_at: datetime, now: datetime, lantern_online: bool
+) -> Verdict | None:
+    """What the service records for a delivery whose command ran out, or None while waiting.
+
+    Never received before expiry: `unreachable` when the lantern is offline, else `expired`.
+    Received but no final ack: `expired` once the final-ack grace after expiry has passed.
+    Terminal and held deliveries are never touched.
+    """
+    if state in AWAITING_RECEIPT and now >= expires_at:
+        if lantern_online:
+            return Verdict(DeliveryState.EXPIRED, "no ack before expiry")
+        return Verdict(DeliveryState.UNREACHABLE, "offline until expiry")
+    if state in AWAITING_FINAL and now >= expires_at + timedelta(seconds=FINAL_ACK_GRACE_S):
+        return Verdict(DeliveryState.EXPIRED, "no final ack after expiry")
+    return None

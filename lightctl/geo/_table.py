@@ -20,8 +20,9 @@ from lightctl.geo.records import (
 
 # Excel in German-speaking locales writes ';' and decimal commas; tabs come from copy-paste.
 _DELIMITERS = ",;\t"
-# Header names are compared lower-case without spaces, '_', '-', '.' and brackets ("X_Coord" is
-# "xcoord"). objectid/fid are left out on purpose: exports renumber them, a position is steadier.
+# Header names are compared lower-case without spaces, '_', '-', '.' and bracketed units
+# ("X_Coord" is "xcoord", "Longitude (WGS84)" is "longitude"). objectid/fid are left out of
+# the ids on purpose: exports renumber them, a position is steadier.
 ID_COLUMNS = (
     "nisnr",
     "id",
@@ -54,6 +55,14 @@ _XY_COLUMNS = (
     ("lv95e", "lv95n"),
     ("rechtswert", "hochwert"),
     ("ostwert", "nordwert"),
+    # The same words in the languages of the open-data portals met so far.
+    ("längengrad", "breitengrad"),
+    ("laengengrad", "breitengrad"),
+    ("länge", "breite"),
+    ("laenge", "breite"),
+    ("longitud", "latitud"),
+    ("longitudine", "latitudine"),
+    ("lengtegraad", "breedtegraad"),
 )
 ORIENTATION_KEYS = ("orientierung", "orientierung_deg", "orientation", "orientation_deg")
 
@@ -77,8 +86,16 @@ class CsvLayout:
     latlon_col: int | None = None
 
     @classmethod
-    def read(cls, path: Path, id_field: str | None) -> CsvLayout:
-        """Read the header and decide the layout, or say why the file is no lantern table."""
+    def read(
+        cls,
+        path: Path,
+        id_field: str | None,
+        xy_fields: tuple[str, str] | None = None,
+    ) -> CsvLayout:
+        """Read the header and decide the layout, or say why the file is no lantern table.
+
+        ``xy_fields``: the columns holding x (or lon, easting) and y, named by the operator.
+        """
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 first = handle.readline()
@@ -101,6 +118,16 @@ class CsvLayout:
                 )
         else:
             id_col = find(*ID_COLUMNS)
+        orientation_col = find(*(column_key(k) for k in ORIENTATION_KEYS))
+        if xy_fields is not None:
+            cols = [find(column_key(name)) for name in xy_fields]
+            for loc, name, col_no in zip(("x_field", "y_field"), xy_fields, cols, strict=True):
+                if col_no is None:
+                    raise InvalidRequest.at(
+                        (loc,), "no such column in the file", value=name, suggestions=header
+                    )
+            x_named, y_named = cols
+            return cls(delimiter, header, id_col, None, x_named, y_named, orientation_col, None)
         wkt_col = find(*_WKT_COLUMNS)
         latlon_col = None if wkt_col is not None else find(*_LATLON_COLUMNS)
         x_col = y_col = None
@@ -112,7 +139,8 @@ class CsvLayout:
                     str(path),
                     "cannot find the coordinate columns: expected a WKT POINT column (geometry, "
                     "wkt, geom) or a pair such as longitude/latitude, lon/lat, lng/lat, x/y, "
-                    f"easting/northing, e/n; the header has {seen}",
+                    f"easting/northing, e/n; the header has {seen}. Name them with "
+                    "--x-field and --y-field (API: x_field, y_field)",
                 )
             x_col, y_col = keys.index(pair[0]), keys.index(pair[1])
         return cls(
@@ -122,7 +150,7 @@ class CsvLayout:
             wkt_col,
             x_col,
             y_col,
-            find(*(column_key(k) for k in ORIENTATION_KEYS)),
+            orientation_col,
             latlon_col,
         )
 
@@ -194,8 +222,10 @@ def _lat_lon_cell(text: str) -> tuple[float, float]:
 
 
 def column_key(name: str) -> str:
-    """A header name compared loosely: lower case without spaces, '_', '-', '.', brackets."""
-    return re.sub(r"[\s_\-.()\[\]]+", "", name.strip().lower())
+    """A header name compared loosely: lower case, a bracketed unit dropped ("Latitude (WGS84)"),
+    without spaces, '_', '-', '.'."""
+    unbracketed = re.sub(r"[(\[][^)\]]*[)\]]", "", name.strip().lower())
+    return re.sub(r"[\s_\-.()\[\]]+", "", unbracketed)
 
 
 def csv_rows(path: Path, layout: CsvLayout) -> Iterator[RawLantern | SkippedRow]:

@@ -97,13 +97,24 @@ class _WayReader(osmium.SimpleHandler):
         self.items.append(_segment(self.tally.ways, way.id, street, points))
 
 
+# What libosmium calls each kind of extract; Geofabrik and others publish .osm.pbf and .osm.bz2.
+_SUFFIXES = (
+    (".osm.pbf", "pbf"),
+    (".pbf", "pbf"),
+    (".osm.bz2", "osm.bz2"),
+    (".osm.gz", "osm.gz"),
+    (".osm.xml", "osm"),
+    (".osm", "osm"),
+)
+
+
 def osm_format(path: Path) -> str | None:
-    """``pbf`` or ``xml`` for an OSM extract (by name, else by its first bytes), else None."""
+    """libosmium's name for an OSM extract (``pbf``, ``osm``, ``osm.bz2``, ``osm.gz``) by the
+    file's name, else by its first bytes; None if it is no OSM extract."""
     name = path.name.lower()
-    if name.endswith(".pbf"):
-        return "pbf"
-    if name.endswith((".osm", ".osm.xml")):
-        return "xml"
+    for suffix, kind in _SUFFIXES:
+        if name.endswith(suffix):
+            return kind
     with path.open("rb") as handle:
         head = handle.read(512)
     # A PBF file starts with the length of its first header, then the blob type "OSMHeader".
@@ -111,12 +122,13 @@ def osm_format(path: Path) -> str | None:
         return "pbf"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if (text.startswith(b"<?xml") and b"<osm" in head) or text.startswith(b"<osm"):
-        return "xml"
+        return "osm"
     return None
 
 
 def read_osm_streets(path: Path, kind: str) -> list[StreetSegment | SkippedRow]:
-    """Named highway ways of an OSM PBF or XML extract, one segment per way (``osm-way-<id>``)."""
+    """Named highway ways of an OSM extract (``kind`` as ``osm_format`` names it), one segment
+    per way (``osm-way-<id>``)."""
     reader = _WayReader()
     what = "OSM PBF" if kind == "pbf" else "OSM XML"
     try:
@@ -165,6 +177,12 @@ def overpass_streets(path: Path, doc: Any) -> list[StreetSegment | SkippedRow]:
         if street is None:
             continue
         items.append(_segment(tally.ways, el.get("id"), street, _way_points(el, nodes)))
+    if items and not any(isinstance(i, StreetSegment) for i in items):
+        raise ImportFailed(
+            str(path),
+            f"{len(items)} named highway ways but none with its nodes' positions: ask Overpass "
+            "with `out geom;` (or `out body; >; out skel;`), not `out tags;`/`out center;`",
+        )
     return _checked(path, items, tally)
 
 

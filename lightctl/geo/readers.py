@@ -102,19 +102,25 @@ def read_lanterns(
     fmt: str | LanternFormat | None = None,
     crs: str = WGS84,
     id_field: str | None = None,
+    xy_fields: tuple[str, str] | None = None,
 ) -> Iterator[LanternRecord | SkippedRow]:
     """Lanterns of an inventory file in WGS 84 lon/lat; ``crs`` is the CRS the file is written in.
 
     Arguments and the file's layout are checked at once (``InvalidRequest``, ``ImportFailed``);
-    rows are then read lazily. Overpass and NGSI-LD are WGS 84 by definition.
+    rows are then read lazily. Overpass and NGSI-LD are WGS 84 by definition. ``xy_fields``
+    names a CSV's coordinate columns (x or lon first) when they have no name we know.
     """
     file = _existing(path)
     kind = _format(file, fmt)
     checked_crs(crs)
     rows: Iterator[RawLantern | SkippedRow]
     if kind is LanternFormat.CSV:
-        rows = csv_rows(file, CsvLayout.read(file, id_field))
+        rows = csv_rows(file, CsvLayout.read(file, id_field, xy_fields))
     else:
+        if xy_fields is not None:
+            raise InvalidRequest.at(
+                ("x_field",), f"only CSV files have coordinate columns; this is {kind.value}"
+            )
         if kind is not LanternFormat.GEOJSON and not is_wgs84(crs):
             raise InvalidRequest.at(("crs",), f"{kind.value} files are always WGS 84 lon/lat", crs)
         doc = docs.load_json(file)
@@ -155,7 +161,7 @@ def detect_street_format(path: str | Path) -> StreetFormat:
     kind = osm.osm_format(file)
     if kind == "pbf":
         return StreetFormat.OSM_PBF
-    if kind == "xml":
+    if kind is not None:
         return StreetFormat.OSM_XML
     try:
         with file.open(encoding="utf-8-sig") as handle:
@@ -186,7 +192,9 @@ def read_streets(
     if kind is StreetFormat.OSM_PBF:
         return osm.iter_items(osm.read_osm_streets(file, "pbf"))
     if kind is StreetFormat.OSM_XML:
-        return osm.iter_items(osm.read_osm_streets(file, "xml"))
+        compressed = osm.osm_format(file)  # .osm.bz2 / .osm.gz are XML too
+        plain = compressed if compressed not in (None, "pbf") else "osm"
+        return osm.iter_items(osm.read_osm_streets(file, plain or "osm"))
     doc = docs.load_json(file)
     if kind is StreetFormat.OVERPASS:
         return osm.iter_items(osm.overpass_streets(file, doc))

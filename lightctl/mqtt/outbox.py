@@ -34,6 +34,7 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
 from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink
 from lightctl.protocol import CommandEnvelope, Topics, lantern_audience
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 # A lantern that played to the end acks `done` at expiry at the latest; after this grace the
 # service stops waiting and records what it knows (no silent loss).
-FINAL_ACK_GRACE_S = 30
-MAX_BACKOFF_S = 300.0
 # A lantern's "online" and a command to it can cross on the way (processing lag of the consumer
 # is well under a second); commands younger than this are left to the ack timeout on its return.
 RECENT_S = 2.0
@@ -184,13 +183,12 @@ class Outbox:
                 last = self._link.publish(topic, payload, qos=1, expiry_s=int(remaining))
                 published += 1
                 if d.state in _RETRY_STATES:
-                    backoff = min(self._ack_timeout_s * (2**d.attempts), MAX_BACKOFF_S)
                     sent.append(
                         (
                             d.command_id,
                             d.lantern_id,
                             d.attempts + 1,
-                            now + timedelta(seconds=backoff),
+                            next_attempt_at(now, d.attempts + 1, self._ack_timeout_s),
                         )
                     )
             if last is not None:

@@ -120,6 +120,7 @@ def import_lanterns(
     street_field: str | None = None,
     outliers: OutlierPolicy | str = OutlierPolicy.KEEP,
     min_outlier_m: float = MIN_OUTLIER_DISTANCE_M,
+    xy_fields: tuple[str, str] | None = None,
 ) -> ImportReport:
     """Upsert lanterns by the inventory's own id (or by position when it has none); re-importing
     the same file changes nothing.
@@ -127,7 +128,8 @@ def import_lanterns(
     The whole file is read and checked before anything is written: rows whose coordinates cannot
     be in ``crs`` (or look swapped) refuse the file (``ImportFailed`` naming them), so a failed
     import leaves the stored inventory as it was. ``source`` is recorded on every lantern
-    (default: the file's name). ``street_field`` names the property holding each lantern's street
+    (default: the file's name). ``xy_fields`` names a CSV's x/lon and y/lat columns when no
+    known name is found. ``street_field`` names the property holding each lantern's street
     (default: one called street, strasse, strassenname, ... if the file has it; else the nearest
     named street is used).
     """
@@ -137,7 +139,7 @@ def import_lanterns(
     records: list[LanternRecord] = []
     refused: list[SkippedRow] = []
     pending = 0
-    for item in read_lanterns(path, fmt=fmt, crs=crs, id_field=id_field):
+    for item in read_lanterns(path, fmt=fmt, crs=crs, id_field=id_field, xy_fields=xy_fields):
         pending += 1
         if pending == _PROGRESS_EVERY:
             progress(pending)
@@ -209,6 +211,16 @@ def import_lanterns(
     )
     log.info("imported %s: %d taken, %d skipped", path, report.taken, len(report.skipped))
     return report
+
+
+def xy_fields_of(x_field: str | None, y_field: str | None) -> tuple[str, str] | None:
+    """Both coordinate columns named, or neither; one alone is a mistake worth naming."""
+    if x_field is None and y_field is None:
+        return None
+    if x_field is None or y_field is None:
+        missing = "x_field" if x_field is None else "y_field"
+        raise InvalidRequest.at((missing,), "name both coordinate columns (x_field and y_field)")
+    return (x_field, y_field)
 
 
 def _outlier_policy(value: OutlierPolicy | str) -> OutlierPolicy:

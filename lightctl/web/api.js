@@ -115,6 +115,11 @@ export const api = {
   startSteering: (body) => request('POST', '/steering', body),
   releaseSteering: (id) => request('DELETE', `/steering/${encodeURIComponent(id)}`),
   simulator: () => request('GET', '/simulator'),
+  // CAP / MoWaS suggestions (issue 16)
+  capMessages: (decision, opts) =>
+    request('GET', `/cap/messages?decision=${encodeURIComponent(decision)}&limit=50`, undefined, opts),
+  sendCapSuggestion: (id, body = {}) => request('POST', `/cap/messages/${encodeURIComponent(id)}/send`, body),
+  dismissCapSuggestion: (id) => request('POST', `/cap/messages/${encodeURIComponent(id)}/dismiss`),
 };
 
 /**

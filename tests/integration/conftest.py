@@ -104,9 +104,8 @@ class LiveService:
         # asks for other roles; the role matrix and ceiling tests make their own tokens.
         db.create_all()
         self.token = self.make_token("tests", roles)
-        config = uvicorn_config(
-            create_app(settings, self.runtime), settings.http_host, settings.http_port, "warning"
-        )
+        self.app = create_app(settings, self.runtime)
+        config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.http = httpx.Client(

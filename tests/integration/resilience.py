@@ -21,7 +21,7 @@ from firmware_sim import load_inventory
 from lightctl.paths import DEMO_LANTERNS
 from lightctl.signing import KeyStore
 from tests.integration.conftest import FleetThread, simulated_fleet
-from tests.support import ROOT, free_port
+from tests.support import ROOT, fixed_env, free_port
 
 T = TypeVar("T")
 
@@ -135,7 +135,7 @@ class SimProcess:
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": self.token},
+                env=fixed_env({**os.environ, "FIRMWARE_SIM_CONTROL_TOKEN": self.token}),
             )
 
         def connected() -> bool:
@@ -190,7 +190,7 @@ class ServeProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
-                env=self.env,
+                env=fixed_env(self.env),
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.cli.access import demo_accounts
@@ -20,9 +19,9 @@ from lightctl.services.audit import AuditTrail
 from lightctl.services.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
-from tests.support import free_port
+from tests.support import cli_runner, flat, free_port, wide_consoles
 
-runner = CliRunner()
+runner = cli_runner()
 STRONG = "Zq8rT2vX9mK4pL7wN3cB6hJ1yF5dS0gA"
 
 
@@ -70,7 +69,7 @@ def test_tokens_are_shown_once_stored_hashed_listed_and_revoked(db: Database) ->
         _auth(db).authenticate(secret)
     bad = runner.invoke(app, ["tokens", "create", "x", "--role", "mayor", "--database-url", db.url])
     assert bad.exit_code == EXIT_INVALID
-    assert "unknown role 'mayor'" in bad.output
+    assert "unknown role 'mayor'" in flat(bad.output)
 
 
 def test_users_sign_in_until_revoked_and_every_change_is_audited(db: Database) -> None:
@@ -102,9 +101,9 @@ def test_the_demo_makes_a_dispatcher_token_and_sign_ins_and_prints_them(
     for user, password in accounts.passwords.items():
         _row, session = auth.login(user, password)
         assert auth.authenticate(session).roles == frozenset({Role(user)})
-    with console.capture() as capture:
+    with wide_consoles(), console.capture() as capture:
         _banner(Settings(data_dir=tmp_path), accounts)
-    printed = capture.get()
+    printed = flat(capture.get())
     assert f"export LIGHTCTL_TOKEN={accounts.token}" in printed
     for user, password in accounts.passwords.items():
         assert f"{user} / {password}" in printed
@@ -124,7 +123,7 @@ def _serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple
     for name, value in env.items():
         monkeypatch.setenv(f"LIGHTCTL_{name.upper()}", value)
     result = runner.invoke(app, ["serve", "--port", str(free_port())])
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, flat(result.output)
 
 
 def test_production_refuses_to_start_with_missing_or_default_secrets(

@@ -16,6 +16,7 @@ from lightctl.protocol import Topics
 from lightctl.store import Database
 from tests.integration.conftest import LANTERNS, FleetThread, LiveService, make_settings
 from tests.integration.resilience import wait_until
+from tests.integration.sentinels import outbox_settled
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -237,7 +238,7 @@ def test_a_lantern_rebooting_after_cancel_does_not_light_the_warning_again(
     lid = next(
         lantern["id"]
         for lantern in service.http.get("/lanterns", params={"street": "Poststrasse"}).json()
-        if "rgb" in lantern["capabilities"]
+        if {"rgb", "projector"} <= set(lantern["capabilities"])
     )
     returned = service.http.get("/metrics").json()["counters"].get("consumer_lanterns_returned", 0)
     acks_before = len(fleet.record(lid).acks)
@@ -251,7 +252,9 @@ def test_a_lantern_rebooting_after_cancel_does_not_light_the_warning_again(
         10,
         "the service to see the reboot",
     )
-    time.sleep(2.0)  # the outbox re-sends a returning lantern's live commands within ~0.5 s
+    # The outbox re-sends a returning lantern's live commands; sentinels sent after the return
+    # was seen arrive after any such re-send (the cancelled warning's light must not be one).
+    outbox_settled(service, lid)
     state = fleet.lantern(lid).state(datetime.now(UTC))
     assert state.channels["light"].cmd_id != light_id, state.channels["light"]
     assert state.channels["light"].priority == 16  # the lantern's own default again

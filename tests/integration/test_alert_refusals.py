@@ -4,7 +4,6 @@ and the sandbox that keeps rehearsals away from real lanterns."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from lightctl.errors import SynthesisFailed
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings
+from tests.integration.resilience import wait_until
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker]
@@ -81,7 +81,8 @@ def test_update_or_cancel_after_expiry_is_409_with_the_state(service: LiveServic
         "/alerts", json={"target": TARGET, "messages": {"de": "Kurz."}, "expires_in_s": 10}
     )
     alert = response.json()
-    time.sleep(10.5)
+    # The service's own clock passes the expiry: the alert reports itself expired.
+    service.wait_for(alert["id"], lambda b: b["status"] == "expired", 30)
     for action, body in (("cancel", None), ("update", {"messages": {"de": "Neu."}})):
         result = service.http.post(f"/alerts/{alert['id']}/{action}", json=body)
         assert result.status_code == 409, result.text
@@ -119,9 +120,19 @@ def test_sandbox_sends_exercises_to_the_sandbox_topics_only(
         assert response.status_code == 201
         alert = response.json()
         assert alert["exercise"] is True
-        live.wait_for(alert["id"], lambda b: b["counts"].get("published"), 10)
-        time.sleep(0.3)
-        ours = [t for t in spy_all if t.startswith(root)]
+        n = alert["lantern_count"]
+        live.wait_for(
+            alert["id"], lambda b: sum(b["counts"].values()) == b["counts"].get("published"), 10
+        )
+        # A sentinel from the service's own connection, after every command: once the spy has
+        # it, it has every message the service published before.
+        link = live.runtime.link
+        assert link is not None
+        sentinel = f"{root}-sandbox/test-sentinel"
+        link.publish(sentinel, b"")
+        wait_until(lambda: sentinel in spy_all, 10, "the sentinel")
+        ours = [t for t in spy_all if t.startswith(root) and t != sentinel]
+        assert len(ours) >= n
         assert ours
         assert all(t.startswith(f"{root}-sandbox/") for t in ours)
     finally:

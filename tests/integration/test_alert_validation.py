@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
@@ -158,10 +157,14 @@ def test_refusals_store_and_publish_nothing(service: LiveService, command_spy: l
     # audio, warning light and projection: one command each per lantern, nothing else.
     assert len(body["commands"]) == 3
     # "published" is stored as the outbox hands the messages to the broker; the spy, another
-    # client, sees them a moment later. Wait for them, then a little more for any extra one.
-    wait_until(lambda: len(command_spy) >= 3 * count, 10, "the spy to see every command")
-    time.sleep(0.5)
-    assert len(command_spy) == 3 * count
+    # client, sees them a moment later. A sentinel from the service's own MQTT connection,
+    # published after all of them, reaches the spy after every message published before it.
+    link = service.runtime.link
+    assert link is not None
+    sentinel = Topics(service.settings.topic_root).cmd("SENTINEL")
+    link.publish(sentinel, b"")
+    wait_until(lambda: sentinel in command_spy, 10, "the sentinel after every command")
+    assert len(command_spy) == 3 * count + 1, command_spy
 
 
 def test_template_alert_speaks_the_approved_texts(service: LiveService) -> None:

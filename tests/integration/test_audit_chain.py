@@ -7,13 +7,13 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.services.audit import AuditTrail
 from lightctl.store import Database
+from tests.support import cli_runner, flat
 
-runner = CliRunner()
+runner = cli_runner()
 
 
 def _trail(database: Database, n: int = 5) -> AuditTrail:
@@ -97,7 +97,7 @@ def test_cli_verify_and_export(database: Database, tmp_path: object) -> None:
         return  # the CLI takes a URL without a schema; SQLite covers the command itself
     ok = runner.invoke(app, ["audit", "verify", "--database-url", url])
     assert ok.exit_code == 0, ok.output
-    assert "3 records" in ok.output
+    assert "3 records" in flat(ok.output)
     out = runner.invoke(app, ["audit", "export", "--format", "jsonl", "--database-url", url])
     lines = [json.loads(line) for line in out.output.splitlines() if line.startswith("{")]
     assert [r["seq"] for r in lines] == [1, 2, 3]
@@ -114,8 +114,8 @@ def test_cli_verify_and_export(database: Database, tmp_path: object) -> None:
         app, ["audit", "export", "--since", "yesterday", "--database-url", url]
     )
     assert bad_since.exit_code == 2
-    assert "not an ISO date" in bad_since.output
+    assert "not an ISO date" in flat(bad_since.output)
     _sql(database, "DELETE FROM audit_record WHERE seq = 2")
     bad = runner.invoke(app, ["audit", "verify", "--database-url", url])
     assert bad.exit_code == 5
-    assert "record 2 is missing" in bad.output
+    assert "record 2 is missing" in flat(bad.output)

@@ -10,18 +10,24 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.protocol import Topics
 from lightctl.security import broker
-from tests.support import FIXTURES, MosquittoProcess, free_port, have_mosquitto, wait_for_port
+from tests.support import (
+    FIXTURES,
+    MosquittoProcess,
+    cli_runner,
+    free_port,
+    have_mosquitto,
+    wait_for_port,
+)
 
 pytestmark = [pytest.mark.broker]
 
@@ -47,7 +53,7 @@ def locked(tmp_path: Path) -> Iterator[Locked]:
         pytest.skip("mosquitto binary not installed")
     files = tmp_path / "broker"
     plain_port, tls_port = free_port(), free_port()
-    result = CliRunner().invoke(
+    result = cli_runner().invoke(
         app,
         [
             "mqtt",
@@ -110,22 +116,49 @@ def _client(
     return client, outcome["rc"]
 
 
+def _subscribe(client: mqtt.Client, topics: list[tuple[str, int]]) -> None:
+    """Subscribe and wait for the SUBACK: from then on the broker routes to this client."""
+    acked = threading.Event()
+    client.on_subscribe = lambda *_args: acked.set()
+    client.subscribe(topics)
+    assert acked.wait(5), f"no SUBACK for {topics}"
+
+
 def _collect(client: mqtt.Client, topic: str) -> list[bytes]:
     got: list[bytes] = []
     client.on_message = lambda _c, _u, m: got.append(bytes(m.payload))
-    client.subscribe(topic, qos=1)
-    time.sleep(0.3)
+    _subscribe(client, [(topic, 1)])
     return got
 
 
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
 def _try_publish(locked: Locked, user: str, topic: str, payload: bytes) -> None:
+    """Publish QoS 1 and wait until the broker has dealt with it: a PUBACK (Mosquitto answers a
+    refused publish with one too, and routes nothing) or the broker hanging up. Either way
+    the broker has processed the message before this returns, so a sentinel sent later is
+    routed after anything this one might have leaked."""
     client, rc = _client(locked, user)
     assert rc == 0
-    try:
-        client.publish(topic, payload, qos=1).wait_for_publish(2)
-    except RuntimeError:
-        pass  # refused by disconnection is as good as refused by PUBACK
+    dealt_with = threading.Event()
+    client.on_publish = lambda *_args: dealt_with.set()
+    client.on_disconnect = lambda *_args: dealt_with.set()
+    client.publish(topic, payload, qos=1)
+    assert dealt_with.wait(5), f"the broker neither acked nor refused {topic}"
     _stop(client)
+
+
+def _sentinel(sender: mqtt.Client, topic: str, seen: Callable[[], bool], what: str) -> None:
+    """Publish on ``topic`` from ``sender`` and wait until ``seen()``: everything the broker
+    processed before it has been routed by then (Mosquitto delivers to each subscriber in the
+    order it processed the messages)."""
+    sender.publish(topic, b"sentinel:" + what.encode(), qos=1).wait_for_publish(5)
+    _until(seen, f"the sentinel after {what}")
 
 
 def _stop(*clients: mqtt.Client) -> None:
@@ -144,12 +177,17 @@ def test_anonymous_and_wrong_passwords_are_refused(locked: Locked) -> None:
     bad = mqtt.Client(CallbackAPIVersion.VERSION2, "wrong", protocol=mqtt.MQTTv5)
     bad.username_pw_set(locked.lanterns[0], "not-the-password")
     outcome: list[int] = []
-    bad.on_connect = lambda _c, _u, _f, rc, _p: outcome.append(int(rc.value))
+    answered = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+        outcome.append(int(getattr(rc, "value", rc)))  # type: ignore[call-overload]
+        answered.set()
+
+    bad.on_connect = on_connect
     bad.connect("127.0.0.1", locked.proc.port)
     bad.loop_start()
-    time.sleep(0.5)
+    assert answered.wait(5), "no CONNACK for a wrong password"
     _stop(bad)
-    assert outcome
     assert outcome[0] != 0
 
 
@@ -166,20 +204,21 @@ def test_a_lantern_reaches_only_its_own_topics(locked: Locked) -> None:
     # fresh connection: the broker may hang up on a client after a refused publish).
     for topic in (T.ack(other), T.state(other), T.availability(other), T.cmd(me), T.cmd(other)):
         _try_publish(locked, me, topic, b"forged:" + topic.encode())
-    time.sleep(0.5)
+    _sentinel(lantern, T.ack(me), lambda: b"sentinel:forged" in spy, "forged")
     assert b"own-ack" in spy
     assert not [p for p in spy if p.startswith(b"forged:")], spy
     # It cannot read another lantern's commands; its own arrive.
     received: list[tuple[str, bytes]] = []
     lantern.on_message = lambda _c, _u, m: received.append((m.topic, bytes(m.payload)))
-    lantern.subscribe([(T.cmd(other), 1), (T.cmd(me), 1), (f"{ROOT}/v1/lanterns/+/cmd", 1)])
-    time.sleep(0.3)
+    _subscribe(lantern, [(T.cmd(other), 1), (T.cmd(me), 1), (f"{ROOT}/v1/lanterns/+/cmd", 1)])
     service.publish(T.cmd(other), b"for-other", qos=1).wait_for_publish(2)
     service.publish(T.cmd(me), b"for-me", qos=1).wait_for_publish(2)
-    time.sleep(0.5)
+    # The sentinel goes after both, from the same connection, to the topic the lantern may read.
+    _sentinel(service, T.cmd(me), lambda: (T.cmd(me), b"sentinel:commands") in received, "commands")
     _stop(service, lantern)
     assert (T.cmd(me), b"for-me") in received
-    assert not [p for t, p in received if p == b"for-other" or t != T.cmd(me)], received
+    leaked = [p for t, p in received if p == b"for-other" or t != T.cmd(me)]
+    assert not leaked, received
 
 
 def test_a_gateway_speaks_only_for_its_lanterns(locked: Locked) -> None:
@@ -197,7 +236,7 @@ def test_a_gateway_speaks_only_for_its_lanterns(locked: Locked) -> None:
     gateway.publish(T.gateway_availability("sim-00"), b"ok-gw", qos=1).wait_for_publish(2)
     _try_publish(locked, "sim-00", T.ack(second), b"forged-second")
     _try_publish(locked, "sim-00", T.gateway_availability("sim-01"), b"forged-gw")
-    time.sleep(0.5)
+    _sentinel(gateway, T.ack(first), lambda: b"sentinel:forged" in spy, "forged")
     _stop(service, gateway)
     assert b"ok-first" in spy
     assert b"ok-gw" in spy
@@ -214,9 +253,8 @@ def test_tls_listener_accepts_the_service_with_the_test_ca(locked: Locked) -> No
     assert rc == 0
     got = _collect(client, f"{ROOT}/v1/lanterns/+/ack")
     client.publish(T.ack(locked.lanterns[0]), b"over-tls", qos=1).wait_for_publish(2)
-    time.sleep(0.3)
+    _until(lambda: b"over-tls" in got, "the message over TLS")
     _stop(client)
-    assert b"over-tls" in got
     # Without the CA the certificate is not trusted.
     untrusting = mqtt.Client(CallbackAPIVersion.VERSION2, "untrusting", protocol=mqtt.MQTTv5)
     untrusting.tls_set(cert_reqs=ssl.CERT_REQUIRED)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cap.geocodes import import_geocodes
 from lightctl.cli import app as cli
@@ -17,12 +16,12 @@ from lightctl.store import Database
 from tests.integration import cap_support
 from tests.integration.cap_support import SENDER, cap_time
 from tests.integration.conftest import LiveService
-from tests.support import FIXTURES
+from tests.support import FIXTURES, cli_runner, flat
 
 pytestmark = [pytest.mark.broker]
 
 cap_service = cap_support.cap_service
-runner = CliRunner()
+runner = cli_runner()
 NINA = FIXTURES / "cap" / "nina" / "ha-fixture-warning-details-mowas-dwd-biwapp.json"
 
 # An invented municipality key (Land 08, Kreis 111) for the northern half of the fixture
@@ -89,19 +88,19 @@ def test_cli_imports_boundaries_and_names_what_it_skipped(tmp_path: Path) -> Non
         ],
     )
     assert result.exit_code == 0, result.output
-    out = " ".join(result.output.split())  # whatever width the console wraps at
+    out = flat(result.output)  # whatever width the console wraps at
     assert "ARS: 1 added, 0 replaced, 2 skipped" in out
     assert "skipped feature 1: no code" in out
     assert "skipped feature 2: ARS '0811' is not 12 digits" in out
     listed = runner.invoke(cli, ["geocodes", "list", "--database-url", url])
-    assert "ARS: 1" in listed.output
+    assert "ARS: 1" in flat(listed.output)
     bad = tmp_path / "bad.geojson"
     bad.write_text("not json")
     refused = runner.invoke(
         cli, ["geocodes", "import", str(bad), "--scheme", "ARS", "--database-url", url]
     )
     assert refused.exit_code == 2
-    assert "not GeoJSON" in " ".join(refused.output.split())
+    assert "not GeoJSON" in flat(refused.output)
 
 
 def test_a_mowas_warning_by_ars_plays_where_the_imported_boundary_lies(

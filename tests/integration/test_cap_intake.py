@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from lightctl.domain import priorities as slot
+from lightctl.store import Database
 from tests.integration import cap_support
 from tests.integration.cap_support import (
     NORTH,
@@ -19,7 +22,10 @@ from tests.integration.cap_support import (
     message,
     post_cap,
 )
-from tests.integration.conftest import LiveService
+from tests.integration.conftest import LiveService, make_settings
+from tests.support import MosquittoProcess
+from tests.unit.cap.test_cap_signature import _pair as signing_pair
+from tests.unit.cap.test_cap_signature import _signed as sign
 
 pytestmark = [pytest.mark.broker]
 
@@ -243,6 +249,10 @@ def test_bad_messages_are_422_naming_the_element_and_change_nothing(
     if where:
         assert any(".".join(map(str, e["loc"])) == where for e in problem["errors"]), problem
     assert _alert_count(cap_service) == before
+    refused = [r for r in cap_service.http.get("/audit").json() if r["action"] == "cap.refused"]
+    assert refused, "every refusal is audited"
+    if body.startswith(b"<?xml"):
+        assert refused[0]["subject"].startswith("mow.TEST-")  # named by its identifier
 
 
 def test_preview_shows_lanterns_streets_and_the_area_outside_the_inventory(
@@ -259,3 +269,76 @@ def test_preview_shows_lanterns_streets_and_the_area_outside_the_inventory(
     assert 0.5 < plan["outside_share"] < 1.0  # most of it lies east of the inventory
     assert preview["polygon_count"] == 1
     assert _alert_count(cap_service) == 0
+
+
+@pytest.fixture
+def no_hold_service(
+    inventory: Database,
+    mosquitto: MosquittoProcess,
+    topic_root: str,
+    tmp_path: Path,
+) -> Iterator[LiveService]:
+    """References to unseen messages are held 0 s: the next intake releases them."""
+    settings = make_settings(
+        tmp_path, mosquitto.url, topic_root, cap_sources=cap_support.POLICY, cap_hold_s=0
+    )
+    live = LiveService(settings, inventory)
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_after_the_hold_an_update_plays_alone_and_a_cancel_is_recorded(
+    no_hold_service: LiveService,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    update, _, _ = message(
+        [info("de-DE", "Sturm", "Bleiben Sie drinnen.")],
+        msg_type="Update",
+        references=[(SENDER, "mow.NEVER-SEEN-1", now)],
+    )
+    held = post_cap(no_hold_service, update)
+    assert held["decision"] == "held"
+    cancel, _, _ = message(msg_type="Cancel", references=[(SENDER, "mow.NEVER-SEEN-2", now)])
+    held_cancel = post_cap(no_hold_service, cancel)
+    assert held_cancel["decision"] == "held"
+    # any later intake (or the feed poller's tick) releases what waited long enough
+    system, _, _ = message([info("de-DE", "System", "x")], status="System")
+    assert post_cap(no_hold_service, system)["decision"] == "recorded"
+    played = no_hold_service.http.get(f"/cap/messages/{held['id']}").json()
+    assert played["decision"] == "played", played
+    alert = no_hold_service.http.get(f"/alerts/{played['alert_ids'][0]}").json()
+    assert alert["messages"]["de"].endswith("Bleiben Sie drinnen.")
+    dropped = no_hold_service.http.get(f"/cap/messages/{held_cancel['id']}").json()
+    assert dropped["decision"] == "recorded"
+    assert "never arrived" in dropped["reason"]
+
+
+def test_a_pinned_sender_must_sign_its_messages(
+    inventory: Database, mosquitto: MosquittoProcess, topic_root: str, tmp_path: Path
+) -> None:
+    key, cert = signing_pair()
+    pem = tmp_path / "mowas.pem"
+    pem.write_bytes(cert)
+    settings = make_settings(
+        tmp_path,
+        mosquitto.url,
+        topic_root,
+        cap_sources=cap_support.POLICY,
+        cap_signing_certs={SENDER: str(pem)},
+    )
+    live = LiveService(settings, inventory)
+    live.start()
+    try:
+        body, _, _ = message([info("de-DE", "Brand", "Fenster zu.")])
+        refused = live.http.post("/cap", content=body)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["alert", "Signature"]
+        assert _alert_count(live) == 0
+        signed = sign(key, cert, body)
+        out = post_cap(live, signed)
+        assert out["decision"] == "played", out
+        audit = live.http.get("/audit", params={"limit": 20}).json()
+        assert any(r["action"] == "cap.refused" for r in audit)
+    finally:
+        live.stop()

@@ -53,7 +53,7 @@ def test_broker_killed_and_restarted_mid_fan_out_loses_and_repeats_nothing(
         own_mosquitto.stop(kill=True)
         at_kill = service.http.get(f"/alerts/{alert['id']}").json()["counts"]
         assert at_kill.get("done", 0) < LANTERNS, at_kill  # really in the middle of it
-        time.sleep(BROKER_DOWN_S)
+        time.sleep(BROKER_DOWN_S)  # not a wait: the broker stays down this long
         own_mosquitto.start()
 
         body = service.wait_for(alert["id"], finished, 90)

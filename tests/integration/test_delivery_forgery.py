@@ -3,7 +3,6 @@ stale: no simulated lantern changes any output, and each refusal is acked with i
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -112,6 +111,17 @@ def send_signed(
     return copies
 
 
+def handled_everything(probe: ServiceProbe, signer: CommandSigner, name: str) -> None:
+    """Send every lantern a genuine release of an empty slot (it changes no output) on the same
+    connection and topic as the attacks, and wait until each has answered it: a lantern handles
+    its commands in order, so by then it has handled every attack, and anything one of them
+    wrongly set or started shows in its outputs."""
+    send_signed(probe, signer, command(name, channel="path", priority=2), LANTERNS)
+    assert probe.wait_for(lambda: all(probe.statuses(i, name) == ["done"] for i in LANTERNS), 15), {
+        i: probe.statuses(i, name) for i in LANTERNS
+    }
+
+
 def outputs(sim: FleetThread) -> dict[str, Any]:
     """What every lantern shows and plays now (its reported state without the time)."""
 
@@ -137,8 +147,10 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
     captured = copies["lanterns/F0"]
     assert probe.wait_for(lambda: all(probe.statuses(i) == ["applied"] for i in ("F0", "F1")))
     # The service goes on: later life-safety commands reach F2-F5 (a release of an empty slot,
-    # which changes no output), so their newest seq is beyond the captured one's window.
-    asyncio.run(asyncio.sleep(WINDOW_S + 0.5))
+    # which changes no output), so their newest seq is beyond the captured one's window. Seqs
+    # count microseconds of issue time: moving the issuer's counter on stands in for waiting.
+    captured_seq = CommandEnvelope.from_bytes(captured).seq
+    SequenceCounter(captured_seq + int((WINDOW_S + 0.5) * 1_000_000))
     send_signed(probe, signer, command("later", channel="path", priority=2), LANTERNS[2:])
     assert probe.wait_for(lambda: all(probe.statuses(i) == ["done"] for i in LANTERNS[2:]))
     before = outputs(sim)
@@ -229,12 +241,12 @@ def test_forged_tampered_replayed_misused_and_stale_commands_change_nothing(
     assert [d for d in f1_dropped() if "already taken" in d] == [
         "wrong_audience: refused a copy of genuine, already taken"
     ]
-    asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
+    handled_everything(probe, signer, "sentinel-after-attacks")
     assert outputs(sim) == before
 
 
 def test_a_genuinely_signed_command_above_its_roles_ceiling_changes_nothing(
-    sim: FleetThread, probe: ServiceProbe, keys: KeyStore
+    sim: FleetThread, probe: ServiceProbe, keys: KeyStore, signer: CommandSigner
 ) -> None:
     """What a service slip past the API's ceiling check would send: the service's own keys, valid
     signatures, published with paho to the real broker. Every lantern refuses it and says why."""
@@ -278,7 +290,7 @@ def test_a_genuinely_signed_command_above_its_roles_ceiling_changes_nothing(
         for cmd_id, (_env, _which, reason) in attacks.items():
             answers = [(a.status.value, a.reason) for a in probe.acks(lantern_id, cmd_id)]
             assert answers == [("rejected", reason)], (lantern_id, cmd_id)
-    asyncio.run(asyncio.sleep(0.3))  # a state report or playback would have started by now
+    handled_everything(probe, signer, "sentinel-after-ceiling")
     assert outputs(sim) == before
     # The same lanterns obey the city app at its own ceiling: the refusals were the role's.
     allowed = signed_with(

@@ -108,7 +108,9 @@ def test_service_killed_mid_fan_out_resumes_and_nothing_plays_twice(
         at_kill = service.alert(alert_id)["counts"]
         service.kill()
         assert at_kill.get("done", 0) < LANTERNS, at_kill
-        time.sleep(1.0)  # lanterns go on playing and acking; the broker keeps our session
+        # The service stays dead while lanterns go on playing and acking (the broker keeps our
+        # session); every check after it waits for a positive sign.
+        time.sleep(1.0)  # not a wait: downtime
         service.start()
         wait_until(lambda: finished(service.alert(alert_id)), 90, "every lantern to finish")
         elapsed = time.monotonic() - started

@@ -204,15 +204,20 @@ def test_higher_priority_interrupts_over_the_wire(
     mosquitto: Any, topics: Topics, probe: ServiceProbe, clips: ClipServer
 ) -> None:
     async def scenario() -> None:
-        fleet = Fleet(mosquitto.url, specs(1), speed=SPEED, topics=topics)
+        # Two lanterns on one gateway connection: L0001 plays a twin of the interrupted program.
+        fleet = Fleet(mosquitto.url, specs(2), speed=SPEED, topics=topics)
         await fleet.start()
         try:
             assert await fleet.wait_connected(10)
             probe.send("L0000", audio("steer", clips, priority=10, speech_s=50))  # 1 s at speed 50
             assert await wait_for(probe, lambda: "playing" in probe.statuses("L0000"), 10)
+            # The twin starts later and lasts longer (55 s of speech against 50): its `done`
+            # comes after the one the interrupted program would have sent, on the same
+            # connection, so once it is here any such `done` would be here too.
+            probe.send("L0001", audio("twin", clips, priority=10, speech_s=55))
             probe.send("L0000", audio("warn", clips, priority=1))
             assert await wait_for(probe, lambda: "done" in probe.statuses("L0000", "warn"), 10)
-            await asyncio.sleep(1.2)  # past the end the interrupted program would have had
+            assert await wait_for(probe, lambda: "done" in probe.statuses("L0001", "twin"), 10)
             assert probe.statuses("L0000", "steer") == ["received", "playing", "interrupted"]
             assert probe.acks("L0000", "steer")[-1].reason == "preempted"
         finally:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.probe import ServiceProbe
+from tests.support import fixed_env
 
 pytestmark = pytest.mark.broker
 
@@ -56,6 +57,7 @@ def start_sim(url: str, inventory: Path, root: str, log: Path) -> subprocess.Pop
                 str(LANTERNS),
             ],
             cwd=ROOT,
+            env=fixed_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -7,22 +7,21 @@ import random
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 from tests.integration.conftest import LiveService
-from tests.support import FIXTURES
+from tests.support import FIXTURES, cli_runner, flat
 
-# A wide terminal, and whitespace collapsed: no assertion depends on where rich wraps a line.
-runner = CliRunner(env={"COLUMNS": "400"})
+runner = cli_runner()
 
 
 def _cli(*args: str) -> tuple[int, str]:
+    """Exit code and the output as one line (however rich wrapped it)."""
     result = runner.invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, flat(result.output)
 
 
 def test_cli_imports_the_real_csv_and_reimport_changes_nothing(tmp_path: Path) -> None:
@@ -231,17 +230,21 @@ def test_rows_impossible_in_the_crs_or_swapped_refuse_the_file(tmp_path: Path) -
     assert (
         "No row can be a position in EPSG:4326: the file is probably written in another CRS" in out
     )
+    no_columns = tmp_path / "no_columns.csv"
+    no_columns.write_text("lamp,street\n1,Utoquai\n", encoding="utf-8")
+    code, out = _cli("lanterns", "import", str(no_columns), "--data-dir", str(data))
+    assert code == 2, out
+    assert "no_columns.csv: cannot find the coordinate columns" in out
     assert _stored(data / "lightctl.db") == before  # nothing stored is lost or changed
 
 
 def test_coordinate_columns_by_common_names_or_a_clear_error(tmp_path: Path) -> None:
     rows = LONLAT.read_text(encoding="utf-8").splitlines()[1:4]
-    for header in ("lon,lat", "LNG,Lat", "X,Y", "Longitude (WGS84),Latitude (WGS84)"):
-        if "(" in header:
-            continue  # brackets hold units; not a name we guess
-        path = tmp_path / f"{header.replace(',', '_')}.csv"
+    headers = ("lon,lat", "LNG,Lat", "X,Y", "Longitude (WGS84),Latitude [deg]", "Länge,Breite")
+    for n, header in enumerate(headers):
+        path = tmp_path / f"columns{n}.csv"
         path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-        code, out = _cli("lanterns", "import", str(path), "--data-dir", str(tmp_path / header))
+        code, out = _cli("lanterns", "import", str(path), "--data-dir", str(tmp_path / str(n)))
         assert code == 0, (header, out)
         assert "3 taken (3 new" in out
     odd = tmp_path / "odd.csv"
@@ -250,7 +253,17 @@ def test_coordinate_columns_by_common_names_or_a_clear_error(tmp_path: Path) -> 
     assert code == 2, out
     assert "odd.csv: cannot find the coordinate columns" in out
     assert "the header has 'lamp', 'breite_grad', 'laenge_grad'" in out
+    assert "Name them with --x-field and --y-field" in out
     assert "Traceback" not in out
+    named = ["--x-field", "laenge_grad", "--y-field", "breite_grad"]
+    code, out = _cli("lanterns", "import", str(odd), *named, "--data-dir", str(tmp_path / "odd"))
+    assert code == 0, out
+    assert "1 taken (1 new" in out
+    assert list(_stored(tmp_path / "odd" / "lightctl.db").values()) == [(8.54, 47.37)]
+    one = ["--x-field", "laenge_grad"]
+    code, out = _cli("lanterns", "import", str(odd), *one, "--data-dir", str(tmp_path / "odd"))
+    assert code == 2, out
+    assert "y_field: name both coordinate columns" in out
 
 
 def _street_rows(db_path: Path) -> dict[str, set[str]]:
@@ -341,7 +354,13 @@ def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
     unnamed.write_text(xml.replace('k="name"', 'k="old_name"'), encoding="utf-8")
     broken_xml = tmp_path / "broken.osm"
     broken_xml.write_text(xml[: len(xml) // 2], encoding="utf-8")
+    tags_only = tmp_path / "tags_only.json"
+    doc = json.loads((FIXTURES / "zurich_bellevue_overpass_geom.json").read_text(encoding="utf-8"))
+    for way in doc["elements"]:
+        del way["geometry"]
+    tags_only.write_text(json.dumps(doc), encoding="utf-8")
     return [
+        (tags_only, "42 named highway ways but none with its nodes' positions"),
         (truncated, "not a readable OSM PBF file"),
         (garbage, "not a readable OSM PBF file"),
         (unnamed, "no named streets"),
@@ -449,6 +468,15 @@ def test_api_import_reports_refuses_with_422_and_previews_osm_streets(
     assert report["duplicates"][1]["rows"] == [11, 182]
     assert [(o["row"], o["lon"], o["lat"]) for o in report["outliers"]] == [(365, *FAR_POINT)]
     assert report["outliers_skipped"] is False
+    again = service.http.post(
+        "/lanterns/import", params={**params, "outliers": "skip"}, content=body, headers=headers
+    ).json()
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 364)
+    assert again["outliers_skipped"] is True
+    # 5.5 km, not the 5.9 of the file alone: the service's stored Bahnhofstrasse lamps are nearer.
+    assert again["skipped"] == [
+        {"row": 365, "reason": "outlier: 5.5 km from any other lantern", "id": "pos-u0qj2xk02n01"}
+    ]
 
     lines = body.decode().splitlines()
     lon, lat = lines[40].split(",")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustVerifier
@@ -27,7 +26,7 @@ from tests.integration.resilience import (
     signed_fleet,
     wait_until,
 )
-from tests.support import MosquittoProcess
+from tests.support import MosquittoProcess, cli_runner
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -43,7 +42,7 @@ def envelopes(db: Database, alert_id: str) -> list[CommandEnvelope]:
 
 
 def keys_cli(*args: str) -> str:
-    result = CliRunner().invoke(app, ["keys", *args])
+    result = cli_runner().invoke(app, ["keys", *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -84,7 +83,14 @@ def test_rotation_during_a_running_warning_silences_no_lantern(
             "rotate", "--activate-after-s", "1.5", "--data-dir", data_dir, "--database-url", db_url
         )
         wait_until(lambda: on_fleet(sim, lambda: verifier.version) == 2, 5, "the new trust list")
-        time.sleep(1.6)  # the new keys start signing
+        store = KeyStore.in_data_dir(settings.data_dir)
+
+        def new_keys_sign() -> bool:
+            registry, now = store.load(), datetime.now(UTC)
+            active = [registry.signing(scope, now) for scope in ("life_safety", "ordinary")]
+            return all(k is not None and k.kid not in old_kids for k in active)
+
+        wait_until(new_keys_sign, 10, "the new keys to start signing")
         second = service.http.post(
             "/alerts",
             json={"target": {"streets": ["Poststrasse"]}, "messages": {"de": "Probealarm."}},

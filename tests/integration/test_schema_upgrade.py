@@ -16,7 +16,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, func, inspect, select, text
 from sqlmodel import SQLModel
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.errors import MigrationFailed, SchemaMismatch
@@ -25,7 +24,7 @@ from lightctl.services.audit import AuditTrail
 from lightctl.store import Database
 from lightctl.store.schema import Migrator, SchemaState
 from tests.integration.conftest import LiveService, make_settings
-from tests.support import FIXTURES, MosquittoProcess
+from tests.support import FIXTURES, MosquittoProcess, cli_runner, flat
 
 RELEASE = FIXTURES / "releases" / "78b0477"
 ROWS: dict[str, list[dict[str, Any]]] = json.loads((RELEASE / "rows.json").read_text())
@@ -84,11 +83,7 @@ def _url(db: Database) -> str:
 
 
 def _cli(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-
-
-def _one_line(output: str) -> str:
-    return " ".join(output.split())
+    return cli_runner().invoke(app, list(args))
 
 
 def test_the_migrations_give_exactly_the_schema_of_the_models(database: Database) -> None:
@@ -117,7 +112,7 @@ def test_the_database_of_release_78b0477_upgrades_keeping_everything(
 
     result = _cli("db", "upgrade", "--database-url", _url(database), "--data-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "0001_baseline" in result.output
+    assert "0001_baseline" in flat(result.output)
 
     assert Migrator(database).status().state is SchemaState.CURRENT
     assert _schema_differences(database) == []  # upgraded = what a fresh install has
@@ -163,7 +158,7 @@ def test_the_service_refuses_an_older_database_and_names_the_command(
     load_release(database)
     result = _cli("serve", "--database-url", _url(database), "--data-dir", str(tmp_path))
     assert result.exit_code == 2
-    assert "lightctl db upgrade" in _one_line(result.output)
+    assert "lightctl db upgrade" in flat(result.output)
     runtime = Runtime(make_settings(tmp_path, "mqtt://127.0.0.1:1", "unused"), database)
     with pytest.raises(SchemaMismatch) as refused:
         runtime.db.create_all()
@@ -180,7 +175,7 @@ def test_a_database_newer_than_the_code_is_refused_and_left_alone(
     for args in (("db", "upgrade"), ("db", "status"), ("serve",)):
         result = _cli(*args, "--database-url", _url(database), "--data-dir", str(tmp_path))
         assert result.exit_code == 2, (args, result.output)
-        assert "ffff_from_the_future" in _one_line(result.output), args
+        assert "ffff_from_the_future" in flat(result.output), args
     with database.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == "ffff_from_the_future"

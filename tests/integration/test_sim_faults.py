@@ -31,7 +31,7 @@ from lightctl.protocol import (
 from lightctl.signing import KeyStore
 from tests.integration.conftest import FleetThread
 from tests.integration.resilience import on_fleet, wait_until
-from tests.support import ROOT, free_port
+from tests.support import ROOT, fixed_env, free_port
 
 pytestmark = pytest.mark.broker
 
@@ -235,12 +235,20 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
         str(keys.trust_path),
     ]
     refused = subprocess.run(
-        [*base, "--faults", "offline=5@NOPE"], cwd=ROOT, capture_output=True, timeout=30
+        [*base, "--faults", "offline=5@NOPE"],
+        cwd=ROOT,
+        env=fixed_env(),
+        capture_output=True,
+        timeout=30,
     )
     assert refused.returncode == 2
     assert b"--faults: @NOPE: not in this fleet: NOPE" in refused.stderr
     bad_trust = subprocess.run(
-        [*base[:-1], str(tmp_path / "nope.json")], cwd=ROOT, capture_output=True, timeout=30
+        [*base[:-1], str(tmp_path / "nope.json")],
+        cwd=ROOT,
+        env=fixed_env(),
+        capture_output=True,
+        timeout=30,
     )
     assert bad_trust.returncode == 2
     assert b"trust file not found" in bad_trust.stderr
@@ -250,6 +258,7 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
     refused_list = subprocess.run(
         [*base[:-1], str(unsigned), "--trust-root", str(keys.root_public_path)],
         cwd=ROOT,
+        env=fixed_env(),
         capture_output=True,
         timeout=30,
     )
@@ -268,6 +277,7 @@ def test_firmware_sim_command_line_takes_trust_faults_and_a_control_port(
                 str(control_port),
             ],
             cwd=ROOT,
+            env=fixed_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.resilience import ServeProcess
-from tests.support import ROOT, MosquittoProcess, free_port
+from tests.support import ROOT, MosquittoProcess, fixed_env, flat, free_port
 
 pytestmark = [pytest.mark.broker]
 
@@ -21,7 +21,6 @@ pytestmark = [pytest.mark.broker]
 def _env(tmp_path: Path, broker: str, root: str, port: int, token: str) -> dict[str, str]:
     return {
         **os.environ,
-        "COLUMNS": "200",
         "LIGHTCTL_DATA_DIR": str(tmp_path / "data"),
         "LIGHTCTL_DATABASE_URL": f"sqlite:///{tmp_path / 'one.db'}",
         "LIGHTCTL_MQTT_URL": broker,
@@ -47,13 +46,13 @@ def test_a_second_service_on_one_sqlite_file_refuses_and_the_first_keeps_serving
         other = free_port()
         second = subprocess.run(
             [sys.executable, "-c", "from lightctl.cli import main; main()", "serve"],
-            env=_env(tmp_path, mosquitto.url, topic_root, other, token),
+            env=fixed_env(_env(tmp_path, mosquitto.url, topic_root, other, token)),
             cwd=ROOT,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
             timeout=120,
         )
-        said = " ".join(second.stderr.split())
+        said = flat(second.stderr)
         assert second.returncode == 2, said
         assert "already served by another lightctl process" in said
         assert first.proc is not None

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.cli.access import demo_accounts
@@ -15,8 +14,9 @@ from lightctl.cli.output import EXIT_INVALID
 from lightctl.errors import Unauthorized
 from lightctl.services.auth import AuthService
 from lightctl.store import Database
+from tests.support import cli_runner, flat
 
-runner = CliRunner()
+runner = cli_runner()
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +60,7 @@ def test_a_token_issued_to_a_user_is_that_person_until_they_are_revoked(db: Data
 
     nobody = runner.invoke(app, [*args, "--user", "nobody"])
     assert nobody.exit_code == EXIT_INVALID
-    assert "no such active user" in " ".join(nobody.output.split())
+    assert "no such active user" in flat(nobody.output)
 
     revoked = runner.invoke(app, ["users", "revoke", "bob", "--database-url", db.url])
     assert revoked.exit_code == 0, revoked.output

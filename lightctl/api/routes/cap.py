@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from lightctl.api.auth import PrincipalDep, issuing_role
 from lightctl.api.cap_schemas import CapMessageOut, CapPlanOut, CapPreviewOut, CapSendIn
-from lightctl.api.deps import AlertsDep, RuntimeDep, get_alerts, get_runtime
+from lightctl.api.deps import AlertsDep, RuntimeDep
 from lightctl.api.schemas import StreetOut
 from lightctl.cap.export import ExportedAlert, atom_feed, to_cap
-from lightctl.cap.intake import Caller, CapIntake, Outcome
+from lightctl.cap.feeds import FeedPoller, FeedRunner
+from lightctl.cap.intake import CapIntake
+from lightctl.cap.outcomes import Caller, Outcome
 from lightctl.cap.plan import Plan, with_edits
 from lightctl.domain import priorities as slot
 from lightctl.domain.roles import Principal
 from lightctl.domain.targets import TargetSpec
+from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
 from lightctl.services.alert_reports import AlertReport, aware
 from lightctl.services.alerts import AlertService
@@ -26,27 +30,63 @@ from lightctl.services.alerts import AlertService
 router = APIRouter(tags=["cap"])
 
 CAP_MEDIA = "application/cap+xml"
+# The lease of the one replica that polls the feeds.
+FEEDS_LEASE = "cap-feeds"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def get_intake(request: Request) -> CapIntake:
+def intake_of(app: FastAPI) -> CapIntake:
     """One intake per app (its lock orders push and poll), built on first use."""
-    intake: CapIntake | None = getattr(request.app.state, "cap_intake", None)
+    intake: CapIntake | None = getattr(app.state, "cap_intake", None)
     if intake is None:
-        runtime = get_runtime(request)
+        runtime: Runtime = app.state.runtime
+
+        def alerts() -> AlertService:
+            if runtime.alerts is None:
+                raise ServiceUnavailable("the service is still starting")
+            return runtime.alerts
+
         intake = CapIntake(
-            runtime.db,
-            runtime.settings,
-            lambda: get_alerts(request),
-            runtime.targets,
-            request.app.state.guard.audit,
-            utc_now,
+            runtime.db, runtime.settings, alerts, runtime.targets, app.state.guard.audit, utc_now
         )
-        request.app.state.cap_intake = intake
+        app.state.cap_intake = intake
     return intake
+
+
+def get_intake(request: Request) -> CapIntake:
+    return intake_of(request.app)
+
+
+async def start_feeds(app: FastAPI) -> None:
+    """Poll the configured CAP/NINA feeds (on the replica holding the feeds lease)."""
+    runtime: Runtime = app.state.runtime
+
+    poller = FeedPoller(runtime.db, lambda: intake_of(app), utc_now)
+
+    def may_run() -> bool:
+        # Without feeds or held messages nothing is polled and no lease is written.
+        if runtime.alerts is None or not poller.has_work():
+            return False
+        replicas = runtime.replicas
+        return replicas is None or replicas.hold(FEEDS_LEASE, 3 * runtime.settings.cap_feed_tick_s)
+
+    runner = FeedRunner(poller, may_run, runtime.settings.cap_feed_tick_s)
+    app.state.cap_feeds = runner
+    await runner.start()
+
+
+async def stop_feeds(app: FastAPI) -> None:
+    runner: FeedRunner | None = getattr(app.state, "cap_feeds", None)
+    if runner is not None:
+        await runner.stop()
+
+
+def feed_health(app: FastAPI) -> dict[str, str]:
+    runner: FeedRunner | None = getattr(app.state, "cap_feeds", None)
+    return {} if runner is None else runner.poller.health()
 
 
 IntakeDep = Annotated[CapIntake, Depends(get_intake)]
@@ -101,8 +141,6 @@ async def receive_cap(
 ) -> CapMessageOut | JSONResponse:
     """A CAP 1.2 XML message or a NINA ``/warnings/{id}.json`` warning: played at slot 2, made
     a suggestion, or recorded, as the sender's policy says (200 for a duplicate)."""
-    import asyncio
-
     body = await request.body()
     caller = caller_of(principal)
     kind = request.headers.get("content-type", "")
@@ -117,8 +155,6 @@ async def receive_cap(
 async def preview_cap(request: Request, intake: IntakeDep) -> CapPreviewOut:
     """What a CAP or NINA message would do here: lanterns, streets, languages, texts and the
     part of its area outside the inventory. Stores and plays nothing."""
-    import asyncio
-
     body = await request.body()
     message, plan = await asyncio.to_thread(
         intake.preview, body, request.headers.get("content-type", "")

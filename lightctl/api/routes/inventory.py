@@ -24,7 +24,12 @@ from lightctl.errors import ImportFailed, InvalidRequest, NotFound
 from lightctl.geo.names import normalize_street_name
 from lightctl.geo.readers import LanternFormat
 from lightctl.geo.survey import MIN_OUTLIER_DISTANCE_M
-from lightctl.services.inventory import OutlierPolicy, import_lanterns, parse_capabilities
+from lightctl.services.inventory import (
+    OutlierPolicy,
+    import_lanterns,
+    parse_capabilities,
+    xy_fields_of,
+)
 from lightctl.services.lantern_state import SlotView
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import LanternRow
@@ -143,6 +148,12 @@ async def import_lantern_file(
         str | None,
         Query(description="column/property holding the street (default: street, strasse, ...)"),
     ] = None,
+    x_field: Annotated[
+        str | None, Query(description="CSV column holding x, lon or easting (default: by name)")
+    ] = None,
+    y_field: Annotated[
+        str | None, Query(description="CSV column holding y, lat or northing (default: by name)")
+    ] = None,
     outliers: Annotated[
         OutlierPolicy, Query(description="lanterns far from any other: keep or skip")
     ] = OutlierPolicy.KEEP,
@@ -158,6 +169,7 @@ async def import_lantern_file(
 ) -> ImportOut:
     """Upsert lanterns from the file sent as the body; the target index follows at once."""
     caps = parse_capabilities(capabilities)
+    xy_fields = xy_fields_of(x_field, y_field)
     limit = runtime.settings.import_max_bytes
     suffix = _SUFFIX.get(request.headers.get("content-type", "").split(";")[0].strip(), ".json")
     with tempfile.TemporaryDirectory(prefix="lightctl-import-") as tmp:
@@ -180,6 +192,7 @@ async def import_lantern_file(
                 crs=crs,
                 id_field=id_field,
                 street_field=street_field,
+                xy_fields=xy_fields,
                 outliers=outliers,
                 min_outlier_m=outlier_distance_m,
                 max_street_distance_m=runtime.settings.street_max_distance_m,

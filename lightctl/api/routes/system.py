@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lightctl.api.deps import RuntimeDep
@@ -20,9 +21,16 @@ _MEDIA = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["system"])
-def healthz(runtime: RuntimeDep) -> HealthOut:
-    """`degraded` while the broker or database is unreachable; the service keeps retrying."""
-    return HealthOut.model_validate(runtime.health())
+def healthz(runtime: RuntimeDep, request: Request) -> HealthOut:
+    """`degraded` while the broker or database is unreachable, or a CAP feed keeps failing;
+    the service keeps retrying."""
+    from lightctl.api.routes.cap import feed_health
+
+    health: dict[str, Any] = dict(runtime.health())
+    health["feeds"] = feed_health(request.app)
+    if any(line.startswith("failing") for line in health["feeds"].values()):
+        health["status"] = "degraded"
+    return HealthOut.model_validate(health)
 
 
 # Clips are immutable and small (~100 KB); a city-wide warning has every lantern fetch the same

@@ -35,11 +35,13 @@ def test_put_names_the_file_by_its_sha256(tmp_path: Path) -> None:
 def test_put_is_idempotent_and_leaves_no_temp_files(tmp_path: Path) -> None:
     store = ClipStore(tmp_path)
     first = store.put(b"same", "mp3")
-    mtime = first.path.stat().st_mtime_ns
-    time.sleep(0.01)
+    # An hour-old modification time: a rewrite would set "now", whatever the file system's
+    # timestamp resolution (no sleeping past it).
+    old_ns = first.path.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(first.path, ns=(old_ns, old_ns))
     second = store.put(b"same", "mp3")
     assert second == first
-    assert first.path.stat().st_mtime_ns == mtime  # not rewritten
+    assert first.path.stat().st_mtime_ns == old_ns  # not rewritten
     store.put(b"other", "mp3")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{hashlib.sha256(d).hexdigest()}.mp3" for d in (b"same", b"other")
@@ -111,7 +113,7 @@ class CountingSynth:
 
     def render(self, text: str, lang: str) -> Rendered:
         self.calls.append((text, lang))
-        time.sleep(self.delay_s)
+        time.sleep(self.delay_s)  # not a wait: a slow engine is this fake's behaviour
         if self.fail:
             raise SynthesisFailed(lang, "engine down", self.name)
         data = f"{lang}:{text}".encode()

@@ -14,6 +14,7 @@ from firmware_sim.__main__ import main
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
 from firmware_sim.lantern import ALL_CAPABILITIES
 from firmware_sim.transport import BrokerAddress
+from tests.support import fixed_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,7 +106,8 @@ def test_cli_as_a_module_prints_no_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "firmware_sim", "--broker", "mqtt://x:99999", "--inventory", "x"],
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        env=fixed_env(),
         cwd=ROOT,
         timeout=60,
     )

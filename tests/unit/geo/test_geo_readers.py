@@ -435,3 +435,15 @@ def test_osm_ways_that_are_no_street_are_left_out(tmp_path: Path) -> None:
     )
     # A way whose other node lies outside the extract cannot be drawn: skipped, named.
     assert items[1:] == [SkippedRow(4, "fewer than two of its nodes are in the file", "osm-way-13")]
+
+
+def test_compressed_osm_xml_as_published(tmp_path: Path, fixtures: Path) -> None:
+    import bz2
+    import gzip
+
+    xml = (fixtures / "zurich_bellevue.osm").read_bytes()
+    expected = list(read_streets(fixtures / "zurich_bellevue.osm"))
+    (tmp_path / "x.osm.bz2").write_bytes(bz2.compress(xml))
+    (tmp_path / "x.osm.gz").write_bytes(gzip.compress(xml))
+    assert list(read_streets(tmp_path / "x.osm.bz2")) == expected
+    assert list(read_streets(tmp_path / "x.osm.gz")) == expected

@@ -5,16 +5,15 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from firmware_sim.verifier import TrustRefusal, TrustVerifier
 from lightctl.cli import app
 from lightctl.protocol.trust import TrustList, TrustRoot
 from lightctl.signing import KeyStore
 from lightctl.signing.root import RootKey, public_path
+from tests.support import cli_runner
 
 # Wide, so no message is wrapped whatever the terminal (tests never depend on its width).
-RUNNER = CliRunner(env={"COLUMNS": "200"})
+RUNNER = cli_runner()
 
 
 def test_a_root_key_is_private_its_public_half_provisionable_and_never_overwritten(

@@ -9,6 +9,7 @@ import pytest
 
 from lightctl.errors import InvalidRequest
 from lightctl.templates import MAX_PARAM_CHARS, Placeholder, Template, render
+from tests.support import fixed_env
 
 
 def _template() -> Template:
@@ -151,5 +152,11 @@ def test_package_imports_nothing_heavy() -> None:
     code = (
         f"import sys, lightctl.templates\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        encoding="utf-8",
+        env=fixed_env(),
+        check=True,
+    )
     assert out.stdout.strip() == ""
