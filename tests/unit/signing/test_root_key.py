@@ -11,7 +11,6 @@ from lightctl.protocol.trust import TrustList, TrustRoot
 from lightctl.signing import KeyStore
 from lightctl.signing.root import RootKey, public_path
 from tests.support import cli_runner
-from tests.support import cli_runner
 
 # Wide, so no message is wrapped whatever the terminal (tests never depend on its width).
 RUNNER = cli_runner()
