@@ -88,6 +88,7 @@ class AckRefusal(StrEnum):
     NOT_SENT = "not_sent"  # the delivery is held for approval: nothing was published
     WRONG_STATUS = "status_not_for_command"  # e.g. `playing` for a light, `applied` for audio
     PLAYED_MISMATCH = "played_mismatch"  # `done` without exactly the clips that were sent
+    NOT_OUR_COPY = "not_our_copy"  # `rejected` for a copy addressed elsewhere (a replay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,11 @@ _OUTPUT_SET = frozenset(
 )
 _RELEASE = frozenset({"received", "done", "rejected", "failed", "expired"})
 _RELEASED = "released"  # the ack reason of a set ended by a release before it started
+# A lantern refuses a copy not addressed to it (protocol ``aud``). The outbox sends each lantern
+# only its own copy, on its own topic, so such a refusal is about someone else's copy replayed
+# on the broker, never about what we sent: it must not end the delivery (the genuine copy may
+# be playing right then).
+_NOT_OUR_COPY = frozenset({"wrong_audience", "missing_audience"})
 
 
 def statuses_for(command: AckedCommand) -> frozenset[str]:
@@ -134,12 +140,15 @@ def judge_ack(
     Order: nothing leaves a terminal state and nothing moves backwards (received < playing <
     done); an ack cannot deliver what was never published; the status must be one the lantern
     sends for that kind of command; an audio `done` must list exactly the clips sent (in order,
-    with repeats), except for a command sent ahead that a release ended before it began.
+    with repeats), except for a command sent ahead that a release ended before it began; a
+    refusal of a copy addressed to someone else says nothing about ours.
     """
     if current in TERMINAL:
         return None
     if current is DeliveryState.HELD:
         return AckRefusal.NOT_SENT
+    if ack_status == "rejected" and reason in _NOT_OUR_COPY:
+        return AckRefusal.NOT_OUR_COPY
     if command is not None:
         if ack_status not in statuses_for(command):
             return AckRefusal.WRONG_STATUS

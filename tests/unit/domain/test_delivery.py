@@ -71,3 +71,15 @@ def test_judging_keeps_the_order_and_the_terminal_states() -> None:
     assert judge_ack(S.FAILED, "done", AUDIO, list(AUDIO.clips or ())) is None
     # Without the command (an unreadable stored envelope) the order rules still hold.
     assert judge_ack(S.PUBLISHED, "received", None) is S.RECEIVED
+
+
+def test_a_refused_copy_addressed_elsewhere_does_not_end_the_delivery() -> None:
+    """Someone replays another lantern's copy onto this lantern's topic: the lantern refuses it
+    (`wrong_audience`), and that says nothing about the copy we sent it."""
+    for state in (S.PUBLISHED, S.RECEIVED, S.PLAYING):
+        for reason in ("wrong_audience", "missing_audience"):
+            verdict = judge_ack(state, "rejected", AUDIO, None, reason)
+            assert verdict is AckRefusal.NOT_OUR_COPY, (state, reason)
+    # A refusal of our own copy still ends it, with its reason.
+    assert judge_ack(S.PUBLISHED, "rejected", AUDIO, None, "bad_signature") is S.REJECTED
+    assert judge_ack(S.PLAYING, "done", AUDIO, AUDIO.clips) is S.DONE

@@ -119,6 +119,23 @@ def test_duplicate_and_late_acks_never_move_a_delivery_backwards(
     assert consumer.stats["ack_duplicate"] == 2
 
 
+def test_a_lantern_refusing_a_copy_meant_for_another_keeps_its_own_delivery(
+    consumer: Consumer, db: Database
+) -> None:
+    """L1 refuses L0's copy, replayed onto L1's topic (`wrong_audience`): that is not an answer
+    about the copy we sent L1, which may be playing; its delivery goes on."""
+    consumer.apply([msg(TOPICS.ack("L1"), ack("L1", AckStatus.RECEIVED))])
+    refused = Ack(
+        cmd_id="cmd-1", lantern="L1", status=AckStatus.REJECTED, reason="wrong_audience", at=T0
+    )
+    consumer.apply([msg(TOPICS.ack("L1"), refused.to_bytes())])
+    assert state_of(db, "L1") == "received"
+    assert consumer.stats["ack_refused_not_our_copy"] == 1
+    own = refused.model_copy(update={"reason": "bad_signature"})  # our own copy refused: ends
+    consumer.apply([msg(TOPICS.ack("L1"), own.to_bytes())])
+    assert state_of(db, "L1") == "rejected"
+
+
 def test_a_lantern_back_online_is_handed_on_for_re_sending(
     consumer: Consumer, returned: list[dict[str, Return]]
 ) -> None:
