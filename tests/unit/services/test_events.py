@@ -31,6 +31,30 @@ def test_a_change_wakes_every_waiter_of_that_alert_only() -> None:
     asyncio.run(scenario())
 
 
+def test_viewers_cancelled_together_twice_leave_later_waiters_working() -> None:
+    """The exact order that wedged the former Condition-based design: two viewers cancelled
+    together, and again one loop turn later (as a cancel scope re-delivers) while their inner
+    waits queue to re-take the lock."""
+
+    async def scenario() -> None:
+        events = AlertEvents(asyncio.get_running_loop())
+        viewers = [asyncio.create_task(events.wait("a", 0, 30)) for _ in range(2)]
+        await asyncio.sleep(0.01)  # both are waiting
+        for task in viewers:
+            task.cancel()
+        await asyncio.sleep(0)
+        for task in viewers:
+            task.cancel()
+        results = await asyncio.gather(*viewers, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+        later = asyncio.create_task(events.wait("a", 0, 30))
+        await asyncio.sleep(0.01)
+        events.notify({"a"})
+        assert await asyncio.wait_for(later, 2) == 1
+
+    asyncio.run(scenario())
+
+
 def test_viewers_cancelled_together_and_again_leave_later_waiters_working() -> None:
     async def scenario() -> None:
         events = AlertEvents(asyncio.get_running_loop())
