@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lightctl.api import create_app
+from lightctl.api.guard import FORGET_S, LOGIN_BASE_S, LOGIN_FREE, LOGIN_MAX_S
+from lightctl.api.ratelimit import FailureBackoff
 from lightctl.services.audit import AuditRecord, AuditTrail
 from lightctl.services.auth import AuthService
 from lightctl.settings import Settings
@@ -133,6 +135,11 @@ def test_ten_wrong_passwords_do_not_lock_out_the_right_one_from_elsewhere(
     settings, auth, _db = app_parts
     auth.create_user("dispatcher", PASSWORD, "dispatcher")
     app = create_app(settings)
+    # A stopped clock: the back-off (1 s after the sixth failure) cannot run out mid-test.
+    guard = app.state.guard
+    guard.login_failures = FailureBackoff(
+        "failed sign-ins", LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S, FORGET_S, clock=lambda: 1000.0
+    )
     attacker = TestClient(app, client=("192.0.2.66", 40000))
     dispatcher = TestClient(app, client=("198.51.100.10", 40000))
     wrong = [
