@@ -16,6 +16,12 @@ async def _cancel_repeatedly(task: asyncio.Task[int], times: int) -> None:
         await asyncio.sleep(0)
 
 
+async def _turns(count: int) -> None:
+    """Let the event loop run ``count`` turns (no time passes)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 def test_a_change_wakes_every_waiter_of_that_alert_only() -> None:
     async def scenario() -> None:
         events = AlertEvents(asyncio.get_running_loop())
@@ -39,7 +45,7 @@ def test_viewers_cancelled_together_twice_leave_later_waiters_working() -> None:
     async def scenario() -> None:
         events = AlertEvents(asyncio.get_running_loop())
         viewers = [asyncio.create_task(events.wait("a", 0, 30)) for _ in range(2)]
-        await asyncio.sleep(0.01)  # both are waiting
+        await _turns(5)  # both are waiting (the old design needed two turns for its inner task)
         for task in viewers:
             task.cancel()
         await asyncio.sleep(0)
@@ -48,7 +54,7 @@ def test_viewers_cancelled_together_twice_leave_later_waiters_working() -> None:
         results = await asyncio.gather(*viewers, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results), results
         later = asyncio.create_task(events.wait("a", 0, 30))
-        await asyncio.sleep(0.01)
+        await _turns(5)
         events.notify({"a"})
         assert await asyncio.wait_for(later, 2) == 1
 
