@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     max_expires_s: int = Field(default=86400, ge=60)
     # A lantern that never says `received` within this window gets the command again (backoff x2).
     ack_timeout_s: float = Field(default=10.0, gt=0)
+    # A progress stream (GET /alerts/{id}/events) re-reads and re-sends the alert at least this
+    # often without a change: a heartbeat through proxies, and a bound on any missed wake-up.
+    progress_refresh_s: float = Field(default=5.0, gt=0, le=60)
 
     # ---- CAP and MoWaS intake (issue 16) ----
     # Per CAP <sender> ("*": any other sender): what plays at once; a sender not listed (and no

@@ -197,6 +197,10 @@ def document_security(app: FastAPI) -> None:
                 )
                 if rule_for(method.upper(), path).roles is None:
                     op.pop("security", None)
+                    if method.upper() not in ("GET", "HEAD"):  # sign-ins: limited per address
+                        op["responses"].setdefault(
+                            "429", {"description": _REFUSALS["429"], "content": _PROBLEM}
+                        )
                     continue
                 for code, text in _REFUSALS.items():
                     op["responses"].setdefault(code, {"description": text, "content": _PROBLEM})

@@ -29,7 +29,7 @@ class RateLimiter:
         self.capacity = capacity
         self.per_s = per_s
         self.what = what
-        self._clock = clock
+        self.clock = clock  # public: a test may stop it
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
 
@@ -39,7 +39,7 @@ class RateLimiter:
 
     def take(self, key: str, cost: float = 1.0) -> None:
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             tokens = self._level(key, now)
             if tokens < cost:
                 wait = (cost - tokens) / self.per_s
@@ -51,7 +51,7 @@ class RateLimiter:
     def check(self, key: str) -> None:
         """Refuse when the bucket is empty, without spending from it."""
         with self._lock:
-            tokens = self._level(key, self._clock())
+            tokens = self._level(key, self.clock())
         if tokens < 1.0:
             wait = (1.0 - tokens) / self.per_s
             raise RateLimited(f"too many {self.what}; retry in {wait:.0f} s", wait)
@@ -86,7 +86,7 @@ class FailureBackoff:
         self.base_s = base_s
         self.max_s = max_s
         self.forget_s = forget_s
-        self._clock = clock
+        self.clock = clock  # public: a test may stop it
         self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (count, last, until)
         self._lock = threading.Lock()
 
@@ -99,7 +99,7 @@ class FailureBackoff:
     def wait_s(self, key: str) -> float:
         """Seconds until ``key`` may try again (0: now)."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             return max(0.0, self._current(key, now)[2] - now)
 
     def check(self, key: str) -> None:
@@ -110,12 +110,12 @@ class FailureBackoff:
 
     def failures(self, key: str) -> int:
         with self._lock:
-            return self._current(key, self._clock())[0]
+            return self._current(key, self.clock())[0]
 
     def failed(self, key: str) -> float:
         """Count one failure; returns the back-off it starts (0 while still free)."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             count, _last, _until = self._current(key, now)
             count += 1
             over = count - self.free

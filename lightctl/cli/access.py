@@ -180,16 +180,24 @@ def tokens_revoke(
     console.print(f"token [bold]{token_id}[/] ({row.name}) revoked")
 
 
+# The demo's API token lives no longer than a console sign-in (one shift), and the next start
+# (or this run's end) revokes it: a token printed into a terminal must not work for ever.
+DEMO_TOKEN_PREFIX = "demo-"  # noqa: S105 - the tokens' name prefix, not a secret
+
+
 @dataclass(frozen=True, slots=True)
 class DemoAccounts:
     """Sign-ins the demo prints: a dispatcher and an operator with passwords, and a token."""
 
     passwords: dict[str, str]
     token: str
+    token_id: str = ""
+    expires_at: datetime | None = None
 
 
-def demo_accounts(db: Database) -> DemoAccounts:
-    """Fresh passwords on every demo start (the data directory outlives a run) and a new token."""
+def demo_accounts(db: Database, token_ttl_s: int = 12 * 3600) -> DemoAccounts:
+    """Fresh passwords on every demo start (the data directory outlives a run) and a new token
+    that expires after ``token_ttl_s``; the tokens of earlier demo runs are revoked."""
     auth, audit = AuthService(db, now), AuditTrail(db, now)
     passwords: dict[str, str] = {}
     for username in ("dispatcher", "operator"):
@@ -199,10 +207,32 @@ def demo_accounts(db: Database) -> DemoAccounts:
         except LightctlError:
             auth.create_user(username, password, username)
         passwords[username] = password
+    revoked = [
+        auth.revoke_token(t.id).id
+        for t in auth.list_tokens()
+        if t.name.startswith(DEMO_TOKEN_PREFIX) and t.revoked_at is None
+    ]
     # The token is the dispatcher user's: with four eyes on, it and their sign-in are one person.
-    row, token = auth.create_token(f"demo-{row_suffix()}", "dispatcher", user="dispatcher")
-    audit.append("demo.accounts", actor(), (), row.id, {"users": sorted(passwords)})
-    return DemoAccounts(passwords, token)
+    row, token = auth.create_token(
+        f"{DEMO_TOKEN_PREFIX}{row_suffix()}",
+        "dispatcher",
+        expires_in_s=token_ttl_s,
+        user="dispatcher",
+    )
+    audit.append(
+        "demo.accounts",
+        actor(),
+        (),
+        row.id,
+        {"users": sorted(passwords), "revoked_tokens": revoked, "expires_in_s": token_ttl_s},
+    )
+    return DemoAccounts(passwords, token, row.id, row.expires_at)
+
+
+def end_demo_session(db: Database, accounts: DemoAccounts) -> None:
+    """Revoke the demo's API token when the demo stops (best effort: the expiry stays)."""
+    if accounts.token_id:
+        AuthService(db, now).revoke_token(accounts.token_id)
 
 
 def row_suffix() -> str:

@@ -15,11 +15,17 @@ from pathlib import Path
 import typer
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp
 
 from lightctl.api import create_app
 from lightctl.broker import EmbeddedBroker, pick_port, port_is_free
-from lightctl.cli.access import DemoAccounts, demo_accounts, refuse_open_production
+from lightctl.cli.access import (
+    DemoAccounts,
+    demo_accounts,
+    end_demo_session,
+    refuse_open_production,
+)
 from lightctl.cli.inventory import print_report
 from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
@@ -101,6 +107,8 @@ def demo(
         fail(f"the demo inventory {DEMO_LANTERNS} is missing; is this a full checkout?")
     embedded: EmbeddedBroker | None = None
     sim: subprocess.Popen[bytes] | None = None
+    accounts: DemoAccounts | None = None
+    accounts_db: Database | None = None
     # uvicorn shuts down on SIGTERM and then raises it again; with the default handler that ends
     # the process before `finally` stops the simulator and broker, which would outlive the demo.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
@@ -151,7 +159,8 @@ def demo(
             )
         _load_demo_inventory(settings)
         _store_ack_keys(settings, ack_keys)
-        accounts = demo_accounts(Database(settings.resolved_database_url))
+        accounts_db = Database(settings.resolved_database_url)
+        accounts = demo_accounts(accounts_db, settings.session_ttl_s)
         # The simulated lanterns check every signature against the keys the service signs with.
         keys = KeyStore.in_data_dir(settings.data_dir)
         keys.ensure()
@@ -189,6 +198,12 @@ def demo(
     except LightctlError as exc:
         fail_with(exc)
     finally:
+        if accounts is not None and accounts_db is not None:
+            try:
+                end_demo_session(accounts_db, accounts)
+            except (LightctlError, SQLAlchemyError):  # the token still expires on its own
+                logging.getLogger(__name__).warning("could not revoke the demo's API token")
+            accounts_db.dispose()
         if sim is not None:
             sim.terminate()
             try:
@@ -302,6 +317,7 @@ def _store_ack_keys(settings: Settings, keys: dict[str, AckKey]) -> None:
 def _banner(settings: Settings, accounts: DemoAccounts) -> None:
     base = settings.resolved_public_url
     token = accounts.token
+    until = f"{accounts.expires_at:%Y-%m-%d %H:%M} UTC" if accounts.expires_at else "never"
     sign_ins = "\n".join(f"  {user} / {pw}" for user, pw in accounts.passwords.items())
     # soft_wrap: commands in the banner must stay copy-pasteable at any terminal width.
     text = f"""
@@ -309,7 +325,7 @@ def _banner(settings: Settings, accounts: DemoAccounts) -> None:
 
 Open the console at [bold]{base}/[/] and sign in as (user / password, new on every start):
 {sign_ins}
-API token of the dispatcher (for the CLI and curl):
+API token of the dispatcher (for the CLI and curl; revoked when the demo stops, expires {until}):
   export LIGHTCTL_TOKEN={token}
 
 {_simulator_lines(settings)}Send a first warning to every lantern on Bahnhofstrasse:

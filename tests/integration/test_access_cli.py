@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from lightctl.cli import app
-from lightctl.cli.access import demo_accounts
+from lightctl.cli.access import demo_accounts, end_demo_session
 from lightctl.cli.output import EXIT_INVALID, console
 from lightctl.cli.server import _banner
 from lightctl.domain.roles import Role
@@ -107,6 +107,23 @@ def test_the_demo_makes_a_dispatcher_token_and_sign_ins_and_prints_them(
     assert f"export LIGHTCTL_TOKEN={accounts.token}" in printed
     for user, password in accounts.passwords.items():
         assert f"{user} / {password}" in printed
+
+
+def test_the_demo_token_expires_and_the_next_start_revokes_the_last_one(db: Database) -> None:
+    first = demo_accounts(db, token_ttl_s=3600)
+    assert first.expires_at is not None
+    left = first.expires_at - datetime.now(UTC)
+    assert 3500 < left.total_seconds() <= 3600  # not a token that never expires
+    second = demo_accounts(db, token_ttl_s=3600)
+    auth = _auth(db)
+    with pytest.raises(Unauthorized, match="revoked"):
+        auth.authenticate(first.token)  # a new start does not add a token: it replaces it
+    assert auth.authenticate(second.token).roles == frozenset({Role.DISPATCHER})
+    live = [t for t in auth.list_tokens() if t.name.startswith("demo-") and t.revoked_at is None]
+    assert [t.id for t in live] == [second.token_id]
+    end_demo_session(db, second)  # the demo stops
+    with pytest.raises(Unauthorized, match="revoked"):
+        auth.authenticate(second.token)
 
 
 def _serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[int, str]:

@@ -96,6 +96,8 @@ def test_a_trusted_proxy_names_the_client_and_an_untrusted_one_does_not(
 ) -> None:
     settings, _auth, _db = app_parts
     app = create_app(settings)
+    app.state.guard.token_failures.clock = lambda: 1000.0  # back-offs cannot run out mid-test
+    app.state.guard.address_failures.clock = lambda: 1000.0
     proxy = TestClient(app, client=("10.1.2.3", 40000))
     stranger = TestClient(app, client=("192.0.2.7", 40000))
 
@@ -133,6 +135,8 @@ def test_ten_wrong_passwords_do_not_lock_out_the_right_one_from_elsewhere(
     settings, auth, _db = app_parts
     auth.create_user("dispatcher", PASSWORD, "dispatcher")
     app = create_app(settings)
+    # A stopped clock: the back-off (1 s after the sixth failure) cannot run out mid-test.
+    app.state.guard.login_failures.clock = lambda: 1000.0
     attacker = TestClient(app, client=("192.0.2.66", 40000))
     dispatcher = TestClient(app, client=("198.51.100.10", 40000))
     wrong = [

@@ -318,7 +318,8 @@ async def alert_events(
             if events is None:
                 await asyncio.sleep(1.0)
             else:
-                seen = await events.wait(alert_id, seen, timeout_s=5.0)
+                refresh_s = runtime.settings.progress_refresh_s
+                seen = await events.wait(alert_id, seen, timeout_s=refresh_s)
                 if events.closed:  # shutting down: the client's EventSource reconnects
                     return
             report = await asyncio.to_thread(alerts.get, alert_id)

@@ -16,6 +16,12 @@ async def _cancel_repeatedly(task: asyncio.Task[int], times: int) -> None:
         await asyncio.sleep(0)
 
 
+async def _turns(count: int) -> None:
+    """Let the event loop run ``count`` turns (no time passes)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 def test_a_change_wakes_every_waiter_of_that_alert_only() -> None:
     async def scenario() -> None:
         events = AlertEvents(asyncio.get_running_loop())
@@ -27,6 +33,30 @@ def test_a_change_wakes_every_waiter_of_that_alert_only() -> None:
         assert not other.done()
         events.close()
         assert await other == 0
+
+    asyncio.run(scenario())
+
+
+def test_viewers_cancelled_together_twice_leave_later_waiters_working() -> None:
+    """The exact order that wedged the former Condition-based design: two viewers cancelled
+    together, and again one loop turn later (as a cancel scope re-delivers) while their inner
+    waits queue to re-take the lock."""
+
+    async def scenario() -> None:
+        events = AlertEvents(asyncio.get_running_loop())
+        viewers = [asyncio.create_task(events.wait("a", 0, 30)) for _ in range(2)]
+        await _turns(5)  # both are waiting (the old design needed two turns for its inner task)
+        for task in viewers:
+            task.cancel()
+        await asyncio.sleep(0)
+        for task in viewers:
+            task.cancel()
+        results = await asyncio.gather(*viewers, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+        later = asyncio.create_task(events.wait("a", 0, 30))
+        await _turns(5)
+        events.notify({"a"})
+        assert await asyncio.wait_for(later, 2) == 1
 
     asyncio.run(scenario())
 
