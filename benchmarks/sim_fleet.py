@@ -159,8 +159,10 @@ def run_round(
         (f"round {round_no}: all acked received", f"{received_s:.2f} s"),
         (f"round {round_no}: fleet clock, first to last command handled", f"{spread_s:.2f} s"),
         (
-            f"round {round_no}: all done (program {program_s:.0f} s / speed {speed:g}"
-            f" = {program_s / speed:.2f} s)",
+            (
+                f"round {round_no}: all done (program {program_s:.0f} s / speed {speed:g}"
+                f" = {program_s / speed:.2f} s)"
+            ),
             f"{done_s:.2f} s",
         ),
         (f"round {round_no}: fleet CPU", f"{cpu_s:.1f} s ({cpu_s / n * 1000:.2f} ms/lantern)"),
