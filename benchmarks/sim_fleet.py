@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# E402: run as a script from a checkout, the project is importable only after the line above.
 from firmware_sim.probe import ClipServer, ServiceProbe  # noqa: E402
 from lightctl.protocol import (  # noqa: E402
     AudioPayload,
