@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# E402: run as a script from a checkout, the project is importable only after the line above.
 from firmware_sim.probe import ClipServer, ServiceProbe  # noqa: E402
 from lightctl.protocol import (  # noqa: E402
     AudioPayload,
@@ -159,8 +160,10 @@ def run_round(
         (f"round {round_no}: all acked received", f"{received_s:.2f} s"),
         (f"round {round_no}: fleet clock, first to last command handled", f"{spread_s:.2f} s"),
         (
-            f"round {round_no}: all done (program {program_s:.0f} s / speed {speed:g}"
-            f" = {program_s / speed:.2f} s)",
+            (
+                f"round {round_no}: all done (program {program_s:.0f} s / speed {speed:g}"
+                f" = {program_s / speed:.2f} s)"
+            ),
             f"{done_s:.2f} s",
         ),
         (f"round {round_no}: fleet CPU", f"{cpu_s:.1f} s ({cpu_s / n * 1000:.2f} ms/lantern)"),

@@ -155,7 +155,8 @@ def open_console(browser: Any, service: LiveService, fleet: Fleet) -> Iterator[C
     def open_(
         roles: str = "dispatcher", viewport: dict[str, int] = DESKTOP, shots: Shots | None = None
     ) -> Any:
-        context = browser.new_context(viewport=viewport, locale="en-GB")
+        # A fixed language and zone: times on screen read the same on every machine.
+        context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)

@@ -143,11 +143,15 @@ def test_alert_to_circle_minus_street_reaches_exactly_the_previewed_lanterns(
 def test_nan_in_json_is_a_422_not_a_500(service: LiveService) -> None:
     """Python's JSON parser accepts NaN; the refusal must still be a clean problem document."""
     bodies = [
-        b'{"area": {"type": "Polygon", "coordinates": [[[8.5385, 47.37], [NaN, 47.37],'
-        b" [8.5395, 47.371], [8.5385, 47.37]]]}}",
+        (
+            b'{"area": {"type": "Polygon", "coordinates": [[[8.5385, 47.37], [NaN, 47.37],'
+            b" [8.5395, 47.371], [8.5385, 47.37]]]}}"
+        ),
         b'{"circle": {"lon": 8.539, "lat": 47.371, "radius_m": NaN}}',
-        b'{"route": {"line": {"type": "LineString", "coordinates": [[8.538, 47.37],'
-        b' [8.54, 47.372]]}, "width_m": Infinity}}',
+        (
+            b'{"route": {"line": {"type": "LineString", "coordinates": [[8.538, 47.37],'
+            b' [8.54, 47.372]]}, "width_m": Infinity}}'
+        ),
     ]
     for raw in bodies:
         response = service.http.post(

@@ -213,14 +213,18 @@ def _alert(body: str, msg_type: str = "Alert", extra: str = "") -> bytes:
             "has 3 lat,lon pairs",
         ),
         (
-            "<area><areaDesc>x</areaDesc>"
-            "<polygon>47.1,8.1 47.2,8.2 47.3,8.1 47.1,8.2</polygon></area>",
+            (
+                "<area><areaDesc>x</areaDesc>"
+                "<polygon>47.1,8.1 47.2,8.2 47.3,8.1 47.1,8.2</polygon></area>"
+            ),
             "alert.info.0.area.0.polygon.0",
             "not closed",
         ),
         (
-            "<area><areaDesc>x</areaDesc>"
-            "<polygon>47.1,8.1 47.2,8.2x 47.3,8.1 47.1,8.1</polygon></area>",
+            (
+                "<area><areaDesc>x</areaDesc>"
+                "<polygon>47.1,8.1 47.2,8.2x 47.3,8.1 47.1,8.1</polygon></area>"
+            ),
             "alert.info.0.area.0.polygon.0.1",
             "8.2x",
         ),

@@ -85,3 +85,19 @@ def test_no_sleep_outside_a_polling_loop() -> None:
                 continue
             offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
     assert not offenders, f"wait for a positive sign instead of sleeping: {offenders}"
+
+
+def test_no_assertion_that_a_wait_timed_out() -> None:
+    """``assert not probe.wait_for(...)`` is a sleep in disguise: it passes whenever the thing
+    is merely late. Measure it, or wait for a later message that proves it did not come."""
+    offenders = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.UnaryOp)):
+                continue
+            call = node.test.operand
+            if not (isinstance(node.test.op, ast.Not) and isinstance(call, ast.Call)):
+                continue
+            if isinstance(call.func, ast.Attribute) and call.func.attr.startswith("wait"):
+                offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert not offenders, f"a timed-out wait proves nothing: {offenders}"

@@ -98,8 +98,10 @@ CASES: list[tuple[str, str, Edit, list[str]]] = [
             s, "text", "de", 'de = "Verlassen Sie {street}. Gehen Sie zu {meeting_point."'
         ),
         [
-            "evacuation.toml: text.de: unbalanced brace (expected '}' before end of string); "
-            "write {{ or }} for a literal one"
+            (
+                "evacuation.toml: text.de: unbalanced brace (expected '}' before end of string); "
+                "write {{ or }} for a literal one"
+            )
         ],
     ),
     (
@@ -117,8 +119,10 @@ CASES: list[tuple[str, str, Edit, list[str]]] = [
             s, "text", "de", r'de = "Verlassen Sie {street}.\nGehen Sie zu {meeting_point}."'
         ),
         [
-            "evacuation.toml: text.de: contains a line break or control character "
-            "(keep it on one line)"
+            (
+                "evacuation.toml: text.de: contains a line break or control character "
+                "(keep it on one line)"
+            )
         ],
     ),
     (
@@ -189,8 +193,10 @@ CASES: list[tuple[str, str, Edit, list[str]]] = [
         "evacuation.toml",
         lambda s: s.replace('name = "street"', 'name = "street"\nhint = "x"'),
         [
-            "evacuation.toml: placeholders[0].hint: unknown key "
-            "(expected name, description, example)"
+            (
+                "evacuation.toml: placeholders[0].hint: unknown key "
+                "(expected name, description, example)"
+            )
         ],
     ),
     (
@@ -212,8 +218,10 @@ CASES: list[tuple[str, str, Edit, list[str]]] = [
         "fire_smoke.toml",
         lambda s: _set(s, "", "placeholders", 'placeholders = "none"'),
         [
-            "fire_smoke.toml: placeholders: must be a list of [[placeholders]] tables "
-            "(or [] for none)"
+            (
+                "fire_smoke.toml: placeholders: must be a list of [[placeholders]] tables "
+                "(or [] for none)"
+            )
         ],
     ),
     (
