@@ -17,6 +17,7 @@ from pydantic import (
 
 from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
+from lightctl.services.previews import PREVIEW_ID_PATTERN
 
 # Set while a request body's outermost model validates: its nested models skip the walk.
 _CHECKING: ContextVar[bool] = ContextVar("checking_request_values", default=False)
@@ -110,6 +111,12 @@ class AlertCreate(StrictIn):
     )
     light: bool = Field(default=True, description="warning colour and slow blink")
     projection: bool = Field(default=True, description="warning pictogram on projectors")
+    preview_id: str | None = Field(
+        default=None,
+        pattern=PREVIEW_ID_PATTERN,
+        description="the preview the dispatcher confirmed: refused (409 target_changed) unless "
+        "the target reaches exactly its lanterns now",
+    )
 
 
 class AlertUpdateIn(StrictIn):
@@ -259,6 +266,9 @@ class TargetPreviewOut(BaseModel):
     streets: list[StreetOut] = Field(description="streets touched, most lanterns first")
     without_street_count: int
     geojson: dict[str, Any] | None = Field(description="FeatureCollection of the lanterns")
+    preview_id: str | None = Field(
+        default=None, description="names this frozen lantern set; send it back with the alert"
+    )
 
 
 class GroupIn(StrictIn):
