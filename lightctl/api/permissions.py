@@ -64,6 +64,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/alerts/{{}}/all-clear"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/approve"): Rule(DISPATCH),
     ("GET", f"{API}/templates"): READ,
+    ("POST", f"{API}/templates/{{}}/render"): READ,  # reads only: the words before confirming
     # CAP 1.2 and NINA in, CAP and Atom out (issue 16); suggestions are sent by a person
     ("POST", f"{API}/cap"): Rule(ALERTING),
     ("POST", f"{API}/cap/preview"): READ,  # reads only, though it is a POST

@@ -244,6 +244,17 @@ class TemplateOut(BaseModel):
     placeholders: list[PlaceholderOut]
 
 
+class TemplateRenderIn(StrictIn):
+    params: dict[str, str] = Field(default_factory=dict)
+    languages: list[str] = Field(default_factory=list, max_length=16)
+
+
+class TemplateTextOut(BaseModel):
+    template: str
+    languages: list[str] = Field(description="playback order")
+    messages: dict[str, str] = Field(description="per language, exactly what is spoken")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     mqtt: str

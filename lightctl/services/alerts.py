@@ -374,6 +374,17 @@ class AlertService:
             alerts = alert_store.list_alerts(session, limit, offset)
             return [build_report(session, a, self._clock(), False) for a in alerts]
 
+    def texts_of(
+        self, template: str, params: dict[str, str], languages: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The exact words an alert with this template and these details would speak, per
+        language in playback order (the same checks and 422s as ``create``)."""
+        spec = AlertSpec(
+            target=TargetSpec(), messages={}, template=template, params=params, languages=languages
+        )
+        texts = self._announcer.texts(spec)
+        return texts.languages, texts.messages
+
     def templates(self) -> list[Template]:
         templates = self._announcer.templates
         return [templates[k] for k in sorted(templates)]

@@ -182,3 +182,24 @@ def test_racing_retries_store_one_alert(service: LiveService) -> None:
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
     assert alert_count(service) == before + 1
+
+
+def test_the_words_shown_before_confirming_are_the_words_sent(service: LiveService) -> None:
+    details = {"params": {"street": STREET}, "languages": ["de", "en", "tr"]}
+    shown = service.http.post("/templates/gas_leak/render", json=details)
+    assert shown.status_code == 200, shown.text
+    words = shown.json()
+    assert words["languages"] == ["de", "en", "tr"]
+    assert all(STREET in words["messages"][lang] for lang in ("de", "en", "tr"))
+    sent = service.http.post(
+        "/alerts", json={"target": {"streets": [STREET]}, "template": "gas_leak", **details}
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["messages"] == words["messages"]
+
+    missing = service.http.post("/templates/gas_leak/render", json={"languages": ["de"]})
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["loc"] == ["params", "street"]
+    unknown = service.http.post("/templates/gas_lek/render", json=details)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["suggestions"] == ["gas_leak"]
