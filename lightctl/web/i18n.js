@@ -294,6 +294,14 @@ const STRINGS = {
     'steer.purpose.operator_override': 'Übersteuerung',
     'steer.purpose.emergency_guidance': 'Notfall-Leitweg',
     'steer.purpose.background': 'Hintergrund',
+
+    // Confirmed = sent (issue 17)
+    'confirm.texts': 'Das wird gesprochen, in dieser Reihenfolge',
+    'confirm.mapHint': 'Die Karte zeigt die bestätigten Leuchten hervorgehoben.',
+    'preview.noStreetName': 'ohne Strasse',
+    'err.sendUnanswered': 'Keine Antwort vom Server – die Warnung ist vielleicht schon gespeichert. Erneut „Warnung senden“ drücken: Es wird dieselbe Anfrage wiederholt, nie doppelt gesendet.',
+    'err.targetChanged': 'Nicht gesendet: Das Ziel hat sich seit Ihrer Bestätigung geändert – jetzt {now} statt {confirmed} Leuchten ({changes}). Bitte die neue Auswahl prüfen und erneut bestätigen.',
+    'err.previewUnknown': 'Nicht gesendet: Das Ziel erreicht jetzt {now} Leuchten, die bestätigte Auswahl ist nicht mehr bekannt. Bitte prüfen und erneut bestätigen.',
   },
   en: {
     skip: 'Skip to the form',
@@ -587,6 +595,14 @@ const STRINGS = {
     'steer.purpose.operator_override': 'override',
     'steer.purpose.emergency_guidance': 'emergency guidance',
     'steer.purpose.background': 'background',
+
+    // Confirmed = sent (issue 17)
+    'confirm.texts': 'What is spoken, in this order',
+    'confirm.mapHint': 'The map highlights the confirmed lanterns.',
+    'preview.noStreetName': 'no street',
+    'err.sendUnanswered': 'No answer from the server – the warning may already be stored. Press “Send warning” again: the same request is repeated, never sent twice.',
+    'err.targetChanged': 'Not sent: the target changed since you confirmed – now {now} instead of {confirmed} lanterns ({changes}). Please check the new set and confirm again.',
+    'err.previewUnknown': 'Not sent: the target now reaches {now} lanterns and the confirmed set is no longer known. Please check and confirm again.',
   },
 };
 

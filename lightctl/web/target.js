@@ -19,7 +19,9 @@ export class TargetPicker {
     this.groups = [];
     this.form = { streets: [], groups: [], area: null, circle: null, repair: false, confirmLarge: false };
     this.preview = null;
+    this.previewTarget = null; // the Target exactly as the shown preview resolved it
     this.previewError = null;
+    this.locked = false; // while a confirmed warning is being sent, map clicks change nothing
     this.previewSeq = 0;
     this.previewPending = null;
     this.draw = new DrawTool(consoleMap, {
@@ -91,6 +93,7 @@ export class TargetPicker {
 
   /** A click on a named street on the map: add it, or remove it when it is already chosen. */
   toggleStreet(name) {
+    if (this.locked) return;
     const key = streetKey(name);
     const at = this.form.streets.findIndex((s) => streetKey(s) === key);
     if (at >= 0) this.form.streets.splice(at, 1);
@@ -206,6 +209,12 @@ export class TargetPicker {
     return Boolean(this.previewError && this.previewError.errors.some((e) => (e.loc || []).includes('area')));
   }
 
+  /** Preview the target again now (a refusal said it changed); resolves when it is shown. */
+  async refreshPreview() {
+    this.schedulePreview();
+    await this.previewPending;
+  }
+
   schedulePreview() {
     clearTimeout(this.previewTimer);
     this.previewSeq += 1;
@@ -220,6 +229,7 @@ export class TargetPicker {
     this.previewAbort?.abort();
     if (!target) {
       this.preview = null;
+      this.previewTarget = null;
       this.previewError = null;
       this._previewDone();
       return;
@@ -230,10 +240,12 @@ export class TargetPicker {
       const preview = await api.preview(target, { signal: this.previewAbort.signal });
       if (seq !== this.previewSeq) return;
       this.preview = preview;
+      this.previewTarget = JSON.parse(JSON.stringify(target));
       this.previewError = null;
     } catch (error) {
       if (error.name === 'AbortError' || seq !== this.previewSeq) return;
       this.preview = null;
+      this.previewTarget = null;
       this.previewError = error;
     }
     this._previewDone();

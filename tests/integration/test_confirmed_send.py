@@ -3,7 +3,6 @@ and a retried request with the same Idempotency-Key answers the alert it made, n
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import LiveService
+from tests.integration.inventory_support import add_lantern_on
 
 pytestmark = [pytest.mark.broker]
 
@@ -27,29 +27,6 @@ def preview(service: LiveService, target: dict[str, Any]) -> dict[str, Any]:
 
 def warning(target: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"target": target, "messages": {"de": "Test", "en": "Test"}, **extra}
-
-
-def add_lantern_on(service: LiveService, street: str) -> str:
-    """Import one new lantern a metre from the first lantern of ``street`` (so it stands on it),
-    as an inventory update through the API would; returns its id."""
-    first = service.http.get("/lanterns", params={"street": street}).json()[0]
-    new_id = f"NEW-{uuid.uuid4().hex[:8]}"
-    feature = {
-        "type": "Feature",
-        "id": new_id,
-        "geometry": {"type": "Point", "coordinates": [first["lon"] + 0.00001, first["lat"]]},
-        "properties": {"id": new_id, "street": street},
-    }
-    body = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
-    response = service.http.post(
-        "/lanterns/import",
-        params={"id_field": "id", "filename": "added.geojson"},
-        content=body,
-        headers={"content-type": "application/geo+json"},
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["inserted"] == 1, response.text
-    return new_id
 
 
 def alert_count(service: LiveService) -> int:
