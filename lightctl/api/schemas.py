@@ -187,6 +187,18 @@ class AlertOut(BaseModel):
     counts: dict[str, int] = Field(description="delivery states of the current audio command")
     commands: list[CommandOut]
     lanterns: list[DeliveryOut] | None = None
+    phase: Literal["held", "sending", "playing", "holding", "ending", "ended"] = Field(
+        default="ended",
+        description="what the lanterns do about it: ending (cancelled or all clear, releases "
+        "not yet confirmed by every lantern), holding (light, pictogram or slot kept until "
+        "holding_until), ended (nothing of it left on the street)",
+    )
+    running: bool = Field(default=False, description="phase is not ended")
+    holding_until: datetime | None = None
+    holding: list[str] = Field(default_factory=list, description="channels still held")
+    releases: dict[str, int] = Field(
+        default_factory=dict, description="delivery states of the releases it sent"
+    )
 
 
 class SlotOut(BaseModel):

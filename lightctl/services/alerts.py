@@ -385,6 +385,13 @@ class AlertService:
         texts = self._announcer.texts(spec)
         return texts.languages, texts.messages
 
+    def running(self) -> list[AlertReport]:
+        """Every alert one of whose commands has not expired, newest first: the candidates for
+        the running list (the phase decides which are still on the street)."""
+        with self._db.session() as session:
+            alerts = alert_store.alerts_with_live_commands(session, self._clock())
+            return [build_report(session, a, self._clock(), False) for a in alerts]
+
     def templates(self) -> list[Template]:
         templates = self._announcer.templates
         return [templates[k] for k in sorted(templates)]

@@ -148,6 +148,20 @@ def get_alert(session: Session, alert_id: str) -> AlertRow | None:
     return session.get(AlertRow, alert_id)
 
 
+def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]:
+    """Alerts with a command that has not expired (or awaiting approval), newest first."""
+    live = select(CommandRow.alert_id).where(col(CommandRow.expires_at) > now).distinct()
+    query = (
+        select(AlertRow)
+        .where(
+            col(AlertRow.id).in_(live.scalar_subquery())
+            | (col(AlertRow.status) == "awaiting_approval")
+        )
+        .order_by(col(AlertRow.created_at).desc())
+    )
+    return list(session.exec(query))
+
+
 def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[AlertRow]:
     query = select(AlertRow).order_by(col(AlertRow.created_at).desc()).offset(offset).limit(limit)
     return list(session.exec(query))

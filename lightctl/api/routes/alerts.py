@@ -26,6 +26,7 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
+from lightctl.services.alert_phase import street_state
 from lightctl.services.alert_reports import AlertReport, aware
 from lightctl.services.alerts import AlertService
 from lightctl.services.previews import KeyTaken, RequestKey
@@ -77,6 +78,7 @@ def to_out(report: AlertReport) -> AlertOut:
     lanterns = None
     if report.lanterns is not None:
         lanterns = [delivery_out(d) for d in report.lanterns]
+    street = street_state(report)
     return AlertOut(
         id=a.id,
         status=report.status,
@@ -101,6 +103,11 @@ def to_out(report: AlertReport) -> AlertOut:
             for c in report.commands
         ],
         lanterns=lanterns,
+        phase=street.phase,
+        running=street.running,
+        holding_until=street.until,
+        holding=list(street.holding),
+        releases=street.releases,
     )
 
 
@@ -321,7 +328,16 @@ def list_alerts(
     alerts: AlertsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    running: Annotated[
+        bool,
+        Query(
+            description="only, and every one of, the warnings still on the street (a command "
+            "not expired or not yet released), however old; limit and offset then do not apply"
+        ),
+    ] = False,
 ) -> list[AlertOut]:
+    if running:
+        return [to_out(r) for r in alerts.running() if street_state(r).running]
     return [to_out(r) for r in alerts.recent(limit, offset)]
 
 
@@ -338,7 +354,8 @@ def get_alert(
 async def alert_events(
     alert_id: str, alerts: AlertsDep, runtime: RuntimeDep, request: Request
 ) -> StreamingResponse:
-    """Server-sent events until the alert completes: a ``progress`` event with the counts and,
+    """Server-sent events until the alert completes (a cancelled or cleared one: until every
+    lantern confirmed the release): a ``progress`` event with the counts and,
     in ``lanterns``, every lantern whose delivery changed since the previous event (all of them
     in the first)."""
     first = await asyncio.to_thread(alerts.get, alert_id)
@@ -359,7 +376,9 @@ async def alert_events(
                 since = max(r.updated_at for r in rows) - STREAM_OVERLAP
             out = to_out(report).model_copy(update={"lanterns": [delivery_out(r) for r in fresh]})
             yield f"event: progress\ndata: {out.model_dump_json()}\n\n".encode()
-            if report.finished or await request.is_disconnected():
+            # A cancelled or cleared warning streams on until every release is confirmed.
+            over = report.finished and street_state(report).phase != "ending"
+            if over or await request.is_disconnected():
                 return
             if events is None:
                 await asyncio.sleep(1.0)
