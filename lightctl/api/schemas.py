@@ -199,6 +199,11 @@ class AlertOut(BaseModel):
     releases: dict[str, int] = Field(
         default_factory=dict, description="delivery states of the releases it sent"
     )
+    released: dict[str, int] | None = Field(
+        default=None,
+        description="cancelled or cleared: lanterns whose releases are all confirmed, still "
+        "open, or never confirmed (those let go by themselves at the command's expiry)",
+    )
 
 
 class SlotOut(BaseModel):

@@ -105,6 +105,7 @@ export const api = {
     request('POST', '/alerts', body, { extraHeaders: key ? { 'Idempotency-Key': key } : {} }),
   renderTemplate: (id, body) => request('POST', `/templates/${encodeURIComponent(id)}/render`, body),
   alerts: (limit = 20) => request('GET', `/alerts?limit=${limit}`),
+  runningAlerts: () => request('GET', '/alerts?running=true'),
   alert: (id, withLanterns = false, opts) =>
     request('GET', `/alerts/${encodeURIComponent(id)}?lanterns=${withLanterns}`, undefined, opts),
   alertLanternStates: (id, opts) =>

@@ -54,9 +54,12 @@ async function main() {
   operator.init(me);
   operator.renderFleet(fleet.list());
   dispatcher.history = data.alerts;
+  // Whatever is still on the street is followed again after a reload or on another device.
+  const running = await dispatcher.running.refresh();
   dispatcher.renderHistory(data.alerts);
-  const running = data.alerts.find((a) => a.status === 'sending');
-  if (running) dispatcher.follow(running);
+  // (A warning held for approval waits in its own card; it has not reached the street.)
+  const onStreet = running.find((a) => a.status !== 'awaiting_approval');
+  if (onStreet) dispatcher.follow(onStreet);
   mountFeatures({ cmap, api, t, onLanguageChange, events, dispatcher, operator });
 
   pollLive(fleet, cmap, operator);

@@ -11,6 +11,7 @@ import { ConfirmDialog } from './confirm.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { Follower } from './follow.js';
 import { onLanguageChange, t } from './i18n.js';
+import { RunningList } from './running.js';
 import { TargetPicker } from './target.js';
 
 export { explainApiError, explainTarget } from './explain.js';
@@ -69,6 +70,12 @@ export class Dispatcher {
         this.events?.emit('follow', { alert });
       },
     });
+    this.running = new RunningList({
+      follower: this.follower,
+      templateTitle,
+      canAlert: () => this.canAlert,
+      refresh,
+    });
     this.approvals = new Approvals({
       follower: this.follower,
       templateTitle,
@@ -92,6 +99,7 @@ export class Dispatcher {
     this.confirm.init();
     this.follower.init();
     this.approvals.init();
+    this.running.init();
     // A key held down repeats: only its first press acts on a button (never a second send).
     document.addEventListener(
       'keydown',
@@ -311,7 +319,7 @@ export class Dispatcher {
 
   async refreshHistory() {
     try {
-      this.history = await api.alerts(15);
+      [this.history] = await Promise.all([api.alerts(15), this.running.refresh()]);
       this.renderHistory(this.history);
     } catch {
       // keep the list shown; the next refresh tries again
@@ -321,6 +329,7 @@ export class Dispatcher {
   renderHistory(list) {
     this.approvals.render(list);
     this.follower.renderHistory(list);
+    if (this.running.loaded) this.running.render();
   }
 }
 

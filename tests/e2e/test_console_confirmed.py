@@ -163,3 +163,53 @@ def test_a_target_changed_after_confirming_is_refused_and_confirmed_again(
     assert len(lanterns) == count + 1
     assert len(service.http.get("/alerts", params={"limit": 500}).json()) == before + 1
     shots.take(page, "sent-new-set")
+
+
+def test_a_running_warning_is_listed_on_another_device_until_it_is_over(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    street, _ = busiest_street(service)
+    page = open_console("dispatcher")
+    user = page.user
+    count = _choose(page, service, street)
+    page.click("#btn-send")
+    page.locator("#confirm").wait_for(state="visible")
+    page.click("#confirm-send")
+    page.locator("#live").wait_for(state="visible")
+    alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
+    wait_text(page, "#count-done", str(count))
+    # Delivered everywhere, yet light and pictogram stay on: still running, saying until when.
+    page.locator(f"#running-list li[data-alert='{alert_id}'][data-phase=holding]").wait_for()
+    phase = text(page, "#live-phase").lower()
+    assert "light and projection on until" in phase, phase
+    shots.take(page, "holding")
+    page.context.close()
+
+    # The same dispatcher signs in on another device: the warning is there, with its controls.
+    other = open_console("dispatcher", user=user, fleet_idle=False)
+    row = other.locator(f"#running-list li[data-alert='{alert_id}']")
+    row.wait_for()
+    assert "light and projection on until" in str(row.inner_text()).lower()
+    assert row.locator("button[data-action=cancel]").is_enabled()
+    assert row.locator("button[data-action=allclear]").is_enabled()
+    # ... and it is followed again in the live card.
+    other.wait_for_function(
+        "id => window.lightctl.dispatcher.alert && window.lightctl.dispatcher.alert.id === id",
+        arg=alert_id,
+    )
+    wait_text(other, "#count-done", str(count), 20_000)
+    shots.take(other, "other-device")
+
+    # Cancelled there: listed as ending until every lantern confirmed the release, then gone.
+    row.locator("button[data-action=cancel]").click()
+    wait_text(other, "#live-status", "cancelled", 20_000)
+    other.wait_for_function(
+        "id => !document.querySelector(`#running-list li[data-alert='${id}']`)", arg=alert_id
+    )
+    body = service.http.get(f"/alerts/{alert_id}").json()
+    assert body["phase"] == "ended"
+    assert body["releases"].get("done", 0) + body["releases"].get("applied", 0) == sum(
+        body["releases"].values()
+    )
+    assert text(other, "#live-release") == f"Released: {count} of {count} lanterns confirmed"
+    shots.take(other, "ended")

@@ -62,4 +62,5 @@ def test_delivered_warning_holds_until_released(service: LiveService, fleet: Fle
     ended = service.wait_for(alert["id"], lambda b: b["phase"] == "ended", 60)
     released = sum(n for s, n in ended["releases"].items() if s in ("done", "applied"))
     assert released == sum(ended["releases"].values())
+    assert ended["released"] == {"confirmed": n, "open": 0, "unconfirmed": 0}
     assert alert["id"] not in _running_ids(service)

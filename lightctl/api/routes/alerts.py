@@ -108,6 +108,7 @@ def to_out(report: AlertReport) -> AlertOut:
         holding_until=street.until,
         holding=list(street.holding),
         releases=street.releases,
+        released=report.released,
     )
 
 
