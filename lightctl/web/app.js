@@ -42,7 +42,7 @@ async function main() {
   const events = new Events();
   dispatcher = new Dispatcher(cmap, events);
   operator = new Operator(cmap);
-  setupTabs(cmap, dispatcher, operator, events);
+  const selectTab = setupTabs(cmap, dispatcher, operator, events);
 
   const fleet = new LiveFleet();
   const data = await loadAll(fleet);
@@ -50,7 +50,7 @@ async function main() {
   cmap.setLive(fleet.lanterns);
   cmap.fitAll();
   dispatcher.init(data);
-  dispatcher.setRoles(me ? me.roles : null);
+  dispatcher.setAccess(me);
   operator.init(me);
   operator.renderFleet(fleet.list());
   dispatcher.history = data.alerts;
@@ -61,6 +61,7 @@ async function main() {
   const onStreet = running.find((a) => a.status !== 'awaiting_approval');
   if (onStreet) dispatcher.follow(onStreet);
   mountFeatures({ cmap, api, t, onLanguageChange, events, dispatcher, operator });
+  land(me, selectTab);
 
   pollLive(fleet, cmap, operator);
   pollHealth();
@@ -76,6 +77,22 @@ async function main() {
   // For the browser test and for debugging from the developer console.
   window.lightctl = { map: cmap, fleet, dispatcher, operator };
   document.body.dataset.ready = 'true';
+}
+
+/**
+ * Everyone lands where they work: whoever may alert on the dispatch form; an operator (who may
+ * not) on the fleet view; anyone else (a viewer) on the running warnings, without a form they
+ * could not use. The capabilities come from the API (GET /auth/me), not from a role list here.
+ */
+function land(me, selectTab) {
+  const caps = me && Array.isArray(me.capabilities) ? me.capabilities : null;
+  if (!caps || caps.includes('alert')) return;
+  if (caps.includes('import') || caps.includes('simulate')) {
+    selectTab($('tab-operate'), false);
+    return;
+  }
+  document.body.classList.add('watch-only');
+  $('running').focus();
 }
 
 async function loadAll(fleet) {
@@ -164,6 +181,7 @@ function setupTabs(cmap, dispatcher, operator, events) {
       select(tabs[(keys[e.key] + tabs.length) % tabs.length], true);
     });
   });
+  return select;
 }
 
 function sleep(ms) {

@@ -70,8 +70,14 @@ export class Composer {
     this._renderText();
   }
 
+  /** The hazards to choose from: an all-clear is no hazard (it is an action on a running
+   * warning, or the separate "all-clear for an area" card). */
+  hazards() {
+    return this.templates.filter((tpl) => tpl.signal !== 'all_clear');
+  }
+
   _renderTemplates() {
-    $('templates').innerHTML = this.templates
+    $('templates').innerHTML = this.hazards()
       .map((tpl) => {
         const checked = tpl.id === this.form.template ? ' checked' : '';
         const color = SEVERITY_COLORS[tpl.severity] || '#334155';

@@ -111,6 +111,7 @@ export class Dispatcher {
       },
       true
     );
+    $('btn-area-allclear').addEventListener('click', () => this.submitAreaAllClear());
     $('alert-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this.submit();
@@ -166,6 +167,20 @@ export class Dispatcher {
       await this._openConfirm(null);
     } finally {
       this.opening = false;
+    }
+  }
+
+  /** The all-clear for the area chosen in step 2, as its own alert (for a warning that came
+   * from elsewhere): the same one confirmation, with the all-clear template. */
+  async submitAreaAllClear() {
+    const tpl = this.composer.templates.find((x) => x.signal === 'all_clear');
+    $('area-allclear-error').textContent = '';
+    if (!tpl) return;
+    this.composer.chooseTemplate(tpl.id);
+    this.composer.renderParams();
+    await this.submit();
+    if (!this.confirm.isOpen && $('form-error').textContent) {
+      $('area-allclear-error').textContent = $('form-error').textContent;
     }
   }
 
@@ -308,10 +323,12 @@ export class Dispatcher {
     (focus || $('btn-send')).focus();
   }
 
-  /** Roles without the right to alert (viewer, operator, city app) watch but cannot send. */
-  setRoles(roles) {
-    const may = !roles || roles.some((r) => ['admin', 'dispatcher', 'feed'].includes(r));
-    this.approvals.canApprove = !roles || roles.some((r) => ['admin', 'dispatcher'].includes(r));
+  /** Whoever may not alert (viewer, operator, city app) watches but cannot send; what the caller
+   * may do comes from the API (me.capabilities, from its permissions table). */
+  setAccess(me) {
+    const caps = me && Array.isArray(me.capabilities) ? me.capabilities : null;
+    const may = !caps || caps.includes('alert');
+    this.approvals.canApprove = !caps || caps.includes('approve');
     this.canAlert = may;
     $('btn-send').disabled = !may;
     $('form-error').textContent = may ? '' : t('err.noAlertRole');

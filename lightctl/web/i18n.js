@@ -321,6 +321,9 @@ const STRINGS = {
     'phase.endingUntil': 'endet: {done} von {total} freigegeben, der Rest spätestens {time}',
     'phase.endingPlaying': 'Entwarnung läuft',
     'phase.ended': 'vorbei',
+    'areaClear.title': 'Entwarnung für ein Gebiet',
+    'areaClear.hint': 'Für eine Warnung, die nicht hier gesendet wurde (z. B. über CAP): spielt Entwarnungston und -text im bei Schritt 2 gewählten Gebiet. Eine laufende Warnung von hier beenden Sie mit „Entwarnung“ bei der Warnung.',
+    'areaClear.button': 'Entwarnung für das gewählte Gebiet …',
   },
   en: {
     skip: 'Skip to the form',
@@ -641,6 +644,9 @@ const STRINGS = {
     'phase.endingUntil': 'ending: {done} of {total} released, the rest by {time}',
     'phase.endingPlaying': 'all-clear playing',
     'phase.ended': 'over',
+    'areaClear.title': 'All-clear for an area',
+    'areaClear.hint': 'For a warning that was not sent from here (e.g. via CAP): plays the all-clear tone and text in the area chosen in step 2. A running warning sent from here is ended with “All clear” on that warning.',
+    'areaClear.button': 'All-clear for the chosen area …',
   },
 };
 

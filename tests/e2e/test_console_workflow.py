@@ -25,7 +25,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, bu
 
 # The steps in the order a keyboard user meets them.
 TAB_ORDER = [
-    "tpl-all_clear",
+    "tpl-evacuation",
     "tool-polygon",
     "tool-circle",
     "street-input",
@@ -75,7 +75,7 @@ def test_group_warned_by_keyboard_then_updated_and_all_clear(
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip"
     page.keyboard.press("Enter")
-    _tab_to(page, "tpl-all_clear", visited)
+    _tab_to(page, "tpl-evacuation", visited)
     for _ in range(10):
         if page.is_checked("#tpl-fire_smoke"):
             break
