@@ -65,3 +65,33 @@ def test_a_viewer_lands_on_the_running_warnings(
     assert row.locator("button[data-action=cancel]").is_disabled()
     assert page.get_attribute("#tab-dispatch", "aria-selected") == "true"
     shots.take(page, "viewer")
+
+
+def test_a_typo_offers_one_click_corrections_and_keeps_the_rest(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    streets = sorted(service.http.get("/streets").json(), key=lambda s: -s["lantern_count"])
+    good, other = streets[0]["name"], streets[1]["name"]
+    typo = other[:-2] + other[-1]  # one letter dropped, as in "Limatquai"
+    both = service.http.post("/targets/preview", json={"streets": [good, other]}).json()
+    alone = service.http.post("/targets/preview", json={"streets": [good]}).json()
+    page = open_console("dispatcher")
+    click_street(page, good)
+    page.fill("#street-input", typo)
+    page.press("#street-input", "Enter")
+    fix = page.locator("#street-fixes button[data-use]", has_text=other)
+    fix.wait_for()
+    # The valid rest is not hidden behind the typo: what it reaches is said at once.
+    wait_text(
+        page,
+        "#street-rest",
+        f"Without {typo} the target reaches {alone['lantern_count']} lanterns.",
+    )
+    shots.take(page, "typo")
+    fix.click()
+    wait_text(page, "#preview-count", str(both["lantern_count"]), 10_000)
+    assert page.locator("#street-fixes").is_hidden()
+    chips = page.eval_on_selector_all(
+        "#target-chips .chip-street strong", "els => els.map(e => e.textContent)"
+    )
+    assert chips == [good, other]
