@@ -83,6 +83,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/streets"): READ,
     ("GET", f"{API}/streets/geometry"): READ,  # the console's basemap
     ("GET", f"{API}/lanterns/live"): READ,  # the console's live fleet
+    ("GET", f"{API}/console/settings"): READ,  # the city's languages
     ("POST", f"{API}/targets/preview"): READ,  # reads only, though it is a POST
     ("GET", f"{API}/groups"): READ,
     ("GET", f"{API}/groups/{{}}"): READ,

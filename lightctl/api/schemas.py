@@ -261,6 +261,10 @@ class TemplateOut(BaseModel):
     placeholders: list[PlaceholderOut]
 
 
+class ConsoleSettingsOut(BaseModel):
+    city_languages: list[str] = Field(description="ticked for every hazard, in playback order")
+
+
 class TemplateRenderIn(StrictIn):
     params: dict[str, str] = Field(default_factory=dict)
     languages: list[str] = Field(default_factory=list, max_length=16)

@@ -93,6 +93,7 @@ export const api = {
   me: () => request('GET', '/auth/me'),
   health: () => request('GET', '/healthz'),
   templates: () => request('GET', '/templates'),
+  consoleSettings: () => request('GET', '/console/settings'),
   streets: () => request('GET', '/streets'),
   streetGeometry: () => request('GET', '/streets/geometry'),
   groups: () => request('GET', '/groups'),

@@ -98,16 +98,17 @@ function land(me, selectTab) {
 async function loadAll(fleet) {
   for (;;) {
     try {
-      const [templates, groups, streets, geometry, , alerts] = await Promise.all([
+      const [templates, groups, streets, geometry, , alerts, settings] = await Promise.all([
         api.templates(),
         api.groups(),
         api.streets(),
         api.streetGeometry(),
         fleet.poll(),
         api.alerts(15),
+        api.consoleSettings().catch(() => ({ city_languages: null })),
       ]);
       $('health').textContent = '';
-      return { templates, groups, streets, geometry, alerts };
+      return { templates, groups, streets, geometry, alerts, cityLanguages: settings.city_languages };
     } catch (error) {
       $('health').textContent = error.status === 0 || error.status >= 500 ? t('health.down') : t('err.generic', { detail: error.message });
       $('health').className = 'health down';

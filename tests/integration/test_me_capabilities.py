@@ -6,6 +6,7 @@ import pytest
 
 from lightctl.api.capabilities import CAPABILITIES
 from lightctl.api.permissions import lookup
+from lightctl.settings import Settings
 from tests.integration.conftest import LiveService
 
 pytestmark = [pytest.mark.broker]
@@ -40,3 +41,10 @@ def test_me_lists_the_capabilities_of_the_roles(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert (alert.status_code != 403) == ("alert" in expected), alert.text
+
+
+def test_console_settings_serve_the_city_languages(service: LiveService) -> None:
+    body = service.http.get("/console/settings").json()
+    assert body == {"city_languages": ["de", "en"]}
+    with pytest.raises(ValueError, match="city_languages: xx"):
+        Settings(city_languages=("de", "xx"))
