@@ -99,6 +99,48 @@ class ApprovalRequired(Conflict):
         self.changed = changed
 
 
+class TargetChanged(Conflict):
+    """The target resolves to other lanterns than the preview the dispatcher confirmed
+    (HTTP 409): nothing was stored or sent; the fields say what changed."""
+
+    code = "target_changed"
+
+    def __init__(
+        self,
+        message: str,
+        preview_id: str,
+        *,
+        confirmed_count: int | None,
+        count: int,
+        added: list[str] | None = None,
+        removed: list[str] | None = None,
+        added_count: int | None = None,
+        removed_count: int | None = None,
+        streets: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, "changed")
+        self.preview_id = preview_id
+        self.confirmed_count = confirmed_count
+        self.count = count
+        self.added = added
+        self.removed = removed
+        self.added_count = added_count
+        self.removed_count = removed_count
+        self.streets = streets
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "preview_id": self.preview_id,
+            "confirmed_count": self.confirmed_count,
+            "lantern_count": self.count,
+            "added": self.added,
+            "removed": self.removed,
+            "added_count": self.added_count,
+            "removed_count": self.removed_count,
+            "streets": self.streets,
+        }
+
+
 class SynthesisFailed(LightctlError):
     """No engine could render a text: the dispatcher must see this, never a silent lantern."""
 

@@ -19,6 +19,7 @@ from lightctl.services.alerts import AlertService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.lantern_state import LanternStates
+from lightctl.services.previews import PreviewBook
 from lightctl.services.replicas import (
     Fingerprint,
     ReplicaMismatch,
@@ -67,6 +68,7 @@ class Runtime:
         self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
         self.speaker = Speaker(self.speech, self.lexicon)
         self.targets = TargetResolver(self.db, settings.target_max_lanterns)
+        self.previews = PreviewBook(self.db, utc_now)
         self.groups = GroupService(self.db, self.targets)
         self.alerts: AlertService | None = None
         # Visitor flows and schedules (issue 5); schedule changes wake the runner.
@@ -166,6 +168,7 @@ class Runtime:
             on_stored=self.outbox.wake,
             resolver=self.targets,
             sign=self.signer.sign,
+            previews=self.previews,
         )
         sign = self.signer.sign
         self.steering = SteeringService(

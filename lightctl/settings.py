@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     cap_signing_certs: dict[str, Path] = Field(default_factory=dict)
     # An Update or Cancel naming a message never seen waits this long for it (15 min).
     cap_hold_s: int = Field(default=900, ge=0, le=86400)
+    # The city's languages, in playback order: what the console ticks for every hazard (one list
+    # per city, not per hazard; the dispatcher sees it and may change it for one warning).
+    city_languages: tuple[str, ...] = ("de", "en")
     # Playback order of a CAP message's languages: the city's own language first.
     cap_language_order: tuple[str, ...] = SUPPORTED_LANGUAGES
     # Said before the message's own headline, per voice.
@@ -154,6 +157,16 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = None  # CA of the broker's TLS certificate (mqtts://)
     # Lanterns with an ack key must always sign; True: every ack must be signed, keyed or not.
     acks_must_be_signed: bool = False
+
+    @model_validator(mode="after")
+    def _check_city_languages(self) -> Self:
+        unknown = [lang for lang in self.city_languages if lang not in SUPPORTED_LANGUAGES]
+        if unknown or not self.city_languages:
+            raise ValueError(
+                f"city_languages: {', '.join(unknown) or 'empty'} - choose from "
+                f"{', '.join(SUPPORTED_LANGUAGES)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_urls(self) -> Self:

@@ -33,6 +33,11 @@ class MeOut(BaseModel):
     user: str | None = Field(
         default=None, description="the person behind the credential (none: a machine token)"
     )
+    capabilities: list[str] = Field(
+        default_factory=list,
+        description="what the roles allow, from the permissions table: alert, approve, "
+        "import, groups, steer, schedules, simulate, audit, metrics",
+    )
 
 
 class AuditRecordOut(BaseModel):

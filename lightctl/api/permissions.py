@@ -64,6 +64,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/alerts/{{}}/all-clear"): Rule(ALERTING),
     ("POST", f"{API}/alerts/{{}}/approve"): Rule(DISPATCH),
     ("GET", f"{API}/templates"): READ,
+    ("POST", f"{API}/templates/{{}}/render"): READ,  # reads only: the words before confirming
     # CAP 1.2 and NINA in, CAP and Atom out (issue 16); suggestions are sent by a person
     ("POST", f"{API}/cap"): Rule(ALERTING),
     ("POST", f"{API}/cap/preview"): READ,  # reads only, though it is a POST
@@ -82,6 +83,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/streets"): READ,
     ("GET", f"{API}/streets/geometry"): READ,  # the console's basemap
     ("GET", f"{API}/lanterns/live"): READ,  # the console's live fleet
+    ("GET", f"{API}/console/settings"): READ,  # the city's languages
     ("POST", f"{API}/targets/preview"): READ,  # reads only, though it is a POST
     ("GET", f"{API}/groups"): READ,
     ("GET", f"{API}/groups/{{}}"): READ,

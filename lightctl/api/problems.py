@@ -25,6 +25,7 @@ from lightctl.errors import (
     RateLimited,
     ServiceUnavailable,
     SynthesisFailed,
+    TargetChanged,
     Unauthorized,
 )
 
@@ -69,6 +70,8 @@ def _lightctl_error(request: Request, exc: Exception) -> JSONResponse:
         extra["state"] = exc.state
     if isinstance(exc, ApprovalRequired):
         extra["changed"] = list(exc.changed)
+    if isinstance(exc, TargetChanged):
+        extra.update(exc.fields())
     if isinstance(exc, SynthesisFailed):
         extra["lang"] = exc.lang
     if isinstance(exc, Forbidden):

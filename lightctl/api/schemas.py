@@ -17,6 +17,7 @@ from pydantic import (
 
 from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
+from lightctl.services.previews import PREVIEW_ID_PATTERN
 
 # Set while a request body's outermost model validates: its nested models skip the walk.
 _CHECKING: ContextVar[bool] = ContextVar("checking_request_values", default=False)
@@ -110,6 +111,12 @@ class AlertCreate(StrictIn):
     )
     light: bool = Field(default=True, description="warning colour and slow blink")
     projection: bool = Field(default=True, description="warning pictogram on projectors")
+    preview_id: str | None = Field(
+        default=None,
+        pattern=PREVIEW_ID_PATTERN,
+        description="the preview the dispatcher confirmed: refused (409 target_changed) unless "
+        "the target reaches exactly its lanterns now",
+    )
 
 
 class AlertUpdateIn(StrictIn):
@@ -182,6 +189,23 @@ class AlertOut(BaseModel):
     counts: dict[str, int] = Field(description="delivery states of the current audio command")
     commands: list[CommandOut]
     lanterns: list[DeliveryOut] | None = None
+    phase: Literal["held", "sending", "playing", "holding", "ending", "ended"] = Field(
+        default="ended",
+        description="what the lanterns do about it: ending (cancelled or all clear, releases "
+        "not yet confirmed by every lantern), holding (light, pictogram or slot kept until "
+        "holding_until), ended (nothing of it left on the street)",
+    )
+    running: bool = Field(default=False, description="phase is not ended")
+    holding_until: datetime | None = None
+    holding: list[str] = Field(default_factory=list, description="channels still held")
+    releases: dict[str, int] = Field(
+        default_factory=dict, description="delivery states of the releases it sent"
+    )
+    released: dict[str, int] | None = Field(
+        default=None,
+        description="cancelled or cleared: lanterns whose releases are all confirmed, still "
+        "open, or never confirmed (those let go by themselves at the command's expiry)",
+    )
 
 
 class SlotOut(BaseModel):
@@ -239,6 +263,21 @@ class TemplateOut(BaseModel):
     placeholders: list[PlaceholderOut]
 
 
+class ConsoleSettingsOut(BaseModel):
+    city_languages: list[str] = Field(description="ticked for every hazard, in playback order")
+
+
+class TemplateRenderIn(StrictIn):
+    params: dict[str, str] = Field(default_factory=dict)
+    languages: list[str] = Field(default_factory=list, max_length=16)
+
+
+class TemplateTextOut(BaseModel):
+    template: str
+    languages: list[str] = Field(description="playback order")
+    messages: dict[str, str] = Field(description="per language, exactly what is spoken")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     mqtt: str
@@ -261,6 +300,9 @@ class TargetPreviewOut(BaseModel):
     streets: list[StreetOut] = Field(description="streets touched, most lanterns first")
     without_street_count: int
     geojson: dict[str, Any] | None = Field(description="FeatureCollection of the lanterns")
+    preview_id: str | None = Field(
+        default=None, description="names this frozen lantern set; send it back with the alert"
+    )
 
 
 class GroupIn(StrictIn):

@@ -30,6 +30,8 @@ class AlertReport:
     commands: list[CommandReport]
     now: datetime
     lanterns: list[DeliveryRow] | None = None
+    # Cancelled or cleared: lanterns whose releases are confirmed, open or never confirmed.
+    released: dict[str, int] | None = None
 
     @property
     def finished(self) -> bool:
@@ -66,7 +68,11 @@ def build_report(
     primary = alert.primary_command_id
     counts = next((c.counts for c in commands if c.id == primary), {})
     rows = alert_store.deliveries(session, primary) if with_lanterns and primary else None
-    return AlertReport(alert, counts, commands, now, rows)
+    released = None
+    if alert.status in ("cancelled", "all_clear"):
+        releases = [c.id for c in commands if c.op == "release"]
+        released = alert_store.lanterns_released(session, releases)
+    return AlertReport(alert, counts, commands, now, rows, released)
 
 
 def aware(value: datetime) -> datetime:

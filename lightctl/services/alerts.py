@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
+from sqlalchemy.exc import IntegrityError
+
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
@@ -18,6 +20,7 @@ from lightctl.services import alert_commands as build
 from lightctl.services.alert_fanout import FanOut
 from lightctl.services.alert_reports import AlertReport, aware, build_report
 from lightctl.services.alert_texts import Announcer
+from lightctl.services.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
@@ -49,6 +52,7 @@ class AlertService:
         on_stored: Callable[[], None] = lambda: None,
         resolver: TargetResolver | None = None,
         sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
+        previews: PreviewBook | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -56,6 +60,8 @@ class AlertService:
         self._on_stored = on_stored
         self._announcer = Announcer(settings, speech, templates or {})
         self._resolver = resolver or TargetResolver(db)
+        self.previews = previews or PreviewBook(db, clock)
+        self.keys = RequestKeys(db, clock)
         # Signs each envelope once, where it is built; the outbox signs what arrives unsigned.
         self._sign = sign or (lambda env: env)
         with db.session() as session:
@@ -64,12 +70,24 @@ class AlertService:
 
     # ---- create -------------------------------------------------------------------------------
 
-    def create(self, spec: AlertSpec, hold: bool = False, *, role: str) -> AlertReport:
+    def create(
+        self,
+        spec: AlertSpec,
+        hold: bool = False,
+        *,
+        role: str,
+        preview_id: str | None = None,
+        request_key: RequestKey | None = None,
+    ) -> AlertReport:
         """Everything that can fail happens before the single commit; nothing half-stored.
 
         ``hold``: store it awaiting a second person's approval, with nothing published.
         ``role``: the caller's role, named in every envelope (lanterns check its ceiling), as in
-        ``update``, ``cancel`` and ``all_clear``."""
+        ``update``, ``cancel`` and ``all_clear``.
+        ``preview_id``: the preview the dispatcher confirmed; refused (``TargetChanged``) unless
+        the target resolves to exactly its lanterns now.
+        ``request_key``: the caller's Idempotency-Key, stored with the alert in one commit;
+        ``KeyTaken`` when a racing request with the same key stored its alert first."""
         now = self._clock()
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
@@ -81,6 +99,8 @@ class AlertService:
             raise InvalidRequest(summarise(problems), problems)
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
+        if preview_id is not None:
+            self.previews.check(preview_id, resolved)
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
@@ -109,10 +129,17 @@ class AlertService:
         )
         if hold:
             alert.status = "awaiting_approval"
-        with self._db.session() as session:
-            alert_store.save_alert(session, alert, commands)
-            if hold:
-                approval_store.hold(session, alert_id)
+        try:
+            with self._db.session() as session:
+                if request_key is not None:
+                    self.keys.claim(session, request_key, alert_id)
+                alert_store.save_alert(session, alert, commands)
+                if hold:
+                    approval_store.hold(session, alert_id)
+        except IntegrityError:
+            if request_key is not None and self.keys.replayed(request_key) is not None:
+                raise KeyTaken() from None
+            raise
         log.info("alert %s stored for %d lanterns (%s)", alert_id, len(resolved), texts.languages)
         self._on_stored()
         return self.get(alert_id)
@@ -345,6 +372,24 @@ class AlertService:
     def recent(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
         with self._db.session() as session:
             alerts = alert_store.list_alerts(session, limit, offset)
+            return [build_report(session, a, self._clock(), False) for a in alerts]
+
+    def texts_of(
+        self, template: str, params: dict[str, str], languages: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The exact words an alert with this template and these details would speak, per
+        language in playback order (the same checks and 422s as ``create``)."""
+        spec = AlertSpec(
+            target=TargetSpec(), messages={}, template=template, params=params, languages=languages
+        )
+        texts = self._announcer.texts(spec)
+        return texts.languages, texts.messages
+
+    def running(self) -> list[AlertReport]:
+        """Every alert one of whose commands has not expired, newest first: the candidates for
+        the running list (the phase decides which are still on the street)."""
+        with self._db.session() as session:
+            alerts = alert_store.alerts_with_live_commands(session, self._clock())
             return [build_report(session, a, self._clock(), False) for a in alerts]
 
     def templates(self) -> list[Template]:

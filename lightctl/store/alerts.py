@@ -148,6 +148,41 @@ def get_alert(session: Session, alert_id: str) -> AlertRow | None:
     return session.get(AlertRow, alert_id)
 
 
+def lanterns_released(session: Session, command_ids: Sequence[str]) -> dict[str, int]:
+    """Per lantern over these release commands: how many have every release confirmed
+    (``confirmed``), one still on its way (``open``), or one never confirmed (``unconfirmed``)."""
+    if not command_ids:
+        return {"confirmed": 0, "open": 0, "unconfirmed": 0}
+    mine = col(DeliveryRow.command_id).in_(list(command_ids))
+    lantern = func.count(func.distinct(DeliveryRow.lantern_id))
+
+    def distinct(*states: str) -> int:
+        query = select(lantern).where(mine)
+        if states:
+            query = query.where(col(DeliveryRow.state).in_(states))
+        return int(session.exec(query).one())
+
+    total = distinct()
+    still = distinct(*OPEN_STATES)
+    never = distinct("failed", "unreachable", "expired", "rejected", "interrupted")
+    # A lantern with one release open and another refused counts as open (it may yet answer).
+    return {"confirmed": max(total - still - never, 0), "open": still, "unconfirmed": never}
+
+
+def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]:
+    """Alerts with a command that has not expired (or awaiting approval), newest first."""
+    live = select(CommandRow.alert_id).where(col(CommandRow.expires_at) > now).distinct()
+    query = (
+        select(AlertRow)
+        .where(
+            col(AlertRow.id).in_(live.scalar_subquery())
+            | (col(AlertRow.status) == "awaiting_approval")
+        )
+        .order_by(col(AlertRow.created_at).desc())
+    )
+    return list(session.exec(query))
+
+
 def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[AlertRow]:
     query = select(AlertRow).order_by(col(AlertRow.created_at).desc()).offset(offset).limit(limit)
     return list(session.exec(query))

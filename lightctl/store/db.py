@@ -21,6 +21,7 @@ from lightctl.store import (  # noqa: F401  (registers tables)
     cap,
     coordination,
     lantern_keys,
+    previews,
     tables,
 )
 

@@ -61,10 +61,10 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body, { signal } = {}) {
-  const init = { method, headers: headers(), signal };
+async function request(method, path, body, { signal, extraHeaders = {} } = {}) {
+  const init = { method, headers: headers(extraHeaders), signal };
   if (body !== undefined) {
-    init.headers = headers({ 'Content-Type': 'application/json' });
+    init.headers = headers({ 'Content-Type': 'application/json', ...extraHeaders });
     init.body = JSON.stringify(body);
   }
   let response;
@@ -93,6 +93,7 @@ export const api = {
   me: () => request('GET', '/auth/me'),
   health: () => request('GET', '/healthz'),
   templates: () => request('GET', '/templates'),
+  consoleSettings: () => request('GET', '/console/settings'),
   streets: () => request('GET', '/streets'),
   streetGeometry: () => request('GET', '/streets/geometry'),
   groups: () => request('GET', '/groups'),
@@ -100,8 +101,12 @@ export const api = {
     request('GET', `/lanterns/live${since ? `?since=${encodeURIComponent(since)}` : ''}`, undefined, opts),
   lantern: (id) => request('GET', `/lanterns/${encodeURIComponent(id)}`),
   preview: (target, opts) => request('POST', '/targets/preview?geojson=false', target, opts),
-  createAlert: (body) => request('POST', '/alerts', body),
+  /** key: the Idempotency-Key naming this one confirmed request (a retry sends the same). */
+  createAlert: (body, key) =>
+    request('POST', '/alerts', body, { extraHeaders: key ? { 'Idempotency-Key': key } : {} }),
+  renderTemplate: (id, body) => request('POST', `/templates/${encodeURIComponent(id)}/render`, body),
   alerts: (limit = 20) => request('GET', `/alerts?limit=${limit}`),
+  runningAlerts: () => request('GET', '/alerts?running=true'),
   alert: (id, withLanterns = false, opts) =>
     request('GET', `/alerts/${encodeURIComponent(id)}?lanterns=${withLanterns}`, undefined, opts),
   alertLanternStates: (id, opts) =>

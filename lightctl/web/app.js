@@ -42,7 +42,7 @@ async function main() {
   const events = new Events();
   dispatcher = new Dispatcher(cmap, events);
   operator = new Operator(cmap);
-  setupTabs(cmap, dispatcher, operator, events);
+  const selectTab = setupTabs(cmap, dispatcher, operator, events);
 
   const fleet = new LiveFleet();
   const data = await loadAll(fleet);
@@ -50,14 +50,18 @@ async function main() {
   cmap.setLive(fleet.lanterns);
   cmap.fitAll();
   dispatcher.init(data);
-  dispatcher.setRoles(me ? me.roles : null);
+  dispatcher.setAccess(me);
   operator.init(me);
   operator.renderFleet(fleet.list());
   dispatcher.history = data.alerts;
+  // Whatever is still on the street is followed again after a reload or on another device.
+  const running = await dispatcher.running.refresh();
   dispatcher.renderHistory(data.alerts);
-  const running = data.alerts.find((a) => a.status === 'sending');
-  if (running) dispatcher.follow(running);
+  // (A warning held for approval waits in its own card; it has not reached the street.)
+  const onStreet = running.find((a) => a.status !== 'awaiting_approval');
+  if (onStreet) dispatcher.follow(onStreet);
   mountFeatures({ cmap, api, t, onLanguageChange, events, dispatcher, operator });
+  land(me, selectTab);
 
   pollLive(fleet, cmap, operator);
   pollHealth();
@@ -75,19 +79,36 @@ async function main() {
   document.body.dataset.ready = 'true';
 }
 
+/**
+ * Everyone lands where they work: whoever may alert on the dispatch form; an operator (who may
+ * not) on the fleet view; anyone else (a viewer) on the running warnings, without a form they
+ * could not use. The capabilities come from the API (GET /auth/me), not from a role list here.
+ */
+function land(me, selectTab) {
+  const caps = me && Array.isArray(me.capabilities) ? me.capabilities : null;
+  if (!caps || caps.includes('alert')) return;
+  if (caps.includes('import') || caps.includes('simulate')) {
+    selectTab($('tab-operate'), false);
+    return;
+  }
+  document.body.classList.add('watch-only');
+  $('running').focus();
+}
+
 async function loadAll(fleet) {
   for (;;) {
     try {
-      const [templates, groups, streets, geometry, , alerts] = await Promise.all([
+      const [templates, groups, streets, geometry, , alerts, settings] = await Promise.all([
         api.templates(),
         api.groups(),
         api.streets(),
         api.streetGeometry(),
         fleet.poll(),
         api.alerts(15),
+        api.consoleSettings().catch(() => ({ city_languages: null })),
       ]);
       $('health').textContent = '';
-      return { templates, groups, streets, geometry, alerts };
+      return { templates, groups, streets, geometry, alerts, cityLanguages: settings.city_languages };
     } catch (error) {
       $('health').textContent = error.status === 0 || error.status >= 500 ? t('health.down') : t('err.generic', { detail: error.message });
       $('health').className = 'health down';
@@ -161,6 +182,7 @@ function setupTabs(cmap, dispatcher, operator, events) {
       select(tabs[(keys[e.key] + tabs.length) % tabs.length], true);
     });
   });
+  return select;
 }
 
 function sleep(ms) {

@@ -14,11 +14,14 @@ export class Composer {
   constructor(picker) {
     this.picker = picker;
     this.templates = [];
+    this.cityLanguages = null; // the city's languages in playback order (GET /console/settings)
     this.form = { template: null, languages: new Set(), params: {}, edited: new Set(), exercise: false };
+    this.languagesEdited = false;
   }
 
-  init({ templates }) {
+  init({ templates, cityLanguages }) {
     this.templates = templates;
+    this.cityLanguages = Array.isArray(cityLanguages) && cityLanguages.length ? cityLanguages : null;
     this._bind();
   }
 
@@ -30,6 +33,7 @@ export class Composer {
       if (e.target.type !== 'checkbox') return;
       if (e.target.checked) this.form.languages.add(e.target.value);
       else this.form.languages.delete(e.target.value);
+      this.languagesEdited = true; // the dispatcher's choice stays when the hazard changes
       $('err-languages').textContent = '';
     });
     $('params').addEventListener('input', (e) => {
@@ -64,14 +68,24 @@ export class Composer {
     const tpl = this.templates.find((x) => x.id === id);
     if (!tpl) return;
     this.form.template = id;
-    this.form.languages = new Set(tpl.default_languages);
+    // One list per city, not per hazard: the city's languages the template speaks (or the
+    // dispatcher's own choice, once made), the template's defaults only without a city list.
+    const wanted = this.languagesEdited ? [...this.form.languages] : this.cityLanguages || tpl.default_languages;
+    const spoken = wanted.filter((code) => tpl.languages.includes(code));
+    this.form.languages = new Set(spoken.length ? spoken : tpl.default_languages);
     $('err-template').textContent = '';
     // The radios already show the choice; re-rendering them would lose the keyboard focus.
     this._renderText();
   }
 
+  /** The hazards to choose from: an all-clear is no hazard (it is an action on a running
+   * warning, or the separate "all-clear for an area" card). */
+  hazards() {
+    return this.templates.filter((tpl) => tpl.signal !== 'all_clear');
+  }
+
   _renderTemplates() {
-    $('templates').innerHTML = this.templates
+    $('templates').innerHTML = this.hazards()
       .map((tpl) => {
         const checked = tpl.id === this.form.template ? ' checked' : '';
         const color = SEVERITY_COLORS[tpl.severity] || '#334155';
@@ -160,9 +174,13 @@ export class Composer {
     document.body.classList.toggle('exercise-mode', exercise);
   }
 
+  /** The chosen languages in playback order: the city's order first, then the template's. */
   orderedLanguages() {
     const tpl = this.template();
-    return tpl ? tpl.languages.filter((code) => this.form.languages.has(code)) : [];
+    if (!tpl) return [];
+    const city = this.cityLanguages || [];
+    const rank = (code) => (city.includes(code) ? city.indexOf(code) : city.length + tpl.languages.indexOf(code));
+    return tpl.languages.filter((code) => this.form.languages.has(code)).sort((a, b) => rank(a) - rank(b));
   }
 
   params() {

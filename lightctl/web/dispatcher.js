@@ -11,11 +11,25 @@ import { ConfirmDialog } from './confirm.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { Follower } from './follow.js';
 import { onLanguageChange, t } from './i18n.js';
+import { RunningList } from './running.js';
 import { TargetPicker } from './target.js';
 
 export { explainApiError, explainTarget } from './explain.js';
 
 const $ = (id) => document.getElementById(id);
+
+// After a send, the form's send button rests this long: the rest of a double click or a held
+// Enter on "Send now" lands on it, and must not open a second confirmation.
+const RESEND_REST_MS = 1200;
+// A request that got no answer (network lost) is retried this often with the same
+// Idempotency-Key: the server answers the alert the first try made, never a second one.
+const NETWORK_RETRIES_MS = [500, 1500, 3000];
+
+/** A fresh Idempotency-Key for one confirmed request. */
+function newKey() {
+  if (window.crypto?.randomUUID) return `console-${window.crypto.randomUUID()}`;
+  return `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
 
 export class Dispatcher {
   /** events: the console's Events hub (extend.js); 'preview' and 'follow' are emitted on it. */
@@ -32,9 +46,15 @@ export class Dispatcher {
     });
     this.composer = new Composer(this.picker);
     this.confirm = new ConfirmDialog({
-      onSend: () => this.send(),
-      onBack: () => $('btn-send').focus(),
+      onSend: (draft) => this.send(draft),
+      onBack: () => {
+        this.picker.locked = false;
+        $('btn-send').focus();
+      },
     });
+    this.sending = false;
+    this.restUntil = 0;
+    this.unanswered = null; // a confirmed draft whose POST got no answer: resent with its key
     const templateTitle = (id) => this.composer.templateTitle(id);
     const refresh = () => this.refreshHistory();
     this.follower = new Follower({
@@ -49,6 +69,12 @@ export class Dispatcher {
         this.renderHistory(this.history || []);
         this.events?.emit('follow', { alert });
       },
+    });
+    this.running = new RunningList({
+      follower: this.follower,
+      templateTitle,
+      canAlert: () => this.canAlert,
+      refresh,
     });
     this.approvals = new Approvals({
       follower: this.follower,
@@ -73,6 +99,19 @@ export class Dispatcher {
     this.confirm.init();
     this.follower.init();
     this.approvals.init();
+    this.running.init();
+    // A key held down repeats: only its first press acts on a button (never a second send).
+    document.addEventListener(
+      'keydown',
+      (e) => {
+        if (e.repeat && (e.key === 'Enter' || e.key === ' ') && e.target.closest?.('button, form')) {
+          e.preventDefault();
+          e.stopPropagation();
+        }
+      },
+      true
+    );
+    $('btn-area-allclear').addEventListener('click', () => this.submitAreaAllClear());
     $('alert-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this.submit();
@@ -120,7 +159,32 @@ export class Dispatcher {
     return first;
   }
 
+  /** The form's send button: check, then open the one confirmation with a frozen draft. */
   async submit() {
+    if (this.sending || this.confirm.isOpen || this.opening || performance.now() < this.restUntil) return;
+    this.opening = true;
+    try {
+      await this._openConfirm(null);
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  /** The all-clear for the area chosen in step 2, as its own alert (for a warning that came
+   * from elsewhere): the same one confirmation, with the all-clear template. */
+  async submitAreaAllClear() {
+    const tpl = this.composer.templates.find((x) => x.signal === 'all_clear');
+    $('area-allclear-error').textContent = '';
+    if (!tpl) return;
+    this.composer.chooseTemplate(tpl.id);
+    this.composer.renderParams();
+    await this.submit();
+    if (!this.confirm.isOpen && $('form-error').textContent) {
+      $('area-allclear-error').textContent = $('form-error').textContent;
+    }
+  }
+
+  async _openConfirm(changed) {
     const first = this._check();
     if (first) {
       $('form-error').textContent = t('err.fixAbove');
@@ -133,36 +197,101 @@ export class Dispatcher {
       $('street-input').focus();
       return;
     }
-    this.confirm.open({
-      title: this.composer.templateTitle(this.composer.form.template),
-      preview: this.picker.preview,
-      languages: this.composer.orderedLanguages(),
-      params: Object.entries(this.composer.params()).map(([k, v]) => [this.composer.paramLabel(k), v]),
-      exercise: this.composer.form.exercise,
-    });
+    const preview = this.picker.preview;
+    if (!preview || !this.picker.previewTarget) {
+      $('form-error').textContent = t('err.fixTarget');
+      return;
+    }
+    const template = this.composer.form.template;
+    const params = this.composer.params();
+    const languages = this.composer.orderedLanguages();
+    let texts;
+    try {
+      // The exact words, rendered by the server as the alert will be: what is read is sent.
+      texts = await api.renderTemplate(template, { params, languages });
+    } catch (error) {
+      this._showSendError(error);
+      return;
+    }
+    // Frozen here: the target the preview resolved and its preview_id, the words just shown.
+    const body = JSON.parse(
+      JSON.stringify({
+        target: this.picker.previewTarget,
+        template,
+        params,
+        languages: texts.languages,
+        exercise: this.composer.form.exercise,
+        preview_id: preview.preview_id,
+      })
+    );
+    // The same request again after a lost answer keeps its key: the server never sends twice.
+    const same = this.unanswered && JSON.stringify(this.unanswered.body) === JSON.stringify(body);
+    const draft = {
+      body,
+      key: same ? this.unanswered.key : newKey(),
+      title: this.composer.templateTitle(template),
+      preview,
+      texts,
+      params: Object.entries(params).map(([k, v]) => [this.composer.paramLabel(k), v]),
+      exercise: body.exercise,
+      changed,
+    };
+    this.picker.locked = true; // the map shows the confirmed set; clicks change nothing now
+    this.cmap.setPreview(preview.lantern_ids);
+    this.cmap.showLanterns(preview.lantern_ids);
+    this.confirm.open(draft);
   }
 
-  async send() {
-    const body = {
-      target: this.picker.target(),
-      template: this.composer.form.template,
-      params: this.composer.params(),
-      languages: this.composer.orderedLanguages(),
-      exercise: this.composer.form.exercise,
-    };
+  /** Send one confirmed draft, exactly as confirmed. */
+  async send(draft) {
+    if (this.sending) return;
+    this.sending = true;
     const button = $('btn-send');
     button.disabled = true;
     button.textContent = t('send.sending');
+    $('form-error').textContent = '';
+    let reopen = null;
     try {
-      const alert = await api.createAlert(body);
-      this.sent.set(alert.id, this._snapshot());
+      const alert = await this._post(draft);
+      this.unanswered = null;
+      const { target, template, languages, params } = draft.body;
+      this.sent.set(alert.id, { target, template, languages, params });
       this.follower.follow(alert, true);
       this.refreshHistory();
     } catch (error) {
-      this._showSendError(error);
+      if (error.status === 0) {
+        this.unanswered = draft;
+        $('form-error').textContent = t('err.sendUnanswered');
+      } else if (error.code === 'target_changed') {
+        this.unanswered = null;
+        reopen = describeChange(error.problem);
+        $('err-target').textContent = reopen;
+      } else {
+        this.unanswered = null;
+        this._showSendError(error);
+      }
     } finally {
+      this.sending = false;
+      this.restUntil = performance.now() + RESEND_REST_MS;
+      this.picker.locked = false;
       button.disabled = this.canAlert === false;
       this.composer.renderSend();
+    }
+    if (reopen) {
+      // The set changed under the dispatcher: show the new one and ask again.
+      await this.picker.refreshPreview();
+      await this._openConfirm(reopen);
+    }
+  }
+
+  async _post(draft) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await api.createAlert(draft.body, draft.key);
+      } catch (error) {
+        if (error.status !== 0 || attempt >= NETWORK_RETRIES_MS.length) throw error;
+        await new Promise((resolve) => setTimeout(resolve, NETWORK_RETRIES_MS[attempt]));
+      }
     }
   }
 
@@ -194,10 +323,12 @@ export class Dispatcher {
     (focus || $('btn-send')).focus();
   }
 
-  /** Roles without the right to alert (viewer, operator, city app) watch but cannot send. */
-  setRoles(roles) {
-    const may = !roles || roles.some((r) => ['admin', 'dispatcher', 'feed'].includes(r));
-    this.approvals.canApprove = !roles || roles.some((r) => ['admin', 'dispatcher'].includes(r));
+  /** Whoever may not alert (viewer, operator, city app) watches but cannot send; what the caller
+   * may do comes from the API (me.capabilities, from its permissions table). */
+  setAccess(me) {
+    const caps = me && Array.isArray(me.capabilities) ? me.capabilities : null;
+    const may = !caps || caps.includes('alert');
+    this.approvals.canApprove = !caps || caps.includes('approve');
     this.canAlert = may;
     $('btn-send').disabled = !may;
     $('form-error').textContent = may ? '' : t('err.noAlertRole');
@@ -205,7 +336,7 @@ export class Dispatcher {
 
   async refreshHistory() {
     try {
-      this.history = await api.alerts(15);
+      [this.history] = await Promise.all([api.alerts(15), this.running.refresh()]);
       this.renderHistory(this.history);
     } catch {
       // keep the list shown; the next refresh tries again
@@ -215,5 +346,22 @@ export class Dispatcher {
   renderHistory(list) {
     this.approvals.render(list);
     this.follower.renderHistory(list);
+    if (this.running.loaded) this.running.render();
   }
+}
+
+/** A 409 target_changed in the dispatcher's words: counts, and what changed on which street. */
+export function describeChange(problem) {
+  const streets = (problem.streets || []).map((s) => {
+    const parts = [];
+    if (s.added) parts.push(`+${s.added}`);
+    if (s.removed) parts.push(`−${s.removed}`);
+    return `${s.name || t('preview.noStreetName')} ${parts.join(' ')}`;
+  });
+  if (problem.confirmed_count == null) return t('err.previewUnknown', { now: problem.lantern_count });
+  return t('err.targetChanged', {
+    confirmed: problem.confirmed_count,
+    now: problem.lantern_count,
+    changes: streets.join(', ') || '–',
+  });
 }

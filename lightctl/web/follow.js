@@ -3,7 +3,7 @@
 
 import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
-import { describeTarget, formatTime, sleep } from './format.js';
+import { describePhase, describeTarget, formatTime, releaseProgress, sleep } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml } from './map.js';
 
@@ -13,6 +13,9 @@ const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while
 const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
+// Delivery states a dispatcher must see named: the lantern did not take the warning.
+const PROBLEM_STATES = new Set(['failed', 'rejected', 'unreachable', 'expired']);
+const PROBLEMS_LISTED = 50;
 
 export class Follower {
   /** ctx: {cmap, templateTitle(id), snapshot(), sent: Map, canAlert(), canApprove(),
@@ -31,6 +34,10 @@ export class Follower {
     $('btn-cancel').addEventListener('click', () => this.act('cancel'));
     $('btn-allclear').addEventListener('click', () => this.act('allclear'));
     $('btn-close-live').addEventListener('click', () => this.unfollow());
+    $('live-problem-list').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-lantern]');
+      if (button) this.cmap.setFocus(button.dataset.lantern);
+    });
     $('alert-list').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-follow]');
       if (button) this.followId(button.dataset.follow);
@@ -84,7 +91,7 @@ export class Follower {
           perLantern = true;
           for (const d of alert.lanterns) {
             this.deliveries.set(d.lantern, d.state);
-            if (d.reason && (d.state === 'failed' || d.state === 'rejected')) this.deliveryReasons[d.lantern] = d.reason;
+            if (d.reason && PROBLEM_STATES.has(d.state)) this.deliveryReasons[d.lantern] = d.reason;
           }
           this._showDeliveries(id);
         } else {
@@ -117,7 +124,7 @@ export class Follower {
         this.alert = await api.alert(id, false, { signal: controller.signal });
         this.renderLive();
         await this._loadDeliveries();
-        if (this.alert.status !== 'sending') return;
+        if (this.alert.status !== 'sending' && this.alert.phase !== 'ending') return;
       } catch (error) {
         if (error.name === 'AbortError') return;
       }
@@ -178,13 +185,29 @@ export class Follower {
       unreachable: sum('unreachable', 'expired'),
     };
     for (const [k, v] of Object.entries(shown)) $(`count-${k}`).textContent = v;
-    const finished = total - sum('held', 'planned', 'published', 'received', 'playing');
-    $('live-bar').style.width = total ? `${(100 * finished) / total}%` : '0%';
+    // Failed and unreachable lanterns in red: a warning that missed someone never looks green.
+    $('count-failed').parentElement.classList.toggle('bad', shown.failed > 0);
+    $('count-unreachable').parentElement.classList.toggle('bad', shown.unreachable > 0);
+    const ending = a.phase === 'ending';
+    const release = releaseProgress(a);
+    // While a cancelled warning ends, the bar is the releases the lanterns confirmed.
+    const finished = ending && release.total
+      ? release.done
+      : total - sum('held', 'planned', 'published', 'received', 'playing');
+    const of = ending && release.total ? release.total : total;
+    $('live-bar').style.width = of ? `${(100 * finished) / of}%` : '0%';
+    $('live-bar').classList.toggle('ending', ending);
+    $('live-release').hidden = !release.total || a.status === 'sending' || a.status === 'completed';
+    $('live-release').textContent = t('live.released', { done: release.done, total: release.total });
+    const phase = $('live-phase');
+    phase.textContent = describePhase(a);
+    phase.className = `badge phase phase-${a.phase}`;
+    this._renderProblems();
     $('live').classList.toggle('exercise', a.exercise);
     $('live-exercise').hidden = !a.exercise;
     const status = $('live-status');
     status.textContent = t(`status.${a.status}`);
-    status.className = `badge status-${a.status}`;
+    status.className = `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`;
     $('live-summary').textContent = [
       this.ctx.templateTitle(a.template),
       describeTarget(a.target),
@@ -207,9 +230,22 @@ export class Follower {
     this._announce(a, shown, total);
   }
 
+  _renderProblems() {
+    const problems = [...(this.deliveries || new Map()).entries()].filter(([, state]) => PROBLEM_STATES.has(state));
+    $('live-problems').hidden = problems.length === 0;
+    const items = problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => {
+      const reason = this.deliveryReasons?.[id];
+      const label = `${t(`state.${state}`)}${reason ? `: ${reason}` : ''}`;
+      return `<li data-problem="${escapeHtml(id)}"><button type="button" data-lantern="${escapeHtml(id)}">${escapeHtml(id)}</button> – ${escapeHtml(label)}</li>`;
+    });
+    if (problems.length > PROBLEMS_LISTED) items.push(`<li>${escapeHtml(t('preview.more', { n: problems.length - PROBLEMS_LISTED }))}</li>`);
+    $('live-problem-list').innerHTML = items.join('');
+  }
+
   _announce(a, shown, total) {
     const now = Date.now();
-    const key = `${a.id}|${a.status}`;
+    // Said at once when the status, the phase or the totals change; otherwise every few seconds.
+    const key = `${a.id}|${a.status}|${a.phase}|${shown.done === total}|${shown.failed + shown.unreachable}`;
     if (key === this.announcedKey && now - this.lastAnnounce < ANNOUNCE_EVERY_MS) return;
     this.announcedKey = key;
     this.lastAnnounce = now;

@@ -27,6 +27,51 @@ export function formatTime(iso) {
   });
 }
 
+/** A time of day, hours and minutes, as the console's language writes it ("08:32"). */
+export function formatClock(iso) {
+  if (!iso) return '';
+  return new Date(iso).toLocaleTimeString(getLang() === 'de' ? 'de-CH' : 'en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+  });
+}
+
+const DELIVERED = ['done', 'applied'];
+
+/** How many lanterns confirmed the warning's release, of how many. */
+export function releaseProgress(alert) {
+  const l = alert.released;
+  if (l) return { done: l.confirmed, total: l.confirmed + l.open + l.unconfirmed };
+  const r = alert.releases || {};
+  const total = Object.values(r).reduce((n, v) => n + v, 0);
+  const done = DELIVERED.reduce((n, k) => n + (r[k] || 0), 0);
+  return { done, total };
+}
+
+/** Where the warning stands on the street, in one line: "light and pictogram on until 08:32". */
+export function describePhase(alert) {
+  const time = formatClock(alert.holding_until);
+  const holding = alert.holding || [];
+  switch (alert.phase) {
+    case 'holding':
+      if (holding.includes('light') || holding.includes('projection') || holding.includes('path')) {
+        return t('phase.holdingLight', { time });
+      }
+      return t('phase.holdingOpen', { time });
+    case 'ending': {
+      const { done, total } = releaseProgress(alert);
+      if (total && done < total && !time) return t('phase.ending', { done, total });
+      if (total && done < total) return t('phase.endingUntil', { done, total, time });
+      return t('phase.endingPlaying');
+    }
+    case undefined:
+    case null:
+      return '';
+    default:
+      return t(`phase.${alert.phase}`);
+  }
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

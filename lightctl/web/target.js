@@ -19,7 +19,9 @@ export class TargetPicker {
     this.groups = [];
     this.form = { streets: [], groups: [], area: null, circle: null, repair: false, confirmLarge: false };
     this.preview = null;
+    this.previewTarget = null; // the Target exactly as the shown preview resolved it
     this.previewError = null;
+    this.locked = false; // while a confirmed warning is being sent, map clicks change nothing
     this.previewSeq = 0;
     this.previewPending = null;
     this.draw = new DrawTool(consoleMap, {
@@ -67,6 +69,17 @@ export class TargetPicker {
       this.form.area = null;
       this._startDraw('polygon');
     });
+    $('street-fixes').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-street]');
+      if (!button) return;
+      const { street, use } = button.dataset;
+      const at = this.form.streets.indexOf(street);
+      if (at < 0) return;
+      if (use && !this.form.streets.some((s) => streetKey(s) === streetKey(use))) this.form.streets.splice(at, 1, use);
+      else this.form.streets.splice(at, 1);
+      this.changed();
+      $('street-input').focus();
+    });
     $('target-chips').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-remove]');
       if (!button) return;
@@ -91,6 +104,7 @@ export class TargetPicker {
 
   /** A click on a named street on the map: add it, or remove it when it is already chosen. */
   toggleStreet(name) {
+    if (this.locked) return;
     const key = streetKey(name);
     const at = this.form.streets.findIndex((s) => streetKey(s) === key);
     if (at >= 0) this.form.streets.splice(at, 1);
@@ -206,6 +220,12 @@ export class TargetPicker {
     return Boolean(this.previewError && this.previewError.errors.some((e) => (e.loc || []).includes('area')));
   }
 
+  /** Preview the target again now (a refusal said it changed); resolves when it is shown. */
+  async refreshPreview() {
+    this.schedulePreview();
+    await this.previewPending;
+  }
+
   schedulePreview() {
     clearTimeout(this.previewTimer);
     this.previewSeq += 1;
@@ -220,6 +240,7 @@ export class TargetPicker {
     this.previewAbort?.abort();
     if (!target) {
       this.preview = null;
+      this.previewTarget = null;
       this.previewError = null;
       this._previewDone();
       return;
@@ -230,10 +251,12 @@ export class TargetPicker {
       const preview = await api.preview(target, { signal: this.previewAbort.signal });
       if (seq !== this.previewSeq) return;
       this.preview = preview;
+      this.previewTarget = JSON.parse(JSON.stringify(target));
       this.previewError = null;
     } catch (error) {
       if (error.name === 'AbortError' || seq !== this.previewSeq) return;
       this.preview = null;
+      this.previewTarget = null;
       this.previewError = error;
     }
     this._previewDone();
@@ -247,7 +270,47 @@ export class TargetPicker {
     this.onPreview(this.preview);
   }
 
+  /** Streets the last preview refused as reaching no lantern: [{street, suggestions}]. */
+  _unknownStreets() {
+    if (!this.previewError || this.previewError.status !== 422) return [];
+    return this.previewError.errors
+      .filter((e) => (e.loc || [])[0] === 'streets' && /no lantern stands/i.test(e.msg || ''))
+      .map((e) => ({ street: this.form.streets[e.loc[1]] ?? e.value, suggestions: e.suggestions || [] }))
+      .filter((u) => u.street != null);
+  }
+
+  /** One click per correction, and what the rest of the target reaches meanwhile: a typo
+   * never hides that the valid streets are fine. */
+  async _renderStreetFixes() {
+    const unknown = this._unknownStreets();
+    $('street-fixes').hidden = unknown.length === 0;
+    $('street-fixes').innerHTML = unknown
+      .map(({ street, suggestions }) => [
+        ...suggestions.slice(0, 3).map(
+          (name) => `<button type="button" data-street="${escapeHtml(street)}" data-use="${escapeHtml(name)}">${escapeHtml(t('target.useSuggestion', { name, typo: street }))}</button>`
+        ),
+        `<button type="button" class="quiet" data-street="${escapeHtml(street)}">${escapeHtml(t('target.dropStreet', { name: street }))}</button>`,
+      ].join(''))
+      .join('');
+    $('street-rest').textContent = '';
+    const target = this.target();
+    if (!unknown.length || !target) return;
+    const bad = new Set(unknown.map((u) => u.street));
+    const rest = { ...target, streets: (target.streets || []).filter((s) => !bad.has(s)) };
+    if (!rest.streets.length) delete rest.streets;
+    if (!['streets', 'groups', 'area', 'circle'].some((k) => rest[k])) return;
+    const seq = this.previewSeq;
+    try {
+      const p = await api.preview(rest);
+      if (seq !== this.previewSeq) return;
+      $('street-rest').textContent = t('target.restReaches', { n: p.lantern_count, names: [...bad].join(', ') });
+    } catch {
+      // the rest has problems of its own: the error above names them
+    }
+  }
+
   _renderPreview() {
+    this._renderStreetFixes();
     const p = this.preview;
     $('preview-grid').hidden = !p;
     $('preview-empty').hidden = Boolean(p);

@@ -42,7 +42,7 @@ def test_warn_a_street_and_cancel(
     page.click(f"label[for=tpl-{fire['id']}]")
     assert page.is_checked(f"#tpl-{fire['id']}")
     checked = page.eval_on_selector_all("#languages input:checked", "els => els.map(e => e.value)")
-    assert checked == [c for c in fire["languages"] if c in fire["default_languages"]]
+    assert checked == ["de", "en"]  # the city's languages (setting city_languages), any hazard
     shots.take(page, "hazard")
 
     # 2. the street, clicked on the map; the preview matches the API's for that street
@@ -98,7 +98,7 @@ def test_warn_a_street_and_cancel(
     wait_text(page, "#count-playing", "0", 20_000)
     assert service.http.get(f"/alerts/{second}").json()["status"] == "cancelled"
     assert page.is_disabled("#btn-cancel")
-    page.locator(".alert-row.exercise", has_text="cancelled").wait_for()
+    page.locator("#alert-list .alert-row.exercise", has_text="cancelled").wait_for()
     shots.take(page, "cancelled")
 
 
@@ -224,6 +224,10 @@ def test_operator_view_language_keyboard_and_tablet(
     page = open_console("operator,viewer")
     total = len(fleet.lantern_ids)
 
+    # An operator lands where they work: the fleet view (capabilities from GET /auth/me).
+    assert page.get_attribute("#tab-operate", "aria-selected") == "true"
+    assert page.locator("#view-operate").is_visible()
+    page.click("#tab-dispatch")
     # An operator may not alert: the send button says so instead of failing later.
     assert page.is_disabled("#btn-send")
     assert "role" in text(page, "#form-error")

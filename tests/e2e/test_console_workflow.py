@@ -25,7 +25,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, bu
 
 # The steps in the order a keyboard user meets them.
 TAB_ORDER = [
-    "tpl-all_clear",
+    "tpl-evacuation",
     "tool-polygon",
     "tool-circle",
     "street-input",
@@ -33,7 +33,7 @@ TAB_ORDER = [
     "group-select",
     "group-add",
     "lang-de",
-    "lang-ar",
+    "lang-tr",
     "exercise",
     "btn-send",
 ]
@@ -66,7 +66,6 @@ def test_group_warned_by_keyboard_then_updated_and_all_clear(
     expected = service.http.post("/targets/preview", json={"groups": ["e2e-school"]}).json()
     n = expected["lantern_count"]
     assert n == len(members)
-    fire = next(t for t in service.http.get("/templates").json() if t["id"] == "fire_smoke")
     page = open_console("dispatcher")
     assert page.evaluate(UNLABELLED) == []
 
@@ -75,14 +74,14 @@ def test_group_warned_by_keyboard_then_updated_and_all_clear(
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip"
     page.keyboard.press("Enter")
-    _tab_to(page, "tpl-all_clear", visited)
+    _tab_to(page, "tpl-evacuation", visited)
     for _ in range(10):
         if page.is_checked("#tpl-fire_smoke"):
             break
         page.keyboard.press("ArrowDown")
     assert page.evaluate("() => document.activeElement.id") == "tpl-fire_smoke"
     checked = page.eval_on_selector_all("#languages input:checked", "els => els.map(e => e.value)")
-    assert checked == [c for c in fire["languages"] if c in fire["default_languages"]]
+    assert checked == ["de", "en"]  # the city's languages (setting city_languages), any hazard
 
     # The group (the only one, already selected) is added with Enter; the preview follows.
     _tab_to(page, "group-select", visited)
@@ -93,10 +92,10 @@ def test_group_warned_by_keyboard_then_updated_and_all_clear(
     wait_text(page, "#preview-count", str(n), 10_000)
     assert text(page, "#preview-offline") == str(expected["offline_count"])
 
-    # A preselected language is left out with the space bar: languages stay changeable.
-    _tab_to(page, "lang-ar", visited)
+    # A language beyond the city's is added with the space bar: languages stay changeable.
+    _tab_to(page, "lang-tr", visited)
     page.keyboard.press("Space")
-    assert not page.is_checked("#lang-ar")
+    assert page.is_checked("#lang-tr")
     _tab_to(page, "btn-send", visited)
     assert _in_order(visited, TAB_ORDER), visited
     shots.take(page, "keyboard-group")

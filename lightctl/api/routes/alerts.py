@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from lightctl.api.auth import GuardDep, PrincipalDep, issuing_role, require_priority
@@ -26,8 +26,10 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
+from lightctl.services.alert_phase import street_state
 from lightctl.services.alert_reports import AlertReport, aware
 from lightctl.services.alerts import AlertService
+from lightctl.services.previews import KeyTaken, RequestKey
 from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -39,6 +41,19 @@ BreakGlass = Annotated[
         max_length=500,
         description="life safety (priority 1-2) only: send at once without the second "
         "person's approval the four-eyes rule asks for; say why (recorded)",
+    ),
+]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="names this request: a retry with the same key and body answers the alert "
+        "the first try made (200) instead of sending a second one; the same key with another "
+        "body is refused (422)",
     ),
 ]
 
@@ -64,6 +79,7 @@ def to_out(report: AlertReport) -> AlertOut:
     lanterns = None
     if report.lanterns is not None:
         lanterns = [delivery_out(d) for d in report.lanterns]
+    street = street_state(report)
     return AlertOut(
         id=a.id,
         status=report.status,
@@ -88,6 +104,12 @@ def to_out(report: AlertReport) -> AlertOut:
             for c in report.commands
         ],
         lanterns=lanterns,
+        phase=street.phase,
+        running=street.running,
+        holding_until=street.until,
+        holding=list(street.holding),
+        releases=street.releases,
+        released=report.released,
     )
 
 
@@ -104,10 +126,23 @@ def create_alert(
     alerts: AlertsDep,
     principal: PrincipalDep,
     guard: GuardDep,
+    response: Response,
     break_glass: BreakGlass = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> AlertOut:
     """Send a warning: stored with one delivery row per lantern, then published (or held for a
-    second person's approval when the four-eyes rule covers the caller's role)."""
+    second person's approval when the four-eyes rule covers the caller's role).
+
+    With ``preview_id`` it is refused (409 ``target_changed``, naming the lanterns and streets
+    that changed) unless the target reaches exactly the confirmed lanterns; with an
+    ``Idempotency-Key`` a retried request answers the alert already made (200)."""
+    request_key = None
+    if idempotency_key is not None:
+        request = {"body": body.model_dump(mode="json"), "break_glass": break_glass}
+        request_key = RequestKey.of(principal.subject, idempotency_key, request)
+        replay = _replay(alerts, request_key, principal, response)
+        if replay is not None:
+            return replay
     # Without a priority, a caller sends at their own ceiling (a CAP feed at 2, a dispatcher at 1).
     priority = body.priority
     if "priority" not in body.model_fields_set and principal.ceiling is not None:
@@ -134,13 +169,33 @@ def create_alert(
         projection=body.projection,
     )
     hold = four_eyes and break_glass is None
-    report = alerts.create(spec, hold=hold, role=role)
+    try:
+        report = alerts.create(
+            spec, hold=hold, role=role, preview_id=body.preview_id, request_key=request_key
+        )
+    except KeyTaken:  # a racing retry of the same request stored it first
+        replay = _replay(alerts, request_key, principal, response) if request_key else None
+        if replay is None:
+            raise
+        return replay
     if hold:
         guard.approvals.requested(report.alert.id, principal)
     elif four_eyes and break_glass is not None:
         guard.approvals.bypassed(report.alert.id, principal, break_glass)
         _record_break_glass(guard, principal, report.alert.id, break_glass, priority, ())
     return to_out(report)
+
+
+def _replay(
+    alerts: AlertService, key: RequestKey, principal: Principal, response: Response
+) -> AlertOut | None:
+    """The alert a request with this Idempotency-Key already made (200), else None."""
+    alert_id = alerts.keys.replayed(key)
+    if alert_id is None:
+        return None
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"
+    return to_out(_within_ceiling(alerts, alert_id, principal))
 
 
 def _life_safety_only(break_glass: str | None, priority: int) -> None:
@@ -275,7 +330,16 @@ def list_alerts(
     alerts: AlertsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    running: Annotated[
+        bool,
+        Query(
+            description="only, and every one of, the warnings still on the street (a command "
+            "not expired or not yet released), however old; limit and offset then do not apply"
+        ),
+    ] = False,
 ) -> list[AlertOut]:
+    if running:
+        return [to_out(r) for r in alerts.running() if street_state(r).running]
     return [to_out(r) for r in alerts.recent(limit, offset)]
 
 
@@ -292,7 +356,8 @@ def get_alert(
 async def alert_events(
     alert_id: str, alerts: AlertsDep, runtime: RuntimeDep, request: Request
 ) -> StreamingResponse:
-    """Server-sent events until the alert completes: a ``progress`` event with the counts and,
+    """Server-sent events until the alert completes (a cancelled or cleared one: until every
+    lantern confirmed the release): a ``progress`` event with the counts and,
     in ``lanterns``, every lantern whose delivery changed since the previous event (all of them
     in the first)."""
     first = await asyncio.to_thread(alerts.get, alert_id)
@@ -313,7 +378,9 @@ async def alert_events(
                 since = max(r.updated_at for r in rows) - STREAM_OVERLAP
             out = to_out(report).model_copy(update={"lanterns": [delivery_out(r) for r in fresh]})
             yield f"event: progress\ndata: {out.model_dump_json()}\n\n".encode()
-            if report.finished or await request.is_disconnected():
+            # A cancelled or cleared warning streams on until every release is confirmed.
+            over = report.finished and street_state(report).phase != "ending"
+            if over or await request.is_disconnected():
                 return
             if events is None:
                 await asyncio.sleep(1.0)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from lightctl.api.auth import GuardDep, PrincipalDep, client_address
 from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
+from lightctl.api.capabilities import capabilities_of
 from lightctl.domain.roles import Principal, ceiling_of, parse_roles
 from lightctl.errors import Unauthorized
 
@@ -64,4 +65,5 @@ def me(principal: PrincipalDep) -> MeOut:
         ceiling=principal.ceiling,
         groups=sorted(principal.groups),
         user=principal.user,
+        capabilities=capabilities_of(principal),
     )

@@ -13,7 +13,12 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from lightctl.api.deps import AlertsDep, RuntimeDep
 from lightctl.api.live_feed import COORD_DECIMALS, LiveFeed, LiveRow
-from lightctl.api.schemas import AlertLanternStatesOut, LiveFeedOut, StreetGeometryOut
+from lightctl.api.schemas import (
+    AlertLanternStatesOut,
+    ConsoleSettingsOut,
+    LiveFeedOut,
+    StreetGeometryOut,
+)
 from lightctl.protocol import LanternState
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
@@ -78,6 +83,12 @@ def install(app: FastAPI) -> None:
     """The map's caches live as long as the app: made once here, not on a first request."""
     app.state.street_geometry = StreetGeometryCache()
     app.state.live_feed = LiveFeed()
+
+
+@router.get("/console/settings", response_model=ConsoleSettingsOut)
+def console_settings(runtime: RuntimeDep) -> ConsoleSettingsOut:
+    """What the console starts from: the city's languages in playback order."""
+    return ConsoleSettingsOut(city_languages=list(runtime.settings.city_languages))
 
 
 def _street_cache(request: Request) -> StreetGeometryCache:

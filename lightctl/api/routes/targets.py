@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from lightctl.api.deps import TargetsDep
+from lightctl.api.deps import RuntimeDep, TargetsDep
 from lightctl.api.schemas import StreetOut, TargetIn, TargetPreviewOut
 
 router = APIRouter(tags=["targets"])
@@ -16,10 +16,13 @@ router = APIRouter(tags=["targets"])
 def preview_target(
     body: TargetIn,
     targets: TargetsDep,
+    runtime: RuntimeDep,
     geojson: Annotated[bool, Query(description="include the GeoJSON FeatureCollection")] = True,
 ) -> TargetPreviewOut:
-    """Resolve a Target as an alert would (same refusals), and store nothing."""
+    """Resolve a Target as an alert would (same refusals); the answer's ``preview_id`` names
+    the frozen set (kept two hours), for the alert to send back."""
     preview = targets.preview(body.to_spec(), with_features=geojson)
+    preview_id = runtime.previews.remember(preview.lantern_ids, preview.streets)
     return TargetPreviewOut(
         lantern_count=len(preview.lantern_ids),
         lantern_ids=list(preview.lantern_ids),
@@ -29,4 +32,5 @@ def preview_target(
         streets=[StreetOut(name=n, lantern_count=c) for n, c in preview.streets],
         without_street_count=preview.without_street,
         geojson=preview.features,
+        preview_id=preview_id,
     )

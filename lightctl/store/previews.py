@@ -1,0 +1,93 @@
+"""Frozen lantern sets a dispatcher previewed, and the Idempotency-Keys of alert requests.
+
+Both are rows in the shared database, so any replica can check a preview another replica made
+and answer a retried request that first reached another replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from lightctl.store.tables import LanternRow
+
+
+class TargetPreviewRow(SQLModel, table=True):
+    """One frozen lantern set, named by the digest of its sorted ids (``preview_id``)."""
+
+    __tablename__ = "target_preview"
+
+    id: str = Field(primary_key=True, max_length=64)
+    lantern_ids_json: str  # ["id", ...] sorted
+    lantern_count: int
+    streets_json: str  # [["Talstrasse", 50], ...] as the preview showed them
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """An alert request's Idempotency-Key: its caller, what was asked and the alert it made."""
+
+    __tablename__ = "idempotency_key"
+
+    caller: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=200)
+    request_sha256: str = Field(max_length=64)
+    alert_id: str = Field(max_length=64)
+    created_at: datetime = Field(index=True)
+
+
+def remember_preview(session: Session, row: TargetPreviewRow) -> None:
+    """Store the set (or move its expiry on when the same set was previewed before), and drop
+    sets whose time is over."""
+    values = row.model_dump()
+    if session.get_bind().dialect.name == "postgresql":
+        pg = pg_insert(TargetPreviewRow).values(values)
+        session.execute(
+            pg.on_conflict_do_update(
+                index_elements=["id"], set_={"expires_at": pg.excluded.expires_at}
+            )
+        )
+    else:
+        lite = sqlite_insert(TargetPreviewRow).values(values)
+        session.execute(
+            lite.on_conflict_do_update(
+                index_elements=["id"], set_={"expires_at": lite.excluded.expires_at}
+            )
+        )
+    session.execute(
+        delete(TargetPreviewRow).where(col(TargetPreviewRow.expires_at) < row.created_at)
+    )
+
+
+def get_preview(session: Session, preview_id: str) -> TargetPreviewRow | None:
+    return session.get(TargetPreviewRow, preview_id)
+
+
+def streets_of(session: Session, lantern_ids: Sequence[str]) -> dict[str, str | None]:
+    """The street each of these lanterns stands on (None: none); unknown ids are left out."""
+    out: dict[str, str | None] = {}
+    ids = sorted(set(lantern_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(LanternRow.id, LanternRow.street).where(col(LanternRow.id).in_(chunk))
+        out.update({lid: street for lid, street in session.exec(query)})
+    return out
+
+
+def get_key(session: Session, caller: str, key: str) -> IdempotencyRow | None:
+    return session.get(IdempotencyRow, (caller, key))
+
+
+def claim_key(session: Session, row: IdempotencyRow, forget_before: datetime) -> None:
+    """Record the key in the alert's own transaction (a second claim of the same key fails on
+    the primary key, so two racing retries store one alert), and forget keys older than
+    ``forget_before``."""
+    session.execute(delete(IdempotencyRow).where(col(IdempotencyRow.created_at) < forget_before))
+    session.add(row)
+    session.flush()

@@ -1,0 +1,97 @@
+"""One meaning per word and everyone lands where they work, in headless Chromium: the all-clear is
+no hazard card but an action on a running warning or a separate card for an area; Cancel and All
+clear say what they do; a viewer lands on the running warnings, from the API's capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from firmware_sim import Fleet
+from tests.e2e.conftest import Shots
+from tests.e2e.pages import busiest_street, click_street, text, wait_text
+from tests.integration.conftest import LiveService
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+
+
+def test_all_clear_is_an_action_and_an_area_card_not_a_hazard(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    page = open_console("dispatcher")
+    hazards = page.eval_on_selector_all("#templates input", "els => els.map(e => e.value)")
+    assert "all_clear" not in hazards
+    assert "fire_smoke" in hazards
+    assert "stops sound, light and projection" in text(page, "#live .action-hints").lower()
+    assert "all-clear tone and text" in text(page, "#live .action-hints").lower()
+
+    # The all-clear for an area (the warning came from elsewhere): the area of step 2.
+    street, _ = busiest_street(service)
+    n = service.http.post("/targets/preview", json={"streets": [street]}).json()["lantern_count"]
+    click_street(page, street)
+    wait_text(page, "#preview-count", str(n), 10_000)
+    page.click("#btn-area-allclear")
+    page.locator("#confirm").wait_for(state="visible")
+    assert "All clear" in text(page, "#confirm-summary")
+    assert street in text(page, "#confirm-texts")
+    shots.take(page, "area-all-clear")
+    page.click("#confirm-send")
+    page.locator("#live").wait_for(state="visible")
+    alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
+    body = service.http.get(f"/alerts/{alert_id}").json()
+    assert (body["template"], body["signal"], body["lantern_count"]) == (
+        "all_clear",
+        "all_clear",
+        n,
+    )
+
+
+def test_a_viewer_lands_on_the_running_warnings(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    street, _ = busiest_street(service)
+    sent = service.http.post(
+        "/alerts", json={"target": {"streets": [street]}, "template": "fire_smoke"}
+    )
+    assert sent.status_code == 201, sent.text
+    alert_id = sent.json()["id"]
+    page = open_console("viewer", fleet_idle=False)
+    row = page.locator(f"#running-list li[data-alert='{alert_id}']")
+    row.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "running"
+    assert not page.locator("#alert-form").is_visible()
+    assert row.locator("button[data-action=cancel]").is_disabled()
+    assert page.get_attribute("#tab-dispatch", "aria-selected") == "true"
+    shots.take(page, "viewer")
+
+
+def test_a_typo_offers_one_click_corrections_and_keeps_the_rest(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    streets = sorted(service.http.get("/streets").json(), key=lambda s: -s["lantern_count"])
+    good, other = streets[0]["name"], streets[1]["name"]
+    typo = other[:-2] + other[-1]  # one letter dropped, as in "Limatquai"
+    both = service.http.post("/targets/preview", json={"streets": [good, other]}).json()
+    alone = service.http.post("/targets/preview", json={"streets": [good]}).json()
+    page = open_console("dispatcher")
+    click_street(page, good)
+    page.fill("#street-input", typo)
+    page.press("#street-input", "Enter")
+    fix = page.locator("#street-fixes button[data-use]", has_text=other)
+    fix.wait_for()
+    # The valid rest is not hidden behind the typo: what it reaches is said at once.
+    wait_text(
+        page,
+        "#street-rest",
+        f"Without {typo} the target reaches {alone['lantern_count']} lanterns.",
+    )
+    shots.take(page, "typo")
+    fix.click()
+    wait_text(page, "#preview-count", str(both["lantern_count"]), 10_000)
+    assert page.locator("#street-fixes").is_hidden()
+    chips = page.eval_on_selector_all(
+        "#target-chips .chip-street strong", "els => els.map(e => e.textContent)"
+    )
+    assert chips == [good, other]
