@@ -1,7 +1,7 @@
 """Confirmed previews and Idempotency-Keys of alert requests
 
-Revision ID: 0007_previews_idempotency
-Revises: 0006_cap
+Revision ID: 0008_previews_idempotency
+Revises: 0007_delivery_ack_kid
 Created: 2026-12-03 06:58:42.041533
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_previews_idempotency"
-down_revision = "0006_cap"
+revision = "0008_previews_idempotency"
+down_revision = "0007_delivery_ack_kid"
 branch_labels = None
 depends_on = None
 
