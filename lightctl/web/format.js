@@ -15,10 +15,21 @@ export function describeTarget(target) {
   return parts.join(' + ') || '–';
 }
 
+/**
+ * The one locale every date and time is written in: the browser's own when it speaks the
+ * console's language (de-DE, de-AT, en-US ...), else a fixed one for that language.
+ */
+export function timeLocale() {
+  const lang = getLang();
+  const browser = (navigator.languages && navigator.languages[0]) || navigator.language || '';
+  if (browser.toLowerCase().split('-')[0] === lang) return browser;
+  return lang === 'de' ? 'de-CH' : 'en-GB';
+}
+
 export function formatTime(iso) {
   if (!iso) return '';
   const date = new Date(iso);
-  return date.toLocaleString(getLang() === 'de' ? 'de-CH' : 'en-GB', {
+  return date.toLocaleString(timeLocale(), {
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',
@@ -30,7 +41,7 @@ export function formatTime(iso) {
 /** A time of day, hours and minutes, as the console's language writes it ("08:32"). */
 export function formatClock(iso) {
   if (!iso) return '';
-  return new Date(iso).toLocaleTimeString(getLang() === 'de' ? 'de-CH' : 'en-GB', {
+  return new Date(iso).toLocaleTimeString(timeLocale(), {
     hour: '2-digit',
     minute: '2-digit',
   });
