@@ -83,6 +83,31 @@ export function describePhase(alert) {
   }
 }
 
+// Audit actions (method and route) in words: "{actor} cancelled {what}".
+const AUDIT_WORDS = {
+  'POST /api/v1/alerts': 'audit.w.sent',
+  'POST /api/v1/alerts/{alert_id}/cancel': 'audit.w.cancelled',
+  'POST /api/v1/alerts/{alert_id}/all-clear': 'audit.w.allClear',
+  'POST /api/v1/alerts/{alert_id}/update': 'audit.w.updated',
+  'POST /api/v1/alerts/{alert_id}/approve': 'audit.w.approved',
+  'POST /api/v1/auth/login': 'audit.w.signedIn',
+  'POST /api/v1/auth/logout': 'audit.w.signedOut',
+  'POST /api/v1/simulator/faults': 'audit.w.fault',
+  'POST /api/v1/steering': 'audit.w.steered',
+  'DELETE /api/v1/steering/{steering_id}': 'audit.w.steeringEnded',
+  'POST /api/v1/lanterns/import': 'audit.w.imported',
+};
+
+/** One audit record in words; what(id) names an alert ("Fire – Talstrasse") or returns null. */
+export function describeAudit(record, what = () => null) {
+  const key = AUDIT_WORDS[record.action];
+  const status = record.detail && record.detail.status;
+  const name = record.subject ? what(record.subject) || record.subject : '';
+  let text = key ? t(key, { actor: record.actor, what: name ? (getLang() === 'de' ? `„${name}“` : `“${name}”`) : '' }) : `${record.actor} · ${record.action}${name ? ` · ${name}` : ''}`;
+  if (status >= 400) text += ` ${t('audit.w.refused', { status })}`;
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,7 +5,7 @@
 import { api, injectFault } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { DrawTool } from './draw.js';
-import { formatClock, formatTime } from './format.js';
+import { describeAudit, formatClock, formatTime } from './format.js';
 import { onLanguageChange, t } from './i18n.js';
 import { escapeHtml } from './map.js';
 
@@ -69,7 +69,7 @@ export class Operator {
       note.hidden = records.length > 0;
       note.textContent = t('audit.empty');
       list.innerHTML = records
-        .map((r) => `<li><time datetime="${escapeHtml(r.at)}">${escapeHtml(formatTime(r.at))}</time> <strong>${escapeHtml(r.actor)}</strong> <span class="muted">${escapeHtml((r.roles || []).join(', '))}</span> · ${escapeHtml(r.action)}${r.subject ? ` · <code>${escapeHtml(r.subject)}</code>` : ''}</li>`)
+        .map((r) => `<li title="${escapeHtml(r.action)}"><time datetime="${escapeHtml(r.at)}">${escapeHtml(formatTime(r.at))}</time> ${escapeHtml(describeAudit(r, this.alertName))} <span class="muted">(${escapeHtml((r.roles || []).join(', '))})</span></li>`)
         .join('');
     } catch (error) {
       list.innerHTML = '';
