@@ -132,3 +132,31 @@ def test_first_time_fire_on_a_street_in_three_decisions(
     page.click("#btn-cancel")
     wait_text(page, "#live-status", "cancelled", 20_000)
     shots.take(page, "three-decisions")
+
+
+IN_VIEW = """sel => { const r = document.querySelector(sel).getBoundingClientRect();
+  return r.top >= 0 && r.left >= 0
+    && r.bottom <= window.innerHeight && r.right <= window.innerWidth;
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 1024, "height": 768}]
+)
+def test_what_it_takes_to_send_is_in_view_without_scrolling(
+    open_console: Callable[..., Any],
+    service: LiveService,
+    fleet: Fleet,
+    shots: Shots,
+    viewport: dict[str, int],
+) -> None:
+    page = open_console("dispatcher", viewport=viewport)
+    page.click("label[for=tpl-fire_smoke]")
+    street, _ = busiest_street(service)
+    click_street(page, street)
+    page.locator("#target-chips .chip-street").wait_for()
+    for selector in ("label[for=tpl-fire_smoke]", "#send-languages", "#btn-send", "#map"):
+        assert page.evaluate(IN_VIEW, selector), f"{selector} is not in view at {viewport}"
+    assert text(page, "#send-languages") == "Deutsch, English"
+    assert page.evaluate("() => document.querySelector('#panel').scrollTop") == 0
+    shots.take(page, f"in-view-{viewport['width']}")
