@@ -4,6 +4,7 @@
 import { api, onUnauthorized } from './api.js';
 import { Dispatcher } from './dispatcher.js';
 import { Events, mountFeatures } from './extend.js';
+import { describeTarget } from './format.js';
 import './features.js';
 import { applyStatic, onLanguageChange, setLang, t } from './i18n.js';
 import { LiveFleet } from './live.js';
@@ -52,6 +53,11 @@ async function main() {
   dispatcher.init(data);
   dispatcher.setAccess(me);
   operator.init(me);
+  // The audit trail names a warning as the dispatcher knows it ("Fire – Talstrasse").
+  operator.alertName = (id) => {
+    const a = [...(dispatcher.history || []), ...dispatcher.running.list].find((x) => x.id === id);
+    return a ? `${dispatcher.composer.templateTitle(a.template)} – ${describeTarget(a.target)}` : null;
+  };
   operator.renderFleet(fleet.list());
   dispatcher.history = data.alerts;
   // Whatever is still on the street is followed again after a reload or on another device.

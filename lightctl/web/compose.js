@@ -34,6 +34,7 @@ export class Composer {
       if (e.target.checked) this.form.languages.add(e.target.value);
       else this.form.languages.delete(e.target.value);
       this.languagesEdited = true; // the dispatcher's choice stays when the hazard changes
+      this.renderSend();
       $('err-languages').textContent = '';
     });
     $('params').addEventListener('input', (e) => {
@@ -76,6 +77,7 @@ export class Composer {
     $('err-template').textContent = '';
     // The radios already show the choice; re-rendering them would lose the keyboard focus.
     this._renderText();
+    this.renderSend();
   }
 
   /** The hazards to choose from: an all-clear is no hazard (it is an action on a running
@@ -168,6 +170,9 @@ export class Composer {
 
   renderSend() {
     const exercise = this.form.exercise;
+    const chosen = this.orderedLanguages();
+    const city = this.cityLanguages || [];
+    $('send-languages').textContent = (chosen.length ? chosen : city).map(languageName).join(', ') || '–';
     $('exercise').checked = exercise;
     $('btn-send').textContent = exercise ? t('send.buttonExercise') : t('send.button');
     $('btn-send').classList.toggle('exercise', exercise);

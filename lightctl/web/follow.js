@@ -98,7 +98,7 @@ export class Follower {
           this._scheduleDeliveries(); // a server whose events carry counts only: fetch the states
         }
         this.alert = { ...alert, lanterns: null };
-        this.renderLive();
+        this._renderSoon();
       },
       controller.signal
     )
@@ -106,6 +106,16 @@ export class Follower {
       .finally(() => {
         if (this.alert?.id === id && !controller.signal.aborted && !perLantern) this._loadDeliveries();
       });
+  }
+
+  /** Render once per frame however many progress events arrive in it. */
+  _renderSoon() {
+    if (this.renderPending) return;
+    this.renderPending = true;
+    requestAnimationFrame(() => {
+      this.renderPending = false;
+      this.renderLive();
+    });
   }
 
   _showDeliveries(id) {

@@ -15,10 +15,21 @@ export function describeTarget(target) {
   return parts.join(' + ') || '–';
 }
 
+/**
+ * The one locale every date and time is written in: the browser's own when it speaks the
+ * console's language (de-DE, de-AT, en-US ...), else a fixed one for that language.
+ */
+export function timeLocale() {
+  const lang = getLang();
+  const browser = (navigator.languages && navigator.languages[0]) || navigator.language || '';
+  if (browser.toLowerCase().split('-')[0] === lang) return browser;
+  return lang === 'de' ? 'de-CH' : 'en-GB';
+}
+
 export function formatTime(iso) {
   if (!iso) return '';
   const date = new Date(iso);
-  return date.toLocaleString(getLang() === 'de' ? 'de-CH' : 'en-GB', {
+  return date.toLocaleString(timeLocale(), {
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',
@@ -30,7 +41,7 @@ export function formatTime(iso) {
 /** A time of day, hours and minutes, as the console's language writes it ("08:32"). */
 export function formatClock(iso) {
   if (!iso) return '';
-  return new Date(iso).toLocaleTimeString(getLang() === 'de' ? 'de-CH' : 'en-GB', {
+  return new Date(iso).toLocaleTimeString(timeLocale(), {
     hour: '2-digit',
     minute: '2-digit',
   });
@@ -70,6 +81,31 @@ export function describePhase(alert) {
     default:
       return t(`phase.${alert.phase}`);
   }
+}
+
+// Audit actions (method and route) in words: "{actor} cancelled {what}".
+const AUDIT_WORDS = {
+  'POST /api/v1/alerts': 'audit.w.sent',
+  'POST /api/v1/alerts/{alert_id}/cancel': 'audit.w.cancelled',
+  'POST /api/v1/alerts/{alert_id}/all-clear': 'audit.w.allClear',
+  'POST /api/v1/alerts/{alert_id}/update': 'audit.w.updated',
+  'POST /api/v1/alerts/{alert_id}/approve': 'audit.w.approved',
+  'POST /api/v1/auth/login': 'audit.w.signedIn',
+  'POST /api/v1/auth/logout': 'audit.w.signedOut',
+  'POST /api/v1/simulator/faults': 'audit.w.fault',
+  'POST /api/v1/steering': 'audit.w.steered',
+  'DELETE /api/v1/steering/{steering_id}': 'audit.w.steeringEnded',
+  'POST /api/v1/lanterns/import': 'audit.w.imported',
+};
+
+/** One audit record in words; what(id) names an alert ("Fire – Talstrasse") or returns null. */
+export function describeAudit(record, what = () => null) {
+  const key = AUDIT_WORDS[record.action];
+  const status = record.detail && record.detail.status;
+  const name = record.subject ? what(record.subject) || record.subject : '';
+  let text = key ? t(key, { actor: record.actor, what: name ? (getLang() === 'de' ? `„${name}“` : `“${name}”`) : '' }) : `${record.actor} · ${record.action}${name ? ` · ${name}` : ''}`;
+  if (status >= 400) text += ` ${t('audit.w.refused', { status })}`;
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 export function sleep(ms) {

@@ -381,7 +381,18 @@ export class ConsoleMap {
   /** Delivery state per lantern id of the followed alert (null: none followed). */
   setDelivery(states) {
     this.delivery = states;
-    this._restyleLanterns();
+    this._restyleSoon();
+  }
+
+  /** Restyle once per frame however many progress events arrive in it (a city-wide warning
+   * sends dozens a second; each restyle walks every marker). */
+  _restyleSoon() {
+    if (this.restylePending) return;
+    this.restylePending = true;
+    requestAnimationFrame(() => {
+      this.restylePending = false;
+      this._restyleLanterns();
+    });
   }
 
   setFocus(id) {

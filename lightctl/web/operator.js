@@ -5,7 +5,8 @@
 import { api, injectFault } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { DrawTool } from './draw.js';
-import { getLang, onLanguageChange, t } from './i18n.js';
+import { describeAudit, formatClock, formatTime } from './format.js';
+import { onLanguageChange, t } from './i18n.js';
 import { escapeHtml } from './map.js';
 
 const ROUTE_PREVIEW_DELAY_MS = 250;
@@ -68,7 +69,7 @@ export class Operator {
       note.hidden = records.length > 0;
       note.textContent = t('audit.empty');
       list.innerHTML = records
-        .map((r) => `<li><time datetime="${escapeHtml(r.at)}">${escapeHtml(new Date(r.at).toLocaleTimeString())}</time> <strong>${escapeHtml(r.actor)}</strong> <span class="muted">${escapeHtml((r.roles || []).join(', '))}</span> · ${escapeHtml(r.action)}${r.subject ? ` · <code>${escapeHtml(r.subject)}</code>` : ''}</li>`)
+        .map((r) => `<li title="${escapeHtml(r.action)}"><time datetime="${escapeHtml(r.at)}">${escapeHtml(formatTime(r.at))}</time> ${escapeHtml(describeAudit(r, this.alertName))} <span class="muted">(${escapeHtml((r.roles || []).join(', '))})</span></li>`)
         .join('');
     } catch (error) {
       list.innerHTML = '';
@@ -366,7 +367,7 @@ export class Operator {
     }
     list.innerHTML = this.sessions
       .map((s) => {
-        const ends = new Date(s.ends_at).toLocaleTimeString(getLang() === 'de' ? 'de-CH' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+        const ends = formatClock(s.ends_at);
         const projection = s.channels.projection;
         const arrows = projection ? t('steer.arrows', { n: projection.delivered, of: projection.lanterns }) : '';
         return `<li class="steer-row" data-steering="${escapeHtml(s.id)}">

@@ -95,3 +95,68 @@ def test_a_typo_offers_one_click_corrections_and_keeps_the_rest(
         "#target-chips .chip-street strong", "els => els.map(e => e.textContent)"
     )
     assert chips == [good, other]
+
+
+@pytest.mark.parametrize("service", [{"city_languages": ("de", "en", "tr")}], indirect=True)
+def test_first_time_fire_on_a_street_in_three_decisions(
+    open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
+) -> None:
+    """Hazard, place, send: a city whose languages are German, English and Turkish needs no
+    language decision; the decisions (besides sign-in) are counted and printed."""
+    street, _ = busiest_street(service)
+    n = service.http.post("/targets/preview", json={"streets": [street]}).json()["lantern_count"]
+    page = open_console("dispatcher")
+    decisions: list[str] = []
+
+    page.click("label[for=tpl-fire_smoke]")
+    decisions.append("hazard: fire")
+    click_street(page, street)
+    decisions.append(f"place: {street}")
+    wait_text(page, "#preview-count", str(n), 10_000)
+    checked = page.eval_on_selector_all("#languages input:checked", "els => els.map(e => e.value)")
+    assert checked == ["de", "en", "tr"]
+    page.click("#btn-send")
+    page.locator("#confirm").wait_for(state="visible")
+    spoken = page.eval_on_selector_all(
+        "#confirm-texts [data-lang-text]", "els => els.map(e => e.dataset.langText)"
+    )
+    assert spoken == ["de", "en", "tr"]
+    page.click("#confirm-send")
+    decisions.append("send (and confirm)")
+    page.locator("#live").wait_for(state="visible")
+    wait_text(page, "#count-done", str(n))
+    print(f"\ndecisions besides sign-in: {len(decisions)} ({'; '.join(decisions)})")
+    assert len(decisions) <= 3
+    alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
+    assert service.http.get(f"/alerts/{alert_id}").json()["languages"] == ["de", "en", "tr"]
+    page.click("#btn-cancel")
+    wait_text(page, "#live-status", "cancelled", 20_000)
+    shots.take(page, "three-decisions")
+
+
+IN_VIEW = """sel => { const r = document.querySelector(sel).getBoundingClientRect();
+  return r.top >= 0 && r.left >= 0
+    && r.bottom <= window.innerHeight && r.right <= window.innerWidth;
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 1024, "height": 768}]
+)
+def test_what_it_takes_to_send_is_in_view_without_scrolling(
+    open_console: Callable[..., Any],
+    service: LiveService,
+    fleet: Fleet,
+    shots: Shots,
+    viewport: dict[str, int],
+) -> None:
+    page = open_console("dispatcher", viewport=viewport)
+    page.click("label[for=tpl-fire_smoke]")
+    street, _ = busiest_street(service)
+    click_street(page, street)
+    page.locator("#target-chips .chip-street").wait_for()
+    for selector in ("label[for=tpl-fire_smoke]", "#send-languages", "#btn-send", "#map"):
+        assert page.evaluate(IN_VIEW, selector), f"{selector} is not in view at {viewport}"
+    assert text(page, "#send-languages") == "Deutsch, English"
+    assert page.evaluate("() => document.querySelector('#panel').scrollTop") == 0
+    shots.take(page, f"in-view-{viewport['width']}")
