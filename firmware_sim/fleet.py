@@ -295,6 +295,7 @@ class Fleet:
         unit = self._units[lantern_id]
         unit.link.faults = faults
         unit.lantern.broken = faults.broken_channels()
+        self._dirty[lantern_id] = None  # the retained state names the broken parts
 
     def reboot(self, lantern_id: str) -> None:
         """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; its

@@ -243,8 +243,14 @@ class Lantern:
                 channels[channel] = ChannelState(
                     priority=top.priority, cmd_id=top.value.id, value=value, lit=lit
                 )
+        fitted = self.capabilities
+        broken = sorted(CAPABILITY_FOR[c] for c in self.broken if CAPABILITY_FOR[c] in fitted)
         return LanternState(
-            lantern=self.id, at=now, channels=channels, capabilities=sorted(self.capabilities)
+            lantern=self.id,
+            at=now,
+            channels=channels,
+            capabilities=sorted(self.capabilities),
+            broken=broken,
         )
 
     def slot(self, channel: Channel, priority: int) -> str | None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from lightctl.acoustics.propagation import SourceSpec
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
 from lightctl.audio.lexicon import Lexicon
 from lightctl.mqtt import IncomingMessage, MqttLink
@@ -16,6 +17,7 @@ from lightctl.protocol import LanternState, TopicKind, Topics
 from lightctl.services.ack_trust import AckTrust
 from lightctl.services.alert_commands import EXERCISE_PHRASES
 from lightctl.services.alerts import AlertService
+from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.lantern_state import LanternStates
@@ -76,6 +78,16 @@ class Runtime:
         self.schedule_runner: ScheduleRunner | None = None
         self.schedules: ScheduleService | None = None
         self.lantern_states = LanternStates(self.db, utc_now, self._reported)
+        # Acoustic coverage (issue 19): the matrix is built in a thread at start and on change.
+        self.coverage = CoverageService(
+            self.db,
+            settings.data_dir,
+            SourceSpec(settings.speaker_level_db, settings.speaker_height_m),
+            settings.coverage_spacing_m,
+            settings.coverage_radius_m,
+            settings.facade_cap_db,
+            self._reported,
+        )
         # Command signing (issue 6): keys in <data_dir>/keys, the signer built in ``start``.
         self.keys = KeyStore.in_data_dir(settings.data_dir, utc_now)
         self.signer: CommandSigner | None = None
@@ -111,6 +123,7 @@ class Runtime:
         templates = self.load_templates()
         await asyncio.to_thread(self.db.create_all, self.settings.database_auto_upgrade)
         await asyncio.to_thread(self.targets.refresh)  # the lantern index, before any request
+        self.coverage.start()
         self.signer = await asyncio.to_thread(self._signer)
         await asyncio.to_thread(self._report_ack_keys)
         self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))

@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = None  # CA of the broker's TLS certificate (mqtts://)
     # Lanterns with an ack key must always sign; True: every ack must be signed, keyed or not.
     acks_must_be_signed: bool = False
+    # Acoustic coverage (issue 19; README "Acoustic coverage"): every lantern speaker's speech
+    # level at 1 m and mast height, listener spacing, matrix radius, façade cap.
+    speaker_level_db: float = Field(default=100.0, ge=60, le=130)
+    speaker_height_m: float = Field(default=5.0, gt=0, le=100)
+    coverage_spacing_m: float = Field(default=5.0, ge=1, le=50)
+    coverage_radius_m: float = Field(default=200.0, ge=20, le=1000)
+    facade_cap_db: float = Field(default=97.0, ge=60, le=130)
 
     @model_validator(mode="after")
     def _check_city_languages(self) -> Self:

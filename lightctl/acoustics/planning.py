@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from lightctl.acoustics.matrix import DEFAULT_RADIUS_M, Sources, build_matrix
+from lightctl.acoustics.matrix import Sources, build_matrix
 from lightctl.acoustics.propagation import Propagation, attenuation_db
 from lightctl.acoustics.rating import INTELLIGIBLE_MARGIN_DB
 from lightctl.acoustics.receivers import Receivers
@@ -23,7 +23,10 @@ FACADE_WINDOW_HEIGHT_M = 4.0  # a first-floor window
 DEFAULT_FACADE_DISTANCE_M = 6.0
 # Candidate positions tried for a new speaker: every gap receiver up to this many (then spread
 # evenly), which keeps the candidate matrix at a few hundred thousand entries.
-MAX_CANDIDATES = 4000
+MAX_CANDIDATES = 2000
+# A new speaker alone makes speech intelligible out to about 20-50 m (ambient 70 to 55 dB(A));
+# with the others' sound, 100 m bounds what it can tip over the threshold.
+CANDIDATE_RADIUS_M = 100.0
 
 
 def facade_distances(
@@ -73,7 +76,7 @@ def next_speakers(
     source_height_m: float = 5.0,
     model: Propagation = Propagation(),
     count: int = 5,
-    radius_m: float = DEFAULT_RADIUS_M,
+    radius_m: float = CANDIDATE_RADIUS_M,
 ) -> list[Suggestion]:
     """Greedy top ``count`` positions by newly intelligible length over the ``scope`` receivers
     (positions into ``receivers``); ``level_db_at`` and ``ambient_at`` are per receiver."""

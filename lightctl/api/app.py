@@ -17,6 +17,7 @@ from lightctl.api.routes import (
     alerts,
     cap,
     console,
+    coverage,
     groups,
     inventory,
     schedules,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         console.router,  # before inventory: /lanterns/live must not be read as /lanterns/{id}
         inventory.router,
         targets.router,
+        coverage.router,
         groups.router,
         templates.router,
         steering.router,

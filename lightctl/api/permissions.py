@@ -85,6 +85,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/lanterns/live"): READ,  # the console's live fleet
     ("GET", f"{API}/console/settings"): READ,  # the city's languages
     ("POST", f"{API}/targets/preview"): READ,  # reads only, though it is a POST
+    ("GET", f"{API}/coverage"): READ,  # acoustic coverage for planning (issue 19)
+    ("GET", f"{API}/alerts/{{}}/coverage"): READ,
     ("GET", f"{API}/groups"): READ,
     ("GET", f"{API}/groups/{{}}"): READ,
     ("POST", f"{API}/groups"): Rule(OPERATE),

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from lightctl.api.coverage_schemas import CoverageOut
 from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
 from lightctl.services.previews import PREVIEW_ID_PATTERN
@@ -302,6 +303,9 @@ class TargetPreviewOut(BaseModel):
     geojson: dict[str, Any] | None = Field(description="FeatureCollection of the lanterns")
     preview_id: str | None = Field(
         default=None, description="names this frozen lantern set; send it back with the alert"
+    )
+    coverage: CoverageOut | None = Field(
+        default=None, description="acoustic coverage of the targeted streets (working speakers)"
     )
 
 

@@ -246,3 +246,5 @@ class LanternState(WireModel):
     capabilities: list[Literal["speaker", "rgb", "projector", "path_light"]] = Field(
         default_factory=list
     )
+    # Fitted parts that do not work (a blown speaker): the service leaves them out of coverage.
+    broken: list[Literal["speaker", "rgb", "projector", "path_light"]] = Field(default_factory=list)

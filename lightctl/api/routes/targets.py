@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from lightctl.api.coverage_schemas import CoverageOut
 from lightctl.api.deps import RuntimeDep, TargetsDep
 from lightctl.api.schemas import StreetOut, TargetIn, TargetPreviewOut
 
@@ -18,6 +19,7 @@ def preview_target(
     targets: TargetsDep,
     runtime: RuntimeDep,
     geojson: Annotated[bool, Query(description="include the GeoJSON FeatureCollection")] = True,
+    coverage: Annotated[bool, Query(description="include the acoustic coverage")] = True,
 ) -> TargetPreviewOut:
     """Resolve a Target as an alert would (same refusals); the answer's ``preview_id`` names
     the frozen set (kept two hours), for the alert to send back."""
@@ -33,4 +35,7 @@ def preview_target(
         without_street_count=preview.without_street,
         geojson=preview.features,
         preview_id=preview_id,
+        coverage=CoverageOut.of(runtime.coverage.for_lanterns(preview.lantern_ids))
+        if coverage
+        else None,
     )
