@@ -7,6 +7,7 @@ import typer
 from lightctl.cli import (
     access,
     alerts,
+    coverage,
     database,
     feeds,
     geocodes,
@@ -39,6 +40,8 @@ app.add_typer(mqtt.app, name="mqtt")
 app.add_typer(database.app, name="db")
 app.add_typer(geocodes.app, name="geocodes")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(coverage.buildings_app, name="buildings")
+app.add_typer(coverage.coverage_app, name="coverage")
 
 
 def main() -> None:

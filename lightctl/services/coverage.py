@@ -191,6 +191,10 @@ class CoverageService:
             self._model = model
             return model
 
+    def remember(self, model: CoverageModel) -> None:
+        """Use a model built outside (the CLI shows the build's progress)."""
+        self._model = model
+
     def current(self) -> tuple[CoverageModel | None, bool]:
         """(model, stale): the latest model, and whether a newer one is being built."""
         key = self.key()
