@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from lightctl.acoustics.planning import (
     facade_distances,
     next_speakers,
 )
-from lightctl.acoustics.propagation import Propagation, SourceSpec
+from lightctl.acoustics.propagation import Propagation, SourceSpec, check_level
 from lightctl.acoustics.rating import (
     AUDIBLE,
     INTELLIGIBLE,
@@ -79,6 +79,7 @@ class CoverageModel:
     position: dict[str, int]
     has_speaker: npt.NDArray[np.bool_]
     levels_db: npt.NDArray[np.float64]  # per lantern, façade-capped
+    facade_allowed_db: npt.NDArray[np.float64]  # per lantern: the most the façade cap allows
     receivers: Receivers
     segment_ids: list[str]
     segment_names: list[str | None]
@@ -286,12 +287,17 @@ class CoverageService:
         )
         return found[found >= 0]
 
-    def citywide(self, suggestions: int = 5) -> CoverageReport:
+    def citywide(self, suggestions: int = 5, level_db: float | None = None) -> CoverageReport:
+        """Every street by every working speaker; ``level_db`` plays them all at that level
+        (still held to the façade cap) to see what a louder or quieter setting would do."""
         model, stale = self.current()
         if model is None:
             return _not_ready(self.progress)
         every = np.arange(len(model.ids), dtype=np.int64)
         segments = np.arange(len(model.segment_ids), dtype=np.int64)
+        if level_db is not None:
+            check_level(level_db, ("level_db",))
+            model = replace(model, levels_db=np.minimum(level_db, model.facade_allowed_db))
         return self._report(
             model, every, segments, stale, suggestions=suggestions, with_segments=True
         )
@@ -557,9 +563,8 @@ def assemble(
     sources = Sources.omni(xs, ys, source.height_m)
     matrix = build_matrix(sources, receivers, buildings, model, radius_m, progress)
     facade = facade_distances(xs, ys, buildings, DEFAULT_FACADE_DISTANCE_M)
-    levels = facade_capped(
-        np.full(len(xs), source.level_db), facade, source.height_m, facade_cap_db
-    )
+    allowed = facade_capped(np.full(len(xs), np.inf), facade, source.height_m, facade_cap_db)
+    levels = np.minimum(source.level_db, allowed)
     by_key: dict[str, list[int]] = {}
     for n, seg in enumerate(segments):
         if seg[1]:
@@ -572,6 +577,7 @@ def assemble(
         position={str(i): n for n, i in enumerate(sorted_ids)},
         has_speaker=np.asarray(has_speaker, dtype=bool)[order],
         levels_db=levels,
+        facade_allowed_db=allowed,
         receivers=receivers,
         segment_ids=[s[0] for s in segments],
         segment_names=[s[1] for s in segments],

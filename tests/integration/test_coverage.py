@@ -119,8 +119,25 @@ def test_city_coverage_names_streets_and_next_speakers(service: LiveService) -> 
     assert body["night"]["intelligible"] >= body["intelligible"]  # quieter nights
 
 
-def test_coverage_query_values_are_checked(service: LiveService) -> None:
-    response = service.http.get("/coverage", params={"suggestions": 500})
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"suggestions": 500}, "suggestions"),
+        ({"level_db": 59}, "level_db"),
+        ({"level_db": 131}, "level_db"),
+    ],
+)
+def test_coverage_query_values_are_checked(
+    service: LiveService, params: dict[str, Any], field: str
+) -> None:
+    response = service.http.get("/coverage", params=params)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert "suggestions" in response.text
+    assert field in response.text
+
+
+def test_louder_speakers_cover_more(service: LiveService) -> None:
+    service.runtime.coverage.refresh()
+    quiet = service.http.get("/coverage", params={"level_db": 90, "suggestions": 0}).json()
+    loud = service.http.get("/coverage", params={"level_db": 110, "suggestions": 0}).json()
+    assert loud["intelligible"] > quiet["intelligible"]

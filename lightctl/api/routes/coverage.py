@@ -20,9 +20,12 @@ def city_coverage(
     runtime: RuntimeDep,
     suggestions: Annotated[int, Query(ge=0, le=50, description="next-speaker positions")] = 5,
     geojson: Annotated[bool, Query(description="include the rated street segments")] = True,
+    level_db: Annotated[
+        float | None, Query(ge=60, le=130, description="play every speaker at this dB(A) at 1 m")
+    ] = None,
 ) -> CityCoverageOut:
     """Every street, by the working speakers of the whole inventory, day and night."""
-    report = runtime.coverage.citywide(suggestions=suggestions)
+    report = runtime.coverage.citywide(suggestions=suggestions, level_db=level_db)
     return CityCoverageOut.city(report, geojson)
 
 
