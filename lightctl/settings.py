@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     speaker_level_db: float = Field(default=100.0, ge=60, le=130)
     speaker_height_m: float = Field(default=5.0, gt=0, le=100)
     coverage_spacing_m: float = Field(default=5.0, ge=1, le=50)
-    coverage_radius_m: float = Field(default=200.0, ge=20, le=1000)
+    coverage_radius_m: float = Field(default=150.0, ge=20, le=1000)
     facade_cap_db: float = Field(default=97.0, ge=60, le=130)
 
     @model_validator(mode="after")

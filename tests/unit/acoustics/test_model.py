@@ -7,7 +7,7 @@ import pytest
 import shapely
 from scipy.optimize import brentq
 
-from lightctl.acoustics.matrix import Sources, build_matrix
+from lightctl.acoustics.matrix import DEFAULT_RADIUS_M, Sources, build_matrix
 from lightctl.acoustics.planning import facade_capped, next_speakers
 from lightctl.acoustics.propagation import Propagation, SourceSpec, attenuation_db, energy_sum_db
 from lightctl.acoustics.rating import (
@@ -54,10 +54,12 @@ def straight_street(spacing_m: float, length_m: float = 600.0):  # type: ignore[
 
 
 def brute_force_levels(receivers, xs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Every lantern to every receiver, summed with energy_sum_db: no matrix involved."""
+    """Every lantern within the model's radius of each receiver, summed with energy_sum_db:
+    no matrix involved."""
     out = []
     for rx, ry in zip(receivers.x, receivers.y, strict=True):
         d = np.hypot(xs - rx, 2.0 - ry)
+        d = d[d <= DEFAULT_RADIUS_M]
         out.append(energy_sum_db(100.0 - attenuation_db(d, 5.0)))
     return np.array(out)
 
