@@ -77,6 +77,9 @@ class CoverageModel:
     projection: MetricProjection | None
     ids: npt.NDArray[np.object_]
     position: dict[str, int]
+    street_keys: list[str | None]  # per lantern
+    x: npt.NDArray[np.float64]  # per lantern, metres
+    y: npt.NDArray[np.float64]
     has_speaker: npt.NDArray[np.bool_]
     levels_db: npt.NDArray[np.float64]  # per lantern, façade-capped
     facade_allowed_db: npt.NDArray[np.float64]  # per lantern: the most the façade cap allows
@@ -241,6 +244,7 @@ class CoverageService:
             np.asarray(rows.lons),
             np.asarray(rows.lats),
             np.asarray([c[0] for c in rows.capabilities], dtype=bool),
+            rows.street_keys,
             segments,
             footprints.polygons,
             self._source,
@@ -306,21 +310,15 @@ class CoverageService:
         self, model: CoverageModel, positions: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.int64]:
         """Segments of the targeted lanterns' streets, and each lantern's nearest segment."""
-        with self._db.session() as session:
-            keys = lantern_store.rows_by_id(session, [str(i) for i in model.ids[positions]])
         found: set[int] = set()
-        for row in keys.values():
-            if row.street_key:
-                found.update(model.segments_by_key.get(row.street_key, ()))
-        if model.tree is not None and len(positions) and model.projection is not None:
-            lons = np.array([keys[str(i)].lon for i in model.ids[positions] if str(i) in keys])
-            lats = np.array([keys[str(i)].lat for i in model.ids[positions] if str(i) in keys])
-            xs, ys = model.projection.to_xy(lons, lats)
-            dist, nearest = model.tree.query(
-                np.column_stack([xs, ys]), distance_upper_bound=NEAREST_SEGMENT_M
-            )
+        for key in {model.street_keys[p] for p in positions.tolist()}:
+            if key:
+                found.update(model.segments_by_key.get(key, ()))
+        if model.tree is not None and len(positions):
+            xy = np.column_stack([model.x[positions], model.y[positions]])
+            dist, nearest = model.tree.query(xy, distance_upper_bound=NEAREST_SEGMENT_M)
             hit = np.isfinite(dist)
-            found.update(int(s) for s in model.receivers.segment[nearest[hit]])
+            found.update(np.unique(model.receivers.segment[nearest[hit]]).tolist())
         return np.array(sorted(found), dtype=np.int64)
 
     def working(
@@ -524,6 +522,7 @@ def assemble(
     lons: npt.NDArray[np.float64],
     lats: npt.NDArray[np.float64],
     has_speaker: npt.NDArray[np.bool_],
+    street_keys: Sequence[str | None],
     segments: Sequence[tuple[str, str | None, str, list[list[float]]]],
     footprints_lonlat: Sequence[shapely.Geometry],
     source: SourceSpec,
@@ -575,6 +574,9 @@ def assemble(
         projection=projection,
         ids=sorted_ids,
         position={str(i): n for n, i in enumerate(sorted_ids)},
+        street_keys=[street_keys[k] for k in order.tolist()],
+        x=xs,
+        y=ys,
         has_speaker=np.asarray(has_speaker, dtype=bool)[order],
         levels_db=levels,
         facade_allowed_db=allowed,
