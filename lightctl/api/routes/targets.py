@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +10,9 @@ from fastapi import APIRouter, Query
 from lightctl.api.coverage_schemas import CoverageOut
 from lightctl.api.deps import RuntimeDep, TargetsDep
 from lightctl.api.schemas import StreetOut, TargetIn, TargetPreviewOut
+from lightctl.runtime import Runtime
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["targets"])
 
 
@@ -35,7 +38,15 @@ def preview_target(
         without_street_count=preview.without_street,
         geojson=preview.features,
         preview_id=preview_id,
-        coverage=CoverageOut.of(runtime.coverage.for_lanterns(preview.lantern_ids))
-        if coverage
-        else None,
+        coverage=_coverage(runtime, preview.lantern_ids) if coverage else None,
     )
+
+
+def _coverage(runtime: Runtime, lantern_ids: tuple[str, ...]) -> CoverageOut | None:
+    """The targeted streets' coverage; a fault in the acoustic model must never cost the
+    dispatcher the preview itself, so it is logged and the field left empty."""
+    try:
+        return CoverageOut.of(runtime.coverage.for_lanterns(lantern_ids))
+    except Exception:
+        log.exception("coverage of a preview failed")
+        return None
