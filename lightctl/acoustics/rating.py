@@ -86,8 +86,12 @@ def received_levels(matrix: AttenuationMatrix, levels_db: npt.ArrayLike) -> Floa
     active = np.flatnonzero(np.isfinite(levels))
     if active.size == 0:
         return np.full(matrix.shape[1], -np.inf)
-    power = 10.0 ** (levels[active] / 10.0)
-    energy = matrix.gain[active].T @ power
+    if active.size * 5 > len(levels):
+        # Many lanterns: one product with the whole matrix (no copy of its rows) is cheaper.
+        power = np.where(np.isfinite(levels), 10.0 ** (np.nan_to_num(levels, nan=0.0) / 10.0), 0.0)
+        energy = matrix.gain.T @ power
+    else:
+        energy = matrix.gain[active].T @ (10.0 ** (levels[active] / 10.0))
     with np.errstate(divide="ignore"):
         return np.asarray(10.0 * np.log10(energy), dtype=np.float64)
 

@@ -170,3 +170,15 @@ def test_bad_source_values_name_the_field(spec: SourceSpec, field: str) -> None:
         spec.checked(("speaker",))
     assert caught.value.problems[0].loc == ("speaker", field)
     assert field in caught.value.message
+
+
+def test_few_and_many_playing_lanterns_sum_the_same_way() -> None:
+    receivers, sources = straight_street(30.0)
+    matrix = build_matrix(sources, receivers)
+    few = np.full(len(sources), np.nan)
+    few[[3, 9]] = 100.0  # 2 of 21: the rows are sliced
+    many = np.full(len(sources), 100.0)  # every row in one product
+    few_expected = brute_force_levels(receivers, sources.x[[3, 9]])
+    np.testing.assert_allclose(received_levels(matrix, few), few_expected, atol=0.05)
+    many_expected = brute_force_levels(receivers, sources.x)
+    np.testing.assert_allclose(received_levels(matrix, many), many_expected, atol=0.05)
