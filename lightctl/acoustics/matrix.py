@@ -200,27 +200,29 @@ class BuildingRaster:
 
     def _march(
         self,
-        sx: FloatArray,
-        sy: FloatArray,
-        rx: FloatArray,
-        ry: FloatArray,
+        grid: tuple[npt.NDArray[np.float32], ...],
         pairs: npt.NDArray[np.intp],
         fractions: FloatArray,
     ) -> FloatArray:
         """Per pair (NaN elsewhere): the first of ``fractions`` along the path that falls
-        inside a building; pairs leave the march as soon as they hit."""
-        out = np.full(len(sx), np.nan)
-        active = pairs
+        inside a building; pairs leave the march as soon as they hit. ``grid`` holds each
+        path's start and step in raster cells (float32: half the memory traffic)."""
+        ny, nx = self.inside.shape
+        cells = self.inside.ravel()
+        out = np.full(len(grid[0]), np.nan)
+        idx = pairs
+        ux, uy, vx, vy = (g[pairs] for g in grid)
         for f in fractions:
-            if active.size == 0:
+            if idx.size == 0:
                 break
-            i, j = self._cells(
-                sx[active] + (rx[active] - sx[active]) * f,
-                sy[active] + (ry[active] - sy[active]) * f,
-            )
-            hit = self.inside[j, i]
-            out[active[hit]] = f
-            active = active[~hit]
+            f32 = np.float32(f)
+            i = np.clip(ux + vx * f32, 0, nx - 1).astype(np.intp)
+            j = np.clip(uy + vy * f32, 0, ny - 1).astype(np.intp)
+            hit = cells[j * nx + i]
+            if hit.any():
+                out[idx[hit]] = f
+                keep = ~hit
+                idx, ux, uy, vx, vy = idx[keep], ux[keep], uy[keep], vx[keep], vy[keep]
         return out
 
     def roof_detours(
@@ -250,11 +252,17 @@ class BuildingRaster:
         frac = np.linspace(0.0, 1.0, steps)
         # March from the source until the first building sample, then from the receiver back
         # to the last one: a path into a block stops after a few samples, not after all.
-        first = self._march(sx, sy, rx, ry, candidates, frac)
+        grid = (
+            ((sx - self.x0) / CELL_M).astype(np.float32),
+            ((sy - self.y0) / CELL_M).astype(np.float32),
+            ((rx - sx) / CELL_M).astype(np.float32),
+            ((ry - sy) / CELL_M).astype(np.float32),
+        )
+        first = self._march(grid, candidates, frac)
         blocked = candidates[np.isfinite(first[candidates])]
         if blocked.size == 0:
             return z
-        last = self._march(sx, sy, rx, ry, blocked, frac[::-1])
+        last = self._march(grid, blocked, frac[::-1])
         dist = d[blocked]
         lo, hi = first[blocked], last[blocked]
         z[blocked] = roof_detour_m(
