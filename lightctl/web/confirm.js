@@ -113,6 +113,16 @@ export class ConfirmDialog {
     ];
     if (p.offline_count) rows.push([t('preview.offline'), String(p.offline_count), null, 'warn']);
     if (noSpeaker) rows.push([t('preview.nospeaker'), String(noSpeaker), 'confirm-nospeaker', 'warn']);
+    const c = p.coverage;
+    if (c && c.length_m > 0) {
+      // Acoustic coverage of the targeted streets by the working speakers (issue 19).
+      const pct = (x) => `${Math.round(x * 100)} %`;
+      const shares = t('confirm.coverageShares', {
+        intelligible: pct(c.intelligible), audible: pct(c.audible), none: pct(c.not_covered),
+      });
+      const gaps = c.gap_count ? ` · ${t('confirm.coverageGaps', { n: c.gap_count })}` : '';
+      rows.push([t('confirm.coverage'), shares + gaps, 'confirm-coverage', c.not_covered > 0 ? 'warn' : null]);
+    }
     $('confirm-summary').innerHTML = rows
       .map(
         ([k, v, id, cls]) =>

@@ -33,6 +33,7 @@ def test_warn_a_street_and_cancel(
     templates = service.http.get("/templates").json()
     fire = next(t for t in templates if t["id"].startswith("fire"))
     street, _ = busiest_street(service)
+    service.runtime.coverage.refresh()  # the acoustic model, before the first preview
     expected = service.http.post("/targets/preview", json={"streets": [street]}).json()
 
     page = open_console("dispatcher", shots=shots)
@@ -59,7 +60,10 @@ def test_warn_a_street_and_cancel(
     # 3. send, with one confirmation
     page.click("#btn-send")
     page.locator("#confirm").wait_for(state="visible")
-    assert str(expected["lantern_count"]) in text(page, "#confirm-summary")
+    summary = text(page, "#confirm-summary")
+    assert str(expected["lantern_count"]) in summary
+    # The acoustic coverage of the street, as the preview gave it (issue 19).
+    assert f"{round(expected['coverage']['intelligible'] * 100)} %" in summary
     shots.take(page, "confirm")
     page.click("#confirm-send")
     page.locator("#live").wait_for(state="visible")
