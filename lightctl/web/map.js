@@ -167,6 +167,7 @@ export class ConsoleMap {
     this.focus = null; // lantern id the operator inspects
     this.shapes = L.layerGroup().addTo(this.map); // the dispatcher's drawn target
     this.routes = L.layerGroup(); // steering routes, in the operator's view
+    this.gaps = L.layerGroup().addTo(this.map); // stretches the previewed speakers do not cover
     this.legend = null;
     this.map.on('zoomend', () => this._onZoom());
     this.map.on('click', (e) => {
@@ -376,6 +377,16 @@ export class ConsoleMap {
   setPreview(ids) {
     this.preview = ids ? new Set(ids) : null;
     this._restyleLanterns();
+  }
+
+  /** Not-covered stretches of the previewed streets, drawn in red (issue 19); [] clears. */
+  setCoverageGaps(gaps) {
+    this.gaps.clearLayers();
+    for (const gap of gaps || []) {
+      const latlngs = gap.geometry.coordinates.map(([lon, lat]) => [lat, lon]);
+      L.polyline(latlngs, { renderer: this.renderer, color: '#dc2626', weight: 6, opacity: 0.8, interactive: false })
+        .addTo(this.gaps);
+    }
   }
 
   /** Delivery state per lantern id of the followed alert (null: none followed). */

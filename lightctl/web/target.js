@@ -265,6 +265,7 @@ export class TargetPicker {
   _previewDone() {
     $('preview').classList.remove('loading');
     this.cmap.setPreview(this.preview ? this.preview.lantern_ids : null);
+    this.cmap.setCoverageGaps(this.preview && this.preview.coverage ? this.preview.coverage.gaps : []);
     this._renderChips();
     this._renderPreview();
     this.onPreview(this.preview);

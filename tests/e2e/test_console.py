@@ -55,6 +55,8 @@ def test_warn_a_street_and_cancel(
     assert text(page, "#preview-nospeaker") == str(no_speaker)
     assert street in text(page, "#preview-streets")
     assert page.evaluate("() => window.lightctl.map.preview.size") == expected["lantern_count"]
+    gaps = page.evaluate("() => window.lightctl.map.gaps.getLayers().length")
+    assert gaps == len(expected["coverage"]["gaps"])  # drawn in red
     shots.take(page, "preview")
 
     # 3. send, with one confirmation
