@@ -39,7 +39,7 @@ def progress_bar() -> Progress:
 
 
 def build(label: str, args: argparse.Namespace, *inputs: object) -> tuple[CoverageModel, float]:
-    key = ModelKey(0, (0, 0, 0), "", SourceSpec(), args.spacing, args.radius, 97.0)
+    key = ModelKey(0, (0, 0, 0), "", "", SourceSpec(), args.spacing, args.radius, 97.0)
     with progress_bar() as bar:
         task = bar.add_task(f"{label}: matrix", total=None)
         started, cpu = time.perf_counter(), time.process_time()

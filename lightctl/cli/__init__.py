@@ -42,6 +42,7 @@ app.add_typer(geocodes.app, name="geocodes")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(coverage.buildings_app, name="buildings")
 app.add_typer(coverage.coverage_app, name="coverage")
+app.add_typer(coverage.speakers_app, name="speakers")
 
 
 def main() -> None:

@@ -14,9 +14,14 @@ from lightctl.cli.output import console, fail_with
 from lightctl.errors import LightctlError
 from lightctl.geo.buildings import read_footprints, save_footprints
 from lightctl.services.coverage import CoverageService
+from lightctl.services.speaker_specs import read_speaker_specs, save_speaker_specs
 
 buildings_app = typer.Typer(
     help="Building footprints: they block the sound of lantern speakers.", no_args_is_help=True
+)
+speakers_app = typer.Typer(
+    help="Per-lantern speaker data (level, height, beam) for the coverage model.",
+    no_args_is_help=True,
 )
 coverage_app = typer.Typer(help="Acoustic coverage of the lantern speakers.", no_args_is_help=True)
 
@@ -39,6 +44,27 @@ def buildings_import(
         f"buildings: [bold]{len(footprints.ids)}[/] stored, {footprints.repaired} repaired; "
         "the coverage model rebuilds on its next use"
     )
+
+
+@speakers_app.command("import")
+def speakers_import(
+    file: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="CSV: lantern_id,level_db,height_m[,heading_deg,beam_deg]",
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Check every row (levels 60-130 dB(A), heights above 0) and store the file."""
+    try:
+        _db, settings = open_db(None, data_dir)
+        default = SourceSpec(settings.speaker_level_db, settings.speaker_height_m)
+        specs = read_speaker_specs(file, default)
+        save_speaker_specs(settings.data_dir, specs)
+    except LightctlError as exc:
+        fail_with(exc)
+    console.print(f"speakers: [bold]{len(specs)}[/] lanterns with their own speaker data stored")
 
 
 @coverage_app.command("report")

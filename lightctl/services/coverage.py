@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from lightctl.geo import buildings as building_files
 from lightctl.geo.crs import MetricProjection
 from lightctl.geo.names import normalize_street_name
 from lightctl.protocol import LanternState
+from lightctl.services import speaker_specs
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 
@@ -63,6 +64,7 @@ class ModelKey:
     inventory: int
     streets: tuple[int, int, int]
     buildings: str
+    speakers: str  # version of the per-lantern speaker file ("" when none)
     source: SourceSpec
     spacing_m: float
     radius_m: float
@@ -171,6 +173,7 @@ class CoverageService:
             inventory,
             streets,
             building_files.stored_version(self._data_dir),
+            speaker_specs.specs_version(self._data_dir),
             self._source,
             self._spacing_m,
             self._radius_m,
@@ -252,6 +255,7 @@ class CoverageService:
             self._radius_m,
             self._facade_cap_db,
             progress or self._progress,
+            speaker_specs.load_speaker_specs(self._data_dir),
         )
         model.built_s = time.perf_counter() - started
         log.info(
@@ -530,8 +534,10 @@ def assemble(
     radius_m: float,
     facade_cap_db: float,
     progress: Progress | None = None,
+    specs: Mapping[str, SourceSpec] | None = None,
 ) -> CoverageModel:
-    """Project everything into one metric CRS and build the receivers and the matrix."""
+    """Project everything into one metric CRS and build the receivers and the matrix;
+    ``specs`` gives lanterns their own level, height and beam (the rest use ``source``)."""
     check_spacing(spacing_m)
     seg_lons = np.array([c[0] for s in segments for c in s[3]], dtype=np.float64)
     seg_lats = np.array([c[1] for s in segments for c in s[3]], dtype=np.float64)
@@ -559,11 +565,21 @@ def assemble(
             for p in footprints_lonlat
         ]
     model = Propagation()
-    sources = Sources.omni(xs, ys, source.height_m)
+    own = [(specs or {}).get(str(i), source) for i in sorted_ids]
+    heights = np.array([s.height_m for s in own], dtype=np.float64)
+    nan = float("nan")
+    sources = Sources(
+        xs,
+        ys,
+        heights,
+        np.array([nan if s.heading_deg is None else s.heading_deg for s in own], dtype=np.float64),
+        np.array([nan if s.beam_deg is None else s.beam_deg for s in own], dtype=np.float64),
+        source.off_axis_db,
+    )
     matrix = build_matrix(sources, receivers, buildings, model, radius_m, progress)
     facade = facade_distances(xs, ys, buildings, DEFAULT_FACADE_DISTANCE_M)
-    allowed = facade_capped(np.full(len(xs), np.inf), facade, source.height_m, facade_cap_db)
-    levels = np.minimum(source.level_db, allowed)
+    allowed = facade_capped(np.full(len(xs), np.inf), facade, heights, facade_cap_db)
+    levels = np.minimum(np.array([s.level_db for s in own], dtype=np.float64), allowed)
     by_key: dict[str, list[int]] = {}
     for n, seg in enumerate(segments):
         if seg[1]:

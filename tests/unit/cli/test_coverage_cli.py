@@ -146,3 +146,38 @@ def test_an_inventory_without_speakers_says_so(tmp_path: Path) -> None:
     assert body["speakers"] == 0
     assert body["day"]["not_covered"] == 1.0
     assert any("none of these lanterns has a speaker" in w for w in body["warnings"])
+
+
+def speaker_csv(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "speakers.csv"
+    path.write_text("lantern_id,level_db,height_m\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ("LEU101190,59,5", "level_db"),
+        ("LEU101190,100,0", "height_m"),
+        ("LEU101190,loud,5", "level_db"),
+    ],
+)
+def test_speaker_rows_out_of_range_are_named(
+    inventory: Path, tmp_path: Path, row: str, field: str
+) -> None:
+    path = speaker_csv(tmp_path, ["LEU101085,100,5", row])
+    result = runner.invoke(app, ["speakers", "import", str(path), "--data-dir", str(inventory)])
+    assert result.exit_code == 2
+    assert f"line.3.{field}" in flat(result.output)
+    assert not (inventory / "speakers.json").exists()
+
+
+def test_quieter_speakers_cover_less(inventory: Path, tmp_path: Path) -> None:
+    args = ["coverage", "report", "--data-dir", str(inventory), "--json", "--suggestions", "0"]
+    before = json.loads(runner.invoke(app, args).output)
+    features = json.loads(LANTERNS.read_text(encoding="utf-8"))["features"]
+    path = speaker_csv(tmp_path, [f"{f['id']},70,5" for f in features])
+    result = runner.invoke(app, ["speakers", "import", str(path), "--data-dir", str(inventory)])
+    assert result.exit_code == 0, result.output
+    after = json.loads(runner.invoke(app, args).output)
+    assert after["day"]["intelligible"] < before["day"]["intelligible"]
