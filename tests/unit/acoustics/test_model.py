@@ -182,3 +182,20 @@ def test_few_and_many_playing_lanterns_sum_the_same_way() -> None:
     np.testing.assert_allclose(received_levels(matrix, few), few_expected, atol=0.05)
     many_expected = brute_force_levels(receivers, sources.x)
     np.testing.assert_allclose(received_levels(matrix, many), many_expected, atol=0.05)
+
+
+def test_a_directional_speaker_is_quieter_behind_its_beam() -> None:
+    receivers = place_receivers([np.array([[-40.0, 0.0], [40.0, 0.0]])], spacing_m=80.0 / 2)
+    east = Sources(
+        np.array([0.0]),
+        np.array([0.0]),
+        np.array([5.0]),
+        np.array([90.0]),  # facing east
+        np.array([90.0]),  # ±45°
+    )
+    omni = build_matrix(Sources.omni([0.0], [0.0], 5.0), receivers)
+    beam = build_matrix(east, receivers)
+    west_point, east_point = received_levels(omni, [100.0]), received_levels(beam, [100.0])
+    assert receivers.x[0] < 0 < receivers.x[1]
+    assert east_point[1] == pytest.approx(west_point[1])  # in the beam: as loud as omni
+    assert east_point[0] == pytest.approx(west_point[0] - 10.0)  # behind: 10 dB down
