@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from lightctl.cli import app
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.store import Database
-from tests.support import FIXTURES
+from tests.support import FIXTURES, cli_runner
 
-runner = CliRunner()
+runner = cli_runner()
 LANTERNS = FIXTURES / "zurich_lanterns_small.geojson"
 STREETS = FIXTURES / "zurich_streets_small.geojson"
 
