@@ -4,6 +4,7 @@ bad values named with exit code 2, an inventory without speakers said so."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def flat(text: str) -> str:
 
 
 def footprints(
-    tmp_path: Path, *rings: tuple[str, list[list[float]]], crs: str | None = None
+    tmp_path: Path, *rings: tuple[str, Sequence[Sequence[float]]], crs: str | None = None
 ) -> Path:
     doc: dict[str, Any] = {
         "type": "FeatureCollection",
