@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,11 @@ class TokenRow(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+def _fit(key: str) -> str:
+    """A key that fits its column (300): longer ones by their digest."""
+    return key if len(key) <= 300 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def add(session: Session, row: UserRow | TokenRow) -> None:
@@ -121,11 +127,12 @@ class DatabaseFailures:
 
     def load(self, key: str) -> tuple[int, float, float] | None:
         with self._db.session() as session:
-            row = session.get(AuthFailureRow, key)
+            row = session.get(AuthFailureRow, _fit(key))
             return None if row is None else (row.failures, row.last_at, row.until_at)
 
     def save(self, key: str, entry: tuple[int, float, float]) -> None:
         failures, last_at, until_at = entry
+        key = _fit(key)
         with self._db.session() as session:
             row = session.get(AuthFailureRow, key)
             if row is None:
@@ -135,7 +142,7 @@ class DatabaseFailures:
 
     def drop(self, key: str) -> None:
         with self._db.session() as session:
-            session.execute(delete(AuthFailureRow).where(col(AuthFailureRow.key) == key))
+            session.execute(delete(AuthFailureRow).where(col(AuthFailureRow.key) == _fit(key)))
 
     def prune(self, before: float) -> None:
         """Forget keys whose last failure and back-off both ended before ``before``."""
