@@ -34,22 +34,29 @@ def test_fifty_bad_tokens_do_not_delay_or_refuse_a_valid_dispatcher_post(
     service: LiveService,
 ) -> None:
     dispatcher = service.make_token("dispatcher", "dispatcher")
+    alert = {"target": {"streets": ["Poststrasse"]}, "messages": {"en": "Test."}}
     with httpx.Client(base_url=f"{service.url}/api/v1", timeout=30) as http:
+
+        def timed_post() -> tuple[httpx.Response, float]:
+            started = time.monotonic()
+            response = http.post("/alerts", json=alert, headers=_bearer(dispatcher))
+            return response, time.monotonic() - started
+
+        before, _first = timed_post()  # renders and caches the clip
+        _again, calm = timed_post()
+        assert before.status_code == 201, before.text
         codes = [
             http.post("/alerts", json={}, headers=_bearer(f"lct_bad{i}")).status_code
             for i in range(50)
         ]
         assert set(codes) <= {401, 429}
         assert 429 in codes  # the scan itself is slowed ...
-        started = time.monotonic()
-        response = http.post(
-            "/alerts",
-            json={"target": {"streets": ["Poststrasse"]}, "messages": {"en": "Test."}},
-            headers=_bearer(dispatcher),
-        )
-        elapsed = time.monotonic() - started
+        response, elapsed = timed_post()
     assert response.status_code == 201, response.text  # ... the dispatcher is not
-    assert elapsed < 5, f"the valid POST took {elapsed:.1f} s"
+    # Not delayed: no back-off, no queue (a loaded test machine makes any POST slower).
+    assert elapsed < max(2.0, 5 * calm), (
+        f"the valid POST took {elapsed:.2f} s ({calm:.2f} s before)"
+    )
 
 
 @pytest.mark.broker
