@@ -1,7 +1,7 @@
 """Sign-in failures shared by replicas
 
-Revision ID: 0008_auth_failures
-Revises: 0007_delivery_ack_kid
+Revision ID: 0009_auth_failures
+Revises: 0008_previews_idempotency
 Created: 2026-12-03 07:49:33.217988
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_auth_failures"
-down_revision = "0007_delivery_ack_kid"
+revision = "0009_auth_failures"
+down_revision = "0008_previews_idempotency"
 branch_labels = None
 depends_on = None
 
