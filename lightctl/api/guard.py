@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from lightctl.services.auth import AuthService
 from lightctl.services.outcomes import OutcomeRecorder
 from lightctl.settings import Settings
 from lightctl.store import Database
+from lightctl.store.auth import DatabaseFailures
 
 # Failed attempts, counted only as failures and never held against a good credential (issue 13):
 # - one unknown token presented again: a client left with a revoked token retries it, 3 times
@@ -77,8 +79,12 @@ class Guard:
             ADDRESS_MAX_S,
             FORGET_S,
         )
+        # Replicas on one PostgreSQL share the sign-in back-offs (wall-clock times in a table);
+        # SQLite serves one process, whose memory is enough.
+        shared = None if db.is_sqlite else DatabaseFailures(db)
+        wall = time.monotonic if shared is None else time.time
         self.login_failures = FailureBackoff(
-            "failed sign-ins", LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S, FORGET_S
+            "failed sign-ins", LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S, FORGET_S, wall, shared
         )
         self.login_address_failures = FailureBackoff(
             "failed sign-ins from this address",
@@ -86,6 +92,8 @@ class Guard:
             LOGIN_BASE_S,
             LOGIN_MAX_S,
             FORGET_S,
+            wall,
+            shared,
         )
         self.request_limiter = RateLimiter(
             settings.request_burst, settings.requests_per_s, "requests"

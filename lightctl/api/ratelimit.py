@@ -1,19 +1,24 @@
-"""In-memory limits per key: token buckets for request volume, back-off for failed attempts.
+"""Limits per key: token buckets for request volume, back-off for failed attempts.
 
-Both live in one replica's memory: with N replicas a guesser gets N times the attempts, which
-still leaves a 256-bit token unguessable and a password guess per address and account to a few
-per hour once the back-off has grown (api/guard.py has the numbers)."""
+Buckets and the token back-offs live in one replica's memory: with N replicas a caller gets N
+times the requests, and a token scan N times the tries, still hopeless against 256-bit tokens.
+Sign-in back-offs, where guessing could succeed, are kept in the database on PostgreSQL so every
+replica sees every failure (store/auth.py ``DatabaseFailures``); SQLite serves one process, so
+memory is the same there. api/guard.py has the numbers."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from lightctl.errors import RateLimited
 
 # Past this many keys, buckets that have refilled completely are forgotten (they hold no debt).
 _MAX_KEYS = 10_000
+# Failures between two sweeps of keys that no longer hold anything back.
+_PRUNE_EVERY = 1000
 
 
 class RateLimiter:
@@ -62,6 +67,47 @@ class RateLimiter:
             del self._buckets[key]
 
 
+Entry = tuple[int, float, float]  # failures, last failure at, closed until
+
+
+class FailureStore(Protocol):
+    """Where a FailureBackoff keeps its counts: this replica's memory, or a shared table."""
+
+    def load(self, key: str) -> Entry | None: ...
+
+    def save(self, key: str, entry: Entry) -> None: ...
+
+    def drop(self, key: str) -> None: ...
+
+    def prune(self, before: float) -> None: ...
+
+
+class MemoryFailures:
+    """Counts in this process; bounded to ``_MAX_KEYS`` keys (the oldest are forgotten first)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+
+    def load(self, key: str) -> Entry | None:
+        return self._entries.get(key)
+
+    def save(self, key: str, entry: Entry) -> None:
+        self._entries[key] = entry
+        if len(self._entries) > _MAX_KEYS:
+            oldest = sorted(self._entries, key=lambda k: self._entries[k][1])
+            for stale in oldest[: len(self._entries) - _MAX_KEYS]:
+                del self._entries[stale]
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def prune(self, before: float) -> None:
+        for key in [
+            k for k, (_n, last, until) in self._entries.items() if max(last, until) < before
+        ]:
+            del self._entries[key]
+
+
 class FailureBackoff:
     """Failed attempts per key with exponential back-off; only failures count.
 
@@ -69,7 +115,8 @@ class FailureBackoff:
     key for ``base_s``, then twice that, and so on up to ``max_s``. A key with no failure for
     ``forget_s`` starts clean again, and ``succeeded`` clears it at once. A key is a presented
     credential, an account at an address, or a real address: never something another caller's
-    mistakes can fill up for a caller who presents a good credential.
+    mistakes can fill up for a caller who presents a good credential. ``store`` is this
+    process's memory unless a shared one is given (then ``clock`` must be wall-clock time).
     """
 
     def __init__(
@@ -80,6 +127,7 @@ class FailureBackoff:
         max_s: float,
         forget_s: float,
         clock: Callable[[], float] = time.monotonic,
+        store: FailureStore | None = None,
     ) -> None:
         self.what = what
         self.free = free
@@ -87,11 +135,12 @@ class FailureBackoff:
         self.max_s = max_s
         self.forget_s = forget_s
         self.clock = clock  # public: a test may stop it
-        self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (count, last, until)
+        self.store: FailureStore = store or MemoryFailures()
         self._lock = threading.Lock()
+        self._failed_since_prune = 0
 
-    def _current(self, key: str, now: float) -> tuple[int, float, float]:
-        entry = self._failures.get(key)
+    def _current(self, key: str, now: float) -> Entry:
+        entry = self.store.load(key)
         if entry is None or now - entry[1] >= max(self.forget_s, entry[2] - entry[1]):
             return (0, now, now)
         return entry
@@ -120,20 +169,13 @@ class FailureBackoff:
             count += 1
             over = count - self.free
             wait = 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** min(over - 1, 30))
-            self._failures[key] = (count, now, now + wait)
-            if len(self._failures) > _MAX_KEYS:
-                self._prune(now)
+            self.store.save(key, (count, now, now + wait))
+            self._failed_since_prune += 1
+            if self._failed_since_prune >= _PRUNE_EVERY:
+                self._failed_since_prune = 0
+                self.store.prune(now - max(self.forget_s, self.max_s))
             return wait
 
     def succeeded(self, key: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        stale = [k for k in self._failures if self._current(k, now)[0] == 0]
-        for key in stale:
-            del self._failures[key]
-        if len(self._failures) > _MAX_KEYS:  # a flood of distinct keys: forget the oldest
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][1])
-            for key in oldest[: len(self._failures) - _MAX_KEYS]:
-                del self._failures[key]
+            self.store.drop(key)

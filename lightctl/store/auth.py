@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+
+if TYPE_CHECKING:  # db.py imports this module to register its tables
+    from lightctl.store.db import Database
 
 
 class UserRow(SQLModel, table=True):
@@ -38,6 +43,11 @@ class TokenRow(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+def _fit(key: str) -> str:
+    """A key that fits its column (300): longer ones by their digest."""
+    return key if len(key) <= 300 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def add(session: Session, row: UserRow | TokenRow) -> None:
@@ -95,3 +105,50 @@ def _aware(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class AuthFailureRow(SQLModel, table=True):
+    """Failed sign-ins under one key (account at an address, or an address), shared by every
+    replica on one PostgreSQL; times are wall-clock seconds since the epoch."""
+
+    __tablename__ = "auth_failure"
+
+    key: str = Field(primary_key=True, max_length=300)
+    failures: int = 0
+    last_at: float = 0.0
+    until_at: float = 0.0
+
+
+class DatabaseFailures:
+    """``FailureBackoff``'s storage in the database (api/ratelimit.py ``FailureStore``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def load(self, key: str) -> tuple[int, float, float] | None:
+        with self._db.session() as session:
+            row = session.get(AuthFailureRow, _fit(key))
+            return None if row is None else (row.failures, row.last_at, row.until_at)
+
+    def save(self, key: str, entry: tuple[int, float, float]) -> None:
+        failures, last_at, until_at = entry
+        key = _fit(key)
+        with self._db.session() as session:
+            row = session.get(AuthFailureRow, key)
+            if row is None:
+                row = AuthFailureRow(key=key)
+            row.failures, row.last_at, row.until_at = failures, last_at, until_at
+            session.add(row)
+
+    def drop(self, key: str) -> None:
+        with self._db.session() as session:
+            session.execute(delete(AuthFailureRow).where(col(AuthFailureRow.key) == _fit(key)))
+
+    def prune(self, before: float) -> None:
+        """Forget keys whose last failure and back-off both ended before ``before``."""
+        with self._db.session() as session:
+            session.execute(
+                delete(AuthFailureRow)
+                .where(col(AuthFailureRow.last_at) < before)
+                .where(col(AuthFailureRow.until_at) < before)
+            )

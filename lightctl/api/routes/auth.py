@@ -11,6 +11,7 @@ from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
 from lightctl.api.capabilities import capabilities_of
 from lightctl.domain.roles import Principal, ceiling_of, parse_roles
 from lightctl.errors import Unauthorized
+from lightctl.store.auth import TokenRow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -24,16 +25,21 @@ async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
     # someone guessing the dispatcher's password from one place does not lock the dispatcher
     # out everywhere else (issue 13).
     pair = f"{body.username}@{address}"
-    guard.login_failures.check(pair)
-    guard.login_address_failures.check(address)
-    guard.login_limiter.take(f"ip:{address}")
-    try:
-        row, secret = await asyncio.to_thread(guard.auth.login, body.username, body.password)
-    except Unauthorized:
-        guard.login_failures.failed(pair)
-        guard.login_address_failures.failed(address)
-        raise
-    guard.login_failures.succeeded(pair)
+
+    def attempt() -> tuple[TokenRow, str]:  # in a thread: on PostgreSQL the counts are rows
+        guard.login_failures.check(pair)
+        guard.login_address_failures.check(address)
+        guard.login_limiter.take(f"ip:{address}")
+        try:
+            issued = guard.auth.login(body.username, body.password)
+        except Unauthorized:
+            guard.login_failures.failed(pair)
+            guard.login_address_failures.failed(address)
+            raise
+        guard.login_failures.succeeded(pair)
+        return issued
+
+    row, secret = await asyncio.to_thread(attempt)
     roles = parse_roles(row.roles)
     request.state.principal = Principal(body.username, "session", roles, row.id)
     if row.expires_at is None:  # AuthService.login always sets one; never hand out an endless one
