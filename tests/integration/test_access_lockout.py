@@ -194,7 +194,7 @@ def test_replicas_on_one_postgresql_share_the_sign_in_back_off(
 
     def guess(client: TestClient, i: int) -> int:
         body = {"username": "dispatcher", "password": f"guess-{i}"}
-        return client.post("/api/v1/auth/login", json=body).status_code
+        return int(client.post("/api/v1/auth/login", json=body).status_code)
 
     assert [guess(first, i) for i in range(6)] == [401] * 6  # the sixth starts a back-off
     assert guess(second, 6) == 429  # the other replica knows
