@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -104,6 +106,37 @@ class _Library:
         return samples
 
 
+# eSpeak NG copies its data path into a fixed buffer (N_PATH_HOME, 160 bytes on Linux) and falls
+# back to its compiled-in path when it does not fit: a venv in a deep directory would lose speech.
+MAX_DATA_PATH = 150
+
+
+def short_data_path(data_path: str, link_dirs: tuple[str, ...] | None = None) -> str:
+    """``data_path``, or a short symbolic link to it when it is too long for eSpeak NG."""
+    if len(data_path.encode()) < MAX_DATA_PATH:
+        return data_path
+    digest = hashlib.sha256(data_path.encode()).hexdigest()[:12]
+    # S108: a short, well-known directory is the point; the link names our uid, is checked before
+    # reuse and replaced atomically, and one someone else owns cannot be replaced (next base).
+    bases = (tempfile.gettempdir(), "/tmp", str(Path.home() / ".cache"))  # noqa: S108
+    for base in link_dirs or bases:
+        link = Path(base) / f"lightctl-espeak-{os.getuid()}-{digest}"
+        if len(str(link).encode()) >= MAX_DATA_PATH:
+            continue
+        try:
+            if link.is_symlink() and os.readlink(link) == data_path:
+                return str(link)
+            Path(base).mkdir(parents=True, exist_ok=True)
+            staging = link.with_name(f"{link.name}.{os.getpid()}")
+            staging.unlink(missing_ok=True)
+            staging.symlink_to(data_path, target_is_directory=True)
+            os.replace(staging, link)  # atomic: another process may be doing the same
+            return str(link)
+        except OSError as exc:
+            log.warning("cannot link eSpeak NG data at %s: %s", link, exc)
+    return data_path
+
+
 def _load(library_path: str, data_path: str) -> _Library:
     """Load and initialise the library once; call with ``_LOCK`` held."""
     loaded = _LIBRARIES.get(library_path)
@@ -132,7 +165,10 @@ def _load(library_path: str, data_path: str) -> _Library:
     lib.espeak_Synchronize.argtypes = []
     lib.espeak_Synchronize.restype = ctypes.c_int
     rate = lib.espeak_Initialize(
-        _AUDIO_OUTPUT_SYNCHRONOUS, _BUFLENGTH_MS, data_path.encode(), _INITIALIZE_DONT_EXIT
+        _AUDIO_OUTPUT_SYNCHRONOUS,
+        _BUFLENGTH_MS,
+        short_data_path(data_path).encode(),
+        _INITIALIZE_DONT_EXIT,
     )
     if rate <= 0:
         raise OSError(f"espeak_Initialize failed with data at {data_path!r}")
