@@ -307,9 +307,15 @@ def test_a_lantern_cut_off_from_the_service_dims_on_time_then_falls_back_to_its_
 
     _until(_at_step(fleet, post, 40), "the 23:01 step without the service", timeout_s=60)
     assert fleet.clock() >= dims_at
-    for lid in post:
+
+    def applied_since(lid: str) -> list[Any]:
         acks = list(fleet.record(lid).acks)[acks_before[lid] :]
-        applied = [a for a in acks if a.status == "applied"]
+        return [a for a in acks if a.status == "applied"]
+
+    # The ack is recorded as it goes out, a moment after the light changed.
+    _until(lambda: all(applied_since(i) for i in post), "each lantern's applied ack")
+    for lid in post:
+        applied = applied_since(lid)
         assert len(applied) == 1, lid
         assert applied[0].at >= dims_at, lid  # on the lantern's own clock
 
