@@ -108,7 +108,9 @@ def test_a_costly_route_is_refused_before_any_geometry_work(service: LiveService
     assert error["loc"] == ["route", "line"]
     assert error["limit"] == 5000
     assert "5,000 positions" in error["msg"]
-    assert took_ms < 1000  # ~20 ms here over HTTP; 36.5 s before the ceilings
+    # ~20-70 ms here over HTTP (printed above); the geometry work took 36.5 s before the ceilings.
+    # The bound is loose on purpose: a shared machine must not fail it, the old code always would.
+    assert took_ms < 10_000
 
     steer = {"target": json.loads(body), "light": {"on": True}, "ends_in_s": 600}
     steer["guidance"] = {"direction": "forward"}
