@@ -4,6 +4,7 @@ and simulated lanterns in the same process (each part on its own thread)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import uuid
@@ -98,6 +99,9 @@ class LiveService:
 
     def __init__(self, settings: Settings, db: Database, roles: str = "admin") -> None:
         self.settings = settings
+        # Hold the port from now on: free_port() only found it free a moment ago, and the set-up
+        # below takes long enough for another process to take it (seen once in a CI run).
+        self._socket = socket.create_server((settings.http_host, settings.http_port))
         self.runtime = Runtime(settings, db)
         self.url = settings.resolved_public_url
         # Every request of a test carries a token with full rights (``admin``) unless the test
@@ -107,7 +111,12 @@ class LiveService:
         self.app = create_app(settings, self.runtime)
         config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self._socket]},
+            name="uvicorn",
+            daemon=True,
+        )
         self.http = httpx.Client(
             base_url=f"{self.url}/api/v1",
             timeout=30,
@@ -132,6 +141,7 @@ class LiveService:
         self.server.should_exit = True
         self.thread.join(timeout=20)
         self.http.close()
+        self._socket.close()
 
     def wait_for(self, alert_id: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
         """Poll the alert until ``predicate(body)`` holds; fail with the last body otherwise."""
