@@ -250,16 +250,7 @@ class AlertService:
         now = self._clock()
         alert = self._active(alert_id, now, "cancel")
         with self._db.session() as session:
-            ended = alert_store.transition(
-                session,
-                alert_id,
-                from_status=("active",),
-                to_status="cancelled",
-                now=now,
-                ended=True,
-            )
-            if not ended:
-                self._lost(session, alert_id, "cancel")
+            self._end(session, alert_id, "cancelled", "cancel", now)
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
@@ -291,16 +282,7 @@ class AlertService:
         texts = replace(texts, signal="all_clear")
         speech, clips = self._announcer.render(texts, old.exercise)
         with self._db.session() as session:
-            ended = alert_store.transition(
-                session,
-                alert_id,
-                from_status=("active",),
-                to_status="all_clear",
-                now=now,
-                ended=True,
-            )
-            if not ended:
-                self._lost(session, alert_id, "all-clear")
+            self._end(session, alert_id, "all_clear", "all-clear", now)
             previous = _live_sets(session, alert_id, now)
             lanterns = sorted(
                 {
@@ -429,6 +411,14 @@ class AlertService:
         if now >= aware(alert.expires_at):
             raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
         return alert
+
+    def _end(self, session: Any, alert_id: str, status: str, action: str, now: datetime) -> None:
+        """End the alert in one guarded statement, first in the transaction (see ``transition``)."""
+        ended = alert_store.transition(
+            session, alert_id, from_status=("active",), to_status=status, now=now, ended=True
+        )
+        if not ended:
+            self._lost(session, alert_id, action)
 
     @staticmethod
     def _lost(

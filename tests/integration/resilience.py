@@ -11,17 +11,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
+import pytest
 
 from firmware_sim import load_inventory
 from lightctl.paths import DEMO_LANTERNS
 from lightctl.signing import KeyStore
+from lightctl.store import Database
 from tests.integration.conftest import FleetThread, simulated_fleet
-from tests.support import ROOT, fixed_env, free_port
+from tests.support import ROOT, fixed_env, free_port, postgres_url
 
 T = TypeVar("T")
 
@@ -224,3 +227,24 @@ class ServeProcess:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def process_postgres() -> Iterator[tuple[str, Database]]:
+    """A PostgreSQL schema of our own: the URL a separate process opens it through (libpq's
+    ``options=`` sets its search path) and our own handle on it; dropped afterwards."""
+    base = postgres_url()
+    try:
+        conn = psycopg.connect(
+            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        )
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    db = Database(base, schema=schema)
+    try:
+        yield f"{base}?options=-c%20search_path%3D{schema}", db
+    finally:
+        db.dispose()
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()

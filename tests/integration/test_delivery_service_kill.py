@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from lightctl.services.inventory import import_lanterns
@@ -24,10 +22,11 @@ from tests.integration.resilience import (
     finished,
     lantern_ids,
     on_fleet,
+    process_postgres,
     signed_fleet,
     wait_until,
 )
-from tests.support import MosquittoProcess, free_port, postgres_url
+from tests.support import MosquittoProcess, free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -43,23 +42,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         yield url, db
         db.dispose()
         return
-    base = postgres_url()
-    try:
-        conn = psycopg.connect(
-            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(base, schema=schema)
-    try:
-        # libpq's options= puts the service's process into the same schema.
-        yield f"{base}?options=-c%20search_path%3D{schema}", db
-    finally:
-        db.dispose()
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
+    yield from process_postgres()
 
 
 def test_service_killed_mid_fan_out_resumes_and_nothing_plays_twice(

@@ -10,7 +10,6 @@ import os
 import random
 import secrets
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -33,10 +31,11 @@ from tests.integration.resilience import (
     finished,
     lantern_ids,
     on_fleet,
+    process_postgres,
     signed_fleet,
     wait_until,
 )
-from tests.support import MosquittoProcess, free_port, postgres_url
+from tests.support import MosquittoProcess, free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.postgres]
 
@@ -46,22 +45,7 @@ CALLS = 50
 
 @pytest.fixture
 def shared_postgres() -> Iterator[tuple[str, Database]]:
-    """A PostgreSQL schema of our own that separate processes open through their URL."""
-    base = postgres_url()
-    try:
-        conn = psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"))
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
-    conn.autocommit = True
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(base, schema=schema)
-    try:
-        yield f"{base}?options=-c%20search_path%3D{schema}", db
-    finally:
-        db.dispose()
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
+    yield from process_postgres()
 
 
 class CommandTap:
