@@ -14,25 +14,25 @@ from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
-from lightctl.services.ack_trust import AckTrust
-from lightctl.services.alert_commands import EXERCISE_PHRASES
-from lightctl.services.alerts import AlertService
+from lightctl.services.access.ack_trust import AckTrust
+from lightctl.services.alerts.commands import EXERCISE_PHRASES
+from lightctl.services.alerts.previews import PreviewBook
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.lantern_state import LanternStates
-from lightctl.services.previews import PreviewBook
 from lightctl.services.replicas import (
     Fingerprint,
     ReplicaMismatch,
     Replicas,
     templates_digest,
 )
-from lightctl.services.schedule_runner import TICK_S, ScheduleRunner
-from lightctl.services.schedules import ScheduleService
+from lightctl.services.schedules.runner import TICK_S, ScheduleRunner
+from lightctl.services.schedules.service import ScheduleService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
-from lightctl.services.steering import SteeringService
+from lightctl.services.steering.service import SteeringService
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey

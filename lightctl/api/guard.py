@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from lightctl.api.addresses import AddressResolver, parse_networks
 from lightctl.api.ratelimit import FailureBackoff, RateLimiter
 from lightctl.domain.roles import Principal
-from lightctl.services.alerts import AlertService
-from lightctl.services.approvals import ApprovalService
+from lightctl.services.access.auth import AuthService
+from lightctl.services.alerts.approvals import ApprovalService
+from lightctl.services.alerts.outcomes import OutcomeRecorder
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.audit import AuditTrail
-from lightctl.services.auth import AuthService
-from lightctl.services.outcomes import OutcomeRecorder
 from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store.auth import DatabaseFailures

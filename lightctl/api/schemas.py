@@ -18,7 +18,7 @@ from pydantic import (
 from lightctl.api.coverage_schemas import CoverageOut
 from lightctl.api.input_values import check_values
 from lightctl.domain.targets import Circle, Route, TargetSpec
-from lightctl.services.previews import PREVIEW_ID_PATTERN
+from lightctl.services.alerts.previews import PREVIEW_ID_PATTERN
 
 # Set while a request body's outermost model validates: its nested models skip the walk.
 _CHECKING: ContextVar[bool] = ContextVar("checking_request_values", default=False)

@@ -33,8 +33,8 @@ from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain.alerts import AlertUpdate
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
-from lightctl.services.alert_reports import AlertReport
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.reports import AlertReport
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.audit import AuditTrail
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings

@@ -8,9 +8,9 @@ with it.
 
 An ack for a command we did send that lantern is still refused (``ack_refused_<why>``, logged)
 when it is not the lantern's own word: unsigned or wrongly signed from a lantern with an ack key
-(``services/ack_trust.py``), or out of order for the command (``domain/delivery.judge_ack``: a
-delivery held for approval, a status that kind of command never gets, a `done` without exactly
-the clips sent).
+(``services/access/ack_trust.py``), or out of order for the command
+(``domain/delivery.judge_ack``: a delivery held for approval, a status that kind of command
+never gets, a `done` without exactly the clips sent).
 
 Availability also drives re-sending: a lantern that comes back (announces itself live after a
 reconnect, changes its boot number, or was offline) gets its live commands again (``on_return``).
@@ -43,7 +43,7 @@ from lightctl.protocol import (
     TopicKind,
     Topics,
 )
-from lightctl.services.ack_trust import AckForgery, AckTrust
+from lightctl.services.access.ack_trust import AckForgery, AckTrust
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lantern_keys as key_store

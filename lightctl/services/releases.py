@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from lightctl.protocol import CommandEnvelope, ReleasePayload
 from lightctl.protocol.wire import Channel
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import alerts as alert_store
 from lightctl.store import steering as steering_store

@@ -25,7 +25,7 @@ from lightctl.api import create_app
 from lightctl.cli.server import uvicorn_config
 from lightctl.protocol import Topics
 from lightctl.runtime import Runtime
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
 from lightctl.signing import KeyStore

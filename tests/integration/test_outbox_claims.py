@@ -11,7 +11,7 @@ import pytest
 
 from lightctl.mqtt.outbox import BATCH, Outbox
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

@@ -25,8 +25,8 @@ from lightctl.domain.roles import Principal
 from lightctl.domain.targets import TargetSpec
 from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
-from lightctl.services.alert_reports import AlertReport, aware
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.reports import AlertReport, aware
+from lightctl.services.alerts.service import AlertService
 
 router = APIRouter(tags=["cap"])
 

@@ -21,10 +21,10 @@ from lightctl.domain.targets import target_to_json
 from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
 from lightctl.geo.guidance import RouteGuide, guide, travel_reversed
 from lightctl.geo.shapes import line_lonlat
-from lightctl.services import alert_commands as build
-from lightctl.services import steering_commands as plan
+from lightctl.services.alerts import commands as build
 from lightctl.services.releases import Sign, release_commands
 from lightctl.services.sequence import SequenceCounter
+from lightctl.services.steering import commands as plan
 from lightctl.services.targets import TargetResolver
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

@@ -16,11 +16,11 @@ from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
-from lightctl.services import alert_commands as build
-from lightctl.services.alert_fanout import FanOut
-from lightctl.services.alert_reports import AlertReport, aware, build_report
-from lightctl.services.alert_texts import Announcer
-from lightctl.services.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
+from lightctl.services.alerts import commands as build
+from lightctl.services.alerts.fanout import FanOut
+from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
+from lightctl.services.alerts.reports import AlertReport, aware, build_report
+from lightctl.services.alerts.texts import Announcer
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver

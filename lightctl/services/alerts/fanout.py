@@ -10,9 +10,9 @@ from lightctl.domain.alerts import AlertSpec
 from lightctl.errors import InvalidRequest
 from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
-from lightctl.services import alert_commands as build
-from lightctl.services.alert_reports import aware
-from lightctl.services.alert_texts import AlertTexts, Announcer
+from lightctl.services.alerts import commands as build
+from lightctl.services.alerts.reports import aware
+from lightctl.services.alerts.texts import AlertTexts, Announcer
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
 from lightctl.store import Database
