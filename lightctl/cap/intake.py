@@ -21,7 +21,6 @@ from lightctl.cap.model import CapMessage
 from lightctl.cap.outcomes import (
     Caller,
     Outcome,
-    aware,
     broke_off,
     identifier_in,
     outcome_of,
@@ -331,9 +330,7 @@ class CapIntake:
     def _release_holds(self, caller: Caller) -> int:
         now = self._clock()
         with self._db.session() as session:
-            due = [
-                r for r in cap_store.held(session) if r.hold_until and aware(r.hold_until) <= now
-            ]
+            due = [r for r in cap_store.held(session) if r.hold_until and r.hold_until <= now]
         for row in due:
             message = parse_message(base64.b64decode(row.body_b64), row.content_type)
             self._audit.append("cap.hold_expired", caller.subject, caller.roles, row.identifier, {})

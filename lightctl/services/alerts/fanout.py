@@ -11,7 +11,6 @@ from lightctl.errors import InvalidRequest
 from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services.alerts import commands as build
-from lightctl.services.alerts.reports import aware
 from lightctl.services.alerts.texts import AlertTexts, Announcer
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
@@ -115,7 +114,7 @@ class FanOut:
                 continue
             # A release names its command, so it can never clear a later one: it may live as long
             # as the command, and a lantern away for most of it still lets go when it returns.
-            ends = aware(cmd.expires_at)
+            ends = cmd.expires_at
             if ends <= now:
                 continue
             env = build.envelope(

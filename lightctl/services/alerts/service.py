@@ -19,7 +19,7 @@ from lightctl.protocol import CommandEnvelope
 from lightctl.services.alerts import commands as build
 from lightctl.services.alerts.fanout import FanOut
 from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
-from lightctl.services.alerts.reports import AlertReport, aware, build_report
+from lightctl.services.alerts.reports import AlertReport, build_report
 from lightctl.services.alerts.texts import Announcer
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
@@ -201,7 +201,7 @@ class AlertService:
         problems: list[FieldProblem] = []
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
-            expires_at: datetime = aware(alert.expires_at)
+            expires_at: datetime = alert.expires_at
         else:
             expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
@@ -408,7 +408,7 @@ class AlertService:
             raise NotFound("alert", alert_id)
         if alert.status != "active":
             raise Conflict(f"cannot {action} alert {alert_id}: it is {alert.status}", alert.status)
-        if now >= aware(alert.expires_at):
+        if now >= alert.expires_at:
             raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
         return alert
 
@@ -456,7 +456,7 @@ def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
     return [
         c
         for c in alert_store.commands_of(session, alert_id)
-        if c.op == "set" and aware(c.expires_at) > now
+        if c.op == "set" and c.expires_at > now
     ]
 
 
