@@ -239,6 +239,19 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDeliv
     ]
 
 
+def claim_first_sends(session: Session, command_id: str) -> list[str]:
+    """Lanterns of a command never sent it yet, claimed for the caller's transaction like
+    ``due_deliveries`` claims (another replica skips them): the part a fan-out group may cover."""
+    query = (
+        select(DeliveryRow.lantern_id)
+        .where(col(DeliveryRow.command_id) == command_id)
+        .where(col(DeliveryRow.state) == "planned")
+        .where(col(DeliveryRow.attempts) == 0)
+        .with_for_update(of=DeliveryRow, skip_locked=True)
+    )
+    return list(session.exec(query))
+
+
 def mark_published(
     session: Session, keys: Sequence[tuple[str, str, int, datetime]], now: datetime
 ) -> None:
