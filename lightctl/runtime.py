@@ -352,6 +352,11 @@ class Runtime:
             out["outbox_resent"] = self.outbox.resent_total
             out["outbox_expired"] = self.outbox.expired_total
             out["outbox_unreachable"] = self.outbox.unreachable_total
+            out["outbox_group_published"] = self.outbox.group_published_total
+            out["outbox_group_covered"] = self.outbox.group_covered_total
+            out["outbox_groups_provisioned"] = self.outbox.provisioned_total
+            out["fanout_v2_lanterns"] = len(self.fanout)
+            out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total
             out["signer_refreshed"] = self.signer.refreshed_total

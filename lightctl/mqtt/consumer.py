@@ -109,7 +109,7 @@ class Consumer:
         on_provision: Callable[[list[str]], None] = lambda _ids: None,
     ) -> None:
         self._db = db
-        self.groups = groups or GroupBook()
+        self.groups = groups if groups is not None else GroupBook()
         self._memberships = memberships
         self._on_provision = on_provision
         self._started = time.monotonic()

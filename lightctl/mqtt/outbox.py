@@ -104,7 +104,7 @@ class Outbox:
         self._signer = signer
         self._backlog = backlog
         # Protocol v2: who listens to which group, and the groups each lantern should hold.
-        self.groups = groups or GroupBook()
+        self.groups = groups if groups is not None else GroupBook()
         self._memberships = memberships
         self._provision: set[str] = set()
         self._wake = asyncio.Event()
