@@ -20,6 +20,16 @@ pytestmark = [pytest.mark.broker]
 GERMAN = "Brand in der Bahnhofstrasse. Schliessen Sie Fenster und Türen."
 
 
+def heard_by(fleet: Fleet, lantern_id: str) -> list[str]:
+    """The audiences of the topics a lantern received commands on, oldest first."""
+    return fleet.call(lambda: list(fleet.record(lantern_id).received_on))
+
+
+def played_by(fleet: Fleet, lantern_id: str) -> list[str]:
+    """The commands a lantern played to their end."""
+    return fleet.call(lambda: [cmd for cmd, _clips in fleet.record(lantern_id).played])
+
+
 def provisioned(service: LiveService, fleet: Fleet, ids: list[str]) -> None:
     """Wait until every v2 lantern listens to the groups the service gave it."""
     expected = service.runtime.memberships()
@@ -92,8 +102,7 @@ def test_street_fan_out_reaches_exactly_the_preview_and_not_the_neighbour_in_its
     in_cell = {i for i in neighbours if cell in service.runtime.memberships()[i]}
     assert in_cell, "the chosen cell holds a lantern of another street"
     for lantern_id in in_cell:
-        heard = fleet.call(lambda i=lantern_id: list(fleet.record(i).received_on))
-        assert cell not in heard
+        assert cell not in heard_by(fleet, lantern_id)
         assert not acted(lantern_id)
     # The street went out over its group topic, not one publish per lantern and channel.
     after = service.http.get("/metrics").json()["counters"]
@@ -102,11 +111,7 @@ def test_street_fan_out_reaches_exactly_the_preview_and_not_the_neighbour_in_its
     assert group_sends >= 1
     assert own_sends < len(body["commands"]) * len(targeted)
     street_aud = next(a for a in service.runtime.memberships()[next(iter(targeted))])
-    heard_on_street = [
-        i
-        for i in targeted
-        if street_aud in fleet.call(lambda i=i: list(fleet.record(i).received_on))
-    ]
+    heard_on_street = [i for i in targeted if street_aud in heard_by(fleet, i)]
     assert heard_on_street, "the street's lanterns heard the command on its group topic"
     print(
         f"\n{street}: {len(targeted)} lanterns, {len(body['commands'])} commands; "
@@ -172,12 +177,8 @@ def test_v1_and_v2_lanterns_in_one_fleet_both_complete_the_same_warning(
     audio = next(c["id"] for c in body["commands"] if c["channel"] == "audio")
     for sim, version in ((v1, 1), (v2, 2)):
         fleet = sim.fleet
-        heard = fleet.call(
-            lambda f=fleet: {i: list(f.record(i).received_on) for i in f.lantern_ids}
-        )
-        played = fleet.call(
-            lambda f=fleet: {i: [c for c, _ in f.record(i).played] for i in f.lantern_ids}
-        )
+        heard = {i: heard_by(fleet, i) for i in fleet.lantern_ids}
+        played = {i: played_by(fleet, i) for i in fleet.lantern_ids}
         assert all(played[i].count(audio) == 1 for i in fleet.lantern_ids), version
         over_groups = [i for i, auds in heard.items() if any(a.startswith("groups/") for a in auds)]
         if version == 1:
