@@ -117,8 +117,11 @@ class Gateway:
         password: str | None = None,
         ca_file: str | None = None,
         node: int = 0,
+        on_manifest: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.id = gateway_id
+        # The clip library (issue 14): retained manifests, handed over as (key, payload).
+        self._on_manifest = on_manifest
         # Which node of a clustered broker this gateway uses now (moves on when it is gone).
         self._nodes = broker.all_nodes()
         self._node = node % len(self._nodes)
@@ -296,6 +299,10 @@ class Gateway:
             _, mid = client.subscribe([(self.topics.cmd(lantern_id), 1) for lantern_id in batch])
             if mid is not None:
                 self._pending_subacks.add(mid)
+        if self._on_manifest is not None:
+            _, mid = client.subscribe(self.topics.all_clip_manifests(), 1)
+            if mid is not None:
+                self._pending_subacks.add(mid)
         log.info(
             "gateway %s connected (%d lanterns, session present: %s)",
             self.id,
@@ -353,6 +360,11 @@ class Gateway:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._on_manifest is not None:
+            key = self.topics.manifest_key(message.topic)
+            if key is not None:
+                self._to_loop(self._on_manifest, key, bytes(message.payload))
+                return
         parsed = self.topics.parse(message.topic)
         if parsed is None or parsed.kind != TopicKind.CMD or parsed.lantern_id is None:
             return
