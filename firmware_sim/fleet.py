@@ -481,7 +481,7 @@ class Fleet:
                     if problem is not None:
                         self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), problem))
                         return
-            plan = speech_plan(program, cmd.issued_at, received, self.clock(), self.speed)
+            plan = speech_plan(program, received, self.clock(), self.speed)
             await self._until(plan.speech_from)
             if not sounds:
                 self._apply(unit, lantern.audio_started(cmd.id, self.clock()))

@@ -8,9 +8,10 @@ first boundary after its clips are verified, then plays to the end of that run. 
 that join the same run play every sentence they both play at the same instant; a late one
 only misses the sentences before it joined (its ``done`` says ``joined_late``).
 
-Pure: times in, a plan out. A simulator playing ``speed`` times faster than real time shrinks
-every interval measured from ``issued_at`` (the same for all copies of one command), so its
-lanterns share the clock too.
+Pure: times in, a plan out. ``speech_at`` is a wall-clock time like ``expires_at``; a simulator
+playing ``speed`` times faster than real time shrinks every interval of the program measured
+from it (the same for all copies of one command), so its lanterns share the clock too, while
+the commands still travel at the network's real speed.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ def lead_s(payload: AudioPayload) -> float:
 
 def plan(
     payload: AudioPayload,
-    issued_at: datetime,
     received_at: datetime,
     ready_at: datetime,
     speed: float = 1.0,
@@ -81,8 +81,10 @@ def plan(
         played = tuple(it.sha256 for _i, _o, it in speech)
         return Plan(start, ends, played, 0, speech[0][0] if speech else 0, None, start)
 
+    anchor = payload.speech_at
+
     def wall(nominal: datetime) -> datetime:
-        return issued_at + (nominal - issued_at) / speed
+        return anchor + (nominal - anchor) / speed
 
     origin = payload.speech_at - timedelta(seconds=lead)  # nominal start of run 0
     last_speech = speech[-1][0]
