@@ -84,6 +84,10 @@ class ServiceProbe:
     def send_raw(self, lantern_id: str, payload: bytes) -> mqtt.MQTTMessageInfo:
         return self._client.publish(self.topics.cmd(lantern_id), payload, qos=1)
 
+    def publish_manifest(self, key: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        """A retained clip manifest (issue 14), as the service's clip library publishes it."""
+        return self._client.publish(self.topics.clip_manifest(key), payload, qos=1, retain=True)
+
     # ---- what arrived -------------------------------------------------------------------------
 
     def acks(self, lantern_id: str, cmd_id: str | None = None) -> list[Ack]:

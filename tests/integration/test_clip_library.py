@@ -3,14 +3,31 @@ lanterns report what they hold, and a template warning then plays without one HT
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from firmware_sim import Fleet
+from firmware_sim.inventory import LanternSpec
+from firmware_sim.probe import ClipServer, ServiceProbe
+from lightctl.protocol import (
+    AudioPayload,
+    ClipEntry,
+    ClipHolding,
+    ClipManifest,
+    ClipMissing,
+    CommandEnvelope,
+    SpeechItem,
+    ToneItem,
+    Topics,
+)
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings, simulated_fleet
 from tests.support import MosquittoProcess
@@ -79,7 +96,9 @@ def test_a_lantern_holding_the_library_plays_a_template_warning_without_any_http
 ) -> None:
     fleet = library_fleet
     count = len(fleet.lantern_ids)
-    summary = poll(lambda: library_held(library_service, count), 120, "the library on every lantern")
+    summary = poll(
+        lambda: library_held(library_service, count), 120, "the library on every lantern"
+    )
     keys = {m["key"] for m in summary["manifests"]}
     assert "common" in keys and any(k.startswith("street.") for k in keys), keys
     assert summary["incomplete_count"] == 0
@@ -117,3 +136,198 @@ def test_a_lantern_holding_the_library_plays_a_template_warning_without_any_http
         assert [played for cmd, played in record.played if cmd == audio_id] == [tuple(sent)]
         statuses = [a.status.value for a in record.acks if a.cmd_id == audio_id]
         assert statuses == ["received", "playing", "done"], (lantern_id, statuses)
+
+
+# ---- the lantern side alone: a probe publishes manifests, a clip server counts requests -------
+
+LIB = {f"/c{i}.wav": f"RIFF library clip {i} ".encode() * 300 for i in range(1, 5)}
+LIB_SHA = {path: hashlib.sha256(body).hexdigest() for path, body in LIB.items()}
+# Served under a name whose manifest entry claims the hash of other bytes.
+TAMPERED = "/tampered.wav"
+
+
+def entry(server: ClipServer, path: str, sha: str | None = None) -> ClipEntry:
+    return ClipEntry(
+        sha256=sha or LIB_SHA[path],
+        url=server.url(path),
+        size=len(LIB.get(path, b"x")),
+        lang="de",
+        duration_s=2.0,
+    )
+
+
+def manifest(key: str, entries: list[ClipEntry]) -> ClipManifest:
+    return ClipManifest(key=key, digest=ClipManifest.digest_of(entries), entries=entries)
+
+
+def holding(probe: ServiceProbe, lantern_id: str) -> ClipHolding | None:
+    state = probe.state(lantern_id)
+    return state.clips if state is not None else None
+
+
+def free_text(server: ClipServer, path: str) -> CommandEnvelope:
+    issued = datetime.now(UTC)
+    return CommandEnvelope(
+        id=f"free-{path.strip('/')}",
+        channel="audio",
+        op="set",
+        priority=1,
+        issued_at=issued,
+        expires_at=issued + timedelta(seconds=60),
+        seq=1,
+        payload=AudioPayload(
+            program=[
+                ToneItem(signal="warning", duration_s=1),
+                SpeechItem(lang="de", url=server.url(path), sha256=LIB_SHA[path], duration_s=1),
+            ],
+            speech_at=issued + timedelta(seconds=0.5),
+        ),
+    )
+
+
+@pytest.fixture
+def lib_server() -> Iterator[ClipServer]:
+    server = ClipServer({**LIB, TAMPERED: LIB["/c2.wav"] + b"!"})
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_library_clips_are_checked_budgeted_refreshed_and_every_refusal_is_reported(
+    mosquitto: MosquittoProcess,
+    topic_root: str,
+    probe: ServiceProbe,
+    lib_server: ClipServer,
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        specs = [LanternSpec(i) for i in ("ok", "full")]
+        fleet = Fleet(
+            mosquitto.url,
+            specs,
+            speed=20,
+            topics=Topics(topic_root),
+            clip_dir=tmp_path / "clips",
+            faults="cache=full@full",
+        )
+        await fleet.start()
+        try:
+            assert await fleet.wait_connected(10)
+            bad = entry(lib_server, TAMPERED, sha=LIB_SHA["/c3.wav"])
+            first = manifest(
+                "common", [entry(lib_server, "/c1.wav"), entry(lib_server, "/c2.wav"), bad]
+            )
+            # A manifest whose digest does not match its entries: refused, counted, logged.
+            forged = first.model_dump(mode="json")
+            forged["digest"] = "0" * 64
+            probe.publish_manifest("forged", json.dumps(forged).encode())
+            probe.publish_manifest("common", first.to_bytes())
+
+            def settled() -> bool:
+                ok, full = holding(probe, "ok"), holding(probe, "full")
+                return bool(
+                    ok
+                    and full
+                    and ok.held == 2
+                    and full.missing_count == 3
+                    and {m.reason for m in ok.missing} == {"bad_clip_hash"}
+                    and {m.reason for m in full.missing} == {"cache_full", "bad_clip_hash"}
+                )
+
+            assert await asyncio.to_thread(probe.wait_for, settled, 20), (
+                holding(probe, "ok"),
+                holding(probe, "full"),
+            )
+            ok, full = holding(probe, "ok"), holding(probe, "full")
+            assert ok is not None
+            assert full is not None
+            # The bad hash is skipped with its reason; the good clips are held, not the manifest.
+            assert ok.manifests == {}
+            assert ok.missing == [ClipMissing(sha256=LIB_SHA["/c3.wav"], reason="bad_clip_hash")]
+            assert full.problem == "cache_full"
+            assert full.held == 0
+            assert {m.reason for m in full.missing} == {"cache_full", "bad_clip_hash"}
+            assert fleet.library.stats["manifest_refused"] == 1
+            assert "common" in fleet.library.manifests
+            assert "forged" not in fleet.library.manifests
+
+            # A template changed: a new version drops c2 and the bad clip, adds c4. Only c4 is
+            # downloaded; the lantern then holds the new version completely.
+            second = manifest(
+                "common", [entry(lib_server, "/c1.wav"), entry(lib_server, "/c4.wav")]
+            )
+            probe.publish_manifest("common", second.to_bytes())
+            assert await asyncio.to_thread(
+                probe.wait_for,
+                lambda: (
+                    (h := holding(probe, "ok")) is not None
+                    and h.manifests == {"common": second.digest}
+                ),
+                20,
+            ), holding(probe, "ok")
+            assert lib_server.requests["/c1.wav"] == 1
+            assert lib_server.requests["/c4.wav"] == 1
+
+            # The full cache does not stop a warning: the clip plays from memory, and says so.
+            probe.send("full", free_text(lib_server, "/c2.wav"))
+            assert await asyncio.to_thread(
+                probe.wait_for, lambda: "done" in probe.statuses("full"), 20
+            )
+            assert list(fleet.record("full").cache_refusals) == [(LIB_SHA["/c2.wav"], "cache_full")]
+            # A clip the library holds plays without a request.
+            before = sum(lib_server.requests.values())
+            probe.send("ok", free_text(lib_server, "/c4.wav"))
+            assert await asyncio.to_thread(
+                probe.wait_for, lambda: "done" in probe.statuses("ok"), 20
+            )
+            assert sum(lib_server.requests.values()) == before
+        finally:
+            await fleet.stop()
+            probe.publish_manifest("common", b"")
+
+    asyncio.run(scenario())
+
+
+def test_an_unwritable_cache_directory_is_reported_and_the_warning_still_plays(
+    mosquitto: MosquittoProcess,
+    topic_root: str,
+    probe: ServiceProbe,
+    lib_server: ClipServer,
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the clip directory should be")
+
+    async def scenario() -> None:
+        fleet = Fleet(
+            mosquitto.url,
+            [LanternSpec("solo")],
+            speed=20,
+            topics=Topics(topic_root),
+            clip_dir=blocker / "clips",
+        )
+        await fleet.start()
+        try:
+            assert await fleet.wait_connected(10)
+            probe.publish_manifest(
+                "common", manifest("common", [entry(lib_server, "/c1.wav")]).to_bytes()
+            )
+
+            def reported() -> bool:
+                h = holding(probe, "solo")
+                return bool(h and h.problem and h.problem.startswith("cache_unwritable"))
+
+            assert await asyncio.to_thread(probe.wait_for, reported, 20), holding(probe, "solo")
+            h = holding(probe, "solo")
+            assert h is not None
+            assert h.missing[0].reason == "cache_unwritable"
+            probe.send("solo", free_text(lib_server, "/c1.wav"))
+            assert await asyncio.to_thread(
+                probe.wait_for, lambda: "done" in probe.statuses("solo"), 20
+            )
+            assert fleet.record("solo").cache_refusals[0][1] == "cache_unwritable"
+        finally:
+            await fleet.stop()
+            probe.publish_manifest("common", b"")
+
+    asyncio.run(scenario())
