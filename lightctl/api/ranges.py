@@ -61,9 +61,9 @@ def byte_range(header: str | None, size: int, if_range: str | None, etag: str) -
             raise Unsatisfiable(header)
         return ByteRange(max(size - length, 0), size - 1, size)
     first = int(first_s)
+    if first >= size:
+        raise Unsatisfiable(header)
     last = int(last_s) if last_s else size - 1
     if last < first:
         return None  # invalid: ignored, the whole body
-    if first >= size:
-        raise Unsatisfiable(header)
     return ByteRange(first, min(last, size - 1), size)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from firmware_sim import Fleet
@@ -100,7 +101,8 @@ def test_a_lantern_holding_the_library_plays_a_template_warning_without_any_http
         lambda: library_held(library_service, count), 120, "the library on every lantern"
     )
     keys = {m["key"] for m in summary["manifests"]}
-    assert "common" in keys and any(k.startswith("street.") for k in keys), keys
+    assert "common" in keys, keys
+    assert any(k.startswith("street.") for k in keys), keys
     assert summary["incomplete_count"] == 0
     # The gateway fetched each library clip once for its lanterns (and no lantern on its own).
     library_clips = {m["key"]: m["clips"] for m in summary["manifests"]}
@@ -331,3 +333,32 @@ def test_an_unwritable_cache_directory_is_reported_and_the_warning_still_plays(
             probe.publish_manifest("common", b"")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_clips_are_served_for_any_cache_immutable_with_etag_and_ranges(
+    service: LiveService,
+) -> None:
+    data = b"RIFF a clip any CDN may keep " * 100
+    clip = service.runtime.clips.put(data, "wav")
+    url = f"{service.url}/api/v1/audio/{clip.filename}"
+    with httpx.Client() as http:  # lanterns and caches fetch without credentials
+        whole = http.get(url)
+        assert whole.status_code == 200
+        assert whole.content == data
+        etag = whole.headers["etag"]
+        assert etag == f'"{clip.sha256}"'
+        assert whole.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert whole.headers["accept-ranges"] == "bytes"
+        again = http.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        part = http.get(url, headers={"Range": "bytes=100-199", "If-Range": etag})
+        assert part.status_code == 206
+        assert part.content == data[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+        past = http.get(url, headers={"Range": f"bytes={len(data)}-"})
+        assert past.status_code == 416
+        assert past.headers["content-type"].startswith("application/problem+json")
+        assert past.json()["errors"][0]["loc"] == ["header", "Range"]
+        assert past.headers["content-range"] == f"bytes */{len(data)}"
