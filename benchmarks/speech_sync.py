@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 # E402: run as a script from a checkout, the project is importable only after the line above.
 from pyproj import Transformer  # noqa: E402
 
-from benchmarks.sim_fleet import start_mosquitto  # noqa: E402
 from firmware_sim.fleet import Fleet  # noqa: E402
 from firmware_sim.inventory import LanternSpec  # noqa: E402
 from firmware_sim.probe import ClipServer, ServiceProbe  # noqa: E402
 from firmware_sim.timeline import expanded  # noqa: E402
 from lightctl.protocol import AudioPayload, CommandEnvelope, SpeechItem, ToneItem, Topics  # noqa: E402
+from tests.support import MosquittoProcess  # noqa: E402
 
 SENTENCES = 3
 SENTENCE_S = 3.0
@@ -111,7 +111,11 @@ async def measure(n: int, late_share: float, url: str) -> None:
     payload = command(clips, False, issued).payload
     assert isinstance(payload, AudioPayload)
     offsets = [off for off, item in expanded(payload) if isinstance(item, SpeechItem)]
-    starts: dict[str, dict[int, datetime]] = {}
+    # Keyed by (run of the shared clock, sentence): a lantern that joined the next run speaks
+    # when the others are silent, so only the same sentence of the same run is compared.
+    period = payload.duration_s()
+    anchor = payload.speech_at or issued
+    starts: dict[str, dict[tuple[int, int], datetime]] = {}
     joined_late = 0
     for lantern_id in ids:
         record = fleet.record(lantern_id).speech
@@ -119,8 +123,11 @@ async def measure(n: int, late_share: float, url: str) -> None:
             continue
         _cmd, first, at = record[0]
         joined_late += first > 0
+        since = (at - anchor).total_seconds() - (offsets[first] - offsets[0])
+        run = math.floor(since / period + 0.5)
         starts[lantern_id] = {
-            k: at + timedelta(seconds=offsets[k] - offsets[first]) for k in range(first, SENTENCES)
+            (run, k): at + timedelta(seconds=offsets[k] - offsets[first])
+            for k in range(first, SENTENCES)
         }
     spreads: list[float] = []
     pairs = 0
@@ -132,7 +139,9 @@ async def measure(n: int, late_share: float, url: str) -> None:
             pairs += 1
             for k in set(starts[a]) & set(starts[b]):
                 spreads.append(abs((starts[a][k] - starts[b][k]).total_seconds()) * 1000)
-    first_at = [s[min(s)] for s in starts.values() if min(s) == 0]
+    first_at = [s[(0, 0)] for s in starts.values() if (0, 0) in s]
+    runs = sorted({run for s in starts.values() for run, _k in s})
+    print(f"runs of the shared clock joined: {runs}")
     print(f"lanterns {len(ids)}, slow first clip {len(late_ids)}, joined late {joined_late}")
     print(
         f"neighbour pairs within {NEIGHBOUR_M:.0f} m: {pairs}, "
@@ -161,12 +170,12 @@ def main() -> None:
     parser.add_argument("--late-share", type=float, default=0.1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        broker, url = start_mosquitto(Path(tmp))
+        broker = MosquittoProcess(Path(tmp))
+        broker.start()
         try:
-            asyncio.run(measure(args.lanterns, args.late_share, url))
+            asyncio.run(measure(args.lanterns, args.late_share, broker.url))
         finally:
-            broker.terminate()
-            broker.wait(10)
+            broker.stop()
 
 
 if __name__ == "__main__":
