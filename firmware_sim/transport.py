@@ -142,10 +142,13 @@ class Gateway:
         node: int = 0,
         protocol_version: int = 2,
         on_membership: MembershipHandler | None = None,
+        on_manifest: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.id = gateway_id
         self.protocol_version = protocol_version
         self._on_membership = on_membership
+        # The clip library (issue 14): retained manifests, handed over as (key, payload).
+        self._on_manifest = on_manifest
         # v2: each lantern's groups (as subscribed), the lanterns per group, pending SUBACKs.
         self.lantern_groups: dict[str, tuple[str, ...]] = {}
         self._members: dict[str, set[str]] = {}
@@ -401,6 +404,10 @@ class Gateway:
             _, mid = client.subscribe([(topic, 1) for topic in batch])
             if mid is not None:
                 self._pending_subacks.add(mid)
+        if self._on_manifest is not None:
+            _, mid = client.subscribe(self.topics.all_clip_manifests(), 1)
+            if mid is not None:
+                self._pending_subacks.add(mid)
         log.info(
             "gateway %s connected (%d lanterns, session present: %s)",
             self.id,
@@ -463,6 +470,11 @@ class Gateway:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._on_manifest is not None:
+            key = self.topics.manifest_key(message.topic)
+            if key is not None:
+                self._to_loop(self._on_manifest, key, bytes(message.payload))
+                return
         audience = self.topics.audience_of_cmd(message.topic)
         if audience is not None and audience.startswith("groups/"):
             self._to_loop(self._on_group_command, audience, bytes(message.payload))

@@ -450,3 +450,32 @@ class SimulatorFaultIn(StrictIn):
 
 class SimulatorFaultOut(BaseModel):
     applied: dict[str, list[str]] = Field(description="lantern ids each fault reached")
+
+
+class ClipManifestOut(BaseModel):
+    key: str = Field(description="`common` (fixed sentences) or `street.<hash>` (one street)")
+    digest: str = Field(description="SHA-256 of the manifest's entries: its version")
+    clips: int
+    bytes: int
+    lanterns: int | None = Field(description="lanterns it is for; null: every lantern")
+    complete: int = Field(description="lanterns that report holding this version completely")
+
+
+class LanternClipsOut(BaseModel):
+    lantern: str
+    missing: int
+    problem: str | None
+    reasons: list[str]
+
+
+class ClipLibraryOut(BaseModel):
+    enabled: bool
+    manifests: list[ClipManifestOut]
+    lanterns_reporting: int
+    incomplete: list[LanternClipsOut] = Field(description="the first 200 lanterns lacking clips")
+    incomplete_count: int
+    missing_reasons: dict[str, int] = Field(
+        description="reasons lanterns gave for clips they lack (first 32 per lantern): "
+        "pending, bad_clip_hash, clip_unavailable, cache_full, cache_unwritable"
+    )
+    problems: dict[str, int] = Field(description="lanterns whose clip cache takes no clips")

@@ -110,12 +110,14 @@ def acl_text(creds: BrokerCredentials, roots: Iterable[str]) -> str:
     lines += [f"topic readwrite {root}/#" for root in roots]
     for lantern_id in creds.lanterns:
         lines += ["", f"user {lantern_id}", *_lantern_rules(lantern_id, roots)]
+        lines += _library_rules(roots)
     for gateway, (_pw, ids) in creds.gateways.items():
         lines += ["", f"user {gateway}"]
         for root in roots:
             lines.append(f"topic write {Topics(root).gateway_availability(gateway)}")
         for lantern_id in ids:
             lines += _lantern_rules(lantern_id, roots)
+        lines += _library_rules(roots)
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +129,11 @@ def _lantern_rules(lantern_id: str, roots: list[str]) -> list[str]:
         out += [f"topic write {topic}" for topic in (t.ack(lantern_id), t.state(lantern_id))]
         out.append(f"topic write {t.availability(lantern_id)}")
     return out
+
+
+def _library_rules(roots: list[str]) -> list[str]:
+    """Every lantern and gateway reads the retained clip manifests (issue 14)."""
+    return [f"topic read {Topics(root).all_clip_manifests()}" for root in roots]
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:

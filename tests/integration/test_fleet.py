@@ -156,12 +156,16 @@ def test_bad_clip_hash_and_missing_clip_fail_with_reasons(
                 lambda: "failed" in probe.statuses("L0000") and "failed" in probe.statuses("L0001"),
                 10,
             )
+            # Sound first (issue 14): the signal plays at once, so `playing` comes before the
+            # clip trouble is known; the command still ends `failed`, never `done`.
             assert [(a.status, a.reason) for a in probe.acks("L0000")] == [
                 ("received", None),
+                ("playing", None),
                 ("failed", "bad_clip_hash"),
             ]
             assert [(a.status, a.reason) for a in probe.acks("L0001")] == [
                 ("received", None),
+                ("playing", None),
                 ("failed", "clip_unavailable"),
             ]
             assert fleet.record("L0000").played == fleet.record("L0001").played
