@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from lightctl.protocol import (
     ToneItem,
     Topics,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.broker
 
@@ -386,18 +386,12 @@ def _poll(predicate: Callable[[], bool], timeout_s: float) -> bool:
     return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gateway_falls_back_to_mqtt_311_when_the_broker_refuses_v5(
     topic_root: str, clips: ClipServer
 ) -> None:
     amqtt_broker = pytest.importorskip("amqtt.broker")
     topics = Topics(topic_root)
-    port = _free_port()
+    port = free_port()
     url = f"mqtt://127.0.0.1:{port}"
 
     async def scenario() -> None:
