@@ -59,17 +59,15 @@ class NatsCluster:
             f"NATS_ROUTE_{i + 1}": f"nats://127.0.0.1:{other.cluster}"
             for i, other in enumerate(self.nodes)
         }
-        return fixed_env(
-            {
-                "NATS_NAME": node.name,
-                "NATS_CLIENT": f"127.0.0.1:{node.client}",
-                "NATS_MQTT": f"127.0.0.1:{node.mqtt}",
-                "NATS_CLUSTER": f"127.0.0.1:{node.cluster}",
-                "NATS_HTTP": f"127.0.0.1:{node.http}",
-                "NATS_STORE": str(node.store),
-                **routes,
-            }
-        )
+        return {
+            "NATS_NAME": node.name,
+            "NATS_CLIENT": f"127.0.0.1:{node.client}",
+            "NATS_MQTT": f"127.0.0.1:{node.mqtt}",
+            "NATS_CLUSTER": f"127.0.0.1:{node.cluster}",
+            "NATS_HTTP": f"127.0.0.1:{node.http}",
+            "NATS_STORE": str(node.store),
+            **routes,
+        }
 
     def start(self, timeout_s: float = 30) -> None:
         binary = nats_binary()
@@ -79,7 +77,7 @@ class NatsCluster:
             with node.log.open("ab") as log:
                 node.proc = subprocess.Popen(
                     [binary, "-c", str(CONF)],
-                    env=self._env(node),
+                    env=fixed_env(self._env(node)),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
