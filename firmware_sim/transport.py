@@ -496,6 +496,7 @@ class Gateway:
             self._subscribe(client, again)
 
     def _downgrade(self) -> None:
+        self._downgrading = True  # the old client's hang-up is not a dead node
         task = asyncio.get_running_loop().create_task(self._restart_as_v311())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -507,6 +508,7 @@ class Gateway:
         self._protocol = MQTTProtocolVersion.MQTTv311
         old.disconnect()
         await asyncio.to_thread(old.loop_stop)
+        self._downgrading = False  # the old client is done; losses from now on are real
         if self._closing:
             return
         self._client = self._new_client()
