@@ -426,9 +426,11 @@ class Runtime:
         mqtt_ok = self.link is not None and self.link.connected
         db_ok = self.db.ping()
         problems = self.replicas.problems if self.replicas is not None else []
+        refused = self.link.subscription_problem if self.link is not None else None
+        mqtt = "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})"
         return {
-            "status": "ok" if mqtt_ok and db_ok and not problems else "degraded",
-            "mqtt": "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})",
+            "status": "ok" if mqtt_ok and db_ok and not problems and not refused else "degraded",
+            "mqtt": f"connected, but {refused}" if refused else mqtt,
             "db": "ok" if db_ok else "unreachable",
             "replicas": "; ".join(problems) if problems else "consistent",
         }
