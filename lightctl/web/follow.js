@@ -4,13 +4,15 @@
 import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { describePhase, describeTarget, formatTime, releaseProgress, sleep } from './format.js';
-import { t } from './i18n.js';
+import { getLang, t } from './i18n.js';
 import { escapeHtml } from './map.js';
+import { Paced } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
 const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
-const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
+const ANNOUNCE_EVERY_MS = 5000;
+const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in // screen readers hear the progress this often, not every event
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
 // Delivery states a dispatcher must see named: the lantern did not take the warning.
@@ -27,6 +29,7 @@ export class Follower {
     this.stream = null;
     this.lastAnnounce = 0;
     this.history = [];
+    this.paced = new Paced(() => this.renderLive(), RENDER_GAP_MS);
   }
 
   init() {
@@ -108,14 +111,9 @@ export class Follower {
       });
   }
 
-  /** Render once per frame however many progress events arrive in it. */
+  /** Render soon, at most every RENDER_GAP_MS however many progress events arrive. */
   _renderSoon() {
-    if (this.renderPending) return;
-    this.renderPending = true;
-    requestAnimationFrame(() => {
-      this.renderPending = false;
-      this.renderLive();
-    });
+    this.paced.request();
   }
 
   _showDeliveries(id) {
@@ -243,6 +241,10 @@ export class Follower {
   _renderProblems() {
     const problems = [...(this.deliveries || new Map()).entries()].filter(([, state]) => PROBLEM_STATES.has(state));
     $('live-problems').hidden = problems.length === 0;
+    // The list is rebuilt only when it changes (a rebuilt list costs a layout pass).
+    const key = `${this.alert?.id}|${problems.length}|${problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
+    if (key === this.problemsKey) return;
+    this.problemsKey = key;
     const items = problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => {
       const reason = this.deliveryReasons?.[id];
       const label = `${t(`state.${state}`)}${reason ? `: ${reason}` : ''}`;
