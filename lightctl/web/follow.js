@@ -39,12 +39,47 @@ export class Follower {
     $('btn-close-live').addEventListener('click', () => this.unfollow());
     $('live-problem-list').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-lantern]');
-      if (button) this.cmap.setFocus(button.dataset.lantern);
+      if (button) this.showLantern(button.dataset.lantern);
     });
     $('alert-list').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-follow]');
       if (button) this.followId(button.dataset.follow);
     });
+  }
+
+  /** Whether a lantern clicked on the dispatcher's map has a story to show: it missed the alert. */
+  isProblem(id) {
+    return Boolean(this.alert && PROBLEM_STATES.has(this.deliveries?.get(id)));
+  }
+
+  /** One lantern's part in the followed alert: its state, why, how often it was tried, since
+   * when, and whether its ack was signed; the map shows where it stands. */
+  async showLantern(id) {
+    const alertId = this.alert?.id;
+    if (!alertId) return;
+    this.cmap.setFocus(id);
+    this.cmap.showLanterns([id]);
+    const box = $('live-lantern');
+    try {
+      const full = await api.alert(alertId, true);
+      if (this.alert?.id !== alertId) return;
+      const row = (full.lanterns || []).find((r) => r.lantern === id);
+      if (!row) return;
+      const facts = [
+        [t('lantern.state'), t(`state.${row.state}`)],
+        [t('history.reason'), row.reason || '–'],
+        [t('history.attempts'), String(row.attempts)],
+        [t('history.since'), formatTime(row.updated_at)],
+      ];
+      box.innerHTML = `<h4>${escapeHtml(t('history.lantern', { id }))}</h4><dl>${facts
+        .map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`)
+        .join('')}</dl><p class="muted">${escapeHtml(row.signed_by ? t('history.signed') : t('history.unsigned'))}</p>`;
+      box.dataset.lantern = id;
+      box.hidden = false;
+    } catch (error) {
+      box.textContent = explainApiError(error);
+      box.hidden = false;
+    }
   }
 
   async followId(id) {
@@ -60,6 +95,7 @@ export class Follower {
     this.alert = alert;
     this.deliveries = new Map();
     this.deliveryReasons = {};
+    $('live-lantern').hidden = true;
     this.cmap.setDelivery(this.deliveries);
     this.renderLive();
     $('live').hidden = false;

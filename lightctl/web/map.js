@@ -14,7 +14,9 @@ const L = window.L;
 // watch a warning spread, and a small share of the main thread on a loaded machine.
 const RESTYLE_GAP_MS = 250;
 
-const PROJECTION_COLOR = '#67e8f9'; // an arrow whose command names no colour
+const PROJECTION_COLOR = '#67e8f9';
+// A lantern the dispatcher looks into: one the followed alert missed.
+const PROBLEM_GROUPS = new Set(['failed', 'unreachable']); // an arrow whose command names no colour
 
 // Delivery states (ARCHITECTURE.md, Delivery) folded into what the dispatcher reads.
 export const DELIVERY_GROUP = {
@@ -562,13 +564,21 @@ export class ConsoleMap {
           dim = true;
         }
       }
-      if (!dispatch && this.focus === id) {
+      if (this.focus === id && (!dispatch || PROBLEM_GROUPS.has(shown))) {
         color = LIVE_COLORS.focus;
         weight = 4;
         extra = 4;
       }
+      const look = `${shown}|${extra}|${fill}|${fillOpacity * opacity}|${color}|${weight}|${opacity}`;
       marker.shown = shown;
       marker.playingRing = Boolean(live.audio_playing);
+      if (marker.look === look) {
+        marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
+        marker.selected = selected;
+        marker.dim = dim;
+        continue;
+      }
+      marker.look = look; // dots.js groups dots by it: built once per change, not per picture
       marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
       marker.fill = fill;
       marker.fillOpacity = fillOpacity * opacity;

@@ -93,12 +93,14 @@ def test_preview_counts_and_names_lanterns_whose_speaker_is_reported_broken(
     break_speakers(fleet, broken)
     after = wait_for(
         lambda: (
-            p := service.http.post(
-                "/targets/preview", params={"geojson": False}, json=STREET
-            ).json()
-        )["broken_speaker_count"]
-        == len(broken)
-        and p,
+            (
+                p := service.http.post(
+                    "/targets/preview", params={"geojson": False}, json=STREET
+                ).json()
+            )["broken_speaker_count"]
+            == len(broken)
+            and p
+        ),
         "the broken speakers never reached the preview",
     )
     assert sorted(after["broken_speaker_ids"]) == broken
