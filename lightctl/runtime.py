@@ -74,7 +74,7 @@ class Runtime:
         self.speech = SpeechCache(self.clips, synthesizer_from_settings(settings))
         self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
         self.speaker = Speaker(self.speech, self.lexicon)
-        self.targets = TargetResolver(self.db, settings.target_max_lanterns)
+        self.targets = TargetResolver(self.db, settings.target_max_lanterns, self._reported)
         self.previews = PreviewBook(self.db, utc_now)
         self.groups = GroupService(self.db, self.targets)
         self.alerts: AlertService | None = None
