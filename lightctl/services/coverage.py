@@ -560,10 +560,12 @@ def assemble(
     buildings: list[shapely.Geometry] = []
     if projection is not None and footprints_lonlat:
         proj = projection
-        buildings = [
-            shapely.transform(p, lambda c: np.column_stack(proj.to_xy(c[:, 0], c[:, 1])))
-            for p in footprints_lonlat
-        ]
+        # One transform call projects every footprint's coordinates together.
+        projected = shapely.transform(
+            np.asarray(list(footprints_lonlat), dtype=object),
+            lambda c: np.column_stack(proj.to_xy(c[:, 0], c[:, 1])),
+        )
+        buildings = list(projected)
     model = Propagation()
     own = [(specs or {}).get(str(i), source) for i in sorted_ids]
     heights = np.array([s.height_m for s in own], dtype=np.float64)
