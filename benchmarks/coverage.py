@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from scipy.spatial import cKDTree
 
 from lightctl.acoustics.propagation import SourceSpec
 from lightctl.geo.crs import MetricProjection
