@@ -40,6 +40,7 @@ from lightctl.acoustics.rating import (
 )
 from lightctl.acoustics.receivers import Receivers, check_spacing, place_receivers
 from lightctl.geo import buildings as building_files
+from lightctl.geo import noise as noise_files
 from lightctl.geo.crs import MetricProjection
 from lightctl.geo.names import normalize_street_name
 from lightctl.protocol import LanternState
@@ -69,6 +70,7 @@ class ModelKey:
     spacing_m: float
     radius_m: float
     facade_cap_db: float
+    noise: str = ""  # version of the imported noise map ("" when none)
 
 
 @dataclass(slots=True)
@@ -90,6 +92,9 @@ class CoverageModel:
     segment_names: list[str | None]
     segment_classes: list[str]
     segments_by_key: dict[str, list[int]]
+    ambient_day_db: npt.NDArray[np.float64]  # per segment: noise map where it says, else class
+    ambient_night_db: npt.NDArray[np.float64]
+    noise_mapped: int  # segments whose ambient comes from the noise map
     lines: list[shapely.Geometry]  # metric
     matrix: AttenuationMatrix
     buildings: list[shapely.Geometry]  # metric
@@ -178,6 +183,7 @@ class CoverageService:
             self._spacing_m,
             self._radius_m,
             self._facade_cap_db,
+            noise_files.stored_version(self._data_dir),
         )
 
     def start(self) -> None:
@@ -256,6 +262,7 @@ class CoverageService:
             self._facade_cap_db,
             progress or self._progress,
             speaker_specs.load_speaker_specs(self._data_dir),
+            noise_files.load_noise_map(self._data_dir),
         )
         model.built_s = time.perf_counter() - started
         log.info(
@@ -378,8 +385,7 @@ class CoverageService:
         pts = model.receivers.of_segments(segments)
         at = at_all[pts]
         seg_of = model.receivers.segment[pts]
-        day_ambient = ambient_by_segment(model.segment_classes, night=False)
-        night_ambient = ambient_by_segment(model.segment_classes, night=True)
+        day_ambient, night_ambient = model.ambient_day_db, model.ambient_night_db
         day = rate(at, day_ambient[seg_of]) if len(pts) else np.zeros(0, np.int8)
         night = rate(at, night_ambient[seg_of]) if len(pts) else np.zeros(0, np.int8)
         lengths = model.receivers.length_m[pts]
@@ -442,6 +448,7 @@ class CoverageService:
                 "entries": int(model.matrix.gain.nnz),
                 "blocked_pairs": model.matrix.blocked_pairs,
                 "buildings": len(model.buildings),
+                "noise_mapped_segments": model.noise_mapped,
                 "built_s": round(model.built_s, 3),
             },
             suggestions=picks,
@@ -535,9 +542,11 @@ def assemble(
     facade_cap_db: float,
     progress: Progress | None = None,
     specs: Mapping[str, SourceSpec] | None = None,
+    noise: noise_files.NoiseMap | None = None,
 ) -> CoverageModel:
     """Project everything into one metric CRS and build the receivers and the matrix;
-    ``specs`` gives lanterns their own level, height and beam (the rest use ``source``)."""
+    ``specs`` gives lanterns their own level, height and beam (the rest use ``source``),
+    ``noise`` the ambient level where a noise map covers a segment's midpoint."""
     check_spacing(spacing_m)
     seg_lons = np.array([c[0] for s in segments for c in s[3]], dtype=np.float64)
     seg_lats = np.array([c[1] for s in segments for c in s[3]], dtype=np.float64)
@@ -587,6 +596,7 @@ def assemble(
         if seg[1]:
             by_key.setdefault(normalize_street_name(seg[1]), []).append(n)
     tree = cKDTree(np.column_stack([receivers.x, receivers.y])) if len(receivers) else None
+    day, night, mapped = _ambient(segments, noise)
     return CoverageModel(
         key=key,
         projection=projection,
@@ -603,6 +613,9 @@ def assemble(
         segment_names=[s[1] for s in segments],
         segment_classes=[s[2] for s in segments],
         segments_by_key=by_key,
+        ambient_day_db=day,
+        ambient_night_db=night,
+        noise_mapped=mapped,
         lines=[
             shapely.LineString(v) if len(v) > 1 else shapely.LineString([v[0], v[0]])
             for v in lines_xy
@@ -612,3 +625,28 @@ def assemble(
         tree=tree,
         built_s=0.0,
     )
+
+
+def _ambient(
+    segments: Sequence[tuple[str, str | None, str, list[list[float]]]],
+    noise: noise_files.NoiseMap | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
+    """Day and night ambient per segment: the street-class default, replaced where the noise
+    map holds the segment's midpoint (Lden by day, Lnight by night); and how many it replaced."""
+    classes = [s[2] for s in segments]
+    day = ambient_by_segment(classes, night=False)
+    night = ambient_by_segment(classes, night=True)
+    if noise is None or not len(noise) or not segments:
+        return day, night, 0
+    mids = [
+        shapely.LineString(s[3]).interpolate(0.5, normalized=True)
+        if len(s[3]) > 1
+        else shapely.Point(s[3][0])
+        for s in segments
+    ]
+    lons = np.array([m.x for m in mids])
+    lats = np.array([m.y for m in mids])
+    mapped_day, mapped_night = noise_files.ambient_from_map((lons, lats), noise)
+    day = np.where(np.isfinite(mapped_day), mapped_day, day)
+    night = np.where(np.isfinite(mapped_night), mapped_night, night)
+    return day, night, int((np.isfinite(mapped_day) | np.isfinite(mapped_night)).sum())

@@ -26,7 +26,8 @@ def test_a_planner_sees_coverage_gaps_and_next_speakers_on_the_map(
 ) -> None:
     service.runtime.coverage.refresh()  # the model the console asks for is built
     expected = service.http.get("/coverage", params={"suggestions": 5}).json()
-    assert expected["gap_count"] > 0 and expected["suggestions"], "the fixture has gaps to plan"
+    assert expected["gap_count"] > 0, "the fixture has gaps to plan"
+    assert expected["suggestions"]
     page = open_console("operator", shots=shots)
     panel = page.locator("#feature-coverage-plan")
     panel.locator(".coverage-day").wait_for()
@@ -80,7 +81,8 @@ def test_a_planner_sees_coverage_gaps_and_next_speakers_on_the_map(
     level.fill("85")
     panel.get_by_role("button", name="Recompute").click()
     page.wait_for_function(
-        "t => (document.querySelector('#feature-coverage-plan .coverage-day')?.innerText || '').includes(t)",
+        """t => (document.querySelector('#feature-coverage-plan .coverage-day')?.innerText || '')
+              .includes(t)""",
         arg=f"{pct(quieter['intelligible'])} intelligible, {pct(quieter['audible'])} audible",
     )
     assert text(page, "#feature-coverage-plan .error") == ""
