@@ -1,6 +1,7 @@
 """A planner opens the acoustic coverage layer: every street coloured by what the working speakers
 achieve, the largest gaps named, where one more speaker helps most; a bad level is refused
-naming the field and the typed value stays."""
+naming the field and the typed value stays. A dispatcher following a warning sees what the
+lanterns that confirmed playing cover, a broken stretch of speakers as a gap in red."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from firmware_sim.faults import Faults
 from tests.e2e.conftest import Shots
-from tests.e2e.pages import text
-from tests.integration.conftest import LiveService
+from tests.e2e.pages import click_street, text, wait_text
+from tests.integration.conftest import FleetThread, LiveService
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -87,3 +89,38 @@ def test_a_planner_sees_coverage_gaps_and_next_speakers_on_the_map(
     )
     assert text(page, "#feature-coverage-plan .error") == ""
     shots.take(page, "coverage-quieter")
+
+
+def test_the_followed_warning_shows_the_gap_its_broken_speakers_leave(
+    open_console: Callable[..., Any], service: LiveService, fleet_thread: FleetThread, shots: Shots
+) -> None:
+    street = "Bahnhofstrasse"
+    service.runtime.coverage.refresh()
+    features = service.http.post("/targets/preview", json={"streets": [street]}).json()["geojson"]
+    along = sorted(features["features"], key=lambda f: f["geometry"]["coordinates"][1])
+    ids = [f["id"] for f in along]
+    broken = ids[: len(ids) // 2]  # the southern half of the street's speakers
+    for lantern_id in broken:
+        fleet_thread.loop.call_soon_threadsafe(
+            fleet_thread.fleet.set_faults, lantern_id, Faults(broken=frozenset({"speaker"}))
+        )
+    page = open_console("dispatcher")
+    page.click("label[for=tpl-fire_smoke]")
+    click_street(page, street)
+    wait_text(page, "#preview-count", str(len(ids)), 10_000)
+    page.click("#btn-send")
+    page.click("#confirm-send")
+    page.locator("#live").wait_for(state="visible")
+    wait_text(page, "#count-failed", str(len(broken)), 60_000)
+    wait_text(page, "#count-done", str(len(ids) - len(broken)), 60_000)
+    alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
+    heard = service.http.get(f"/alerts/{alert_id}/coverage").json()
+    assert heard["gap_count"] > 0  # the silent half of the street is a gap
+    card = page.locator("#feature-coverage-alert")
+    page.wait_for_function(
+        "n => window.lightctlCoverage.shown().alertGaps === n", arg=len(heard["gaps"])
+    )
+    card.locator(".coverage-heard", has_text=f"{heard['gap_count']} gaps").wait_for()
+    assert f"{pct(heard['intelligible'])} intelligible" in card.inner_text()
+    assert card.is_visible()
+    shots.take(page, "alert-coverage-gap")
