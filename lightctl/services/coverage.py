@@ -592,9 +592,13 @@ def assemble(
     allowed = facade_capped(np.full(len(xs), np.inf), facade, heights, facade_cap_db)
     levels = np.minimum(np.array([s.level_db for s in own], dtype=np.float64), allowed)
     by_key: dict[str, list[int]] = {}
+    keys: dict[str, str] = {}  # a street has many segments: normalise each name once
     for n, seg in enumerate(segments):
         if seg[1]:
-            by_key.setdefault(normalize_street_name(seg[1]), []).append(n)
+            street = keys.get(seg[1])
+            if street is None:
+                street = keys[seg[1]] = normalize_street_name(seg[1])
+            by_key.setdefault(street, []).append(n)
     tree = cKDTree(np.column_stack([receivers.x, receivers.y])) if len(receivers) else None
     day, night, mapped = _ambient(segments, noise)
     return CoverageModel(
@@ -616,10 +620,7 @@ def assemble(
         ambient_day_db=day,
         ambient_night_db=night,
         noise_mapped=mapped,
-        lines=[
-            shapely.LineString(v) if len(v) > 1 else shapely.LineString([v[0], v[0]])
-            for v in lines_xy
-        ],
+        lines=_lines(lines_xy),
         matrix=matrix,
         buildings=buildings,
         tree=tree,
@@ -650,3 +651,14 @@ def _ambient(
     day = np.where(np.isfinite(mapped_day), mapped_day, day)
     night = np.where(np.isfinite(mapped_night), mapped_night, night)
     return day, night, int((np.isfinite(mapped_day) | np.isfinite(mapped_night)).sum())
+
+
+def _lines(lines_xy: Sequence[npt.NDArray[np.float64]]) -> list[shapely.Geometry]:
+    """Every segment as a metric LineString, made in one call (a one-vertex segment as a line
+    from that vertex to itself)."""
+    if not lines_xy:
+        return []
+    parts = [v if len(v) > 1 else np.vstack([v[0], v[0]]) for v in lines_xy]
+    counts = np.array([len(v) for v in parts])
+    made = shapely.linestrings(np.vstack(parts), indices=np.repeat(np.arange(len(parts)), counts))
+    return list(made)
