@@ -95,6 +95,7 @@ class CoverageModel:
     ambient_day_db: npt.NDArray[np.float64]  # per segment: noise map where it says, else class
     ambient_night_db: npt.NDArray[np.float64]
     noise_mapped: int  # segments whose ambient comes from the noise map
+    segment_mids: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]  # lon, lat per segment
     lines: list[shapely.Geometry]  # metric
     matrix: AttenuationMatrix
     buildings: list[shapely.Geometry]  # metric
@@ -243,6 +244,19 @@ class CoverageService:
 
     def build(self, key: ModelKey, progress: Progress | None = None) -> CoverageModel:
         started = time.perf_counter()
+        current = self._model
+        if current is not None and replace(current.key, noise=key.noise) == key:
+            # Only the noise map moved: the ambient changes, the matrix does not.
+            noise = noise_files.load_noise_map(self._data_dir)
+            day, night, mapped = _ambient(current.segment_classes, current.segment_mids, noise)
+            log.info("coverage model: new noise map, %d segments from it", mapped)
+            return replace(
+                current,
+                key=key,
+                ambient_day_db=day,
+                ambient_night_db=night,
+                noise_mapped=mapped,
+            )
         with self._db.session() as session:
             rows = lantern_store.index_rows(session)
             segments = lantern_store.all_street_segments(session)
@@ -600,7 +614,8 @@ def assemble(
                 street = keys[seg[1]] = normalize_street_name(seg[1])
             by_key.setdefault(street, []).append(n)
     tree = cKDTree(np.column_stack([receivers.x, receivers.y])) if len(receivers) else None
-    day, night, mapped = _ambient(segments, noise)
+    mids = _midpoints(segments)
+    day, night, mapped = _ambient([seg[2] for seg in segments], mids, noise)
     return CoverageModel(
         key=key,
         projection=projection,
@@ -620,6 +635,7 @@ def assemble(
         ambient_day_db=day,
         ambient_night_db=night,
         noise_mapped=mapped,
+        segment_mids=mids,
         lines=_lines(lines_xy),
         matrix=matrix,
         buildings=buildings,
@@ -628,26 +644,31 @@ def assemble(
     )
 
 
-def _ambient(
+def _midpoints(
     segments: Sequence[tuple[str, str | None, str, list[list[float]]]],
-    noise: noise_files.NoiseMap | None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
-    """Day and night ambient per segment: the street-class default, replaced where the noise
-    map holds the segment's midpoint (Lden by day, Lnight by night); and how many it replaced."""
-    classes = [s[2] for s in segments]
-    day = ambient_by_segment(classes, night=False)
-    night = ambient_by_segment(classes, night=True)
-    if noise is None or not len(noise) or not segments:
-        return day, night, 0
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Lon and lat of each segment's midpoint along its line (its only vertex if it has one)."""
     mids = [
         shapely.LineString(s[3]).interpolate(0.5, normalized=True)
         if len(s[3]) > 1
         else shapely.Point(s[3][0])
         for s in segments
     ]
-    lons = np.array([m.x for m in mids])
-    lats = np.array([m.y for m in mids])
-    mapped_day, mapped_night = noise_files.ambient_from_map((lons, lats), noise)
+    return np.array([m.x for m in mids], dtype=float), np.array([m.y for m in mids], dtype=float)
+
+
+def _ambient(
+    classes: Sequence[str],
+    mids: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    noise: noise_files.NoiseMap | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
+    """Day and night ambient per segment: the street-class default, replaced where the noise
+    map holds the segment's midpoint (Lden by day, Lnight by night); and how many it replaced."""
+    day = ambient_by_segment(classes, night=False)
+    night = ambient_by_segment(classes, night=True)
+    if noise is None or not len(noise) or not len(classes):
+        return day, night, 0
+    mapped_day, mapped_night = noise_files.ambient_from_map(mids, noise)
     day = np.where(np.isfinite(mapped_day), mapped_day, day)
     night = np.where(np.isfinite(mapped_night), mapped_night, night)
     return day, night, int((np.isfinite(mapped_day) | np.isfinite(mapped_night)).sum())

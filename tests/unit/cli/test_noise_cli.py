@@ -64,6 +64,7 @@ def test_an_end_noise_map_replaces_the_street_class_ambient_where_it_covers(data
     assert "3areasstored(2withLden,1withLnight" in flat(result.output)
     after = coverage.refresh()  # the noise map's version moved: a new model
     assert after is not before
+    assert after.matrix is before.matrix  # only the ambient changed: no matrix rebuild
     day, night = after.ambient_day_db, after.ambient_night_db
     # Lden6569 stands for 70 dB(A) (the band's top), LdenGreaterThan75 for 80, Lnight5559 for 60.
     assert set(np.unique(day)) >= {70.0, 80.0}
