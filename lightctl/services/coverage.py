@@ -125,6 +125,11 @@ class SuggestionReport:
     newly_covered_m: float
 
 
+SegmentRow = tuple[
+    str, str | None, str, list[list[float]], float, float, float, float, float, float
+]
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageReport:
     """Shares of the rated street length, by day (the figures) and by night."""
@@ -137,7 +142,9 @@ class CoverageReport:
     broken_speakers: int
     gaps: list[GapReport]
     gap_count: int
-    segments: list[tuple[str, str | None, str, list[list[float]], float, float, float]]
+    # id, name, class, lon/lat line, then metres intelligible, audible, not covered by day and
+    # the same three by night
+    segments: list[SegmentRow]
     warnings: list[str]
     matrix: dict[str, float | int | bool | str]
     suggestions: list[SuggestionReport] = field(default_factory=list)
@@ -419,7 +426,10 @@ class CoverageService:
         rows = []
         if with_segments and len(segments):
             per = coverage.segment_lengths(model.receivers)
-            for s, (bad, audible, good, _echo) in zip(segments, per, strict=True):
+            by_night = replace(coverage, rating=night).segment_lengths(model.receivers)
+            for s, (bad, audible, good, _echo), (bad_n, audible_n, good_n, _) in zip(
+                segments, per, by_night, strict=True
+            ):
                 rows.append(
                     (
                         model.segment_ids[s],
@@ -429,6 +439,9 @@ class CoverageService:
                         float(good),
                         float(audible),
                         float(bad),
+                        float(good_n),
+                        float(audible_n),
+                        float(bad_n),
                     )
                 )
         picks: list[SuggestionReport] = []

@@ -22,6 +22,7 @@ addStrings({
     'coverage.loading': 'Wird berechnet …',
     'coverage.day': 'Tag',
     'coverage.night': 'Nacht',
+    'coverage.mapBy': 'Karte nach Umgebungslärm am',
     'coverage.shares': '{intelligible} verständlich, {audible} hörbar, {none} nicht erreicht',
     'coverage.speakers': '{n} funktionierende Lautsprecher · {broken} defekt · {km} km Strasse',
     'coverage.gaps': 'Grösste Lücken ({n} insgesamt)',
@@ -51,6 +52,7 @@ addStrings({
     'coverage.loading': 'Computing …',
     'coverage.day': 'Day',
     'coverage.night': 'Night',
+    'coverage.mapBy': 'Map by the ambient at',
     'coverage.shares': '{intelligible} intelligible, {audible} audible, {none} not covered',
     'coverage.speakers': '{n} working speakers · {broken} broken · {km} km of street',
     'coverage.gaps': 'Largest gaps ({n} in all)',
@@ -79,7 +81,7 @@ const LISTED_GAPS = 8;
 const ALERT_POLL_MS = 4000;
 const STABLE_POLLS = 5;
 
-const plan = { report: null, group: null, section: null, ctx: null, busy: false, error: '' };
+const plan = { report: null, group: null, section: null, ctx: null, busy: false, error: '', night: false };
 const heard = { group: null, alertId: null, report: null, timer: null, same: 0 };
 
 function pct(x) {
@@ -110,7 +112,8 @@ function drawPlan() {
   if (!report) return;
   const renderer = plan.ctx.cmap.renderer;
   for (const feature of report.geojson?.features || []) {
-    const rating = feature.properties.rating;
+    // By night the streets are quieter: the same speakers cover more (night_rating).
+    const rating = (plan.night && feature.properties.night_rating) || feature.properties.rating;
     L.polyline(lonlatToLatLng(feature.geometry.coordinates), {
       renderer,
       color: RATING_COLORS[rating],
@@ -276,6 +279,11 @@ addPanel({
       <div class="actions">
         <button type="button" class="primary" data-coverage-toggle></button>
       </div>
+      <fieldset class="coverage-time">
+        <legend data-i18n="coverage.mapBy">${escapeHtml(t('coverage.mapBy'))}</legend>
+        <label class="check"><input type="radio" name="coverage-time" value="day" checked> <span data-i18n="coverage.day">${escapeHtml(t('coverage.day'))}</span></label>
+        <label class="check"><input type="radio" name="coverage-time" value="night"> <span data-i18n="coverage.night">${escapeHtml(t('coverage.night'))}</span></label>
+      </fieldset>
       <div class="field">
         <label for="coverage-level" data-i18n="coverage.level">${escapeHtml(t('coverage.level'))}</label>
         <input id="coverage-level" name="coverage-level" type="number" inputmode="decimal" step="1" placeholder="100">
@@ -298,6 +306,10 @@ addPanel({
         const [kind, i] = button.dataset.coverageZoom.split(':');
         zoomTo(kind, Number(i));
       }
+    });
+    section.querySelector('.coverage-time').addEventListener('change', (e) => {
+      plan.night = e.target.value === 'night';
+      drawPlan();
     });
     section.querySelector('[name="coverage-level"]').addEventListener('keydown', (e) => {
       if (e.key === 'Enter') loadPlan();
@@ -401,6 +413,8 @@ style.textContent = `
   .coverage-legend .swatch { display: inline-block; width: 1.4rem; height: 0.45rem; margin-right: 0.4rem; vertical-align: middle; border-radius: 2px; }
   .coverage-legend .swatch.round { width: 0.8rem; height: 0.8rem; border-radius: 50%; }
   .coverage-summary p { margin: 0.2rem 0; }
+  .coverage-time { border: none; padding: 0; margin: 0.5rem 0; display: flex; gap: 1rem; align-items: center; }
+  .coverage-time legend { float: left; margin-right: 0.5rem; padding: 0; }
   .coverage-gaps, .coverage-suggestions { padding-left: 1.3rem; margin: 0.3rem 0 0.8rem; }
   .coverage-gaps li, .coverage-suggestions li { margin: 0.15rem 0; }
   button.link { background: none; border: none; padding: 0 0.2rem; color: inherit; text-decoration: underline; cursor: pointer; }

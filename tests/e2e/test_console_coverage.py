@@ -66,6 +66,19 @@ def test_a_planner_sees_coverage_gaps_and_next_speakers_on_the_map(
     assert shown["gaps"] == len(expected["gaps"])
     assert shown["suggestions"] == len(expected["suggestions"])
     assert page.locator('#layer-switches input[data-layer="coverage"]').is_checked()
+    # By night the same speakers rise further above the quieter streets.
+    by_night = Counter(f["properties"]["night_rating"] for f in expected["geojson"]["features"])
+    assert by_night["intelligible"] > ratings["intelligible"]
+    panel.get_by_label("Night").check()
+    page.wait_for_function(
+        "n => window.lightctlCoverage.shown().intelligible === n", arg=by_night["intelligible"]
+    )
+    shown = page.evaluate("() => window.lightctlCoverage.shown()")
+    assert shown["not_covered"] == by_night.get("not_covered", 0)
+    panel.get_by_label("Day").check()
+    page.wait_for_function(
+        "n => window.lightctlCoverage.shown().intelligible === n", arg=ratings["intelligible"]
+    )
     picks.first.get_by_role("button", name="Show").click()
     shots.take(page, "coverage-layer")
 
