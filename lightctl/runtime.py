@@ -20,6 +20,7 @@ from lightctl.services.alerts import AlertService
 from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
+from lightctl.services.guidance import GuidanceService
 from lightctl.services.lantern_state import LanternStates
 from lightctl.services.previews import PreviewBook
 from lightctl.services.replicas import (
@@ -72,6 +73,8 @@ class Runtime:
         self.targets = TargetResolver(self.db, settings.target_max_lanterns)
         self.previews = PreviewBook(self.db, utc_now)
         self.groups = GroupService(self.db, self.targets)
+        # Evacuation guidance (issue 18): the walking graph is built on first use per streets.
+        self.guidance = GuidanceService(self.db, self.targets, utc_now)
         self.alerts: AlertService | None = None
         # Visitor flows and schedules (issue 5); schedule changes wake the runner.
         self.steering: SteeringService | None = None

@@ -291,6 +291,8 @@ class LanternGuide:
     exit_node: IntArray  # the safe node the arrow leads to (-1 without one)
     end_node: IntArray  # the first node the arrow walks to (-1 without one)
     inside: BoolArray  # the lantern stands in the hazard
+    blocked_u: BoolArray  # walking toward the first vertex leads into the danger (core, or in)
+    blocked_v: BoolArray
     reason: list[str | None]
 
 
@@ -387,6 +389,8 @@ def guide_lanterns(
         exit_node=exit_node,
         end_node=np.where(leads, end, -1).astype(np.intp),
         inside=inside,
+        blocked_u=core_u | (~inside & (solution.inside[u] if has_edges else False)),
+        blocked_v=core_v | (~inside & (solution.inside[v] if has_edges else False)),
         reason=reasons,
     )
 
