@@ -185,6 +185,7 @@ class Runtime:
             resolver=self.targets,
             sign=self.signer.sign,
             previews=self.previews,
+            guidance=self.guidance,
         )
         sign = self.signer.sign
         self.steering = SteeringService(

@@ -6,47 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lightctl.api.schemas import StrictIn, TargetIn
-from lightctl.domain.guidance import (
-    DEFAULT_BUFFER_M,
-    DEFAULT_CHASE_SPEED_MPS,
-    EvacuationSpec,
-    MeetingPoint,
-)
+from lightctl.api.schemas import EvacuationIn, TargetIn
 from lightctl.services.guidance import GuidancePlan
-
-
-class MeetingPointIn(StrictIn):
-    name: str = Field(min_length=1, max_length=100, description="as people say it: spoken too")
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-
-
-class EvacuationIn(StrictIn):
-    """Where the danger is and where people should go (no meeting points: leave the area)."""
-
-    hazard: TargetIn | None = Field(
-        default=None, description="any Target; on an alert, default: the alert's own target"
-    )
-    core: TargetIn | None = Field(
-        default=None, description="the worst of it: walked through only when nothing else is left"
-    )
-    meeting_points: list[MeetingPointIn] = Field(default_factory=list, max_length=20)
-    buffer_m: float = Field(
-        default=DEFAULT_BUFFER_M, ge=0, le=5000, description="leave the area: safe this far out"
-    )
-    holes_safe: bool = Field(default=False, description="holes of the hazard polygon are safe")
-    chase_speed_mps: float = Field(default=DEFAULT_CHASE_SPEED_MPS, ge=0.5, le=30)
-
-    def to_spec(self) -> EvacuationSpec:
-        return EvacuationSpec(
-            hazard=self.hazard.to_spec() if self.hazard is not None else None,
-            core=self.core.to_spec() if self.core is not None else None,
-            meeting_points=tuple(MeetingPoint(m.name, m.lon, m.lat) for m in self.meeting_points),
-            buffer_m=self.buffer_m,
-            holes_safe=self.holes_safe,
-            chase_speed_mps=self.chase_speed_mps,
-        )
 
 
 class GuidancePreviewIn(EvacuationIn):
@@ -97,7 +58,9 @@ class GuidancePreviewOut(BaseModel):
             no_safe_place=plan.no_safe_place,
             shelter_in_place=[r.id for r in plan.lanterns if r.kind == "shelter"],
             without_street=[r.id for r in plan.lanterns if r.kind == "no_street"],
-            exits=[ExitOut(name=e.name, lon=e.lon, lat=e.lat, lanterns=e.lanterns) for e in plan.exits],
+            exits=[
+                ExitOut(name=e.name, lon=e.lon, lat=e.lat, lanterns=e.lanterns) for e in plan.exits
+            ],
             warnings=plan.warnings,
             lanterns=[
                 GuidanceLanternOut(

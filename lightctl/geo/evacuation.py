@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -42,6 +41,9 @@ BEARING_STEP_M = 3.0
 EDGE_BAND_M = 30.0
 # Lanterns this close (walking) to a meeting point show "exit": you have arrived.
 ARRIVED_M = 25.0
+# A held arrow (see ``lightctl.domain.guidance.keeps_arrow``) never leads to a junction this
+# close to the core: about 40 s of walking, the distance a cordon keeps from a building fire.
+CORE_KEEP_OUT_M = 50.0
 # Core metres on a way out above this: the way leads through the core, shelter in place.
 _CORE_EPS_M = 0.5
 
@@ -335,7 +337,7 @@ def guide_lanterns(
     )
     near_edge = _within(hazard.area, snap.xy, EDGE_BAND_M * graph.scale) & ~inside
     end_inside = solution.inside[end] if has_edges else np.zeros(count, dtype=bool)
-    leads_in = (solution.inside[u] | solution.inside[v]) if has_edges else end_inside
+    leads_in, inward_v = _approach(graph, hazard, snap, u, v, s, near_edge)
     metres = np.where(toward_v, (length - s) / graph.scale, s / graph.scale) + (
         solution.metres[end] if has_edges else 0.0
     )
@@ -368,10 +370,14 @@ def guide_lanterns(
         kinds.append(kind)
         reasons.append(reason)
     kind_arr = np.array(kinds, dtype=object)
+    # An arrow held the old way (hysteresis) may not lead to an end near the core, even where the
+    # solver's way from that end turns back: people would walk toward the fire first.
+    back_u = _near_core(graph, hazard, u)
+    back_v = _near_core(graph, hazard, v)
     arrow = kind_arr == "arrow"
     no_entry = kind_arr == "no_entry"
     # "No entry" is turned toward the danger: the way in, not the way out.
-    inward_v = np.where(solution.inside[v], True, np.where(solution.inside[u], False, ~toward_v))
+    inward_v = np.where(end_inside & ~near_edge, toward_v, inward_v)
     heading = np.full(count, np.nan)
     heading[arrow] = np.where(toward_v, heading_v, heading_u)[arrow]
     heading[no_entry] = np.where(inward_v, heading_v, heading_u)[no_entry]
@@ -389,8 +395,8 @@ def guide_lanterns(
         exit_node=exit_node,
         end_node=np.where(leads, end, -1).astype(np.intp),
         inside=inside,
-        blocked_u=core_u | (~inside & (solution.inside[u] if has_edges else False)),
-        blocked_v=core_v | (~inside & (solution.inside[v] if has_edges else False)),
+        blocked_u=core_u | (~inside & (solution.inside[u] if has_edges else False)) | back_u,
+        blocked_v=core_v | (~inside & (solution.inside[v] if has_edges else False)) | back_v,
         reason=reasons,
     )
 
@@ -429,6 +435,46 @@ def _through_core(
     core_u = ~in_core & (own_u | node_core[u]) | beyond_u
     core_v = ~in_core & (own_v | node_core[v]) | beyond_v
     return core_u & ok, core_v & ok
+
+
+def _approach(
+    graph: WalkGraph,
+    hazard: Hazard,
+    snap: Snap,
+    u: IntArray,
+    v: IntArray,
+    s: FloatArray,
+    near: BoolArray,
+) -> tuple[BoolArray, BoolArray]:
+    """For lanterns near the hazard: whether their street heads into it (toward one end it
+    comes closer by at least half the way walked, a course within 60° of straight at it) and
+    whether that end is the last vertex."""
+    count = len(u)
+    leads = np.zeros(count, dtype=bool)
+    inward_v = np.zeros(count, dtype=bool)
+    idx = np.flatnonzero(near)
+    if not len(idx) or not graph.edge_count:
+        return leads, inward_v
+    area = hazard.area
+    here = shapely.distance(area, shapely.points(snap.xy[idx]))
+    at_u = shapely.distance(area, shapely.points(graph.node_xy[u[idx]]))
+    at_v = shapely.distance(area, shapely.points(graph.node_xy[v[idx]]))
+    length = graph.along[graph.offsets[snap.edge[idx] + 1] - 1]
+    walk_u, walk_v = s[idx], length - s[idx]
+    closer_u = here - at_u >= 0.5 * np.minimum(walk_u, EDGE_BAND_M * graph.scale)
+    closer_v = here - at_v >= 0.5 * np.minimum(walk_v, EDGE_BAND_M * graph.scale)
+    leads[idx] = (closer_u & (walk_u > 0)) | (closer_v & (walk_v > 0))
+    inward_v[idx] = closer_v & ((at_v <= at_u) | ~closer_u)
+    return leads, inward_v
+
+
+def _near_core(graph: WalkGraph, hazard: Hazard, nodes: IntArray) -> BoolArray:
+    if hazard.core is None or not len(nodes):
+        return np.zeros(len(nodes), dtype=bool)
+    xy = graph.node_xy[nodes]
+    return np.asarray(
+        shapely.dwithin(hazard.core, shapely.points(xy), CORE_KEEP_OUT_M * graph.scale), dtype=bool
+    )
 
 
 def _headings(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -192,6 +191,8 @@ def build_walk_graph(segments: Iterable[StreetSegment]) -> WalkGraph:
     length_m = length_proj / scale
     edge_u = node_of_vertex[vertex[starts]]
     edge_v = node_of_vertex[vertex[stops]]
+    pair_edges, pair_keys, pair_order = _pairs(edge_u, edge_v, length_m * rate, len(node_xy))
+    global_along, edge_base = _axis(along, offsets)
     return WalkGraph(
         projection=projection,
         node_xy=node_xy,
@@ -206,25 +207,28 @@ def build_walk_graph(segments: Iterable[StreetSegment]) -> WalkGraph:
         coords=coords,
         along=along,
         offsets=offsets,
-        **_pairs(edge_u, edge_v, length_m * rate, len(node_xy)),
-        **_axis(along, offsets),
+        pair_edges=pair_edges,
+        pair_keys=pair_keys,
+        pair_order=pair_order,
+        global_along=global_along,
+        edge_base=edge_base,
         scale=scale,
         segments=len(read),
         skipped_not_walkable=skipped,
     )
 
 
-def _axis(along: FloatArray, offsets: IntArray) -> dict[str, FloatArray]:
+def _axis(along: FloatArray, offsets: IntArray) -> tuple[FloatArray, FloatArray]:
     """Every edge's vertices on one rising axis (1 m apart between edges), so a point at a
     distance along any edge is one ``searchsorted`` away."""
     lengths = along[offsets[1:] - 1]
     base = np.concatenate([[0.0], np.cumsum(lengths + 1.0)[:-1]])
-    return {"global_along": along + np.repeat(base, np.diff(offsets)), "edge_base": base}
+    return along + np.repeat(base, np.diff(offsets)), base
 
 
 def _pairs(
     u: IntArray, v: IntArray, seconds: FloatArray, nodes: int
-) -> dict[str, npt.NDArray[Any]]:
+) -> tuple[IntArray, npt.NDArray[np.int64], IntArray]:
     """Of the edges between the same two nodes the quickest, none from a node to itself (a
     sparse matrix would add parallel edges up instead of choosing one), and their lookup keys."""
     lo, hi = np.minimum(u, v), np.maximum(u, v)
@@ -236,7 +240,7 @@ def _pairs(
     n = np.int64(max(nodes, 1))
     keys = np.minimum(u[keep], v[keep]).astype(np.int64) * n + np.maximum(u[keep], v[keep])
     order = np.argsort(keys, kind="stable")
-    return {"pair_edges": keep, "pair_keys": keys[order], "pair_order": order}
+    return keep, keys[order], order
 
 
 def _empty(segments: int, skipped: int) -> WalkGraph:

@@ -20,6 +20,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 from lightctl.domain.guidance import MEETING_SNAP_M, EvacuationSpec, Shown, keeps_arrow
 from lightctl.domain.targets import TargetSpec
 from lightctl.errors import FieldProblem, InvalidRequest, summarise
+from lightctl.geo.crs import MetricProjection
 from lightctl.geo.evacuation import (
     EDGE_BAND_M,
     Hazard,
@@ -196,7 +197,8 @@ class GuidanceService:
                 sources, names = placed
         if problems:
             raise InvalidRequest(summarise(problems), problems)
-        assert area is not None
+        if area is None:  # pragma: no cover (a missing area is one of the problems above)
+            raise RuntimeError("no hazard geometry")
         if core is not None:
             core = shapely.intersection(core, area) if not core.is_empty else None
         safe_from = None if spec.meeting_points else area.buffer(spec.buffer_m * g.scale)
@@ -217,7 +219,7 @@ class GuidanceService:
         t3 = time.perf_counter()
         exit_name = _exit_names(g, solution, lg, sources, names)
         now = self._clock().timestamp()
-        rows = _rows(ids, lons, lats, lg, exit_name, previous or {}, now)
+        rows = lantern_rows(ids, lons, lats, lg, exit_name, previous or {}, now)
         plan = GuidancePlan(
             lanterns=rows,
             exits=[],
@@ -246,8 +248,7 @@ class GuidanceService:
         """A Target as a metric surface: areas as drawn, circles and routes as their reach,
         streets and lanterns a few metres around them; ``exclude`` cut out."""
         g = sg.graph
-        assert g.projection is not None
-        proj = g.projection
+        proj = _projection(g)
         parts: list[shapely.Geometry] = []
 
         def metric(geom: shapely.Geometry) -> shapely.Geometry:
@@ -282,7 +283,9 @@ class GuidanceService:
                     shapely.union_all(shapely.points(xs, ys)).buffer(LANTERN_HAZARD_M * g.scale)
                 )
         if not parts:
-            raise InvalidRequest.at(loc, "the hazard needs an area, circle, route, streets or lanterns")
+            raise InvalidRequest.at(
+                loc, "the hazard needs an area, circle, route, streets or lanterns"
+            )
         out = shapely.union_all(parts)
         if target.exclude is not None:
             out = shapely.difference(out, self._geometry(sg, target.exclude, (*loc, "exclude")))
@@ -330,12 +333,14 @@ def _meeting_nodes(
     """The junction nearest each meeting point (refused beyond ``MEETING_SNAP_M`` or inside the
     hazard), and per junction the meeting point's name."""
     g = sg.graph
-    assert g.projection is not None and sg.nodes is not None
+    projection = _projection(g)
+    if sg.nodes is None:  # pragma: no cover (an empty graph is refused before)
+        raise RuntimeError("no junctions")
     problems: list[FieldProblem] = []
     nodes: list[int] = []
     names: list[str] = []
     for i, point in enumerate(spec.meeting_points):
-        x, y = g.projection.to_xy([point.lon], [point.lat])
+        x, y = projection.to_xy([point.lon], [point.lat])
         dist, node = sg.nodes.query([x[0], y[0]])
         metres = float(dist) / g.scale
         loc = ("meeting_points", i)
@@ -351,9 +356,7 @@ def _meeting_nodes(
             )
             continue
         if shapely.intersects_xy(area, float(g.node_xy[node, 0]), float(g.node_xy[node, 1])):
-            problems.append(
-                FieldProblem(loc, f"{point.name!r} lies inside the hazard", point.name)
-            )
+            problems.append(FieldProblem(loc, f"{point.name!r} lies inside the hazard", point.name))
             continue
         nodes.append(int(node))
         names.append(point.name)
@@ -365,7 +368,7 @@ def _meeting_nodes(
 # ---- per lantern -------------------------------------------------------------------------------
 
 
-def _rows(
+def lantern_rows(
     ids: Sequence[str],
     lons: np.ndarray,
     lats: np.ndarray,
@@ -444,11 +447,11 @@ def _exit_names(
         return out
     cells = _exit_cells(g, lg.exit_node[led])
     label: dict[int, str] = {}
-    assert g.projection is not None
+    projection = _projection(g)
     for i, cell in zip(led.tolist(), cells.tolist(), strict=True):
         if cell not in label:
             node = int(lg.exit_node[i])
-            lon, lat = g.projection.to_lonlat([g.node_xy[node, 0]], [g.node_xy[node, 1]])
+            lon, lat = projection.to_lonlat([g.node_xy[node, 0]], [g.node_xy[node, 1]])
             street = _street_at(g, node)
             label[cell] = f"{street + ' ' if street else ''}({lon[0]:.5f}, {lat[0]:.5f})"
         out[i] = label[cell]
@@ -476,11 +479,11 @@ def _loads(
     for i, name in enumerate(exit_name):
         if name is not None:
             count.setdefault(name, []).append(i)
-    assert g.projection is not None
+    projection = _projection(g)
     loads = []
     for name, rows in count.items():
         node = int(lg.exit_node[rows[0]])
-        lon, lat = g.projection.to_lonlat([g.node_xy[node, 0]], [g.node_xy[node, 1]])
+        lon, lat = projection.to_lonlat([g.node_xy[node, 0]], [g.node_xy[node, 1]])
         loads.append(ExitLoad(name, float(lon[0]), float(lat[0]), len(rows)))
     loads.sort(key=lambda e: (-e.lanterns, e.name))
     warnings: list[str] = []
@@ -519,12 +522,15 @@ def _loads(
     return loads, warnings
 
 
+def _projection(g: WalkGraph) -> MetricProjection:
+    if g.projection is None:  # pragma: no cover (an empty graph is refused before)
+        raise RuntimeError("the walking graph is empty")
+    return g.projection
+
+
 def _lonlat_geojson(g: WalkGraph, geometry: shapely.Geometry) -> dict[str, Any]:
-    assert g.projection is not None
-    proj = g.projection
-    back = shapely.transform(
-        geometry, lambda c: np.column_stack(proj.to_lonlat(c[:, 0], c[:, 1]))
-    )
+    proj = _projection(g)
+    back = shapely.transform(geometry, lambda c: np.column_stack(proj.to_lonlat(c[:, 0], c[:, 1])))
     if not isinstance(back, Polygon | MultiPolygon):
         parts = [p for p in shapely.get_parts(back) if isinstance(p, Polygon)]
         back = MultiPolygon(parts)

@@ -50,7 +50,8 @@ def test_meeting_point_names_the_exit_of_every_arrow(service: LiveService) -> No
     )
     assert body["mode"] == "meeting_points"
     led = [r for r in body["lanterns"] if r["kind"] in ("arrow", "neutral", "exit")]
-    assert led and {r["exit"] for r in led} == {"Lindenhof"}
+    assert led
+    assert {r["exit"] for r in led} == {"Lindenhof"}
     assert [e["name"] for e in body["exits"]] == ["Lindenhof"]
 
 
@@ -117,10 +118,11 @@ def test_holes_are_hazard_unless_marked_safe(service: LiveService) -> None:
     area = {"type": "Polygon", "coordinates": [ring, hole]}
     filled = preview(service, {"hazard": {"area": area}, "buffer_m": 0})
     marked = preview(service, {"hazard": {"area": area}, "buffer_m": 0, "holes_safe": True})
-    assert filled["hazard"]["coordinates"][0] and len(filled["hazard"]["coordinates"]) == 1
+    assert len(filled["hazard"]["coordinates"]) == 1  # one ring: the hole is filled
+
     def in_hole(row: dict[str, Any]) -> bool:
         # 10 m inside the hole's edge: the lantern stands in the courtyard, not on its rim
-        return (
+        return bool(
             abs(row["lon"] - FIRE["lon"]) < d_lon * h - 0.00015
             and abs(row["lat"] - FIRE["lat"]) < d_lat * h - 0.0001
         )
@@ -129,7 +131,8 @@ def test_holes_are_hazard_unless_marked_safe(service: LiveService) -> None:
     assert hole_rows, "the fixture has lanterns in the hole"
     assert {r["kind"] for r in hole_rows} == {"safe"}
     filled_kinds = {r["kind"] for r in filled["lanterns"] if in_hole(r)}
-    assert "safe" not in filled_kinds and filled_kinds
+    assert filled_kinds
+    assert "safe" not in filled_kinds
 
 
 def test_the_lanterns_target_chooses_who_is_guided(service: LiveService) -> None:

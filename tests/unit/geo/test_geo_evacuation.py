@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 
-from lightctl.geo.evacuation import Hazard, Snapper, guide_lanterns, solve
-from lightctl.geo.walkgraph import build_walk_graph
+from lightctl.geo.evacuation import (
+    Hazard,
+    LanternGuide,
+    Snapper,
+    Solution,
+    guide_lanterns,
+    solve,
+)
+from lightctl.geo.walkgraph import WalkGraph, build_walk_graph
 from tests.unit.geo.evacuation_support import angle_off, circle, lantern_xy, leave, metric, street
 
 
-def _guide(graph, hazard, points, sources=None, meeting=()):  # type: ignore[no-untyped-def]
+def _guide(
+    graph: WalkGraph,
+    hazard: Hazard,
+    points: list[tuple[float, float]],
+    sources: list[int] | None = None,
+    meeting: tuple[int, ...] | list[int] = (),
+) -> tuple[Solution, LanternGuide]:
     solution = solve(graph, hazard, None if sources is None else np.array(sources))
     xs, ys = lantern_xy(graph, points)
     snap = Snapper(graph).snap(xs, ys, 30.0)
@@ -89,14 +103,15 @@ def test_no_safe_place_anywhere_is_shelter_in_place() -> None:
     assert lg.reason[0] == "no way out: no safe place can be reached on foot"
 
 
-def test_lantern_outside_on_a_street_leading_in_shows_no_entry_turned_inward() -> None:
-    graph = build_walk_graph([street("a", [(-300, 0), (0, 0)]), street("b", [(0, 0), (300, 0)])])
+def test_lanterns_just_outside_show_no_entry_turned_toward_the_danger() -> None:
+    # A straight street with a junction every 20 m; the hazard spans x = -210..-90.
+    graph = build_walk_graph([street(f"s{x}", [(x, 0), (x + 20, 0)]) for x in range(-400, 200, 20)])
     hazard = leave(graph, circle(graph, -150, 0, 60), buffer_m=40)
-    # at x=-80: outside the hazard (edge at -90), its street's west end (-300) is outside too
-    # but the junction at 0 is safe; the lantern at -300..-210 side: west of the hazard.
-    _sol, lg = _guide(graph, hazard, [(-70, 0), (-230, 0), (-150, 0)])
-    assert lg.kind[0] in ("arrow", "no_entry")
-    assert lg.kind[2] in ("arrow", "neutral")
+    _sol, lg = _guide(graph, hazard, [(-80, 0), (-225, 0), (-150, 0), (-30, 0), (-120, 0)])
+    assert lg.kind == ["no_entry", "no_entry", "neutral", "safe", "arrow"]
+    assert angle_off(float(lg.heading_deg[0]), 270.0) < 5.0  # west: into the hazard
+    assert angle_off(float(lg.heading_deg[1]), 90.0) < 5.0
+    assert angle_off(float(lg.heading_deg[4]), 90.0) < 5.0  # inside: out by the nearer side
 
 
 def test_lantern_far_from_any_street_gets_no_arrow() -> None:
@@ -129,9 +144,7 @@ def test_an_empty_street_file_gives_an_empty_graph() -> None:
     assert len(solution.seconds) == 0
 
 
-def circle_at_origin():  # type: ignore[no-untyped-def]
-    import shapely
-
+def circle_at_origin() -> shapely.Geometry:
     return shapely.Point(0, 0).buffer(10)
 
 

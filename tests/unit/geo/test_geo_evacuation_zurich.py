@@ -82,6 +82,7 @@ def test_arrows_lead_out_of_a_fire_on_bahnhofstrasse(radius_m: float, core_m: fl
             # From inside: once out of the core, the way never enters it again.
             assert not core_nodes[path[1:]].any() or core_nodes[path[0]]
     # Arrows lead out: the way to safety ends farther from the fire than it starts.
+    assert hazard.core is not None
     cx, cy = np.asarray(shapely.get_coordinates(hazard.core.centroid))[0]
     for i in arrows[lg.inside[arrows]].tolist():
         end = solution.path_from(int(lg.end_node[i]))[-1]
