@@ -87,6 +87,10 @@ class WalkGraph:
     pair_order: IntArray  # pair_edges[pair_order] lines up with pair_keys
     global_along: FloatArray  # along, plus each edge's start on one rising axis
     edge_base: FloatArray  # where each edge starts on that axis
+    edge_box: FloatArray  # (edges, 4): x0, y0, x1, y1 of each polyline
+    csr_indptr: IntArray  # the solver's symmetric sparse matrix, built once: its structure
+    csr_indices: IntArray
+    csr_pair: IntArray  # per stored entry, its position in pair_edges (weights change per solve)
     scale: float  # projected metres per true metre at the centre
     segments: int  # street segments read
     skipped_not_walkable: int
@@ -193,6 +197,7 @@ def build_walk_graph(segments: Iterable[StreetSegment]) -> WalkGraph:
     edge_v = node_of_vertex[vertex[stops]]
     pair_edges, pair_keys, pair_order = _pairs(edge_u, edge_v, length_m * rate, len(node_xy))
     global_along, edge_base = _axis(along, offsets)
+    indptr, indices, pair_of = _structure(edge_u[pair_edges], edge_v[pair_edges], len(node_xy))
     return WalkGraph(
         projection=projection,
         node_xy=node_xy,
@@ -212,10 +217,34 @@ def build_walk_graph(segments: Iterable[StreetSegment]) -> WalkGraph:
         pair_order=pair_order,
         global_along=global_along,
         edge_base=edge_base,
+        edge_box=_boxes(coords, offsets),
+        csr_indptr=indptr,
+        csr_indices=indices,
+        csr_pair=pair_of,
         scale=scale,
         segments=len(read),
         skipped_not_walkable=skipped,
     )
+
+
+def _boxes(coords: FloatArray, offsets: IntArray) -> FloatArray:
+    starts = offsets[:-1]
+    lo = np.minimum.reduceat(coords, starts, axis=0)
+    hi = np.maximum.reduceat(coords, starts, axis=0)
+    out: FloatArray = np.column_stack([lo, hi])
+    return out
+
+
+def _structure(u: IntArray, v: IntArray, nodes: int) -> tuple[IntArray, IntArray, IntArray]:
+    """CSR rows, columns and pair index of the symmetric walking matrix (each pair twice), so
+    a solve only fills in the weights: no sparse matrix is built per hazard."""
+    rows = np.concatenate([u, v])
+    cols = np.concatenate([v, u])
+    pair = np.concatenate([np.arange(len(u)), np.arange(len(u))])
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(nodes + 1, dtype=np.intp)
+    np.add.at(indptr, rows + 1, 1)
+    return np.cumsum(indptr).astype(np.intp), cols[order].astype(np.intp), pair[order]
 
 
 def _axis(along: FloatArray, offsets: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -265,6 +294,10 @@ def _empty(segments: int, skipped: int) -> WalkGraph:
         pair_order=none_i,
         global_along=none_f,
         edge_base=none_f,
+        edge_box=np.empty((0, 4), dtype=np.float64),
+        csr_indptr=np.zeros(1, dtype=np.intp),
+        csr_indices=none_i,
+        csr_pair=none_i,
         scale=1.0,
         segments=segments,
         skipped_not_walkable=skipped,
