@@ -21,6 +21,7 @@ from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.guidance import GuidanceService
+from lightctl.services.guidance_commands import load_phrases
 from lightctl.services.lantern_state import LanternStates
 from lightctl.services.previews import PreviewBook
 from lightctl.services.replicas import (
@@ -102,6 +103,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
+        self._graph_warmup: asyncio.Future[None] | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
 
@@ -212,15 +214,23 @@ class Runtime:
         await self.schedule_runner.start()
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
-            self._warmup = loop.run_in_executor(
-                None, self.speaker.warm, templates, EXERCISE_PHRASES
-            )
+            # The follow-the-arrows sentences of evacuations too (keys never clash: prefixed).
+            spoken = {**templates, **{f"guidance:{k}": t for k, t in load_phrases().items()}}
+            self._warmup = loop.run_in_executor(None, self.speaker.warm, spoken, EXERCISE_PHRASES)
+        # The walking graph of evacuation guidance, built before the first evacuation needs it.
+        self._graph_warmup = loop.run_in_executor(None, self._warm_graph)
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
             asyncio.create_task(self.consumer.run(), name="consumer"),
         ]
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    def _warm_graph(self) -> None:
+        try:
+            self.guidance.street_graph()
+        except Exception:  # the first evacuation builds it again and reports what is wrong
+            log.exception("could not build the walking graph")
 
     def _hold_ack_lease(self) -> bool:
         return self.replicas is not None and self.replicas.hold(ACK_LEASE, ACK_LEASE_S)

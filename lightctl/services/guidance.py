@@ -58,6 +58,11 @@ EXIT_CELL_M = 60.0
 LOAD_SHARE = 0.5
 NEARLY_AS_CLOSE = 0.15
 
+# Arrows turn in 5° steps (2.5° at most off the street, invisible on the pavement): lanterns
+# pointing the same way share one envelope, so an edit of a 150-lantern evacuation stores
+# tens of commands instead of hundreds (each is one signed envelope and one row).
+HEADING_STEP_DEG = 5
+
 PICTOGRAM = {
     "arrow": "arrow",
     "neutral": "walk",
@@ -382,7 +387,7 @@ def lantern_rows(
     out: list[LanternPlan] = []
     for i, lid in enumerate(ids):
         kind = lg.kind[i]
-        heading = None if np.isnan(lg.heading_deg[i]) else round(float(lg.heading_deg[i])) % 360
+        heading = None if np.isnan(lg.heading_deg[i]) else _rounded(float(lg.heading_deg[i]))
         name = exit_name[i]
         changed_at = now
         before = previous.get(lid)
@@ -394,7 +399,7 @@ def lantern_rows(
             best = float(min(lg.cost_u[i], lg.cost_v[i]))
             blocked = bool(lg.blocked_v[i] if to_v else lg.blocked_u[i])
             if keeps_arrow(before, old_cost, best, blocked, now):
-                heading = round(float(lg.heading_v[i] if to_v else lg.heading_u[i])) % 360
+                heading = _rounded(float(lg.heading_v[i] if to_v else lg.heading_u[i]))
                 if bool(to_v) != bool(lg.toward_v[i]):
                     name = None  # the old way's exit is not the one the new solve names
         if before is not None and before.kind == kind and before.heading_deg == heading:
@@ -414,6 +419,11 @@ def lantern_rows(
             )
         )
     return out
+
+
+def _rounded(heading: float) -> float:
+    """An arrow's heading in steps of ``HEADING_STEP_DEG``."""
+    return float(round(heading / HEADING_STEP_DEG) * HEADING_STEP_DEG % 360)
 
 
 def _angle(a: float, b: float) -> float:

@@ -19,7 +19,7 @@ from lightctl.services.alert_commands import SEVERITY_COLOURS
 from lightctl.services.alert_texts import AlertTexts
 from lightctl.services.guidance import GuidancePlan
 from lightctl.services.speech import template_sentences
-from lightctl.services.steering_commands import DEFAULT_PERIOD_MS, MAX_PHASE_MS, group_by_payload
+from lightctl.services.steering_commands import DEFAULT_PERIOD_MS, group_by_payload
 from lightctl.templates import Template, load_templates, render
 
 # The follow-the-arrows sentences, one template each, in every required language.
@@ -28,6 +28,8 @@ GUIDANCE_TEMPLATES_DIR = CONFIG_DIR / "guidance"
 CHASING = ("arrow", "neutral", "exit")
 # Full brightness: at night the running light is what people follow.
 PATH_LEVEL = 100
+# A running light's phase in sixteenths of its period: 125 ms at 2 s, 0.6 m at 5 m/s.
+PHASE_STEPS = 16
 # Which hardware each guidance channel needs (inventory capability names).
 NEEDS: dict[Channel, str] = {"projection": "projector", "path": "path_light"}
 
@@ -109,8 +111,6 @@ def guidance_payloads(
     chasing = [r for r in plan.lanterns if r.kind in CHASING and r.metres is not None]
     longest = max((r.metres or 0.0 for r in chasing), default=0.0)
     pace = 1000.0 / spec.chase_speed_mps  # ms later per metre nearer safety
-    if longest * pace > MAX_PHASE_MS:
-        pace = MAX_PHASE_MS / longest
     for row in plan.lanterns:
         if row.pictogram is None:
             continue
@@ -128,7 +128,6 @@ def guidance_payloads(
                 )
             )
         if row.kind in CHASING and row.metres is not None and NEEDS["path"] in caps:
-            phase = round((longest - row.metres) * pace)
             path.append(
                 (
                     row.id,
@@ -136,7 +135,7 @@ def guidance_payloads(
                         level=PATH_LEVEL,
                         mode="chase",
                         period_ms=DEFAULT_PERIOD_MS,
-                        phase_ms=min(max(phase, 0), MAX_PHASE_MS),
+                        phase_ms=chase_phase(longest - row.metres, pace),
                     ),
                 )
             )
@@ -149,6 +148,15 @@ def guidance_payloads(
         for payload, ids in group_by_payload(assignments):
             out.append((channel, payload, ids))
     return out
+
+
+def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
+    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than the
+    farthest one: later by the pace, taken modulo the period (a lantern's wave is periodic)
+    and in sixteenths of it, so lanterns share a handful of payloads."""
+    step = DEFAULT_PERIOD_MS / PHASE_STEPS
+    phase = (nearer_m * pace_ms_per_m) % DEFAULT_PERIOD_MS
+    return int(round(phase / step) % PHASE_STEPS * step)
 
 
 def guidance_json(spec: EvacuationSpec, plan: GuidancePlan) -> str:

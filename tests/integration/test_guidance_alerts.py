@@ -95,12 +95,19 @@ def test_lanterns_apply_the_planned_arrows_and_the_voice_names_the_meeting_point
         state = _channel(fleet, lid, "projection").value
         assert isinstance(state, dict)
         assert state["pictogram"] == "arrow"
-    # The running light goes the same way: phases rise toward the meeting point.
+    # The running light goes the same way: a lantern 1 m nearer the meeting point peaks
+    # 200 ms later (5 m/s), in sixteenths of the 2 s period.
     _until(lambda: all(_channel(fleet, i, "path").priority == 1 for i in arrows), "chases")
-    phases = {lid: _channel(fleet, lid, "path").value["phase_ms"] for lid in arrows}  # type: ignore[index]
     metres = {r["id"]: r["metres"] for r in _preview_rows(service, alert)}
-    ordered = sorted(arrows, key=lambda lid: -metres[lid])
-    assert [phases[lid] for lid in ordered] == sorted(phases[lid] for lid in ordered)
+    far = max(arrows, key=lambda lid: metres[lid])
+    far_phase = _channel(fleet, far, "path").value["phase_ms"]  # type: ignore[index]
+    for lid in arrows:
+        value = _channel(fleet, lid, "path").value
+        assert isinstance(value, dict)
+        assert (value["mode"], value["period_ms"]) == ("chase", 2000)
+        expected = (far_phase + (metres[far] - metres[lid]) * 200) % 2000
+        off = abs(value["phase_ms"] - expected) % 2000
+        assert min(off, 2000 - off) <= 125, (lid, value["phase_ms"], expected)
 
 
 def _preview_rows(service: LiveService, alert: dict[str, Any]) -> list[dict[str, Any]]:
