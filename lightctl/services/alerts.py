@@ -13,16 +13,16 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
-from lightctl.domain.guidance import Shown, evacuation_from_json
+from lightctl.domain.guidance import evacuation_from_json
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services import alert_commands as build
-from lightctl.services import guidance_commands as guide
 from lightctl.services.alert_fanout import FanOut
+from lightctl.services.alert_guidance import Evacuations
 from lightctl.services.alert_reports import AlertReport, aware, build_report
-from lightctl.services.alert_texts import AlertTexts, Announcer
-from lightctl.services.guidance import GuidancePlan, GuidanceService
+from lightctl.services.alert_texts import Announcer
+from lightctl.services.guidance import GuidanceService
 from lightctl.services.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
@@ -31,7 +31,6 @@ from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
-from lightctl.store import lanterns as lantern_store
 from lightctl.store.db import retrying
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.templates import Template
@@ -72,8 +71,9 @@ class AlertService:
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
         self._fanout = FanOut(db, settings, self._announcer, self._seq, self._sign)
-        self._guidance = guidance or GuidanceService(db, self._resolver, clock)
-        self._phrases = guide.load_phrases()
+        self._evacuations = Evacuations(
+            db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
+        )
 
     # ---- create -------------------------------------------------------------------------------
 
@@ -100,7 +100,10 @@ class AlertService:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
         problems: list[FieldProblem] = []
         spec = (
-            self._collect(problems, lambda: guide.with_meeting_point(spec, self._templates)) or spec
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
         )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         expires_at = self._collect(problems, lambda: self._expiry(now, spec))
@@ -112,14 +115,15 @@ class AlertService:
         if preview_id is not None:
             self.previews.check(preview_id, resolved)
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
-        plan = self._plan(spec, resolved, None)
-        if plan is not None and spec.evacuation is not None:
-            texts = guide.guided_texts(texts, spec.evacuation, plan, self._phrases)
+        plan = self._evacuations.plan(spec, resolved, None)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
         )
-        commands = self._guided(commands, alert_id, spec, texts, plan, now, expires_at, role)
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
+        )
         alert = AlertRow(
             id=alert_id,
             created_at=now,
@@ -140,7 +144,7 @@ class AlertService:
             lantern_count=len(resolved),
             severity=texts.severity,
             primary_command_id=_primary(commands),
-            guidance_json=_guidance_json(spec, plan),
+            guidance_json=self._evacuations.stored(spec, plan),
         )
         if hold:
             alert.status = "awaiting_approval"
@@ -215,7 +219,10 @@ class AlertService:
             spec = replace(spec, messages={})
         problems: list[FieldProblem] = []
         spec = (
-            self._collect(problems, lambda: guide.with_meeting_point(spec, self._templates)) or spec
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
         )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
@@ -227,15 +234,15 @@ class AlertService:
             raise InvalidRequest(summarise(problems), problems)
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
-        shown = guide.shown_of(json.loads(alert.guidance_json)) if alert.guidance_json else None
-        plan = self._plan(spec, resolved, shown)
-        if plan is not None and spec.evacuation is not None:
-            texts = guide.guided_texts(texts, spec.evacuation, plan, self._phrases)
+        plan = self._evacuations.plan(spec, resolved, alert.guidance_json)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
         )
-        commands = self._guided(commands, alert_id, spec, texts, plan, now, expires_at, role)
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
+        )
         with self._db.session() as session:
             # First statement of the transaction: refused if the alert ended or changed since it
             # was read here (another replica, another dispatcher); on PostgreSQL it holds the row.
@@ -269,7 +276,7 @@ class AlertService:
             row.expires_at = expires_at
             row.lantern_count = len(resolved)
             row.primary_command_id = _primary(commands) or row.primary_command_id
-            row.guidance_json = _guidance_json(spec, plan)
+            row.guidance_json = self._evacuations.stored(spec, plan)
             row.updated_at = now
             session.add(row)
         self._on_stored()
@@ -484,75 +491,6 @@ class AlertService:
                 else None
             ),
         )
-
-    # ---- evacuation guidance ------------------------------------------------------------------
-
-    @property
-    def _templates(self) -> Mapping[str, Template]:
-        return self._announcer.templates
-
-    def _plan(
-        self, spec: AlertSpec, lanterns: Sequence[str], shown: Mapping[str, Shown] | None
-    ) -> GuidancePlan | None:
-        """The alert's guidance, or None without ``evacuation``; mistakes named under
-        ``evacuation``; no safe place at all is refused (send shelter in place instead)."""
-        evac = spec.evacuation
-        if evac is None:
-            return None
-        try:
-            plan = self._guidance.plan(evac, lanterns, alert_target=spec.target, previous=shown)
-        except InvalidRequest as exc:
-            problems = [replace(p, loc=("evacuation", *p.loc)) for p in exc.problems or []]
-            raise InvalidRequest(summarise(problems), problems) from None
-        if plan.no_safe_place:
-            raise InvalidRequest.at(
-                ("evacuation", "hazard"),
-                "no safe place: the hazard covers every walkable street its lanterns can reach; "
-                "send the warning without evacuation and tell people to shelter in place "
-                "(POST /guidance/preview shows which lanterns have a way out)",
-            )
-        return plan
-
-    def _guided(
-        self,
-        commands: list[tuple[CommandRow, Sequence[str]]],
-        alert_id: str,
-        spec: AlertSpec,
-        texts: AlertTexts,
-        plan: GuidancePlan | None,
-        now: datetime,
-        expires_at: datetime,
-        role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
-        """The warning's commands with, on guided lanterns, the guidance instead of the
-        warning pictogram, and the running lights along the way out."""
-        if plan is None or spec.evacuation is None:
-            return commands
-        out = guide.without(commands, "projection", guide.guided_ids(plan))
-        with self._db.session() as session:
-            caps = lantern_store.capabilities_of(session, [r.id for r in plan.lanterns])
-        for channel, payload, ids in guide.guidance_payloads(
-            plan, spec.evacuation, texts.severity, texts.languages[0], caps, self._phrases
-        ):
-            env = build.envelope(
-                alert_id=alert_id,
-                role=role,
-                channel=channel,
-                priority=spec.priority,
-                issued_at=now,
-                expires_at=expires_at,
-                exercise=spec.exercise,
-                payload=payload,
-                seq=self._seq.next(),
-            )
-            out.append((build.command_row(self._sign(env)), ids))
-        return out
-
-
-def _guidance_json(spec: AlertSpec, plan: GuidancePlan | None) -> str | None:
-    if plan is None or spec.evacuation is None:
-        return None
-    return guide.guidance_json(spec.evacuation, plan)
 
 
 def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
