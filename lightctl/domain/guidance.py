@@ -46,6 +46,9 @@ class EvacuationSpec:
     buffer_m: float = DEFAULT_BUFFER_M
     holes_safe: bool = False
     chase_speed_mps: float = DEFAULT_CHASE_SPEED_MPS
+    # No way out can be planned (no safe place, no walkable street): warn without guidance
+    # instead of refusing the alert (CAP feeds; a dispatcher is told and decides).
+    fallback: bool = False
 
 
 def evacuation_to_json(spec: EvacuationSpec) -> dict[str, Any]:
@@ -56,6 +59,7 @@ def evacuation_to_json(spec: EvacuationSpec) -> dict[str, Any]:
         "buffer_m": spec.buffer_m,
         "holes_safe": spec.holes_safe,
         "chase_speed_mps": spec.chase_speed_mps,
+        "fallback": spec.fallback,
     }
 
 
@@ -68,6 +72,7 @@ def evacuation_from_json(data: dict[str, Any]) -> EvacuationSpec:
         buffer_m=float(data["buffer_m"]),
         holes_safe=bool(data["holes_safe"]),
         chase_speed_mps=float(data["chase_speed_mps"]),
+        fallback=bool(data.get("fallback", False)),
     )
 
 

@@ -5,6 +5,7 @@ pictogram. Used by ``AlertService`` on create and update."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -21,6 +22,8 @@ from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
+
+log = logging.getLogger(__name__)
 
 
 class Evacuations:
@@ -51,7 +54,7 @@ class Evacuations:
 
     def stored(self, spec: AlertSpec, plan: GuidancePlan | None) -> str | None:
         """What the alert row keeps (None without evacuation)."""
-        if plan is None or spec.evacuation is None:
+        if spec.evacuation is None:
             return None
         return guide.guidance_json(spec.evacuation, plan)
 
@@ -67,8 +70,14 @@ class Evacuations:
         try:
             plan = self._guidance.plan(evac, lanterns, alert_target=spec.target, previous=shown)
         except InvalidRequest as exc:
+            if evac.fallback:
+                log.warning("evacuation without guidance: %s", exc.message)
+                return None
             problems = [replace(p, loc=("evacuation", *p.loc)) for p in exc.problems or []]
             raise InvalidRequest(summarise(problems), problems) from None
+        if plan.no_safe_place and evac.fallback:
+            log.warning("evacuation without guidance: the hazard leaves no safe place")
+            return None
         if plan.no_safe_place:
             raise InvalidRequest.at(
                 ("evacuation", "hazard"),

@@ -253,7 +253,7 @@ class AlertService:
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-            if plan is None:
+            if plan is None and alert.guidance_json is None:
                 keep = set(resolved)
                 commands += self._fanout.releases(session, alert, previous, keep, now, role)
             else:  # a lantern that stops showing an arrow lets go of it (and its running light)

@@ -159,8 +159,23 @@ def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
     return int(round(phase / step) % PHASE_STEPS * step)
 
 
-def guidance_json(spec: EvacuationSpec, plan: GuidancePlan) -> str:
-    """What the alert keeps: the request, what each lantern shows and since when, a summary."""
+def guidance_json(spec: EvacuationSpec, plan: GuidancePlan | None) -> str:
+    """What the alert keeps: the request, what each lantern shows and since when, a summary
+    (without a plan: the request, so a later update tries again)."""
+    if plan is None:
+        summary_ = {
+            "mode": "none",
+            "meeting_points": [m.name for m in spec.meeting_points],
+            "counts": {},
+            "exits": [],
+            "warnings": ["no way out could be planned: the warning went without arrows"],
+            "shelter_in_place": [],
+            "without_street": [],
+        }
+        return json.dumps(
+            {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_},
+            ensure_ascii=False,
+        )
     return json.dumps(
         {
             "spec": evacuation_to_json(spec),

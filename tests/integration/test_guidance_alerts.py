@@ -44,13 +44,13 @@ def _shown(service: LiveService, alert_id: str) -> dict[str, list[Any]]:
     return shown
 
 
-def _applied(fleet: Fleet, shown: dict[str, list[Any]]) -> bool:
-    """Every lantern with a pictogram applies exactly it (heading included), at slot 1."""
+def _applied(fleet: Fleet, shown: dict[str, list[Any]], priority: int = 1) -> bool:
+    """Every lantern with a pictogram applies exactly it (heading included), at the slot."""
     for lid, (kind, heading, _at, _exit) in shown.items():
         if kind in ("safe", "no_street"):
             continue
         state = _channel(fleet, lid, "projection")
-        if state.priority != 1 or not isinstance(state.value, dict):
+        if state.priority != priority or not isinstance(state.value, dict):
             return False
         if heading is not None and state.value.get("heading_deg") != heading:
             return False
