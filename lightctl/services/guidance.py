@@ -30,6 +30,7 @@ from lightctl.geo.evacuation import (
     guide_lanterns,
     solve,
 )
+from lightctl.geo.limits import MAX_PREVIEW_FEATURES
 from lightctl.geo.records import StreetSegment
 from lightctl.geo.shapes import Loc, area_lonlat, line_lonlat
 from lightctl.geo.streets import StreetIndex
@@ -172,9 +173,12 @@ class GuidanceService:
         lantern_ids: Sequence[str] | None,
         alert_target: TargetSpec | None = None,
         previous: Mapping[str, Shown] | None = None,
+        preview: bool = False,
     ) -> GuidancePlan:
         """Guidance for these lanterns (None: those in and near the hazard); ``alert_target``
-        stands in for a missing hazard; ``previous``: what the lanterns show now (hysteresis)."""
+        stands in for a missing hazard; ``previous``: what the lanterns show now (hysteresis);
+        ``preview``: one row per lantern goes back, so their number is limited as a target
+        preview's GeoJSON is."""
         t0 = time.perf_counter()
         sg = self.street_graph()
         g = sg.graph
@@ -212,6 +216,13 @@ class GuidanceService:
         solution = solve(g, hazard, sources)
         t2 = time.perf_counter()
         ids = list(lantern_ids) if lantern_ids is not None else self._near(sg, hazard, spec)
+        if preview and len(ids) > MAX_PREVIEW_FEATURES:
+            raise InvalidRequest.at(
+                ("lanterns",),
+                f"{len(ids):,} lanterns in and near the hazard; a guidance preview lists at most "
+                f"{MAX_PREVIEW_FEATURES:,}: narrow the hazard or name the lanterns",
+                limit=MAX_PREVIEW_FEATURES,
+            )
         with self._db.session() as session:
             positions = steering_store.positions_of(session, ids)
         ids = [i for i in ids if i in positions]

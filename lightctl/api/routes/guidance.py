@@ -20,5 +20,5 @@ def preview_guidance(
     if body.lanterns is not None:
         with runtime.db.session() as session:
             ids = list(targets.resolve(session, body.lanterns.to_spec(), ("lanterns",)).lantern_ids)
-    plan = runtime.guidance.plan(body.to_spec(), ids)
+    plan = runtime.guidance.plan(body.to_spec(), ids, preview=True)
     return GuidancePreviewOut.of(plan)
