@@ -245,7 +245,9 @@ class GuidanceService:
             hazard_lonlat=_lonlat_geojson(g, area),
         )
         plan.exits, plan.warnings = _loads(g, hazard, solution, lg, exit_name, sources, names)
-        if plan.no_safe_place:
+        if not ids:
+            plan.warnings.append("no lanterns in or near the hazard: nothing to guide")
+        elif plan.no_safe_place:
             plan.warnings.insert(
                 0,
                 "no safe place: the hazard covers every walkable street that can be reached; "
