@@ -159,3 +159,22 @@ def test_following_next_steps_ends_at_a_safe_node(x: float) -> None:
     assert len(path) == len(set(path))
     assert sol.safe[path[-1]]
     _ = metric
+
+
+def test_a_longer_way_around_beats_a_short_way_through_the_hazard() -> None:
+    # Straight east to the meeting point is 400 m, 100 m of them through the fire; the way
+    # round by the north is 700 m, all of it clear: people outside are sent round.
+    graph = build_walk_graph(
+        [
+            street("main", [(-200, 0), (0, 0), (200, 0)]),
+            street("up", [(-200, 0), (-200, 150)]),
+            street("north", [(-200, 150), (200, 150)]),
+            street("down", [(200, 150), (200, 0)]),
+        ]
+    )
+    east = int(np.argmax(graph.node_xy[:, 0] - graph.node_xy[:, 1]))  # the (200, 0) corner
+    hazard = Hazard(area=circle(graph, 0, 0, 50))
+    _sol, lg = _guide(graph, hazard, [(-150, 0), (-200, 100)], [east], [east])
+    assert lg.kind == ["arrow", "arrow"]
+    assert angle_off(float(lg.heading_deg[0]), 270.0) < 5.0  # west, away from the fire
+    assert angle_off(float(lg.heading_deg[1]), 0.0) < 5.0  # then north, round it
