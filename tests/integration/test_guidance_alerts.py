@@ -153,12 +153,12 @@ def test_an_edited_hazard_is_applied_and_only_worse_or_much_better_arrows_turn(
     print(f"edit -> arrows applied: {time.monotonic() - started:.2f} s")
 
     # The same edit without the alert's history: what a fresh solve would show.
-    fresh = service.runtime.guidance.plan(
-        service.runtime.alerts._spec_of(_row(service, alert["id"])).evacuation,  # type: ignore[arg-type,union-attr]
-        list(after),
-        alert_target=service.runtime.alerts._spec_of(_row(service, alert["id"])).target,  # type: ignore[union-attr]
+    response = service.http.post(
+        "/guidance/preview",
+        json={"hazard": grown, "buffer_m": 20, "lanterns": {"lanterns": sorted(after)}},
     )
-    fresh_heading = {r.id: r.heading_deg for r in fresh.lanterns}
+    assert response.status_code == 200, response.text
+    fresh_heading = {r["id"]: r["heading_deg"] for r in response.json()["lanterns"]}
     kept = [
         lid
         for lid, v in after.items()
@@ -171,14 +171,6 @@ def test_an_edited_hazard_is_applied_and_only_worse_or_much_better_arrows_turn(
     for lid, v in after.items():
         if lid in before and before[lid][0] == "arrow" == v[0] and before[lid][1] != v[1]:
             assert v[1] == fresh_heading[lid]
-
-
-def _row(service: LiveService, alert_id: str) -> AlertRow:
-    with service.runtime.db.session() as session:
-        row = session.get(AlertRow, alert_id)
-        assert row is not None
-        session.expunge(row)
-        return row
 
 
 def test_bad_evacuations_are_refused_and_nothing_is_sent(service: LiveService) -> None:
