@@ -73,11 +73,16 @@ PICTOGRAM = {
 }
 
 
+# The street data a walking graph was built from: segments, geometry and name sizes, and the
+# segments per class (classes decide what is walkable and how fast).
+GraphKey = tuple[tuple[int, int, int], tuple[tuple[str, int], ...]]
+
+
 @dataclass(slots=True)
 class StreetGraph:
     """The walking graph of one street-data version with what is built on it."""
 
-    key: tuple[int, int, int]
+    key: GraphKey
     graph: WalkGraph
     snapper: Snapper
     streets: StreetIndex
@@ -140,7 +145,10 @@ class GuidanceService:
     def street_graph(self) -> StreetGraph:
         """The walking graph of the streets as stored, built once per street-data version."""
         with self._db.session() as session:
-            key = lantern_store.street_segments_fingerprint(session)
+            key = (
+                lantern_store.street_segments_fingerprint(session),
+                lantern_store.street_class_counts(session),
+            )
         current = self._current
         if current is not None and current.key == key:
             return current
@@ -321,7 +329,7 @@ class GuidanceService:
             return list(self._resolver.resolve(session, target).lantern_ids)
 
 
-def street_graph(key: tuple[int, int, int], segments: Sequence[StreetSegment]) -> StreetGraph:
+def street_graph(key: GraphKey, segments: Sequence[StreetSegment]) -> StreetGraph:
     """The walking graph of these segments with its lantern snapper and junction tree."""
     graph = build_walk_graph(segments)
     nodes = cKDTree(graph.node_xy) if graph.node_count else None
