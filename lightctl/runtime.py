@@ -5,36 +5,41 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from lightctl.acoustics.propagation import SourceSpec
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
 from lightctl.audio.lexicon import Lexicon
+from lightctl.domain.fanout import GroupBook
+from lightctl.geo.groups import memberships as memberships_of
+from lightctl.geo.targeting import LanternIndex
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
-from lightctl.services.ack_trust import AckTrust
-from lightctl.services.alert_commands import EXERCISE_PHRASES
-from lightctl.services.alerts import AlertService
+from lightctl.services.access.ack_trust import AckTrust
+from lightctl.services.alerts.commands import EXERCISE_PHRASES
+from lightctl.services.alerts.previews import PreviewBook
+from lightctl.services.alerts.service import AlertService
+from lightctl.services.clip_library import EMPTY_LIBRARY, ClipLibrary
 from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.guidance import GuidanceService
 from lightctl.services.guidance_commands import load_phrases
 from lightctl.services.lantern_state import LanternStates
-from lightctl.services.previews import PreviewBook
 from lightctl.services.replicas import (
     Fingerprint,
     ReplicaMismatch,
     Replicas,
     templates_digest,
 )
-from lightctl.services.schedule_runner import TICK_S, ScheduleRunner
-from lightctl.services.schedules import ScheduleService
+from lightctl.services.schedules.runner import TICK_S, ScheduleRunner
+from lightctl.services.schedules.service import ScheduleService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
-from lightctl.services.steering import SteeringService
+from lightctl.services.steering.service import SteeringService
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings, parse_mqtt_urls
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
@@ -71,7 +76,7 @@ class Runtime:
         self.speech = SpeechCache(self.clips, synthesizer_from_settings(settings))
         self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
         self.speaker = Speaker(self.speech, self.lexicon)
-        self.targets = TargetResolver(self.db, settings.target_max_lanterns)
+        self.targets = TargetResolver(self.db, settings.target_max_lanterns, self._reported)
         self.previews = PreviewBook(self.db, utc_now)
         self.groups = GroupService(self.db, self.targets)
         # Evacuation guidance (issue 18): the walking graph is built on first use per streets.
@@ -104,8 +109,22 @@ class Runtime:
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
         self._graph_warmup: asyncio.Future[None] | None = None
+        self.library: ClipLibrary | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
+        # Protocol v2 fan-out: who listens to which group, and each lantern's own groups.
+        self.fanout = GroupBook()
+        self._memberships: tuple[LanternIndex, dict[str, tuple[str, ...]]] | None = None
+
+    def memberships(self) -> dict[str, tuple[str, ...]]:
+        """Every lantern's fan-out groups, from the lantern index (rebuilt with it)."""
+        index = self.targets.refresh()
+        cached = self._memberships
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        groups = memberships_of(index)
+        self._memberships = (index, groups)
+        return groups
 
     def load_templates(self) -> dict[str, Template]:
         """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
@@ -148,6 +167,7 @@ class Runtime:
                 self.topics.all_lanterns(TopicKind.AVAILABILITY),
                 self.topics.all_lanterns(TopicKind.STATE),
                 self.topics.all_gateways(),
+                self.topics.all_gateway_acks(),
             ],
             queue,
             loop,
@@ -166,6 +186,8 @@ class Runtime:
             self._changed,
             signer=self.signer,
             backlog=queue.qsize,
+            groups=self.fanout,
+            memberships=self.memberships,
         )
         self.consumer = Consumer(
             self.db,
@@ -175,6 +197,9 @@ class Runtime:
             self._changed,
             self.outbox.resend,
             trust=AckTrust(self.settings.acks_must_be_signed),
+            groups=self.fanout,
+            memberships=self.memberships,
+            on_provision=self.outbox.provision,
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
@@ -212,6 +237,8 @@ class Runtime:
         self.consumer.leading = await asyncio.to_thread(self._hold_ack_lease)
         self.link.start()
         await self.schedule_runner.start()
+        if self.settings.clip_library and self.settings.prerender_templates:
+            self.library = self._clip_library(templates)
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
             # The follow-the-arrows sentences of evacuations too (keys never clash: prefixed).
@@ -224,6 +251,8 @@ class Runtime:
             asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
             asyncio.create_task(self.consumer.run(), name="consumer"),
         ]
+        if self.library is not None:
+            self._tasks.append(asyncio.create_task(self.library.run(), name="clip-library"))
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
 
     def _warm_graph(self) -> None:
@@ -231,6 +260,47 @@ class Runtime:
             self.guidance.street_graph()
         except Exception:  # the first evacuation builds it again and reports what is wrong
             log.exception("could not build the walking graph")
+
+    def _clip_library(self, templates: dict[str, Template]) -> ClipLibrary:
+        link, outbox = self.link, self.outbox
+        if link is None or outbox is None:
+            raise RuntimeError("the clip library needs the MQTT link and the outbox")
+
+        def publish(topic: str, payload: bytes) -> object:
+            return link.publish(topic, payload, qos=1, retain=True)
+
+        def size(sha256: str, ext: str) -> int:
+            return self.clips.path_for(sha256, ext).stat().st_size
+
+        return ClipLibrary(
+            self.db,
+            self.speaker,
+            templates,
+            self.topics,
+            base_url=self.settings.resolved_public_url,
+            clip_size=size,
+            publish=publish,
+            activity=lambda: outbox.published_total,
+            reported=self._all_reported,
+            languages=self.settings.clip_library_languages,
+            city_languages=self.settings.city_languages,
+            only=self.settings.clip_library_templates,
+            pace_s=self.settings.clip_library_pace_s,
+            quiet_s=self.settings.clip_library_quiet_s,
+        )
+
+    def _all_reported(self) -> dict[str, LanternState]:
+        for _ in range(3):  # the consumer's thread may add a lantern while we copy
+            try:
+                return dict(self.consumer.reported) if self.consumer else {}
+            except RuntimeError:
+                continue
+        return {}
+
+    def clip_library_summary(self) -> dict[str, Any]:
+        if self.library is None:
+            return {**EMPTY_LIBRARY, "lanterns_reporting": 0}
+        return {"enabled": True, **self.library.summary()}
 
     def _hold_ack_lease(self) -> bool:
         return self.replicas is not None and self.replicas.hold(ACK_LEASE, ACK_LEASE_S)
@@ -344,6 +414,11 @@ class Runtime:
             out["outbox_resent"] = self.outbox.resent_total
             out["outbox_expired"] = self.outbox.expired_total
             out["outbox_unreachable"] = self.outbox.unreachable_total
+            out["outbox_group_published"] = self.outbox.group_published_total
+            out["outbox_group_covered"] = self.outbox.group_covered_total
+            out["outbox_groups_provisioned"] = self.outbox.provisioned_total
+            out["fanout_v2_lanterns"] = len(self.fanout)
+            out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total
             out["signer_refreshed"] = self.signer.refreshed_total
@@ -365,9 +440,11 @@ class Runtime:
         mqtt_ok = self.link is not None and self.link.connected
         db_ok = self.db.ping()
         problems = self.replicas.problems if self.replicas is not None else []
+        refused = self.link.subscription_problem if self.link is not None else None
+        mqtt = "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})"
         return {
-            "status": "ok" if mqtt_ok and db_ok and not problems else "degraded",
-            "mqtt": "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})",
+            "status": "ok" if mqtt_ok and db_ok and not problems and not refused else "degraded",
+            "mqtt": f"connected, but {refused}" if refused else mqtt,
             "db": "ok" if db_ok else "unreachable",
             "replicas": "; ".join(problems) if problems else "consistent",
         }

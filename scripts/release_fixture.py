@@ -32,7 +32,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from lightctl.api import create_app
 from lightctl.runtime import Runtime
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.services.inventory import import_lanterns, import_streets
 from lightctl.settings import Settings
 from lightctl.store import Database

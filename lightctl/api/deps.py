@@ -8,10 +8,10 @@ from fastapi import Depends, Request
 
 from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.groups import GroupService
-from lightctl.services.schedules import ScheduleService
-from lightctl.services.steering import SteeringService
+from lightctl.services.schedules.service import ScheduleService
+from lightctl.services.steering.service import SteeringService
 from lightctl.services.targets import TargetResolver
 
 

@@ -47,6 +47,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     # probes and lanterns, no credentials
     ("GET", "/healthz"): PUBLIC,
     ("GET", f"{API}/healthz"): PUBLIC,
+    ("GET", f"{API}/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
     ("GET", "/audio/{}"): PUBLIC,
     ("GET", f"{API}/audio/{{}}"): PUBLIC,
     # signing in and out
@@ -76,6 +77,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/cap/feed.atom"): READ,
     # delivery and input-hygiene counters (issue 6)
     ("GET", f"{API}/metrics"): Rule(AUDIT),
+    ("GET", f"{API}/clips/library"): Rule(AUDIT),  # which lanterns hold the clip library
     # inventory and groups
     ("GET", f"{API}/lanterns"): READ,
     ("GET", f"{API}/lanterns/{{}}"): READ,

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -102,11 +102,11 @@ def remove_feed(db: Database, name: str) -> bool:
 def health_line(row: CapFeedRow, now: datetime) -> str:
     """``ok``, ``waiting for the first poll``, or ``failing (n in a row): why; next in s``."""
     if row.failures >= FAILING_AFTER:
-        wait = max(0, int((_aware(row.next_poll_at) - now).total_seconds()))
+        wait = max(0, int(((row.next_poll_at or now) - now).total_seconds()))
         return f"failing ({row.failures} in a row): {row.last_error}; next try in {wait} s"
     if row.last_ok_at is None:
         return "waiting for the first poll" if not row.failures else f"retrying: {row.last_error}"
-    age = int((now - _aware(row.last_ok_at)).total_seconds())
+    age = int((now - row.last_ok_at).total_seconds())
     return f"ok (polled {age} s ago; {row.accepted} accepted, {row.refused} refused)"
 
 
@@ -152,7 +152,7 @@ class FeedPoller:
         due = [
             f
             for f in feeds(self._db)
-            if f.enabled and (f.next_poll_at is None or _aware(f.next_poll_at) <= now)
+            if f.enabled and (f.next_poll_at is None or f.next_poll_at <= now)
         ]
         for row in due:
             self.poll(row.name)
@@ -324,12 +324,6 @@ def _cap_link(entry: Any) -> str | None:
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
             return str(link.get("href"))
     return None
-
-
-def _aware(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class FeedRunner:

@@ -21,7 +21,6 @@ from lightctl.cap.model import CapMessage
 from lightctl.cap.outcomes import (
     Caller,
     Outcome,
-    aware,
     broke_off,
     identifier_in,
     outcome_of,
@@ -33,8 +32,8 @@ from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain.alerts import AlertUpdate
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
-from lightctl.services.alert_reports import AlertReport
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.reports import AlertReport
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.audit import AuditTrail
 from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings
@@ -331,9 +330,7 @@ class CapIntake:
     def _release_holds(self, caller: Caller) -> int:
         now = self._clock()
         with self._db.session() as session:
-            due = [
-                r for r in cap_store.held(session) if r.hold_until and aware(r.hold_until) <= now
-            ]
+            due = [r for r in cap_store.held(session) if r.hold_until and r.hold_until <= now]
         for row in due:
             message = parse_message(base64.b64decode(row.body_b64), row.content_type)
             self._audit.append("cap.hold_expired", caller.subject, caller.roles, row.identifier, {})

@@ -26,7 +26,7 @@ SEVERITY = {
     "Unknown": "severe",
 }
 SEVERITY_ORDER = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
-# The warning colours lanterns show (services.alert_commands.SEVERITY_COLOURS), as RGB; DWD's
+# The warning colours lanterns show (services.alerts.commands.SEVERITY_COLOURS), as RGB; DWD's
 # AREA_COLOR ("251 140 0") picks the nearest of them.
 _COLOURS = {
     "extreme": (255, 0, 0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lightctl.store.cap import CapMessageRow
@@ -57,7 +57,7 @@ def identifier_in(body: bytes) -> str | None:
 def broke_off(row: CapMessageRow, now: datetime) -> bool:
     if row.decision == "failed":
         return True
-    age = (now - aware(row.received_at)).total_seconds()
+    age = (now - row.received_at).total_seconds()
     return row.decision == "received" and age > STALE_RECEIVED_S
 
 
@@ -66,17 +66,13 @@ def replace_hold(row: CapMessageRow) -> CapMessageRow:
     return row
 
 
-def aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def outcome_of(row: CapMessageRow, duplicate: bool = False) -> Outcome:
     alert_ids = (row.alert_id,) if row.alert_id else ()
     return Outcome(
         message_id=row.id,
         identifier=row.identifier,
         sender=row.sender,
-        sent=aware(row.sent),
+        sent=row.sent,
         msg_type=row.msg_type,
         status=row.status,
         via=row.via,

@@ -15,8 +15,8 @@ from lightctl.cli.inventory import DataDirOption, DbOption, open_db
 from lightctl.cli.output import EXIT_INVALID, console, fail, fail_with
 from lightctl.errors import LightctlError
 from lightctl.security.secrets import MIN_PASSWORD_CHARS, random_password
+from lightctl.services.access.auth import AuthService
 from lightctl.services.audit import AuditTrail
-from lightctl.services.auth import AuthService
 from lightctl.settings import Settings, weak_secret, weak_secret_problem
 from lightctl.store import Database
 

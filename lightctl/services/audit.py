@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, Literal
 
@@ -286,7 +286,7 @@ class AuditTrail:
             yield _drain(out)
         with self._db.session() as session:
             for row in audit_store.records(session):
-                if since is not None and _aware(row.at) < since:
+                if since is not None and row.at < since:
                     continue
                 record = AuditRecord.from_row(row).as_dict()
                 if fmt == "jsonl":
@@ -325,12 +325,15 @@ def _check_row(row: AuditRow) -> list[Finding]:
 
 
 def _same_instant(column: datetime, text: Any) -> bool:
-    """The queried ``at`` column against the hashed one (SQLite drops the zone; both are UTC)."""
+    """The queried ``at`` column against the hashed one (UTC; a hashed time without a zone is
+    UTC too)."""
     try:
         hashed = datetime.fromisoformat(str(text))
     except ValueError:
         return False
-    return _aware(column) == _aware(hashed)
+    if hashed.tzinfo is None:
+        hashed = hashed.replace(tzinfo=UTC)
+    return column == hashed
 
 
 def _loads(text: str) -> dict[str, Any]:
@@ -350,9 +353,3 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

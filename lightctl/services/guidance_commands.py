@@ -15,11 +15,11 @@ from lightctl.errors import InvalidRequest
 from lightctl.paths import CONFIG_DIR
 from lightctl.protocol import PathPayload, ProjectionPayload
 from lightctl.protocol.wire import Channel, Payload
-from lightctl.services.alert_commands import SEVERITY_COLOURS
-from lightctl.services.alert_texts import AlertTexts
+from lightctl.services.alerts.commands import SEVERITY_COLOURS
+from lightctl.services.alerts.texts import AlertTexts
 from lightctl.services.guidance import GuidancePlan
 from lightctl.services.speech import template_sentences
-from lightctl.services.steering_commands import DEFAULT_PERIOD_MS, group_by_payload
+from lightctl.services.steering.commands import DEFAULT_PERIOD_MS, group_by_payload
 from lightctl.templates import Template, load_templates, render
 
 # The follow-the-arrows sentences, one template each, in every required language.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session
 
 from lightctl.protocol import CommandEnvelope, ReleasePayload
 from lightctl.protocol.wire import Channel
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import alerts as alert_store
 from lightctl.store import steering as steering_store
@@ -64,7 +64,7 @@ def release_commands(
             channel=_channel(cmd.channel),
             priority=cmd.priority,
             issued_at=now,
-            expires_at=_aware(cmd.expires_at),
+            expires_at=cmd.expires_at,
             exercise=False,
             payload=ReleasePayload(cmd_id=cmd.id),
             seq=seq.next(),
@@ -91,7 +91,3 @@ def _channel(name: str) -> Channel:
         if channel == name:
             return channel
     raise ValueError(f"not a channel: {name}")
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col
 
 from lightctl.store.tables import DeliveryRow, utcnow
+from lightctl.store.types import UtcDateTime
 
 HELD = "held"  # stored but invisible to the outbox until a second person approves
 
@@ -20,10 +21,10 @@ class ApprovalRow(SQLModel, table=True):
     alert_id: str = Field(primary_key=True, max_length=64)
     requested_by: str = Field(max_length=100)
     requested_roles: str = Field(max_length=200)
-    requested_at: datetime = Field(default_factory=utcnow)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     decision: str = Field(default="pending", max_length=20)  # pending|approved|rejected|bypassed
     decided_by: str | None = Field(default=None, max_length=100)
-    decided_at: datetime | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     reason: str | None = Field(default=None, max_length=500)  # break-glass justification
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+from lightctl.store.types import UtcDateTime
 
 
 class AuditRow(SQLModel, table=True):
@@ -18,7 +19,7 @@ class AuditRow(SQLModel, table=True):
     __tablename__ = "audit_record"
 
     seq: int = Field(primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
     actor: str = Field(max_length=100, index=True)
     action: str = Field(max_length=100, index=True)
     subject: str | None = Field(default=None, max_length=200, index=True)

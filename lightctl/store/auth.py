@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+from lightctl.store.types import UtcDateTime
 
 if TYPE_CHECKING:  # db.py imports this module to register its tables
     from lightctl.store.db import Database
@@ -22,8 +23,8 @@ class UserRow(SQLModel, table=True):
     password_hash: str = Field(max_length=300)  # scrypt$n$r$p$salt$hash
     roles: str = Field(max_length=200)  # comma-separated Role values
     groups: str = Field(default="", max_length=2000)  # comma-separated; empty: no limit
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class TokenRow(SQLModel, table=True):
@@ -39,10 +40,10 @@ class TokenRow(SQLModel, table=True):
     username: str | None = Field(default=None, index=True, max_length=64)
     roles: str = Field(max_length=200)
     groups: str = Field(default="", max_length=2000)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 def _fit(key: str) -> str:
@@ -97,14 +98,8 @@ def active_credentials(session: Session, now: datetime) -> int:
     tokens = session.exec(
         select(TokenRow).where(TokenRow.kind == "api").where(col(TokenRow.revoked_at).is_(None))
     ).all()
-    live = [t for t in tokens if t.expires_at is None or _aware(t.expires_at) > now]
+    live = [t for t in tokens if t.expires_at is None or t.expires_at > now]
     return len(users) + len(live)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class AuthFailureRow(SQLModel, table=True):

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Text, UniqueConstraint, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+from lightctl.store.types import UtcDateTime
 
 
 class CapMessageRow(SQLModel, table=True):
@@ -21,8 +22,8 @@ class CapMessageRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     identifier: str = Field(index=True, max_length=300)
     sender: str = Field(max_length=300)
-    sent: datetime
-    received_at: datetime = Field(default_factory=utcnow, index=True)
+    sent: datetime = Field(sa_type=UtcDateTime)
+    received_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
     msg_type: str = Field(max_length=20)
     status: str = Field(max_length=20)
     form: str = Field(default="xml", max_length=10)
@@ -32,13 +33,13 @@ class CapMessageRow(SQLModel, table=True):
     decision: str = Field(index=True, max_length=20)
     reason: str = Field(default="", max_length=2000)
     alert_id: str | None = Field(default=None, index=True, max_length=64)
-    hold_until: datetime | None = Field(default=None, index=True)
+    hold_until: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
     references_json: str = "[]"  # [[sender, identifier, sent], ...]
     # The suggestion or what played: texts, languages, target, severity, preview, warnings.
     plan_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     body_b64: str = Field(default="", sa_column=Column(Text, nullable=False))
     content_type: str = Field(default="", max_length=100)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class GeocodeAreaRow(SQLModel, table=True):
@@ -51,7 +52,7 @@ class GeocodeAreaRow(SQLModel, table=True):
     name: str = Field(default="", max_length=300)
     geometry_json: str = Field(sa_column=Column(Text, nullable=False))  # GeoJSON, lon/lat
     source: str = Field(default="", max_length=300)
-    imported_at: datetime = Field(default_factory=utcnow)
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class CapFeedRow(SQLModel, table=True):
@@ -65,13 +66,13 @@ class CapFeedRow(SQLModel, table=True):
     ars_json: str = "[]"  # NINA: the ARS keys whose dashboards are polled
     interval_s: int = 60
     enabled: bool = True
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     # Conditional requests: per polled URL, its ETag and Last-Modified ({url: [etag, lm]}).
     validators_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    last_polled_at: datetime | None = None
-    last_ok_at: datetime | None = None
+    last_polled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_ok_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     failures: int = 0  # consecutive; the back-off doubles with each
-    next_poll_at: datetime | None = None
+    next_poll_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_error: str = Field(default="", max_length=500)
     accepted: int = 0
     refused: int = 0

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+from lightctl.store.types import UtcDateTime
 
 
 class ReplicaRow(SQLModel, table=True):
@@ -19,13 +20,13 @@ class ReplicaRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     host: str = Field(default="", max_length=200)
-    started_at: datetime = Field(default_factory=utcnow)
-    seen_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    seen_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
     schema_revision: str = Field(default="", max_length=64)
     # Fingerprints of what every replica must share, or lanterns and dispatchers see a split.
     signing_kids: str = Field(default="", max_length=500)
     templates_digest: str = Field(default="", max_length=64)
-    stopped_at: datetime | None = None
+    stopped_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class LeaseRow(SQLModel, table=True):
@@ -35,7 +36,7 @@ class LeaseRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=64)
-    expires_at: datetime
+    expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
 def heartbeat(session: Session, row: ReplicaRow) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import utcnow
+from lightctl.store.types import UtcDateTime
 
 # Lantern ids per IN (...) query: well under SQLite's 32,766 bound parameters.
 _BATCH = 900
@@ -24,8 +25,8 @@ class LanternKeyRow(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=64)
     lantern_id: str = Field(index=True, max_length=64)
     public_key: str = Field(max_length=64)  # base64 of 32 bytes: 44 characters
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 @dataclass(frozen=True, slots=True)

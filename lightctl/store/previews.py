@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.store.tables import LanternRow
+from lightctl.store.types import UtcDateTime
 
 
 class TargetPreviewRow(SQLModel, table=True):
@@ -26,8 +27,8 @@ class TargetPreviewRow(SQLModel, table=True):
     lantern_ids_json: str  # ["id", ...] sorted
     lantern_count: int
     streets_json: str  # [["Talstrasse", 50], ...] as the preview showed them
-    created_at: datetime
-    expires_at: datetime = Field(index=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(index=True, sa_type=UtcDateTime)
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -39,7 +40,7 @@ class IdempotencyRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     request_sha256: str = Field(max_length=64)
     alert_id: str = Field(max_length=64)
-    created_at: datetime = Field(index=True)
+    created_at: datetime = Field(index=True, sa_type=UtcDateTime)
 
 
 def remember_preview(session: Session, row: TargetPreviewRow) -> None:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
+from lightctl.store.types import UtcDateTime
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -30,8 +32,8 @@ class LanternRow(SQLModel, table=True):
     online: bool | None = None
     boot: int | None = None
     gateway: str | None = Field(default=None, index=True, max_length=64)
-    last_seen: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    last_seen: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class InventoryVersionRow(SQLModel, table=True):
@@ -43,7 +45,7 @@ class InventoryVersionRow(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = 0
-    changed_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class StreetSegmentRow(SQLModel, table=True):
@@ -65,16 +67,16 @@ class GroupRow(SQLModel, table=True):
     description: str = Field(default="", max_length=500)
     lanterns_json: str | None = None  # ["id", ...] for a static group
     target_json: str | None = None  # the Target, as lightctl.domain.targets.target_to_json
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class AlertRow(SQLModel, table=True):
     __tablename__ = "alert"
 
     id: str = Field(primary_key=True, max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     status: str = Field(default="active", max_length=20, index=True)
     priority: int
     exercise: bool = False
@@ -86,13 +88,13 @@ class AlertRow(SQLModel, table=True):
     clips_json: str  # per language: sha256, url, duration, engine, fallback reason
     repeat: int = 1
     volume: int = 80
-    expires_at: datetime
+    expires_at: datetime = Field(sa_type=UtcDateTime)
     lantern_count: int
     severity: str = Field(default="severe", max_length=20)
     params_json: str = "{}"  # template parameters, reused by the all-clear
     # The audio command whose deliveries the alert's counts report (changes on update/all-clear).
     primary_command_id: str | None = Field(default=None, max_length=64)
-    ended_at: datetime | None = None
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Raised by every lifecycle change in the same guarded statement that checks the status, so
     # a change computed from an older reading is refused on whichever replica it lands.
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -111,8 +113,8 @@ class CommandRow(SQLModel, table=True):
     priority: int
     # Microseconds since the epoch: past 2**31, so a 64-bit column.
     seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
     envelope: str  # the exact JSON published, signature included
 
 
@@ -126,9 +128,9 @@ class DeliveryRow(SQLModel, table=True):
     state: str = Field(default="planned", index=True, max_length=20)
     reason: str | None = Field(default=None, max_length=200)
     attempts: int = 0
-    next_attempt_at: datetime | None = Field(default=None, index=True)
-    published_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     played_json: str | None = None  # sha256 list from the lantern's `done` ack
     # The lantern's ack key whose verified signature the latest believed ack carried: None for
     # an unsigned (protocol v1) or unverifiable one. What makes "done" proof, not hearsay.
@@ -141,19 +143,19 @@ class SteeringRow(SQLModel, table=True):
     __tablename__ = "steering"
 
     id: str = Field(primary_key=True, max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     status: str = Field(default="active", max_length=20)  # active | released
     priority: int
     label: str = Field(default="", max_length=200)
     target_json: str
     guidance_json: str | None = None  # direction, destination, chase speed
     settings_json: str  # {"light": {...}, "projection": {...}, "path": {...}} as requested
-    ends_at: datetime
+    ends_at: datetime = Field(sa_type=UtcDateTime)
     lantern_count: int
     # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
     unsupported_json: str = "{}"
-    released_at: datetime | None = None
+    released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Who made it (Principal.owner: the user, or "token:<name>" of a machine token): a city app
     # sees and ends only its own. None: made before owners were kept, so no city app's.
     owner: str | None = Field(default=None, index=True, max_length=100)
@@ -167,8 +169,8 @@ class ScheduleRow(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     group_name: str | None = Field(default=None, unique=True, max_length=100)
     definition_json: str  # lightctl.domain.schedules.schedule_to_json
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class ScheduleCommandRow(SQLModel, table=True):
@@ -179,4 +181,4 @@ class ScheduleCommandRow(SQLModel, table=True):
     schedule: str = Field(primary_key=True, max_length=100)
     key: str = Field(primary_key=True, max_length=200)  # channel|step start|end|payload hash
     command_id: str = Field(max_length=64)
-    ends_at: datetime = Field(index=True)
+    ends_at: datetime = Field(index=True, sa_type=UtcDateTime)

@@ -126,6 +126,9 @@ export const api = {
     request('GET', `/cap/messages?decision=${encodeURIComponent(decision)}&limit=50`, undefined, opts),
   sendCapSuggestion: (id, body = {}) => request('POST', `/cap/messages/${encodeURIComponent(id)}/send`, body),
   dismissCapSuggestion: (id) => request('POST', `/cap/messages/${encodeURIComponent(id)}/dismiss`),
+  // Acoustic coverage (issue 19): query is a URLSearchParams string (suggestions, geojson, level_db)
+  coverage: (query = '') => request('GET', `/coverage${query ? `?${query}` : ''}`),
+  alertCoverage: (id) => request('GET', `/alerts/${encodeURIComponent(id)}/coverage`),
 };
 
 /**

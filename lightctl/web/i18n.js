@@ -59,6 +59,9 @@ const STRINGS = {
     'confirm.coverageShares': '{intelligible} verständlich, {audible} hörbar, {none} nicht erreicht',
     'confirm.coverageGaps': '{n} Lücken',
     'preview.unknown': 'nie gemeldet',
+    'preview.brokenSpeaker': 'Lautsprecher defekt',
+    'preview.brokenIds': 'Lautsprecher defekt (bleiben stumm): {ids}',
+    'legend.brokenSpeaker': 'Lautsprecher defekt',
     'preview.streets': 'Betroffene Strassen',
     'preview.noStreets': 'Keine benannte Strasse betroffen.',
     'preview.more': 'und {n} weitere',
@@ -314,6 +317,12 @@ const STRINGS = {
     'live.cancelHint': 'Stoppt Ton, Licht und Projektion sofort – ohne Durchsage.',
     'live.allclearHint': 'Spielt Entwarnungston und -text auf diesen Leuchten, dann geben sie frei.',
     'live.problems': 'Nicht erreicht',
+    'history.lantern': 'Leuchte {id} in dieser Warnung',
+    'history.attempts': 'Versuche',
+    'history.since': 'seit',
+    'history.reason': 'Grund',
+    'history.signed': 'Quittung signiert',
+    'history.unsigned': 'Quittung nicht signiert',
     'live.released': 'Freigegeben: {done} von {total} Leuchten bestätigt',
     'phase.held': 'wartet auf Freigabe',
     'phase.sending': 'wird zugestellt',
@@ -401,6 +410,9 @@ const STRINGS = {
     'confirm.coverageShares': '{intelligible} intelligible, {audible} audible, {none} not covered',
     'confirm.coverageGaps': '{n} gaps',
     'preview.unknown': 'never reported',
+    'preview.brokenSpeaker': 'speaker broken',
+    'preview.brokenIds': 'Speaker broken (will stay silent): {ids}',
+    'legend.brokenSpeaker': 'speaker broken',
     'preview.streets': 'Streets touched',
     'preview.noStreets': 'No named street touched.',
     'preview.more': 'and {n} more',
@@ -656,6 +668,12 @@ const STRINGS = {
     'live.cancelHint': 'Stops sound, light and projection at once – no announcement.',
     'live.allclearHint': 'Plays the all-clear tone and text on these lanterns, then releases them.',
     'live.problems': 'Not reached',
+    'history.lantern': 'Lantern {id} in this warning',
+    'history.attempts': 'attempts',
+    'history.since': 'since',
+    'history.reason': 'reason',
+    'history.signed': 'ack signed',
+    'history.unsigned': 'ack not signed',
     'live.released': 'Released: {done} of {total} lanterns confirmed',
     'phase.held': 'awaiting approval',
     'phase.sending': 'being delivered',
@@ -718,6 +736,15 @@ function initialLanguage() {
 
 export function getLang() {
   return current;
+}
+
+/** Texts a console feature module brings along (extend.js), per language; a key the console
+ * already has keeps its text. */
+export function addStrings(byLanguage) {
+  for (const [lang, strings] of Object.entries(byLanguage)) {
+    if (!STRINGS[lang]) continue;
+    for (const [key, text] of Object.entries(strings)) if (!(key in STRINGS[lang])) STRINGS[lang][key] = text;
+  }
 }
 
 /** The text for key in the current language, with {name} replaced from vars. */

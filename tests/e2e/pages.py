@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from tests.integration.conftest import LiveService
 
 PASSWORD = "e2e-" + uuid.uuid4().hex

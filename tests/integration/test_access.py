@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from firmware_sim import Fleet
+from lightctl.services.access.auth import AuthService
 from lightctl.services.audit import AuditTrail
-from lightctl.services.auth import AuthService
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings
 from tests.integration.resilience import wait_until

@@ -15,8 +15,8 @@ from lightctl.cli.output import EXIT_INVALID, console
 from lightctl.cli.server import _banner
 from lightctl.domain.roles import Role
 from lightctl.errors import Unauthorized
+from lightctl.services.access.auth import AuthService
 from lightctl.services.audit import AuditTrail
-from lightctl.services.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
 from tests.support import cli_runner, flat, free_port, wide_consoles

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lightctl.api import create_app
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from lightctl.api import create_app
 from lightctl.runtime import Runtime
+from lightctl.services.access.auth import AuthService
 from lightctl.services.audit import AuditRecord, AuditTrail
-from lightctl.services.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, _postgres_database

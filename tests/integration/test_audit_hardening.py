@@ -20,8 +20,8 @@ from sqlmodel import col, select
 
 from lightctl.api import create_app
 from lightctl.api.guard import Guard
+from lightctl.services.access.auth import AuthService
 from lightctl.services.audit import AuditTrail
-from lightctl.services.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store.audit import AuditRow

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings
 from tests.support import MosquittoProcess

@@ -11,7 +11,7 @@ import pytest
 
 from lightctl.mqtt.outbox import BATCH, Outbox
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -32,12 +32,17 @@ class HeldLink(RecordingLink):
         self._first = True
 
     def publish(
-        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        expiry_s: int | None = None,
+        retain: bool = False,
     ) -> None:
         if self._first:  # every replica has read its due rows before anyone publishes
             self._first = False
             self._started.wait(timeout=10)
-        super().publish(topic, payload, qos, expiry_s)
+        super().publish(topic, payload, qos, expiry_s, retain)
 
 
 @pytest.fixture

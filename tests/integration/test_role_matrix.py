@@ -16,7 +16,7 @@ from httpx import Response
 from lightctl.api import create_app
 from lightctl.api.permissions import PERMISSIONS, lookup, normalise, operations
 from lightctl.domain.roles import Role
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.settings import Settings
 from lightctl.store import Database
 

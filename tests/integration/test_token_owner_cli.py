@@ -12,7 +12,7 @@ from lightctl.cli import app
 from lightctl.cli.access import demo_accounts
 from lightctl.cli.output import EXIT_INVALID
 from lightctl.errors import Unauthorized
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.store import Database
 from tests.support import cli_runner, flat
 

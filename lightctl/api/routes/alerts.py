@@ -26,10 +26,10 @@ from lightctl.api.schemas import (
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
-from lightctl.services.alert_phase import street_state
-from lightctl.services.alert_reports import AlertReport, aware
-from lightctl.services.alerts import AlertService
-from lightctl.services.previews import KeyTaken, RequestKey
+from lightctl.services.alerts.phase import street_state
+from lightctl.services.alerts.previews import KeyTaken, RequestKey
+from lightctl.services.alerts.reports import AlertReport
+from lightctl.services.alerts.service import AlertService
 from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -85,7 +85,7 @@ def to_out(report: AlertReport) -> AlertOut:
         status=report.status,
         created_at=a.created_at,
         expires_at=a.expires_at,
-        ended_at=aware(a.ended_at) if a.ended_at is not None else None,
+        ended_at=a.ended_at,
         priority=a.priority,
         exercise=a.exercise,
         signal=a.signal,

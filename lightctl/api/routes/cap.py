@@ -25,8 +25,8 @@ from lightctl.domain.roles import Principal
 from lightctl.domain.targets import TargetSpec
 from lightctl.errors import ServiceUnavailable
 from lightctl.runtime import Runtime
-from lightctl.services.alert_reports import AlertReport, aware
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.reports import AlertReport
+from lightctl.services.alerts.service import AlertService
 
 router = APIRouter(tags=["cap"])
 
@@ -237,14 +237,14 @@ def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> Exp
         streets = streets or tuple(name for name, _n in preview.streets)
     return ExportedAlert(
         id=a.id,
-        created_at=aware(a.created_at),
-        updated_at=aware(a.updated_at),
+        created_at=a.created_at,
+        updated_at=a.updated_at,
         status=a.status,
         exercise=a.exercise,
         signal=a.signal,
         template=a.template,
         severity=a.severity,
-        expires_at=aware(a.expires_at),
+        expires_at=a.expires_at,
         messages=json.loads(a.messages_json),
         languages=tuple(json.loads(a.languages_json)),
         target=target,

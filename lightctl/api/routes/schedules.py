@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from lightctl.api.deps import SchedulesDep
 from lightctl.api.schedule_schemas import NightOut, ScheduleCreate, ScheduleIn, ScheduleOut, StepOut
-from lightctl.services.schedules import ScheduleReport
+from lightctl.services.schedules.service import ScheduleReport
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 

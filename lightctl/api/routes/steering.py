@@ -16,7 +16,7 @@ from lightctl.api.steering_schemas import (
     SteeringOut,
 )
 from lightctl.domain.steering import DEFAULT_CEILING, Guidance, SteeringSpec, purpose
-from lightctl.services.steering import SteeringReport
+from lightctl.services.steering.service import SteeringReport
 
 router = APIRouter(prefix="/steering", tags=["steering"])
 

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import lightctl.store.db  # noqa: F401  (imports every module that defines a table)
+from lightctl.store.types import UtcDateTime
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -38,7 +39,7 @@ def _on_version_apply(
 def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | Literal[False]:
     """Write SQLModel's column types as plain SQLAlchemy ones, so a revision means the same
     whatever SQLModel version later reads it."""
-    if kind == "type" and isinstance(obj, UTCDateTime):
+    if kind == "type" and isinstance(obj, (UtcDateTime, UTCDateTime)):
         return "sa.DateTime(timezone=True)"
     if kind == "type" and isinstance(obj, AutoString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"

@@ -22,7 +22,7 @@ from lightctl.protocol import (
     Topics,
 )
 from lightctl.security.ack_keys import AckKey
-from lightctl.services.ack_trust import AckTrust
+from lightctl.services.access.ack_trust import AckTrust
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lantern_keys as key_store

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

@@ -10,7 +10,7 @@ import pytest
 
 from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from lightctl.protocol import CommandEnvelope, LightPayload
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

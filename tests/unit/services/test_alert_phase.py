@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lightctl.services.alert_phase import street_state
-from lightctl.services.alert_reports import AlertReport, CommandReport
+from lightctl.services.alerts.phase import street_state
+from lightctl.services.alerts.reports import AlertReport, CommandReport
 from lightctl.store.tables import AlertRow
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)

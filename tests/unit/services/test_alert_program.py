@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lightctl.protocol import SpeechItem, ToneItem
-from lightctl.services.alert_commands import audio_payload, audio_program, warning_light
+from lightctl.services.alerts.commands import audio_payload, audio_program, warning_light
 
 
 def clip(lang: str, n: int) -> SpeechItem:

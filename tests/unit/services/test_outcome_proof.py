@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lightctl.services.alert_reports import AlertReport
-from lightctl.services.outcomes import outcome
+from lightctl.services.alerts.outcomes import outcome
+from lightctl.services.alerts.reports import AlertReport
 from lightctl.store.tables import AlertRow, DeliveryRow
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

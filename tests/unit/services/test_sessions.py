@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lightctl.errors import Unauthorized
-from lightctl.services.auth import AuthService
+from lightctl.services.access.auth import AuthService
 from lightctl.store import Database
 from tests.support import FakeClock
 

@@ -11,7 +11,7 @@ import pytest
 from lightctl.errors import InvalidRequest
 from lightctl.geo.guidance import RouteGuide
 from lightctl.protocol import LightPayload, PathPayload, ProjectionPayload
-from lightctl.services import steering_commands as plan
+from lightctl.services.steering import commands as plan
 
 
 def _refused(settings: dict[str, Any], has_route: bool = False) -> list[list[str | int]]:

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from lightctl.services.alert_reports import AlertReport
-from lightctl.services.alerts import AlertService
+from lightctl.services.alerts.reports import AlertReport
+from lightctl.services.alerts.service import AlertService
 from lightctl.services.audit import AuditTrail
 
 log = logging.getLogger(__name__)

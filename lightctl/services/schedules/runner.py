@@ -28,9 +28,9 @@ from lightctl.domain.schedules import Night, Schedule
 from lightctl.geo.sun import cell_of, sun_events
 from lightctl.protocol import LightPayload, PathPayload
 from lightctl.protocol.wire import Channel, Payload
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.releases import Sign
-from lightctl.services.schedules import ScheduleService, issuer_id
+from lightctl.services.schedules.service import ScheduleService, issuer_id
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

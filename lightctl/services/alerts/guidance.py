@@ -13,9 +13,9 @@ from datetime import datetime
 from lightctl.domain.alerts import AlertSpec
 from lightctl.errors import InvalidRequest, summarise
 from lightctl.protocol import CommandEnvelope
-from lightctl.services import alert_commands as build
 from lightctl.services import guidance_commands as guide
-from lightctl.services.alert_texts import AlertTexts
+from lightctl.services.alerts import commands as build
+from lightctl.services.alerts.texts import AlertTexts
 from lightctl.services.guidance import GuidancePlan, GuidanceService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database

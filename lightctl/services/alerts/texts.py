@@ -10,7 +10,7 @@ from lightctl.domain.alerts import AlertSpec, Signal, check_messages
 from lightctl.errors import FieldProblem, InvalidRequest, summarise
 from lightctl.geo.names import suggest
 from lightctl.protocol import SpeechItem
-from lightctl.services import alert_commands as build
+from lightctl.services.alerts import commands as build
 from lightctl.services.speech import Speaker, SpeechClipLike, template_sentences
 from lightctl.settings import SUPPORTED_LANGUAGES, Settings
 from lightctl.templates import Template, render

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -42,13 +42,13 @@ class AlertReport:
         """sending | completed | cancelled | all_clear | expired | awaiting_approval."""
         if self.alert.status in ("cancelled", "all_clear", "awaiting_approval"):
             return self.alert.status
-        if self.now >= aware(self.alert.expires_at) and self.finished:
+        if self.now >= self.alert.expires_at and self.finished:
             return "expired"
         return "completed" if self.finished else "sending"
 
     @property
     def active(self) -> bool:
-        return self.alert.status == "active" and self.now < aware(self.alert.expires_at)
+        return self.alert.status == "active" and self.now < self.alert.expires_at
 
 
 def build_report(
@@ -60,7 +60,7 @@ def build_report(
             c.id,
             c.channel,
             c.op,
-            aware(c.expires_at),
+            c.expires_at,
             alert_store.command_counts(session, c.id),
         )
         for c in alert_store.commands_of(session, alert.id)
@@ -73,8 +73,3 @@ def build_report(
         releases = [c.id for c in commands if c.op == "release"]
         released = alert_store.lanterns_released(session, releases)
     return AlertReport(alert, counts, commands, now, rows, released)
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Alert guidance: an evacuation's request, what each lantern shows and since when
 
-Revision ID: 0010_h18_alert_guidance
-Revises: 0009_auth_failures
+Revision ID: 0011_h18_alert_guidance
+Revises: 0010_rate_buckets
 Created: 2026-12-03 11:55:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_h18_alert_guidance"
-down_revision = "0009_auth_failures"
+revision = "0011_h18_alert_guidance"
+down_revision = "0010_rate_buckets"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from lightctl.domain.delivery import DeliveryState, is_terminal
-from lightctl.services.alert_reports import AlertReport
+from lightctl.services.alerts.reports import AlertReport
 
 Phase = Literal["held", "sending", "playing", "holding", "ending", "ended"]
 # A lantern holds a `set` it received or applied (or may still receive: planned, published).

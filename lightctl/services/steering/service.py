@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,10 @@ from lightctl.domain.targets import target_to_json
 from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
 from lightctl.geo.guidance import RouteGuide, guide, travel_reversed
 from lightctl.geo.shapes import line_lonlat
-from lightctl.services import alert_commands as build
-from lightctl.services import steering_commands as plan
+from lightctl.services.alerts import commands as build
 from lightctl.services.releases import Sign, release_commands
 from lightctl.services.sequence import SequenceCounter
+from lightctl.services.steering import commands as plan
 from lightctl.services.targets import TargetResolver
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -64,7 +64,7 @@ class SteeringReport:
         """active | released | ended."""
         if self.row.status == "released":
             return "released"
-        return "ended" if self.now >= _aware(self.row.ends_at) else "active"
+        return "ended" if self.now >= self.row.ends_at else "active"
 
     @property
     def unsupported(self) -> dict[str, list[str]]:
@@ -185,7 +185,7 @@ class SteeringService:
                 row = _owned(steering_store.get_steering(session, steering_id), steering_id, scope)
                 if row.status == "released":
                     raise Conflict(f"steering {steering_id} is already released", "released")
-                if now >= _aware(row.ends_at):
+                if now >= row.ends_at:
                     raise Conflict(f"steering {steering_id} has ended", "ended")
                 releases = release_commands(session, steering_id, now, self._seq, self._sign, role)
                 alert_store.save_commands(session, steering_id, releases)
@@ -309,8 +309,3 @@ def _guidance_json(spec: SteeringSpec) -> str | None:
             "chase_speed_mps": g.chase_speed_mps,
         }
     )
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; they were stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -7,7 +7,7 @@ by construction; approval turns them into ``planned`` in one transaction and wak
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -82,7 +82,7 @@ class ApprovalService:
             alert = alert_store.get_alert(session, alert_id)
             if alert is None:  # its approval row outlived it: nothing to release
                 raise NotFound("alert", alert_id)
-            if _aware(alert.expires_at) <= now:
+            if alert.expires_at <= now:
                 raise Conflict(f"alert {alert_id} expired before it was approved", "expired")
             decided = approval_store.decide(session, alert_id, "approved", by.owner, now)
             released = alert_store.transition(
@@ -149,7 +149,3 @@ def _row(
         decision=decision,
         reason=reason,
     )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

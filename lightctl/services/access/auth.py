@@ -7,7 +7,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from lightctl.domain.roles import Principal, Role, parse_roles
 from lightctl.errors import Conflict, InvalidRequest, NotFound, Unauthorized
@@ -165,18 +165,18 @@ class AuthService:
                 raise Unauthorized("unknown token", "invalid_token")
             if row.revoked_at is not None:
                 raise Unauthorized("the token was revoked", "invalid_token")
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
+            if row.expires_at is not None and row.expires_at <= now:
                 what = "session expired: sign in again" if row.kind == "session" else "expired"
                 raise Unauthorized(f"the token has {what}", "invalid_token")
             last = row.last_used_at
-            idle_since = _aware(last or row.created_at)
+            idle_since = last or row.created_at
             if row.kind == "session" and now - idle_since > self._session_idle:
                 minutes = round(self._session_idle.total_seconds() / 60)
                 raise Unauthorized(
                     f"the session has expired after {minutes} min without use: sign in again",
                     "invalid_token",
                 )
-            if last is None or (now - _aware(last)).total_seconds() > TOUCH_EVERY_S:
+            if last is None or (now - last).total_seconds() > TOUCH_EVERY_S:
                 auth_store.touch(session, row.id, now)
         subject = row.username if row.kind == "session" and row.username else f"token:{row.name}"
         return Principal(
@@ -223,7 +223,3 @@ def _roles(roles: str | Iterable[str]) -> frozenset[Role]:
         return parse_roles(roles if isinstance(roles, str) else list(roles))
     except ValueError as exc:
         raise InvalidRequest.at(("roles",), str(exc)) from None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -17,13 +17,13 @@ from lightctl.domain.guidance import evacuation_from_json
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
-from lightctl.services import alert_commands as build
-from lightctl.services.alert_fanout import FanOut
-from lightctl.services.alert_guidance import Evacuations
-from lightctl.services.alert_reports import AlertReport, aware, build_report
-from lightctl.services.alert_texts import Announcer
+from lightctl.services.alerts import commands as build
+from lightctl.services.alerts.fanout import FanOut
+from lightctl.services.alerts.guidance import Evacuations
+from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
+from lightctl.services.alerts.reports import AlertReport, build_report
+from lightctl.services.alerts.texts import Announcer
 from lightctl.services.guidance import GuidanceService
-from lightctl.services.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
@@ -70,7 +70,9 @@ class AlertService:
         self._sign = sign or (lambda env: env)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
-        self._fanout = FanOut(db, settings, self._announcer, self._seq, self._sign)
+        self._fanout = FanOut(
+            db, settings, self._announcer, self._seq, self._sign, self._capabilities
+        )
         self._evacuations = Evacuations(
             db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
         )
@@ -226,7 +228,7 @@ class AlertService:
         )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
-            expires_at: datetime = aware(alert.expires_at)
+            expires_at: datetime = alert.expires_at
         else:
             expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
@@ -335,7 +337,9 @@ class AlertService:
             program = build.audio_program(
                 "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
             )
-            payload = build.audio_payload(program, 1, 0, old.volume)
+            payload = build.audio_payload(
+                program, 1, 0, old.volume, issued_at=now, min_lead_s=self._settings.speech_lead_s
+            )
             ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
             audio = build.envelope(
                 alert_id=alert_id,
@@ -434,6 +438,10 @@ class AlertService:
             self._settings.max_expires_s,
         )
 
+    def _capabilities(self, lanterns: Sequence[str]) -> dict[str, frozenset[str]]:
+        with self._db.session() as session:
+            return self._resolver.index(session).capabilities_by_id(lanterns)
+
     def _resolve(self, target: TargetSpec) -> tuple[str, ...]:
         with self._db.session() as session:
             return self._resolver.resolve(session, target).lantern_ids
@@ -445,7 +453,7 @@ class AlertService:
             raise NotFound("alert", alert_id)
         if alert.status != "active":
             raise Conflict(f"cannot {action} alert {alert_id}: it is {alert.status}", alert.status)
-        if now >= aware(alert.expires_at):
+        if now >= alert.expires_at:
             raise Conflict(f"cannot {action} alert {alert_id}: it has expired", "expired")
         return alert
 
@@ -498,7 +506,7 @@ def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
     return [
         c
         for c in alert_store.commands_of(session, alert_id)
-        if c.op == "set" and aware(c.expires_at) > now
+        if c.op == "set" and c.expires_at > now
     ]
 
 

@@ -1,0 +1,1 @@
+"""Alerts: lifecycle, what each channel sends, fan-out, four-eyes approval, reports, outcomes."""
