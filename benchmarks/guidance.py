@@ -30,8 +30,10 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from lightctl.geo.evacuation import Hazard, Snapper, guide_lanterns, solve
+from lightctl.geo.arrows import guide_lanterns
+from lightctl.geo.evacuation import Hazard, solve
 from lightctl.geo.records import StreetSegment
+from lightctl.geo.snapping import Snapper
 from lightctl.geo.walkgraph import WalkGraph, build_walk_graph
 from lightctl.paths import DEMO_STREETS
 

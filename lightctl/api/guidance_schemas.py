@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lightctl.api.schemas import EvacuationIn, TargetIn
-from lightctl.services.guidance import GuidancePlan
+from lightctl.services.guidance_plan import GuidancePlan
 
 
 class GuidancePreviewIn(EvacuationIn):

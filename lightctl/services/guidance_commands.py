@@ -17,7 +17,7 @@ from lightctl.protocol import PathPayload, ProjectionPayload
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services.alerts.commands import SEVERITY_COLOURS
 from lightctl.services.alerts.texts import AlertTexts
-from lightctl.services.guidance import GuidancePlan
+from lightctl.services.guidance_plan import GuidancePlan
 from lightctl.services.speech import template_sentences
 from lightctl.services.steering.commands import DEFAULT_PERIOD_MS, group_by_payload
 from lightctl.templates import Template, load_templates, render

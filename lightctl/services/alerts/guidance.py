@@ -16,7 +16,8 @@ from lightctl.protocol import CommandEnvelope
 from lightctl.services import guidance_commands as guide
 from lightctl.services.alerts import commands as build
 from lightctl.services.alerts.texts import AlertTexts
-from lightctl.services.guidance import GuidancePlan, GuidanceService
+from lightctl.services.guidance import GuidanceService
+from lightctl.services.guidance_plan import GuidancePlan
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import shapely
 
-from lightctl.geo.evacuation import (
-    Hazard,
-    LanternGuide,
-    Snapper,
-    Solution,
-    guide_lanterns,
-    solve,
-)
+from lightctl.geo.arrows import LanternGuide, guide_lanterns
+from lightctl.geo.evacuation import Hazard, Solution, solve
+from lightctl.geo.snapping import Snapper
 from lightctl.geo.walkgraph import WalkGraph, build_walk_graph
 from tests.unit.geo.evacuation_support import angle_off, circle, lantern_xy, leave, metric, street
 

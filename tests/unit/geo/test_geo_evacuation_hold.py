@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from lightctl.domain.guidance import Shown
-from lightctl.geo.evacuation import Hazard, Snapper, guide_lanterns, solve
+from lightctl.geo.arrows import guide_lanterns
+from lightctl.geo.evacuation import Hazard, solve
+from lightctl.geo.snapping import Snapper
 from lightctl.geo.walkgraph import WalkGraph, build_walk_graph
-from lightctl.services.guidance import LanternPlan, lantern_rows
+from lightctl.services.guidance_plan import LanternPlan, lantern_rows
 from tests.unit.geo.evacuation_support import angle_off, circle, lantern_xy, street
 
 EAST, WEST = 90.0, 270.0

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import shapely
 
-from lightctl.geo.evacuation import Hazard, LanternGuide, Snapper, Solution, guide_lanterns, solve
+from lightctl.geo.arrows import LanternGuide, guide_lanterns
+from lightctl.geo.evacuation import Hazard, Solution, solve
 from lightctl.geo.records import StreetSegment
+from lightctl.geo.snapping import Snapper
 from lightctl.geo.walkgraph import WalkGraph, build_walk_graph
 from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS
 
