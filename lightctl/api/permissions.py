@@ -47,7 +47,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     # probes and lanterns, no credentials
     ("GET", "/healthz"): PUBLIC,
     ("GET", f"{API}/healthz"): PUBLIC,
-    ("GET", f"{API}/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
+    ("GET", "/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
+    ("GET", f"{API}/asyncapi.json"): PUBLIC,
     ("GET", "/audio/{}"): PUBLIC,
     ("GET", f"{API}/audio/{{}}"): PUBLIC,
     # signing in and out
