@@ -26,6 +26,8 @@ from lightctl.services.clip_library import EMPTY_LIBRARY, ClipLibrary
 from lightctl.services.coverage import CoverageService
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
+from lightctl.services.guidance import GuidanceService
+from lightctl.services.guidance_commands import load_phrases
 from lightctl.services.lantern_state import LanternStates
 from lightctl.services.replicas import (
     Fingerprint,
@@ -77,6 +79,8 @@ class Runtime:
         self.targets = TargetResolver(self.db, settings.target_max_lanterns, self._reported)
         self.previews = PreviewBook(self.db, utc_now)
         self.groups = GroupService(self.db, self.targets)
+        # Evacuation guidance (issue 18): the walking graph is built on first use per streets.
+        self.guidance = GuidanceService(self.db, self.targets, utc_now)
         self.alerts: AlertService | None = None
         # Visitor flows and schedules (issue 5); schedule changes wake the runner.
         self.steering: SteeringService | None = None
@@ -104,6 +108,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
+        self._graph_warmup: asyncio.Future[None] | None = None
         self.library: ClipLibrary | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
@@ -207,6 +212,7 @@ class Runtime:
             resolver=self.targets,
             sign=self.signer.sign,
             previews=self.previews,
+            guidance=self.guidance,
         )
         sign = self.signer.sign
         self.steering = SteeringService(
@@ -235,9 +241,11 @@ class Runtime:
             self.library = self._clip_library(templates)
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
-            self._warmup = loop.run_in_executor(
-                None, self.speaker.warm, templates, EXERCISE_PHRASES
-            )
+            # The follow-the-arrows sentences of evacuations too (keys never clash: prefixed).
+            spoken = {**templates, **{f"guidance:{k}": t for k, t in load_phrases().items()}}
+            self._warmup = loop.run_in_executor(None, self.speaker.warm, spoken, EXERCISE_PHRASES)
+        # The walking graph of evacuation guidance, built before the first evacuation needs it.
+        self._graph_warmup = loop.run_in_executor(None, self._warm_graph)
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
@@ -246,6 +254,12 @@ class Runtime:
         if self.library is not None:
             self._tasks.append(asyncio.create_task(self.library.run(), name="clip-library"))
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    def _warm_graph(self) -> None:
+        try:
+            self.guidance.street_graph()
+        except Exception:  # the first evacuation builds it again and reports what is wrong
+            log.exception("could not build the walking graph")
 
     def _clip_library(self, templates: dict[str, Template]) -> ClipLibrary:
         link, outbox = self.link, self.outbox

@@ -98,6 +98,9 @@ class AlertRow(SQLModel, table=True):
     # Raised by every lifecycle change in the same guarded statement that checks the status, so
     # a change computed from an older reading is refused on whichever replica it lands.
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Evacuation guidance (issue 18): its request, what each lantern shows and since when (the
+    # hysteresis of the next recompute), and the summary the API answers.
+    guidance_json: str | None = None
 
 
 class CommandRow(SQLModel, table=True):

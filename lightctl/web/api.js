@@ -101,6 +101,7 @@ export const api = {
     request('GET', `/lanterns/live${since ? `?since=${encodeURIComponent(since)}` : ''}`, undefined, opts),
   lantern: (id) => request('GET', `/lanterns/${encodeURIComponent(id)}`),
   preview: (target, opts) => request('POST', '/targets/preview?geojson=false', target, opts),
+  guidancePreview: (body, opts) => request('POST', '/guidance/preview', body, opts),
   /** key: the Idempotency-Key naming this one confirmed request (a retry sends the same). */
   createAlert: (body, key) =>
     request('POST', '/alerts', body, { extraHeaders: key ? { 'Idempotency-Key': key } : {} }),

@@ -2,3 +2,4 @@
 // its panel and map layer). Add a line here for a new feature module; keep them sorted.
 import './cap_suggestions.js';
 import './coverage_plan.js';
+import './guidance.js';

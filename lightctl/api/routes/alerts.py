@@ -110,6 +110,7 @@ def to_out(report: AlertReport) -> AlertOut:
         holding=list(street.holding),
         releases=street.releases,
         released=report.released,
+        guidance=json.loads(a.guidance_json)["summary"] if a.guidance_json else None,
     )
 
 
@@ -167,6 +168,7 @@ def create_alert(
         severity=body.severity,
         light=body.light,
         projection=body.projection,
+        evacuation=body.evacuation.to_spec() if body.evacuation is not None else None,
     )
     hold = four_eyes and break_glass is None
     try:

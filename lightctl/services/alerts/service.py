@@ -13,14 +13,17 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
+from lightctl.domain.guidance import evacuation_from_json
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services.alerts import commands as build
 from lightctl.services.alerts.fanout import FanOut
+from lightctl.services.alerts.guidance import Evacuations
 from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
 from lightctl.services.alerts.reports import AlertReport, build_report
 from lightctl.services.alerts.texts import Announcer
+from lightctl.services.guidance import GuidanceService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
@@ -53,6 +56,7 @@ class AlertService:
         resolver: TargetResolver | None = None,
         sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
         previews: PreviewBook | None = None,
+        guidance: GuidanceService | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -68,6 +72,9 @@ class AlertService:
             self._seq = SequenceCounter(alert_store.max_seq(session))
         self._fanout = FanOut(
             db, settings, self._announcer, self._seq, self._sign, self._capabilities
+        )
+        self._evacuations = Evacuations(
+            db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
         )
 
     # ---- create -------------------------------------------------------------------------------
@@ -94,6 +101,12 @@ class AlertService:
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
         problems: list[FieldProblem] = []
+        spec = (
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
+        )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
@@ -104,9 +117,14 @@ class AlertService:
         if preview_id is not None:
             self.previews.check(preview_id, resolved)
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
+        plan = self._evacuations.plan(spec, resolved, None)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
+        )
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
         )
         alert = AlertRow(
             id=alert_id,
@@ -128,6 +146,7 @@ class AlertService:
             lantern_count=len(resolved),
             severity=texts.severity,
             primary_command_id=_primary(commands),
+            guidance_json=self._evacuations.stored(spec, plan),
         )
         if hold:
             alert.status = "awaiting_approval"
@@ -201,6 +220,12 @@ class AlertService:
         if change.template is not None and change.messages is None:
             spec = replace(spec, messages={})
         problems: list[FieldProblem] = []
+        spec = (
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
+        )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
             expires_at: datetime = alert.expires_at
@@ -211,9 +236,14 @@ class AlertService:
             raise InvalidRequest(summarise(problems), problems)
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
+        plan = self._evacuations.plan(spec, resolved, alert.guidance_json)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
+        )
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
         )
         with self._db.session() as session:
             # First statement of the transaction: refused if the alert ended or changed since it
@@ -225,8 +255,14 @@ class AlertService:
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-            keep = set(resolved)
-            commands += self._fanout.releases(session, alert, previous, keep, now, role)
+            if plan is None and alert.guidance_json is None:
+                keep = set(resolved)
+                commands += self._fanout.releases(session, alert, previous, keep, now, role)
+            else:  # a lantern that stops showing an arrow lets go of it (and its running light)
+                for channel in sorted({c.channel for c in previous}):
+                    held = {i for c, ids in commands if c.channel == channel for i in ids}
+                    mine = [c for c in previous if c.channel == channel]
+                    commands += self._fanout.releases(session, alert, mine, held, now, role)
             alert_store.save_commands(session, alert_id, commands)
             row = alert_store.get_alert(session, alert_id)
             if row is None:  # deleted under us: roll the whole change back
@@ -242,6 +278,7 @@ class AlertService:
             row.expires_at = expires_at
             row.lantern_count = len(resolved)
             row.primary_command_id = _primary(commands) or row.primary_command_id
+            row.guidance_json = self._evacuations.stored(spec, plan)
             row.updated_at = now
             session.add(row)
         self._on_stored()
@@ -456,6 +493,11 @@ class AlertService:
             template=alert.template,
             params=json.loads(alert.params_json),
             severity=alert.severity,
+            evacuation=(
+                evacuation_from_json(json.loads(alert.guidance_json)["spec"])
+                if alert.guidance_json
+                else None
+            ),
         )
 
 
