@@ -1,6 +1,6 @@
 """Alert guidance: an evacuation's request, what each lantern shows and since when
 
-Revision ID: 0011_h18_alert_guidance
+Revision ID: 0011_alert_guidance
 Revises: 0010_rate_buckets
 Created: 2026-12-03 11:55:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_h18_alert_guidance"
+revision = "0011_alert_guidance"
 down_revision = "0010_rate_buckets"
 branch_labels = None
 depends_on = None
