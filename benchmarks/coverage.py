@@ -117,8 +117,6 @@ def preview_figures(label: str, model: CoverageModel, street_key: str, runs: int
     segments = np.array(model.segments_by_key[street_key], dtype=np.int64)
     pts = model.receivers.of_segments(segments)
     # The street's lanterns: those within 10 m of its receivers.
-    xs, ys = (model.matrix.gain.shape[0],), None
-    del xs, ys
     near = model.matrix.gain[:, pts].max(axis=1).toarray().ravel()
     positions = np.flatnonzero(near >= 10 ** (-25 / 10))  # within ~12 m of the street
     took, report = timed_street(service, model, positions, runs)
