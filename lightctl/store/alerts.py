@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow, utcnow
+from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 
 _BATCH = 500
 
@@ -18,10 +18,14 @@ OPEN_STATES = ("planned", "published", "received", "playing")
 
 
 def save_commands(
-    session: Session, alert_id: str, commands: Sequence[tuple[CommandRow, Sequence[str]]]
+    session: Session,
+    alert_id: str,
+    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    *,
+    now: datetime,
 ) -> None:
-    """Store commands with one `planned` delivery row per lantern, in the caller's transaction."""
-    now = utcnow()
+    """Store commands with one `planned` delivery row per lantern, in the caller's transaction;
+    each is due at ``now`` (the caller's clock: the outbox compares with the same one)."""
     for command, _ids in commands:
         session.add(command)
     session.flush()
@@ -43,12 +47,16 @@ def save_commands(
 
 
 def save_alert(
-    session: Session, alert: AlertRow, commands: Sequence[tuple[CommandRow, Sequence[str]]]
+    session: Session,
+    alert: AlertRow,
+    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    *,
+    now: datetime,
 ) -> None:
     """Store the alert and its commands with their delivery rows in the caller's transaction."""
     session.add(alert)
     session.flush()
-    save_commands(session, alert.id, commands)
+    save_commands(session, alert.id, commands, now=now)
 
 
 def transition(

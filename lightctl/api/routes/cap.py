@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -35,10 +34,6 @@ CAP_MEDIA = "application/cap+xml"
 FEEDS_LEASE = "cap-feeds"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def intake_of(app: FastAPI) -> CapIntake:
     """One intake per app (its lock orders push and poll), built on first use."""
     intake: CapIntake | None = getattr(app.state, "cap_intake", None)
@@ -51,7 +46,12 @@ def intake_of(app: FastAPI) -> CapIntake:
             return runtime.alerts
 
         intake = CapIntake(
-            runtime.db, runtime.settings, alerts, runtime.targets, app.state.guard.audit, utc_now
+            runtime.db,
+            runtime.settings,
+            alerts,
+            runtime.targets,
+            app.state.guard.audit,
+            runtime.clock,
         )
         app.state.cap_intake = intake
     return intake
@@ -65,7 +65,7 @@ async def start_feeds(app: FastAPI) -> None:
     """Poll the configured CAP/NINA feeds (on the replica holding the feeds lease)."""
     runtime: Runtime = app.state.runtime
 
-    poller = FeedPoller(runtime.db, lambda: intake_of(app), utc_now)
+    poller = FeedPoller(runtime.db, lambda: intake_of(app), runtime.clock)
 
     def may_run() -> bool:
         # Without feeds or held messages nothing is polled and no lease is written.
@@ -277,5 +277,5 @@ def cap_feed(alerts: AlertsDep, runtime: RuntimeDep) -> Response:
     active = [r for r in alerts.recent(500) if r.active and r.alert.status == "active"]
     s = runtime.settings
     items = [exported(r, runtime, alerts) for r in active]
-    body = atom_feed(items, s.cap_sender, s.resolved_public_url, utc_now())
+    body = atom_feed(items, s.cap_sender, s.resolved_public_url, runtime.clock())
     return Response(body, media_type="application/atom+xml")

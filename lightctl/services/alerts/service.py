@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
+from lightctl.domain.clock import Clock
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
@@ -34,7 +35,6 @@ from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
 # Updates racing other updates are recomputed from the newer state this many times at most.
@@ -133,7 +133,7 @@ class AlertService:
             with self._db.session() as session:
                 if request_key is not None:
                     self.keys.claim(session, request_key, alert_id)
-                alert_store.save_alert(session, alert, commands)
+                alert_store.save_alert(session, alert, commands, now=now)
                 if hold:
                     approval_store.hold(session, alert_id)
         except IntegrityError:
@@ -225,7 +225,7 @@ class AlertService:
                 alert_store.close_open(session, cmd.id, "superseded", "updated", now)
             keep = set(resolved)
             commands += self._fanout.releases(session, alert, previous, keep, now, role)
-            alert_store.save_commands(session, alert_id, commands)
+            alert_store.save_commands(session, alert_id, commands, now=now)
             row = alert_store.get_alert(session, alert_id)
             if row is None:  # deleted under us: roll the whole change back
                 raise NotFound("alert", alert_id)
@@ -255,7 +255,7 @@ class AlertService:
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
             releases = self._fanout.releases(session, alert, previous, set(), now, role)
-            alert_store.save_commands(session, alert_id, releases)
+            alert_store.save_commands(session, alert_id, releases, now=now)
         self._on_stored()
         return self.get(alert_id)
 
@@ -316,7 +316,7 @@ class AlertService:
                 (build.command_row(self._sign(audio)), lanterns)
             ]
             commands += self._fanout.releases(session, alert, others, set(), now, role)
-            alert_store.save_commands(session, alert_id, commands)
+            alert_store.save_commands(session, alert_id, commands, now=now)
             row = alert_store.get_alert(session, alert_id)
             if row is None:  # deleted under us: roll the whole change back
                 raise NotFound("alert", alert_id)

@@ -16,6 +16,7 @@ import numpy as np
 from sqlmodel import Session
 
 from lightctl.domain import steering as rules
+from lightctl.domain.clock import Clock
 from lightctl.domain.steering import SteeringSpec
 from lightctl.domain.targets import target_to_json
 from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
@@ -34,7 +35,6 @@ from lightctl.store.tables import SteeringRow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Acks that count as delivered for light, projection and path.
 DELIVERED = ("applied", "done")
 
@@ -164,7 +164,7 @@ class SteeringService:
         )
         with self._lock, self._db.session() as session:
             steering_store.save_steering(session, row)
-            alert_store.save_commands(session, steering_id, commands)
+            alert_store.save_commands(session, steering_id, commands, now=now)
         log.info(
             "steering %s at slot %d stored: %d lanterns, %d commands",
             steering_id,
@@ -188,7 +188,7 @@ class SteeringService:
                 if now >= row.ends_at:
                     raise Conflict(f"steering {steering_id} has ended", "ended")
                 releases = release_commands(session, steering_id, now, self._seq, self._sign, role)
-                alert_store.save_commands(session, steering_id, releases)
+                alert_store.save_commands(session, steering_id, releases, now=now)
                 row.status, row.released_at, row.updated_at = "released", now, now
                 session.add(row)
         self._on_stored()

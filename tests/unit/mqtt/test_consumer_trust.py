@@ -75,7 +75,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
             expires_at=env.expires_at,
             envelope=env.to_bytes().decode(),
         )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2", "L3"])])
+        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2", "L3"])], now=T0)
         keys = [key_store.LanternKey(i, k.kid, k.public.public_key) for i, k in KEYED.items()]
         key_store.add_keys(session, keys, T0)
     yield database

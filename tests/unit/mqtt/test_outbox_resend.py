@@ -35,7 +35,7 @@ def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, pri
     )  # stored unsigned, as a service that does not sign at build time would
     row = build.command_row(env)
     with db.session() as session:
-        alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])])
+        alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])], now=clock.now)
 
 
 def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_re_sent(
@@ -49,7 +49,6 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
     outbox = Outbox(db, link, TOPICS, 10.0, clock, signer=signer)  # type: ignore[arg-type]
     store_command(db, "live", clock, 600, priority=1)
     store_command(db, "short", clock, 5, priority=10)
-    clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored
 
     outbox.pump()
     assert len(link.sent) == 6
