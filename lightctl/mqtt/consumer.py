@@ -19,7 +19,6 @@ reconnect, changes its boot number, or was offline) gets its live commands again
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter, OrderedDict, deque
@@ -268,7 +267,7 @@ class Consumer:
                 row.reason = ack.reason
                 row.updated_at = now
                 if ack.played is not None:
-                    row.played_json = json.dumps(ack.played)
+                    row.played_json = list(ack.played)
                 verified = ack.sig is not None and ack.kid in keys.get(ack.lantern, {})
                 row.ack_kid = ack.kid if verified else None
                 session.add(row)

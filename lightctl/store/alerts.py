@@ -1,20 +1,87 @@
-"""Alerts, their commands and the per-lantern delivery rows (the outbox)."""
+"""Alerts, their commands and the per-lantern delivery rows (the outbox).
+
+Alerts and deliveries leave this module as ``domain.records`` (``Alert``, ``Delivery``), never
+as table rows; an alert comes back as a record too (``save_alert``, ``revise_alert``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
+from lightctl.domain.records import Alert, Delivery
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 
 _BATCH = 500
 
 
 OPEN_STATES = ("planned", "published", "received", "playing")
+
+
+def _alert(row: AlertRow) -> Alert:
+    return Alert(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=row.status,
+        priority=row.priority,
+        exercise=row.exercise,
+        signal=row.signal,
+        template=row.template,
+        target=row.target_json,
+        messages=row.messages_json,
+        languages=tuple(row.languages_json),
+        clips=row.clips_json,
+        params=row.params_json,
+        repeat=row.repeat,
+        volume=row.volume,
+        expires_at=row.expires_at,
+        lantern_count=row.lantern_count,
+        severity=row.severity,
+        primary_command_id=row.primary_command_id,
+        ended_at=row.ended_at,
+        revision=row.revision,
+    )
+
+
+def _delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        command_id=row.command_id,
+        lantern_id=row.lantern_id,
+        alert_id=row.alert_id,
+        state=row.state,
+        reason=row.reason,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        published_at=row.published_at,
+        updated_at=row.updated_at,
+        played=None if row.played_json is None else tuple(row.played_json),
+        ack_kid=row.ack_kid,
+    )
+
+
+def _content(alert: Alert) -> dict[str, Any]:
+    """The columns a change of the alert's words, target or expiry writes (not its lifecycle:
+    status, ended_at and revision move only through ``transition``)."""
+    return {
+        "updated_at": alert.updated_at,
+        "signal": alert.signal,
+        "template": alert.template,
+        "target_json": alert.target,
+        "messages_json": alert.messages,
+        "languages_json": list(alert.languages),
+        "clips_json": alert.clips,
+        "params_json": alert.params,
+        "expires_at": alert.expires_at,
+        "lantern_count": alert.lantern_count,
+        "severity": alert.severity,
+        "primary_command_id": alert.primary_command_id,
+    }
 
 
 def save_commands(
@@ -48,15 +115,38 @@ def save_commands(
 
 def save_alert(
     session: Session,
-    alert: AlertRow,
+    alert: Alert,
     commands: Sequence[tuple[CommandRow, Sequence[str]]],
     *,
     now: datetime,
 ) -> None:
     """Store the alert and its commands with their delivery rows in the caller's transaction."""
-    session.add(alert)
+    session.add(
+        AlertRow(
+            id=alert.id,
+            created_at=alert.created_at,
+            status=alert.status,
+            priority=alert.priority,
+            exercise=alert.exercise,
+            repeat=alert.repeat,
+            volume=alert.volume,
+            ended_at=alert.ended_at,
+            revision=alert.revision,
+            **_content(alert),
+        )
+    )
     session.flush()
     save_commands(session, alert.id, commands, now=now)
+
+
+def revise_alert(session: Session, alert: Alert) -> bool:
+    """Write an alert's new words, target, expiry and primary command (its lifecycle moves only
+    through ``transition``, which the caller ran first in this transaction); False when the
+    alert is gone."""
+    result = session.execute(
+        update(AlertRow).where(col(AlertRow.id) == alert.id).values(**_content(alert))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def transition(
@@ -152,8 +242,9 @@ def close_open(
     session.execute(stmt.values(state=state, reason=reason, next_attempt_at=None, updated_at=now))
 
 
-def get_alert(session: Session, alert_id: str) -> AlertRow | None:
-    return session.get(AlertRow, alert_id)
+def get_alert(session: Session, alert_id: str) -> Alert | None:
+    row = session.get(AlertRow, alert_id, populate_existing=True)
+    return None if row is None else _alert(row)
 
 
 def lanterns_released(session: Session, command_ids: Sequence[str]) -> dict[str, int]:
@@ -177,7 +268,7 @@ def lanterns_released(session: Session, command_ids: Sequence[str]) -> dict[str,
     return {"confirmed": max(total - still - never, 0), "open": still, "unconfirmed": never}
 
 
-def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]:
+def alerts_with_live_commands(session: Session, now: datetime) -> list[Alert]:
     """Alerts with a command that has not expired (or awaiting approval), newest first."""
     live = select(CommandRow.alert_id).where(col(CommandRow.expires_at) > now).distinct()
     query = (
@@ -188,31 +279,32 @@ def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]
         )
         .order_by(col(AlertRow.created_at).desc())
     )
-    return list(session.exec(query))
+    return [_alert(row) for row in session.exec(query)]
 
 
-def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[AlertRow]:
+def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[Alert]:
     query = select(AlertRow).order_by(col(AlertRow.created_at).desc()).offset(offset).limit(limit)
-    return list(session.exec(query))
+    return [_alert(row) for row in session.exec(query)]
 
 
 def deliveries(
     session: Session, command_id: str, state: str | None = None, limit: int = 100_000
-) -> list[DeliveryRow]:
+) -> list[Delivery]:
     query = select(DeliveryRow).where(DeliveryRow.command_id == command_id)
     if state is not None:
         query = query.where(DeliveryRow.state == state)
-    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit)))
+    rows = session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit))
+    return [_delivery(row) for row in rows]
 
 
-def deliveries_since(session: Session, command_id: str, since: datetime) -> list[DeliveryRow]:
+def deliveries_since(session: Session, command_id: str, since: datetime) -> list[Delivery]:
     """The command's delivery rows changed at or after ``since`` (the progress stream's diff)."""
     query = (
         select(DeliveryRow)
         .where(DeliveryRow.command_id == command_id)
         .where(col(DeliveryRow.updated_at) >= since)
     )
-    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id))))
+    return [_delivery(row) for row in session.exec(query.order_by(col(DeliveryRow.lantern_id)))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +373,9 @@ def end_deliveries(
         )
 
 
-def get_delivery(session: Session, command_id: str, lantern_id: str) -> DeliveryRow | None:
-    return session.get(DeliveryRow, (command_id, lantern_id))
+def get_delivery(session: Session, command_id: str, lantern_id: str) -> Delivery | None:
+    row = session.get(DeliveryRow, (command_id, lantern_id), populate_existing=True)
+    return None if row is None else _delivery(row)
 
 
 def alert_ids_for_commands(session: Session, command_ids: Sequence[str]) -> dict[str, str | None]:

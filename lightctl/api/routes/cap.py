@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -222,7 +221,7 @@ def dismiss_suggestion(
 
 def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> ExportedAlert:
     a = report.alert
-    target = json.loads(a.target_json)
+    target = a.target
     points: tuple[tuple[float, float], ...] = ()
     streets: tuple[str, ...] = tuple(target.get("streets", ()))
     lanterns = alerts.get(a.id, with_lanterns=True).lanterns or []
@@ -245,8 +244,8 @@ def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> Exp
         template=a.template,
         severity=a.severity,
         expires_at=a.expires_at,
-        messages=json.loads(a.messages_json),
-        languages=tuple(json.loads(a.languages_json)),
+        messages=dict(a.messages),
+        languages=a.languages,
         target=target,
         streets=streets,
         lantern_points=points,

@@ -11,6 +11,7 @@ from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store.tables import DeliveryRow
 from tests.support import FakeClock, RecordingLink
 
 ACK_TIMEOUT_S = 10.0
@@ -41,7 +42,7 @@ def _states(db: Database) -> dict[str, str]:
 
 def _ack(db: Database, lantern_id: str, state: str) -> None:
     with db.session() as session:
-        row = alert_store.get_delivery(session, "step2", lantern_id)
+        row = session.get(DeliveryRow, ("step2", lantern_id))  # arranging: the table itself
         assert row is not None
         row.state = state
         session.add(row)

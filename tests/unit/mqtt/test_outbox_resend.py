@@ -16,6 +16,7 @@ from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store.tables import DeliveryRow
 from tests.support import FakeClock, RecordingLink
 
 TOPICS = Topics("t")
@@ -75,7 +76,7 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
     # L0 acked and applied "live"; then the short command expires.
     with db.session() as session:
         for cmd in ("live",):
-            row = alert_store.get_delivery(session, cmd, "L0")
+            row = session.get(DeliveryRow, (cmd, "L0"))  # arranging: the table itself
             assert row is not None
             row.state = "applied"
             session.add(row)
