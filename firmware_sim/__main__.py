@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         "so no captured command plays twice, even after a restart). Without it that memory "
         "lasts only while this process runs",
     )
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2 (default): also listen to the fan-out groups the service provisions and batch "
+        "acks per gateway; 1: own cmd topics only, one ack per message",
+    )
     return parser
 
 
@@ -181,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=args.faults,
             seed=args.seed,
             state_dir=Path(args.state_dir) if args.state_dir else None,
+            protocol_version=args.protocol,
         )
     except FlashError as exc:
         parser.error(f"--state-dir: {exc}")

@@ -100,6 +100,7 @@ class Fleet:
         ca_file: str | None = None,
         state_dir: Path | None = None,
         ack_keys: Mapping[str, AckKey] | None = None,
+        protocol_version: int = 2,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -152,12 +153,16 @@ class Fleet:
                 password=(passwords or {}).get(gateway_id),
                 ca_file=ca_file,
                 node=len(self.gateways),  # spread over the nodes of a clustered broker
+                protocol_version=protocol_version,
+                on_membership=self._on_membership,
             )
             self.gateways.append(gateway)
             for spec in chunk:
                 link = LanternLink(spec.id, gateway, self.boot, self._rng)
                 lantern = self.new_lantern(spec.id, spec.capabilities)
                 lantern.groups = frozenset(group_audience(k, v) for k, v in spec.groups)
+                if lantern.groups and protocol_version >= 2:
+                    gateway.set_groups(spec.id, tuple(sorted(lantern.groups)))
                 self._units[spec.id] = Unit(lantern, gateway, link)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -325,13 +330,20 @@ class Fleet:
         unit.record.motion.append(now)
         self._apply(unit, unit.lantern.motion(now))
 
-    def _on_command(self, lantern_id: str, payload: bytes) -> None:
+    def _on_membership(self, lantern_id: str, groups: tuple[str, ...]) -> None:
+        """The service provisioned the lantern's groups (protocol v2): it acts on them now."""
+        unit = self._units[lantern_id]
+        unit.lantern.groups = frozenset(groups)
+        unit.record.groups = groups
+
+    def _on_command(self, lantern_id: str, payload: bytes, arrived_on: str = "") -> None:
         unit = self._units[lantern_id]
         if not unit.link.online:
             unit.record.dropped.append("link down: command lost")
             return
-        # The gateway hands over what arrived on this lantern's own cmd topic (protocol v1).
-        arrived_on = lantern_audience(lantern_id)
+        # The audience of the topic it arrived on: the lantern's own, or one of its groups.
+        arrived_on = arrived_on or lantern_audience(lantern_id)
+        unit.record.received_on.append(arrived_on)
         for _ in range(2 if unit.link.faults.duplicate else 1):
             self._apply(unit, unit.lantern.handle(payload, self.clock(), arrived_on))
 

@@ -4,6 +4,13 @@ paho runs its network loop in its own thread (``loop_start``); every command it 
 to asyncio with ``loop.call_soon_threadsafe``, so lantern state is only touched on the event loop.
 One connection per few hundred lanterns: paho's select() loop stops near 1,000 sockets and a thread
 per lantern does not scale, so a 3,000-lantern fleet runs on a handful of connections.
+
+Protocol v2 (the default): the gateway also subscribes to each lantern's retained ``groups``
+topic, subscribes to the fan-out topic of every group one of its lanterns was provisioned with
+(once per gateway, however many of its lanterns share it), hands a group copy to each of its
+lanterns in that group, reports each lantern's groups in its availability once subscribed, and
+sends acks in batches (``AckBatch``, every ``ACK_BATCH_S`` or ``ACK_BATCH_MAX`` acks). With
+``protocol=1`` it behaves exactly as a v1 gateway: own cmd topics, one ack per message.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +31,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lightctl.protocol import Ack, Availability, LanternState, TopicKind, Topics
+from lightctl.protocol import (
+    Ack,
+    AckBatch,
+    Availability,
+    LanternState,
+    Membership,
+    TopicKind,
+    Topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +62,14 @@ UNSUPPORTED_PROTOCOL_VERSION = 132
 # 3.1.1". A wrong guess costs little: MQTT 5 brokers speak 3.1.1 as well.
 CONNACK_TIMEOUT_S = 3.0
 
-CommandHandler = Callable[[str, bytes], None]
+# Acks wait at most this long for company: 20 ms is well under a lantern's ack timeout and turns
+# a fan-out's burst of 500 acks into a handful of messages.
+ACK_BATCH_S = 0.02
+ACK_BATCH_MAX = 200
+
+# (lantern id, payload, audience of the topic it arrived on)
+CommandHandler = Callable[[str, bytes, str], None]
+MembershipHandler = Callable[[str, tuple[str, ...]], None]
 
 
 class _QuietCleanDisconnect(logging.Filter):
@@ -117,8 +140,21 @@ class Gateway:
         password: str | None = None,
         ca_file: str | None = None,
         node: int = 0,
+        protocol_version: int = 2,
+        on_membership: MembershipHandler | None = None,
     ) -> None:
         self.id = gateway_id
+        self.protocol_version = protocol_version
+        self._on_membership = on_membership
+        # v2: each lantern's groups (as subscribed), the lanterns per group, pending SUBACKs.
+        self.lantern_groups: dict[str, tuple[str, ...]] = {}
+        self._members: dict[str, set[str]] = {}
+        self._group_subacks: dict[int, list[str]] = {}
+        self._subacks_lock = threading.Lock()  # a SUBACK may beat the mid's bookkeeping
+        self._acks: list[Ack] = []
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self.bad_topics = 0
+        self.batches_sent = 0
         # Which node of a clustered broker this gateway uses now (moves on when it is gone).
         self._nodes = broker.all_nodes()
         self._node = node % len(self._nodes)
@@ -176,8 +212,71 @@ class Gateway:
             return False
         return True
 
-    def publish_ack(self, ack: Ack) -> mqtt.MQTTMessageInfo:
-        return self._publish(self.topics.ack(ack.lantern), ack.to_bytes(), retain=False)
+    def publish_ack(self, ack: Ack) -> mqtt.MQTTMessageInfo | None:
+        """v1: publish at once on the lantern's ack topic; v2: add it to the next batch."""
+        if self.protocol_version < 2:
+            return self._publish(self.topics.ack(ack.lantern), ack.to_bytes(), retain=False)
+        self._acks.append(ack)
+        loop = self._loop
+        if len(self._acks) >= ACK_BATCH_MAX or loop is None:
+            self.flush_acks()
+        elif self._ack_timer is None:
+            self._ack_timer = loop.call_later(ACK_BATCH_S, self.flush_acks)
+        return None
+
+    def flush_acks(self) -> None:
+        """Send the acks collected so far as one ``AckBatch``."""
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        acks, self._acks = self._acks, []
+        if not acks or self._client is None:
+            return
+        batch = AckBatch(gateway=self.id, acks=acks)
+        self._publish(self.topics.gateway_acks(self.id), batch.to_bytes(), retain=False)
+        self.batches_sent += 1
+
+    def set_groups(self, lantern_id: str, groups: tuple[str, ...]) -> None:
+        """A lantern's provisioned groups (event loop): subscribe to the new ones; its
+        availability names them once the broker confirmed the subscriptions."""
+        old = self.lantern_groups.get(lantern_id, ())
+        for aud in old:
+            members = self._members.get(aud)
+            if members is not None:
+                members.discard(lantern_id)
+        new: list[str] = []
+        for aud in groups:
+            members = self._members.setdefault(aud, set())
+            if not members:
+                new.append(aud)
+            members.add(lantern_id)
+        self.lantern_groups[lantern_id] = groups
+        client = self._client
+        if client is None or not new:
+            self._announce(lantern_id)
+            return
+        with self._subacks_lock:
+            _, mid = client.subscribe([(self.topics.audience_cmd(aud), 1) for aud in new])
+            if mid is not None:
+                self._group_subacks[mid] = [lantern_id]
+        if mid is None:
+            self._announce(lantern_id)
+
+    def _announce(self, lantern_id: str) -> None:
+        online, boot = self.lantern_status.get(lantern_id, (True, self.boot))
+        if self._client is None:
+            return
+        self._publish(
+            self.topics.availability(lantern_id),
+            self._availability(lantern_id, online, boot).to_bytes(),
+            retain=True,
+        )
+
+    def _availability(self, lantern_id: str, online: bool, boot: int) -> Availability:
+        groups = None
+        if self.protocol_version >= 2:
+            groups = list(self.lantern_groups.get(lantern_id, ()))
+        return Availability(online=online, boot=boot, gateway=self.id, groups=groups)
 
     def publish_state(self, state: LanternState) -> mqtt.MQTTMessageInfo:
         return self._publish(self.topics.state(state.lantern), state.to_bytes(), retain=True)
@@ -185,7 +284,7 @@ class Gateway:
     def set_lantern_status(self, lantern_id: str, online: bool, boot: int) -> None:
         """Announce one lantern's own availability (retained) and keep it for reconnects."""
         self.lantern_status[lantern_id] = (online, boot)
-        payload = Availability(online=online, boot=boot, gateway=self.id).to_bytes()
+        payload = self._availability(lantern_id, online, boot).to_bytes()
         self._publish(self.topics.availability(lantern_id), payload, retain=True)
 
     async def stop(self, timeout_s: float = 5.0) -> None:
@@ -193,6 +292,7 @@ class Gateway:
         client = self._client
         if client is None:
             return
+        self.flush_acks()
         self._closing = True
         if self.connected:
             infos = self._publish_availability(client, online=False)
@@ -291,9 +391,14 @@ class Gateway:
         # "Online" must mean "ready for commands": availability goes out once every SUBACK is in,
         # otherwise a command sent on seeing it could reach the broker before the subscription.
         self._pending_subacks = set()
-        for start in range(0, len(self.lantern_ids), SUBSCRIBE_BATCH):
-            batch = self.lantern_ids[start : start + SUBSCRIBE_BATCH]
-            _, mid = client.subscribe([(self.topics.cmd(lantern_id), 1) for lantern_id in batch])
+        filters = [self.topics.cmd(lantern_id) for lantern_id in self.lantern_ids]
+        if self.protocol_version >= 2:
+            filters += [self.topics.groups(lantern_id) for lantern_id in self.lantern_ids]
+            # Groups already known (a reconnect): listen again before saying online.
+            filters += [self.topics.audience_cmd(aud) for aud, m in self._members.items() if m]
+        for start in range(0, len(filters), SUBSCRIBE_BATCH):
+            batch = filters[start : start + SUBSCRIBE_BATCH]
+            _, mid = client.subscribe([(topic, 1) for topic in batch])
             if mid is not None:
                 self._pending_subacks.add(mid)
         log.info(
@@ -322,6 +427,11 @@ class Gateway:
             self._pending_subacks.discard(mid)
             if not self._pending_subacks:
                 self._ready(client)
+        with self._subacks_lock:
+            announce = self._group_subacks.pop(mid, None)
+        if announce:
+            for lantern_id in announce:
+                self._to_loop(self._announce, lantern_id)
 
     def _ready(self, client: mqtt.Client) -> None:
         self._publish_availability(client, online=True)
@@ -353,12 +463,46 @@ class Gateway:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        parsed = self.topics.parse(message.topic)
-        if parsed is None or parsed.kind != TopicKind.CMD or parsed.lantern_id is None:
+        audience = self.topics.audience_of_cmd(message.topic)
+        if audience is not None and audience.startswith("groups/"):
+            self._to_loop(self._on_group_command, audience, bytes(message.payload))
             return
-        if parsed.lantern_id not in self._lantern_set:
+        parsed = self.topics.parse(message.topic)
+        if parsed is None:
+            # A fan-out topic name that does not parse (or none of ours): nobody acts on it.
+            self.bad_topics += 1
+            log.warning(
+                "gateway %s: ignored message on unparsable topic %r", self.id, message.topic
+            )
+            return
+        if parsed.lantern_id is None or parsed.lantern_id not in self._lantern_set:
             return  # a subscription left over in a persisted session from another lantern set
-        self._to_loop(self._on_command, parsed.lantern_id, bytes(message.payload))
+        if parsed.kind is TopicKind.GROUPS:
+            self._to_loop(self._membership, parsed.lantern_id, bytes(message.payload))
+        elif parsed.kind is TopicKind.CMD:
+            own = f"lanterns/{parsed.lantern_id}"
+            self._to_loop(self._on_command, parsed.lantern_id, bytes(message.payload), own)
+
+    def _on_group_command(self, audience: str, payload: bytes) -> None:
+        """A group copy: every lantern of this gateway in that group takes it (event loop)."""
+        for lantern_id in sorted(self._members.get(audience, ())):
+            self._on_command(lantern_id, payload, audience)
+
+    def _membership(self, lantern_id: str, payload: bytes) -> None:
+        if not payload:
+            return  # a cleared retained message
+        try:
+            membership = Membership.from_bytes(payload)
+        except ValueError as exc:
+            log.warning("gateway %s: refused membership for %s: %s", self.id, lantern_id, exc)
+            return
+        if membership.lantern != lantern_id:
+            log.warning("gateway %s: membership on %s names %s", self.id, lantern_id, membership)
+            return
+        groups = tuple(membership.groups)
+        if self._on_membership is not None:
+            self._on_membership(lantern_id, groups)
+        self.set_groups(lantern_id, groups)
 
     def _publish_availability(
         self, client: mqtt.Client, online: bool
@@ -368,9 +512,9 @@ class Gateway:
         for lantern_id in self.lantern_ids:
             own = self.lantern_status.get(lantern_id)
             body = payload
-            if own is not None:
-                status = Availability(online=online and own[0], boot=own[1], gateway=self.id)
-                body = status.to_bytes()
+            if own is not None or self.protocol_version >= 2:
+                up, boot = own if own is not None else (True, self.boot)
+                body = self._availability(lantern_id, online and up, boot).to_bytes()
             topic = self.topics.availability(lantern_id)
             infos.append(client.publish(topic, body, qos=1, retain=True))
         topic = self.topics.gateway_availability(self.id)

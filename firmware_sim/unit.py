@@ -30,6 +30,10 @@ class LanternRecord:
     dropped: deque[str] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
     motion: deque[datetime] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
     """When someone passed the lantern's presence sensor (``Fleet.passer_by``)."""
+    received_on: deque[str] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """The audience of the topic each command arrived on (``lanterns/<id>`` or a group)."""
+    groups: tuple[str, ...] = ()
+    """The fan-out groups the service provisioned it with (protocol v2)."""
 
 
 @dataclass(eq=False, slots=True)

@@ -9,6 +9,9 @@ from lightctl.acoustics.propagation import SourceSpec
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
 from lightctl.audio.lexicon import Lexicon
 from lightctl.domain.clock import Clock, utc_now
+from lightctl.domain.fanout import GroupBook
+from lightctl.geo.groups import memberships as memberships_of
+from lightctl.geo.targeting import LanternIndex
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
 from lightctl.mqtt.outbox import Outbox
@@ -101,6 +104,19 @@ class Runtime:
         self._warmup: asyncio.Future[int] | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
+        # Protocol v2 fan-out: who listens to which group, and each lantern's own groups.
+        self.fanout = GroupBook()
+        self._memberships: tuple[LanternIndex, dict[str, tuple[str, ...]]] | None = None
+
+    def memberships(self) -> dict[str, tuple[str, ...]]:
+        """Every lantern's fan-out groups, from the lantern index (rebuilt with it)."""
+        index = self.targets.refresh()
+        cached = self._memberships
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        groups = memberships_of(index)
+        self._memberships = (index, groups)
+        return groups
 
     def load_templates(self) -> dict[str, Template]:
         """Read and check every template; ``TemplateInvalid`` names each bad file and key."""
@@ -143,6 +159,7 @@ class Runtime:
                 self.topics.all_lanterns(TopicKind.AVAILABILITY),
                 self.topics.all_lanterns(TopicKind.STATE),
                 self.topics.all_gateways(),
+                self.topics.all_gateway_acks(),
             ],
             queue,
             loop,
@@ -161,6 +178,8 @@ class Runtime:
             self._changed,
             signer=self.signer,
             backlog=queue.qsize,
+            groups=self.fanout,
+            memberships=self.memberships,
         )
         self.consumer = Consumer(
             self.db,
@@ -170,6 +189,9 @@ class Runtime:
             self._changed,
             self.outbox.resend,
             trust=AckTrust(self.settings.acks_must_be_signed),
+            groups=self.fanout,
+            memberships=self.memberships,
+            on_provision=self.outbox.provision,
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
@@ -330,6 +352,11 @@ class Runtime:
             out["outbox_resent"] = self.outbox.resent_total
             out["outbox_expired"] = self.outbox.expired_total
             out["outbox_unreachable"] = self.outbox.unreachable_total
+            out["outbox_group_published"] = self.outbox.group_published_total
+            out["outbox_group_covered"] = self.outbox.group_covered_total
+            out["outbox_groups_provisioned"] = self.outbox.provisioned_total
+            out["fanout_v2_lanterns"] = len(self.fanout)
+            out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total
             out["signer_refreshed"] = self.signer.refreshed_total

@@ -122,7 +122,12 @@ class RecordingLink:
         self.sent: list[tuple[str, bytes, int | None]] = []
 
     def publish(
-        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        expiry_s: int | None = None,
+        retain: bool = False,
     ) -> None:
         self.sent.append((topic, payload, expiry_s))
 

@@ -47,6 +47,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     # probes and lanterns, no credentials
     ("GET", "/healthz"): PUBLIC,
     ("GET", f"{API}/healthz"): PUBLIC,
+    ("GET", f"{API}/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
     ("GET", "/audio/{}"): PUBLIC,
     ("GET", f"{API}/audio/{{}}"): PUBLIC,
     # signing in and out

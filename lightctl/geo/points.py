@@ -39,6 +39,10 @@ class MetricPoints:
         self._x, self._y = self.projection.to_xy(lons, lats)
         self._tree = shapely.STRtree(shapely.points(self._x, self._y))
 
+    def xy(self) -> tuple[FloatArray, FloatArray]:
+        """The x/y metres of every point, in index order."""
+        return self._x, self._y
+
     def in_area(self, area: Polygon | MultiPolygon) -> IntArray:
         """Points inside the lon/lat ``area`` or on its boundary."""
         metric = self._to_metric(_split_long_edges(area))

@@ -42,6 +42,7 @@ from lightctl.geo.shapes import (
 log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
 Groups = Mapping[str, GroupDefinition]
 
 # Issue 3: more lanterns than this need "confirm_large": true (a whole city is ~40,000 lanterns).
@@ -120,6 +121,28 @@ class LanternIndex:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def layout(self) -> tuple[list[str], list[str | None], FloatArray, FloatArray]:
+        """Every lantern's id, street key and x/y in metres (the index's projection), in index
+        order: what the fan-out groups of protocol v2 are built from (``geo/groups.py``)."""
+        keys = list(self._by_street)  # in street-code order
+        streets = [keys[c] if c >= 0 else None for c in self._codes.tolist()]
+        if self._points is None:
+            empty = np.zeros(0, dtype=np.float64)
+            return [], [], empty, empty
+        x, y = self._points.xy()
+        return list(self._ids.tolist()), streets, x, y
+
+    def capabilities_by_id(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """What each known lantern can do, from the index (no database round trip)."""
+        positions, _unknown = self.positions_of(ids)
+        names = list(CAPABILITIES)
+        out: dict[str, frozenset[str]] = {}
+        for lantern_id, flags in zip(
+            self._ids[positions].tolist(), self._caps[positions].tolist(), strict=True
+        ):
+            out[lantern_id] = frozenset(n for n, on in zip(names, flags, strict=True) if on)
+        return out
 
     def occupied_cells(self, bounds: Extent, cell_m: float = 200.0) -> list[Extent]:
         """The grid cells (about ``cell_m`` on a side, lon/lat boxes) within ``bounds`` that hold

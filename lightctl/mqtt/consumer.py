@@ -14,6 +14,13 @@ never gets, a `done` without exactly the clips sent).
 
 Availability also drives re-sending: a lantern that comes back (announces itself live after a
 reconnect, changes its boot number, or was offline) gets its live commands again (``on_return``).
+
+Protocol v2: a lantern's availability lists the fan-out groups it listens to (``GroupBook``); a
+name that does not parse as ``groups/<kind>/<key>`` is skipped and counted
+(``dropped_bad_group``), and a lantern that holds other groups than its inventory gives it is
+provisioned again (``on_provision``). A gateway's ``AckBatch`` is taken ack by ack as if each
+came on its lantern's own topic; an ack for a lantern the inventory does not know is skipped and
+counted (``ack_unknown_lantern``, logged with the gateway's topic).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,10 +37,12 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lightctl.domain.delivery import AckedCommand, AckRefusal, DeliveryState, judge_ack
+from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.link import IncomingMessage
 from lightctl.mqtt.outbox import Return
 from lightctl.protocol import (
     Ack,
+    AckBatch,
     AudioPayload,
     Availability,
     CommandEnvelope,
@@ -41,6 +50,7 @@ from lightctl.protocol import (
     SpeechItem,
     TopicKind,
     Topics,
+    parse_group_audience,
 )
 from lightctl.services.access.ack_trust import AckForgery, AckTrust
 from lightctl.store import Database
@@ -54,6 +64,11 @@ log = logging.getLogger(__name__)
 
 # Acks are ~150 bytes; anything far larger is not an ack and is dropped unparsed.
 MAX_PAYLOAD_BYTES = 16384
+# A gateway's batch holds up to 500 acks of ~200-400 bytes (signed ones are longer).
+MAX_BATCH_BYTES = 262144
+# The retained reports of a whole fleet arrive in the first seconds after connecting; groups are
+# used once the queue has run dry this long after the consumer started (GroupBook.ready).
+GROUPS_WARM_S = 2.0
 # Apply up to this many messages per transaction: one commit per ack would cap SQLite near 500/s.
 BATCH = 500
 # A flood of junk must not flood the log: one warning per kind of problem per 10 s, the rest
@@ -88,8 +103,15 @@ class Consumer:
         on_change: Callable[[set[str]], None] = lambda _ids: None,
         on_return: Callable[[dict[str, Return]], None] = lambda _ids: None,
         trust: AckTrust | None = None,
+        groups: GroupBook | None = None,
+        memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
+        on_provision: Callable[[list[str]], None] = lambda _ids: None,
     ) -> None:
         self._db = db
+        self.groups = groups if groups is not None else GroupBook()
+        self._memberships = memberships
+        self._on_provision = on_provision
+        self._started = time.monotonic()
         self._trust = trust or AckTrust()
         self._commands: OrderedDict[str, AckedCommand | None] = OrderedDict()
         self._queue = queue
@@ -109,14 +131,27 @@ class Consumer:
         self._held: deque[tuple[float, Ack | _Seen | str]] = deque()
 
     async def run(self) -> None:
+        self._started = time.monotonic()
         while not self._stopping:
-            first = await self._queue.get()
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout=GROUPS_WARM_S)
+            except TimeoutError:
+                self._warm()
+                continue
             batch = [first]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             changed = await self._apply_safely(batch)
             if changed:
                 self._on_change(changed)
+            if self._queue.empty():
+                self._warm()
+
+    def _warm(self) -> None:
+        """The retained reports have been read: fan-out groups may be used from now on."""
+        if not self.groups.ready and time.monotonic() - self._started >= GROUPS_WARM_S:
+            self.groups.ready = True
+            log.info("fan-out groups in use: %d v2 lanterns report theirs", len(self.groups))
 
     def stop(self) -> None:
         self._stopping = True
@@ -147,13 +182,16 @@ class Consumer:
             if parsed is None:
                 self._drop(msg, "foreign_topic")
                 continue
-            if len(msg.payload) > MAX_PAYLOAD_BYTES:
+            limit = MAX_BATCH_BYTES if parsed.kind is TopicKind.ACKS else MAX_PAYLOAD_BYTES
+            if len(msg.payload) > limit:
                 self._drop(msg, "oversized", f"{len(msg.payload)} bytes")
                 continue
             if not msg.payload:
                 continue  # a cleared retained message
             try:
-                if parsed.gateway_id is not None:
+                if parsed.kind is TopicKind.ACKS and parsed.gateway_id is not None:
+                    acks += self._batch(msg, parsed.gateway_id)
+                elif parsed.gateway_id is not None:
                     gateway = Availability.from_bytes(msg.payload)
                     self._gateway_online[parsed.gateway_id] = gateway.online
                     if not gateway.online:
@@ -167,6 +205,7 @@ class Consumer:
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
                     availability.append(_Seen(parsed.lantern_id, status, msg.retain))
+                    self._groups_of(msg, parsed.lantern_id, status)
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
                     if state.lantern != parsed.lantern_id:
@@ -189,6 +228,35 @@ class Consumer:
         # Sorted so concurrent writers lock delivery rows in one order; a deadlock is retried.
         acks.sort(key=lambda a: (a.cmd_id, a.lantern))
         return retrying(lambda: self._write(acks, availability, gateways_down))
+
+    def _batch(self, msg: IncomingMessage, gateway_id: str) -> list[Ack]:
+        """The acks of a gateway's batch (protocol v2); the batch must name its topic's gateway."""
+        batch = AckBatch.from_bytes(msg.payload)
+        if batch.gateway != gateway_id:
+            self._drop(msg, "gateway_mismatch", f"batch names {batch.gateway!r}")
+            return []
+        self.stats["ack_batches"] += 1
+        return list(batch.acks)
+
+    def _groups_of(self, msg: IncomingMessage, lantern_id: str, status: Availability) -> None:
+        """Record the groups a v2 lantern listens to; ask for its own when they differ."""
+        if status.groups is None:
+            self.groups.report(lantern_id, None)
+            return
+        valid: list[str] = []
+        for name in status.groups:
+            if parse_group_audience(name) is None:
+                # It may listen there, but no fan-out of ours will ever use that name.
+                self._drop(msg, "bad_group", f"group {name[:80]!r} does not parse")
+                continue
+            valid.append(name)
+        self.groups.report(lantern_id, valid)
+        if not self.leading:
+            return
+        expected = self._memberships().get(lantern_id)
+        if expected is not None and set(expected) != set(valid):
+            self.stats["groups_provisioned"] += 1
+            self._on_provision([lantern_id])
 
     def _hold(self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]) -> None:
         now = time.monotonic()
@@ -234,8 +302,19 @@ class Consumer:
             keys = key_store.active_keys(session, [a.lantern for a in acks]) if acks else {}
             strangers = [a.kid for a in acks if a.kid and a.kid not in keys.get(a.lantern, {})]
             owners = key_store.owners(session, strangers) if strangers else {}
+            missing = {a.lantern for a in acks if (a.cmd_id, a.lantern) not in rows}
+            known = lantern_store.existing_ids(session, sorted(missing)) if missing else set()
             for ack in acks:
                 row = rows.get((ack.cmd_id, ack.lantern))
+                if row is None and ack.lantern not in known:
+                    self.stats["ack_unknown_lantern"] += 1
+                    self._warn(
+                        "ack_unknown_lantern",
+                        "ignored ack for %s: no such lantern in the inventory (command %s)",
+                        ack.lantern,
+                        ack.cmd_id,
+                    )
+                    continue
                 if row is None:
                     self.stats["ack_unknown_command"] += 1
                     self._warn(

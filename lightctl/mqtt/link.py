@@ -157,7 +157,12 @@ class MqttLink:
         self._connected.clear()
 
     def publish(
-        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        expiry_s: int | None = None,
+        retain: bool = False,
     ) -> mqtt.MQTTMessageInfo:
         """Queue a publish (thread-safe). Message expiry only exists in MQTT 5."""
         props = None
@@ -171,7 +176,7 @@ class MqttLink:
                 props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
                 props.MessageExpiryInterval = seconds
                 self._expiry_props[seconds] = props
-        return self._client.publish(topic, payload, qos=qos, properties=props)
+        return self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
     # paho thread below: only hand data over, never touch application state.
 

@@ -19,6 +19,13 @@ then names its lantern (``aud``) inside what is signed, one signature per lanter
 captured on one lantern's topic is refused by every other lantern. What goes again to a rebooted
 lantern is re-signed with a fresh seq: the lantern keeps every seq it accepted across the reboot
 (so a captured copy cannot play twice) but forgets command ids.
+
+Protocol v2 (broker-side fan-out): a command's first send covers its not-yet-sent lanterns by the
+groups (street, map cell) all of whose listening lanterns are among them (``GroupBook.plan``),
+one copy per group addressed to it (``aud`` = ``groups/<kind>/<key>``), and sends the ragged
+edge and v1 lanterns their own copy. Every covered lantern's delivery row is claimed and marked
+published in the same transaction, so acks, retries (always on the lantern's own topic) and
+expiry stay per lantern. ``provision`` sends lanterns their groups (retained ``Membership``).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -35,9 +42,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
+from lightctl.domain.fanout import GroupBook
 from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink
-from lightctl.protocol import CommandEnvelope, Topics, lantern_audience
+from lightctl.protocol import CommandEnvelope, Membership, Topics, lantern_audience
 from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -84,6 +92,8 @@ class Outbox:
         on_change: Callable[[set[str]], None] = lambda _ids: None,
         signer: CommandSigner | None = None,
         backlog: Callable[[], int] = lambda: 0,
+        groups: GroupBook | None = None,
+        memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
     ) -> None:
         self._db = db
         self._link = link
@@ -93,6 +103,10 @@ class Outbox:
         self._on_change = on_change
         self._signer = signer
         self._backlog = backlog
+        # Protocol v2: who listens to which group, and the groups each lantern should hold.
+        self.groups = groups if groups is not None else GroupBook()
+        self._memberships = memberships
+        self._provision: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = threading.Lock()
@@ -102,6 +116,9 @@ class Outbox:
         self.resent_total = 0
         self.expired_total = 0
         self.unreachable_total = 0
+        self.group_published_total = 0
+        self.group_covered_total = 0
+        self.provisioned_total = 0
 
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -116,6 +133,12 @@ class Outbox:
         with self._lock:
             for lantern_id, how in lanterns.items():
                 self._resend[lantern_id] = max(how, self._resend.get(lantern_id, how))
+        self.wake()
+
+    def provision(self, lantern_ids: Iterable[str]) -> None:
+        """These v2 lanterns hold other groups than they should: send them theirs (any thread)."""
+        with self._lock:
+            self._provision.update(lantern_ids)
         self.wake()
 
     def resend_all(self) -> None:
@@ -155,6 +178,9 @@ class Outbox:
         with self._lock:
             lanterns, self._resend = self._resend, {}
             everyone, self._resend_all = self._resend_all, False
+            provision, self._provision = self._provision, set()
+        if provision:
+            self._send_memberships(provision, now)
         # One transaction from claiming the due rows to recording them published: another
         # replica skips what this one claimed, and a cancel waits until these went out.
         with self._db.session() as session:
@@ -164,16 +190,21 @@ class Outbox:
                 # Acks are waiting to be read: a retry now would mostly repeat commands the
                 # lanterns already have. First sends and re-sends go; retries wait.
                 due = [d for d in due if d.attempts == 0]
+            claimed = len(due)
             keys = {(d.command_id, d.lantern_id) for d in due}
             resends = [d for d in extra if (d.command_id, d.lantern_id) not in keys]
             # A rebooted lantern remembers every seq it accepted (in flash) but no command id:
             # what it gets again needs a fresh seq, or it would refuse our re-send as a replay.
             rebooted = {i for i, how in lanterns.items() if how is Return.REBOOT}
             renew = {d.command_id for d in resends if d.lantern_id in rebooted}
-            envelopes = self._envelopes(session, due + resends, now, renew)
             sent: list[tuple[str, str, int, datetime]] = []
             published = 0
             last: mqtt.MQTTMessageInfo | None = None
+            groups_before = self.group_published_total
+            covered, last = self._fan_out(session, due, now, sent)
+            published += self.group_published_total - groups_before
+            due = [d for d in due if (d.command_id, d.lantern_id) not in covered]
+            envelopes = self._envelopes(session, due + resends, now, renew)
             for d in due + resends:
                 remaining = (d.expires_at - now).total_seconds()
                 if remaining <= 0:
@@ -205,7 +236,61 @@ class Outbox:
             log.info("re-sent %d live commands (%d lanterns back)", len(resends), len(lanterns))
         if changed:
             self._on_change(changed)
-        return len(due)
+        return claimed
+
+    def _fan_out(
+        self,
+        session: Session,
+        due: list[DueDelivery],
+        now: datetime,
+        sent: list[tuple[str, str, int, datetime]],
+    ) -> tuple[set[tuple[str, str]], mqtt.MQTTMessageInfo | None]:
+        """First sends by group: per command with lanterns never sent it, claim all of those,
+        cover what groups allow, publish one copy per group. Returns the (command, lantern)
+        pairs covered (already in ``sent``) and the last publish."""
+        first: dict[str, DueDelivery] = {}
+        for d in due:
+            if d.attempts == 0 and d.state == "planned" and d.command_id not in first:
+                first[d.command_id] = d
+        covered: set[tuple[str, str]] = set()
+        last: mqtt.MQTTMessageInfo | None = None
+        if not first or not self.groups.ready:
+            return covered, last
+        next_at = next_attempt_at(now, 1, self._ack_timeout_s)
+        for command_id, sample in first.items():
+            remaining = (sample.expires_at - now).total_seconds()
+            if remaining <= 0:
+                continue
+            claimed = alert_store.claim_first_sends(session, command_id)
+            plan = self.groups.plan(claimed)
+            if not plan.groups:
+                continue
+            stored = self._stored(session, [sample], now).get(command_id)
+            if not isinstance(stored, CommandEnvelope):
+                continue  # unreadable or unsignable: each lantern gets it as stored instead
+            copies = self._addressed(stored, plan.groups)
+            for aud, data in copies.items():
+                last = self._link.publish(
+                    self._topics.audience_cmd(aud), data, qos=1, expiry_s=int(remaining)
+                )
+                self.group_published_total += 1
+                for lantern_id in plan.groups[aud]:
+                    covered.add((command_id, lantern_id))
+                    sent.append((command_id, lantern_id, 1, next_at))
+        self.group_covered_total += len(covered)
+        return covered, last
+
+    def _send_memberships(self, lantern_ids: set[str], now: datetime) -> None:
+        """Retained ``Membership`` per lantern; the book counts it as listening from now on."""
+        expected = self._memberships()
+        for lantern_id in sorted(lantern_ids):
+            groups = expected.get(lantern_id)
+            if groups is None:
+                continue  # not in the inventory (any more): nothing to provision
+            self.groups.provisioning(lantern_id, groups)
+            body = Membership(lantern=lantern_id, groups=list(groups), issued_at=now)
+            self._link.publish(self._topics.groups(lantern_id), body.to_bytes(), qos=1, retain=True)
+            self.provisioned_total += 1
 
     def _resends(
         self, session: Session, now: datetime, lanterns: dict[str, Return], everyone: bool
@@ -240,6 +325,32 @@ class Outbox:
         lantern (``aud``) and signed for it. A stored envelope a lantern could refuse, or one in
         ``renew``, is re-signed first (fresh seq, same id) and stored again, once per command."""
         work = list(work)
+        commands = self._stored(session, work, now, renew)
+        lanterns: dict[str, list[str]] = {}
+        for d in work:
+            lanterns.setdefault(d.command_id, []).append(d.lantern_id)
+        out: dict[tuple[str, str], bytes] = {}
+        for command_id, ids in lanterns.items():
+            stored = commands[command_id]
+            if isinstance(stored, str):
+                out.update(((command_id, lid), stored.encode()) for lid in ids)
+                continue
+            audiences = {lantern_audience(lid): lid for lid in ids}
+            out.update(
+                ((command_id, audiences[aud]), data)
+                for aud, data in self._addressed(stored, audiences).items()
+            )
+        return out
+
+    def _stored(
+        self,
+        session: Session,
+        work: Iterable[DueDelivery],
+        now: datetime,
+        renew: Collection[str] = (),
+    ) -> dict[str, CommandEnvelope | str]:
+        """Each command's envelope as it goes out: re-signed first (and stored again) when a
+        lantern could refuse it or it is in ``renew``; the stored text when it cannot be."""
         commands: dict[str, CommandEnvelope | str] = {}
         renewed: list[tuple[str, str, int]] = []
         for d in work:
@@ -257,21 +368,7 @@ class Outbox:
                 commands[d.command_id] = d.envelope
         for command_id, text, seq in renewed:
             alert_store.replace_envelope(session, command_id, text, seq)
-        lanterns: dict[str, list[str]] = {}
-        for d in work:
-            lanterns.setdefault(d.command_id, []).append(d.lantern_id)
-        out: dict[tuple[str, str], bytes] = {}
-        for command_id, ids in lanterns.items():
-            stored = commands[command_id]
-            if isinstance(stored, str):
-                out.update(((command_id, lid), stored.encode()) for lid in ids)
-                continue
-            audiences = {lantern_audience(lid): lid for lid in ids}
-            out.update(
-                ((command_id, audiences[aud]), data)
-                for aud, data in self._addressed(stored, audiences).items()
-            )
-        return out
+        return commands
 
     def _addressed(self, env: CommandEnvelope, audiences: Iterable[str]) -> dict[str, bytes]:
         """One copy of ``env`` per audience, each naming it inside what is signed."""

@@ -1,11 +1,14 @@
-"""MQTT protocol v1: topics and wire models shared by the service and the lantern firmware."""
+"""MQTT protocols v1 and v2: topics and wire models shared by the service and the firmware."""
 
+from lightctl.protocol.fanout import PROTOCOL_V2, AckBatch, Membership
 from lightctl.protocol.topics import (
+    GROUP_KINDS,
     TopicKind,
     Topics,
     group_audience,
     is_valid_lantern_id,
     lantern_audience,
+    parse_group_audience,
 )
 from lightctl.protocol.wire import (
     PROTOCOL_VERSION,
@@ -29,8 +32,11 @@ from lightctl.protocol.wire import (
 )
 
 __all__ = [
+    "GROUP_KINDS",
+    "PROTOCOL_V2",
     "PROTOCOL_VERSION",
     "Ack",
+    "AckBatch",
     "AckStatus",
     "AudioPayload",
     "Availability",
@@ -40,6 +46,7 @@ __all__ = [
     "EmptyPayload",
     "LanternState",
     "LightPayload",
+    "Membership",
     "PathPayload",
     "ProgramItem",
     "ProjectionPayload",
@@ -52,4 +59,5 @@ __all__ = [
     "group_audience",
     "is_valid_lantern_id",
     "lantern_audience",
+    "parse_group_audience",
 ]

@@ -1,4 +1,16 @@
-"""Build and parse every MQTT topic of protocol v1 in one place."""
+"""Build and parse every MQTT topic of protocols v1 and v2 in one place.
+
+Protocol v1 topics live under ``<root>/v1/``: per lantern ``cmd``, ``ack``, ``state`` and
+``availability``, and a gateway's ``availability``. Protocol v2 adds, under ``<root>/v2/``:
+
+- ``groups/<kind>/<key>/cmd``: broker-side fan-out, one publish for every lantern of a street
+  (``kind`` ``street``) or map cell (``cell``) that subscribed to it;
+- ``lanterns/<id>/groups``: the groups the service provisions a lantern with (retained);
+- ``gateways/<id>/acks``: a gateway's batch of its lanterns' acks (one message, many acks).
+
+A v2 lantern still takes per-lantern commands (retries, the ragged edge of a target) on its v1
+``cmd`` topic and may ack there one at a time, so v1 and v2 lanterns share one service.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +47,23 @@ class TopicKind(StrEnum):
     ACK = "ack"
     STATE = "state"
     AVAILABILITY = "availability"
+    # Protocol v2: a lantern's provisioned groups (retained, service -> lantern).
+    GROUPS = "groups"
+    # Protocol v2: a gateway's batch of acks (gateway -> service).
+    ACKS = "acks"
+
+
+GROUP_KINDS = ("street", "cell")
+
+
+def parse_group_audience(audience: str) -> tuple[str, str] | None:
+    """(kind, key) of a ``groups/<kind>/<key>`` audience of a known kind; None otherwise."""
+    parts = audience.split("/")
+    if len(parts) != 3 or parts[0] != "groups" or parts[1] not in GROUP_KINDS:
+        return None
+    if not is_valid_lantern_id(parts[2]):
+        return None
+    return parts[1], parts[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +83,10 @@ class Topics:
     def base(self) -> str:
         return f"{self.root}/v1"
 
+    @property
+    def base_v2(self) -> str:
+        return f"{self.root}/v2"
+
     def lantern(self, lantern_id: str, kind: TopicKind) -> str:
         if not is_valid_lantern_id(lantern_id):
             raise ValueError(f"lantern id {lantern_id!r} cannot be used as a topic level")
@@ -72,24 +105,46 @@ class Topics:
         return self.lantern(lantern_id, TopicKind.AVAILABILITY)
 
     def audience_cmd(self, audience: str) -> str:
-        """The cmd topic of an audience (``lanterns/<id>`` or ``groups/<kind>/<key>``)."""
-        if self.audience_of_cmd(f"{self.base}/{audience}/cmd") != audience:
+        """The cmd topic of an audience: ``<root>/v1/lanterns/<id>/cmd`` for one lantern,
+        ``<root>/v2/groups/<kind>/<key>/cmd`` for a fan-out group (protocol v2)."""
+        base = self.base_v2 if audience.startswith("groups/") else self.base
+        if self.audience_of_cmd(f"{base}/{audience}/cmd") != audience:
             raise ValueError(f"{audience!r} is not an audience (lanterns/ID or groups/KIND/KEY)")
-        return f"{self.base}/{audience}/cmd"
+        return f"{base}/{audience}/cmd"
+
+    def group_cmd(self, kind: str, key: str) -> str:
+        """The fan-out topic of one group (protocol v2)."""
+        return self.audience_cmd(group_audience(kind, key))
 
     def audience_of_cmd(self, topic: str) -> str | None:
         """The audience a cmd topic of this root addresses; None for any other topic."""
         parts = topic.split("/")
-        if f"{parts[0]}/{parts[1] if len(parts) > 1 else ''}" != self.base or parts[-1] != "cmd":
+        if len(parts) < 4 or parts[-1] != "cmd":
             return None
+        base = f"{parts[0]}/{parts[1]}"
         levels = parts[2:-1]
         if not all(is_valid_lantern_id(level) for level in levels):
             return None
-        if (len(levels) == 2 and levels[0] == "lanterns") or (
-            len(levels) == 3 and levels[0] == "groups"
-        ):
+        if base == self.base and len(levels) == 2 and levels[0] == "lanterns":
+            return "/".join(levels)
+        if base == self.base_v2 and len(levels) == 3 and levels[0] == "groups":
             return "/".join(levels)
         return None
+
+    def groups(self, lantern_id: str) -> str:
+        """Where the service provisions a lantern's groups (protocol v2, retained)."""
+        if not is_valid_lantern_id(lantern_id):
+            raise ValueError(f"lantern id {lantern_id!r} cannot be used as a topic level")
+        return f"{self.base_v2}/lanterns/{lantern_id}/groups"
+
+    def gateway_acks(self, gateway_id: str) -> str:
+        """A gateway's batches of acks (protocol v2)."""
+        if not is_valid_lantern_id(gateway_id):
+            raise ValueError(f"gateway id {gateway_id!r} cannot be used as a topic level")
+        return f"{self.base_v2}/gateways/{gateway_id}/acks"
+
+    def all_gateway_acks(self) -> str:
+        return f"{self.base_v2}/gateways/+/acks"
 
     def gateway_availability(self, gateway_id: str) -> str:
         """Retained online flag of an edge gateway that speaks for many lanterns."""
@@ -105,12 +160,20 @@ class Topics:
         return f"{self.base}/gateways/+/availability"
 
     def parse(self, topic: str) -> ParsedTopic | None:
-        """Parse a topic of this root; None for anything that is not ours."""
+        """Parse a per-lantern or per-gateway topic of this root; None for anything else."""
         parts = topic.split("/")
-        if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != self.base:
+        if len(parts) != 5:
             return None
         collection, ident, leaf = parts[2], parts[3], parts[4]
         if not is_valid_lantern_id(ident):
+            return None
+        if f"{parts[0]}/{parts[1]}" == self.base_v2:
+            if collection == "gateways" and leaf == TopicKind.ACKS.value:
+                return ParsedTopic(kind=TopicKind.ACKS, gateway_id=ident)
+            if collection == "lanterns" and leaf == TopicKind.GROUPS.value:
+                return ParsedTopic(kind=TopicKind.GROUPS, lantern_id=ident)
+            return None
+        if f"{parts[0]}/{parts[1]}" != self.base:
             return None
         if collection == "gateways" and leaf == "availability":
             return ParsedTopic(kind=TopicKind.AVAILABILITY, gateway_id=ident)
@@ -120,4 +183,6 @@ class Topics:
             kind = TopicKind(leaf)
         except ValueError:
             return None
+        if kind in (TopicKind.GROUPS, TopicKind.ACKS):
+            return None  # v2 leaves, only under <root>/v2
         return ParsedTopic(kind=kind, lantern_id=ident)

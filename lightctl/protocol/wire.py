@@ -220,6 +220,10 @@ class Availability(WireModel):
     online: bool
     boot: int = Field(default=0, ge=0)
     gateway: str | None = Field(default=None, max_length=64)
+    # Protocol v2: the fan-out groups the lantern listens to now (its provisioned membership,
+    # subscribed). Absent: a v1 lantern, reached on its own cmd topic only. Kept as plain
+    # strings so one unparsable name is skipped with a reason, not the lantern's whole report.
+    groups: list[str] | None = Field(default=None, max_length=32)
 
 
 class ChannelState(WireModel):

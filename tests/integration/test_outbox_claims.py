@@ -32,12 +32,17 @@ class HeldLink(RecordingLink):
         self._first = True
 
     def publish(
-        self, topic: str, payload: bytes, qos: int = 1, expiry_s: int | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        expiry_s: int | None = None,
+        retain: bool = False,
     ) -> None:
         if self._first:  # every replica has read its due rows before anyone publishes
             self._first = False
             self._started.wait(timeout=10)
-        super().publish(topic, payload, qos, expiry_s)
+        super().publish(topic, payload, qos, expiry_s, retain)
 
 
 @pytest.fixture

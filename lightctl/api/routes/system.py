@@ -13,11 +13,18 @@ from fastapi.responses import Response
 from lightctl.api.deps import RuntimeDep
 from lightctl.api.schemas import HealthOut
 from lightctl.errors import InvalidRequest, NotFound
+from lightctl.protocol.asyncapi import asyncapi_document
 
 router = APIRouter()
 
 _CLIP_NAME = re.compile(r"^(?P<sha>[0-9a-f]{64})\.(?P<ext>wav|mp3)$")
 _MEDIA = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
+@router.get("/asyncapi.json", response_model=dict[str, Any], tags=["system"])
+def asyncapi(runtime: RuntimeDep) -> dict[str, Any]:
+    """The MQTT protocol (v1 and v2: topics, directions, payload schemas) as AsyncAPI 2.6."""
+    return asyncapi_document(runtime.settings.mqtt_root)
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["system"])

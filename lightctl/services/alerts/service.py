@@ -66,7 +66,9 @@ class AlertService:
         self._sign = sign or (lambda env: env)
         with db.session() as session:
             self._seq = SequenceCounter(alert_store.max_seq(session))
-        self._fanout = FanOut(db, settings, self._announcer, self._seq, self._sign)
+        self._fanout = FanOut(
+            db, settings, self._announcer, self._seq, self._sign, self._capabilities
+        )
 
     # ---- create -------------------------------------------------------------------------------
 
@@ -399,6 +401,10 @@ class AlertService:
             self._settings.default_expires_s,
             self._settings.max_expires_s,
         )
+
+    def _capabilities(self, lanterns: Sequence[str]) -> dict[str, frozenset[str]]:
+        with self._db.session() as session:
+            return self._resolver.index(session).capabilities_by_id(lanterns)
 
     def _resolve(self, target: TargetSpec) -> tuple[str, ...]:
         with self._db.session() as session:

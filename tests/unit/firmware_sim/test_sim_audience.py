@@ -142,9 +142,9 @@ def test_addressed_copies_are_exactly_what_the_lantern_re_derives(
 def test_audiences_and_their_topics() -> None:
     topics = Topics("city")
     assert topics.audience_cmd("lanterns/L1") == topics.cmd("L1") == "city/v1/lanterns/L1/cmd"
-    assert topics.audience_cmd("groups/street/badweg") == "city/v1/groups/street/badweg/cmd"
+    assert topics.audience_cmd("groups/street/badweg") == "city/v2/groups/street/badweg/cmd"
     assert topics.audience_of_cmd("city/v1/lanterns/L1/cmd") == "lanterns/L1"
-    assert topics.audience_of_cmd("city/v1/groups/cell/8a/cmd") == "groups/cell/8a"
+    assert topics.audience_of_cmd("city/v2/groups/cell/8a/cmd") == "groups/cell/8a"
     for other in ("city/v1/lanterns/L1/ack", "x/v1/lanterns/L1/cmd", "city/v1/groups/a/cmd"):
         assert topics.audience_of_cmd(other) is None
     with pytest.raises(ValueError, match="not an audience"):

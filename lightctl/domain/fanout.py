@@ -1,0 +1,121 @@
+"""Which fan-out groups a command may use (protocol v2): the rule that keeps fan-out precise.
+
+Every v2 lantern reports the groups it listens to (its availability). A group may carry a copy
+of a command only while every lantern that listens to it still needs that copy: then no lantern
+outside the command's target can receive one addressed to a group it belongs to. Lanterns
+provisioned with a group count as listening from the moment the service sends the membership
+(before they confirm it), so a group never goes out to a lantern the book does not know of.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FanOutPlan:
+    """Group audiences with the lanterns each covers, and the lanterns left to their own topic."""
+
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    singles: frozenset[str] = frozenset()
+
+
+class GroupBook:
+    """Thread-safe: the consumer writes what lanterns report, the outbox plans from it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[str, ...]] = {}
+        # Groups sent to a lantern that it has not confirmed yet: it may listen to them any
+        # moment, so they count until it reports exactly them.
+        self._pending: dict[str, tuple[str, ...]] = {}
+        self._holders: dict[str, set[str]] = {}
+        self._indexed: dict[str, frozenset[str]] = {}
+        # Until the retained reports of the fleet have been read, a group's listeners are not
+        # all known: no group is used before ``ready``.
+        self.ready = False
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def held(self, lantern_id: str) -> tuple[str, ...] | None:
+        """The groups the lantern listens to (None: a v1 lantern, or never heard of)."""
+        return self._held.get(lantern_id)
+
+    def holders(self, audience: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._holders.get(audience, ()))
+
+    def report(self, lantern_id: str, groups: Iterable[str] | None) -> None:
+        """What a lantern listens to now (None: it speaks protocol v1, no group reaches it)."""
+        with self._lock:
+            if groups is None:
+                self._held.pop(lantern_id, None)
+            else:
+                ordered = tuple(dict.fromkeys(groups))
+                self._held[lantern_id] = ordered
+                pending = self._pending.get(lantern_id)
+                if pending is not None and set(pending) == set(ordered):
+                    del self._pending[lantern_id]
+            self._reindex(lantern_id)
+
+    def provisioning(self, lantern_id: str, groups: Iterable[str]) -> None:
+        """The service is about to send the lantern these groups: it counts as listening to
+        them from now on, as well as to what it held, until it reports holding exactly them."""
+        with self._lock:
+            self._pending[lantern_id] = tuple(dict.fromkeys(groups))
+            self._reindex(lantern_id)
+
+    def listening(self, lantern_id: str) -> tuple[str, ...]:
+        """Every group the lantern may receive: what it reported, then what it was sent."""
+        return (*self._held.get(lantern_id, ()), *self._pending.get(lantern_id, ()))
+
+    def _reindex(self, lantern_id: str) -> None:
+        for old in self._indexed.pop(lantern_id, ()):
+            members = self._holders.get(old)
+            if members is not None:
+                members.discard(lantern_id)
+                if not members:
+                    del self._holders[old]
+        now = frozenset(self.listening(lantern_id))
+        if now:
+            self._indexed[lantern_id] = now
+        for aud in now:
+            self._holders.setdefault(aud, set()).add(lantern_id)
+
+    def plan(self, targets: Collection[str]) -> FanOutPlan:
+        """Cover ``targets`` with groups all of whose listeners are in it; the rest are singles.
+
+        Each lantern is covered by the first of its groups (street before cell) that qualifies,
+        so no lantern is sent the same command over two groups."""
+        wanted = targets if isinstance(targets, (set, frozenset)) else set(targets)
+        if not self.ready:
+            return FanOutPlan({}, frozenset(wanted))
+        usable: dict[str, bool] = {}
+        covered: dict[str, set[str]] = {}
+        singles: set[str] = set()
+        with self._lock:
+            for lantern_id in wanted:
+                chosen = None
+                for aud in self._held.get(lantern_id, ()):
+                    ok = usable.get(aud)
+                    if ok is None:
+                        ok = usable[aud] = self._holders.get(aud, set()) <= wanted
+                    if ok:
+                        chosen = aud
+                        break
+                if chosen is None:
+                    singles.add(lantern_id)
+                else:
+                    covered.setdefault(chosen, set()).add(lantern_id)
+        # A group whose listeners all chose another group of theirs is not worth a publish; one
+        # that covers a single lantern costs the same as that lantern's own topic.
+        groups: dict[str, frozenset[str]] = {}
+        for aud, members in covered.items():
+            if len(members) < 2:
+                singles |= members
+            else:
+                groups[aud] = frozenset(members)
+        return FanOutPlan(groups, frozenset(singles))
