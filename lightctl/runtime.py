@@ -14,7 +14,6 @@ from lightctl.geo.groups import memberships as memberships_of
 from lightctl.geo.targeting import LanternIndex
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
-from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
 from lightctl.services.access.ack_trust import AckTrust
@@ -22,6 +21,7 @@ from lightctl.services.alerts.commands import EXERCISE_PHRASES
 from lightctl.services.alerts.previews import PreviewBook
 from lightctl.services.alerts.service import AlertService
 from lightctl.services.coverage import CoverageService
+from lightctl.services.delivery.outbox import Outbox
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
 from lightctl.services.lantern_state import LanternStates

@@ -39,7 +39,6 @@ from sqlmodel import Session
 from lightctl.domain.delivery import AckedCommand, AckRefusal, DeliveryState, judge_ack
 from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.link import IncomingMessage
-from lightctl.mqtt.outbox import Return
 from lightctl.protocol import (
     Ack,
     AckBatch,
@@ -53,6 +52,7 @@ from lightctl.protocol import (
     parse_group_audience,
 )
 from lightctl.services.access.ack_trust import AckForgery, AckTrust
+from lightctl.services.delivery.outbox import Return
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lantern_keys as key_store

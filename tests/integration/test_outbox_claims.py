@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from lightctl.mqtt.outbox import BATCH, Outbox
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import BATCH, Outbox
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

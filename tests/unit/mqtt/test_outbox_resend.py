@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import Outbox, Return
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
