@@ -37,14 +37,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import IntEnum
 
-import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
 from lightctl.domain.fanout import GroupBook
 from lightctl.errors import PriorityAboveCeiling
-from lightctl.mqtt.link import MqttLink
+from lightctl.mqtt.link import MqttLink, PublishHandle, await_broker
 from lightctl.protocol import CommandEnvelope, Membership, Topics, lantern_audience
 from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
@@ -199,7 +198,7 @@ class Outbox:
             renew = {d.command_id for d in resends if d.lantern_id in rebooted}
             sent: list[tuple[str, str, int, datetime]] = []
             published = 0
-            last: mqtt.MQTTMessageInfo | None = None
+            last: PublishHandle | None = None
             groups_before = self.group_published_total
             covered, last = self._fan_out(session, due, now, sent)
             published += self.group_published_total - groups_before
@@ -225,7 +224,7 @@ class Outbox:
             if last is not None:
                 # Held until the broker has the batch: a cancel committed on another replica
                 # after this commit can then never be overtaken by one of these commands.
-                _await_broker(last)
+                await_broker(last, BROKER_CONFIRM_S)
             if sent:
                 alert_store.mark_published_many(session, sent, now)
                 ids = alert_store.alert_ids_for_commands(session, list({s[0] for s in sent}))
@@ -244,7 +243,7 @@ class Outbox:
         due: list[DueDelivery],
         now: datetime,
         sent: list[tuple[str, str, int, datetime]],
-    ) -> tuple[set[tuple[str, str]], mqtt.MQTTMessageInfo | None]:
+    ) -> tuple[set[tuple[str, str]], PublishHandle | None]:
         """First sends by group: per command with lanterns never sent it, claim all of those,
         cover what groups allow, publish one copy per group. Returns the (command, lantern)
         pairs covered (already in ``sent``) and the last publish."""
@@ -253,7 +252,7 @@ class Outbox:
             if d.attempts == 0 and d.state == "planned" and d.command_id not in first:
                 first[d.command_id] = d
         covered: set[tuple[str, str]] = set()
-        last: mqtt.MQTTMessageInfo | None = None
+        last: PublishHandle | None = None
         if not first or not self.groups.ready:
             return covered, last
         next_at = next_attempt_at(now, 1, self._ack_timeout_s)
@@ -407,11 +406,3 @@ class Outbox:
         self.unreachable_total += len(unreachable)
         self.expired_total += len(expired) + len(silent)
         changed.update(a for a in ids.values() if a)
-
-
-def _await_broker(info: mqtt.MQTTMessageInfo) -> None:
-    """Wait (bounded) until the broker acknowledged a QoS 1 publish; earlier ones precede it."""
-    try:
-        info.wait_for_publish(timeout=BROKER_CONFIRM_S)
-    except (RuntimeError, ValueError):  # not queued (link lost): the retry covers it
-        pass
