@@ -550,12 +550,12 @@ def replace_envelope(session: Session, command_id: str, envelope: str, seq: int)
 
 def deliveries_by_key(
     session: Session, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], DeliveryRow]:
-    """Delivery rows for (command id, lantern id) pairs, a few queries for a whole ack batch."""
+) -> dict[tuple[str, str], Delivery]:
+    """Deliveries for (command id, lantern id) pairs, a few queries for a whole ack batch."""
     by_command: dict[str, set[str]] = {}
     for command_id, lantern_id in keys:
         by_command.setdefault(command_id, set()).add(lantern_id)
-    out: dict[tuple[str, str], DeliveryRow] = {}
+    out: dict[tuple[str, str], Delivery] = {}
     for command_id, lantern_ids in by_command.items():
         ids = sorted(lantern_ids)
         for start in range(0, len(ids), _BATCH):
@@ -564,8 +564,58 @@ def deliveries_by_key(
                 .where(col(DeliveryRow.command_id) == command_id)
                 .where(col(DeliveryRow.lantern_id).in_(ids[start : start + _BATCH]))
             )
-            out.update({(row.command_id, row.lantern_id): row for row in session.exec(query)})
+            out.update(
+                {(row.command_id, row.lantern_id): _delivery(row) for row in session.exec(query)}
+            )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class AckedState:
+    """A delivery moved on by a believed ack: its new state and what the ack said."""
+
+    command_id: str
+    lantern_id: str
+    state: str
+    reason: str | None
+    played: tuple[str, ...] | None  # None keeps what an earlier ack recorded
+    ack_kid: str | None  # the verified ack key, or None (unsigned, unverifiable)
+
+
+def record_acks(session: Session, moves: Sequence[AckedState], now: datetime) -> None:
+    """Write the deliveries acks moved on, in the caller's transaction (two executemany: with
+    and without a played list)."""
+    table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    base = (
+        table.update()
+        .where(table.c.command_id == bindparam("b_cid"))
+        .where(table.c.lantern_id == bindparam("b_lid"))
+    )
+    values = {
+        "state": bindparam("b_state"),
+        "reason": bindparam("b_reason"),
+        "updated_at": now,
+        "ack_kid": bindparam("b_kid"),
+    }
+    for with_played in (False, True):
+        params = [
+            {
+                "b_cid": m.command_id,
+                "b_lid": m.lantern_id,
+                "b_state": m.state,
+                "b_reason": m.reason,
+                "b_kid": m.ack_kid,
+                **({"b_played": list(m.played)} if m.played is not None else {}),
+            }
+            for m in moves
+            if (m.played is not None) is with_played
+        ]
+        if not params:
+            continue
+        stmt = base.values(
+            **values, **({"played_json": bindparam("b_played")} if with_played else {})
+        )
+        session.connection().execute(stmt, params)
 
 
 def envelopes_by_id(session: Session, command_ids: Sequence[str]) -> dict[str, str]:
