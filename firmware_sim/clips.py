@@ -45,6 +45,7 @@ class Download:
     problem: Reason | None
     digests: tuple[str, ...]
     attempts: int
+    body: bytes | None = None  # the verified bytes (problem None)
 
 
 class ClipFetcher:
@@ -65,6 +66,7 @@ class ClipFetcher:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.retries = 0
+        self.requests = 0  # HTTP requests sent (a template warning with the library sends none)
         self._rng = rng or random.Random()  # noqa: S311 (retry jitter and test faults, not secrets)
         self._clock = clock
         self._http: httpx.AsyncClient | None = None
@@ -103,7 +105,7 @@ class ClipFetcher:
                 digest = hashlib.sha256(body).hexdigest()
                 digests.append(digest)
                 if digest == clip.sha256:
-                    return Download(None, tuple(digests), attempt)
+                    return Download(None, tuple(digests), attempt, body)
                 log.info("lantern %s: clip %s has sha256 %s", who, clip.url, digest)
                 problem = Reason.BAD_CLIP_HASH
                 final = final or len(digests) >= HASH_ATTEMPTS
@@ -125,6 +127,7 @@ class ClipFetcher:
         if http is None or slots is None:
             raise RuntimeError("clip fetcher used before start()")
         async with slots:  # held only for the request, never across a backoff pause
+            self.requests += 1
             try:
                 response = await http.get(clip.url)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -2,8 +2,11 @@
 
 Ack rules (what the service learns, per command id):
 - audio ``set``: ``received`` at once (reason ``queued`` while a higher slot plays), ``playing``
-  once the clips are fetched and checked, then ``done`` (with ``played``), ``failed`` (clip
-  trouble), ``expired`` (expiry came first) or ``interrupted`` (``preempted`` by a higher priority,
+  the moment the signal sounds (sound first: before the clips are there; a program without a
+  signal once its speech starts), then ``done`` (with ``played``; reason ``joined_late`` and
+  only the clips from the sentence it joined at, when its clips came after the alert's shared
+  ``speech_at``), ``failed`` (clip trouble, also after ``playing``: never ``done``), ``expired``
+  (expiry came first) or ``interrupted`` (``preempted`` by a higher priority,
   ``replaced`` at the same priority, ``released``). ``interrupted`` is final: the command leaves its
   slot and is not resumed, because a warning cut mid-sentence and replayed minutes later confuses
   more than it helps; the issuer decides whether to send it again. A lower command that has not
@@ -66,6 +69,12 @@ class Reason(StrEnum):
     BAD_CLIP_HASH = "bad_clip_hash"
     CLIP_UNAVAILABLE = "clip_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Clip library and shared speech clock (issue 14; firmware_sim/library.py, timeline.py).
+    # `done` of a lantern that joined the alert's speech at a later sentence boundary: it
+    # played (and lists) only the clips from there to the end of the run.
+    JOINED_LATE = "joined_late"
+    CACHE_FULL = "cache_full"
+    CACHE_UNWRITABLE = "cache_unwritable"
     # Signature and replay checks (firmware_sim/verifier.py, firmware_sim/replay.py).
     UNSIGNED = "unsigned"
     BAD_SIGNATURE = "bad_signature"

@@ -7,8 +7,11 @@ A spec is a ``;``-separated list of clauses ``NAME[=VALUE][@SELECTOR]``:
 - ``duplicate``: handle every command twice and send every ack twice (QoS 1 at its worst)
 - ``corrupt_clips[=P]``: flip a byte in each clip download with probability P (default 1)
 - ``broken=PART``: ``speaker``, ``lamp``, ``projector`` or ``path``; its commands ack ``failed``
+- ``cache=full`` / ``cache=unwritable``: the lantern's clip cache takes no clip (clips still play
+  from memory; the retained state reports the problem and every library clip it lacks)
 - ``offline[=S]``: lose the link now (availability offline), back after S s (default: never)
-- ``reboot``: restart now; every slot, queue and cache is lost, a new boot number is announced
+- ``reboot``: restart now; every slot and queue is lost (the clip cache, in flash, stays), a new
+  boot number is announced
 - ``clear``: remove every fault of the selected lanterns (an offline one comes back)
 
 ``SELECTOR`` is ``all`` (the default), ``N%`` (that share of the fleet, the same lanterns every
@@ -34,7 +37,8 @@ PARTS: dict[str, tuple[Channel, Reason]] = {
     "projector": ("projection", Reason.PROJECTOR_BROKEN),
     "path": ("path", Reason.PATH_LIGHT_BROKEN),
 }
-SETTINGS = ("drop_acks", "delay_acks", "duplicate", "corrupt_clips", "broken")
+SETTINGS = ("drop_acks", "delay_acks", "duplicate", "corrupt_clips", "broken", "cache")
+CACHE_FAULTS: dict[str, Reason] = {"full": Reason.CACHE_FULL, "unwritable": Reason.CACHE_UNWRITABLE}
 ACTIONS = ("offline", "reboot", "clear")
 # Longest delay or offline period a spec may ask for: a day covers any rehearsal.
 MAX_SECONDS = 86400.0
@@ -53,6 +57,7 @@ class Faults:
     duplicate: bool = False
     corrupt_clips: float = 0.0
     broken: frozenset[str] = field(default_factory=frozenset)
+    cache: str | None = None  # "full" or "unwritable"
 
     @property
     def any(self) -> bool:
@@ -69,7 +74,11 @@ class Faults:
             "duplicate": self.duplicate,
             "corrupt_clips": self.corrupt_clips,
             "broken": sorted(self.broken),
+            "cache": self.cache,
         }
+
+    def cache_fault(self) -> Reason | None:
+        return CACHE_FAULTS[self.cache] if self.cache is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +99,10 @@ class FaultClause:
             return replace(faults, corrupt_clips=_probability(self))
         if self.name == "broken":
             return replace(faults, broken=faults.broken | {self._part()})
+        if self.name == "cache":
+            if self.value not in CACHE_FAULTS:
+                raise FaultSpecError(f"cache={self.value}: choose one of {', '.join(CACHE_FAULTS)}")
+            return replace(faults, cache=self.value)
         if self.name == "clear":
             return Faults()
         return faults

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from firmware_sim.cache import DEFAULT_BUDGET_BYTES, ClipCache, ClipShelf
 from firmware_sim.clips import ClipFetcher
 from firmware_sim.control import apply_clauses
 from firmware_sim.effects import (
@@ -32,8 +33,10 @@ from firmware_sim.faults import FaultClause, Faults, parse_faults
 from firmware_sim.flash import FLUSH_S, ReplayFlash
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
 from firmware_sim.lantern import Capability, Lantern
+from firmware_sim.library import LIBRARY_CONCURRENCY, LibrarySync
 from firmware_sim.link import LanternLink
 from firmware_sim.replay import ReplayGuard
+from firmware_sim.timeline import plan as speech_plan
 from firmware_sim.transport import BrokerAddress, Gateway
 from firmware_sim.unit import LanternRecord, Unit
 from firmware_sim.verifier import TrustFile, TrustVerifier
@@ -42,6 +45,7 @@ from lightctl.protocol import (
     AudioPayload,
     CommandEnvelope,
     SpeechItem,
+    ToneItem,
     Topics,
     group_audience,
     lantern_audience,
@@ -101,6 +105,9 @@ class Fleet:
         state_dir: Path | None = None,
         ack_keys: Mapping[str, AckKey] | None = None,
         protocol_version: int = 2,
+        clip_dir: Path | None = None,
+        clip_budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        library: bool = True,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -136,6 +143,11 @@ class Fleet:
         # Per-lantern ack keys it was provisioned with: each lantern signs its own acks.
         self.ack_keys = dict(ack_keys or {})
         self.fetcher = ClipFetcher(fetch_concurrency, rng=self._rng, clock=clock)
+        # The clip library (issue 14): its own, smaller HTTP client, verified bytes once per
+        # fleet (in ``clip_dir``, else only their hashes), a budget and an index per lantern.
+        self.library_fetcher = ClipFetcher(LIBRARY_CONCURRENCY, rng=self._rng, clock=clock)
+        self.shelf = ClipShelf(clip_dir)
+        self._library_on = library
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []
         self._units: dict[str, Unit] = {}
@@ -155,6 +167,7 @@ class Fleet:
                 node=len(self.gateways),  # spread over the nodes of a clustered broker
                 protocol_version=protocol_version,
                 on_membership=self._on_membership,
+                on_manifest=self._on_manifest if library else None,
             )
             self.gateways.append(gateway)
             for spec in chunk:
@@ -163,13 +176,21 @@ class Fleet:
                 lantern.groups = frozenset(group_audience(k, v) for k, v in spec.groups)
                 if lantern.groups and protocol_version >= 2:
                     gateway.set_groups(spec.id, tuple(sorted(lantern.groups)))
-                self._units[spec.id] = Unit(lantern, gateway, link)
+                cache = ClipCache(clip_budget_bytes)
+                self._units[spec.id] = Unit(lantern, gateway, link, cache=cache)
         self._dirty: dict[str, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         # Every playback task until it ends, also those already cancelled: stop() awaits them
         # all, so none is left for the garbage collector once the loop has closed.
         self._playbacks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.library = LibrarySync(
+            {lid: unit.cache for lid, unit in self._units.items()},
+            self.shelf,
+            self.library_fetcher,
+            busy=lambda: bool(self._playbacks),
+            changed=self._clips_changed,
+        )
 
     @property
     def lantern_ids(self) -> list[str]:
@@ -213,6 +234,7 @@ class Fleet:
     async def start(self) -> None:
         """Open the HTTP client and every gateway connection; returns without waiting for them."""
         await self.fetcher.start()
+        await self.library_fetcher.start()
         self._loop = asyncio.get_running_loop()
         for gateway in self.gateways:
             await gateway.start()
@@ -223,6 +245,9 @@ class Fleet:
         if trust is not None:
             poll = asyncio.create_task(self._every(TRUST_POLL_S, trust.poll), name="fleet-trust")
             self._tasks.append(poll)
+        if self._library_on:
+            sync = asyncio.create_task(self.library.run(), name="fleet-library")
+            self._tasks.append(sync)
         if self._startup_faults:
             apply_clauses(self, self._startup_faults)
         log.info(
@@ -261,6 +286,7 @@ class Fleet:
         # A command that arrived while the gateways closed may have started one more.
         await self._cancel_playbacks()
         await self.fetcher.close()
+        await self.library_fetcher.close()
 
     def _flush_flash_soon(self) -> None:
         """First seq accepted since the last write: write the replay memory within FLUSH_S."""
@@ -300,12 +326,14 @@ class Fleet:
         unit = self._units[lantern_id]
         unit.link.faults = faults
         unit.lantern.broken = faults.broken_channels()
+        unit.cache.fault = faults.cache_fault()
+        self._clips_changed([lantern_id])
         self._dirty[lantern_id] = None  # the retained state names the broken parts
 
     def reboot(self, lantern_id: str) -> None:
-        """Restart one lantern: slots, queue, playback, seen ids and clip cache are lost; its
-        replay memory (highest seq and seqs seen per key) boots from flash; a new boot number
-        is announced."""
+        """Restart one lantern: slots, queue, playback and seen ids are lost; its replay memory
+        (highest seq and seqs seen per key) and its clip cache boot from flash; a new boot
+        number is announced."""
         unit = self._units[lantern_id]
         old = unit.lantern
         if unit.timer is not None:
@@ -318,7 +346,7 @@ class Fleet:
         unit.lantern = self.new_lantern(lantern_id, old.capabilities, replay)
         unit.lantern.broken = dict(old.broken)
         unit.lantern.groups = old.groups  # provisioned, like its id: kept across a reboot
-        unit.verified.clear()
+        unit.lantern.clip_report = old.clip_report
         unit.link.rebooted(unit.link.boot + 1)
         self._dirty[lantern_id] = None
         log.info("lantern %s rebooted (boot %d)", lantern_id, unit.link.boot)
@@ -346,6 +374,20 @@ class Fleet:
         unit.record.received_on.append(arrived_on)
         for _ in range(2 if unit.link.faults.duplicate else 1):
             self._apply(unit, unit.lantern.handle(payload, self.clock(), arrived_on))
+
+    def _on_manifest(self, key: str, payload: bytes) -> None:
+        self.library.take(key, payload)
+
+    def _clips_changed(self, lantern_ids: Iterable[str]) -> None:
+        """What a lantern holds changed: its next retained state says so."""
+        has_manifests = bool(self.library.manifests)
+        for lantern_id in lantern_ids:
+            unit = self._units[lantern_id]
+            if has_manifests or unit.cache.fault is not None:
+                unit.lantern.clip_report = self.library.holding(lantern_id)
+            else:
+                unit.lantern.clip_report = None
+            self._dirty[lantern_id] = None
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.
@@ -434,23 +476,37 @@ class Fleet:
             task.cancel()
 
     async def _play(self, unit: Unit, cmd: CommandEnvelope, program: AudioPayload) -> None:
-        """Fetch and check clips, ack playing, wait out the program (unless stopped first)."""
+        """Sound first, then speech in step (firmware_sim/timeline.py): ack ``playing`` as the
+        signal starts, fetch and check the clips meanwhile, join the alert's speech at the first
+        sentence boundary after they are ready, play to the end of that run."""
         lantern = unit.lantern
         try:
+            received = self.clock()
+            sounds = any(isinstance(item, ToneItem) for item in program.program)
+            if sounds:
+                unit.record.sounded.append((cmd.id, received))
+                self._apply(unit, lantern.audio_started(cmd.id, received))
             clips = [item for item in program.program if isinstance(item, SpeechItem)]
             for clip in clips:
-                if clip.sha256 not in unit.verified:
+                if not unit.cache.has(clip.sha256):
                     problem = await self._fetch(unit, clip, cmd.expires_at)
                     if problem is not None:
                         self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), problem))
                         return
-            self._apply(unit, lantern.audio_started(cmd.id, self.clock()))
+            plan = speech_plan(program, received, self.clock(), self.speed)
+            await self._until(plan.speech_from)
+            if not sounds:
+                self._apply(unit, lantern.audio_started(cmd.id, self.clock()))
+            if plan.played:
+                late = self.clock() - plan.speech_from  # how far this loop woke up late
+                first = self._first_speech_index(program, plan.first_item)
+                unit.record.speech.append((cmd.id, first, plan.first_speech_at + late))
             # Expiry first? The lantern's timer ticks it, which stops (cancels) this playback.
-            await asyncio.sleep(program.duration_s() / self.speed)
-            played = tuple(clip.sha256 for _ in range(program.repeat) for clip in clips)
-            effects = lantern.audio_finished(cmd.id, self.clock(), played)
+            await self._until(plan.ends)
+            reason = Reason.JOINED_LATE if plan.skipped else None
+            effects = lantern.audio_finished(cmd.id, self.clock(), plan.played, reason)
             if effects:
-                unit.record.played.append((cmd.id, played))
+                unit.record.played.append((cmd.id, plan.played))
             self._apply(unit, effects)
         except Exception:
             # Never leave a command without a final ack (no silent loss), even on a bug here.
@@ -460,8 +516,28 @@ class Fleet:
             if unit.playback is asyncio.current_task():
                 unit.playback, unit.playback_id = None, None
 
+    @staticmethod
+    def _first_speech_index(program: AudioPayload, first_item: int) -> int:
+        """Index (over spoken items, repeats counted) of the first spoken item at or after
+        program item ``first_item`` (repeats counted)."""
+        per_run = len(program.program)
+        spoken = 0
+        for index in range(per_run * program.repeat):
+            item = program.program[index % per_run]
+            if isinstance(item, SpeechItem):
+                if index >= first_item:
+                    return spoken
+                spoken += 1
+        return spoken
+
+    async def _until(self, when: datetime) -> None:
+        delay_s = (when - self.clock()).total_seconds()
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+
     async def _fetch(self, unit: Unit, clip: SpeechItem, deadline: datetime) -> Reason | None:
-        """Download one clip (with retries) and check its hash; None when good (now cached)."""
+        """Download one clip (with retries) and check its hash; None when good. The lantern
+        keeps it if its cache can (else it plays it from memory and says why it could not)."""
         got = await self.fetcher.fetch(
             clip,
             deadline=deadline,
@@ -470,8 +546,21 @@ class Fleet:
         )
         for digest in got.digests:
             unit.record.fetched.append((clip.url, digest))
-        if got.problem is None:
-            unit.verified.add(clip.sha256)
+        if got.problem is None and got.body is not None:
+            refused = self.shelf.put(clip.sha256, got.body) or unit.cache.put(
+                clip.sha256, len(got.body)
+            )
+            if refused is None:
+                self.library.offer(clip.sha256, len(got.body))
+            if refused is not None:
+                log.warning(
+                    "lantern %s cannot keep clip %s (%s): playing it from memory",
+                    unit.lantern.id,
+                    clip.sha256,
+                    refused.value,
+                )
+                unit.record.cache_refusals.append((clip.sha256, refused.value))
+                self._clips_changed([unit.lantern.id])
         return got.problem
 
     @staticmethod

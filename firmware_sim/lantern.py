@@ -33,6 +33,7 @@ from lightctl.protocol import (
     AudioPayload,
     Channel,
     ChannelState,
+    ClipHolding,
     CommandEnvelope,
     LanternState,
     PathPayload,
@@ -96,6 +97,8 @@ class Lantern:
         # What each channel shows with every slot empty: the configured default at slot 16.
         self.defaults = dict(FACTORY_DEFAULTS if defaults is None else defaults)
         self.dropped = 0
+        # Which library clips it holds (set by whoever runs its clip cache; in the retained state).
+        self.clip_report: ClipHolding | None = None
         self._arrays: dict[Channel, PriorityArray[CommandEnvelope]] = {
             channel: PriorityArray() for channel in self.channels
         }
@@ -210,14 +213,19 @@ class Lantern:
         return self._deadline
 
     def audio_started(self, cmd_id: str, now: datetime) -> list[Effect]:
-        """The executor fetched and checked every clip and playback begins."""
+        """Playback begins: the signal sounds (sound first, clips may still be on their way), or,
+        in a program without a signal, the speech starts."""
         if cmd_id != self._playing:
             return []
         return [self._ack(cmd_id, AckStatus.PLAYING)]
 
-    def audio_finished(self, cmd_id: str, now: datetime, played: Sequence[str]) -> list[Effect]:
-        """Playback ran to its end; ``played`` lists the clip hashes heard, in order."""
-        return self._end_playing(cmd_id, now, SendAck(cmd_id, AckStatus.DONE, None, tuple(played)))
+    def audio_finished(
+        self, cmd_id: str, now: datetime, played: Sequence[str], reason: str | None = None
+    ) -> list[Effect]:
+        """Playback ran to its end; ``played`` lists the clip hashes heard, in order (``reason``
+        ``joined_late``: from the sentence boundary it joined the alert's speech at)."""
+        done = SendAck(cmd_id, AckStatus.DONE, reason, tuple(played))
+        return self._end_playing(cmd_id, now, done)
 
     def audio_failed(self, cmd_id: str, now: datetime, reason: str) -> list[Effect]:
         """Playback could not start (clip missing or hash mismatch)."""
@@ -251,6 +259,7 @@ class Lantern:
             channels=channels,
             capabilities=sorted(self.capabilities),
             broken=broken,
+            clips=self.clip_report,
         )
 
     def slot(self, channel: Channel, priority: int) -> str | None:

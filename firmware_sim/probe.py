@@ -23,7 +23,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from firmware_sim.transport import BrokerAddress
-from lightctl.protocol import Ack, Availability, CommandEnvelope, LanternState, TopicKind, Topics
+from lightctl.protocol import (
+    Ack,
+    AckBatch,
+    Availability,
+    CommandEnvelope,
+    LanternState,
+    TopicKind,
+    Topics,
+)
 
 
 class ServiceProbe:
@@ -84,6 +92,10 @@ class ServiceProbe:
     def send_raw(self, lantern_id: str, payload: bytes) -> mqtt.MQTTMessageInfo:
         return self._client.publish(self.topics.cmd(lantern_id), payload, qos=1)
 
+    def publish_manifest(self, key: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        """A retained clip manifest (issue 14), as the service's clip library publishes it."""
+        return self._client.publish(self.topics.clip_manifest(key), payload, qos=1, retain=True)
+
     # ---- what arrived -------------------------------------------------------------------------
 
     def acks(self, lantern_id: str, cmd_id: str | None = None) -> list[Ack]:
@@ -133,6 +145,7 @@ class ServiceProbe:
         kinds = (TopicKind.ACK, TopicKind.STATE, TopicKind.AVAILABILITY)
         filters = [(self.topics.all_lanterns(kind), 1) for kind in kinds]
         filters.append((self.topics.all_gateways(), 1))
+        filters.append((self.topics.all_gateway_acks(), 1))  # protocol v2 batches
         client.subscribe(filters)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, *rest: Any) -> None:
@@ -141,6 +154,9 @@ class ServiceProbe:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         parsed = self.topics.parse(message.topic)
         payload = bytes(message.payload)
+        if parsed is not None and parsed.kind == TopicKind.ACKS and payload:
+            self._on_batch(payload)
+            return
         if parsed is None or not payload:
             return
         try:
@@ -165,6 +181,18 @@ class ServiceProbe:
                 self._cond.notify_all()
         except ValidationError:
             return  # not ours to judge; the fleet's own tests check the payloads
+
+    def _on_batch(self, payload: bytes) -> None:
+        """A v2 gateway's batch: each ack counts as if it came on its lantern's own topic."""
+        try:
+            batch = AckBatch.from_bytes(payload)
+        except (ValidationError, ValueError):
+            return
+        with self._cond:
+            for ack in batch.acks:
+                self._acks[ack.lantern].append(ack)
+                self._status_counts[ack.status.value] += 1
+            self._cond.notify_all()
 
 
 class ClipServer:

@@ -61,6 +61,14 @@ UNSUPPORTED_PROTOCOL_VERSION = 132
 # carries a will and answers nothing at all, so silence this long on a first v5 attempt means "try
 # 3.1.1". A wrong guess costs little: MQTT 5 brokers speak 3.1.1 as well.
 CONNACK_TIMEOUT_S = 3.0
+# Once MQTT 5 or 3.1.1 is settled, a node that accepts TCP but sends no CONNACK in this long is
+# treated as gone and the next node is dialled: nats-server 2.9 did that after a peer died (its
+# MQTT session setup waits on JetStream), and paho alone would wait for the keep-alive.
+CONNACK_GIVE_UP_S = 8.0
+# Subscriptions a broker refused are asked for again after this long, doubling up to the cap
+# (a clustered broker refuses while its JetStream API is busy or re-electing a leader).
+RESUBSCRIBE_MIN_S = 1.0
+RESUBSCRIBE_MAX_S = 16.0
 
 # Acks wait at most this long for company: 20 ms is well under a lantern's ack timeout and turns
 # a fan-out's burst of 500 acks into a handful of messages.
@@ -142,10 +150,13 @@ class Gateway:
         node: int = 0,
         protocol_version: int = 2,
         on_membership: MembershipHandler | None = None,
+        on_manifest: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.id = gateway_id
         self.protocol_version = protocol_version
         self._on_membership = on_membership
+        # The clip library (issue 14): retained manifests, handed over as (key, payload).
+        self._on_manifest = on_manifest
         # v2: each lantern's groups (as subscribed), the lanterns per group, pending SUBACKs.
         self.lantern_groups: dict[str, tuple[str, ...]] = {}
         self._members: dict[str, set[str]] = {}
@@ -180,6 +191,17 @@ class Gateway:
         self._sockets_opened = 0
         self._connack_seen = False
         self._pending_subacks: set[int] = set()
+        # SUBSCRIBE packet id -> its lanterns; lanterns whose subscription the broker refused
+        # (announced offline until a retry is granted, so the service does not wait on them).
+        self._subscribing: dict[int, tuple[str, ...]] = {}
+        self.unsubscribed: set[str] = set()
+        self._resubscribe_s = RESUBSCRIBE_MIN_S
+        self._downgrading = False
+        # Set on moving to another node: its first connection drops the subscriptions the
+        # session may still name and makes them anew (see ``_on_connect``).
+        self._moved = False
+        # A retry subscribes from the event loop: its SUBACK must find the batch recorded.
+        self._subscribing_lock = threading.Lock()
         # (online, boot) of lanterns that differ from the gateway's own: one whose link to the
         # gateway is down, or one that rebooted alone (fault injection). Read in paho's thread.
         self.lantern_status: dict[str, tuple[bool, int]] = {}
@@ -356,6 +378,7 @@ class Gateway:
         if len(self._nodes) == 1 or self._closing:
             return
         self._node = (self._node + 1) % len(self._nodes)
+        self._moved = True
         host, port = self.node
         log.warning("gateway %s: moving to broker node %s:%s", self.id, host, port)
         self._connect_to_node(client)
@@ -366,8 +389,7 @@ class Gateway:
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._connack_seen = False
         self._sockets_opened += 1
-        if self._may_downgrade():
-            self._to_loop(self._watch_connack, self._sockets_opened)
+        self._to_loop(self._watch_connack, self._sockets_opened, sock)
         # Acks are small and latency matters more than packing: do not let Nagle hold them back.
         if hasattr(sock, "setsockopt"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -384,23 +406,42 @@ class Gateway:
         if reason.is_failure:
             if reason.value == UNSUPPORTED_PROTOCOL_VERSION and self._may_downgrade():
                 log.info("gateway %s: broker refuses MQTT 5, switching to 3.1.1", self.id)
+                self._downgrading = True  # the hang-up that follows is not a dead node
                 self._to_loop(self._downgrade)
             else:
                 log.warning("gateway %s: broker refused the connection: %s", self.id, reason)
             return
+        self._downgrading = False
         # "Online" must mean "ready for commands": availability goes out once every SUBACK is in,
         # otherwise a command sent on seeing it could reach the broker before the subscription.
         self._pending_subacks = set()
-        filters = [self.topics.cmd(lantern_id) for lantern_id in self.lantern_ids]
+        self._subscribing = {}
+        self.unsubscribed = set()
+        self._resubscribe_s = RESUBSCRIBE_MIN_S
+        if self._moved:
+            # A clustered broker may resume our session on the new node with subscriptions whose
+            # consumers lived on the dead one (nats-server keeps single-replica consumers on one
+            # node): they are granted and never deliver. Dropping them first makes each anew;
+            # commands queued meanwhile are re-sent by the service to lanterns that come back.
+            self._moved = False
+            topics = [self.topics.cmd(lantern_id) for lantern_id in self.lantern_ids]
+            for start in range(0, len(topics), SUBSCRIBE_BATCH):
+                client.unsubscribe(topics[start : start + SUBSCRIBE_BATCH])
+        for mid in self._subscribe(client, self.lantern_ids):
+            self._pending_subacks.add(mid)
+        extra: list[str] = []
         if self.protocol_version >= 2:
-            filters += [self.topics.groups(lantern_id) for lantern_id in self.lantern_ids]
+            extra += [self.topics.groups(lantern_id) for lantern_id in self.lantern_ids]
             # Groups already known (a reconnect): listen again before saying online.
-            filters += [self.topics.audience_cmd(aud) for aud, m in self._members.items() if m]
-        for start in range(0, len(filters), SUBSCRIBE_BATCH):
-            batch = filters[start : start + SUBSCRIBE_BATCH]
-            _, mid = client.subscribe([(topic, 1) for topic in batch])
-            if mid is not None:
-                self._pending_subacks.add(mid)
+            extra += [self.topics.audience_cmd(aud) for aud, m in self._members.items() if m]
+        if self._on_manifest is not None:
+            extra.append(self.topics.all_clip_manifests())
+        for start in range(0, len(extra), SUBSCRIBE_BATCH):
+            _, extra_mid = client.subscribe(
+                [(topic, 1) for topic in extra[start : start + SUBSCRIBE_BATCH]]
+            )
+            if extra_mid is not None:
+                self._pending_subacks.add(extra_mid)
         log.info(
             "gateway %s connected (%d lanterns, session present: %s)",
             self.id,
@@ -418,11 +459,21 @@ class Gateway:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
+        with self._subscribing_lock:
+            batch = self._subscribing.pop(mid, ())
         refused = [r for r in reasons if r.is_failure]
+        lost = {lid for lid, r in zip(batch, reasons, strict=False) if r.is_failure}
+        granted = [lid for lid in batch if lid not in lost and lid in self.unsubscribed]
+        self.unsubscribed |= lost
         if refused:
             log.error(
                 "gateway %s: broker refused %d subscriptions: %s", self.id, len(refused), refused[0]
             )
+            self._to_loop(self._schedule_resubscribe, client)
+        if granted and mid not in self._pending_subacks:
+            # A retry was granted: these lanterns can take commands now.
+            self.unsubscribed -= set(granted)
+            self._publish_availability(client, online=True, only=granted)
         if mid in self._pending_subacks:
             self._pending_subacks.discard(mid)
             if not self._pending_subacks:
@@ -445,7 +496,9 @@ class Gateway:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if not self._connack_seen and self._may_downgrade():
+        if self._downgrading:
+            pass  # refused MQTT 5: the 3.1.1 client takes over on the same node
+        elif not self._connack_seen and self._may_downgrade():
             # Some 3.1.1-only brokers hang up on a v5 CONNECT without a CONNACK.
             log.info("gateway %s: broker closed before CONNACK, trying MQTT 3.1.1", self.id)
             self._to_loop(self._downgrade)
@@ -463,6 +516,11 @@ class Gateway:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._on_manifest is not None:
+            key = self.topics.manifest_key(message.topic)
+            if key is not None:
+                self._to_loop(self._on_manifest, key, bytes(message.payload))
+                return
         audience = self.topics.audience_of_cmd(message.topic)
         if audience is not None and audience.startswith("groups/"):
             self._to_loop(self._on_group_command, audience, bytes(message.payload))
@@ -504,21 +562,37 @@ class Gateway:
             self._on_membership(lantern_id, groups)
         self.set_groups(lantern_id, groups)
 
+    def _subscribe(self, client: mqtt.Client, lantern_ids: Sequence[str]) -> list[int]:
+        """Subscribe to the cmd topics of ``lantern_ids`` in batches; the packet ids."""
+        mids = []
+        for start in range(0, len(lantern_ids), SUBSCRIBE_BATCH):
+            batch = tuple(lantern_ids[start : start + SUBSCRIBE_BATCH])
+            filters = [(self.topics.cmd(lantern_id), 1) for lantern_id in batch]
+            with self._subscribing_lock:
+                _, mid = client.subscribe(filters)
+                if mid is not None:
+                    self._subscribing[mid] = batch
+                    mids.append(mid)
+        return mids
+
     def _publish_availability(
-        self, client: mqtt.Client, online: bool
+        self, client: mqtt.Client, online: bool, only: Sequence[str] | None = None
     ) -> list[mqtt.MQTTMessageInfo]:
         payload = Availability(online=online, boot=self.boot, gateway=self.id).to_bytes()
         infos = []
-        for lantern_id in self.lantern_ids:
+        for lantern_id in self.lantern_ids if only is None else only:
             own = self.lantern_status.get(lantern_id)
             body = payload
-            if own is not None or self.protocol_version >= 2:
+            if own is not None or self.protocol_version >= 2 or lantern_id in self.unsubscribed:
+                # A lantern without its cmd subscription cannot take commands: offline.
                 up, boot = own if own is not None else (True, self.boot)
-                body = self._availability(lantern_id, online and up, boot).to_bytes()
+                up = online and up and lantern_id not in self.unsubscribed
+                body = self._availability(lantern_id, up, boot).to_bytes()
             topic = self.topics.availability(lantern_id)
             infos.append(client.publish(topic, body, qos=1, retain=True))
-        topic = self.topics.gateway_availability(self.id)
-        infos.append(client.publish(topic, payload, qos=1, retain=True))
+        if only is None:
+            topic = self.topics.gateway_availability(self.id)
+            infos.append(client.publish(topic, payload, qos=1, retain=True))
         return infos
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> mqtt.MQTTMessageInfo:
@@ -544,19 +618,44 @@ class Gateway:
         if self._on_connected is not None:
             self._on_connected(self)
 
-    def _watch_connack(self, socket_number: int) -> None:
-        asyncio.get_running_loop().call_later(
-            CONNACK_TIMEOUT_S, self._connack_overdue, socket_number
-        )
+    def _watch_connack(self, socket_number: int, sock: Any) -> None:
+        loop = asyncio.get_running_loop()
+        if self._may_downgrade():
+            loop.call_later(CONNACK_TIMEOUT_S, self._connack_overdue, socket_number, sock)
+        else:
+            loop.call_later(CONNACK_GIVE_UP_S, self._connack_overdue, socket_number, sock)
 
-    def _connack_overdue(self, socket_number: int) -> None:
-        if socket_number != self._sockets_opened or self._connack_seen:
+    def _connack_overdue(self, socket_number: int, sock: Any) -> None:
+        if socket_number != self._sockets_opened or self._connack_seen or self._closing:
             return
         if self._may_downgrade():
             log.info("gateway %s: no CONNACK to MQTT 5, trying MQTT 3.1.1", self.id)
             self._downgrade()
+            return
+        # Cut the socket: paho reports the loss and ``_on_disconnect`` moves to the next node.
+        log.warning("gateway %s: no CONNACK from %s:%s, trying the next node", self.id, *self.node)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: paho has seen the loss itself
+
+    def _schedule_resubscribe(self, client: mqtt.Client) -> None:
+        delay = self._resubscribe_s
+        self._resubscribe_s = min(RESUBSCRIBE_MAX_S, delay * 2)
+        asyncio.get_running_loop().call_later(delay, self._resubscribe, client)
+
+    def _resubscribe(self, client: mqtt.Client) -> None:
+        """Ask again for the cmd subscriptions the broker refused, on the same connection."""
+        if client is not self._client or not self.connected or self._closing:
+            return
+        with self._subscribing_lock:
+            waiting = {lid for batch in self._subscribing.values() for lid in batch}
+        again = [lid for lid in self.lantern_ids if lid in self.unsubscribed - waiting]
+        if again:
+            self._subscribe(client, again)
 
     def _downgrade(self) -> None:
+        self._downgrading = True  # the old client's hang-up is not a dead node
         task = asyncio.get_running_loop().create_task(self._restart_as_v311())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -568,6 +667,7 @@ class Gateway:
         self._protocol = MQTTProtocolVersion.MQTTv311
         old.disconnect()
         await asyncio.to_thread(old.loop_stop)
+        self._downgrading = False  # the old client is done; losses from now on are real
         if self._closing:
             return
         self._client = self._new_client()

@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from firmware_sim.cache import ClipCache
 from firmware_sim.lantern import Lantern
 from firmware_sim.link import LanternLink
 from firmware_sim.transport import Gateway
@@ -34,17 +35,27 @@ class LanternRecord:
     """The audience of the topic each command arrived on (``lanterns/<id>`` or a group)."""
     groups: tuple[str, ...] = ()
     """The fan-out groups the service provisioned it with (protocol v2)."""
+    sounded: deque[tuple[str, datetime]] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """(command id, when its signal started) per audio command: sound first (issue 14)."""
+    speech: deque[tuple[str, int, datetime]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_CAP)
+    )
+    """(command id, index of the first spoken item it played counting repeats, when that item
+    started on this lantern's clock) per audio command whose speech started."""
+    cache_refusals: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_CAP))
+    """(sha256, reason) per clip its cache could not keep (played from memory all the same)."""
 
 
 @dataclass(eq=False, slots=True)
 class Unit:
-    """One simulated lantern at run time: firmware, connection, clip cache, playback."""
+    """One simulated lantern at run time: firmware, connection, clip cache (kept across a
+    reboot, like flash), playback."""
 
     lantern: Lantern
     gateway: Gateway
     link: LanternLink
     record: LanternRecord = field(default_factory=LanternRecord)
-    verified: set[str] = field(default_factory=set)
+    cache: ClipCache = field(default_factory=ClipCache)
     playback: asyncio.Task[None] | None = None
     playback_id: str | None = None
     deadline: datetime | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from lightctl.acoustics.propagation import SourceSpec
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
@@ -20,6 +21,7 @@ from lightctl.services.access.ack_trust import AckTrust
 from lightctl.services.alerts.commands import EXERCISE_PHRASES
 from lightctl.services.alerts.previews import PreviewBook
 from lightctl.services.alerts.service import AlertService
+from lightctl.services.clip_library import EMPTY_LIBRARY, ClipLibrary
 from lightctl.services.coverage import CoverageService
 from lightctl.services.delivery.outbox import Outbox
 from lightctl.services.events import AlertEvents
@@ -72,7 +74,7 @@ class Runtime:
         self.speech = SpeechCache(self.clips, synthesizer_from_settings(settings))
         self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
         self.speaker = Speaker(self.speech, self.lexicon)
-        self.targets = TargetResolver(self.db, settings.target_max_lanterns)
+        self.targets = TargetResolver(self.db, settings.target_max_lanterns, self._reported)
         self.previews = PreviewBook(self.db, self.clock)
         self.groups = GroupService(self.db, self.targets, self.clock)
         self.alerts: AlertService | None = None
@@ -102,6 +104,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
+        self.library: ClipLibrary | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
         # Protocol v2 fan-out: who listens to which group, and each lantern's own groups.
@@ -228,6 +231,8 @@ class Runtime:
         self.consumer.leading = await asyncio.to_thread(self._hold_ack_lease)
         self.link.start()
         await self.schedule_runner.start()
+        if self.settings.clip_library and self.settings.prerender_templates:
+            self.library = self._clip_library(templates)
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
             self._warmup = loop.run_in_executor(
@@ -238,7 +243,50 @@ class Runtime:
             asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
             asyncio.create_task(self.consumer.run(), name="consumer"),
         ]
+        if self.library is not None:
+            self._tasks.append(asyncio.create_task(self.library.run(), name="clip-library"))
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    def _clip_library(self, templates: dict[str, Template]) -> ClipLibrary:
+        link, outbox = self.link, self.outbox
+        if link is None or outbox is None:
+            raise RuntimeError("the clip library needs the MQTT link and the outbox")
+
+        def publish(topic: str, payload: bytes) -> object:
+            return link.publish(topic, payload, qos=1, retain=True)
+
+        def size(sha256: str, ext: str) -> int:
+            return self.clips.path_for(sha256, ext).stat().st_size
+
+        return ClipLibrary(
+            self.db,
+            self.speaker,
+            templates,
+            self.topics,
+            base_url=self.settings.resolved_public_url,
+            clip_size=size,
+            publish=publish,
+            activity=lambda: outbox.published_total,
+            reported=self._all_reported,
+            languages=self.settings.clip_library_languages,
+            city_languages=self.settings.city_languages,
+            only=self.settings.clip_library_templates,
+            pace_s=self.settings.clip_library_pace_s,
+            quiet_s=self.settings.clip_library_quiet_s,
+        )
+
+    def _all_reported(self) -> dict[str, LanternState]:
+        for _ in range(3):  # the consumer's thread may add a lantern while we copy
+            try:
+                return dict(self.consumer.reported) if self.consumer else {}
+            except RuntimeError:
+                continue
+        return {}
+
+    def clip_library_summary(self) -> dict[str, Any]:
+        if self.library is None:
+            return {**EMPTY_LIBRARY, "lanterns_reporting": 0}
+        return {"enabled": True, **self.library.summary()}
 
     def _hold_ack_lease(self) -> bool:
         return self.replicas is not None and self.replicas.hold(ACK_LEASE, ACK_LEASE_S)
@@ -378,9 +426,11 @@ class Runtime:
         mqtt_ok = self.link is not None and self.link.connected
         db_ok = self.db.ping()
         problems = self.replicas.problems if self.replicas is not None else []
+        refused = self.link.subscription_problem if self.link is not None else None
+        mqtt = "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})"
         return {
-            "status": "ok" if mqtt_ok and db_ok and not problems else "degraded",
-            "mqtt": "connected" if mqtt_ok else f"disconnected ({self._mqtt_error()})",
+            "status": "ok" if mqtt_ok and db_ok and not problems and not refused else "degraded",
+            "mqtt": f"connected, but {refused}" if refused else mqtt,
             "db": "ok" if db_ok else "unreachable",
             "replicas": "; ".join(problems) if problems else "consistent",
         }

@@ -76,6 +76,24 @@ class Settings(BaseSettings):
     simulator_control_token: SecretStr | None = None
     # Render every fixed template sentence at start-up (in the background).
     prerender_templates: bool = True
+    # ---- clips on the lantern before the emergency (issue 14) ----
+    # Speech starts on every lantern of an alert at one moment (``speech_at``): after the signal,
+    # and no sooner than this after the alert is issued (0: the signal's own length, 5 s: the
+    # 3,533 demo lanterns had their commands 5.7 s after POST before issue 14's fan-out).
+    speech_lead_s: float = Field(default=0.0, ge=0, le=60)
+    # Push the clip library (every template sentence, every language, and each street's own
+    # sentences) to lanterns as retained manifests in quiet times.
+    clip_library: bool = True
+    # Which templates the library holds (empty: all) and in which languages (empty: the city's
+    # languages and each template's default languages; every language of 10 templates for
+    # every street of the demo would be 13,500 clips, 2.2 GB of WAV).
+    # Built at start-up, so only with prerender_templates on.
+    clip_library_templates: tuple[str, ...] = ()
+    clip_library_languages: tuple[str, ...] = ()
+    # Seconds between two manifests published (low priority: a 500-street city takes ~4 min).
+    clip_library_pace_s: float = Field(default=0.5, ge=0, le=60)
+    # Only after the outbox sent nothing for this long (a warning's commands come first).
+    clip_library_quiet_s: float = Field(default=5.0, ge=0, le=3600)
     # No program (signal, languages, repeats and gaps) may play longer than this.
     max_program_s: float = Field(default=600.0, gt=0)
     tts_engine: Literal["offline", "gtts"] = "offline"

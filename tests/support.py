@@ -26,10 +26,37 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Ports for servers the tests start come from below the kernel's ephemeral range (32768-60999 on
+# Linux), so an outgoing connection can never take one between the choice and the server's bind, and
+# each pytest-xdist worker has a block of its own, so two workers never choose the same port.
+_PORT_BLOCK = 1500
+_PORT_BASE = 12000
+_port_cursor: list[int] = []
+
+
+def _port_block() -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...; "" without xdist
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _PORT_BASE + (index % 13) * _PORT_BLOCK
+    return start, start + _PORT_BLOCK
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nobody listens on, not handed out before by this process."""
+    start, end = _port_block()
+    if not _port_cursor:
+        # Another test run on the same machine starts elsewhere in the block.
+        _port_cursor.append(start + (os.getpid() * 7919) % _PORT_BLOCK)
+    for _ in range(_PORT_BLOCK):
+        port = start + (_port_cursor[0] - start) % _PORT_BLOCK
+        _port_cursor[0] = port + 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{end}")
 
 
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lightctl.api.guard import Guard
 from lightctl.api.permissions import Rule, route_template, rule_for
+from lightctl.api.ratelimit import RateLimiter
 from lightctl.domain.roles import ANONYMOUS, Principal, issuer_role
 from lightctl.errors import Forbidden, PriorityAboveCeiling, Unauthorized
 from lightctl.security.secrets import token_hash
@@ -46,7 +47,7 @@ async def authorize(request: Request, credentials: BearerDep) -> Principal:
     guard = get_guard(request)
     principal = await _authenticate(guard, request, credentials)
     request.state.principal = principal
-    guard.request_limiter.take(principal.token_id or principal.subject)
+    await spend(guard.request_limiter, principal.token_id or principal.subject)
     if not principal.roles & rule.roles:
         allowed = ", ".join(sorted(r.value for r in rule.roles))
         raise Forbidden(
@@ -68,15 +69,31 @@ async def _authenticate(
     # Limits count failures only, per presented credential and per address, and are consulted
     # after the credential failed: nobody's bad tokens delay or refuse a good one.
     credential = f"token:{token_hash(secret)}"
-    guard.token_failures.check(credential)  # the same bad token again: refused from memory
-    try:
-        return await asyncio.to_thread(guard.auth.authenticate, secret)
-    except Unauthorized:
+    address = f"address:{client_address(request)}"
+
+    def known() -> Principal:  # in a thread: on PostgreSQL the failure counts are rows too
+        guard.token_failures.check(credential)  # the same bad token again: refused at once
+        return guard.auth.authenticate(secret)
+
+    def failed() -> None:
         guard.token_failures.failed(credential)
-        address = f"address:{client_address(request)}"
         guard.address_failures.failed(address)
         guard.address_failures.check(address)  # a scan from here: 429 instead of 401
+
+    try:
+        return await asyncio.to_thread(known)
+    except Unauthorized:
+        await asyncio.to_thread(failed)
         raise
+
+
+async def spend(limiter: RateLimiter, key: str) -> None:
+    """Take one request from ``key``'s bucket; a shared bucket is a database row, so its
+    statement runs in a thread rather than on the event loop."""
+    if limiter.store is None:
+        limiter.take(key)
+    else:
+        await asyncio.to_thread(limiter.take, key)
 
 
 async def _json_body(request: Request) -> Any:

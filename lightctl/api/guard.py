@@ -20,10 +20,11 @@ from lightctl.services.audit import AuditTrail
 from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store.auth import DatabaseFailures
+from lightctl.store.ratelimits import DatabaseBuckets
 
 # Failed attempts, counted only as failures and never held against a good credential (issue 13):
 # - one unknown token presented again: a client left with a revoked token retries it, 3 times
-#   free, then 1 s, 2 s, ... at most 5 min apart, answered from memory without the database;
+#   free, then 1 s, 2 s, ... at most 5 min apart;
 # - bad tokens from one real address: a scan is told 429 after 20 (its requests stay cheap
 #   index lookups; a valid token from the same address still passes);
 # - wrong passwords for one account from one address: 5 free, then 1 s doubling to 15 min, so
@@ -62,11 +63,22 @@ class Guard:
         self.approvals = ApprovalService(db, clock, on_released)
         self.outcomes = OutcomeRecorder(alerts, self.audit)
         self.addresses = AddressResolver(parse_networks(settings.trusted_proxies))
+        # Replicas on one PostgreSQL share every limit (wall-clock times in two tables), so N
+        # replicas allow what one does; SQLite serves one process, whose memory is enough.
+        shared = None if db.is_sqlite else DatabaseFailures(db)
+        buckets = None if db.is_sqlite else DatabaseBuckets(db)
+        wall = time.monotonic if shared is None else time.time
         per_min = settings.login_attempts_per_min
         # Sign-ins per address, right or wrong: each costs a password hash (scrypt, ~50 ms).
-        self.login_limiter = RateLimiter(per_min, per_min / 60, "sign-in attempts")
+        self.login_limiter = RateLimiter(per_min, per_min / 60, "sign-in attempts", wall, buckets)
         self.token_failures = FailureBackoff(
-            "requests with this unknown token", TOKEN_FREE, TOKEN_BASE_S, TOKEN_MAX_S, FORGET_S
+            "requests with this unknown token",
+            TOKEN_FREE,
+            TOKEN_BASE_S,
+            TOKEN_MAX_S,
+            FORGET_S,
+            wall,
+            shared,
         )
         self.address_failures = FailureBackoff(
             "requests with bad credentials from this address",
@@ -74,11 +86,9 @@ class Guard:
             ADDRESS_BASE_S,
             ADDRESS_MAX_S,
             FORGET_S,
+            wall,
+            shared,
         )
-        # Replicas on one PostgreSQL share the sign-in back-offs (wall-clock times in a table);
-        # SQLite serves one process, whose memory is enough.
-        shared = None if db.is_sqlite else DatabaseFailures(db)
-        wall = time.monotonic if shared is None else time.time
         self.login_failures = FailureBackoff(
             "failed sign-ins", LOGIN_FREE, LOGIN_BASE_S, LOGIN_MAX_S, FORGET_S, wall, shared
         )
@@ -92,11 +102,15 @@ class Guard:
             shared,
         )
         self.request_limiter = RateLimiter(
-            settings.request_burst, settings.requests_per_s, "requests"
+            settings.request_burst, settings.requests_per_s, "requests", wall, buckets
         )
         anonymous = settings.anonymous_requests_per_min
         self.anonymous_limiter = RateLimiter(
-            anonymous, anonymous / 60, "requests without credentials from this address"
+            anonymous,
+            anonymous / 60,
+            "requests without credentials from this address",
+            wall,
+            buckets,
         )
         self._task: asyncio.Task[None] | None = None
 

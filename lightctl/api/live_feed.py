@@ -28,8 +28,9 @@ FIELDS = (
     "pictogram",  # what the projector shows (arrow, warning, ...)
     "heading_deg",  # the projected arrow's direction, degrees from north, clockwise
     "projection_color",
+    "broken",  # fitted parts reported broken, comma-separated ("speaker"), else null
 )
-_DEFAULTS: tuple[Any, ...] = (None, None, 0, None, None, None, None)
+_DEFAULTS: tuple[Any, ...] = (None, None, 0, None, None, None, None, None)
 # 6 decimals of a degree are ~0.1 m here: finer than any map drawing needs (lanterns and the
 # street basemap alike), and ~15% smaller than full precision.
 COORD_DECIMALS = 6
@@ -170,6 +171,7 @@ def state_row(lantern_id: str, online: bool | None, state: LanternState | None) 
         pictogram if has_projection else None,
         round(float(heading), 1) if has_projection and isinstance(heading, int | float) else None,
         projection_color if has_projection and isinstance(projection_color, str) else None,
+        ",".join(sorted(state.broken)) if state is not None and state.broken else None,
     )
 
 

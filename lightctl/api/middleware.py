@@ -84,7 +84,10 @@ class SecurityMiddleware:
         address = self.addresses.resolve(scope)
         if audited and self.anonymous is not None and not _has_bearer(scope):
             try:  # before the audit trail sees it: noise from one place is not recorded
-                self.anonymous.take(f"address:{address}")
+                if self.anonymous.store is None:
+                    self.anonymous.take(f"address:{address}")
+                else:  # a row in the database: not on the event loop
+                    await asyncio.to_thread(self.anonymous.take, f"address:{address}")
             except RateLimited as exc:
                 await _refuse(send, 429, "Too many requests", str(exc), "rate_limited", exc)
                 return

@@ -77,6 +77,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/cap/feed.atom"): READ,
     # delivery and input-hygiene counters (issue 6)
     ("GET", f"{API}/metrics"): Rule(AUDIT),
+    ("GET", f"{API}/clips/library"): Rule(AUDIT),  # which lanterns hold the clip library
     # inventory and groups
     ("GET", f"{API}/lanterns"): READ,
     ("GET", f"{API}/lanterns/{{}}"): READ,

@@ -1,10 +1,9 @@
 """Limits per key: token buckets for request volume, back-off for failed attempts.
 
-Buckets and the token back-offs live in one replica's memory: with N replicas a caller gets N
-times the requests, and a token scan N times the tries, still hopeless against 256-bit tokens.
-Sign-in back-offs, where guessing could succeed, are kept in the database on PostgreSQL so every
-replica sees every failure (store/auth.py ``DatabaseFailures``); SQLite serves one process, so
-memory is the same there. api/guard.py has the numbers."""
+On PostgreSQL every bucket and every back-off is kept in the database, so replicas enforce one
+limit together, not one each (store/ratelimits.py ``DatabaseBuckets``, store/auth.py
+``DatabaseFailures``); SQLite serves one process, whose memory is the same thing there.
+api/guard.py has the numbers."""
 
 from __future__ import annotations
 
@@ -21,8 +20,23 @@ _MAX_KEYS = 10_000
 _PRUNE_EVERY = 1000
 
 
+class BucketStore(Protocol):
+    """Where a RateLimiter's buckets live when they are shared (store/ratelimits.py)."""
+
+    def take(self, key: str, capacity: float, per_s: float, cost: float, now: float) -> float:
+        """Spend ``cost``: the level left, or the negative shortfall (then nothing is spent)."""
+        ...
+
+    def level(self, key: str, capacity: float, per_s: float, now: float) -> float: ...
+
+    def prune(self, before: float) -> None: ...
+
+
 class RateLimiter:
-    """``capacity`` requests at once, refilled at ``per_s``; ``take`` raises RateLimited."""
+    """``capacity`` requests at once, refilled at ``per_s``; ``take`` raises RateLimited.
+
+    Buckets are in this process's memory unless a shared ``store`` is given (then ``clock``
+    must be wall-clock time, which every replica reads alike)."""
 
     def __init__(
         self,
@@ -30,19 +44,37 @@ class RateLimiter:
         per_s: float,
         what: str,
         clock: Callable[[], float] = time.monotonic,
+        store: BucketStore | None = None,
     ) -> None:
         self.capacity = capacity
         self.per_s = per_s
         self.what = what
         self.clock = clock  # public: a test may stop it
+        self.store = store
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
+        self._taken_since_prune = 0
+
+    def _refused(self, shortfall: float) -> RateLimited:
+        wait = shortfall / self.per_s
+        return RateLimited(f"too many {self.what}; retry in {wait:.0f} s", wait)
 
     def _level(self, key: str, now: float) -> float:
         tokens, at = self._buckets.get(key, (self.capacity, now))
         return min(self.capacity, tokens + (now - at) * self.per_s)
 
     def take(self, key: str, cost: float = 1.0) -> None:
+        if self.store is not None:
+            now = self.clock()
+            left = self.store.take(key, self.capacity, self.per_s, cost, now)
+            if left < 0:
+                raise self._refused(-left)
+            self._taken_since_prune += 1
+            if self._taken_since_prune >= _PRUNE_EVERY:
+                self._taken_since_prune = 0
+                # A bucket untouched this long has refilled: forgetting it changes nothing.
+                self.store.prune(now - self.capacity / self.per_s)
+            return
         with self._lock:
             now = self.clock()
             tokens = self._level(key, now)
@@ -55,8 +87,11 @@ class RateLimiter:
 
     def check(self, key: str) -> None:
         """Refuse when the bucket is empty, without spending from it."""
-        with self._lock:
-            tokens = self._level(key, self.clock())
+        if self.store is not None:
+            tokens = self.store.level(key, self.capacity, self.per_s, self.clock())
+        else:
+            with self._lock:
+                tokens = self._level(key, self.clock())
         if tokens < 1.0:
             wait = (1.0 - tokens) / self.per_s
             raise RateLimited(f"too many {self.what}; retry in {wait:.0f} s", wait)

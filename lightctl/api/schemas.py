@@ -298,6 +298,12 @@ class TargetPreviewOut(BaseModel):
     capabilities: dict[str, int] = Field(description="lanterns per capability")
     offline_count: int = Field(description="lanterns that reported offline")
     availability_unknown_count: int = Field(description="lanterns that never reported")
+    broken_speaker_count: int = Field(
+        default=0, description="lanterns whose reported state names their speaker broken"
+    )
+    broken_speaker_ids: list[str] = Field(
+        default_factory=list, description="those lanterns: they would stay silent"
+    )
     streets: list[StreetOut] = Field(description="streets touched, most lanterns first")
     without_street_count: int
     geojson: dict[str, Any] | None = Field(description="FeatureCollection of the lanterns")
@@ -401,7 +407,7 @@ class LiveFeedOut(BaseModel):
 
     Each entry of ``lanterns`` is a row in ``fields`` order with trailing defaults left off:
     ``[id, online (1, 0 or null: never reported), audio_playing (1/0), light_color, pictogram,
-    heading_deg, projection_color]``."""
+    heading_deg, projection_color, broken (comma-separated parts reported broken)]``."""
 
     cursor: str = Field(description="pass as ?since= on the next poll")
     full: bool = Field(description="every lantern is listed: drop any lantern not in it")
@@ -450,3 +456,32 @@ class SimulatorFaultIn(StrictIn):
 
 class SimulatorFaultOut(BaseModel):
     applied: dict[str, list[str]] = Field(description="lantern ids each fault reached")
+
+
+class ClipManifestOut(BaseModel):
+    key: str = Field(description="`common` (fixed sentences) or `street.<hash>` (one street)")
+    digest: str = Field(description="SHA-256 of the manifest's entries: its version")
+    clips: int
+    bytes: int
+    lanterns: int | None = Field(description="lanterns it is for; null: every lantern")
+    complete: int = Field(description="lanterns that report holding this version completely")
+
+
+class LanternClipsOut(BaseModel):
+    lantern: str
+    missing: int
+    problem: str | None
+    reasons: list[str]
+
+
+class ClipLibraryOut(BaseModel):
+    enabled: bool
+    manifests: list[ClipManifestOut]
+    lanterns_reporting: int
+    incomplete: list[LanternClipsOut] = Field(description="the first 200 lanterns lacking clips")
+    incomplete_count: int
+    missing_reasons: dict[str, int] = Field(
+        description="reasons lanterns gave for clips they lack (first 32 per lantern): "
+        "pending, bad_clip_hash, clip_unavailable, cache_full, cache_unwritable"
+    )
+    problems: dict[str, int] = Field(description="lanterns whose clip cache takes no clips")

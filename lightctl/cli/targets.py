@@ -129,6 +129,8 @@ def print_preview(result: dict[str, Any], show_all_ids: bool = False) -> None:
     offline = result["offline_count"]
     summary.add_row("offline now", f"[red]{offline}[/]" if offline else "0")
     summary.add_row("availability unknown", str(result["availability_unknown_count"]))
+    broken = result.get("broken_speaker_count", 0)
+    summary.add_row("speaker broken", f"[red]{broken}[/]" if broken else "0")
     console.print(summary)
     streets = Table("street", "lanterns", title="streets touched", title_justify="left")
     for s in result["streets"]:

@@ -114,6 +114,9 @@ _OUTPUT_SET = frozenset(
 )
 _RELEASE = frozenset({"received", "done", "rejected", "failed", "expired"})
 _RELEASED = "released"  # the ack reason of a set ended by a release before it started
+# The `done` of a lantern whose clips came after the alert's shared speech start (issue 14): it
+# joined at a later sentence boundary and lists only the clips from there to the end.
+JOINED_LATE = "joined_late"
 # A lantern refuses a copy not addressed to it (protocol ``aud``). The outbox sends each lantern
 # only its own copy, on its own topic, so such a refusal is about someone else's copy replayed
 # on the broker, never about what we sent: it must not end the delivery (the genuine copy may
@@ -154,9 +157,20 @@ def judge_ack(
             return AckRefusal.WRONG_STATUS
         if ack_status == "done" and command.clips is not None:
             ended_unplayed = command.sent_ahead and played is None and reason == _RELEASED
-            if not ended_unplayed and tuple(played or ()) != command.clips:
+            if not ended_unplayed and not _played_matches(command.clips, played, reason):
                 return AckRefusal.PLAYED_MISMATCH
     return next_state(current, ack_status)
+
+
+def _played_matches(
+    sent: tuple[str, ...], played: Sequence[str] | None, reason: str | None
+) -> bool:
+    """Every clip sent, in order; or, from a lantern that joined late, a non-empty tail of them
+    (it joined at a sentence boundary and spoke from there to the end, in step)."""
+    heard = tuple(played or ())
+    if reason == JOINED_LATE:
+        return 0 < len(heard) < len(sent) and sent[len(sent) - len(heard) :] == heard
+    return heard == sent
 
 
 # ---- timing: when the service asks again, and when it stops waiting ----------------------------

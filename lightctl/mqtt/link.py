@@ -29,6 +29,13 @@ MAX_INFLIGHT = 100
 # A CONNACK comes back within milliseconds on loopback; 3 s of silence from a listening broker
 # means it does not speak MQTT 5 (amqtt 0.12 hangs up on v5 CONNECTs with properties).
 V5_SILENCE_S = 3.0
+# A node that accepts TCP but sends no CONNACK in this long is treated as gone and the next node
+# of the cluster is dialled. nats-server 2.9 did that after a peer died: its MQTT session setup
+# waits on JetStream (4 s per request there), and paho would otherwise wait for the keep-alive.
+CONNACK_TIMEOUT_S = 8.0
+# A refused subscription is asked for again after this long (a clustered broker refuses while
+# it re-elects the leader of its session store).
+RESUBSCRIBE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,27 @@ class MqttLink:
         # or a broker restarted without persistence): acks sent meanwhile may be lost.
         self.on_session_lost: Callable[[], None] | None = None
         self._expiry_props: dict[int, Properties] = {}
+        # Sockets opened so far and whether the latest got a CONNACK (set in paho's thread).
+        self._sockets_opened = 0
+        self._connack_seen = False
+        # Subscriptions the broker refused (topic -> reason), asked for again until granted.
+        self._refused: dict[str, str] = {}
+        self._pending: dict[int, list[str]] = {}
+        self._pending_lock = threading.Lock()  # a retry subscribes from the event loop
+        # Set on moving to another node: the first connection there re-makes the subscriptions.
+        self._moved = False
+
+    @property
+    def subscription_problem(self) -> str | None:
+        """What the connected node refused to subscribe us to, or None: a node that accepts the
+        connection but not the subscriptions would otherwise look healthy while no ack arrives."""
+        refused = dict(self._refused)
+        if not refused or not self._connected.is_set():
+            return None
+        topics = ", ".join(sorted(refused))
+        reason = next(iter(refused.values()))
+        node = f"{self.host}:{self.port}"
+        return f"broker {node} refused the subscriptions {topics} ({reason}); retrying"
 
     @property
     def connected(self) -> bool:
@@ -96,6 +124,7 @@ class MqttLink:
         if len(self._nodes) == 1 or self._stopping:
             return
         self._node = (self._node + 1) % len(self._nodes)
+        self._moved = True
         log.warning("moving to broker node %s:%s", self.host, self.port)
         self._connect()
 
@@ -122,6 +151,7 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = lambda _client, _userdata: self._next_node()
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         return client
 
@@ -184,6 +214,9 @@ class MqttLink:
     # paho thread below: only hand data over, never touch application state.
 
     def _on_socket_open(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        self._connack_seen = False
+        self._sockets_opened += 1
+        self._loop.call_soon_threadsafe(self._watch_connack, self._sockets_opened, sock)
         # Nagle's algorithm would hold small acks/commands back up to 40 ms per round trip.
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -207,11 +240,18 @@ class MqttLink:
             if self.mqtt5 and "protocol version" in str(reason_code).lower():
                 self._loop.call_soon_threadsafe(self._fall_back_to_311)
             return
+        self._connack_seen = True
         self.last_error = None
         self._v5_worked = self._v5_worked or self.mqtt5
         self._connected.set()
-        if self.subscriptions:
-            client.subscribe([(topic, 1) for topic in self.subscriptions])
+        self._refused = {}
+        self._pending = {}
+        if self._moved and self.subscriptions:
+            # A resumed session may name subscriptions whose broker-side consumers died with the
+            # old node (nats-server keeps single-replica consumers on one node): granted, silent.
+            self._moved = False
+            client.unsubscribe(list(self.subscriptions))
+        self._subscribe(client, self.subscriptions)
         lost = self.on_session_lost
         if lost is not None and not getattr(flags, "session_present", False):
             self._loop.call_soon_threadsafe(lost)
@@ -241,6 +281,72 @@ class MqttLink:
         elif self.mqtt5 and not self._v5_worked:
             # amqtt 0.12 drops a v5 CONNECT that carries properties without any CONNACK.
             self._loop.call_soon_threadsafe(self._fall_back_to_311)
+        elif not self._connack_seen:
+            # Hung up (or cut by the CONNACK timeout) before answering: try the next node.
+            self._next_node()
+
+    def _subscribe(self, client: mqtt.Client, topics: Sequence[str]) -> None:
+        if not topics:
+            return
+        with self._pending_lock:
+            _result, mid = client.subscribe([(topic, 1) for topic in topics])
+            if mid is not None:
+                self._pending[mid] = list(topics)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Any,
+    ) -> None:
+        with self._pending_lock:
+            topics = self._pending.pop(mid, [])
+        refused = {t: str(r) for t, r in zip(topics, reason_codes, strict=False) if r.is_failure}
+        for topic in topics:
+            if topic not in refused:
+                self._refused.pop(topic, None)
+        if not refused:
+            return
+        self._refused.update(refused)
+        log.error(
+            "broker %s:%s refused subscriptions %s: %s",
+            self.host,
+            self.port,
+            sorted(refused),
+            next(iter(refused.values())),
+        )
+        self._loop.call_soon_threadsafe(
+            self._loop.call_later, RESUBSCRIBE_S, self._resubscribe, client
+        )
+
+    def _resubscribe(self, client: mqtt.Client) -> None:
+        """On the event loop: ask again for what was refused, if still on that connection."""
+        if client is self._client and self._connected.is_set() and self._refused:
+            self._subscribe(client, sorted(self._refused))
+
+    def _watch_connack(self, socket_number: int, sock: Any) -> None:
+        self._loop.call_later(CONNACK_TIMEOUT_S, self._connack_overdue, socket_number, sock)
+
+    def _connack_overdue(self, socket_number: int, sock: Any) -> None:
+        """On the event loop: no CONNACK on this socket yet, so cut it; paho reports the loss and
+        ``_on_disconnect`` moves to the next node (the MQTT 5 silence check covers a first try)."""
+        if socket_number != self._sockets_opened or self._connack_seen or self._stopping:
+            return
+        if self.mqtt5 and not self._v5_worked:
+            return
+        log.warning(
+            "broker %s:%s sent no CONNACK in %.0f s; trying the next node",
+            self.host,
+            self.port,
+            CONNACK_TIMEOUT_S,
+        )
+        self.last_error = f"no CONNACK from {self.host}:{self.port}"
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: paho has seen the loss itself
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:

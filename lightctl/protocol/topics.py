@@ -152,6 +152,24 @@ class Topics:
             raise ValueError(f"gateway id {gateway_id!r} cannot be used as a topic level")
         return f"{self.base}/gateways/{gateway_id}/availability"
 
+    def clip_manifest(self, key: str) -> str:
+        """Retained clip manifest (issue 14): ``common``, or one per street, read by lanterns."""
+        if not is_valid_lantern_id(key):
+            raise ValueError(f"manifest key {key!r} cannot be used as a topic level")
+        return f"{self.base}/clips/{key}/manifest"
+
+    def all_clip_manifests(self) -> str:
+        return f"{self.base}/clips/+/manifest"
+
+    def manifest_key(self, topic: str) -> str | None:
+        """The key of a clip manifest topic of this root; None for any other topic."""
+        parts = topic.split("/")
+        if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != self.base:
+            return None
+        if parts[2] != "clips" or parts[4] != "manifest" or not is_valid_lantern_id(parts[3]):
+            return None
+        return parts[3]
+
     def all_lanterns(self, kind: TopicKind) -> str:
         """Subscription filter for one kind of topic of every lantern."""
         return f"{self.base}/lanterns/+/{kind.value}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -66,6 +67,12 @@ class AudioPayload(WireModel):
     repeat: int = Field(default=1, ge=1, le=10)
     interval_s: float = Field(default=0, ge=0, le=30)
     volume: int = Field(default=80, ge=0, le=100)
+    # When the first spoken item starts, on every lantern of the alert (issue 14): all lanterns
+    # share one clock, the program repeated from here, so neighbours never echo each other. A
+    # lantern sounds the signal from the moment the command is valid and joins the speech at the
+    # first sentence boundary after its clips are verified. Absent (protocol v1 as first
+    # shipped): speech follows the signal as soon as the clips are there, unaligned.
+    speech_at: AwareDatetime | None = None
 
     def duration_s(self) -> float:
         """Length of the whole program including repeats and the gaps between them."""
@@ -240,6 +247,63 @@ class ChannelState(WireModel):
     lit: bool | None = None
 
 
+class ClipEntry(WireModel):
+    """One clip a lantern should hold before any emergency (a template sentence)."""
+
+    sha256: Sha256Hex
+    url: str = Field(min_length=1, max_length=2048)
+    size: int = Field(ge=1, le=50_000_000)
+    lang: str = Field(min_length=2, max_length=16)
+    duration_s: float = Field(gt=0, le=600)
+
+
+class ClipManifest(WireModel):
+    """Retained on ``<root>/v1/clips/<key>/manifest``: clips to hold, content-addressed.
+
+    ``digest`` is the SHA-256 of the canonical JSON of ``entries`` (so a lantern reports which
+    version it holds); ``lanterns`` names who should hold them (absent: every lantern). A
+    lantern downloads the entries it lacks in quiet times and checks each against its hash.
+    """
+
+    v: Literal[1] = 1
+    key: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+    digest: Sha256Hex
+    entries: list[ClipEntry] = Field(max_length=20_000)
+    lanterns: list[str] | None = Field(default=None, max_length=200_000)
+
+    @staticmethod
+    def digest_of(entries: list[ClipEntry]) -> str:
+        body = [e.model_dump(mode="json") for e in entries]
+        return hashlib.sha256(canonical_json({"entries": body})).hexdigest()
+
+    @model_validator(mode="after")
+    def _digest_matches(self) -> Self:
+        if self.digest != self.digest_of(self.entries):
+            raise ValueError("digest does not match the entries")
+        return self
+
+
+class ClipMissing(WireModel):
+    """A manifest clip the lantern does not hold, and why (``bad_clip_hash``, ``cache_full``...)."""
+
+    sha256: Sha256Hex
+    reason: str = Field(min_length=1, max_length=64)
+
+
+class ClipHolding(WireModel):
+    """Which clips a lantern holds: per manifest key, the digest it holds completely."""
+
+    manifests: dict[str, Sha256Hex] = Field(default_factory=dict)
+    held: int = Field(default=0, ge=0)
+    bytes: int = Field(default=0, ge=0)
+    budget: int = Field(default=0, ge=0)
+    # The first few manifest clips it lacks, with the reason; ``missing_count`` counts them all.
+    missing: list[ClipMissing] = Field(default_factory=list, max_length=32)
+    missing_count: int = Field(default=0, ge=0)
+    # The cache itself cannot take clips: ``cache_unwritable`` or ``cache_full``.
+    problem: str | None = Field(default=None, max_length=200)
+
+
 class LanternState(WireModel):
     """Retained report of what a lantern is doing now."""
 
@@ -252,3 +316,5 @@ class LanternState(WireModel):
     )
     # Fitted parts that do not work (a blown speaker): the service leaves them out of coverage.
     broken: list[Literal["speaker", "rgb", "projector", "path_light"]] = Field(default_factory=list)
+    # The clip library it holds (issue 14); absent from lanterns that keep no clips.
+    clips: ClipHolding | None = None

@@ -110,12 +110,14 @@ def acl_text(creds: BrokerCredentials, roots: Iterable[str]) -> str:
     lines += [f"topic readwrite {root}/#" for root in roots]
     for lantern_id in creds.lanterns:
         lines += ["", f"user {lantern_id}", *_lantern_rules(lantern_id, roots)]
+        lines += _library_rules(roots) + _fan_out_rules(lantern_id, roots)
     for gateway, (_pw, ids) in creds.gateways.items():
         lines += ["", f"user {gateway}"]
         for root in roots:
             lines.append(f"topic write {Topics(root).gateway_availability(gateway)}")
         for lantern_id in ids:
             lines += _lantern_rules(lantern_id, roots)
+        lines += _library_rules(roots) + _fan_out_rules(gateway, roots)
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +128,27 @@ def _lantern_rules(lantern_id: str, roots: list[str]) -> list[str]:
         out.append(f"topic read {t.cmd(lantern_id)}")
         out += [f"topic write {topic}" for topic in (t.ack(lantern_id), t.state(lantern_id))]
         out.append(f"topic write {t.availability(lantern_id)}")
+    return out + _lantern_groups_rules(lantern_id, roots)
+
+
+def _fan_out_rules(speaker: str, roots: list[str]) -> list[str]:
+    """Protocol v2: group commands (each envelope names its audience inside what is signed, so
+    reading another group's copy makes a lantern act on nothing) and its batches of acks."""
+    out: list[str] = []
+    for root in roots:
+        t = Topics(root)
+        out.append(f"topic read {t.base_v2}/groups/#")
+        out.append(f"topic write {t.gateway_acks(speaker)}")
     return out
+
+
+def _lantern_groups_rules(lantern_id: str, roots: list[str]) -> list[str]:
+    return [f"topic read {Topics(root).groups(lantern_id)}" for root in roots]
+
+
+def _library_rules(roots: list[str]) -> list[str]:
+    """Every lantern and gateway reads the retained clip manifests (issue 14)."""
+    return [f"topic read {Topics(root).all_clip_manifests()}" for root in roots]
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from lightctl.domain.targets import ResolvedTarget, TargetSpec
 from lightctl.geo.limits import check_preview_size
 from lightctl.geo.shapes import Loc
 from lightctl.geo.targeting import DEFAULT_MAX_LANTERNS, LanternIndex
+from lightctl.protocol import LanternState
 from lightctl.store import Database
 from lightctl.store import groups as group_store
 from lightctl.store import lanterns as lantern_store
@@ -33,6 +34,8 @@ class TargetPreview:
     streets: list[tuple[str, int]]
     without_street: int
     features: dict[str, Any] | None
+    # Lanterns whose retained state names their speaker broken: they would stay silent.
+    broken_speakers: tuple[str, ...] = ()
 
 
 class TargetResolver:
@@ -42,9 +45,16 @@ class TargetResolver:
     import and street assignment raises, so changes by the CLI or another replica are seen too.
     """
 
-    def __init__(self, db: Database, max_lanterns: int = DEFAULT_MAX_LANTERNS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_lanterns: int = DEFAULT_MAX_LANTERNS,
+        reported: Callable[[str], LanternState | None] | None = None,
+    ) -> None:
         self._db = db
         self._max_lanterns = max_lanterns
+        # Each lantern's retained state as last reported (the ack consumer's memory), if known.
+        self._reported = reported
         # (index, inventory version it was built from), swapped as one so readers never pair an
         # index with another index's version.
         self._current: tuple[LanternIndex, int | None] | None = None
@@ -136,4 +146,17 @@ class TargetResolver:
             streets=streets,
             without_street=len(ids) - sum(n for _name, n in streets),
             features=index.features(positions, online) if with_features else None,
+            broken_speakers=self.broken_speakers(ids),
         )
+
+    def broken_speakers(self, lantern_ids: Iterable[str]) -> tuple[str, ...]:
+        """Those of the lanterns whose last reported state names the speaker broken, in order."""
+        reported = self._reported
+        if reported is None:
+            return ()
+        out = []
+        for lantern_id in lantern_ids:
+            state = reported(lantern_id)
+            if state is not None and "speaker" in state.broken:
+                out.append(lantern_id)
+        return tuple(out)

@@ -22,6 +22,7 @@ from lightctl.store import (  # noqa: F401  (registers tables)
     coordination,
     lantern_keys,
     previews,
+    ratelimits,
     tables,
 )
 

@@ -36,6 +36,9 @@ async function main() {
   const cmap = new ConsoleMap($('map'), {
     onStreet: (name) => dispatcher.toggleStreet(name),
     onLantern: (id) => operator.select(id),
+    // In the dispatch view a lantern the followed alert missed opens its story.
+    canPickInDispatch: (id) => dispatcher.follower.isProblem(id),
+    onDispatchLantern: (id) => dispatcher.follower.showLantern(id),
     onClick: (latlng) => (operator.draw.active ? operator.draw : dispatcher.draw).click(latlng),
   });
   cmap.attachLegend($('legend'));

@@ -10,6 +10,7 @@
 // - it closes once: the second and third click of a double or triple click find it closed, and
 //   a shield over the whole page swallows them for SHIELD_MS, so they cannot reach the map.
 
+import { listIds } from './format.js';
 import { languageName, t } from './i18n.js';
 import { escapeHtml } from './map.js';
 
@@ -113,6 +114,10 @@ export class ConfirmDialog {
     ];
     if (p.offline_count) rows.push([t('preview.offline'), String(p.offline_count), null, 'warn']);
     if (noSpeaker) rows.push([t('preview.nospeaker'), String(noSpeaker), 'confirm-nospeaker', 'warn']);
+    const broken = p.broken_speaker_ids || [];
+    if (broken.length) {
+      rows.push([t('preview.brokenSpeaker'), `${broken.length}: ${listIds(broken)}`, 'confirm-broken', 'warn']);
+    }
     const c = p.coverage;
     if (c && c.length_m > 0) {
       // Acoustic coverage of the targeted streets by the working speakers (issue 19).

@@ -4,13 +4,15 @@
 import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { describePhase, describeTarget, formatTime, releaseProgress, sleep } from './format.js';
-import { t } from './i18n.js';
+import { getLang, t } from './i18n.js';
 import { escapeHtml } from './map.js';
+import { Paced } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
 const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
-const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
+const ANNOUNCE_EVERY_MS = 5000;
+const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in // screen readers hear the progress this often, not every event
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
 // Delivery states a dispatcher must see named: the lantern did not take the warning.
@@ -27,6 +29,7 @@ export class Follower {
     this.stream = null;
     this.lastAnnounce = 0;
     this.history = [];
+    this.paced = new Paced(() => this.renderLive(), RENDER_GAP_MS);
   }
 
   init() {
@@ -36,12 +39,47 @@ export class Follower {
     $('btn-close-live').addEventListener('click', () => this.unfollow());
     $('live-problem-list').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-lantern]');
-      if (button) this.cmap.setFocus(button.dataset.lantern);
+      if (button) this.showLantern(button.dataset.lantern);
     });
     $('alert-list').addEventListener('click', (e) => {
       const button = e.target.closest('button[data-follow]');
       if (button) this.followId(button.dataset.follow);
     });
+  }
+
+  /** Whether a lantern clicked on the dispatcher's map has a story to show: it missed the alert. */
+  isProblem(id) {
+    return Boolean(this.alert && PROBLEM_STATES.has(this.deliveries?.get(id)));
+  }
+
+  /** One lantern's part in the followed alert: its state, why, how often it was tried, since
+   * when, and whether its ack was signed; the map shows where it stands. */
+  async showLantern(id) {
+    const alertId = this.alert?.id;
+    if (!alertId) return;
+    this.cmap.setFocus(id);
+    this.cmap.showLanterns([id]);
+    const box = $('live-lantern');
+    try {
+      const full = await api.alert(alertId, true);
+      if (this.alert?.id !== alertId) return;
+      const row = (full.lanterns || []).find((r) => r.lantern === id);
+      if (!row) return;
+      const facts = [
+        [t('lantern.state'), t(`state.${row.state}`)],
+        [t('history.reason'), row.reason || '–'],
+        [t('history.attempts'), String(row.attempts)],
+        [t('history.since'), formatTime(row.updated_at)],
+      ];
+      box.innerHTML = `<h4>${escapeHtml(t('history.lantern', { id }))}</h4><dl>${facts
+        .map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`)
+        .join('')}</dl><p class="muted">${escapeHtml(row.signed_by ? t('history.signed') : t('history.unsigned'))}</p>`;
+      box.dataset.lantern = id;
+      box.hidden = false;
+    } catch (error) {
+      box.textContent = explainApiError(error);
+      box.hidden = false;
+    }
   }
 
   async followId(id) {
@@ -57,6 +95,7 @@ export class Follower {
     this.alert = alert;
     this.deliveries = new Map();
     this.deliveryReasons = {};
+    $('live-lantern').hidden = true;
     this.cmap.setDelivery(this.deliveries);
     this.renderLive();
     $('live').hidden = false;
@@ -108,14 +147,9 @@ export class Follower {
       });
   }
 
-  /** Render once per frame however many progress events arrive in it. */
+  /** Render soon, at most every RENDER_GAP_MS however many progress events arrive. */
   _renderSoon() {
-    if (this.renderPending) return;
-    this.renderPending = true;
-    requestAnimationFrame(() => {
-      this.renderPending = false;
-      this.renderLive();
-    });
+    this.paced.request();
   }
 
   _showDeliveries(id) {
@@ -243,6 +277,10 @@ export class Follower {
   _renderProblems() {
     const problems = [...(this.deliveries || new Map()).entries()].filter(([, state]) => PROBLEM_STATES.has(state));
     $('live-problems').hidden = problems.length === 0;
+    // The list is rebuilt only when it changes (a rebuilt list costs a layout pass).
+    const key = `${this.alert?.id}|${problems.length}|${problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
+    if (key === this.problemsKey) return;
+    this.problemsKey = key;
     const items = problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => {
       const reason = this.deliveryReasons?.[id];
       const label = `${t(`state.${state}`)}${reason ? `: ${reason}` : ''}`;

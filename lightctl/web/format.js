@@ -111,3 +111,11 @@ export function describeAudit(record, what = () => null) {
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+const IDS_SHOWN = 10; // a line of ids longer than this helps nobody read it
+
+/** Lantern ids for a line of text: the first few, then how many more. */
+export function listIds(ids) {
+  const shown = ids.slice(0, IDS_SHOWN).join(', ');
+  return ids.length > IDS_SHOWN ? `${shown} ${t('preview.more', { n: ids.length - IDS_SHOWN })}` : shown;
+}

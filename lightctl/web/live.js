@@ -7,7 +7,7 @@ import { api } from './api.js';
 export class LiveFleet {
   constructor() {
     this.cursor = null;
-    this.lanterns = new Map(); // id -> {id, lon, lat, online, audio_playing, light_color, projection}
+    this.lanterns = new Map(); // id -> {id, lon, lat, online, audio_playing, light_color, projection, broken}
   }
 
   /** Fetch what changed; returns {full, changed: [ids], removed: [ids]}. */
@@ -35,6 +35,8 @@ export class LiveFleet {
       lantern.online = online == null ? null : online === 1;
       lantern.audio_playing = at('audio_playing') === 1;
       lantern.light_color = at('light_color');
+      const broken = at('broken');
+      lantern.broken = broken ? broken.split(',') : null; // fitted parts reported broken
       lantern.projection = pictogram
         ? { pictogram, heading_deg: at('heading_deg'), color: at('projection_color') }
         : null;

@@ -1,63 +1,22 @@
 // The map: our own street geometry as the basemap (no tiles, nothing from the internet) and every
-// lantern as a circle marker coloured by what it is doing, or by its delivery state in a followed
-// alert. One canvas renderer draws everything: a second canvas on top would swallow the clicks
-// meant for the streets underneath.
+// lantern as a dot coloured by what it is doing, or by its delivery state in a followed alert.
+// Streets are Leaflet polylines on one canvas (one layer per street and kind, so a click picks the
+// street); the lanterns are drawn on a canvas of their own above them (dots.js), which lets
+// clicks through to the streets and finds lanterns itself.
 
+import { CLUSTER_BELOW_ZOOM, LanternDots } from './dots.js';
 import { t } from './i18n.js';
+import { Paced } from './pace.js';
 
 const L = window.L;
 
-// A projected pictogram, drawn on the same canvas as the lanterns: an arrow from the lantern's
-// edge toward heading_deg (degrees from north, clockwise), or a small warning triangle above
-// the lantern for a pictogram without a direction. Leaflet's canvas renderer draws only its own
-// shapes, so the mark borrows the circle marker's bounds (radius = the arrow's reach) and adds
-// one drawing routine to the renderer.
-const ProjectionMark = L.CircleMarker.extend({
-  _updatePath() {
-    this._renderer._updateProjection(this);
-  },
-  _containsPoint() {
-    return false;
-  },
-});
+// The map follows the fleet and a followed alert with 4 pictures a second at most: enough to
+// watch a warning spread, and a small share of the main thread on a loaded machine.
+const RESTYLE_GAP_MS = 250;
 
-L.Canvas.include({
-  _updateProjection(layer) {
-    if (!this._drawing || layer._empty()) return;
-    const ctx = this._ctx;
-    const p = layer._point;
-    const reach = layer._radius;
-    const inner = layer.options.inner;
-    ctx.save();
-    ctx.translate(p.x, p.y);
-    ctx.beginPath();
-    if (layer.options.heading != null) {
-      ctx.rotate((layer.options.heading * Math.PI) / 180);
-      const start = inner + 1;
-      const neck = reach - reach * 0.42;
-      const shaft = Math.max(1.5, reach * 0.09);
-      const head = Math.max(4, reach * 0.3);
-      ctx.moveTo(-shaft, -start);
-      ctx.lineTo(-shaft, -neck);
-      ctx.lineTo(-head, -neck);
-      ctx.lineTo(0, -reach);
-      ctx.lineTo(head, -neck);
-      ctx.lineTo(shaft, -neck);
-      ctx.lineTo(shaft, -start);
-    } else {
-      const side = Math.max(6, reach * 0.55);
-      const base = -inner - 2;
-      ctx.moveTo(0, base - side * 0.87);
-      ctx.lineTo(side / 2, base);
-      ctx.lineTo(-side / 2, base);
-    }
-    ctx.closePath();
-    this._fillStroke(ctx, layer);
-    ctx.restore();
-  },
-});
-
-const PROJECTION_COLOR = '#67e8f9'; // an arrow whose command names no colour
+const PROJECTION_COLOR = '#67e8f9';
+// A lantern the dispatcher looks into: one the followed alert missed.
+const PROBLEM_GROUPS = new Set(['failed', 'unreachable']); // an arrow whose command names no colour
 
 // Delivery states (ARCHITECTURE.md, Delivery) folded into what the dispatcher reads.
 export const DELIVERY_GROUP = {
@@ -128,12 +87,6 @@ function classOf(cls) {
   return 'minor';
 }
 
-function radiusAt(zoom) {
-  if (zoom <= 14) return 2;
-  if (zoom >= 18) return 7;
-  return zoom - 12; // 3 px at 15 … 5 px at 17
-}
-
 export class ConsoleMap {
   /** handlers: onStreet(name), onLantern(id), onClick(latlng) (only while drawing). */
   constructor(element, handlers) {
@@ -159,8 +112,8 @@ export class ConsoleMap {
     this.selectedStreets = new Set();
     this.labels = L.layerGroup();
     this.majorLabels = L.layerGroup();
-    this.markers = new Map(); // lantern id -> circle marker
-    this.arrows = new Map(); // lantern id -> projection mark (only lanterns that project)
+    this.markers = new Map(); // lantern id -> dot record (what dots.js draws; tests read .shown)
+    this.arrows = new Map(); // lantern id -> projected pictogram (only lanterns that project)
     this.live = new Map(); // lantern id -> live state (shared with LiveFleet)
     this.preview = null; // Set of lantern ids the previewed target reaches
     this.delivery = null; // Map lantern id -> delivery state of the followed alert
@@ -169,9 +122,40 @@ export class ConsoleMap {
     this.routes = L.layerGroup(); // steering routes, in the operator's view
     this.gaps = L.layerGroup().addTo(this.map); // stretches the previewed speakers do not cover
     this.legend = null;
+    // Streets first, dots on top: the lanterns' pane sits above the streets' (overlayPane, 400)
+    // and below the street labels (markerPane, 600), so names stay readable.
+    this.map.createPane('lanterns').style.zIndex = 450;
+    this.dots = new LanternDots(this.markers, this.arrows).addTo(this.map);
+    this.restyle = new Paced(() => this._restyleLanterns(), RESTYLE_GAP_MS);
     this.map.on('zoomend', () => this._onZoom());
     this.map.on('click', (e) => {
       if (this.mode === 'draw') this.handlers.onClick?.(e.latlng);
+      else this._clickLantern(e.containerPoint);
+    });
+    this.map.on('mousemove', (e) => this._hover(e.containerPoint));
+  }
+
+  /** A click that no street took: the lantern under it (operator), or zoom into a cluster. */
+  _clickLantern(point) {
+    const hit = this.dots.lanternAt(point);
+    if (!hit) return;
+    if (hit.cluster) {
+      this.map.setView(hit.latlng, Math.max(CLUSTER_BELOW_ZOOM, this.map.getZoom() + 1.5));
+      return;
+    }
+    if (this.mode === 'operate') this.handlers.onLantern?.(hit);
+    else this.handlers.onDispatchLantern?.(hit);
+  }
+
+  /** A pointer over a lantern the operator can pick, or a cluster to open. */
+  _hover(point) {
+    if (this.hoverPending || this.mode === 'draw') return;
+    this.hoverPending = true;
+    requestAnimationFrame(() => {
+      this.hoverPending = false;
+      const hit = this.dots.lanternAt(point);
+      const pickable = hit && (hit.cluster || this.mode === 'operate' || this.handlers.canPickInDispatch?.(hit));
+      this.map.getContainer().classList.toggle('over-lantern', Boolean(pickable));
     });
   }
 
@@ -187,22 +171,27 @@ export class ConsoleMap {
     this.streetsByKey.clear();
     this.labels.clearLayers();
     this.majorLabels.clearLayers();
-    const longest = new Map();
     const bounds = L.latLngBounds([]);
-    // Paths first, then minor, then major roads, so the important lines are drawn on top.
-    const order = { path: 0, minor: 1, major: 2 };
-    const features = [...collection.features].sort(
-      (a, b) => order[classOf(a.properties.class)] - order[classOf(b.properties.class)]
-    );
-    for (const feature of features) {
+    for (const feature of collection.features) {
       for (const [lon, lat] of feature.geometry.coordinates) bounds.extend([lat, lon]);
     }
     this._ensureView(bounds);
-    for (const feature of features) {
+    // One polyline per street name and kind (the demo's 3,406 segments are ~400 layers), and the
+    // unnamed paths one per kind: Leaflet's cost per redraw grows with the number of layers.
+    const merged = new Map();
+    for (const feature of collection.features) {
       const { name } = feature.properties;
       const kind = classOf(feature.properties.class);
-      const latlngs = feature.geometry.coordinates.map(([lon, lat]) => [lat, lon]);
-      const layer = L.polyline(latlngs, {
+      const key = `${kind}|${name ? streetKey(name) : ''}`;
+      if (!merged.has(key)) merged.set(key, { name: name || null, kind, parts: [] });
+      merged.get(key).parts.push(feature.geometry.coordinates.map(([lon, lat]) => [lat, lon]));
+    }
+    // Paths first, then minor, then major roads, so the important lines are drawn on top.
+    const order = { path: 0, minor: 1, major: 2 };
+    const streets = [...merged.values()].sort((a, b) => order[a.kind] - order[b.kind]);
+    const longest = new Map();
+    for (const { name, kind, parts } of streets) {
+      const layer = L.polyline(parts, {
         renderer: this.renderer,
         ...STREET_STYLE[kind],
         lineCap: 'round',
@@ -210,6 +199,7 @@ export class ConsoleMap {
       });
       layer.streetName = name;
       layer.streetKind = kind;
+      layer.parts = parts;
       if (name) {
         const key = streetKey(name);
         if (!this.streetsByKey.has(key)) this.streetsByKey.set(key, []);
@@ -220,11 +210,19 @@ export class ConsoleMap {
         layer.on('click', (e) => {
           if (this.mode !== 'dispatch') return;
           L.DomEvent.stop(e);
+          // A lantern the followed alert missed, drawn on the street: its story, not the street.
+          const lantern = this.dots.lanternAt(e.containerPoint);
+          if (typeof lantern === 'string' && this.handlers.canPickInDispatch?.(lantern)) {
+            this.handlers.onDispatchLantern?.(lantern);
+            return;
+          }
           this.handlers.onStreet?.(name);
         });
-        const length = pathLength(latlngs);
-        const best = longest.get(key);
-        if (!best || best.length < length) longest.set(key, { name, kind, latlngs, length });
+        for (const latlngs of parts) {
+          const length = pathLength(latlngs);
+          const best = longest.get(key);
+          if (!best || best.length < length) longest.set(key, { name, kind, latlngs, length });
+        }
       }
       layer.addTo(this.map);
       this.streetLayers.push(layer);
@@ -276,86 +274,49 @@ export class ConsoleMap {
     if (!this.hasView && lanterns.size) {
       this._ensureView(L.latLngBounds([...lanterns.values()].map((l) => [l.lat, l.lon])));
     }
-    const radius = radiusAt(this.map.getZoom() ?? 15);
     const removed = changes ? changes.removed : [...this.markers.keys()].filter((id) => !lanterns.has(id));
     for (const id of removed) {
-      this.markers.get(id)?.remove();
       this.markers.delete(id);
-      this.arrows.get(id)?.remove();
       this.arrows.delete(id);
     }
-    for (const id of changes ? changes.changed : lanterns.keys()) {
+    const changed = changes ? changes.changed : [...lanterns.keys()];
+    for (const id of changed) {
       const lantern = lanterns.get(id);
       if (!lantern) continue;
-      let marker = this.markers.get(id);
-      if (!marker) {
-        marker = L.circleMarker([lantern.lat, lantern.lon], {
-          renderer: this.renderer,
-          radius,
-          interactive: this.mode === 'operate',
-        });
-        marker.lanternId = id;
-        marker.on('click', (e) => {
-          if (this.mode !== 'operate') return;
-          L.DomEvent.stop(e);
-          this.handlers.onLantern?.(id);
-        });
-        marker.addTo(this.map);
-        this.markers.set(id, marker);
-      } else {
-        const at = marker.getLatLng();
-        if (at.lat !== lantern.lat || at.lng !== lantern.lon) marker.setLatLng([lantern.lat, lantern.lon]);
+      let dot = this.markers.get(id);
+      if (!dot) {
+        dot = { id, lat: lantern.lat, lon: lantern.lon, styleKey: null, extra: 0 };
+        this.markers.set(id, dot);
+      } else if (dot.lat !== lantern.lat || dot.lon !== lantern.lon) {
+        dot.lat = lantern.lat;
+        dot.lon = lantern.lon;
       }
       this._syncProjection(lantern);
     }
-    this._restyleLanterns();
+    if (changed.length || removed.length) this._restyleSoon();
   }
 
   /** The lantern's projected pictogram on the map, or none. */
   _syncProjection(lantern) {
     const shown = lantern.projection;
-    let mark = this.arrows.get(lantern.id);
     if (!shown) {
-      if (mark) {
-        mark.remove();
-        this.arrows.delete(lantern.id);
-      }
+      this.arrows.delete(lantern.id);
       return;
     }
     const heading = shown.heading_deg ?? null;
-    const style = {
-      fillColor: shown.color || PROJECTION_COLOR,
-      fillOpacity: 1,
-      color: '#020617',
-      weight: 1,
+    this.arrows.set(lantern.id, {
+      lat: lantern.lat,
+      lon: lantern.lon,
       heading,
-    };
-    if (!mark) {
-      const size = projectionSize(this.map.getZoom() ?? 15);
-      mark = new ProjectionMark([lantern.lat, lantern.lon], {
-        renderer: this.renderer,
-        interactive: false,
-        radius: size.reach,
-        inner: size.inner,
-        ...style,
-      });
-      mark.addTo(this.map);
-      this.arrows.set(lantern.id, mark);
-    } else {
-      const at = mark.getLatLng();
-      if (at.lat !== lantern.lat || at.lng !== lantern.lon) mark.setLatLng([lantern.lat, lantern.lon]);
-      mark.options.heading = heading; // setStyle redraws with it
-      mark.setStyle(style);
-    }
-    mark.pictogram = shown.pictogram;
-    mark.heading = heading;
+      pictogram: shown.pictogram,
+      color: shown.color || PROJECTION_COLOR,
+    });
   }
 
   setMode(mode) {
     this.mode = mode;
     if (mode !== 'draw') this.view = mode;
     for (const layer of this.streetLayers) layer.options.interactive = Boolean(layer.streetName) && mode === 'dispatch';
-    for (const marker of this.markers.values()) marker.options.interactive = mode === 'operate';
     this.map.getContainer().classList.toggle('drawing', mode === 'draw');
     if (mode === 'draw') this.map.doubleClickZoom.disable();
     else this.map.doubleClickZoom.enable();
@@ -395,22 +356,18 @@ export class ConsoleMap {
     this._restyleSoon();
   }
 
-  /** Restyle once per frame however many progress events arrive in it (a city-wide warning
-   * sends dozens a second; each restyle walks every marker). */
+  /** Restyle soon, at most every RESTYLE_GAP_MS however many progress events or polls arrive
+   * meanwhile (a city-wide warning sends dozens a second; each restyle walks every lantern and
+   * every new picture of the canvas costs the browser a commit). */
   _restyleSoon() {
-    if (this.restylePending) return;
-    this.restylePending = true;
-    requestAnimationFrame(() => {
-      this.restylePending = false;
-      this._restyleLanterns();
-    });
+    this.restyle.request();
   }
 
   setFocus(id) {
     this.focus = id;
     this._restyleLanterns();
-    const marker = id && this.markers.get(id);
-    if (marker && !this.map.getBounds().contains(marker.getLatLng())) this.map.panTo(marker.getLatLng());
+    const dot = id && this.markers.get(id);
+    if (dot && !this.map.getBounds().contains([dot.lat, dot.lon])) this.map.panTo([dot.lat, dot.lon]);
   }
 
   /** The drawn target shapes: area (GeoJSON Polygon) and circle ({lon, lat, radius_m}). */
@@ -451,16 +408,17 @@ export class ConsoleMap {
         })
       );
     }
-    for (const mark of this.arrows.values()) mark.bringToFront();
   }
 
   /** What the markers show now, by legend entry; playingRing counts busy speakers (a lantern
    * can be lit and playing at once). The legend and the browser test read these. */
   shownCounts() {
     const counts = { playingRing: 0, arrows: 0, pictograms: 0 };
+    counts.brokenSpeaker = 0;
     for (const marker of this.markers.values()) {
       if (marker.shown) counts[marker.shown] = (counts[marker.shown] || 0) + 1;
       if (marker.playingRing) counts.playingRing += 1;
+      if (marker.broken) counts.brokenSpeaker += 1;
     }
     for (const mark of this.arrows.values()) {
       if (mark.heading != null) counts.arrows += 1;
@@ -473,8 +431,9 @@ export class ConsoleMap {
   pointOnStreet(name, zoom = 17) {
     const layers = this.streetsByKey.get(streetKey(name)) || [];
     if (!layers.length) return null;
-    const layer = layers.reduce((a, b) => (pathLength(a.getLatLngs()) >= pathLength(b.getLatLngs()) ? a : b));
-    const target = midpoint(layer.getLatLngs().map((p) => [p.lat, p.lng]));
+    const parts = layers.flatMap((layer) => layer.parts);
+    const part = parts.reduce((a, b) => (pathLength(a) >= pathLength(b) ? a : b));
+    const target = midpoint(part);
     this.map.setView(target, Math.max(this.map.getZoom(), zoom), { animate: false });
     const point = this.map.latLngToContainerPoint(target);
     return { x: point.x, y: point.y };
@@ -494,32 +453,40 @@ export class ConsoleMap {
           ['offline', LIVE_COLORS.offline, t('legend.offline')],
           ['unknown', LIVE_COLORS.unknown, t('legend.unknown'), true],
         ];
+    entries.push(['brokenSpeaker', '#ef4444', t('legend.brokenSpeaker'), 'cross']);
     entries.push(['arrow', PROJECTION_COLOR, t('legend.arrow'), 'arrow']);
     entries.push(['pictogram', '#facc15', t('legend.pictogram'), 'triangle']);
     const title = deliveryView ? t('legend.delivery') : t('legend.live');
+    const numbers = {};
     const rows = entries
       .map(([key, color, label, ring]) => {
-        const special = { arrow: counts.arrows, pictogram: counts.pictograms };
+        const special = { arrow: counts.arrows, pictogram: counts.pictograms, brokenSpeaker: counts.brokenSpeaker };
         const n = key in special ? special[key] : key === 'playing' && !deliveryView ? counts.playingRing : counts[key] || 0;
+        numbers[key] = n;
         let swatch = `<span class="swatch" style="background:${color}"></span>`;
         if (ring === true) swatch = `<span class="swatch ring" style="border-color:${color}"></span>`;
         if (ring === 'arrow') swatch = `<span class="swatch arrow" style="color:${color}" aria-hidden="true">➜</span>`;
+        if (ring === 'cross') swatch = `<span class="swatch cross" style="color:${color}" aria-hidden="true">✕</span>`;
         if (ring === 'triangle') swatch = `<span class="swatch triangle" style="color:${color}" aria-hidden="true">▲</span>`;
         return `<li data-legend="${key}">${swatch}<span class="label">${escapeHtml(label)}</span> <span class="n">${n}</span></li>`;
       })
       .join('');
+    // Only the numbers change while a warning plays: a new list costs a style and layout pass.
+    const shape = `${title}|${entries.map((e) => e[2]).join('|')}`;
+    if (shape === this.legendShape) {
+      for (const [key] of entries) {
+        const cell = this.legend.querySelector(`[data-legend="${key}"] .n`);
+        const n = String(numbers[key]);
+        if (cell && cell.textContent !== n) cell.textContent = n;
+      }
+      return;
+    }
+    this.legendShape = shape;
     this.legend.innerHTML = `<h3>${escapeHtml(title)}</h3><ul>${rows}</ul>`;
   }
 
   _onZoom() {
     const zoom = this.map.getZoom();
-    const radius = radiusAt(zoom);
-    for (const marker of this.markers.values()) marker.setRadius(radius + (marker.extraRadius || 0));
-    const size = projectionSize(zoom);
-    for (const mark of this.arrows.values()) {
-      mark.options.inner = size.inner;
-      mark.setRadius(size.reach);
-    }
     toggleLayer(this.map, this.majorLabels, zoom >= LABEL_MAJOR_FROM_ZOOM);
     toggleLayer(this.map, this.labels, zoom >= LABEL_ALL_FROM_ZOOM);
   }
@@ -529,6 +496,9 @@ export class ConsoleMap {
       const selected =
         this.view !== 'operate' && layer.streetName && this.selectedStreets.has(streetKey(layer.streetName));
       const base = STREET_STYLE[layer.streetKind];
+      const key = selected ? 'selected' : 'plain';
+      if (layer.styleKey === key) continue; // an unchanged street costs Leaflet no redraw
+      layer.styleKey = key;
       layer.setStyle(
         selected
           ? { color: '#facc15', weight: base.weight + 4, opacity: 1 }
@@ -536,12 +506,11 @@ export class ConsoleMap {
       );
       if (selected) layer.bringToFront();
     }
-    for (const marker of this.markers.values()) marker.bringToFront();
-    for (const mark of this.arrows.values()) mark.bringToFront();
   }
 
+  /** Each dot's look from its live state, the followed alert's delivery, the preview and the
+   * focus; only plain fields are written here, dots.js draws them at the next frame. */
   _restyleLanterns() {
-    const zoomRadius = radiusAt(this.map.getZoom() ?? 15);
     const dispatch = this.view !== 'operate';
     for (const [id, marker] of this.markers) {
       const live = this.live.get(id) || {};
@@ -552,6 +521,8 @@ export class ConsoleMap {
       let weight = 1;
       let extra = 0;
       let opacity = 1;
+      let selected = false;
+      let dim = false;
       const state = dispatch && this.delivery ? this.delivery.get(id) : undefined;
       if (state) {
         shown = DELIVERY_GROUP[state] || 'waiting';
@@ -572,7 +543,10 @@ export class ConsoleMap {
         shown = 'online';
         fill = LIVE_COLORS.online;
       }
-      if (dispatch && this.delivery && !state) opacity = 0.3;
+      if (dispatch && this.delivery && !state) {
+        opacity = 0.3;
+        dim = true;
+      }
       // With a followed alert the delivery colour says playing; the live ring would lag it.
       if (live.audio_playing && !state) {
         color = LIVE_COLORS.playing;
@@ -584,32 +558,40 @@ export class ConsoleMap {
           color = LIVE_COLORS.selected;
           weight = 3;
           extra = Math.max(extra, 2);
+          selected = true;
         } else {
           opacity = 0.3;
+          dim = true;
         }
       }
-      if (!dispatch && this.focus === id) {
+      if (this.focus === id && (!dispatch || PROBLEM_GROUPS.has(shown))) {
         color = LIVE_COLORS.focus;
         weight = 4;
         extra = 4;
       }
-      const key = `${fill}|${fillOpacity}|${color}|${weight}|${extra}|${opacity}`;
+      const look = `${shown}|${extra}|${fill}|${fillOpacity * opacity}|${color}|${weight}|${opacity}`;
       marker.shown = shown;
       marker.playingRing = Boolean(live.audio_playing);
-      if (marker.styleKey === key) continue;
-      marker.styleKey = key;
-      marker.extraRadius = extra;
-      marker.setStyle({ fillColor: fill, fillOpacity: fillOpacity * opacity, color, weight, opacity });
-      marker.setRadius(zoomRadius + extra);
+      if (marker.look === look) {
+        marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
+        marker.selected = selected;
+        marker.dim = dim;
+        continue;
+      }
+      marker.look = look; // dots.js groups dots by it: built once per change, not per picture
+      marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
+      marker.fill = fill;
+      marker.fillOpacity = fillOpacity * opacity;
+      marker.color = color;
+      marker.weight = weight;
+      marker.opacity = opacity;
+      marker.extra = extra;
+      marker.selected = selected;
+      marker.dim = dim;
     }
+    this.dots.redraw();
     this.renderLegend();
   }
-}
-
-/** How far a projected arrow reaches from the lantern's centre, in pixels, at this zoom. */
-function projectionSize(zoom) {
-  const inner = radiusAt(zoom);
-  return { inner, reach: Math.round(9 + 2.2 * inner) };
 }
 
 function toggleLayer(map, layer, on) {

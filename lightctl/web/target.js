@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { DrawTool } from './draw.js';
 import { explainTarget } from './explain.js';
+import { listIds } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml, streetKey } from './map.js';
 
@@ -338,6 +339,12 @@ export class TargetPicker {
     $('preview-unknown').textContent = p.availability_unknown_count;
     markNonZero('preview-nospeaker', p.lantern_count - speakers);
     markNonZero('preview-offline', p.offline_count);
+    // A speaker the lantern reports broken stays silent: said before anyone sends.
+    const broken = p.broken_speaker_ids || [];
+    $('preview-broken').textContent = broken.length;
+    markNonZero('preview-broken', broken.length);
+    $('preview-broken-ids').hidden = broken.length === 0;
+    $('preview-broken-ids').textContent = broken.length ? t('preview.brokenIds', { ids: listIds(broken) }) : '';
     const shown = p.streets.slice(0, 8).map((s) => `${s.name} (${s.lantern_count})`);
     const more = p.streets.length - shown.length;
     let text = p.streets.length ? `${t('preview.streets')}: ${shown.join(', ')}` : t('preview.noStreets');

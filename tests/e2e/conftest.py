@@ -185,3 +185,13 @@ def open_console(browser: Any, service: LiveService, fleet: Fleet) -> Iterator[C
     for context in contexts:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist every browser test runs on one worker, one after another: each module
+    starts a whole demo stack and a Chromium, and two of them at once would starve the long-task
+    measurement of CPU."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -304,14 +304,24 @@ def test_fault_injected_by_the_operator_shows_on_the_alert(
     page.click("#fault-inject")
     page.locator("#fault-status", has_text="injected").wait_for()
     assert broken in text(page, "#fault-status")
+    # The operator's map marks it as soon as the lantern reports it (its retained state).
+    page.wait_for_function(
+        "id => window.lightctl.map.markers.get(id).broken === true", arg=broken, polling=250
+    )
+    wait_text(page, "#legend [data-legend=brokenSpeaker] .n", "1", 10_000)
     shots.take(page, "speaker-broken")
 
-    # The dispatcher warns the lantern's street: every lantern answers, the broken one failed.
+    # Before anyone sends, the dispatcher's preview and confirmation count and name it.
     page.click("#tab-dispatch")
     page.click("label[for=tpl-fire_smoke]")
     click_street(page, street)
     wait_text(page, "#preview-count", str(n), 10_000)
+    wait_text(page, "#preview-broken", "1", 10_000)
+    assert broken in text(page, "#preview-broken-ids")
     page.click("#btn-send")
+    page.locator("#confirm-broken").wait_for()
+    assert text(page, "#confirm-broken") == f"1: {broken}"
+    shots.take(page, "broken-in-confirm")
     page.click("#confirm-send")
     page.locator("#live").wait_for(state="visible")
     wait_text(page, "#count-done", str(n - 1))
@@ -326,3 +336,14 @@ def test_fault_injected_by_the_operator_shows_on_the_alert(
     assert row["state"] == "failed"
     assert "speaker" in (row["reason"] or "")
     shots.take(page, "failed-on-alert")
+
+    # Listed with its reason; a click shows its story in this warning, and the map its place.
+    item = page.locator(f"#live-problem-list li[data-problem='{broken}']")
+    assert "speaker" in text(page, f"#live-problem-list li[data-problem='{broken}']")
+    item.locator("button").click()
+    page.locator(f"#live-lantern[data-lantern='{broken}']").wait_for()
+    history = text(page, "#live-lantern")
+    assert "failed" in history
+    assert "speaker" in history
+    assert page.evaluate("() => window.lightctl.map.focus") == broken
+    shots.take(page, "failed-lantern-history")

@@ -81,6 +81,36 @@ def test_preview_coverage_changes_when_speakers_are_reported_broken(
         assert gap["length_m"] > 0
 
 
+def test_preview_counts_and_names_lanterns_whose_speaker_is_reported_broken(
+    service: LiveService, fleet: Fleet
+) -> None:
+    """Before anyone sends: the preview counts the silent speakers and names them, and the
+    console's live feed marks them on the map."""
+    ids = service.http.post("/targets/preview", json=STREET).json()["lantern_ids"]
+    before = service.http.post("/targets/preview", params={"geojson": False}, json=STREET).json()
+    assert (before["broken_speaker_count"], before["broken_speaker_ids"]) == (0, [])
+    broken = sorted(ids[1:4])
+    break_speakers(fleet, broken)
+    after = wait_for(
+        lambda: (
+            (
+                p := service.http.post(
+                    "/targets/preview", params={"geojson": False}, json=STREET
+                ).json()
+            )["broken_speaker_count"]
+            == len(broken)
+            and p
+        ),
+        "the broken speakers never reached the preview",
+    )
+    assert sorted(after["broken_speaker_ids"]) == broken
+    assert after["lantern_count"] == len(ids)  # still targeted: the light and projection work
+    feed = service.http.get("/lanterns/live").json()
+    at = feed["fields"].index("broken")
+    marked = sorted(r[0] for r in feed["lanterns"] if len(r) > at and r[at] == "speaker")
+    assert marked == broken
+
+
 def test_alert_coverage_counts_only_lanterns_that_confirmed(
     service: LiveService, fleet: Fleet
 ) -> None:

@@ -129,3 +129,25 @@ def test_the_demo_broker_refuses_anonymous_clients_and_signed_lanterns_complete(
     counters = http.get("/metrics").json()["counters"]
     assert counters["consumer_ack_signed"] >= 3 * len(lanterns)  # received, playing, done each
     assert not {k: v for k, v in counters.items() if k.startswith("consumer_ack_refused_")}
+
+    # A whole street goes out over its protocol v2 group topic through the locked-down broker:
+    # one copy for the street, heard by every lantern on it, none sent again.
+    street = next(row["street"] for row in http.get("/lanterns").json() if row["street"])
+    deadline = time.monotonic() + 30
+    while not http.get("/metrics").json()["counters"]["fanout_ready"]:
+        assert time.monotonic() < deadline, "the fleet's group reports were never read"
+        time.sleep(0.5)
+    response = http.post(
+        "/alerts", json={"target": {"streets": [street]}, "messages": {"de": "X."}}
+    )
+    assert response.status_code == 201, response.text
+    street_alert = response.json()["id"]
+    deadline = time.monotonic() + 90
+    body = http.get(f"/alerts/{street_alert}").json()
+    while set(body["counts"]) != {"done"} and time.monotonic() < deadline:
+        time.sleep(0.5)
+        body = http.get(f"/alerts/{street_alert}").json()
+    assert set(body["counts"]) == {"done"}, body
+    after = http.get("/metrics").json()["counters"]
+    assert after["outbox_group_published"] > counters["outbox_group_published"]
+    assert after["outbox_resent"] == counters["outbox_resent"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from lightctl.protocol import (
     ToneItem,
     Topics,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.broker
 
@@ -156,12 +156,16 @@ def test_bad_clip_hash_and_missing_clip_fail_with_reasons(
                 lambda: "failed" in probe.statuses("L0000") and "failed" in probe.statuses("L0001"),
                 10,
             )
+            # Sound first (issue 14): the signal plays at once, so `playing` comes before the
+            # clip trouble is known; the command still ends `failed`, never `done`.
             assert [(a.status, a.reason) for a in probe.acks("L0000")] == [
                 ("received", None),
+                ("playing", None),
                 ("failed", "bad_clip_hash"),
             ]
             assert [(a.status, a.reason) for a in probe.acks("L0001")] == [
                 ("received", None),
+                ("playing", None),
                 ("failed", "clip_unavailable"),
             ]
             assert fleet.record("L0000").played == fleet.record("L0001").played
@@ -382,18 +386,12 @@ def _poll(predicate: Callable[[], bool], timeout_s: float) -> bool:
     return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gateway_falls_back_to_mqtt_311_when_the_broker_refuses_v5(
     topic_root: str, clips: ClipServer
 ) -> None:
     amqtt_broker = pytest.importorskip("amqtt.broker")
     topics = Topics(topic_root)
-    port = _free_port()
+    port = free_port()
     url = f"mqtt://127.0.0.1:{port}"
 
     async def scenario() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from lightctl.store import Database
 from tests.integration.conftest import LiveService, make_settings
-from tests.support import MosquittoProcess
+from tests.integration.nats_cluster import nats_binary
+from tests.support import MosquittoProcess, fixed_env, free_port, wait_for_port
 
 pytestmark = [pytest.mark.broker]
 
@@ -45,3 +47,47 @@ def test_degraded_until_the_broker_appears(inventory: Database, tmp_path: Path) 
     finally:
         live.stop()
         broker.stop()
+
+
+def test_a_broker_that_refuses_our_subscriptions_is_reported_on_healthz(
+    inventory: Database, tmp_path: Path
+) -> None:
+    """A node that takes the connection but refuses subscriptions would look healthy while no
+    ack ever arrives: /healthz names it. Here a nats-server whose every QoS 1 subscription
+    reserves all 65,535 pending messages a session may have, so only the first is granted
+    (the trap config/nats/cluster.conf avoids; Mosquitto grants even what its ACL denies)."""
+    binary = nats_binary()
+    if binary is None:
+        pytest.skip("nats-server not installed")
+    port = free_port()
+    (tmp_path / "js").mkdir()
+    conf = tmp_path / "nats.conf"
+    conf.write_text(
+        f"server_name: refusing\nlisten: 127.0.0.1:{free_port()}\n"
+        f"jetstream {{ store_dir: {tmp_path / 'js'} }}\n"
+        f"mqtt {{ listen: 127.0.0.1:{port}, max_ack_pending: 65535 }}\n"
+    )
+    with (tmp_path / "nats.log").open("ab") as log:
+        nats = subprocess.Popen(
+            [binary, "-c", str(conf)], env=fixed_env(), stdout=log, stderr=subprocess.STDOUT
+        )
+    live: LiveService | None = None
+    try:
+        wait_for_port(port)
+        live = LiveService(
+            make_settings(tmp_path, f"mqtt://127.0.0.1:{port}", "refused"), inventory
+        )
+        live.start()
+        deadline = time.monotonic() + 60
+        health = live.http.get(f"{live.url}/healthz").json()
+        while "refused the subscriptions" not in health["mqtt"]:
+            assert time.monotonic() < deadline, f"never reported: {health}"
+            time.sleep(0.2)
+            health = live.http.get(f"{live.url}/healthz").json()
+        assert health["status"] == "degraded"
+        assert f"broker 127.0.0.1:{port} refused the subscriptions refused/v1/" in health["mqtt"]
+    finally:
+        if live is not None:
+            live.stop()
+        nats.terminate()
+        nats.wait(timeout=10)

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from lightctl.api.deps import RuntimeDep
+from lightctl.api.schemas import ClipLibraryOut
 
 router = APIRouter(tags=["system"])
 
@@ -60,3 +61,10 @@ def metrics(
         metric = f"lightctl_{name}" if kind == "gauge" else f"lightctl_{name}_total"
         lines += [f"# TYPE {metric} {kind}", f"{metric} {counters[name]}"]
     return PlainTextResponse("\n".join(lines) + "\n", media_type=PROMETHEUS)
+
+
+@router.get("/clips/library", response_model=ClipLibraryOut)
+def clip_library(runtime: RuntimeDep) -> ClipLibraryOut:
+    """The clip library (issue 14): each manifest's version and how many lanterns hold it
+    completely, and every lantern that lacks clips with the reasons it reported."""
+    return ClipLibraryOut.model_validate(runtime.clip_library_summary())

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lightctl.api.deps import RuntimeDep
+from lightctl.api.problems import problem
+from lightctl.api.ranges import Unsatisfiable, byte_range, etag_matches
 from lightctl.api.schemas import HealthOut
 from lightctl.errors import InvalidRequest, NotFound
 from lightctl.protocol.asyncapi import asyncapi_document
@@ -19,6 +21,8 @@ router = APIRouter()
 
 _CLIP_NAME = re.compile(r"^(?P<sha>[0-9a-f]{64})\.(?P<ext>wav|mp3)$")
 _MEDIA = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+# A year, and never revalidated while fresh: the name is the content's hash (RFC 8246).
+CLIP_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 @router.get("/asyncapi.json", response_model=dict[str, Any], tags=["system"])
@@ -52,8 +56,12 @@ _clip_cache: OrderedDict[str, bytes] = OrderedDict()
     response_class=Response,
     responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}}}},
 )
-async def audio_clip(name: str, runtime: RuntimeDep) -> Response:
-    """A content-addressed clip: the name is its SHA-256, so it can be cached forever."""
+async def audio_clip(name: str, runtime: RuntimeDep, request: Request) -> Response:
+    """A content-addressed clip: the name is its SHA-256, so any cache may keep it forever.
+
+    Strong ``ETag`` (the digest), ``Cache-Control: public, max-age=31536000, immutable``,
+    ``If-None-Match`` → 304, a single ``Range`` → 206 (``If-Range`` honoured), a range past the
+    end → 416 problem+json naming ``header.Range``."""
     match = _CLIP_NAME.match(name)
     if match is None:
         raise InvalidRequest.at(("path", "name"), "expected <sha256>.wav or <sha256>.mp3", name)
@@ -68,8 +76,26 @@ async def audio_clip(name: str, runtime: RuntimeDep) -> Response:
             _clip_cache.popitem(last=False)
     else:
         _clip_cache.move_to_end(name)
-    return Response(
-        data,
-        media_type=_MEDIA[ext],
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
-    )
+    etag = f'"{sha}"'
+    headers = {"Cache-Control": CLIP_CACHE_CONTROL, "ETag": etag, "Accept-Ranges": "bytes"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        wanted = byte_range(
+            request.headers.get("range"), len(data), request.headers.get("if-range"), etag
+        )
+    except Unsatisfiable:
+        refused = problem(
+            416,
+            "Range not satisfiable",
+            f"header.Range: the clip has {len(data)} bytes",
+            "range_not_satisfiable",
+            errors=[{"loc": ["header", "Range"], "msg": f"the clip has {len(data)} bytes"}],
+        )
+        refused.headers["Content-Range"] = f"bytes */{len(data)}"
+        return refused
+    if wanted is None:
+        return Response(data, media_type=_MEDIA[ext], headers=headers)
+    headers["Content-Range"] = wanted.content_range
+    part = data[wanted.first : wanted.last + 1]
+    return Response(part, status_code=206, media_type=_MEDIA[ext], headers=headers)

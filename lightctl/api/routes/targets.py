@@ -34,6 +34,8 @@ def preview_target(
         capabilities=preview.capabilities,
         offline_count=preview.offline,
         availability_unknown_count=preview.availability_unknown,
+        broken_speaker_count=len(preview.broken_speakers),
+        broken_speaker_ids=list(preview.broken_speakers),
         streets=[StreetOut(name=n, lantern_count=c) for n, c in preview.streets],
         without_street_count=preview.without_street,
         geojson=preview.features,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from lightctl.domain.alerts import ALL_CLEAR_TONE_S, WARNING_TONE_S
@@ -163,11 +163,33 @@ def command_row(env: CommandEnvelope) -> CommandRow:
 
 
 def audio_payload(
-    program: list[ProgramItem], repeat: int, interval_s: float, volume: int
+    program: list[ProgramItem],
+    repeat: int,
+    interval_s: float,
+    volume: int,
+    issued_at: datetime | None = None,
+    min_lead_s: float = 0.0,
 ) -> AudioPayload:
+    """The audio payload; with ``issued_at``, speech shares one start on every lantern
+    (``speech_at``): after the signal, and no sooner than ``min_lead_s`` after issue."""
     return AudioPayload(
         program=program,
         repeat=repeat,
         interval_s=interval_s if repeat > 1 else 0,
         volume=volume,
+        speech_at=speech_start(program, issued_at, min_lead_s) if issued_at else None,
     )
+
+
+def speech_start(
+    program: list[ProgramItem], issued_at: datetime, min_lead_s: float
+) -> datetime | None:
+    """When the first spoken item starts on every lantern: the signal's length after issue
+    (or ``min_lead_s`` if longer), so a lantern that got the command at once plays the whole
+    signal and the others shorten it; None for a program that says nothing."""
+    lead = 0.0
+    for item in program:
+        if isinstance(item, SpeechItem):
+            return issued_at + timedelta(seconds=max(lead, min_lead_s))
+        lead += item.duration_s
+    return None

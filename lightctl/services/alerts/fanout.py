@@ -68,7 +68,14 @@ class FanOut:
         program = build.audio_program(
             texts.signal, speech, self._announcer.exercise_items(texts, spec.exercise)
         )
-        audio = build.audio_payload(program, spec.repeat, spec.interval_s, spec.volume)
+        audio = build.audio_payload(
+            program,
+            spec.repeat,
+            spec.interval_s,
+            spec.volume,
+            issued_at=now,
+            min_lead_s=self._settings.speech_lead_s,
+        )
         limit = self._settings.max_program_s
         if audio.duration_s() > limit:
             raise InvalidRequest.at(

@@ -299,7 +299,9 @@ class AlertService:
             program = build.audio_program(
                 "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
             )
-            payload = build.audio_payload(program, 1, 0, old.volume)
+            payload = build.audio_payload(
+                program, 1, 0, old.volume, issued_at=now, min_lead_s=self._settings.speech_lead_s
+            )
             ends = now + timedelta(seconds=payload.duration_s() + ALL_CLEAR_MARGIN_S)
             audio = build.envelope(
                 alert_id=alert_id,

@@ -97,5 +97,17 @@ def test_state_row_reads_speaker_light_and_projection() -> None:
         light={"on": False, "color": "#FF0000"},
         projection={"pictogram": "warning"},
     )
-    assert state_row("x", True, state) == ("x", 1, 1, None, "warning", None, None)
-    assert state_row("x", None, None) == ("x", None, 0, None, None, None, None)
+    assert state_row("x", True, state) == ("x", 1, 1, None, "warning", None, None, None)
+    assert state_row("x", None, None) == ("x", None, 0, None, None, None, None, None)
+
+
+def test_a_speaker_reported_broken_is_named_in_its_row_until_it_is_repaired() -> None:
+    feed = _feed()
+    cursor = feed.changes(None).cursor
+    lanterns = [("a", 8.5, 47.3, True), ("b", 8.6, 47.4, None), ("c", 8.7, 47.5, False)]
+    broken = LanternState(lantern="a", at=AT, broken=["speaker"])
+    feed.refresh(lanterns, {"a": broken})
+    delta = feed.changes(cursor)
+    assert delta.rows == [["a", 1, 0, None, None, None, None, "speaker"]]
+    feed.refresh(lanterns, {"a": LanternState(lantern="a", at=AT)})
+    assert feed.changes(delta.cursor).rows == [["a", 1]]

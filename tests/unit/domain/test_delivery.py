@@ -83,3 +83,19 @@ def test_a_refused_copy_addressed_elsewhere_does_not_end_the_delivery() -> None:
     # A refusal of our own copy still ends it, with its reason.
     assert judge_ack(S.PUBLISHED, "rejected", AUDIO, None, "bad_signature") is S.REJECTED
     assert judge_ack(S.PLAYING, "done", AUDIO, AUDIO.clips) is S.DONE
+
+
+def test_a_lantern_that_joined_late_is_done_with_a_tail_of_the_clips_and_nothing_else() -> None:
+    sent = AckedCommand("audio", "set", ("a" * 64, "b" * 64, "c" * 64))
+    tail = ["b" * 64, "c" * 64]
+    assert judge_ack(S.PLAYING, "done", sent, tail, "joined_late") is S.DONE
+    # Not a tail, all of it, nothing, or a tail without saying it joined late: refused.
+    for played, reason in (
+        (["a" * 64, "b" * 64], "joined_late"),
+        (list(sent.clips or ()), "joined_late"),
+        ([], "joined_late"),
+        (tail, None),
+    ):
+        assert judge_ack(S.PLAYING, "done", sent, played, reason) is AckRefusal.PLAYED_MISMATCH
+    # Clips that never came end the lantern `failed`, also after the signal said `playing`.
+    assert judge_ack(S.PLAYING, "failed", sent, None, "clip_unavailable") is S.FAILED

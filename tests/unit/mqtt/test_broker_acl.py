@@ -55,3 +55,14 @@ def test_a_line_mosquitto_would_not_read_is_refused() -> None:
         parse_acl("user a\ntopic sometimes a/b\n")
     with pytest.raises(ValueError, match="neither"):
         parse_acl("user a\npattern read a/%u\n")
+
+
+def test_protocol_v2_gateways_hear_group_copies_and_send_only_their_own_ack_batches() -> None:
+    v2 = "lightctl/v2"
+    assert allowed(RULES, "sim-00", f"{v2}/groups/street/bahnhofstrasse-1a2b3c/cmd", "read")
+    assert allowed(RULES, "sim-00", f"{v2}/lanterns/L1/groups", "read")
+    assert allowed(RULES, "sim-00", f"{v2}/gateways/sim-00/acks", "write")
+    assert not allowed(RULES, "sim-00", f"{v2}/lanterns/L3/groups", "read")  # sim-01's lantern
+    assert not allowed(RULES, "sim-00", f"{v2}/lanterns/L1/groups", "write")  # service only
+    assert not allowed(RULES, "sim-00", f"{v2}/groups/street/x/cmd", "write")
+    assert not allowed(RULES, "sim-00", f"{v2}/gateways/sim-01/acks", "write")
