@@ -465,16 +465,19 @@ def mark_published_many(
 
 def overdue_deliveries(
     session: Session, before: datetime, limit: int
-) -> list[tuple[str, str, str]]:
-    """Deliveries still not final whose command expired before ``before``: (cmd, lantern, state)."""
+) -> list[tuple[str, str, str, datetime]]:
+    """Deliveries still not final whose command expired before ``before``: (cmd, lantern, state,
+    the command's expiry)."""
     query = (
-        select(DeliveryRow.command_id, DeliveryRow.lantern_id, DeliveryRow.state)
+        select(
+            DeliveryRow.command_id, DeliveryRow.lantern_id, DeliveryRow.state, CommandRow.expires_at
+        )
         .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
         .where(col(DeliveryRow.state).in_(["planned", "published", "received", "playing"]))
         .where(col(CommandRow.expires_at) < before)
         .limit(limit)
     )
-    return [(c, lid, s) for c, lid, s in session.exec(query)]
+    return [(c, lid, s, e) for c, lid, s, e in session.exec(query)]
 
 
 def force_state(

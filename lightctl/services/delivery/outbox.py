@@ -40,7 +40,15 @@ from enum import IntEnum
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
+from lightctl.domain.delivery import (
+    AWAITING_FINAL,
+    AWAITING_RECEIPT,
+    FINAL_ACK_GRACE_S,
+    DeliveryState,
+    Verdict,
+    next_attempt_at,
+    overdue,
+)
 from lightctl.domain.fanout import GroupBook
 from lightctl.errors import PriorityAboveCeiling
 from lightctl.mqtt.link import MqttLink, PublishHandle, await_broker
@@ -379,30 +387,36 @@ class Outbox:
         return {aud: env.model_copy(update={"aud": aud}).to_bytes() for aud in audiences}
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
-        """Unacknowledged past expiry: `unreachable` if the lantern is offline, else `expired`."""
+        """Deliveries whose command ran out get ``domain.delivery.overdue``'s verdict:
+        `unreachable` if never received and the lantern is offline, else `expired`."""
         with self._db.session() as session:
-            overdue = alert_store.overdue_deliveries(session, now, BATCH * 10)
-            never_received = [(c, lid) for c, lid, s in overdue if s in ("planned", "published")]
-            # A lantern that said `received` but never `done` gets a grace period for its last ack.
+            waiting = [
+                r
+                for r in alert_store.overdue_deliveries(session, now, BATCH * 10)
+                if DeliveryState(r[2]) in AWAITING_RECEIPT
+            ]
+            # Received, final ack missing: asked only once the final-ack grace has passed too.
             grace = now - timedelta(seconds=FINAL_ACK_GRACE_S)
             silent = [
-                (c, lid)
-                for c, lid, s in alert_store.overdue_deliveries(session, grace, BATCH * 10)
-                if s in ("received", "playing")
+                r
+                for r in alert_store.overdue_deliveries(session, grace, BATCH * 10)
+                if DeliveryState(r[2]) in AWAITING_FINAL
             ]
-            if not never_received and not silent:
+            if not waiting and not silent:
                 return
-            offline = lantern_store.offline_ids(session, [lid for _c, lid in never_received])
-            unreachable = [k for k in never_received if k[1] in offline]
-            expired = [k for k in never_received if k[1] not in offline]
-            alert_store.force_state(
-                session, unreachable, "unreachable", "offline until expiry", now
-            )
-            alert_store.force_state(session, expired, "expired", "no ack before expiry", now)
-            alert_store.force_state(session, silent, "expired", "no final ack after expiry", now)
-            ids = alert_store.alert_ids_for_commands(
-                session, list({c for c, _ in never_received + silent})
-            )
-        self.unreachable_total += len(unreachable)
-        self.expired_total += len(expired) + len(silent)
+            offline = lantern_store.offline_ids(session, [lid for _c, lid, _s, _e in waiting])
+            verdicts: dict[Verdict, list[tuple[str, str]]] = {}
+            for command_id, lantern_id, state, expires_at in waiting + silent:
+                verdict = overdue(DeliveryState(state), expires_at, now, lantern_id not in offline)
+                if verdict is not None:
+                    verdicts.setdefault(verdict, []).append((command_id, lantern_id))
+            for verdict, keys in verdicts.items():
+                alert_store.force_state(session, keys, verdict.state.value, verdict.reason, now)
+            ended = [c for keys in verdicts.values() for c, _lid in keys]
+            ids = alert_store.alert_ids_for_commands(session, list(set(ended)))
+        for verdict, keys in verdicts.items():
+            if verdict.state is DeliveryState.UNREACHABLE:
+                self.unreachable_total += len(keys)
+            else:
+                self.expired_total += len(keys)
         changed.update(a for a in ids.values() if a)
