@@ -59,3 +59,24 @@ class Delivery:
     # The lantern's ack key whose verified signature the latest believed ack carried (None: an
     # unsigned v1 ack, or one the service could not verify). What makes ``done`` proof.
     ack_kid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Steering:
+    """A stored visitor-flow steering or emergency guidance: its request, lanterns and end."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str  # active | released
+    priority: int
+    label: str
+    target: dict[str, Any]  # the Target as ``domain.targets.target_to_json`` wrote it
+    guidance: dict[str, Any] | None  # direction, destination, chase speed
+    settings: dict[str, Any]  # {"light": {...}, "projection": {...}, "path": {...}} as requested
+    ends_at: datetime
+    lantern_count: int
+    unsupported: dict[str, list[str]]  # {channel: [lantern ids]} lacking the hardware
+    released_at: datetime | None = None
+    # Who made it (the user, or "token:<name>"); None: made before owners were kept.
+    owner: str | None = None

@@ -149,13 +149,16 @@ class SteeringRow(SQLModel, table=True):
     status: str = Field(default="active", max_length=20)  # active | released
     priority: int
     label: str = Field(default="", max_length=200)
-    target_json: str
-    guidance_json: str | None = None  # direction, destination, chase speed
-    settings_json: str  # {"light": {...}, "projection": {...}, "path": {...}} as requested
+    # JSON documents (store.steering maps them onto domain.records.Steering).
+    target_json: dict[str, Any] = Field(sa_type=JsonText)
+    # Direction, destination, chase speed.
+    guidance_json: dict[str, Any] | None = Field(default=None, sa_type=JsonText)
+    # {"light": {...}, "projection": {...}, "path": {...}} as requested.
+    settings_json: dict[str, Any] = Field(sa_type=JsonText)
     ends_at: datetime = Field(sa_type=UtcDateTime)
     lantern_count: int
     # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
-    unsupported_json: str = "{}"
+    unsupported_json: dict[str, list[str]] = Field(default_factory=dict, sa_type=JsonText)
     released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Who made it (Principal.owner: the user, or "token:<name>" of a machine token): a city app
     # sees and ends only its own. None: made before owners were kept, so no city app's.

@@ -1,5 +1,5 @@
-"""The store hands out domain records, not table rows: an alert and its deliveries come back
-frozen, with their JSON documents decoded exactly as written and datetimes aware in UTC; a
+"""The store hands out domain records, not table rows: an alert, its deliveries and a steering
+come back frozen, with their JSON documents decoded exactly as written and datetimes aware in UTC; a
 revision writes the alert's words and target but never its lifecycle."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lightctl.domain.records import Alert, Delivery
+from lightctl.domain.records import Alert, Delivery, Steering
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store import steering as steering_store
 from lightctl.store.tables import CommandRow
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
@@ -106,3 +107,34 @@ def test_a_revision_writes_words_and_target_but_not_the_lifecycle(db: Database) 
     assert alert is not None
     assert (alert.messages, alert.languages) == ({"de": "Entwarnung."}, ("de",))
     assert (alert.status, alert.ended_at, alert.revision) == ("cancelled", later, 1)
+
+
+def test_a_steering_comes_back_as_stored_and_is_released_once(db: Database) -> None:
+    steering = Steering(
+        id="st-r",
+        created_at=T0,
+        updated_at=T0,
+        status="active",
+        priority=10,
+        label="Marktplatz → Bahnhof",
+        target={"streets": ["Müllerstraße"]},
+        guidance={"direction": "forward", "destination": None, "chase_speed_mps": 1.2},
+        settings={"path": {"level": 80, "mode": "chase"}},
+        ends_at=T0 + timedelta(hours=2),
+        lantern_count=3,
+        unsupported={"projection": ["L2"]},
+        owner="token:city",
+    )
+    later = T0 + timedelta(minutes=5)
+    with db.session() as session:
+        steering_store.save_steering(session, steering)
+    with db.session() as session:
+        assert steering_store.get_steering(session, "st-r") == steering
+        first = steering_store.mark_released(session, "st-r", later)
+        again = steering_store.mark_released(session, "st-r", later + timedelta(minutes=1))
+    with db.session() as session:
+        released = steering_store.get_steering(session, "st-r")
+    assert (first, again) == (True, False)
+    assert released == dataclasses.replace(
+        steering, status="released", released_at=later, updated_at=later
+    )
