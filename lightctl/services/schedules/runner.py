@@ -197,8 +197,12 @@ class ScheduleRunner:
                     seq=seq.next(),
                 )
             )
+            # Due on the service's clock (the outbox's), whatever instant this pass plans for.
             alert_store.save_commands(
-                session, issuer, [(build.command_row(env), sorted(pending.lantern_ids))], now=now
+                session,
+                issuer,
+                [(build.command_row(env), sorted(pending.lantern_ids))],
+                now=self._clock(),
             )
             schedule_store.remember_command(session, schedule.name, key, env.id, pending.ends_at)
             stored += 1
