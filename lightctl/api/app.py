@@ -45,7 +45,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if rt.outbox is not None:
             rt.outbox.wake()
 
-    guard = Guard(settings, rt.db, lambda: rt.alerts, wake_outbox)
+    guard = Guard(settings, rt.db, lambda: rt.alerts, wake_outbox, clock=rt.clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

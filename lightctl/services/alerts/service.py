@@ -13,7 +13,9 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
+from lightctl.domain.clock import Clock
 from lightctl.domain.guidance import evacuation_from_json
+from lightctl.domain.records import Alert, Delivery
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
@@ -32,12 +34,11 @@ from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
 from lightctl.store.db import retrying
-from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
+from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
 # Updates racing other updates are recomputed from the newer state this many times at most.
@@ -126,20 +127,20 @@ class AlertService:
         commands = self._evacuations.commands(
             commands, alert_id, spec, texts, plan, now, expires_at, role
         )
-        alert = AlertRow(
+        alert = Alert(
             id=alert_id,
             created_at=now,
             updated_at=now,
-            status="active",
+            status="awaiting_approval" if hold else "active",
             priority=spec.priority,
             exercise=spec.exercise,
             signal=texts.signal,
             template=spec.template,
-            target_json=json.dumps(target_to_json(spec.target), ensure_ascii=False),
-            messages_json=json.dumps(texts.messages, ensure_ascii=False),
-            languages_json=json.dumps(list(texts.languages)),
-            clips_json=json.dumps(clips),
-            params_json=json.dumps(spec.params or {}, ensure_ascii=False),
+            target=target_to_json(spec.target),
+            messages=dict(texts.messages),
+            languages=tuple(texts.languages),
+            clips=clips,
+            params=dict(spec.params or {}),
             repeat=spec.repeat,
             volume=spec.volume,
             expires_at=expires_at,
@@ -148,13 +149,11 @@ class AlertService:
             primary_command_id=_primary(commands),
             guidance_json=self._evacuations.stored(spec, plan),
         )
-        if hold:
-            alert.status = "awaiting_approval"
         try:
             with self._db.session() as session:
                 if request_key is not None:
                     self.keys.claim(session, request_key, alert_id)
-                alert_store.save_alert(session, alert, commands)
+                alert_store.save_alert(session, alert, commands, now=now)
                 if hold:
                     approval_store.hold(session, alert_id)
         except IntegrityError:
@@ -263,24 +262,25 @@ class AlertService:
                     held = {i for c, ids in commands if c.channel == channel for i in ids}
                     mine = [c for c in previous if c.channel == channel]
                     commands += self._fanout.releases(session, alert, mine, held, now, role)
-            alert_store.save_commands(session, alert_id, commands)
-            row = alert_store.get_alert(session, alert_id)
-            if row is None:  # deleted under us: roll the whole change back
-                raise NotFound("alert", alert_id)
-            row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
-            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-            row.languages_json = json.dumps(list(texts.languages))
-            row.clips_json = json.dumps(clips)
-            row.params_json = json.dumps(spec.params or {}, ensure_ascii=False)
-            row.template = spec.template
-            row.signal = texts.signal
-            row.severity = texts.severity
-            row.expires_at = expires_at
-            row.lantern_count = len(resolved)
-            row.primary_command_id = _primary(commands) or row.primary_command_id
-            row.guidance_json = self._evacuations.stored(spec, plan)
-            row.updated_at = now
-            session.add(row)
+            alert_store.save_commands(session, alert_id, commands, now=now)
+            revised = replace(
+                alert,
+                target=target_to_json(spec.target),
+                messages=dict(texts.messages),
+                languages=tuple(texts.languages),
+                clips=clips,
+                params=dict(spec.params or {}),
+                template=spec.template,
+                signal=texts.signal,
+                severity=texts.severity,
+                expires_at=expires_at,
+                lantern_count=len(resolved),
+                primary_command_id=_primary(commands) or alert.primary_command_id,
+                guidance_json=self._evacuations.stored(spec, plan),
+                updated_at=now,
+            )
+            if not alert_store.revise_alert(session, revised):
+                raise NotFound("alert", alert_id)  # deleted under us: roll the change back
         self._on_stored()
         return self.get(alert_id)
 
@@ -294,7 +294,7 @@ class AlertService:
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
             releases = self._fanout.releases(session, alert, previous, set(), now, role)
-            alert_store.save_commands(session, alert_id, releases)
+            alert_store.save_commands(session, alert_id, releases, now=now)
         self._on_stored()
         return self.get(alert_id)
 
@@ -313,7 +313,7 @@ class AlertService:
             spec = replace(old, template=None, messages=messages, languages=(), signal=None)
         else:
             street = ", ".join(old.target.streets) or ", ".join(
-                json.loads(alert.params_json).get("street", "") or []
+                alert.params.get("street", "") or []
             )
             all_params = {"street": street or "dem Gebiet", **(params or {})}
             spec = replace(old, template="all_clear", messages={}, params=all_params, signal=None)
@@ -357,15 +357,19 @@ class AlertService:
                 (build.command_row(self._sign(audio)), lanterns)
             ]
             commands += self._fanout.releases(session, alert, others, set(), now, role)
-            alert_store.save_commands(session, alert_id, commands)
-            row = alert_store.get_alert(session, alert_id)
-            if row is None:  # deleted under us: roll the whole change back
+            alert_store.save_commands(session, alert_id, commands, now=now)
+            # Read again under the row lock ``_end`` took: only the words and clips change here.
+            current = alert_store.get_alert(session, alert_id)
+            if current is None:  # deleted under us: roll the whole change back
                 raise NotFound("alert", alert_id)
-            row.primary_command_id = audio.id
-            row.clips_json = json.dumps(clips)
-            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-            row.languages_json = json.dumps(list(texts.languages))
-            session.add(row)
+            cleared = replace(
+                current,
+                primary_command_id=audio.id,
+                clips=clips,
+                messages=dict(texts.messages),
+                languages=tuple(texts.languages),
+            )
+            alert_store.revise_alert(session, cleared)
         self._on_stored()
         return self.get(alert_id)
 
@@ -378,7 +382,7 @@ class AlertService:
                 raise NotFound("alert", alert_id)
             return build_report(session, alert, self._clock(), with_lanterns)
 
-    def delivery_changes(self, alert_id: str, since: datetime | None) -> list[DeliveryRow]:
+    def delivery_changes(self, alert_id: str, since: datetime | None) -> list[Delivery]:
         """Per-lantern rows of the alert's current audio command changed since ``since`` (all
         of them when None): what the progress stream sends on top of the counts."""
         with self._db.session() as session:
@@ -446,7 +450,7 @@ class AlertService:
         with self._db.session() as session:
             return self._resolver.resolve(session, target).lantern_ids
 
-    def _active(self, alert_id: str, now: datetime, action: str) -> AlertRow:
+    def _active(self, alert_id: str, now: datetime, action: str) -> Alert:
         with self._db.session() as session:
             alert = alert_store.get_alert(session, alert_id)
         if alert is None:
@@ -478,20 +482,19 @@ class AlertService:
             raise changed()
         raise Conflict(f"cannot {action} alert {alert_id}: it is {row.status}", row.status)
 
-    def _spec_of(self, alert: AlertRow) -> AlertSpec:
-        target = json.loads(alert.target_json)
+    def _spec_of(self, alert: Alert) -> AlertSpec:
         return AlertSpec(
             # Re-resolving an update must not fail on what the first send accepted.
-            target=replace(target_from_json(target), allow_empty=True, confirm_large=True),
-            messages={} if alert.template else json.loads(alert.messages_json),
-            languages=tuple(json.loads(alert.languages_json)),
+            target=replace(target_from_json(alert.target), allow_empty=True, confirm_large=True),
+            messages={} if alert.template else dict(alert.messages),
+            languages=alert.languages,
             priority=alert.priority,
             signal=alert.signal,  # type: ignore[arg-type]
             repeat=alert.repeat,
             volume=alert.volume,
             exercise=alert.exercise,
             template=alert.template,
-            params=json.loads(alert.params_json),
+            params=dict(alert.params),
             severity=alert.severity,
             evacuation=(
                 evacuation_from_json(json.loads(alert.guidance_json)["spec"])
