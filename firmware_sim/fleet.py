@@ -81,9 +81,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# At speed > 1 the signal before speech shrinks, but clip downloads do not: a sped-up fleet keeps
-# up to this much of the signal in real time, so lanterns fetching over a busy network still join
-# the first sentence (tests run at speed 20-50).
+# At speed > 1 the program shrinks, but clip downloads do not: a sped-up fleet starts the speech
+# no sooner than this after the signal began (real time, the same on every lantern), so lanterns
+# fetching many clips from a busy service still join the first sentence (tests run at speed
+# 20-50).
 SIGNAL_FLOOR_S = 3.0
 
 

@@ -73,9 +73,10 @@ def plan(
     """The plan of a lantern that got the command at ``received_at`` and had every clip checked
     at ``ready_at`` (both wall-clock times).
 
-    ``signal_floor_s``: a sped-up simulator shrinks the signal before ``speech_at`` no shorter
-    than this (nor longer than the signal itself), because clip downloads are not sped up; the
-    same for every copy of the command, so its lanterns still share one clock."""
+    ``signal_floor_s``: a sped-up simulator (``speed`` > 1) starts the speech no sooner than this
+    after the run's nominal start, because clip downloads are not sped up; the same for every
+    copy of the command, so its lanterns still share one clock. At speed 1 the speech starts at
+    ``speech_at`` exactly."""
     items = expanded(payload)
     speech = [(i, off, it) for i, (off, it) in enumerate(items) if isinstance(it, SpeechItem)]
     total = payload.duration_s()
@@ -92,7 +93,8 @@ def plan(
     speech_at = payload.speech_at
     origin = speech_at - timedelta(seconds=lead)
     # Where speech_at falls on the shrunk clock; every other moment is scaled around it.
-    anchor = origin + timedelta(seconds=max(lead / speed, min(lead, signal_floor_s)))
+    shrunk = lead if speed <= 1 else max(lead / speed, signal_floor_s)
+    anchor = origin + timedelta(seconds=shrunk)
 
     def wall(nominal: datetime) -> datetime:
         return anchor + (nominal - speech_at) / speed
