@@ -183,6 +183,7 @@ class Runtime:
             backlog=queue.qsize,
             groups=self.fanout,
             memberships=self.memberships,
+            rows_chunk=self.settings.delivery_rows_chunk,
         )
         self.consumer = Consumer(
             self.db,
@@ -403,6 +404,7 @@ class Runtime:
             out["outbox_group_published"] = self.outbox.group_published_total
             out["outbox_group_covered"] = self.outbox.group_covered_total
             out["outbox_groups_provisioned"] = self.outbox.provisioned_total
+            out["outbox_rows_written"] = self.outbox.rows_written_total
             out["fanout_v2_lanterns"] = len(self.fanout)
             out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
