@@ -443,11 +443,11 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
             # The clip library goes out once the outbox has been quiet (clip_library_quiet_s).
             time.sleep(args.settle_s)  # not a wait for an outcome: quiet time before timing
             pids = {"service": service.pid, "sim": sim.pid}
-            template = {"target": CITY, "template": "fire_smoke", "expires_in_s": 600}
+            template = {"target": CITY, "template": "fire_smoke", "expires_in_s": 240}
             out["template"] = warning(
                 "template fire_smoke", http, clock, template, args.lanterns, pids, args.timeout_s
             )
-            free = {"target": CITY, "messages": FREE_TEXT, "expires_in_s": 600}
+            free = {"target": CITY, "messages": FREE_TEXT, "expires_in_s": 240}
             out["free_text"] = warning(
                 "free text de+en", http, clock, free, args.lanterns, pids, args.timeout_s
             )
