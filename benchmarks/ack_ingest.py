@@ -74,7 +74,7 @@ def run(n: int, signed: bool) -> float:
             expires_at=env.expires_at,
             envelope=env.to_bytes().decode(),
         )
-        alert_store.save_commands(session, "al-1", [(row, ids)])
+        alert_store.save_commands(session, "al-1", [(row, ids)], now=NOW)
         if signed:
             public = [key_store.LanternKey(i, k.kid, k.public.public_key) for i, k in keys.items()]
             key_store.add_keys(session, public, NOW)

@@ -81,6 +81,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# At speed > 1 the signal before speech shrinks, but clip downloads do not: a sped-up fleet keeps
+# up to this much of the signal in real time, so lanterns fetching over a busy network still join
+# the first sentence (tests run at speed 20-50).
+SIGNAL_FLOOR_S = 3.0
+
+
 class Fleet:
     """Many simulated lanterns over ``ceil(n / per_connection)`` MQTT connections."""
 
@@ -108,6 +114,7 @@ class Fleet:
         clip_dir: Path | None = None,
         clip_budget_bytes: int = DEFAULT_BUDGET_BYTES,
         library: bool = True,
+        signal_floor_s: float = SIGNAL_FLOOR_S,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -119,6 +126,7 @@ class Fleet:
         self.broker = BrokerAddress.parse(broker_url)
         self.topics = topics or Topics()
         self.speed = speed
+        self.signal_floor_s = signal_floor_s
         self.clock = clock
         self.fetch_concurrency = fetch_concurrency
         # A boot number that rises with every start without storage: a restart loses all slots,
@@ -493,7 +501,7 @@ class Fleet:
                     if problem is not None:
                         self._apply(unit, lantern.audio_failed(cmd.id, self.clock(), problem))
                         return
-            plan = speech_plan(program, received, self.clock(), self.speed)
+            plan = speech_plan(program, received, self.clock(), self.speed, self.signal_floor_s)
             await self._until(plan.speech_from)
             if not sounds:
                 self._apply(unit, lantern.audio_started(cmd.id, self.clock()))

@@ -68,9 +68,14 @@ def plan(
     received_at: datetime,
     ready_at: datetime,
     speed: float = 1.0,
+    signal_floor_s: float = 0.0,
 ) -> Plan:
     """The plan of a lantern that got the command at ``received_at`` and had every clip checked
-    at ``ready_at`` (both wall-clock times)."""
+    at ``ready_at`` (both wall-clock times).
+
+    ``signal_floor_s``: a sped-up simulator shrinks the signal before ``speech_at`` no shorter
+    than this (nor longer than the signal itself), because clip downloads are not sped up; the
+    same for every copy of the command, so its lanterns still share one clock."""
     items = expanded(payload)
     speech = [(i, off, it) for i, (off, it) in enumerate(items) if isinstance(it, SpeechItem)]
     total = payload.duration_s()
@@ -84,11 +89,13 @@ def plan(
 
     # The nominal start of run 0 (the same for every copy of the command) anchors the shrunk
     # clock: at ``speed`` 50 a 5 s signal before ``speech_at`` lasts 0.1 s on every lantern.
-    origin = payload.speech_at - timedelta(seconds=lead)
-    anchor = origin
+    speech_at = payload.speech_at
+    origin = speech_at - timedelta(seconds=lead)
+    # Where speech_at falls on the shrunk clock; every other moment is scaled around it.
+    anchor = origin + timedelta(seconds=max(lead / speed, min(lead, signal_floor_s)))
 
     def wall(nominal: datetime) -> datetime:
-        return anchor + (nominal - anchor) / speed
+        return anchor + (nominal - speech_at) / speed
 
     last_speech = speech[-1][0]
     period = timedelta(seconds=total)

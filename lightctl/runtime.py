@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from lightctl.acoustics.propagation import SourceSpec
 from lightctl.audio import ClipStore, SpeechCache, synthesizer_from_settings
 from lightctl.audio.lexicon import Lexicon
+from lightctl.domain.clock import Clock, utc_now
 from lightctl.domain.fanout import GroupBook
 from lightctl.geo.groups import memberships as memberships_of
 from lightctl.geo.targeting import LanternIndex
 from lightctl.mqtt import IncomingMessage, MqttLink
 from lightctl.mqtt.consumer import Consumer
-from lightctl.mqtt.outbox import Outbox
 from lightctl.paths import LEXICON_PATH, TEMPLATES_DIR
 from lightctl.protocol import LanternState, TopicKind, Topics
 from lightctl.services.access.ack_trust import AckTrust
@@ -24,8 +23,11 @@ from lightctl.services.alerts.previews import PreviewBook
 from lightctl.services.alerts.service import AlertService
 from lightctl.services.clip_library import EMPTY_LIBRARY, ClipLibrary
 from lightctl.services.coverage import CoverageService
+from lightctl.services.delivery.outbox import Outbox
 from lightctl.services.events import AlertEvents
 from lightctl.services.groups import GroupService
+from lightctl.services.guidance import GuidanceService
+from lightctl.services.guidance_commands import load_phrases
 from lightctl.services.lantern_state import LanternStates
 from lightctl.services.replicas import (
     Fingerprint,
@@ -60,15 +62,15 @@ ACK_LEASE = "ack-ingest"
 ACK_LEASE_S = 6.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Runtime:
     """Everything ``lightctl serve`` runs; constructor only assigns, ``start`` does the work."""
 
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db: Database | None = None, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
+        # The one clock: every service, the outbox, the consumer and the store stamps use it.
+        self.clock = clock
         self.db = db or Database(settings.resolved_database_url)
         self.topics = Topics(settings.topic_root)
         self.clips = ClipStore(settings.clip_dir)
@@ -76,14 +78,16 @@ class Runtime:
         self.lexicon = Lexicon.load(settings.lexicon_path or LEXICON_PATH)
         self.speaker = Speaker(self.speech, self.lexicon)
         self.targets = TargetResolver(self.db, settings.target_max_lanterns, self._reported)
-        self.previews = PreviewBook(self.db, utc_now)
-        self.groups = GroupService(self.db, self.targets)
+        self.previews = PreviewBook(self.db, self.clock)
+        self.groups = GroupService(self.db, self.targets, self.clock)
+        # Evacuation guidance (issue 18): the walking graph is built on first use per streets.
+        self.guidance = GuidanceService(self.db, self.targets, self.clock)
         self.alerts: AlertService | None = None
         # Visitor flows and schedules (issue 5); schedule changes wake the runner.
         self.steering: SteeringService | None = None
         self.schedule_runner: ScheduleRunner | None = None
         self.schedules: ScheduleService | None = None
-        self.lantern_states = LanternStates(self.db, utc_now, self._reported)
+        self.lantern_states = LanternStates(self.db, self.clock, self._reported)
         # Acoustic coverage (issue 19): the matrix is built in a thread at start and on change.
         self.coverage = CoverageService(
             self.db,
@@ -95,7 +99,7 @@ class Runtime:
             self._reported,
         )
         # Command signing (issue 6): keys in <data_dir>/keys, the signer built in ``start``.
-        self.keys = KeyStore.in_data_dir(settings.data_dir, utc_now)
+        self.keys = KeyStore.in_data_dir(settings.data_dir, self.clock)
         self.signer: CommandSigner | None = None
         self.link: MqttLink | None = None
         self.outbox: Outbox | None = None
@@ -105,6 +109,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.templates: dict[str, Template] | None = None
         self._warmup: asyncio.Future[int] | None = None
+        self._graph_warmup: asyncio.Future[None] | None = None
         self.library: ClipLibrary | None = None
         self._claim: ServingClaim | None = None
         self.replicas: Replicas | None = None
@@ -146,7 +151,7 @@ class Runtime:
         self.coverage.start()
         self.signer = await asyncio.to_thread(self._signer)
         await asyncio.to_thread(self._report_ack_keys)
-        self.replicas = Replicas(self.db, utc_now, await asyncio.to_thread(self._fingerprint))
+        self.replicas = Replicas(self.db, self.clock, await asyncio.to_thread(self._fingerprint))
         await self.replicas.start()  # refuses to join replicas configured differently
         self.events = AlertEvents(loop)
         # Viewers on every replica hear of acks any replica ingests (PostgreSQL NOTIFY).
@@ -178,7 +183,7 @@ class Runtime:
             self.link,
             self.topics,
             self.settings.ack_timeout_s,
-            utc_now,
+            self.clock,
             self._changed,
             signer=self.signer,
             backlog=queue.qsize,
@@ -190,7 +195,7 @@ class Runtime:
             self.db,
             queue,
             self.topics,
-            utc_now,
+            self.clock,
             self._changed,
             self.outbox.resend,
             trust=AckTrust(self.settings.acks_must_be_signed),
@@ -203,24 +208,25 @@ class Runtime:
             self.db,
             self.settings,
             self.speaker,
-            utc_now,
+            self.clock,
             templates=templates,
             on_stored=self.outbox.wake,
             resolver=self.targets,
             sign=self.signer.sign,
             previews=self.previews,
+            guidance=self.guidance,
         )
         sign = self.signer.sign
         self.steering = SteeringService(
-            self.db, utc_now, self.targets, on_stored=self.outbox.wake, sign=sign
+            self.db, self.clock, self.targets, on_stored=self.outbox.wake, sign=sign
         )
         self.schedules = ScheduleService(
-            self.db, self.targets, utc_now, on_change=self._schedules_changed, sign=sign
+            self.db, self.targets, self.clock, on_change=self._schedules_changed, sign=sign
         )
         self.schedule_runner = ScheduleRunner(
             self.db,
             self.schedules,
-            utc_now,
+            self.clock,
             on_stored=self.outbox.wake,
             sign=sign,
             # One replica runs the schedules; another takes over within a lease if it dies.
@@ -237,9 +243,11 @@ class Runtime:
             self.library = self._clip_library(templates)
         # Pre-render every fixed template sentence so a template warning never waits for speech.
         if self.settings.prerender_templates:
-            self._warmup = loop.run_in_executor(
-                None, self.speaker.warm, templates, EXERCISE_PHRASES
-            )
+            # The follow-the-arrows sentences of evacuations too (keys never clash: prefixed).
+            spoken = {**templates, **{f"guidance:{k}": t for k, t in load_phrases().items()}}
+            self._warmup = loop.run_in_executor(None, self.speaker.warm, spoken, EXERCISE_PHRASES)
+        # The walking graph of evacuation guidance, built before the first evacuation needs it.
+        self._graph_warmup = loop.run_in_executor(None, self._warm_graph)
         self._tasks = [
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._ack_lease_loop(), name="ack-lease"),
@@ -248,6 +256,12 @@ class Runtime:
         if self.library is not None:
             self._tasks.append(asyncio.create_task(self.library.run(), name="clip-library"))
         log.info("lightctl runtime started (broker %s, db %s)", self.settings.mqtt_url, self.db.url)
+
+    def _warm_graph(self) -> None:
+        try:
+            self.guidance.street_graph()
+        except Exception:  # the first evacuation builds it again and reports what is wrong
+            log.exception("could not build the walking graph")
 
     def _clip_library(self, templates: dict[str, Template]) -> ClipLibrary:
         link, outbox = self.link, self.outbox
@@ -352,7 +366,7 @@ class Runtime:
         else:
             for key in self.keys.ensure():
                 log.warning("generated %s signing key %s (development)", key.scope, key.kid)
-        return CommandSigner(self.keys, utc_now, SequenceCounter(0).next)
+        return CommandSigner(self.keys, self.clock, SequenceCounter(0).next)
 
     def _report_ack_keys(self) -> None:
         """Say at start how many lanterns' acks are believed without a signature."""
@@ -373,7 +387,7 @@ class Runtime:
     def check_replicas(self) -> None:
         """Refuse (``ReplicaMismatch``) when a live replica on this database is configured
         differently; ``start`` checks again when it registers."""
-        differences = Replicas(self.db, utc_now, self._fingerprint()).check()
+        differences = Replicas(self.db, self.clock, self._fingerprint()).check()
         if differences:
             raise ReplicaMismatch(differences)
 

@@ -19,6 +19,7 @@ from lightctl.api.routes import (
     console,
     coverage,
     groups,
+    guidance,
     inventory,
     schedules,
     simulator,
@@ -44,7 +45,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if rt.outbox is not None:
             rt.outbox.wake()
 
-    guard = Guard(settings, rt.db, lambda: rt.alerts, wake_outbox)
+    guard = Guard(settings, rt.db, lambda: rt.alerts, wake_outbox, clock=rt.clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +87,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         inventory.router,
         targets.router,
         coverage.router,
+        guidance.router,
         groups.router,
         templates.router,
         steering.router,

@@ -81,7 +81,8 @@ class CoverageOut(SharesOut):
 class CityCoverageOut(CoverageOut):
     suggestions: list[SuggestionOut] = Field(description="where one more speaker helps most")
     geojson: dict[str, Any] | None = Field(
-        description="FeatureCollection of street segments with metres per rating (by day)"
+        description="FeatureCollection of street segments with metres per rating by day, and "
+        "each segment's rating by day (rating) and by night (night_rating)"
     )
 
     @classmethod
@@ -103,9 +104,10 @@ class CityCoverageOut(CoverageOut):
                             "audible_m": round(audible, 1),
                             "not_covered_m": round(bad, 1),
                             "rating": _worst(good, audible, bad),
+                            "night_rating": _worst(*night),
                         },
                     }
-                    for sid, name, cls_, coords, good, audible, bad in report.segments
+                    for sid, name, cls_, coords, good, audible, bad, *night in report.segments
                 ],
             }
         suggestions = [

@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from lightctl.api.addresses import AddressResolver, parse_networks
 from lightctl.api.ratelimit import FailureBackoff, RateLimiter
+from lightctl.domain.clock import Clock, utc_now
 from lightctl.domain.roles import Principal
 from lightctl.services.access.auth import AuthService
 from lightctl.services.alerts.approvals import ApprovalService
@@ -39,10 +39,6 @@ LOGIN_ADDRESS_FREE = 10
 FORGET_S = 900.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Guard:
     """Constructor only assigns; ``start`` runs the outcome recorder."""
 
@@ -52,7 +48,7 @@ class Guard:
         db: Database,
         alerts: Callable[[], AlertService | None],
         on_released: Callable[[], None],
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         bootstrap = settings.bootstrap_token

@@ -47,7 +47,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     # probes and lanterns, no credentials
     ("GET", "/healthz"): PUBLIC,
     ("GET", f"{API}/healthz"): PUBLIC,
-    ("GET", f"{API}/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
+    ("GET", "/asyncapi.json"): PUBLIC,  # the MQTT protocol, for lantern integrators
+    ("GET", f"{API}/asyncapi.json"): PUBLIC,
     ("GET", "/audio/{}"): PUBLIC,
     ("GET", f"{API}/audio/{{}}"): PUBLIC,
     # signing in and out
@@ -89,6 +90,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/targets/preview"): READ,  # reads only, though it is a POST
     ("GET", f"{API}/coverage"): READ,  # acoustic coverage for planning (issue 19)
     ("GET", f"{API}/alerts/{{}}/coverage"): READ,
+    ("POST", f"{API}/guidance/preview"): READ,  # evacuation arrows (issue 18): reads only
     ("GET", f"{API}/groups"): READ,
     ("GET", f"{API}/groups/{{}}"): READ,
     ("POST", f"{API}/groups"): Rule(OPERATE),

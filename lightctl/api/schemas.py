@@ -17,6 +17,12 @@ from pydantic import (
 
 from lightctl.api.coverage_schemas import CoverageOut
 from lightctl.api.input_values import check_values
+from lightctl.domain.guidance import (
+    DEFAULT_BUFFER_M,
+    DEFAULT_CHASE_SPEED_MPS,
+    EvacuationSpec,
+    MeetingPoint,
+)
 from lightctl.domain.targets import Circle, Route, TargetSpec
 from lightctl.services.alerts.previews import PREVIEW_ID_PATTERN
 
@@ -91,6 +97,39 @@ class TargetIn(StrictIn):
         )
 
 
+class MeetingPointIn(StrictIn):
+    name: str = Field(min_length=1, max_length=100, description="as people say it: spoken too")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class EvacuationIn(StrictIn):
+    """Where the danger is and where people should go (no meeting points: leave the area)."""
+
+    hazard: TargetIn | None = Field(
+        default=None, description="any Target; on an alert, default: the alert's own target"
+    )
+    core: TargetIn | None = Field(
+        default=None, description="the worst of it: walked through only when nothing else is left"
+    )
+    meeting_points: list[MeetingPointIn] = Field(default_factory=list, max_length=20)
+    buffer_m: float = Field(
+        default=DEFAULT_BUFFER_M, ge=0, le=5000, description="leave the area: safe this far out"
+    )
+    holes_safe: bool = Field(default=False, description="holes of the hazard polygon are safe")
+    chase_speed_mps: float = Field(default=DEFAULT_CHASE_SPEED_MPS, ge=0.5, le=30)
+
+    def to_spec(self) -> EvacuationSpec:
+        return EvacuationSpec(
+            hazard=self.hazard.to_spec() if self.hazard is not None else None,
+            core=self.core.to_spec() if self.core is not None else None,
+            meeting_points=tuple(MeetingPoint(m.name, m.lon, m.lat) for m in self.meeting_points),
+            buffer_m=self.buffer_m,
+            holes_safe=self.holes_safe,
+            chase_speed_mps=self.chase_speed_mps,
+        )
+
+
 class AlertCreate(StrictIn):
     target: TargetIn
     messages: dict[str, str] = Field(default_factory=dict, max_length=16)
@@ -112,6 +151,12 @@ class AlertCreate(StrictIn):
     )
     light: bool = Field(default=True, description="warning colour and slow blink")
     projection: bool = Field(default=True, description="warning pictogram on projectors")
+    evacuation: EvacuationIn | None = Field(
+        default=None,
+        description="lead people out: arrows and running lights along the streets, away from "
+        "the hazard (default: the target) to meeting points or out of the area; the spoken "
+        "text says to follow the arrows, naming the meeting points",
+    )
     preview_id: str | None = Field(
         default=None,
         pattern=PREVIEW_ID_PATTERN,
@@ -206,6 +251,11 @@ class AlertOut(BaseModel):
         default=None,
         description="cancelled or cleared: lanterns whose releases are all confirmed, still "
         "open, or never confirmed (those let go by themselves at the command's expiry)",
+    )
+    guidance: dict[str, Any] | None = Field(
+        default=None,
+        description="evacuation guidance sent: mode, meeting points, lanterns per kind, exits "
+        "and their load, warnings",
     )
 
 

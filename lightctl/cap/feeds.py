@@ -22,6 +22,7 @@ import httpx
 from lightctl.cap.intake import CapIntake
 from lightctl.cap.outcomes import Caller
 from lightctl.cap.xmlread import CAP11_NS, CAP12_NS, CapRefused, safe_xml
+from lightctl.domain.clock import Clock
 from lightctl.errors import InvalidRequest, LightctlError
 from lightctl.store import Database
 from lightctl.store.cap import CapFeedRow
@@ -39,8 +40,6 @@ FAILING_AFTER = 3
 SEEN_MAX = 1000
 # The poller itself, as the audit trail names it.
 FEED_SUBJECT = "feed-poller"
-
-Clock = Callable[[], datetime]
 
 
 class FeedFailed(LightctlError):

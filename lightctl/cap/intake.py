@@ -31,6 +31,7 @@ from lightctl.cap.plan import SILENT_STATUSES, Plan, Planner, automatic, plan_fr
 from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain.alerts import AlertUpdate
+from lightctl.domain.clock import Clock
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
 from lightctl.services.alerts.reports import AlertReport
 from lightctl.services.alerts.service import AlertService
@@ -42,8 +43,6 @@ from lightctl.store import cap as cap_store
 from lightctl.store.cap import CapMessageRow
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class CapIntake:

@@ -14,6 +14,7 @@ from lightctl.cap.model import CapMessage
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain import priorities as slot
 from lightctl.domain.alerts import AlertSpec
+from lightctl.domain.guidance import EvacuationSpec
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import InvalidRequest
 from lightctl.services.targets import TargetResolver
@@ -47,6 +48,8 @@ class Plan:
     area: dict[str, Any] | None
     headline: str
     notes: list[str] = field(default_factory=list)
+    # responseType Evacuate: the lanterns lead people out of the area (issue 18).
+    evacuate: bool = False
 
     def alert_spec(self, repeat: int = 1, interval_s: float = 5.0) -> AlertSpec:
         if self.target is None:  # callers send only plans with an area
@@ -62,6 +65,9 @@ class Plan:
             signal="all_clear" if self.signal == "all_clear" else "warning",
             exercise=self.exercise,
             severity=self.severity,
+            # Out of the message's own area; where no way out can be planned the warning
+            # still goes, without arrows (a feed is never refused for its geometry).
+            evacuation=EvacuationSpec(fallback=True) if self.evacuate else None,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -82,6 +88,7 @@ class Plan:
             "area": self.area,
             "headline": self.headline,
             "notes": self.notes,
+            "evacuate": self.evacuate,
         }
 
 
@@ -105,6 +112,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         area=data.get("area"),
         headline=data.get("headline", ""),
         notes=list(data.get("notes", [])),
+        evacuate=bool(data.get("evacuate", False)),
     )
 
 
@@ -182,6 +190,7 @@ class Planner:
             area=targeting.area,
             headline=words.headline,
             notes=notes,
+            evacuate=any("Evacuate" in i.response_types for i in message.infos),
         )
 
 

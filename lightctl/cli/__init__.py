@@ -43,6 +43,7 @@ app.add_typer(feeds.app, name="feeds")
 app.add_typer(coverage.buildings_app, name="buildings")
 app.add_typer(coverage.coverage_app, name="coverage")
 app.add_typer(coverage.speakers_app, name="speakers")
+app.add_typer(coverage.noise_app, name="noise")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""``lightctl buildings import`` and ``lightctl coverage``: footprints and the coverage map."""
+"""``lightctl buildings import``, ``lightctl noise import`` and ``lightctl coverage``: footprints,
+ambient noise maps and the coverage map."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from lightctl.cli.inventory import DataDirOption, DbOption, open_db
 from lightctl.cli.output import console, fail_with
 from lightctl.errors import LightctlError
 from lightctl.geo.buildings import read_footprints, save_footprints
+from lightctl.geo.noise import read_noise_map, save_noise_map
 from lightctl.services.coverage import CoverageService
 from lightctl.services.speaker_specs import read_speaker_specs, save_speaker_specs
 
@@ -24,6 +26,9 @@ speakers_app = typer.Typer(
     no_args_is_help=True,
 )
 coverage_app = typer.Typer(help="Acoustic coverage of the lantern speakers.", no_args_is_help=True)
+noise_app = typer.Typer(
+    help="Noise maps (Lden / Lnight): the ambient a warning must rise above.", no_args_is_help=True
+)
 
 
 @buildings_app.command("import")
@@ -43,6 +48,31 @@ def buildings_import(
     console.print(
         f"buildings: [bold]{len(footprints.ids)}[/] stored, {footprints.repaired} repaired; "
         "the coverage model rebuilds on its next use"
+    )
+
+
+@noise_app.command("import")
+def noise_import(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="GeoJSON polygons of Lden / Lnight (e.g. an END map)"
+    ),
+    crs: str | None = typer.Option(
+        None, help="CRS of the file, e.g. EPSG:2056 (default: the file's crs member, else WGS 84)"
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Check every area's level (20-100 dB(A)) and store the map; where it covers a street it
+    replaces the street-class ambient (Lden by day, Lnight by night)."""
+    try:
+        _db, settings = open_db(None, data_dir)
+        noise = save_noise_map(settings.data_dir, read_noise_map(file, crs))
+    except LightctlError as exc:
+        fail_with(exc)
+    with_day = sum(1 for v in noise.lden if v == v)  # NaN != NaN: not given
+    with_night = sum(1 for v in noise.lnight if v == v)
+    console.print(
+        f"noise map: [bold]{len(noise)}[/] areas stored ({with_day} with Lden, {with_night} with "
+        f"Lnight, {noise.repaired} repaired); the coverage model rebuilds on its next use"
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from lightctl.domain.guidance import EvacuationSpec
 from lightctl.domain.targets import TargetSpec
 from lightctl.errors import FieldProblem, InvalidRequest, summarise
 
@@ -34,6 +35,7 @@ class AlertSpec:
     severity: str | None = None  # None: the template's severity, else "severe"
     light: bool = True  # warning colour and slow blink, for people who cannot hear it
     projection: bool = True  # warning pictogram and short text on lanterns with a projector
+    evacuation: EvacuationSpec | None = None  # arrows and running lights out of the hazard
 
 
 @dataclass(frozen=True, slots=True)

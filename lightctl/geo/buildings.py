@@ -87,7 +87,7 @@ def read_footprints(path: Path, crs: str | None = None) -> Footprints:
                 f"feature {fid}: a footprint must be a (Multi)Polygon, not {geom.geom_type}",
                 [{"row": n, "id": fid, "reason": "geometry type"}],
             )
-        geom = _to_lonlat(geom, source_crs, name, fid, n)
+        geom = polygon_to_lonlat(geom, source_crs, name, fid, n)
         if not geom.is_valid:
             fixed = shapely.make_valid(geom)
             fixed = _polygonal(fixed)
@@ -120,7 +120,11 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
     return None
 
 
-def _to_lonlat(geom: shapely.Geometry, crs: str, name: str, fid: str, n: int) -> shapely.Geometry:
+def polygon_to_lonlat(
+    geom: shapely.Geometry, crs: str, name: str, fid: str, n: int
+) -> shapely.Geometry:
+    """The polygon in lon/lat, or ``ImportFailed`` naming the feature whose coordinates do not
+    fit the CRS (projected metres read as degrees, say)."""
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise ImportFailed(

@@ -109,13 +109,23 @@ def guide(line: LineString, lons: FloatArray, lats: FloatArray, reverse: bool) -
     along = route.locate(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
     step = min(_BEARING_STEP_M, length)
     start = np.minimum(along, length - step)  # at the very end: the last metre before it
-    a, b = route.point_at(start), route.point_at(start + step)
+    headings = bearings(projection, route.point_at(start), route.point_at(start + step))
+    scale = projection.scale_at(centre.x, centre.y)  # projected metres per true metre
+    return RouteGuide(headings, along / scale, length / scale)
+
+
+def bearings(projection: MetricProjection, a: FloatArray, b: FloatArray) -> FloatArray:
+    """True-north bearings in degrees [0, 360) from metric points ``a`` to ``b`` ((n, 2) each),
+    measured on the ellipsoid: grid north of a UTM zone is off true north by up to 3°.
+
+    Route guidance and evacuation guidance both turn their arrows with this."""
+    if not len(a):
+        return np.empty(0, dtype=np.float64)
     lon_a, lat_a = projection.to_lonlat(a[:, 0], a[:, 1])
     lon_b, lat_b = projection.to_lonlat(b[:, 0], b[:, 1])
     azimuth, _back, _dist = _GEOD.inv(lon_a, lat_a, lon_b, lat_b)
-    headings = np.mod(np.asarray(azimuth, dtype=np.float64), 360.0)
-    scale = projection.scale_at(centre.x, centre.y)  # projected metres per true metre
-    return RouteGuide(headings, along / scale, length / scale)
+    out: FloatArray = np.mod(np.asarray(azimuth, dtype=np.float64), 360.0)
+    return out
 
 
 class _Segments:

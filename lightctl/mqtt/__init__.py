@@ -1,4 +1,4 @@
-"""The only package that touches paho: the service's MQTT link, outbox publisher, ack consumer."""
+"""The only package that touches paho: the service's MQTT link and the consumer reading it."""
 
 from lightctl.mqtt.link import IncomingMessage, MqttLink
 

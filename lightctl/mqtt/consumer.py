@@ -1,4 +1,8 @@
-"""Consumes acks, availability and state from lanterns; moves deliveries; never crashes on junk.
+"""Reads acks, availability and state from lanterns off the link; never crashes on junk.
+
+It only moves bytes: topic dispatch, size limits, the wire models. What a batch means for the
+store (which deliveries move, which lanterns came back) is the ack ledger's
+(``services/delivery/acks.py``), which applies the delivery rules of ``domain/delivery``.
 
 Anything unusable (a foreign topic, an oversized or non-JSON payload, an ack that fails the wire
 model, names another lantern than its topic, or acks a command we never sent it) is logged with
@@ -26,40 +30,29 @@ counted (``ack_unknown_lantern``, logged with the gateway's topic).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from lightctl.domain.delivery import AckedCommand, AckRefusal, DeliveryState, judge_ack
 from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.link import IncomingMessage
-from lightctl.mqtt.outbox import Return
 from lightctl.protocol import (
     Ack,
     AckBatch,
-    AudioPayload,
     Availability,
-    CommandEnvelope,
     LanternState,
-    SpeechItem,
     TopicKind,
     Topics,
     parse_group_audience,
 )
-from lightctl.services.access.ack_trust import AckForgery, AckTrust
+from lightctl.services.access.ack_trust import AckTrust
+from lightctl.services.delivery.acks import AckLedger, Seen
+from lightctl.services.delivery.outbox import Return
 from lightctl.store import Database
-from lightctl.store import alerts as alert_store
-from lightctl.store import lantern_keys as key_store
-from lightctl.store import lanterns as lantern_store
-from lightctl.store.db import retrying
-from lightctl.store.tables import LanternRow
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +70,9 @@ BATCH = 500
 LOG_EVERY_S = 10.0
 # Reported states kept in memory: one per lantern, capped so junk lantern ids cannot grow it.
 REPORTED_CAP = 200_000
-# Commands judged acks against, kept parsed: a warning is one to four commands, each acked by
-# thousands of lanterns; 4,096 covers every live command of a busy city.
-COMMAND_CACHE = 4096
 # What a replica without the ack lease keeps: longer than the lease takes to pass on (LEASE).
 HOLD_S = 30.0
 HOLD_CAP = 200_000
-
-
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    """One availability message as the batch read it."""
-
-    lantern_id: str
-    status: Availability
-    retained: bool
 
 
 class Consumer:
@@ -113,14 +94,14 @@ class Consumer:
         self._memberships = memberships
         self._on_provision = on_provision
         self._started = time.monotonic()
-        self._trust = trust or AckTrust()
-        self._commands: OrderedDict[str, AckedCommand | None] = OrderedDict()
         self._queue = queue
         self._topics = topics
         self._clock = clock
         self._on_change = on_change
         self._on_return = on_return
         self.stats: Counter[str] = Counter()
+        # What the acks and availability mean for the store is the ledger's (services/delivery).
+        self._ledger = AckLedger(db, clock, topics, trust or AckTrust(), self.stats, self._warn)
         self.reported: dict[str, LanternState] = {}
         self._gateway_online: dict[str, bool] = {}
         self._last_warning: dict[str, float] = {}
@@ -129,7 +110,7 @@ class Consumer:
         # Replicas on one database: only the holder of the ack lease writes what lanterns report
         # (see Runtime); the others keep the last HOLD_S seconds of it to take over without loss.
         self.leading = True
-        self._held: deque[tuple[float, Ack | _Seen | str]] = deque()
+        self._held: deque[tuple[float, Ack | Seen | str]] = deque()
 
     async def run(self) -> None:
         self._started = time.monotonic()
@@ -175,7 +156,7 @@ class Consumer:
     def apply(self, batch: list[IncomingMessage]) -> set[str]:
         """Apply one batch in one transaction; returns the alert ids whose counts changed."""
         acks: list[Ack] = []
-        availability: list[_Seen] = []
+        availability: list[Seen] = []
         gateways_down: list[str] = []
         for msg in batch:
             self.stats["messages"] += 1
@@ -205,7 +186,7 @@ class Consumer:
                     acks.append(ack)
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
-                    availability.append(_Seen(parsed.lantern_id, status, msg.retain))
+                    availability.append(Seen(parsed.lantern_id, status, msg.retain))
                     self._groups_of(msg, parsed.lantern_id, status)
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
@@ -226,9 +207,7 @@ class Consumer:
             acks, availability, gateways_down = self._with_held(acks, availability, gateways_down)
         if not (acks or availability or gateways_down):
             return set()
-        # Sorted so concurrent writers lock delivery rows in one order; a deadlock is retried.
-        acks.sort(key=lambda a: (a.cmd_id, a.lantern))
-        return retrying(lambda: self._write(acks, availability, gateways_down))
+        return self._write(acks, availability, gateways_down)
 
     def _batch(self, msg: IncomingMessage, gateway_id: str) -> list[Ack]:
         """The acks of a gateway's batch (protocol v2); the batch must name its topic's gateway."""
@@ -259,17 +238,17 @@ class Consumer:
             self.stats["groups_provisioned"] += 1
             self._on_provision([lantern_id])
 
-    def _hold(self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]) -> None:
+    def _hold(self, acks: list[Ack], seen: list[Seen], gateways_down: list[str]) -> None:
         now = time.monotonic()
-        items: list[Ack | _Seen | str] = [*acks, *seen, *gateways_down]
+        items: list[Ack | Seen | str] = [*acks, *seen, *gateways_down]
         self._held.extend((now, item) for item in items)
         while self._held and (self._held[0][0] < now - HOLD_S or len(self._held) > HOLD_CAP):
             self._held.popleft()
         self.stats["held_for_leader"] += len(acks) + len(seen) + len(gateways_down)
 
     def _with_held(
-        self, acks: list[Ack], seen: list[_Seen], gateways_down: list[str]
-    ) -> tuple[list[Ack], list[_Seen], list[str]]:
+        self, acks: list[Ack], seen: list[Seen], gateways_down: list[str]
+    ) -> tuple[list[Ack], list[Seen], list[str]]:
         """This replica just took the lease over: what it kept comes first (applying an ack
         twice changes nothing, the delivery rules keep states moving forward)."""
         held = [item for _at, item in self._held]
@@ -277,138 +256,22 @@ class Consumer:
         self.stats["taken_over"] += len(held)
         return (
             [i for i in held if isinstance(i, Ack)] + acks,
-            [i for i in held if isinstance(i, _Seen)] + seen,
+            [i for i in held if isinstance(i, Seen)] + seen,
             [i for i in held if isinstance(i, str)] + gateways_down,
         )
 
     def _write(
         self,
         acks: list[Ack],
-        availability: list[_Seen],
+        availability: list[Seen],
         gateways_down: list[str],
     ) -> set[str]:
-        changed: set[str] = set()
-        returned: dict[str, Return] = {}
-        now = self._clock()
-        with self._db.session() as session:
-            lanterns = lantern_store.rows_by_id(session, [s.lantern_id for s in availability])
-            for seen in availability:
-                back = self._availability(lanterns.get(seen.lantern_id), seen, now)
-                if back is not None:
-                    returned[seen.lantern_id] = max(back, returned.get(seen.lantern_id, back))
-            for gateway in gateways_down:
-                lantern_store.set_gateway_offline(session, gateway)
-            rows = alert_store.deliveries_by_key(session, [(a.cmd_id, a.lantern) for a in acks])
-            commands = self._acked_commands(session, {cmd for cmd, _lantern in rows})
-            keys = key_store.active_keys(session, [a.lantern for a in acks]) if acks else {}
-            strangers = [a.kid for a in acks if a.kid and a.kid not in keys.get(a.lantern, {})]
-            owners = key_store.owners(session, strangers) if strangers else {}
-            missing = {a.lantern for a in acks if (a.cmd_id, a.lantern) not in rows}
-            known = lantern_store.existing_ids(session, sorted(missing)) if missing else set()
-            for ack in acks:
-                row = rows.get((ack.cmd_id, ack.lantern))
-                if row is None and ack.lantern not in known:
-                    self.stats["ack_unknown_lantern"] += 1
-                    self._warn(
-                        "ack_unknown_lantern",
-                        "ignored ack for %s: no such lantern in the inventory (command %s)",
-                        ack.lantern,
-                        ack.cmd_id,
-                    )
-                    continue
-                if row is None:
-                    self.stats["ack_unknown_command"] += 1
-                    self._warn(
-                        "ack_unknown_command",
-                        "ignored ack on %s: unknown command %s",
-                        self._topics.ack(ack.lantern),
-                        ack.cmd_id,
-                    )
-                    continue
-                owner = owners.get(ack.kid) if ack.kid else None
-                forgery = self._trust.check(ack, keys.get(ack.lantern), owner)
-                if forgery is not None:
-                    self._refuse(ack, forgery)
-                    continue
-                verdict = judge_ack(
-                    DeliveryState(row.state),
-                    ack.status.value,
-                    commands.get(ack.cmd_id),
-                    ack.played,
-                    ack.reason,
-                )
-                if isinstance(verdict, AckRefusal):
-                    self._refuse(ack, verdict)
-                    continue
-                if verdict is None:
-                    self.stats["ack_duplicate"] += 1
-                    continue
-                row.state = verdict.value
-                row.reason = ack.reason
-                row.updated_at = now
-                if ack.played is not None:
-                    row.played_json = json.dumps(ack.played)
-                verified = ack.sig is not None and ack.kid in keys.get(ack.lantern, {})
-                row.ack_kid = ack.kid if verified else None
-                session.add(row)
-                self.stats["ack_applied"] += 1
-                if ack.sig is not None:
-                    self.stats["ack_signed" if verified else "ack_unverified"] += 1
-                if row.alert_id:
-                    changed.add(row.alert_id)
+        changed, returned = self._ledger.write(
+            acks, availability, gateways_down, self._gateway_online
+        )
         if returned:
-            self.stats["lanterns_returned"] += len(returned)
             self._on_return(returned)
         return changed
-
-    def _refuse(self, ack: Ack, why: AckForgery | AckRefusal) -> None:
-        """Count and log an ack that is not believed; the delivery stays as it was."""
-        kind = f"ack_refused_{why.value}"
-        self.stats[kind] += 1
-        self._warn(
-            kind,
-            "refused ack on %s: %s %s for command %s (%s)",
-            self._topics.ack(ack.lantern),
-            ack.status.value,
-            "signed " + ack.kid if ack.kid else "unsigned",
-            ack.cmd_id,
-            why.value,
-        )
-
-    def _acked_commands(
-        self, session: Session, command_ids: set[str]
-    ) -> dict[str, AckedCommand | None]:
-        """What each command sent was (cached: commands never change what they carry)."""
-        missing = [c for c in command_ids if c not in self._commands]
-        if missing:
-            for cmd_id, envelope in alert_store.envelopes_by_id(session, missing).items():
-                self._commands[cmd_id] = acked_command(envelope)
-            while len(self._commands) > COMMAND_CACHE:
-                self._commands.popitem(last=False)
-        return {c: self._commands.get(c) for c in command_ids}
-
-    def _availability(self, row: LanternRow | None, seen: _Seen, now: datetime) -> Return | None:
-        """Store one lantern's availability (in ``row``, written with the batch); how it came
-        back, or None when nothing is to be re-sent."""
-        status = seen.status
-        online = status.online
-        if online and seen.retained and self._gateway_online.get(status.gateway or "") is False:
-            # A retained "online" from before its gateway died (the will names the gateway only).
-            online = False
-        if row is None:
-            self.stats["availability_unknown_lantern"] += 1
-            return None
-        was_online, old_boot = row.online, row.boot
-        row.online, row.boot, row.gateway, row.last_seen = online, status.boot, status.gateway, now
-        if not online:
-            return None
-        if old_boot is not None and old_boot != status.boot:
-            return Return.REBOOT
-        if was_online is False:
-            return Return.BACK
-        if not seen.retained or was_online is None:
-            return Return.RECONNECT  # announced live, or seen for the first time
-        return None
 
     def _report(self, lantern_id: str, state: LanternState) -> None:
         if lantern_id not in self.reported and len(self.reported) >= REPORTED_CAP:
@@ -431,16 +294,3 @@ class Consumer:
         else:
             self._suppressed[kind] += 1
             log.debug(text, *args)
-
-
-def acked_command(envelope: str) -> AckedCommand | None:
-    """What an ack is judged against, from the stored envelope (None when it is unreadable)."""
-    try:
-        env = CommandEnvelope.from_bytes(envelope)
-    except (ValidationError, ValueError):
-        return None
-    clips: tuple[str, ...] | None = None
-    if env.op == "set" and isinstance(env.payload, AudioPayload):
-        spoken = [item.sha256 for item in env.payload.program if isinstance(item, SpeechItem)]
-        clips = tuple(spoken * env.payload.repeat)
-    return AckedCommand(env.channel, env.op, clips, env.starts_at is not None)

@@ -19,6 +19,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 log = logging.getLogger(__name__)
 
 # A service restart within an hour resumes its session: acks queued by the broker are not lost.
+# What ``MqttLink.publish`` hands back: a queued publish ``await_broker`` can wait for.
+PublishHandle = mqtt.MQTTMessageInfo
+
 SESSION_EXPIRY_S = 3600
 KEEPALIVE_S = 30
 # paho's default of 20 in flight throttles a fan-out of thousands; Mosquitto allows 100 per client.
@@ -193,7 +196,7 @@ class MqttLink:
         qos: int = 1,
         expiry_s: int | None = None,
         retain: bool = False,
-    ) -> mqtt.MQTTMessageInfo:
+    ) -> PublishHandle:
         """Queue a publish (thread-safe). Message expiry only exists in MQTT 5."""
         props = None
         if expiry_s is not None and self.mqtt5:
@@ -363,3 +366,11 @@ class MqttLink:
         self._client = self._new_client()
         self._connect()
         self._client.loop_start()
+
+
+def await_broker(info: PublishHandle, timeout_s: float) -> None:
+    """Wait (bounded) until the broker acknowledged a QoS 1 publish; earlier ones precede it."""
+    try:
+        info.wait_for_publish(timeout=timeout_s)
+    except (RuntimeError, ValueError):  # not queued (link lost): the retry covers it
+        pass

@@ -7,45 +7,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from scipy.spatial import cKDTree
 from shapely.ops import substring
 
-from lightctl.acoustics.matrix import AttenuationMatrix, Progress, Sources, build_matrix
+from lightctl.acoustics.matrix import Progress
 from lightctl.acoustics.planning import (
-    DEFAULT_FACADE_DISTANCE_M,
     Suggestion,
-    facade_capped,
-    facade_distances,
     next_speakers,
 )
-from lightctl.acoustics.propagation import Propagation, SourceSpec, check_level
+from lightctl.acoustics.propagation import SourceSpec, check_level
 from lightctl.acoustics.rating import (
     AUDIBLE,
     INTELLIGIBLE,
     NOT_COVERED,
     Coverage,
     Gap,
-    ambient_by_segment,
     echo_risk,
     find_gaps,
     rate,
     received_levels,
 )
-from lightctl.acoustics.receivers import Receivers, check_spacing, place_receivers
 from lightctl.geo import buildings as building_files
+from lightctl.geo import noise as noise_files
 from lightctl.geo.crs import MetricProjection
-from lightctl.geo.names import normalize_street_name
 from lightctl.protocol import LanternState
 from lightctl.services import speaker_specs
+from lightctl.services.coverage_model import CoverageModel, ModelKey, ambient_of, assemble
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
+
+__all__ = ["CoverageModel", "CoverageReport", "CoverageService", "ModelKey", "assemble"]
 
 log = logging.getLogger(__name__)
 
@@ -57,45 +54,6 @@ NEAREST_SEGMENT_M = 30.0
 # Above this many matrix entries a report skips the echo check (it sorts every entry): a
 # city-wide run at 100,000 lanterns stays within its second.
 ECHO_MAX_ENTRIES = 5_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class ModelKey:
-    inventory: int
-    streets: tuple[int, int, int]
-    buildings: str
-    speakers: str  # version of the per-lantern speaker file ("" when none)
-    source: SourceSpec
-    spacing_m: float
-    radius_m: float
-    facade_cap_db: float
-
-
-@dataclass(slots=True)
-class CoverageModel:
-    """Everything a report needs, built together so that none mixes two versions."""
-
-    key: ModelKey
-    projection: MetricProjection | None
-    ids: npt.NDArray[np.object_]
-    position: dict[str, int]
-    street_keys: list[str | None]  # per lantern
-    x: npt.NDArray[np.float64]  # per lantern, metres
-    y: npt.NDArray[np.float64]
-    has_speaker: npt.NDArray[np.bool_]
-    levels_db: npt.NDArray[np.float64]  # per lantern, façade-capped
-    facade_allowed_db: npt.NDArray[np.float64]  # per lantern: the most the façade cap allows
-    receivers: Receivers
-    segment_ids: list[str]
-    segment_names: list[str | None]
-    segment_classes: list[str]
-    segments_by_key: dict[str, list[int]]
-    lines: list[shapely.Geometry]  # metric
-    matrix: AttenuationMatrix
-    buildings: list[shapely.Geometry]  # metric
-    tree: cKDTree | None
-    built_s: float
-    built_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +77,11 @@ class SuggestionReport:
     newly_covered_m: float
 
 
+SegmentRow = tuple[
+    str, str | None, str, list[list[float]], float, float, float, float, float, float
+]
+
+
 @dataclass(frozen=True, slots=True)
 class CoverageReport:
     """Shares of the rated street length, by day (the figures) and by night."""
@@ -131,7 +94,9 @@ class CoverageReport:
     broken_speakers: int
     gaps: list[GapReport]
     gap_count: int
-    segments: list[tuple[str, str | None, str, list[list[float]], float, float, float]]
+    # id, name, class, lon/lat line, then metres intelligible, audible, not covered by day and
+    # the same three by night
+    segments: list[SegmentRow]
     warnings: list[str]
     matrix: dict[str, float | int | bool | str]
     suggestions: list[SuggestionReport] = field(default_factory=list)
@@ -178,6 +143,7 @@ class CoverageService:
             self._spacing_m,
             self._radius_m,
             self._facade_cap_db,
+            noise_files.stored_version(self._data_dir),
         )
 
     def start(self) -> None:
@@ -237,6 +203,19 @@ class CoverageService:
 
     def build(self, key: ModelKey, progress: Progress | None = None) -> CoverageModel:
         started = time.perf_counter()
+        current = self._model
+        if current is not None and replace(current.key, noise=key.noise) == key:
+            # Only the noise map moved: the ambient changes, the matrix does not.
+            noise = noise_files.load_noise_map(self._data_dir)
+            day, night, mapped = ambient_of(current.segment_classes, current.segment_mids, noise)
+            log.info("coverage model: new noise map, %d segments from it", mapped)
+            return replace(
+                current,
+                key=key,
+                ambient_day_db=day,
+                ambient_night_db=night,
+                noise_mapped=mapped,
+            )
         with self._db.session() as session:
             rows = lantern_store.index_rows(session)
             segments = lantern_store.all_street_segments(session)
@@ -256,6 +235,7 @@ class CoverageService:
             self._facade_cap_db,
             progress or self._progress,
             speaker_specs.load_speaker_specs(self._data_dir),
+            noise_files.load_noise_map(self._data_dir),
         )
         model.built_s = time.perf_counter() - started
         log.info(
@@ -378,8 +358,7 @@ class CoverageService:
         pts = model.receivers.of_segments(segments)
         at = at_all[pts]
         seg_of = model.receivers.segment[pts]
-        day_ambient = ambient_by_segment(model.segment_classes, night=False)
-        night_ambient = ambient_by_segment(model.segment_classes, night=True)
+        day_ambient, night_ambient = model.ambient_day_db, model.ambient_night_db
         day = rate(at, day_ambient[seg_of]) if len(pts) else np.zeros(0, np.int8)
         night = rate(at, night_ambient[seg_of]) if len(pts) else np.zeros(0, np.int8)
         lengths = model.receivers.length_m[pts]
@@ -399,7 +378,10 @@ class CoverageService:
         rows = []
         if with_segments and len(segments):
             per = coverage.segment_lengths(model.receivers)
-            for s, (bad, audible, good, _echo) in zip(segments, per, strict=True):
+            by_night = replace(coverage, rating=night).segment_lengths(model.receivers)
+            for s, (bad, audible, good, _echo), (bad_n, audible_n, good_n, _) in zip(
+                segments, per, by_night, strict=True
+            ):
                 rows.append(
                     (
                         model.segment_ids[s],
@@ -409,6 +391,9 @@ class CoverageService:
                         float(good),
                         float(audible),
                         float(bad),
+                        float(good_n),
+                        float(audible_n),
+                        float(bad_n),
                     )
                 )
         picks: list[SuggestionReport] = []
@@ -442,6 +427,7 @@ class CoverageService:
                 "entries": int(model.matrix.gain.nnz),
                 "blocked_pairs": model.matrix.blocked_pairs,
                 "buildings": len(model.buildings),
+                "noise_mapped_segments": model.noise_mapped,
                 "built_s": round(model.built_s, 3),
             },
             suggestions=picks,
@@ -517,96 +503,4 @@ def _not_ready(progress: tuple[int, int]) -> CoverageReport:
             f"the coverage model is being built ({done} of {total} lanterns): try again shortly"
         ],
         matrix={"stale": True, "lanterns": total, "receivers": 0, "entries": 0},
-    )
-
-
-def assemble(
-    key: ModelKey,
-    ids: Sequence[str],
-    lons: npt.NDArray[np.float64],
-    lats: npt.NDArray[np.float64],
-    has_speaker: npt.NDArray[np.bool_],
-    street_keys: Sequence[str | None],
-    segments: Sequence[tuple[str, str | None, str, list[list[float]]]],
-    footprints_lonlat: Sequence[shapely.Geometry],
-    source: SourceSpec,
-    spacing_m: float,
-    radius_m: float,
-    facade_cap_db: float,
-    progress: Progress | None = None,
-    specs: Mapping[str, SourceSpec] | None = None,
-) -> CoverageModel:
-    """Project everything into one metric CRS and build the receivers and the matrix;
-    ``specs`` gives lanterns their own level, height and beam (the rest use ``source``)."""
-    check_spacing(spacing_m)
-    seg_lons = np.array([c[0] for s in segments for c in s[3]], dtype=np.float64)
-    seg_lats = np.array([c[1] for s in segments for c in s[3]], dtype=np.float64)
-    all_lons = np.concatenate([lons, seg_lons])
-    all_lats = np.concatenate([lats, seg_lats])
-    projection = MetricProjection.for_extent(all_lons, all_lats) if len(all_lons) else None
-    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
-    sorted_ids = np.asarray(ids, dtype=object)[order]
-    xs = ys = np.zeros(0)
-    if projection is not None and len(ids):
-        xs, ys = projection.to_xy(lons[order], lats[order])
-    lines_xy: list[npt.NDArray[np.float64]] = []
-    if projection is not None and len(seg_lons):
-        sx, sy = projection.to_xy(seg_lons, seg_lats)
-        cut = np.cumsum([len(s[3]) for s in segments])[:-1]
-        lines_xy = [
-            np.column_stack(p) for p in zip(np.split(sx, cut), np.split(sy, cut), strict=True)
-        ]
-    receivers = place_receivers(lines_xy, spacing_m)
-    buildings: list[shapely.Geometry] = []
-    if projection is not None and footprints_lonlat:
-        proj = projection
-        buildings = [
-            shapely.transform(p, lambda c: np.column_stack(proj.to_xy(c[:, 0], c[:, 1])))
-            for p in footprints_lonlat
-        ]
-    model = Propagation()
-    own = [(specs or {}).get(str(i), source) for i in sorted_ids]
-    heights = np.array([s.height_m for s in own], dtype=np.float64)
-    nan = float("nan")
-    sources = Sources(
-        xs,
-        ys,
-        heights,
-        np.array([nan if s.heading_deg is None else s.heading_deg for s in own], dtype=np.float64),
-        np.array([nan if s.beam_deg is None else s.beam_deg for s in own], dtype=np.float64),
-        source.off_axis_db,
-    )
-    matrix = build_matrix(sources, receivers, buildings, model, radius_m, progress)
-    facade = facade_distances(xs, ys, buildings, DEFAULT_FACADE_DISTANCE_M)
-    allowed = facade_capped(np.full(len(xs), np.inf), facade, heights, facade_cap_db)
-    levels = np.minimum(np.array([s.level_db for s in own], dtype=np.float64), allowed)
-    by_key: dict[str, list[int]] = {}
-    for n, seg in enumerate(segments):
-        if seg[1]:
-            by_key.setdefault(normalize_street_name(seg[1]), []).append(n)
-    tree = cKDTree(np.column_stack([receivers.x, receivers.y])) if len(receivers) else None
-    return CoverageModel(
-        key=key,
-        projection=projection,
-        ids=sorted_ids,
-        position={str(i): n for n, i in enumerate(sorted_ids)},
-        street_keys=[street_keys[k] for k in order.tolist()],
-        x=xs,
-        y=ys,
-        has_speaker=np.asarray(has_speaker, dtype=bool)[order],
-        levels_db=levels,
-        facade_allowed_db=allowed,
-        receivers=receivers,
-        segment_ids=[s[0] for s in segments],
-        segment_names=[s[1] for s in segments],
-        segment_classes=[s[2] for s in segments],
-        segments_by_key=by_key,
-        lines=[
-            shapely.LineString(v) if len(v) > 1 else shapely.LineString([v[0], v[0]])
-            for v in lines_xy
-        ],
-        matrix=matrix,
-        buildings=buildings,
-        tree=tree,
-        built_s=0.0,
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
+from lightctl.domain.clock import Clock, utc_now
 from lightctl.domain.targets import GroupDefinition
 from lightctl.errors import Conflict, InvalidRequest, NotFound
 from lightctl.geo.targeting import LanternIndex
@@ -34,9 +35,10 @@ class GroupReport:
 
 
 class GroupService:
-    def __init__(self, db: Database, targets: TargetResolver) -> None:
+    def __init__(self, db: Database, targets: TargetResolver, clock: Clock = utc_now) -> None:
         self._db = db
         self._targets = targets
+        self._clock = clock
 
     def list(self) -> list[GroupReport]:
         with self._db.session() as session:
@@ -106,7 +108,7 @@ class GroupService:
                 # Resolved as it will be used, with this definition in place: a group that reaches
                 # itself through others is a cycle. Empty is fine (a square may get lanterns later).
                 index.select(group.target, {**groups, group.name: group}, within=(group.name,))
-            row = group_store.save_group(session, group)
+            row = group_store.save_group(session, group, self._clock())
             groups[group.name] = group
         log.info("group %s saved (%s)", group.name, group.kind)
         return self._report(group, row.created_at, row.updated_at, groups, index)

@@ -17,11 +17,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from lightctl.domain.clock import Clock
 from lightctl.errors import LightctlError
 from lightctl.store import Database
 from lightctl.store import coordination as store
@@ -29,7 +29,6 @@ from lightctl.store.coordination import ReplicaRow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # A heartbeat every 5 s; a replica unseen for 3 beats is taken for dead (a SIGKILLed replica's
 # leases pass to another one within LEASE_S at most).
 HEARTBEAT_S = 5.0

@@ -1,20 +1,90 @@
-"""Alerts, their commands and the per-lantern delivery rows (the outbox)."""
+"""Alerts, their commands and the per-lantern delivery rows (the outbox).
+
+Alerts and deliveries leave this module as ``domain.records`` (``Alert``, ``Delivery``), never
+as table rows; an alert comes back as a record too (``save_alert``, ``revise_alert``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, bindparam, func, insert, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow, utcnow
+from lightctl.domain.records import Alert, Delivery
+from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
+from lightctl.store.types import UtcDateTime
 
 _BATCH = 500
 
 
 OPEN_STATES = ("planned", "published", "received", "playing")
+
+
+def _alert(row: AlertRow) -> Alert:
+    return Alert(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=row.status,
+        priority=row.priority,
+        exercise=row.exercise,
+        signal=row.signal,
+        template=row.template,
+        target=row.target_json,
+        messages=row.messages_json,
+        languages=tuple(row.languages_json),
+        clips=row.clips_json,
+        params=row.params_json,
+        repeat=row.repeat,
+        volume=row.volume,
+        expires_at=row.expires_at,
+        lantern_count=row.lantern_count,
+        severity=row.severity,
+        primary_command_id=row.primary_command_id,
+        ended_at=row.ended_at,
+        revision=row.revision,
+        guidance_json=row.guidance_json,
+    )
+
+
+def _delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        command_id=row.command_id,
+        lantern_id=row.lantern_id,
+        alert_id=row.alert_id,
+        state=row.state,
+        reason=row.reason,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        published_at=row.published_at,
+        updated_at=row.updated_at,
+        played=None if row.played_json is None else tuple(row.played_json),
+        ack_kid=row.ack_kid,
+    )
+
+
+def _content(alert: Alert) -> dict[str, Any]:
+    """The columns a change of the alert's words, target or expiry writes (not its lifecycle:
+    status, ended_at and revision move only through ``transition``)."""
+    return {
+        "updated_at": alert.updated_at,
+        "signal": alert.signal,
+        "template": alert.template,
+        "target_json": alert.target,
+        "messages_json": alert.messages,
+        "languages_json": list(alert.languages),
+        "clips_json": alert.clips,
+        "params_json": alert.params,
+        "expires_at": alert.expires_at,
+        "lantern_count": alert.lantern_count,
+        "severity": alert.severity,
+        "primary_command_id": alert.primary_command_id,
+        "guidance_json": alert.guidance_json,
+    }
 
 
 # Delivery rows of one alert go in with the driver's own bulk path (COPY on PostgreSQL, one
@@ -23,10 +93,14 @@ _DELIVERY_COLUMNS = "command_id, lantern_id, alert_id, state, attempts, updated_
 
 
 def save_commands(
-    session: Session, alert_id: str, commands: Sequence[tuple[CommandRow, Sequence[str]]]
+    session: Session,
+    alert_id: str,
+    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    *,
+    now: datetime,
 ) -> None:
-    """Store commands with one `planned` delivery row per lantern, in the caller's transaction."""
-    now = utcnow()
+    """Store commands with one `planned` delivery row per lantern, in the caller's transaction;
+    each is due at ``now`` (the caller's clock: the outbox compares with the same one)."""
     for command, _ids in commands:
         session.add(command)
     session.flush()
@@ -51,8 +125,10 @@ def insert_planned(session: Session, rows: Sequence[tuple[str, str, str]], now: 
                 copy.write_row((command_id, lantern_id, alert, "planned", 0, now, now))
         return
     if dialect.name == "sqlite":
-        # The exact text SQLAlchemy's DateTime writes on SQLite, computed once for every row.
-        processor = DateTime().bind_processor(dialect)
+        # The exact text the stamp column type writes on SQLite, computed once for every row
+        # (the dialect's processor: a bare DateTime has none, and the driver's own spelling of
+        # a datetime, "+00:00" appended, sorts after the same moment written by SQLAlchemy).
+        processor = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
         stamp = processor(now) if processor is not None else now
         connection.exec_driver_sql(
             # S608: the column list is a constant of this module, no input reaches the text.
@@ -78,12 +154,39 @@ def insert_planned(session: Session, rows: Sequence[tuple[str, str, str]], now: 
 
 
 def save_alert(
-    session: Session, alert: AlertRow, commands: Sequence[tuple[CommandRow, Sequence[str]]]
+    session: Session,
+    alert: Alert,
+    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    *,
+    now: datetime,
 ) -> None:
     """Store the alert and its commands with their delivery rows in the caller's transaction."""
-    session.add(alert)
+    session.add(
+        AlertRow(
+            id=alert.id,
+            created_at=alert.created_at,
+            status=alert.status,
+            priority=alert.priority,
+            exercise=alert.exercise,
+            repeat=alert.repeat,
+            volume=alert.volume,
+            ended_at=alert.ended_at,
+            revision=alert.revision,
+            **_content(alert),
+        )
+    )
     session.flush()
-    save_commands(session, alert.id, commands)
+    save_commands(session, alert.id, commands, now=now)
+
+
+def revise_alert(session: Session, alert: Alert) -> bool:
+    """Write an alert's new words, target, expiry and primary command (its lifecycle moves only
+    through ``transition``, which the caller ran first in this transaction); False when the
+    alert is gone."""
+    result = session.execute(
+        update(AlertRow).where(col(AlertRow.id) == alert.id).values(**_content(alert))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def transition(
@@ -179,8 +282,9 @@ def close_open(
     session.execute(stmt.values(state=state, reason=reason, next_attempt_at=None, updated_at=now))
 
 
-def get_alert(session: Session, alert_id: str) -> AlertRow | None:
-    return session.get(AlertRow, alert_id)
+def get_alert(session: Session, alert_id: str) -> Alert | None:
+    row = session.get(AlertRow, alert_id, populate_existing=True)
+    return None if row is None else _alert(row)
 
 
 def lanterns_released(session: Session, command_ids: Sequence[str]) -> dict[str, int]:
@@ -204,7 +308,7 @@ def lanterns_released(session: Session, command_ids: Sequence[str]) -> dict[str,
     return {"confirmed": max(total - still - never, 0), "open": still, "unconfirmed": never}
 
 
-def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]:
+def alerts_with_live_commands(session: Session, now: datetime) -> list[Alert]:
     """Alerts with a command that has not expired (or awaiting approval), newest first."""
     live = select(CommandRow.alert_id).where(col(CommandRow.expires_at) > now).distinct()
     query = (
@@ -215,31 +319,32 @@ def alerts_with_live_commands(session: Session, now: datetime) -> list[AlertRow]
         )
         .order_by(col(AlertRow.created_at).desc())
     )
-    return list(session.exec(query))
+    return [_alert(row) for row in session.exec(query)]
 
 
-def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[AlertRow]:
+def list_alerts(session: Session, limit: int = 50, offset: int = 0) -> list[Alert]:
     query = select(AlertRow).order_by(col(AlertRow.created_at).desc()).offset(offset).limit(limit)
-    return list(session.exec(query))
+    return [_alert(row) for row in session.exec(query)]
 
 
 def deliveries(
     session: Session, command_id: str, state: str | None = None, limit: int = 100_000
-) -> list[DeliveryRow]:
+) -> list[Delivery]:
     query = select(DeliveryRow).where(DeliveryRow.command_id == command_id)
     if state is not None:
         query = query.where(DeliveryRow.state == state)
-    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit)))
+    rows = session.exec(query.order_by(col(DeliveryRow.lantern_id)).limit(limit))
+    return [_delivery(row) for row in rows]
 
 
-def deliveries_since(session: Session, command_id: str, since: datetime) -> list[DeliveryRow]:
+def deliveries_since(session: Session, command_id: str, since: datetime) -> list[Delivery]:
     """The command's delivery rows changed at or after ``since`` (the progress stream's diff)."""
     query = (
         select(DeliveryRow)
         .where(DeliveryRow.command_id == command_id)
         .where(col(DeliveryRow.updated_at) >= since)
     )
-    return list(session.exec(query.order_by(col(DeliveryRow.lantern_id))))
+    return [_delivery(row) for row in session.exec(query.order_by(col(DeliveryRow.lantern_id)))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +426,9 @@ def end_deliveries(
         )
 
 
-def get_delivery(session: Session, command_id: str, lantern_id: str) -> DeliveryRow | None:
-    return session.get(DeliveryRow, (command_id, lantern_id))
+def get_delivery(session: Session, command_id: str, lantern_id: str) -> Delivery | None:
+    row = session.get(DeliveryRow, (command_id, lantern_id), populate_existing=True)
+    return None if row is None else _delivery(row)
 
 
 def alert_ids_for_commands(session: Session, command_ids: Sequence[str]) -> dict[str, str | None]:
@@ -361,16 +467,19 @@ def mark_published_many(
 
 def overdue_deliveries(
     session: Session, before: datetime, limit: int
-) -> list[tuple[str, str, str]]:
-    """Deliveries still not final whose command expired before ``before``: (cmd, lantern, state)."""
+) -> list[tuple[str, str, str, datetime]]:
+    """Deliveries still not final whose command expired before ``before``: (cmd, lantern, state,
+    the command's expiry)."""
     query = (
-        select(DeliveryRow.command_id, DeliveryRow.lantern_id, DeliveryRow.state)
+        select(
+            DeliveryRow.command_id, DeliveryRow.lantern_id, DeliveryRow.state, CommandRow.expires_at
+        )
         .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
         .where(col(DeliveryRow.state).in_(["planned", "published", "received", "playing"]))
         .where(col(CommandRow.expires_at) < before)
         .limit(limit)
     )
-    return [(c, lid, s) for c, lid, s in session.exec(query)]
+    return [(c, lid, s, e) for c, lid, s, e in session.exec(query)]
 
 
 def force_state(
@@ -446,12 +555,12 @@ def replace_envelope(session: Session, command_id: str, envelope: str, seq: int)
 
 def deliveries_by_key(
     session: Session, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], DeliveryRow]:
-    """Delivery rows for (command id, lantern id) pairs, a few queries for a whole ack batch."""
+) -> dict[tuple[str, str], Delivery]:
+    """Deliveries for (command id, lantern id) pairs, a few queries for a whole ack batch."""
     by_command: dict[str, set[str]] = {}
     for command_id, lantern_id in keys:
         by_command.setdefault(command_id, set()).add(lantern_id)
-    out: dict[tuple[str, str], DeliveryRow] = {}
+    out: dict[tuple[str, str], Delivery] = {}
     for command_id, lantern_ids in by_command.items():
         ids = sorted(lantern_ids)
         for start in range(0, len(ids), _BATCH):
@@ -460,8 +569,58 @@ def deliveries_by_key(
                 .where(col(DeliveryRow.command_id) == command_id)
                 .where(col(DeliveryRow.lantern_id).in_(ids[start : start + _BATCH]))
             )
-            out.update({(row.command_id, row.lantern_id): row for row in session.exec(query)})
+            out.update(
+                {(row.command_id, row.lantern_id): _delivery(row) for row in session.exec(query)}
+            )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class AckedState:
+    """A delivery moved on by a believed ack: its new state and what the ack said."""
+
+    command_id: str
+    lantern_id: str
+    state: str
+    reason: str | None
+    played: tuple[str, ...] | None  # None keeps what an earlier ack recorded
+    ack_kid: str | None  # the verified ack key, or None (unsigned, unverifiable)
+
+
+def record_acks(session: Session, moves: Sequence[AckedState], now: datetime) -> None:
+    """Write the deliveries acks moved on, in the caller's transaction (two executemany: with
+    and without a played list)."""
+    table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    base = (
+        table.update()
+        .where(table.c.command_id == bindparam("b_cid"))
+        .where(table.c.lantern_id == bindparam("b_lid"))
+    )
+    values = {
+        "state": bindparam("b_state"),
+        "reason": bindparam("b_reason"),
+        "updated_at": now,
+        "ack_kid": bindparam("b_kid"),
+    }
+    for with_played in (False, True):
+        params = [
+            {
+                "b_cid": m.command_id,
+                "b_lid": m.lantern_id,
+                "b_state": m.state,
+                "b_reason": m.reason,
+                "b_kid": m.ack_kid,
+                **({"b_played": list(m.played)} if m.played is not None else {}),
+            }
+            for m in moves
+            if (m.played is not None) is with_played
+        ]
+        if not params:
+            continue
+        stmt = base.values(
+            **values, **({"played_json": bindparam("b_played")} if with_played else {})
+        )
+        session.connection().execute(stmt, params)
 
 
 def envelopes_by_id(session: Session, command_ids: Sequence[str]) -> dict[str, str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lightctl.domain.targets import GroupDefinition, target_from_json, target_to_json
 from lightctl.errors import Conflict
-from lightctl.store.tables import GroupRow, utcnow
+from lightctl.store.tables import GroupRow
 
 
 def _definition(row: GroupRow) -> GroupDefinition:
@@ -33,9 +34,8 @@ def get_group(session: Session, name: str) -> tuple[GroupDefinition, GroupRow] |
     return None if row is None else (_definition(row), row)
 
 
-def save_group(session: Session, group: GroupDefinition) -> GroupRow:
+def save_group(session: Session, group: GroupDefinition, now: datetime) -> GroupRow:
     """Insert the group, or replace the definition of the group of that name."""
-    now = utcnow()
     row = session.get(GroupRow, group.name) or GroupRow(name=group.name, created_at=now)
     row.description = group.description
     row.lanterns_json = None if group.target is not None else json.dumps(list(group.lanterns))

@@ -283,6 +283,14 @@ def street_segments_fingerprint(session: Session) -> tuple[int, int, int]:
     return int(count), int(coords), int(named)
 
 
+def street_class_counts(session: Session) -> tuple[tuple[str, int], ...]:
+    """Segments per class, sorted: with ``street_segments_fingerprint`` the version of what can
+    be walked (a re-import that turns a footway into a motorway changes it)."""
+    cls: Any = StreetSegmentRow.cls
+    query = sql_select(cls, func.count()).group_by(cls)
+    return tuple(sorted((str(c), int(n)) for c, n in session.execute(query)))
+
+
 def live_rows(session: Session) -> list[tuple[str, float, float, bool | None]]:
     """(id, lon, lat, online) of every lantern, ordered by id."""
     query = select(LanternRow.id, LanternRow.lon, LanternRow.lat, LanternRow.online).order_by(

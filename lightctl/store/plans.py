@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from lightctl.domain.records import Delivery
 from lightctl.store.alerts import insert_planned
-from lightctl.store.tables import CommandRow, DeliveryPlanRow, DeliveryRow
+from lightctl.store.tables import CommandRow, DeliveryPlanRow
 
 
 def save_plans(
@@ -125,18 +126,25 @@ def unwritten_ids(session: Session, command_id: str) -> list[str]:
     return plan.lanterns.split("\n")[plan.written :]
 
 
-def unwritten_rows(session: Session, command_id: str, now: datetime) -> list[DeliveryRow]:
-    """The not-yet-written lanterns as `planned` rows (not added to the session)."""
+def unwritten_rows(session: Session, command_id: str, now: datetime) -> list[Delivery]:
+    """The not-yet-written lanterns as `planned` deliveries (nothing is stored)."""
+    plan = session.get(DeliveryPlanRow, command_id)
+    if plan is None:
+        return []
     return [
-        DeliveryRow(
+        Delivery(
             command_id=command_id,
             lantern_id=lid,
+            alert_id=plan.alert_id,
             state="planned",
+            reason=None,
             attempts=0,
             next_attempt_at=now,
+            published_at=None,
             updated_at=now,
+            played=None,
         )
-        for lid in unwritten_ids(session, command_id)
+        for lid in plan.lanterns.split("\n")[plan.written :]
     ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from lightctl.errors import Conflict
-from lightctl.store.tables import DeliveryRow, ScheduleCommandRow, ScheduleRow, utcnow
+from lightctl.store.tables import DeliveryRow, ScheduleCommandRow, ScheduleRow
 
 
 def all_schedules(session: Session) -> list[ScheduleRow]:
@@ -21,8 +21,9 @@ def get_schedule(session: Session, name: str) -> ScheduleRow | None:
     return session.get(ScheduleRow, name)
 
 
-def save_schedule(session: Session, name: str, group: str | None, definition_json: str) -> None:
-    now = utcnow()
+def save_schedule(
+    session: Session, name: str, group: str | None, definition_json: str, now: datetime
+) -> None:
     row = session.get(ScheduleRow, name) or ScheduleRow(
         name=name, definition_json=definition_json, created_at=now
     )

@@ -1,4 +1,7 @@
-"""Steerings, their delivery counts per channel, and who still holds a slot on which lantern."""
+"""Steerings, their delivery counts per channel, and who still holds a slot on which lantern.
+
+Steerings leave and enter this module as ``domain.records.Steering``, never as table rows.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,70 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from lightctl.domain.records import Steering
 from lightctl.store.tables import CommandRow, DeliveryRow, LanternRow, SteeringRow
 
 _BATCH = 500
 
 
-def save_steering(session: Session, row: SteeringRow) -> None:
-    session.add(row)
+def _steering(row: SteeringRow) -> Steering:
+    return Steering(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=row.status,
+        priority=row.priority,
+        label=row.label,
+        target=row.target_json,
+        guidance=row.guidance_json,
+        settings=row.settings_json,
+        ends_at=row.ends_at,
+        lantern_count=row.lantern_count,
+        unsupported=row.unsupported_json,
+        released_at=row.released_at,
+        owner=row.owner,
+    )
+
+
+def save_steering(session: Session, steering: Steering) -> None:
+    session.add(
+        SteeringRow(
+            id=steering.id,
+            created_at=steering.created_at,
+            updated_at=steering.updated_at,
+            status=steering.status,
+            priority=steering.priority,
+            label=steering.label,
+            target_json=steering.target,
+            guidance_json=steering.guidance,
+            settings_json=steering.settings,
+            ends_at=steering.ends_at,
+            lantern_count=steering.lantern_count,
+            unsupported_json=steering.unsupported,
+            released_at=steering.released_at,
+            owner=steering.owner,
+        )
+    )
     session.flush()
 
 
-def get_steering(session: Session, steering_id: str) -> SteeringRow | None:
-    return session.get(SteeringRow, steering_id)
+def get_steering(session: Session, steering_id: str) -> Steering | None:
+    row = session.get(SteeringRow, steering_id, populate_existing=True)
+    return None if row is None else _steering(row)
+
+
+def mark_released(session: Session, steering_id: str, now: datetime) -> bool:
+    """Record the release (only of an active steering); False when it was released already."""
+    result = session.execute(
+        update(SteeringRow)
+        .where(col(SteeringRow.id) == steering_id)
+        .where(col(SteeringRow.status) == "active")
+        .values(status="released", released_at=now, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def list_steering(
@@ -28,7 +81,7 @@ def list_steering(
     offset: int,
     active_at: datetime | None = None,
     owner: str | None = None,
-) -> list[SteeringRow]:
+) -> list[Steering]:
     """Newest first; with ``active_at`` only those not released and not ended by then, with
     ``owner`` only that owner's."""
     query = select(SteeringRow)
@@ -39,7 +92,7 @@ def list_steering(
             col(SteeringRow.ends_at) > active_at
         )
     query = query.order_by(col(SteeringRow.created_at).desc()).offset(offset).limit(limit)
-    return list(session.exec(query))
+    return [_steering(row) for row in session.exec(query)]
 
 
 def state_counts(session: Session, issuer_id: str) -> dict[tuple[str, str], dict[str, int]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
-from lightctl.store.types import UtcDateTime
+from lightctl.store.types import JsonText, UtcDateTime
 
 
 def utcnow() -> datetime:
@@ -82,22 +83,27 @@ class AlertRow(SQLModel, table=True):
     exercise: bool = False
     signal: str = Field(default="warning", max_length=20)
     template: str | None = Field(default=None, max_length=64)
-    target_json: str
-    messages_json: str  # {"de": "...", "en": "..."} exactly as played
-    languages_json: str  # ["de", "en"]: playback order
-    clips_json: str  # per language: sha256, url, duration, engine, fallback reason
+    # JSON documents (store.records maps them onto domain.records.Alert).
+    target_json: dict[str, Any] = Field(sa_type=JsonText)
+    messages_json: dict[str, str] = Field(sa_type=JsonText)  # {"de": "...", "en": "..."} as played
+    languages_json: list[str] = Field(sa_type=JsonText)  # ["de", "en"]: playback order
+    clips_json: list[dict[str, Any]] = Field(sa_type=JsonText)  # per language: sha256, url, ...
     repeat: int = 1
     volume: int = 80
     expires_at: datetime = Field(sa_type=UtcDateTime)
     lantern_count: int
     severity: str = Field(default="severe", max_length=20)
-    params_json: str = "{}"  # template parameters, reused by the all-clear
+    # Template parameters, reused by the all-clear.
+    params_json: dict[str, Any] = Field(default_factory=dict, sa_type=JsonText)
     # The audio command whose deliveries the alert's counts report (changes on update/all-clear).
     primary_command_id: str | None = Field(default=None, max_length=64)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Raised by every lifecycle change in the same guarded statement that checks the status, so
     # a change computed from an older reading is refused on whichever replica it lands.
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Evacuation guidance (issue 18): its request, what each lantern shows and since when (the
+    # hysteresis of the next recompute), and the summary the API answers.
+    guidance_json: str | None = None
 
 
 class CommandRow(SQLModel, table=True):
@@ -128,7 +134,8 @@ class DeliveryRow(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    played_json: str | None = None  # sha256 list from the lantern's `done` ack
+    # The sha256 list from the lantern's `done` ack.
+    played_json: list[str] | None = Field(default=None, sa_type=JsonText)
     # The lantern's ack key whose verified signature the latest believed ack carried: None for
     # an unsigned (protocol v1) or unverifiable one. What makes "done" proof, not hearsay.
     ack_kid: str | None = Field(default=None, max_length=64)
@@ -166,13 +173,16 @@ class SteeringRow(SQLModel, table=True):
     status: str = Field(default="active", max_length=20)  # active | released
     priority: int
     label: str = Field(default="", max_length=200)
-    target_json: str
-    guidance_json: str | None = None  # direction, destination, chase speed
-    settings_json: str  # {"light": {...}, "projection": {...}, "path": {...}} as requested
+    # JSON documents (store.steering maps them onto domain.records.Steering).
+    target_json: dict[str, Any] = Field(sa_type=JsonText)
+    # Direction, destination, chase speed.
+    guidance_json: dict[str, Any] | None = Field(default=None, sa_type=JsonText)
+    # {"light": {...}, "projection": {...}, "path": {...}} as requested.
+    settings_json: dict[str, Any] = Field(sa_type=JsonText)
     ends_at: datetime = Field(sa_type=UtcDateTime)
     lantern_count: int
     # {channel: [lantern ids]}: targeted lanterns the inventory says lack the hardware.
-    unsupported_json: str = "{}"
+    unsupported_json: dict[str, list[str]] = Field(default_factory=dict, sa_type=JsonText)
     released_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Who made it (Principal.owner: the user, or "token:<name>" of a machine token): a city app
     # sees and ends only its own. None: made before owners were kept, so no city app's.

@@ -101,6 +101,7 @@ export const api = {
     request('GET', `/lanterns/live${since ? `?since=${encodeURIComponent(since)}` : ''}`, undefined, opts),
   lantern: (id) => request('GET', `/lanterns/${encodeURIComponent(id)}`),
   preview: (target, opts) => request('POST', '/targets/preview?geojson=false', target, opts),
+  guidancePreview: (body, opts) => request('POST', '/guidance/preview', body, opts),
   /** key: the Idempotency-Key naming this one confirmed request (a retry sends the same). */
   createAlert: (body, key) =>
     request('POST', '/alerts', body, { extraHeaders: key ? { 'Idempotency-Key': key } : {} }),
@@ -125,6 +126,9 @@ export const api = {
     request('GET', `/cap/messages?decision=${encodeURIComponent(decision)}&limit=50`, undefined, opts),
   sendCapSuggestion: (id, body = {}) => request('POST', `/cap/messages/${encodeURIComponent(id)}/send`, body),
   dismissCapSuggestion: (id) => request('POST', `/cap/messages/${encodeURIComponent(id)}/dismiss`),
+  // Acoustic coverage (issue 19): query is a URLSearchParams string (suggestions, geojson, level_db)
+  coverage: (query = '') => request('GET', `/coverage${query ? `?${query}` : ''}`),
+  alertCoverage: (id) => request('GET', `/alerts/${encodeURIComponent(id)}/coverage`),
 };
 
 /**

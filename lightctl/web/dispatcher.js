@@ -9,6 +9,7 @@ import { Approvals } from './approvals.js';
 import { Composer } from './compose.js';
 import { ConfirmDialog } from './confirm.js';
 import { explainApiError, explainTarget } from './explain.js';
+import { alertFields } from './extend.js';
 import { Follower } from './follow.js';
 import { onLanguageChange, t } from './i18n.js';
 import { RunningList } from './running.js';
@@ -222,6 +223,7 @@ export class Dispatcher {
         languages: texts.languages,
         exercise: this.composer.form.exercise,
         preview_id: preview.preview_id,
+        ...alertFields(), // what features add (evacuation arrows, issue 18)
       })
     );
     // The same request again after a lost answer keeps its key: the server never sends twice.

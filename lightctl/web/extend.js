@@ -13,6 +13,8 @@
 //     create(ctx) { return L.layerGroup(); },   // any Leaflet layer; added when switched on
 //   });
 //
+// addAlertFields(() => ({evacuation: {...}})) adds fields to the warning being confirmed.
+//
 // ctx = { cmap (ConsoleMap: .map is the Leaflet map, .renderer its canvas), api, t,
 //         onLanguageChange, events, dispatcher, operator }.
 // events.on(name, fn) hears: 'preview' {target, preview} after every target preview (preview
@@ -24,6 +26,7 @@ import { escapeHtml } from './map.js';
 
 const panels = [];
 const layers = [];
+const alertFieldSources = [];
 
 export function addPanel(spec) {
   if (!spec || !spec.id || typeof spec.mount !== 'function') throw new Error('addPanel needs {id, mount}');
@@ -33,6 +36,16 @@ export function addPanel(spec) {
 export function addMapLayer(spec) {
   if (!spec || !spec.id || typeof spec.create !== 'function') throw new Error('addMapLayer needs {id, create}');
   layers.push({ view: 'both', visible: false, ...spec });
+}
+
+/** A feature adds fields to the warning the dispatcher confirms (fn() -> {field: value}). */
+export function addAlertFields(fn) {
+  alertFieldSources.push(fn);
+}
+
+/** Every feature's fields for the alert being confirmed now. */
+export function alertFields() {
+  return Object.assign({}, ...alertFieldSources.map((fn) => fn() || {}));
 }
 
 /** A tiny event hub shared by the console's parts and its features. */

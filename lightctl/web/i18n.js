@@ -738,6 +738,15 @@ export function getLang() {
   return current;
 }
 
+/** Texts a console feature module brings along (extend.js), per language; a key the console
+ * already has keeps its text. */
+export function addStrings(byLanguage) {
+  for (const [lang, strings] of Object.entries(byLanguage)) {
+    if (!STRINGS[lang]) continue;
+    for (const [key, text] of Object.entries(strings)) if (!(key in STRINGS[lang])) STRINGS[lang][key] = text;
+  }
+}
+
 /** The text for key in the current language, with {name} replaced from vars. */
 export function t(key, vars = {}) {
   const text = STRINGS[current][key] ?? STRINGS.de[key] ?? key;

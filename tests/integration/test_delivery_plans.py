@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import func, select
 
 from firmware_sim import Fleet
-from lightctl.mqtt.outbox import BATCH, Outbox
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import BATCH, Outbox
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from lightctl.mqtt.outbox import BATCH, Outbox
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import BATCH, Outbox
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
@@ -71,8 +71,9 @@ def test_each_due_delivery_is_published_by_one_replica(database: Database) -> No
         seq=SequenceCounter(0).next(),
     )
     with database.session() as session:
-        alert_store.save_commands(session, "al-claims", [(build.command_row(env), LANTERNS)])
-    clock.now += timedelta(seconds=1)  # the rows are due from the moment they were stored
+        alert_store.save_commands(
+            session, "al-claims", [(build.command_row(env), LANTERNS)], now=clock.now
+        )
 
     # Every replica's first pump holds its first publish until all of them have read their due
     # rows: without claims they all read the same first batch; with claims, three batches.

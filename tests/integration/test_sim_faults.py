@@ -24,6 +24,7 @@ from firmware_sim import Fleet, LanternSpec
 from firmware_sim.control import ControlServer
 from firmware_sim.probe import ClipServer, ServiceProbe
 from lightctl.protocol import (
+    AckBatch,
     AudioPayload,
     CommandEnvelope,
     LightPayload,
@@ -121,7 +122,10 @@ def arrivals(mosquitto: Any, topic_root: str) -> Iterator[dict[str, datetime]]:
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
-        if parsed is not None and parsed.lantern_id is not None:
+        if parsed is not None and parsed.kind is TopicKind.ACKS:  # a v2 gateway's batch
+            for ack in AckBatch.from_bytes(bytes(message.payload)).acks:
+                seen.setdefault(ack.lantern, datetime.now(UTC))
+        elif parsed is not None and parsed.lantern_id is not None:
             seen.setdefault(parsed.lantern_id, datetime.now(UTC))
 
     subscribed = threading.Event()
@@ -129,7 +133,7 @@ def arrivals(mosquitto: Any, topic_root: str) -> Iterator[dict[str, datetime]]:
     client.on_message = on_message
     client.on_subscribe = lambda *_args: subscribed.set()
     client.connect("127.0.0.1", mosquitto.port)
-    client.subscribe(topics.all_lanterns(TopicKind.ACK), qos=1)
+    client.subscribe([(topics.all_lanterns(TopicKind.ACK), 1), (topics.all_gateway_acks(), 1)])
     client.loop_start()
     assert subscribed.wait(5)
     yield seen

@@ -70,7 +70,9 @@ def test_a_slow_download_sounds_at_once_and_speaks_later_in_step_and_a_missing_c
 ) -> None:
     async def scenario() -> None:
         specs = [LanternSpec(i) for i in ("near1", "near2", "late", "lost")]
-        fleet = Fleet(mosquitto.url, specs, speed=SPEED, topics=Topics(topic_root))
+        fleet = Fleet(
+            mosquitto.url, specs, speed=SPEED, topics=Topics(topic_root), signal_floor_s=0
+        )
         await fleet.start()
         try:
             assert await fleet.wait_connected(10)

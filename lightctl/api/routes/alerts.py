@@ -24,13 +24,13 @@ from lightctl.api.schemas import (
     DeliveryOut,
 )
 from lightctl.domain.alerts import AlertSpec, AlertUpdate
+from lightctl.domain.records import Delivery
 from lightctl.domain.roles import LIFE_SAFETY_MAX, Principal
 from lightctl.errors import InvalidRequest
 from lightctl.services.alerts.phase import street_state
 from lightctl.services.alerts.previews import KeyTaken, RequestKey
 from lightctl.services.alerts.reports import AlertReport
 from lightctl.services.alerts.service import AlertService
-from lightctl.store.tables import DeliveryRow
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -62,14 +62,14 @@ IdempotencyKey = Annotated[
 STREAM_OVERLAP = timedelta(seconds=5)
 
 
-def delivery_out(row: DeliveryRow) -> DeliveryOut:
+def delivery_out(row: Delivery) -> DeliveryOut:
     return DeliveryOut(
         lantern=row.lantern_id,
         state=row.state,
         reason=row.reason,
         attempts=row.attempts,
         updated_at=row.updated_at,
-        played=json.loads(row.played_json) if row.played_json else None,
+        played=list(row.played) if row.played is not None else None,
         signed_by=row.ack_kid,
     )
 
@@ -90,10 +90,10 @@ def to_out(report: AlertReport) -> AlertOut:
         exercise=a.exercise,
         signal=a.signal,
         template=a.template,
-        target=json.loads(a.target_json),
-        languages=json.loads(a.languages_json),
-        messages=json.loads(a.messages_json),
-        clips=[ClipOut(**c) for c in json.loads(a.clips_json)],
+        target=a.target,
+        languages=list(a.languages),
+        messages=dict(a.messages),
+        clips=[ClipOut(**c) for c in a.clips],
         severity=a.severity,
         lantern_count=a.lantern_count,
         counts=report.counts,
@@ -110,6 +110,7 @@ def to_out(report: AlertReport) -> AlertOut:
         holding=list(street.holding),
         releases=street.releases,
         released=report.released,
+        guidance=json.loads(a.guidance_json)["summary"] if a.guidance_json else None,
     )
 
 
@@ -167,6 +168,7 @@ def create_alert(
         severity=body.severity,
         light=body.light,
         projection=body.projection,
+        evacuation=body.evacuation.to_spec() if body.evacuation is not None else None,
     )
     hold = four_eyes and break_glass is None
     try:

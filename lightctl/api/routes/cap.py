@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -35,10 +33,6 @@ CAP_MEDIA = "application/cap+xml"
 FEEDS_LEASE = "cap-feeds"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def intake_of(app: FastAPI) -> CapIntake:
     """One intake per app (its lock orders push and poll), built on first use."""
     intake: CapIntake | None = getattr(app.state, "cap_intake", None)
@@ -51,7 +45,12 @@ def intake_of(app: FastAPI) -> CapIntake:
             return runtime.alerts
 
         intake = CapIntake(
-            runtime.db, runtime.settings, alerts, runtime.targets, app.state.guard.audit, utc_now
+            runtime.db,
+            runtime.settings,
+            alerts,
+            runtime.targets,
+            app.state.guard.audit,
+            runtime.clock,
         )
         app.state.cap_intake = intake
     return intake
@@ -65,7 +64,7 @@ async def start_feeds(app: FastAPI) -> None:
     """Poll the configured CAP/NINA feeds (on the replica holding the feeds lease)."""
     runtime: Runtime = app.state.runtime
 
-    poller = FeedPoller(runtime.db, lambda: intake_of(app), utc_now)
+    poller = FeedPoller(runtime.db, lambda: intake_of(app), runtime.clock)
 
     def may_run() -> bool:
         # Without feeds or held messages nothing is polled and no lease is written.
@@ -222,7 +221,7 @@ def dismiss_suggestion(
 
 def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> ExportedAlert:
     a = report.alert
-    target = json.loads(a.target_json)
+    target = a.target
     points: tuple[tuple[float, float], ...] = ()
     streets: tuple[str, ...] = tuple(target.get("streets", ()))
     lanterns = alerts.get(a.id, with_lanterns=True).lanterns or []
@@ -245,8 +244,8 @@ def exported(report: AlertReport, runtime: Runtime, alerts: AlertService) -> Exp
         template=a.template,
         severity=a.severity,
         expires_at=a.expires_at,
-        messages=json.loads(a.messages_json),
-        languages=tuple(json.loads(a.languages_json)),
+        messages=dict(a.messages),
+        languages=a.languages,
         target=target,
         streets=streets,
         lantern_points=points,
@@ -277,5 +276,5 @@ def cap_feed(alerts: AlertsDep, runtime: RuntimeDep) -> Response:
     active = [r for r in alerts.recent(500) if r.active and r.alert.status == "active"]
     s = runtime.settings
     items = [exported(r, runtime, alerts) for r in active]
-    body = atom_feed(items, s.cap_sender, s.resolved_public_url, utc_now())
+    body = atom_feed(items, s.cap_sender, s.resolved_public_url, runtime.clock())
     return Response(body, media_type="application/atom+xml")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -37,7 +36,7 @@ CeilingDep = Annotated[int, Depends(caller_ceiling)]
 
 def to_out(report: SteeringReport) -> SteeringOut:
     row = report.row
-    settings = json.loads(row.settings_json)
+    settings = row.settings
     unsupported = report.unsupported
     lanterns = None
     if report.lanterns is not None:
@@ -74,8 +73,8 @@ def to_out(report: SteeringReport) -> SteeringOut:
         ends_at=row.ends_at,
         released_at=row.released_at,
         owner=row.owner,
-        target=json.loads(row.target_json),
-        guidance=json.loads(row.guidance_json) if row.guidance_json else None,
+        target=row.target,
+        guidance=row.guidance,
         light=settings.get("light"),
         projection=settings.get("projection"),
         path=settings.get("path"),

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lightctl.domain.alerts import AlertSpec
+from lightctl.domain.records import Alert
 from lightctl.errors import InvalidRequest
 from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
@@ -17,7 +18,7 @@ from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import AlertRow, CommandRow
+from lightctl.store.tables import CommandRow
 
 # Which lanterns get which channel of an alert (only those that have the hardware).
 CHANNEL_NEEDS: dict[Channel, str] = {"audio": "speaker", "light": "rgb", "projection": "projector"}
@@ -115,7 +116,7 @@ class FanOut:
     def releases(
         self,
         session: Any,
-        alert: AlertRow,
+        alert: Alert,
         previous: Sequence[CommandRow],
         keep: set[str],
         now: datetime,

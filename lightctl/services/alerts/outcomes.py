@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -46,9 +45,9 @@ def outcome(report: AlertReport) -> dict[str, Any]:
         "ended_at": a.ended_at.isoformat() if a.ended_at else None,
         "expires_at": a.expires_at.isoformat(),
         "template": a.template,
-        "messages": json.loads(a.messages_json),
-        "languages": json.loads(a.languages_json),
-        "target": json.loads(a.target_json),
+        "messages": dict(a.messages),
+        "languages": list(a.languages),
+        "target": a.target,
         "lantern_count": a.lantern_count,
         "counts": report.counts,
         "commands": [

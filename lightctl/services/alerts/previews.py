@@ -12,11 +12,12 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from lightctl.domain.clock import Clock
 from lightctl.errors import InvalidRequest, TargetChanged
 from lightctl.store import Database
 from lightctl.store import previews as preview_store
@@ -24,7 +25,6 @@ from lightctl.store.previews import IdempotencyRow, TargetPreviewRow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 PREFIX = "pv_"
 DIGEST_CHARS = 48  # 192 bits of SHA-256: no two sets ever share an id
 PREVIEW_ID_PATTERN = rf"^{PREFIX}[0-9a-f]{{{DIGEST_CHARS}}}$"

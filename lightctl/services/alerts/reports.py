@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from lightctl.domain.delivery import DeliveryState, is_terminal
+from lightctl.domain.records import Alert, Delivery
 from lightctl.store import alerts as alert_store
 from lightctl.store import plans as plan_store
-from lightctl.store.tables import AlertRow, DeliveryRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,11 @@ class CommandReport:
 class AlertReport:
     """An alert, the delivery counts of its current audio command, and every command it sent."""
 
-    alert: AlertRow
+    alert: Alert
     counts: dict[str, int]
     commands: list[CommandReport]
     now: datetime
-    lanterns: list[DeliveryRow] | None = None
+    lanterns: list[Delivery] | None = None
     # Cancelled or cleared: lanterns whose releases are confirmed, open or never confirmed.
     released: dict[str, int] | None = None
 
@@ -52,9 +52,7 @@ class AlertReport:
         return self.alert.status == "active" and self.now < self.alert.expires_at
 
 
-def build_report(
-    session: Session, alert: AlertRow, now: datetime, with_lanterns: bool
-) -> AlertReport:
+def build_report(session: Session, alert: Alert, now: datetime, with_lanterns: bool) -> AlertReport:
     """The alert with its commands' counts (and, if asked, the primary command's rows)."""
     stored = alert_store.commands_of(session, alert.id)
     # Lanterns whose delivery rows the outbox has not written yet are `planned` (issue 14).

@@ -13,14 +13,19 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
+from lightctl.domain.clock import Clock
+from lightctl.domain.guidance import evacuation_from_json
+from lightctl.domain.records import Alert, Delivery
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services.alerts import commands as build
 from lightctl.services.alerts.fanout import FanOut
+from lightctl.services.alerts.guidance import Evacuations
 from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
 from lightctl.services.alerts.reports import AlertReport, build_report
 from lightctl.services.alerts.texts import Announcer
+from lightctl.services.guidance import GuidanceService
 from lightctl.services.sequence import SequenceCounter
 from lightctl.services.speech import Speaker
 from lightctl.services.targets import TargetResolver
@@ -30,12 +35,11 @@ from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
 from lightctl.store import plans as plan_store
 from lightctl.store.db import retrying
-from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
+from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The all-clear program plays once; its slot then empties itself and the lantern is free again.
 ALL_CLEAR_MARGIN_S = 60
 # Updates racing other updates are recomputed from the newer state this many times at most.
@@ -54,6 +58,7 @@ class AlertService:
         resolver: TargetResolver | None = None,
         sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
         previews: PreviewBook | None = None,
+        guidance: GuidanceService | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -69,6 +74,9 @@ class AlertService:
             self._seq = SequenceCounter(alert_store.max_seq(session))
         self._fanout = FanOut(
             db, settings, self._announcer, self._seq, self._sign, self._capabilities
+        )
+        self._evacuations = Evacuations(
+            db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
         )
 
     # ---- create -------------------------------------------------------------------------------
@@ -95,6 +103,12 @@ class AlertService:
         if self._settings.sandbox:
             spec = replace(spec, exercise=True)  # a sandbox never sends a real warning
         problems: list[FieldProblem] = []
+        spec = (
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
+        )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         expires_at = self._collect(problems, lambda: self._expiry(now, spec))
         resolved = self._collect(problems, lambda: self._resolve(spec.target))
@@ -105,44 +119,47 @@ class AlertService:
         if preview_id is not None:
             self.previews.check(preview_id, resolved)
         alert_id = f"al_{uuid.uuid4().hex[:16]}"
+        plan = self._evacuations.plan(spec, resolved, None)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, spec.priority, role
         )
-        alert = AlertRow(
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
+        )
+        alert = Alert(
             id=alert_id,
             created_at=now,
             updated_at=now,
-            status="active",
+            status="awaiting_approval" if hold else "active",
             priority=spec.priority,
             exercise=spec.exercise,
             signal=texts.signal,
             template=spec.template,
-            target_json=json.dumps(target_to_json(spec.target), ensure_ascii=False),
-            messages_json=json.dumps(texts.messages, ensure_ascii=False),
-            languages_json=json.dumps(list(texts.languages)),
-            clips_json=json.dumps(clips),
-            params_json=json.dumps(spec.params or {}, ensure_ascii=False),
+            target=target_to_json(spec.target),
+            messages=dict(texts.messages),
+            languages=tuple(texts.languages),
+            clips=clips,
+            params=dict(spec.params or {}),
             repeat=spec.repeat,
             volume=spec.volume,
             expires_at=expires_at,
             lantern_count=len(resolved),
             severity=texts.severity,
             primary_command_id=_primary(commands),
+            guidance_json=self._evacuations.stored(spec, plan),
         )
-        if hold:
-            alert.status = "awaiting_approval"
         try:
             with self._db.session() as session:
                 if request_key is not None:
                     self.keys.claim(session, request_key, alert_id)
                 rows = sum(len(ids) for _cmd, ids in commands)
                 if hold or rows <= self._settings.delivery_rows_inline:
-                    alert_store.save_alert(session, alert, commands)
+                    alert_store.save_alert(session, alert, commands, now=now)
                 else:
                     # The answer must not wait for 300,000 rows: the outbox writes them.
-                    session.add(alert)
-                    session.flush()
+                    alert_store.save_alert(session, alert, [], now=now)
                     plan_store.save_plans(session, alert_id, commands, now)
                 if hold:
                     approval_store.hold(session, alert_id)
@@ -209,6 +226,12 @@ class AlertService:
         if change.template is not None and change.messages is None:
             spec = replace(spec, messages={})
         problems: list[FieldProblem] = []
+        spec = (
+            self._collect(
+                problems, lambda: self._evacuations.named(spec, self._announcer.templates)
+            )
+            or spec
+        )
         texts = self._collect(problems, lambda: self._announcer.texts(spec))
         if change.expires_at is None and change.expires_in_s is None:
             expires_at: datetime = alert.expires_at
@@ -219,9 +242,14 @@ class AlertService:
             raise InvalidRequest(summarise(problems), problems)
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
+        plan = self._evacuations.plan(spec, resolved, alert.guidance_json)
+        texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
             alert_id, spec, texts, speech, resolved, now, expires_at, alert.priority, role
+        )
+        commands = self._evacuations.commands(
+            commands, alert_id, spec, texts, plan, now, expires_at, role
         )
         with self._db.session() as session:
             # First statement of the transaction: refused if the alert ended or changed since it
@@ -234,25 +262,33 @@ class AlertService:
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "superseded", "updated", now)
-            keep = set(resolved)
-            commands += self._fanout.releases(session, alert, previous, keep, now, role)
-            alert_store.save_commands(session, alert_id, commands)
-            row = alert_store.get_alert(session, alert_id)
-            if row is None:  # deleted under us: roll the whole change back
-                raise NotFound("alert", alert_id)
-            row.target_json = json.dumps(target_to_json(spec.target), ensure_ascii=False)
-            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-            row.languages_json = json.dumps(list(texts.languages))
-            row.clips_json = json.dumps(clips)
-            row.params_json = json.dumps(spec.params or {}, ensure_ascii=False)
-            row.template = spec.template
-            row.signal = texts.signal
-            row.severity = texts.severity
-            row.expires_at = expires_at
-            row.lantern_count = len(resolved)
-            row.primary_command_id = _primary(commands) or row.primary_command_id
-            row.updated_at = now
-            session.add(row)
+            if plan is None and alert.guidance_json is None:
+                keep = set(resolved)
+                commands += self._fanout.releases(session, alert, previous, keep, now, role)
+            else:  # a lantern that stops showing an arrow lets go of it (and its running light)
+                for channel in sorted({c.channel for c in previous}):
+                    held = {i for c, ids in commands if c.channel == channel for i in ids}
+                    mine = [c for c in previous if c.channel == channel]
+                    commands += self._fanout.releases(session, alert, mine, held, now, role)
+            alert_store.save_commands(session, alert_id, commands, now=now)
+            revised = replace(
+                alert,
+                target=target_to_json(spec.target),
+                messages=dict(texts.messages),
+                languages=tuple(texts.languages),
+                clips=clips,
+                params=dict(spec.params or {}),
+                template=spec.template,
+                signal=texts.signal,
+                severity=texts.severity,
+                expires_at=expires_at,
+                lantern_count=len(resolved),
+                primary_command_id=_primary(commands) or alert.primary_command_id,
+                guidance_json=self._evacuations.stored(spec, plan),
+                updated_at=now,
+            )
+            if not alert_store.revise_alert(session, revised):
+                raise NotFound("alert", alert_id)  # deleted under us: roll the change back
         self._on_stored()
         return self.get(alert_id)
 
@@ -267,7 +303,7 @@ class AlertService:
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
             releases = self._fanout.releases(session, alert, previous, set(), now, role)
-            alert_store.save_commands(session, alert_id, releases)
+            alert_store.save_commands(session, alert_id, releases, now=now)
         self._on_stored()
         return self.get(alert_id)
 
@@ -286,7 +322,7 @@ class AlertService:
             spec = replace(old, template=None, messages=messages, languages=(), signal=None)
         else:
             street = ", ".join(old.target.streets) or ", ".join(
-                json.loads(alert.params_json).get("street", "") or []
+                alert.params.get("street", "") or []
             )
             all_params = {"street": street or "dem Gebiet", **(params or {})}
             spec = replace(old, template="all_clear", messages={}, params=all_params, signal=None)
@@ -331,15 +367,19 @@ class AlertService:
                 (build.command_row(self._sign(audio)), lanterns)
             ]
             commands += self._fanout.releases(session, alert, others, set(), now, role)
-            alert_store.save_commands(session, alert_id, commands)
-            row = alert_store.get_alert(session, alert_id)
-            if row is None:  # deleted under us: roll the whole change back
+            alert_store.save_commands(session, alert_id, commands, now=now)
+            # Read again under the row lock ``_end`` took: only the words and clips change here.
+            current = alert_store.get_alert(session, alert_id)
+            if current is None:  # deleted under us: roll the whole change back
                 raise NotFound("alert", alert_id)
-            row.primary_command_id = audio.id
-            row.clips_json = json.dumps(clips)
-            row.messages_json = json.dumps(texts.messages, ensure_ascii=False)
-            row.languages_json = json.dumps(list(texts.languages))
-            session.add(row)
+            cleared = replace(
+                current,
+                primary_command_id=audio.id,
+                clips=clips,
+                messages=dict(texts.messages),
+                languages=tuple(texts.languages),
+            )
+            alert_store.revise_alert(session, cleared)
         self._on_stored()
         return self.get(alert_id)
 
@@ -352,7 +392,7 @@ class AlertService:
                 raise NotFound("alert", alert_id)
             return build_report(session, alert, self._clock(), with_lanterns)
 
-    def delivery_changes(self, alert_id: str, since: datetime | None) -> list[DeliveryRow]:
+    def delivery_changes(self, alert_id: str, since: datetime | None) -> list[Delivery]:
         """Per-lantern rows of the alert's current audio command changed since ``since`` (all
         of them when None): what the progress stream sends on top of the counts."""
         with self._db.session() as session:
@@ -421,7 +461,7 @@ class AlertService:
         with self._db.session() as session:
             return self._resolver.resolve(session, target).lantern_ids
 
-    def _active(self, alert_id: str, now: datetime, action: str) -> AlertRow:
+    def _active(self, alert_id: str, now: datetime, action: str) -> Alert:
         with self._db.session() as session:
             alert = alert_store.get_alert(session, alert_id)
         if alert is None:
@@ -453,21 +493,25 @@ class AlertService:
             raise changed()
         raise Conflict(f"cannot {action} alert {alert_id}: it is {row.status}", row.status)
 
-    def _spec_of(self, alert: AlertRow) -> AlertSpec:
-        target = json.loads(alert.target_json)
+    def _spec_of(self, alert: Alert) -> AlertSpec:
         return AlertSpec(
             # Re-resolving an update must not fail on what the first send accepted.
-            target=replace(target_from_json(target), allow_empty=True, confirm_large=True),
-            messages={} if alert.template else json.loads(alert.messages_json),
-            languages=tuple(json.loads(alert.languages_json)),
+            target=replace(target_from_json(alert.target), allow_empty=True, confirm_large=True),
+            messages={} if alert.template else dict(alert.messages),
+            languages=alert.languages,
             priority=alert.priority,
             signal=alert.signal,  # type: ignore[arg-type]
             repeat=alert.repeat,
             volume=alert.volume,
             exercise=alert.exercise,
             template=alert.template,
-            params=json.loads(alert.params_json),
+            params=dict(alert.params),
             severity=alert.severity,
+            evacuation=(
+                evacuation_from_json(json.loads(alert.guidance_json)["spec"])
+                if alert.guidance_json
+                else None
+            ),
         )
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from lightctl.domain import priorities as slot
 from lightctl.domain import schedules as rules
+from lightctl.domain.clock import Clock
 from lightctl.domain.roles import SCHEDULER
 from lightctl.domain.schedules import Night, Schedule
 from lightctl.geo.sun import cell_of, sun_events
@@ -38,7 +39,6 @@ from lightctl.store import schedules as schedule_store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # A pass every 15 s: a switch happens at most 15 s after its minute, unnoticeable for street
 # lighting, and 5,760 light passes a day cost nothing next to one warning.
 TICK_S = 15.0
@@ -197,8 +197,12 @@ class ScheduleRunner:
                     seq=seq.next(),
                 )
             )
+            # Due on the service's clock (the outbox's), whatever instant this pass plans for.
             alert_store.save_commands(
-                session, issuer, [(build.command_row(env), sorted(pending.lantern_ids))]
+                session,
+                issuer,
+                [(build.command_row(env), sorted(pending.lantern_ids))],
+                now=self._clock(),
             )
             schedule_store.remember_command(session, schedule.name, key, env.id, pending.ends_at)
             stored += 1

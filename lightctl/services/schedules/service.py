@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from lightctl.domain import schedules as rules
+from lightctl.domain.clock import Clock
 from lightctl.domain.roles import SCHEDULER
 from lightctl.domain.schedules import Night, Schedule
 from lightctl.domain.targets import TargetSpec
@@ -34,7 +35,6 @@ from lightctl.store.tables import ScheduleRow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Names travel in URLs and, prefixed, in the envelope's 64-character alert_id.
 _NAME = re.compile(r"^\w[\w.\-]{0,59}$")
 ISSUER_PREFIX = "sc_"
@@ -101,7 +101,7 @@ class ScheduleService:
             if must_be_new and existing is not None:
                 raise Conflict(f"schedule {name!r} exists; PUT /schedules/{name} replaces it")
             self._check_group(session, schedule)
-            schedule_store.save_schedule(session, name, schedule.group, definition)
+            schedule_store.save_schedule(session, name, schedule.group, definition, self._clock())
             schedules = [_parse(r) for r in schedule_store.all_schedules(session)]
             covered = set(self.members(session, schedules).get(name, []))
             self._release(session, name, keep=covered)
@@ -210,7 +210,7 @@ class ScheduleService:
             session, issuer, now, seq, self._sign, SCHEDULER, only=leaving, pending_everywhere=True
         )
         if releases:
-            alert_store.save_commands(session, issuer, releases)
+            alert_store.save_commands(session, issuer, releases, now=now)
 
 
 def _parse(row: ScheduleRow) -> Schedule:

@@ -3,7 +3,6 @@ release exactly its own slots."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -16,6 +15,8 @@ import numpy as np
 from sqlmodel import Session
 
 from lightctl.domain import steering as rules
+from lightctl.domain.clock import Clock
+from lightctl.domain.records import Steering
 from lightctl.domain.steering import SteeringSpec
 from lightctl.domain.targets import target_to_json
 from lightctl.errors import Conflict, FieldProblem, Forbidden, InvalidRequest, NotFound, summarise
@@ -30,11 +31,9 @@ from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
 from lightctl.store import steering as steering_store
-from lightctl.store.tables import SteeringRow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Acks that count as delivered for light, projection and path.
 DELIVERED = ("applied", "done")
 
@@ -53,7 +52,7 @@ class ChannelReport:
 
 @dataclass(frozen=True, slots=True)
 class SteeringReport:
-    row: SteeringRow
+    row: Steering
     channels: dict[str, ChannelReport]
     command_count: int
     now: datetime
@@ -68,8 +67,7 @@ class SteeringReport:
 
     @property
     def unsupported(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = json.loads(self.row.unsupported_json)
-        return found
+        return self.row.unsupported
 
 
 class SteeringService:
@@ -148,23 +146,24 @@ class SteeringService:
             )
             for p in planned
         ]
-        row = SteeringRow(
+        row = Steering(
             id=steering_id,
             created_at=now,
             updated_at=now,
+            status="active",
             priority=spec.priority,
             label=spec.label,
-            target_json=json.dumps(target_to_json(spec.target), ensure_ascii=False),
-            guidance_json=_guidance_json(spec),
-            settings_json=json.dumps(spec.channels(), ensure_ascii=False),
+            target=target_to_json(spec.target),
+            guidance=_guidance(spec),
+            settings=spec.channels(),
             ends_at=ends_at,
             lantern_count=len(ids),
-            unsupported_json=json.dumps(unsupported),
+            unsupported=unsupported,
             owner=owner,
         )
         with self._lock, self._db.session() as session:
             steering_store.save_steering(session, row)
-            alert_store.save_commands(session, steering_id, commands)
+            alert_store.save_commands(session, steering_id, commands, now=now)
         log.info(
             "steering %s at slot %d stored: %d lanterns, %d commands",
             steering_id,
@@ -188,9 +187,9 @@ class SteeringService:
                 if now >= row.ends_at:
                     raise Conflict(f"steering {steering_id} has ended", "ended")
                 releases = release_commands(session, steering_id, now, self._seq, self._sign, role)
-                alert_store.save_commands(session, steering_id, releases)
-                row.status, row.released_at, row.updated_at = "released", now, now
-                session.add(row)
+                alert_store.save_commands(session, steering_id, releases, now=now)
+                if not steering_store.mark_released(session, steering_id, now):
+                    raise Conflict(f"steering {steering_id} is already released", "released")
         self._on_stored()
         return self.get(steering_id)
 
@@ -243,10 +242,10 @@ class SteeringService:
         lats = np.array([positions[i][1] for i in ids], dtype=np.float64)
         return guide(line, lons, lats, reverse)
 
-    def _report(self, session: Session, row: SteeringRow, with_lanterns: bool) -> SteeringReport:
+    def _report(self, session: Session, row: Steering, with_lanterns: bool) -> SteeringReport:
         counts = steering_store.state_counts(session, row.id)
-        settings: dict[str, Any] = json.loads(row.settings_json)
-        unsupported: dict[str, list[str]] = json.loads(row.unsupported_json)
+        settings = row.settings
+        unsupported = row.unsupported
         channels = {
             channel: ChannelReport(
                 lanterns=sum(counts.get((channel, "set"), {}).values()),
@@ -271,7 +270,7 @@ def _collect(problems: list[FieldProblem], step: Callable[[], Any]) -> Any:
         return None
 
 
-def _owned(row: SteeringRow | None, steering_id: str, scope: str | None) -> SteeringRow:
+def _owned(row: Steering | None, steering_id: str, scope: str | None) -> Steering:
     """The row if the caller may see and end it: any with no scope, else only the scope's own."""
     if row is None:
         raise NotFound("steering", steering_id)
@@ -298,14 +297,12 @@ def _routed(spec: SteeringSpec) -> bool:
     return spec.guidance is not None and spec.target.route is not None
 
 
-def _guidance_json(spec: SteeringSpec) -> str | None:
+def _guidance(spec: SteeringSpec) -> dict[str, Any] | None:
     g = spec.guidance
     if g is None:
         return None
-    return json.dumps(
-        {
-            "direction": g.direction,
-            "destination": list(g.destination) if g.destination else None,
-            "chase_speed_mps": g.chase_speed_mps,
-        }
-    )
+    return {
+        "direction": g.direction,
+        "destination": list(g.destination) if g.destination else None,
+        "chase_speed_mps": g.chase_speed_mps,
+    }

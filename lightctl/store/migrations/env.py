@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import lightctl.store.db  # noqa: F401  (imports every module that defines a table)
-from lightctl.store.types import UtcDateTime
+from lightctl.store.types import JsonText, UtcDateTime
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -41,6 +41,8 @@ def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | Literal
     whatever SQLModel version later reads it."""
     if kind == "type" and isinstance(obj, (UtcDateTime, UTCDateTime)):
         return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, JsonText):
+        return "sa.String()"
     if kind == "type" and isinstance(obj, AutoString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     return False

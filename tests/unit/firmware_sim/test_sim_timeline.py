@@ -85,3 +85,14 @@ def test_the_cache_evicts_free_text_clips_first_and_refuses_what_cannot_fit() ->
     assert cache.held() == {"d" * 64}
     cache.fault = Reason.CACHE_UNWRITABLE
     assert cache.put(B, 1) is Reason.CACHE_UNWRITABLE
+
+
+def test_a_floor_keeps_part_of_the_signal_in_real_time_for_downloads_on_every_lantern() -> None:
+    # Speed 4 would make the 5 s signal 1.25 s; a 3 s floor keeps 3 s, and the sentences follow
+    # at the sped-up pace, the same for a lantern that got its copy later.
+    for received in (0, 1.0):
+        p = plan(payload(at(5)), at(received), at(2.9), speed=4, signal_floor_s=3)
+        assert (p.first_speech_at, p.played, p.skipped) == (at(3), (A, B, C), 0)
+        assert p.ends == at(3 + 9 / 4)
+    # The floor never makes the signal longer than it is.
+    assert plan(payload(at(5)), at(0), at(0), speed=4, signal_floor_s=60).first_speech_at == at(5)

@@ -39,7 +39,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
             expires_at=T0 + timedelta(hours=1),
             envelope="{}",
         )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])])
+        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])], now=T0)
     yield database
     database.dispose()
 

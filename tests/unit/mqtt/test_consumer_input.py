@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from lightctl.mqtt.consumer import MAX_PAYLOAD_BYTES, Consumer
 from lightctl.mqtt.link import IncomingMessage
-from lightctl.mqtt.outbox import Return
 from lightctl.protocol import Ack, AckStatus, Availability, Topics
+from lightctl.services.delivery.outbox import Return
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
@@ -44,7 +44,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
             expires_at=T0 + timedelta(hours=1),
             envelope="{}",
         )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])])
+        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])], now=T0)
     yield database
     database.dispose()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import Outbox, Return
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store.tables import DeliveryRow
 from tests.support import FakeClock, RecordingLink
 
 ACK_TIMEOUT_S = 10.0
@@ -31,7 +32,7 @@ def _store_ahead(db: Database, clock: FakeClock, starts_in: timedelta, lasts: ti
     )
     row = build.command_row(env)
     with db.session() as session:
-        alert_store.save_commands(session, "sc_city", [(row, ["L0", "L1"])])
+        alert_store.save_commands(session, "sc_city", [(row, ["L0", "L1"])], now=clock.now)
 
 
 def _states(db: Database) -> dict[str, str]:
@@ -41,7 +42,7 @@ def _states(db: Database) -> dict[str, str]:
 
 def _ack(db: Database, lantern_id: str, state: str) -> None:
     with db.session() as session:
-        row = alert_store.get_delivery(session, "step2", lantern_id)
+        row = session.get(DeliveryRow, ("step2", lantern_id))  # arranging: the table itself
         assert row is not None
         row.state = state
         session.add(row)
@@ -53,14 +54,13 @@ def test_a_command_sent_ahead_goes_out_now_with_its_whole_life_as_message_expiry
     clock, link = FakeClock(), RecordingLink()
     outbox = Outbox(db, link, Topics("t"), ACK_TIMEOUT_S, clock)  # type: ignore[arg-type]
     _store_ahead(db, clock, starts_in=timedelta(hours=3), lasts=timedelta(hours=2))
-    clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored
 
     assert outbox.pump() == 2
-    life_s = (timedelta(hours=5) - timedelta(seconds=0.5)).total_seconds()
+    life_s = timedelta(hours=5).total_seconds()  # the clock has not moved since it was stored
     assert sorted(t for t, _p, _e in link.sent) == ["t/v1/lanterns/L0/cmd", "t/v1/lanterns/L1/cmd"]
     assert {e for _t, _p, e in link.sent} == {int(life_s)}  # until expires_at, not starts_at
     sent = CommandEnvelope.from_bytes(link.sent[0][1])
-    assert sent.starts_at == clock.now - timedelta(seconds=0.5) + timedelta(hours=3)
+    assert sent.starts_at == clock.now + timedelta(hours=3)
     assert _states(db) == {"L0": "published", "L1": "published"}
 
     # L0 holds it (`received`, reason pending). Hours pass, its start comes and goes: the

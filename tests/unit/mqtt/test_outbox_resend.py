@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from lightctl.mqtt.outbox import Outbox, Return
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.outbox import Outbox, Return
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
 from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
+from lightctl.store.tables import DeliveryRow
 from tests.support import FakeClock, RecordingLink
 
 TOPICS = Topics("t")
@@ -35,7 +36,7 @@ def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, pri
     )  # stored unsigned, as a service that does not sign at build time would
     row = build.command_row(env)
     with db.session() as session:
-        alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])])
+        alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])], now=clock.now)
 
 
 def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_re_sent(
@@ -49,7 +50,6 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
     outbox = Outbox(db, link, TOPICS, 10.0, clock, signer=signer)  # type: ignore[arg-type]
     store_command(db, "live", clock, 600, priority=1)
     store_command(db, "short", clock, 5, priority=10)
-    clock.now += timedelta(seconds=0.5)  # rows are due from the (real) time they were stored
 
     outbox.pump()
     assert len(link.sent) == 6
@@ -76,7 +76,7 @@ def test_unsigned_commands_are_signed_once_expired_ones_never_sent_and_returns_r
     # L0 acked and applied "live"; then the short command expires.
     with db.session() as session:
         for cmd in ("live",):
-            row = alert_store.get_delivery(session, cmd, "L0")
+            row = session.get(DeliveryRow, (cmd, "L0"))  # arranging: the table itself
             assert row is not None
             row.state = "applied"
             session.add(row)

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from lightctl.domain.records import Alert
 from lightctl.services.alerts.phase import street_state
 from lightctl.services.alerts.reports import AlertReport, CommandReport
-from lightctl.store.tables import AlertRow
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=30)
 
 
 def _report(status: str, primary: dict[str, int], *commands: CommandReport) -> AlertReport:
-    alert = AlertRow(
+    alert = Alert(
         id="al_1",
+        created_at=NOW - timedelta(minutes=1),
+        updated_at=NOW - timedelta(minutes=1),
         status=status,
         priority=1,
-        target_json="{}",
-        messages_json="{}",
-        languages_json="[]",
-        clips_json="[]",
+        exercise=False,
+        signal="warning",
+        template=None,
+        target={},
+        messages={},
+        languages=(),
+        clips=[],
+        params={},
+        repeat=1,
+        volume=80,
         expires_at=LATER,
         lantern_count=10,
-        created_at=NOW - timedelta(minutes=1),
+        severity="severe",
         primary_command_id="audio",
     )
     audio = CommandReport("audio", "audio", "set", LATER, primary)

@@ -14,11 +14,35 @@ STRINGS = WEB_DIR / "i18n.js"
 _KEY = re.compile(r"^\s+'?([\w.]+)'?:\s", re.MULTILINE)
 
 
-def _dictionaries() -> dict[str, set[str]]:
-    text = STRINGS.read_text()
-    body = text[text.index("const STRINGS = {") : text.index("\n};\n")]
+def _split(body: str) -> dict[str, set[str]]:
     de, en = body.split("\n  en: {")
     return {"de": set(_KEY.findall(de.split("\n  de: {", 1)[1])), "en": set(_KEY.findall(en))}
+
+
+def _module_strings() -> dict[Path, dict[str, set[str]]]:
+    """The texts a feature module brings along (``addStrings({de: {...}, en: {...}})``)."""
+    found: dict[Path, dict[str, set[str]]] = {}
+    for script in sorted(WEB_DIR.glob("*.js")):
+        text = script.read_text()
+        start = text.find("\naddStrings({")
+        if script != STRINGS and start >= 0:
+            found[script] = _split(text[start : text.index("\n});\n", start)])
+    return found
+
+
+def _dictionaries() -> dict[str, set[str]]:
+    text = STRINGS.read_text()
+    out = _split(text[text.index("const STRINGS = {") : text.index("\n};\n")])
+    for strings in _module_strings().values():
+        out["de"] |= strings["de"]
+        out["en"] |= strings["en"]
+    return out
+
+
+def test_every_feature_module_brings_its_texts_in_both_languages() -> None:
+    for script, strings in _module_strings().items():
+        assert strings["de"], script
+        assert strings["de"] == strings["en"], script
 
 
 def _used_keys() -> set[str]:

@@ -37,14 +37,21 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import IntEnum
 
-import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from lightctl.domain.delivery import FINAL_ACK_GRACE_S, next_attempt_at
+from lightctl.domain.delivery import (
+    AWAITING_FINAL,
+    AWAITING_RECEIPT,
+    FINAL_ACK_GRACE_S,
+    DeliveryState,
+    Verdict,
+    next_attempt_at,
+    overdue,
+)
 from lightctl.domain.fanout import GroupBook
 from lightctl.errors import PriorityAboveCeiling
-from lightctl.mqtt.link import MqttLink
+from lightctl.mqtt.link import MqttLink, PublishHandle, await_broker
 from lightctl.protocol import CommandEnvelope, Membership, Topics, lantern_audience
 from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
@@ -214,7 +221,7 @@ class Outbox:
             renew = {d.command_id for d in resends if d.lantern_id in rebooted}
             sent: list[tuple[str, str, int, datetime]] = []
             published = 0
-            last: mqtt.MQTTMessageInfo | None = None
+            last: PublishHandle | None = None
             groups_before = self.group_published_total
             covered, last = self._fan_out(session, due, now, sent)
             published += self.group_published_total - groups_before
@@ -240,7 +247,7 @@ class Outbox:
             if last is not None:
                 # Held until the broker has the batch: a cancel committed on another replica
                 # after this commit can then never be overtaken by one of these commands.
-                _await_broker(last)
+                await_broker(last, BROKER_CONFIRM_S)
             if sent:
                 alert_store.mark_published_many(session, sent, now)
                 ids = alert_store.alert_ids_for_commands(session, list({s[0] for s in sent}))
@@ -259,7 +266,7 @@ class Outbox:
         due: list[DueDelivery],
         now: datetime,
         sent: list[tuple[str, str, int, datetime]],
-    ) -> tuple[set[tuple[str, str]], mqtt.MQTTMessageInfo | None]:
+    ) -> tuple[set[tuple[str, str]], PublishHandle | None]:
         """First sends by group: per command with lanterns never sent it, claim all of those,
         cover what groups allow, publish one copy per group. Returns the (command, lantern)
         pairs covered (already in ``sent``) and the last publish."""
@@ -268,7 +275,7 @@ class Outbox:
             if d.attempts == 0 and d.state == "planned" and d.command_id not in first:
                 first[d.command_id] = d
         covered: set[tuple[str, str]] = set()
-        last: mqtt.MQTTMessageInfo | None = None
+        last: PublishHandle | None = None
         if not first or not self.groups.ready:
             return covered, last
         next_at = next_attempt_at(now, 1, self._ack_timeout_s)
@@ -395,38 +402,36 @@ class Outbox:
         return {aud: env.model_copy(update={"aud": aud}).to_bytes() for aud in audiences}
 
     def _end_overdue(self, now: datetime, changed: set[str]) -> None:
-        """Unacknowledged past expiry: `unreachable` if the lantern is offline, else `expired`."""
+        """Deliveries whose command ran out get ``domain.delivery.overdue``'s verdict:
+        `unreachable` if never received and the lantern is offline, else `expired`."""
         with self._db.session() as session:
-            overdue = alert_store.overdue_deliveries(session, now, BATCH * 10)
-            never_received = [(c, lid) for c, lid, s in overdue if s in ("planned", "published")]
-            # A lantern that said `received` but never `done` gets a grace period for its last ack.
+            waiting = [
+                r
+                for r in alert_store.overdue_deliveries(session, now, BATCH * 10)
+                if DeliveryState(r[2]) in AWAITING_RECEIPT
+            ]
+            # Received, final ack missing: asked only once the final-ack grace has passed too.
             grace = now - timedelta(seconds=FINAL_ACK_GRACE_S)
             silent = [
-                (c, lid)
-                for c, lid, s in alert_store.overdue_deliveries(session, grace, BATCH * 10)
-                if s in ("received", "playing")
+                r
+                for r in alert_store.overdue_deliveries(session, grace, BATCH * 10)
+                if DeliveryState(r[2]) in AWAITING_FINAL
             ]
-            if not never_received and not silent:
+            if not waiting and not silent:
                 return
-            offline = lantern_store.offline_ids(session, [lid for _c, lid in never_received])
-            unreachable = [k for k in never_received if k[1] in offline]
-            expired = [k for k in never_received if k[1] not in offline]
-            alert_store.force_state(
-                session, unreachable, "unreachable", "offline until expiry", now
-            )
-            alert_store.force_state(session, expired, "expired", "no ack before expiry", now)
-            alert_store.force_state(session, silent, "expired", "no final ack after expiry", now)
-            ids = alert_store.alert_ids_for_commands(
-                session, list({c for c, _ in never_received + silent})
-            )
-        self.unreachable_total += len(unreachable)
-        self.expired_total += len(expired) + len(silent)
+            offline = lantern_store.offline_ids(session, [lid for _c, lid, _s, _e in waiting])
+            verdicts: dict[Verdict, list[tuple[str, str]]] = {}
+            for command_id, lantern_id, state, expires_at in waiting + silent:
+                verdict = overdue(DeliveryState(state), expires_at, now, lantern_id not in offline)
+                if verdict is not None:
+                    verdicts.setdefault(verdict, []).append((command_id, lantern_id))
+            for verdict, keys in verdicts.items():
+                alert_store.force_state(session, keys, verdict.state.value, verdict.reason, now)
+            ended = [c for keys in verdicts.values() for c, _lid in keys]
+            ids = alert_store.alert_ids_for_commands(session, list(set(ended)))
+        for verdict, keys in verdicts.items():
+            if verdict.state is DeliveryState.UNREACHABLE:
+                self.unreachable_total += len(keys)
+            else:
+                self.expired_total += len(keys)
         changed.update(a for a in ids.values() if a)
-
-
-def _await_broker(info: mqtt.MQTTMessageInfo) -> None:
-    """Wait (bounded) until the broker acknowledged a QoS 1 publish; earlier ones precede it."""
-    try:
-        info.wait_for_publish(timeout=BROKER_CONFIRM_S)
-    except (RuntimeError, ValueError):  # not queued (link lost): the retry covers it
-        pass

@@ -1,0 +1,84 @@
+"""What the store keeps, as the rest of the code sees it: frozen records, never table rows.
+
+``store/`` maps its tables onto these at its boundary (JSON columns decoded, datetimes aware in
+UTC), so services and ``api/`` cannot write a row by accident, and a change to a table stays
+inside ``store/``. A change to an alert is a new record (``dataclasses.replace``) handed back to
+the store, which writes it in a guarded statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A stored alert: what was confirmed and sent, and where its lifecycle stands."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str  # active | awaiting_approval | cancelled | all_clear
+    priority: int
+    exercise: bool
+    signal: str
+    template: str | None
+    target: dict[str, Any]  # the Target as ``domain.targets.target_to_json`` wrote it
+    messages: dict[str, str]  # {"de": "...", "en": "..."} exactly as played
+    languages: tuple[str, ...]  # playback order
+    clips: list[dict[str, Any]]  # per language: sha256, url, duration, engine, fallback reason
+    params: dict[str, Any]  # template parameters, reused by the all-clear
+    repeat: int
+    volume: int
+    expires_at: datetime
+    lantern_count: int
+    severity: str
+    # The audio command whose deliveries the alert's counts report (changes on update/all-clear).
+    primary_command_id: str | None
+    ended_at: datetime | None = None
+    # Raised by every lifecycle change; a change computed from an older revision is refused.
+    revision: int = 0
+    # Evacuation guidance (issue 18): the spec and what each lantern shows since when, as JSON.
+    guidance_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One command to one lantern: where it stands and what the lantern confirmed."""
+
+    command_id: str
+    lantern_id: str
+    alert_id: str | None
+    state: str
+    reason: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    published_at: datetime | None
+    updated_at: datetime
+    played: tuple[str, ...] | None  # sha256 list from the lantern's ``done`` ack
+    # The lantern's ack key whose verified signature the latest believed ack carried (None: an
+    # unsigned v1 ack, or one the service could not verify). What makes ``done`` proof.
+    ack_kid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Steering:
+    """A stored visitor-flow steering or emergency guidance: its request, lanterns and end."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    status: str  # active | released
+    priority: int
+    label: str
+    target: dict[str, Any]  # the Target as ``domain.targets.target_to_json`` wrote it
+    guidance: dict[str, Any] | None  # direction, destination, chase speed
+    settings: dict[str, Any]  # {"light": {...}, "projection": {...}, "path": {...}} as requested
+    ends_at: datetime
+    lantern_count: int
+    unsupported: dict[str, list[str]]  # {channel: [lantern ids]} lacking the hardware
+    released_at: datetime | None = None
+    # Who made it (the user, or "token:<name>"); None: made before owners were kept.
+    owner: str | None = None

@@ -1,0 +1,221 @@
+"""What an evacuation alert sends on top of its warning: per lantern the projected arrow (or
+neutral, shelter, no entry, exit pictogram) and a running light phased along the way out, and
+the sentence that tells people to follow the arrows, naming the same meeting points."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from lightctl.domain.alerts import AlertSpec
+from lightctl.domain.guidance import EvacuationSpec, Shown, evacuation_to_json
+from lightctl.errors import InvalidRequest
+from lightctl.paths import CONFIG_DIR
+from lightctl.protocol import PathPayload, ProjectionPayload
+from lightctl.protocol.wire import Channel, Payload
+from lightctl.services.alerts.commands import SEVERITY_COLOURS
+from lightctl.services.alerts.texts import AlertTexts
+from lightctl.services.guidance_plan import GuidancePlan
+from lightctl.services.speech import template_sentences
+from lightctl.services.steering.commands import DEFAULT_PERIOD_MS, group_by_payload
+from lightctl.templates import Template, load_templates, render
+
+# The follow-the-arrows sentences, one template each, in every required language.
+GUIDANCE_TEMPLATES_DIR = CONFIG_DIR / "guidance"
+# Where the pictogram means "go this way" the footpath light runs that way too.
+CHASING = ("arrow", "neutral", "exit")
+# Full brightness: at night the running light is what people follow.
+PATH_LEVEL = 100
+# A running light's phase in sixteenths of its period: 125 ms at 2 s, 0.6 m at 5 m/s.
+PHASE_STEPS = 16
+# Which hardware each guidance channel needs (inventory capability names).
+NEEDS: dict[Channel, str] = {"projection": "projector", "path": "path_light"}
+
+
+def load_phrases() -> dict[str, Template]:
+    return load_templates(GUIDANCE_TEMPLATES_DIR)
+
+
+def meeting_point_words(spec: EvacuationSpec) -> str:
+    """The meeting points as the voice names them."""
+    return ", ".join(m.name for m in spec.meeting_points)
+
+
+def with_meeting_point(spec: AlertSpec, templates: Mapping[str, Template]) -> AlertSpec:
+    """The alert with its template's ``meeting_point`` filled from the evacuation's meeting
+    points, or refused when it names another place than the arrows lead to."""
+    evac = spec.evacuation
+    if evac is None or not evac.meeting_points or spec.template is None:
+        return spec
+    template = templates.get(spec.template)
+    if template is None or "meeting_point" not in template.placeholder_names:
+        return spec
+    params = dict(spec.params or {})
+    said = params.get("meeting_point")
+    names = [m.name for m in evac.meeting_points]
+    if said is None:
+        params["meeting_point"] = meeting_point_words(evac)
+        return replace(spec, params=params)
+    if said.strip() not in (*names, meeting_point_words(evac)):
+        raise InvalidRequest.at(
+            ("params", "meeting_point"),
+            f"the text names {said!r} but the arrows lead to {meeting_point_words(evac)}: "
+            "leave meeting_point out (it is filled in) or name the same place",
+            said,
+            tuple(names),
+        )
+    return spec
+
+
+def guided_texts(
+    texts: AlertTexts, spec: EvacuationSpec, plan: GuidancePlan, phrases: Mapping[str, Template]
+) -> AlertTexts:
+    """The alert's words with "follow the arrows toward <meeting points>" (or "out of the
+    danger area") and, when some lanterns have no way out, "where no arrow shows, stay inside",
+    in every language of the alert that the sentences exist in."""
+    wanted: list[tuple[Template, dict[str, str]]] = []
+    if spec.meeting_points:
+        wanted.append((phrases["follow_to"], {"meeting_point": meeting_point_words(spec)}))
+    else:
+        wanted.append((phrases["follow_out"], {}))
+    if any(r.kind == "shelter" for r in plan.lanterns):
+        wanted.append((phrases["shelter"], {}))
+    messages = dict(texts.messages)
+    segments = {lang: list(parts) for lang, parts in texts.segments.items()}
+    for lang in texts.languages:
+        for template, params in wanted:
+            if lang not in template.text:
+                continue
+            messages[lang] = f"{messages[lang].rstrip()} {render(template, lang, params)}"
+            segments[lang] += template_sentences(template, lang, params)
+    return replace(texts, messages=messages, segments=segments)
+
+
+def guidance_payloads(
+    plan: GuidancePlan,
+    spec: EvacuationSpec,
+    severity: str,
+    language: str,
+    capabilities: Mapping[str, frozenset[str]],
+    phrases: Mapping[str, Template],
+) -> list[tuple[Channel, Payload, list[str]]]:
+    """Per channel and distinct payload, the lanterns that get it (only those with the
+    hardware): projected pictograms turned to their headings, and running lights whose phase
+    rises toward safety so the light runs the way people should walk."""
+    colour = SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["severe"])
+    shelter_text = phrases["shelter"].projection_text.get(language, "")
+    projection: list[tuple[str, Payload]] = []
+    path: list[tuple[str, Payload]] = []
+    chasing = [r for r in plan.lanterns if r.kind in CHASING and r.metres is not None]
+    longest = max((r.metres or 0.0 for r in chasing), default=0.0)
+    pace = 1000.0 / spec.chase_speed_mps  # ms later per metre nearer safety
+    for row in plan.lanterns:
+        if row.pictogram is None:
+            continue
+        caps = capabilities.get(row.id, frozenset())
+        if NEEDS["projection"] in caps:
+            projection.append(
+                (
+                    row.id,
+                    ProjectionPayload(
+                        pictogram=row.pictogram,
+                        heading_deg=row.heading_deg,
+                        text=shelter_text[:64] if row.kind == "shelter" else None,
+                        color=colour,
+                    ),
+                )
+            )
+        if row.kind in CHASING and row.metres is not None and NEEDS["path"] in caps:
+            path.append(
+                (
+                    row.id,
+                    PathPayload(
+                        level=PATH_LEVEL,
+                        mode="chase",
+                        period_ms=DEFAULT_PERIOD_MS,
+                        phase_ms=chase_phase(longest - row.metres, pace),
+                    ),
+                )
+            )
+    out: list[tuple[Channel, Payload, list[str]]] = []
+    channels: list[tuple[Channel, list[tuple[str, Payload]]]] = [
+        ("projection", projection),
+        ("path", path),
+    ]
+    for channel, assignments in channels:
+        for payload, ids in group_by_payload(assignments):
+            out.append((channel, payload, ids))
+    return out
+
+
+def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
+    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than the
+    farthest one: later by the pace, taken modulo the period (a lantern's wave is periodic)
+    and in sixteenths of it, so lanterns share a handful of payloads."""
+    step = DEFAULT_PERIOD_MS / PHASE_STEPS
+    phase = (nearer_m * pace_ms_per_m) % DEFAULT_PERIOD_MS
+    return int(round(phase / step) % PHASE_STEPS * step)
+
+
+def guidance_json(spec: EvacuationSpec, plan: GuidancePlan | None) -> str:
+    """What the alert keeps: the request, what each lantern shows and since when, a summary
+    (without a plan: the request, so a later update tries again)."""
+    if plan is None:
+        summary_ = {
+            "mode": "none",
+            "meeting_points": [m.name for m in spec.meeting_points],
+            "counts": {},
+            "exits": [],
+            "warnings": ["no way out could be planned: the warning went without arrows"],
+            "shelter_in_place": [],
+            "without_street": [],
+        }
+        return json.dumps(
+            {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_},
+            ensure_ascii=False,
+        )
+    return json.dumps(
+        {
+            "spec": evacuation_to_json(spec),
+            "shown": {r.id: [r.kind, r.heading_deg, r.changed_at, r.exit] for r in plan.lanterns},
+            "summary": summary(spec, plan),
+        },
+        ensure_ascii=False,
+    )
+
+
+def summary(spec: EvacuationSpec, plan: GuidancePlan) -> dict[str, Any]:
+    return {
+        "mode": plan.mode,
+        "meeting_points": [m.name for m in spec.meeting_points],
+        "counts": plan.counts(),
+        "exits": [{"name": e.name, "lanterns": e.lanterns} for e in plan.exits],
+        "warnings": plan.warnings,
+        "shelter_in_place": [r.id for r in plan.lanterns if r.kind == "shelter"],
+        "without_street": [r.id for r in plan.lanterns if r.kind == "no_street"],
+    }
+
+
+def shown_of(stored: Mapping[str, Any]) -> dict[str, Shown]:
+    return {lid: Shown(v[0], v[1], float(v[2])) for lid, v in stored["shown"].items()}
+
+
+def guided_ids(plan: GuidancePlan) -> set[str]:
+    """Lanterns whose projector shows guidance instead of the warning pictogram."""
+    return {r.id for r in plan.lanterns if r.pictogram is not None}
+
+
+def without(
+    commands: Sequence[tuple[Any, Sequence[str]]], channel: str, drop: set[str]
+) -> list[tuple[Any, Sequence[str]]]:
+    """The commands with ``drop`` taken out of every ``channel`` command's lanterns."""
+    out: list[tuple[Any, Sequence[str]]] = []
+    for row, ids in commands:
+        if row.channel == channel:
+            ids = [i for i in ids if i not in drop]
+            if not ids:
+                continue
+        out.append((row, ids))
+    return out
