@@ -438,6 +438,7 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                     env={**os.environ, "PYTHONPATH": str(ROOT)},
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its children go with it if it must be killed
                 )
             took = wait_until(
                 "the fleet online with its groups",
@@ -463,7 +464,11 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                 clock.stop()
             if sim is not None:
                 sim.send_signal(signal.SIGTERM)
-                sim.wait(timeout=120)
+                try:
+                    sim.wait(timeout=120)
+                except subprocess.TimeoutExpired:  # 100,000 lanterns took longer once
+                    os.killpg(sim.pid, signal.SIGKILL)
+                    sim.wait(timeout=30)
                 for line in (workdir / "sim.log").read_text().splitlines():
                     if line.startswith("firmware-sim ") and "processes" in line:
                         print(line)
