@@ -7,8 +7,11 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from firmware_sim.control import ControlServer
 from firmware_sim.faults import FaultSpecError, parse_faults, select
 from firmware_sim.flash import FlashError
 from firmware_sim.fleet import Fleet
-from firmware_sim.inventory import InventoryError, load_inventory
+from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
 from firmware_sim.transport import BrokerAddress
 from firmware_sim.verifier import TrustFile, TrustFileError, read_root, read_trust
 from lightctl.protocol import Topics, is_valid_lantern_id
@@ -101,7 +104,70 @@ def _parser() -> argparse.ArgumentParser:
         help="2 (default): also listen to the fan-out groups the service provisions and batch "
         "acks per gateway; 1: own cmd topics only, one ack per message",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="split the inventory over this many processes (one event loop each; 100,000 "
+        "lanterns need several on a 2-core machine); they share nothing but the broker",
+    )
+    # Set by the parent of --processes for each child: this process runs slice I of K.
+    parser.add_argument("--shard", default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def _shard(text: str, specs: list[LanternSpec]) -> list[LanternSpec]:
+    """Slice ``I/K`` of the inventory: contiguous, so a street mostly stays in one process."""
+    index, count = (int(part) for part in text.split("/", 1))
+    if not 0 <= index < count:
+        raise ValueError(text)
+    return specs[index * len(specs) // count : (index + 1) * len(specs) // count]
+
+
+def _cpu_line(label: str, who: int, lanterns: int, wall_s: float) -> str:
+    usage = resource.getrusage(who)
+    cpu = usage.ru_utime + usage.ru_stime
+    return f"firmware-sim {label}: cpu_s={cpu:.2f} lanterns={lanterns} wall_s={wall_s:.1f}\n"
+
+
+def _supervise(argv: Sequence[str], processes: int, lanterns: int) -> int:
+    """Run ``processes`` children, each on its slice; forward SIGINT/SIGTERM; print their CPU."""
+    started = time.monotonic()
+    # Every argument but --processes (one or two words) goes to each child.
+    cleaned: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word == "--processes":
+            skip = True
+            continue
+        if word.startswith("--processes="):
+            continue
+        cleaned.append(word)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "firmware_sim", *cleaned, "--shard", f"{i}/{processes}"]
+        )
+        for i in range(processes)
+    ]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    codes = [child.wait() for child in children]
+    sys.stdout.write(
+        _cpu_line(
+            f"{processes} processes", resource.RUSAGE_CHILDREN, lanterns, time.monotonic() - started
+        )
+    )
+    sys.stdout.flush()
+    return max(codes, default=0)
 
 
 def _credentials(path: str | None) -> tuple[dict[str, str] | None, dict[str, AckKey]]:
@@ -148,6 +214,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.limit is not None:
         specs = specs[: args.limit]
+    if args.processes < 1:
+        parser.error("--processes must be >= 1")
+    if args.processes > 1:
+        if args.control_port is not None:
+            parser.error("--control-port needs --processes 1 (one fleet to control)")
+        return _supervise(
+            list(argv if argv is not None else sys.argv[1:]), args.processes, len(specs)
+        )
+    if args.shard is not None:
+        try:
+            specs = _shard(args.shard, specs)
+        except ValueError:
+            parser.error(f"--shard: {args.shard!r} is not I/K")
+        # Each process has gateways (and replay memory) of its own.
+        args.gateway_prefix = f"{args.gateway_prefix}.{args.shard.split('/')[0]}"
     if not specs:
         parser.error(f"{args.inventory}: no lanterns in the inventory")
     trust = None
@@ -199,7 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if given and len(given) < MIN_TOKEN_CHARS:
             parser.error(f"${TOKEN_ENV}: at least {MIN_TOKEN_CHARS} characters")
         control = ControlServer(fleet, args.control_port, args.control_host, token=given or None)
+    started = time.monotonic()
     asyncio.run(_run(fleet, control, announce_token=control is not None and not given))
+    # What the simulator itself spent, so a benchmark tells the service's time from ours.
+    label = f"shard {args.shard}" if args.shard else "1 process"
+    sys.stdout.write(_cpu_line(label, resource.RUSAGE_SELF, len(specs), time.monotonic() - started))
+    sys.stdout.flush()
     return 0
 
 

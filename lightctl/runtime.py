@@ -46,6 +46,7 @@ from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
 from lightctl.store import lanterns as lantern_store
+from lightctl.store import plans as plan_store
 from lightctl.store.notify import AlertNotifier
 from lightctl.store.schema import Migrator
 from lightctl.store.serving import ServingClaim, sqlite_file
@@ -188,6 +189,7 @@ class Runtime:
             backlog=queue.qsize,
             groups=self.fanout,
             memberships=self.memberships,
+            rows_chunk=self.settings.delivery_rows_chunk,
         )
         self.consumer = Consumer(
             self.db,
@@ -417,6 +419,9 @@ class Runtime:
             out["outbox_group_published"] = self.outbox.group_published_total
             out["outbox_group_covered"] = self.outbox.group_covered_total
             out["outbox_groups_provisioned"] = self.outbox.provisioned_total
+            out["outbox_rows_written"] = self.outbox.rows_written_total
+            with self.db.session() as session:  # lanterns of large alerts without a row yet
+                out["delivery_rows_pending"] = plan_store.pending(session)
             out["fanout_v2_lanterns"] = len(self.fanout)
             out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:

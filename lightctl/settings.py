@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     max_expires_s: int = Field(default=86400, ge=60)
     # A lantern that never says `received` within this window gets the command again (backoff x2).
     ack_timeout_s: float = Field(default=10.0, gt=0)
+    # POST /alerts writes an alert's delivery rows itself up to this many (the demo city's
+    # 3,533 lanterns x 3 channels take ~0.2 s); above, it stores each command's lantern list
+    # and the outbox writes the rows after the answer (100,000 x 3 rows take ~5 s on SQLite).
+    delivery_rows_inline: int = Field(default=20_000, ge=0)
+    # How many delivery rows the outbox writes per transaction from such a list: a POST that
+    # arrives meanwhile waits for at most one chunk (~0.1 s on SQLite at 5,000).
+    delivery_rows_chunk: int = Field(default=5_000, ge=1)
     # A progress stream (GET /alerts/{id}/events) re-reads and re-sends the alert at least this
     # often without a change: a heartbeat through proxies, and a bound on any missed wake-up.
     progress_refresh_s: float = Field(default=5.0, gt=0, le=60)

@@ -141,6 +141,27 @@ class DeliveryRow(SQLModel, table=True):
     ack_kid: str | None = Field(default=None, max_length=64)
 
 
+class DeliveryPlanRow(SQLModel, table=True):
+    """The frozen lanterns of a command whose delivery rows are not all written yet (issue 14).
+
+    ``POST /alerts`` stores this one row per command instead of 100,000 delivery rows; the
+    outbox writes the rows after the answer, ``written`` at a time in the same transaction as
+    the rows, so a restart resumes at ``written`` and no lantern is lost or written twice. The
+    row goes once every lantern has its delivery row."""
+
+    __tablename__ = "delivery_plan"
+
+    command_id: str = Field(primary_key=True, foreign_key="command.id", max_length=64)
+    alert_id: str | None = Field(default=None, index=True, max_length=64)
+    # The command's seq: the outbox writes plans in the order their commands were built
+    # (audio first), so the warning sound goes out before light and projection.
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    lanterns: str  # lantern ids, one per line, in the order rows are written
+    total: int
+    written: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
 class SteeringRow(SQLModel, table=True):
     """A visitor-flow steering or emergency guidance: its request, lanterns and end (issue 5)."""
 

@@ -38,7 +38,9 @@ def inventory(tmp_path: Path) -> Path:
     return path
 
 
-def start_sim(url: str, inventory: Path, root: str, log: Path) -> subprocess.Popen[bytes]:
+def start_sim(
+    url: str, inventory: Path, root: str, log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [
@@ -55,6 +57,7 @@ def start_sim(url: str, inventory: Path, root: str, log: Path) -> subprocess.Pop
                 str(PER_CONNECTION),
                 "--limit",
                 str(LANTERNS),
+                *extra,
             ],
             cwd=ROOT,
             env=fixed_env(),
@@ -111,3 +114,35 @@ def test_a_crash_leaves_the_gateway_will_offline(
     assert probe.wait_for(gateways_offline, 10)
     # Lanterns could not say goodbye; their availability names the gateway that is now offline.
     assert {a.gateway for i in ids() if (a := probe.availability(i)) is not None} == set(GATEWAYS)
+
+
+def test_processes_split_the_fleet_and_say_what_cpu_they_spent(
+    mosquitto: Any, topic_root: str, inventory: Path, probe: ServiceProbe, tmp_path: Path
+) -> None:
+    """``--processes 2``: each child runs its half behind gateways of its own, every lantern is
+    online once, SIGTERM stops both, and each child and the parent print the CPU they spent."""
+    log = tmp_path / "sim.log"
+    proc = start_sim(mosquitto.url, inventory, topic_root, log, "--processes", "2")
+    # 25 lanterns per process, 20 per connection: two gateways each, prefixed by the shard.
+    gateways = ["sim.0-00", "sim.0-01", "sim.1-00", "sim.1-01"]
+    try:
+        assert probe.wait_for(
+            lambda: all(
+                a is not None and a.online
+                for a in [probe.availability(i) for i in ids()]
+                + [probe.gateway(g) for g in gateways]
+            ),
+            30,
+        ), log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert all(not a.online for a in [probe.availability(i) for i in ids()] if a is not None)
+    text = log.read_text()
+    assert "simulating 25 lanterns over 2 connections" in text
+    assert "firmware-sim shard 0/2: cpu_s=" in text
+    assert "firmware-sim shard 1/2: cpu_s=" in text
+    assert "firmware-sim 2 processes: cpu_s=" in text
+    assert "lanterns=50" in text
+    assert "Traceback" not in text

@@ -15,7 +15,7 @@ router = APIRouter(tags=["system"])
 
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 # Values that are a state now, not a count since start.
-GAUGES = frozenset({"mqtt_connected", "ack_leader"})
+GAUGES = frozenset({"mqtt_connected", "ack_leader", "delivery_rows_pending"})
 # Acks not believed, one labelled family so one alert rule covers every reason (forged,
 # unsigned, another lantern's key, out of order): lightctl_acks_refused_total{reason="..."}.
 REFUSED_PREFIX = "consumer_ack_refused_"

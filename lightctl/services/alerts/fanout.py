@@ -36,11 +36,11 @@ class FanOut:
         announcer: Announcer,
         seq: SequenceCounter,
         sign: Sign,
-        capabilities: Callable[[Sequence[str]], dict[str, frozenset[str]]] | None = None,
+        capabilities: Callable[[Sequence[str], Sequence[str]], dict[str, list[str]]] | None = None,
     ) -> None:
         self._db = db
-        # What each lantern can do: from the lantern index when given (100,000 lanterns in
-        # 0.1 s instead of 4 s of ORM rows), else from the store.
+        # Which lanterns have each capability: from the lantern index when given (100,000
+        # lanterns in a few ms, vectorised, instead of 4 s of ORM rows), else from the store.
         self._capabilities = capabilities
         self._settings = settings
         self._announcer = announcer
@@ -60,11 +60,13 @@ class FanOut:
         role: str,
     ) -> list[tuple[CommandRow, Sequence[str]]]:
         """One signed-once envelope per channel, each to the lanterns that have the hardware."""
+        needs = list(CHANNEL_NEEDS.values())
         if self._capabilities is not None:
-            caps = self._capabilities(lanterns)
+            able = self._capabilities(lanterns, needs)
         else:
             with self._db.session() as session:
                 caps = lantern_store.capabilities_of(session, list(lanterns))
+            able = {n: [lid for lid in lanterns if n in caps.get(lid, frozenset())] for n in needs}
         program = build.audio_program(
             texts.signal, speech, self._announcer.exercise_items(texts, spec.exercise)
         )
@@ -94,8 +96,7 @@ class FanOut:
             payloads.append(("projection", build.warning_projection(texts.severity, text)))
         out: list[tuple[CommandRow, Sequence[str]]] = []
         for channel, payload in payloads:
-            need = CHANNEL_NEEDS[channel]
-            ids = [lid for lid in lanterns if need in caps.get(lid, frozenset())]
+            ids = able[CHANNEL_NEEDS[channel]]
             if not ids:
                 continue
             env = build.envelope(

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from lightctl.domain.delivery import DeliveryState, is_terminal
 from lightctl.domain.records import Alert, Delivery
 from lightctl.store import alerts as alert_store
+from lightctl.store import plans as plan_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +54,33 @@ class AlertReport:
 
 def build_report(session: Session, alert: Alert, now: datetime, with_lanterns: bool) -> AlertReport:
     """The alert with its commands' counts (and, if asked, the primary command's rows)."""
+    stored = alert_store.commands_of(session, alert.id)
+    # Lanterns whose delivery rows the outbox has not written yet are `planned` (issue 14).
+    unwritten = plan_store.unwritten_counts(session, [c.id for c in stored])
     commands = [
         CommandReport(
             c.id,
             c.channel,
             c.op,
             c.expires_at,
-            alert_store.command_counts(session, c.id),
+            _with_planned(alert_store.command_counts(session, c.id), unwritten.get(c.id, 0)),
         )
-        for c in alert_store.commands_of(session, alert.id)
+        for c in stored
     ]
     primary = alert.primary_command_id
     counts = next((c.counts for c in commands if c.id == primary), {})
-    rows = alert_store.deliveries(session, primary) if with_lanterns and primary else None
+    rows = None
+    if with_lanterns and primary:
+        rows = alert_store.deliveries(session, primary)
+        rows += plan_store.unwritten_rows(session, primary, now)
     released = None
     if alert.status in ("cancelled", "all_clear"):
         releases = [c.id for c in commands if c.op == "release"]
         released = alert_store.lanterns_released(session, releases)
     return AlertReport(alert, counts, commands, now, rows, released)
+
+
+def _with_planned(counts: dict[str, int], unwritten: int) -> dict[str, int]:
+    if unwritten:
+        counts["planned"] = counts.get("planned", 0) + unwritten
+    return counts

@@ -33,6 +33,7 @@ from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
+from lightctl.store import plans as plan_store
 from lightctl.store.db import retrying
 from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
@@ -153,7 +154,13 @@ class AlertService:
             with self._db.session() as session:
                 if request_key is not None:
                     self.keys.claim(session, request_key, alert_id)
-                alert_store.save_alert(session, alert, commands, now=now)
+                rows = sum(len(ids) for _cmd, ids in commands)
+                if hold or rows <= self._settings.delivery_rows_inline:
+                    alert_store.save_alert(session, alert, commands, now=now)
+                else:
+                    # The answer must not wait for 300,000 rows: the outbox writes them.
+                    alert_store.save_alert(session, alert, [], now=now)
+                    plan_store.save_plans(session, alert_id, commands, now)
                 if hold:
                     approval_store.hold(session, alert_id)
         except IntegrityError:
@@ -251,6 +258,7 @@ class AlertService:
                 session, alert_id, from_status=("active",), now=now, revision=alert.revision
             ):
                 self._lost(session, alert_id, "update", changed=_Changed)
+            plan_store.write_all(session, alert_id, now)  # every lantern has its row from here
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "superseded", "updated", now)
@@ -290,6 +298,7 @@ class AlertService:
         alert = self._active(alert_id, now, "cancel")
         with self._db.session() as session:
             self._end(session, alert_id, "cancelled", "cancel", now)
+            plan_store.write_all(session, alert_id, now)
             previous = _live_sets(session, alert_id, now)
             for cmd in previous:
                 alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
@@ -322,6 +331,7 @@ class AlertService:
         speech, clips = self._announcer.render(texts, old.exercise)
         with self._db.session() as session:
             self._end(session, alert_id, "all_clear", "all-clear", now)
+            plan_store.write_all(session, alert_id, now)
             previous = _live_sets(session, alert_id, now)
             lanterns = sorted(
                 {
@@ -393,7 +403,8 @@ class AlertService:
             if primary is None:
                 return []
             if since is None:
-                return alert_store.deliveries(session, primary)
+                rows = alert_store.deliveries(session, primary)
+                return rows + plan_store.unwritten_rows(session, primary, self._clock())
             return alert_store.deliveries_since(session, primary, since)
 
     def recent(self, limit: int = 50, offset: int = 0) -> list[AlertReport]:
@@ -442,9 +453,9 @@ class AlertService:
             self._settings.max_expires_s,
         )
 
-    def _capabilities(self, lanterns: Sequence[str]) -> dict[str, frozenset[str]]:
+    def _capabilities(self, lanterns: Sequence[str], needs: Sequence[str]) -> dict[str, list[str]]:
         with self._db.session() as session:
-            return self._resolver.index(session).capabilities_by_id(lanterns)
+            return self._resolver.index(session).able(lanterns, needs)
 
     def _resolve(self, target: TargetSpec) -> tuple[str, ...]:
         with self._db.session() as session:

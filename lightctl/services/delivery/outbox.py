@@ -57,6 +57,7 @@ from lightctl.signing import CommandSigner, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
+from lightctl.store import plans as plan_store
 from lightctl.store.alerts import DueDelivery
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Outbox:
         backlog: Callable[[], int] = lambda: 0,
         groups: GroupBook | None = None,
         memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
+        rows_chunk: int = 5_000,
     ) -> None:
         self._db = db
         self._link = link
@@ -113,6 +115,8 @@ class Outbox:
         # Protocol v2: who listens to which group, and the groups each lantern should hold.
         self.groups = groups if groups is not None else GroupBook()
         self._memberships = memberships
+        self._rows_chunk = rows_chunk
+        self.rows_written_total = 0
         self._provision: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -174,9 +178,20 @@ class Outbox:
         self._wake.set()
 
     def pump(self) -> int:
-        """Publish what is due, end what expired; returns how many due commands went out."""
+        """Write a chunk of planned rows, publish what is due, end what expired; returns how
+        many due deliveries it claimed (``BATCH`` while planned rows remain to be written)."""
         now = self._clock()
         changed: set[str] = set()
+        # Rows of large alerts come after the answer (store/plans.py): a chunk per pump, in its
+        # own transaction, so publishing starts with the first chunk, not after all of them.
+        with self._db.session() as session:
+            written, alerts = plan_store.write_planned(session, now, self._rows_chunk)
+        self.rows_written_total += written
+        changed.update(alerts)
+        claimed = self._publish(now, changed)
+        return max(claimed, BATCH) if written else claimed
+
+    def _publish(self, now: datetime, changed: set[str]) -> int:
         self._end_overdue(now, changed)
         if not self._link.connected:
             if changed:
