@@ -1,6 +1,6 @@
 """Delivery plans: the frozen lanterns of a command whose delivery rows are written later
 
-Revision ID: 0012_h14c_delivery_plan
+Revision ID: 0012_delivery_plan
 Revises: 0011_alert_guidance
 Created: 2026-12-03 12:40:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_h14c_delivery_plan"
+revision = "0012_delivery_plan"
 down_revision = "0011_alert_guidance"
 branch_labels = None
 depends_on = None
