@@ -47,8 +47,11 @@ def _crs_of(doc: dict[str, Any], given: str | None) -> str:
     return str(named) if named else WGS84
 
 
-def read_footprints(path: Path, crs: str | None = None) -> Footprints:
-    """Read, reproject, check and repair; ``ImportFailed`` names the feature that is wrong."""
+def read_feature_collection(
+    path: Path, crs: str | None, limit: int, what: str
+) -> tuple[list[Any], str]:
+    """The features of a GeoJSON FeatureCollection (at most ``limit`` ``what``) and the CRS they
+    are in (``crs`` if given, else the file's, else WGS 84); ``ImportFailed`` says what is wrong."""
     name = str(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -59,9 +62,15 @@ def read_footprints(path: Path, crs: str | None = None) -> Footprints:
     features = doc.get("features")
     if not isinstance(features, list) or not features:
         raise ImportFailed(name, "the file has no features")
-    if len(features) > MAX_BUILDINGS:
-        raise ImportFailed(name, f"more than {MAX_BUILDINGS} buildings")
-    source_crs = _crs_of(doc, crs)
+    if len(features) > limit:
+        raise ImportFailed(name, f"more than {limit} {what}")
+    return features, _crs_of(doc, crs)
+
+
+def read_footprints(path: Path, crs: str | None = None) -> Footprints:
+    """Read, reproject, check and repair; ``ImportFailed`` names the feature that is wrong."""
+    name = str(path)
+    features, source_crs = read_feature_collection(path, crs, MAX_BUILDINGS, "buildings")
     ids: list[str] = []
     polygons: list[shapely.Geometry] = []
     repaired = 0

@@ -33,8 +33,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from lightctl.errors import ImportFailed
-from lightctl.geo.buildings import polygon_to_lonlat
-from lightctl.geo.crs import WGS84, checked_crs
+from lightctl.geo.buildings import polygon_to_lonlat, read_feature_collection
 
 NOISE_FILE = "noise.geojson"
 MAX_POLYGONS = 500_000
@@ -70,18 +69,7 @@ class NoiseMap:
 def read_noise_map(path: Path, crs: str | None = None) -> NoiseMap:
     """Read, reproject and check every feature; ``ImportFailed`` names the first wrong one."""
     name = str(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFailed(name, f"not a readable GeoJSON file ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ImportFailed(name, "expected a GeoJSON FeatureCollection")
-    features = doc.get("features")
-    if not isinstance(features, list) or not features:
-        raise ImportFailed(name, "the file has no features")
-    if len(features) > MAX_POLYGONS:
-        raise ImportFailed(name, f"more than {MAX_POLYGONS} noise polygons")
-    source_crs = _crs_of(doc, crs)
+    features, source_crs = read_feature_collection(path, crs, MAX_POLYGONS, "noise polygons")
     out = NoiseMap([], [], [], [])
     repaired = 0
     for n, feature in enumerate(features):
@@ -117,15 +105,6 @@ def read_noise_map(path: Path, crs: str | None = None) -> NoiseMap:
 
 def _row(n: int, fid: str, reason: str) -> dict[str, Any]:
     return {"row": n, "id": fid, "reason": reason}
-
-
-def _crs_of(doc: dict[str, Any], given: str | None) -> str:
-    if given:
-        checked_crs(given, ("crs",))
-        return given
-    member = doc.get("crs")
-    named = member.get("properties", {}).get("name") if isinstance(member, dict) else None
-    return str(named) if named else WGS84
 
 
 def _get(props: dict[str, Any], *names: str) -> Any:
