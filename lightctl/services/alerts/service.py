@@ -59,6 +59,7 @@ class AlertService:
         sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
         previews: PreviewBook | None = None,
         guidance: GuidanceService | None = None,
+        features: Callable[[str], frozenset[str]] = lambda _id: frozenset(),
     ) -> None:
         self._db = db
         self._settings = settings
@@ -75,8 +76,13 @@ class AlertService:
         self._fanout = FanOut(
             db, settings, self._announcer, self._seq, self._sign, self._capabilities
         )
+        # ``features``: what a lantern's firmware reported it understands (flashing arrows).
         self._evacuations = Evacuations(
-            db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
+            db,
+            guidance or GuidanceService(db, self._resolver, clock),
+            self._seq,
+            self._sign,
+            features,
         )
 
     # ---- create -------------------------------------------------------------------------------
