@@ -12,8 +12,8 @@ from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.consumer import Consumer
 from lightctl.protocol import Ack, AckBatch, AckStatus, Availability, Membership
 from lightctl.store import Database
-from tests.unit.mqtt.command_db import database_with_command
-from tests.unit.mqtt.test_consumer_input import T0, TOPICS, msg, state_of
+from tests.unit.mqtt.command_db import T0, database_with_command
+from tests.unit.mqtt.test_consumer_input import TOPICS, msg, state_of
 
 
 @pytest.fixture
