@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -138,6 +138,28 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def red_light(
+    cmd_id: str, alert_id: str, now: datetime, ttl_s: float = 600, priority: int = 1
+) -> Any:
+    """An unsigned red-light command row, issued ``now``, as a service that signs late stores it."""
+    from lightctl.protocol import CommandEnvelope, LightPayload
+    from lightctl.services.alerts import commands as build
+    from lightctl.services.sequence import SequenceCounter
+
+    env = CommandEnvelope(
+        id=cmd_id,
+        alert_id=alert_id,
+        channel="light",
+        op="set",
+        priority=priority,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+        payload=LightPayload(on=True, color="#FF0000"),
+        seq=SequenceCounter(0).next(),
+    )
+    return build.command_row(env)
 
 
 class RecordingLink:

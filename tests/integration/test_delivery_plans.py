@@ -14,16 +14,14 @@ import pytest
 from sqlmodel import func, select
 
 from firmware_sim import Fleet
-from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services.alerts import commands as build
+from lightctl.protocol import Topics
 from lightctl.services.delivery.outbox import BATCH, Outbox
-from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import plans as plan_store
 from lightctl.store.tables import DeliveryPlanRow, DeliveryRow
 from tests.integration.conftest import LiveService, _postgres_database, make_settings
-from tests.support import FakeClock, MosquittoProcess, RecordingLink
+from tests.support import FakeClock, MosquittoProcess, RecordingLink, red_light
 
 pytestmark = [pytest.mark.broker]
 
@@ -152,19 +150,10 @@ def test_replicas_writing_one_plan_write_and_publish_each_lantern_once(postgres:
     postgres.create_all()
     lanterns = [f"L{i:04d}" for i in range(3 * BATCH)]
     clock = FakeClock()
-    env = CommandEnvelope(
-        id="cmd-plan",
-        alert_id="al-plan",
-        channel="light",
-        op="set",
-        priority=1,
-        issued_at=clock.now,
-        expires_at=clock.now + timedelta(seconds=600),
-        payload=LightPayload(on=True, color="#FF0000"),
-        seq=SequenceCounter(0).next(),
-    )
     with postgres.session() as session:
-        plan_store.save_plans(session, "al-plan", [(build.command_row(env), lanterns)], clock.now)
+        plan_store.save_plans(
+            session, "al-plan", [(red_light("cmd-plan", "al-plan", clock.now), lanterns)], clock.now
+        )
     clock.now += timedelta(seconds=1)
     links = [RecordingLink() for _ in range(3)]
     outboxes = [

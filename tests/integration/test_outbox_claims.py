@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
-from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services.alerts import commands as build
+from lightctl.protocol import Topics
 from lightctl.services.delivery.outbox import BATCH, Outbox
-from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
 from tests.integration.conftest import _postgres_database
-from tests.support import FakeClock, RecordingLink
+from tests.support import FakeClock, RecordingLink, red_light
 
 REPLICAS = 3
 LANTERNS = [f"L{i:04d}" for i in range(REPLICAS * BATCH)]
@@ -59,20 +56,12 @@ def test_each_due_delivery_is_published_by_one_replica(database: Database) -> No
             session, [{"id": lid, "lon": 8.5, "lat": 47.3} for lid in LANTERNS]
         )
     clock = FakeClock()
-    env = CommandEnvelope(
-        id="cmd-claims",
-        alert_id="al-claims",
-        channel="light",
-        op="set",
-        priority=1,
-        issued_at=clock.now,
-        expires_at=clock.now + timedelta(seconds=600),
-        payload=LightPayload(on=True, color="#FF0000"),
-        seq=SequenceCounter(0).next(),
-    )
     with database.session() as session:
         alert_store.save_commands(
-            session, "al-claims", [(build.command_row(env), LANTERNS)], now=clock.now
+            session,
+            "al-claims",
+            [(red_light("cmd-claims", "al-claims", clock.now), LANTERNS)],
+            now=clock.now,
         )
 
     # Every replica's first pump holds its first publish until all of them have read their due

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,23 +22,7 @@ from lightctl.protocol import (
     canonical_json,
 )
 from lightctl.signing import CommandSigner, KeyStore
-
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-US = 1_000_000
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> KeyStore:
-    keys = KeyStore.in_data_dir(tmp_path, lambda: T0)
-    keys.generate(replay_window_s=60)
-    keys.ensure_root()
-    return keys
-
-
-@pytest.fixture
-def signer(store: KeyStore) -> CommandSigner:
-    seq = iter(range(int(T0.timestamp() * US), 2**62))
-    return CommandSigner(store, lambda: T0, lambda: next(seq))
+from tests.unit.firmware_sim.conftest import T0, US
 
 
 def light(cmd_id: str) -> CommandEnvelope:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
@@ -19,23 +18,7 @@ from lightctl.errors import PriorityAboveCeiling
 from lightctl.protocol import CommandEnvelope, LightPayload
 from lightctl.protocol.trust import KeyScope
 from lightctl.signing import CommandSigner, KeyStore
-
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-US = 1_000_000
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> KeyStore:
-    keys = KeyStore.in_data_dir(tmp_path, lambda: T0)
-    keys.generate(replay_window_s=60)
-    keys.ensure_root()
-    return keys
-
-
-@pytest.fixture
-def signer(store: KeyStore) -> CommandSigner:
-    seq = iter(range(int(T0.timestamp() * US), 2**62))
-    return CommandSigner(store, lambda: T0, lambda: next(seq))
+from tests.unit.firmware_sim.conftest import T0, US
 
 
 def light(cmd_id: str, priority: int, role: str | None) -> CommandEnvelope:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,33 +12,14 @@ from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.consumer import Consumer
 from lightctl.protocol import Ack, AckBatch, AckStatus, Availability, Membership
 from lightctl.store import Database
-from lightctl.store import alerts as alert_store
-from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
-from tests.unit.mqtt.test_consumer_input import T0, TOPICS, msg, state_of
+from tests.unit.mqtt.command_db import T0, database_with_command
+from tests.unit.mqtt.test_consumer_input import TOPICS, msg, state_of
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    """Three lanterns, one command sent to all three (as test_consumer_input sets it up)."""
-    database = Database(f"sqlite:///{tmp_path / 'c.db'}")
-    database.create_all()
-    with database.session() as session:
-        lantern_store.upsert_lanterns(
-            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(3)]
-        )
-        command = CommandRow(
-            id="cmd-1",
-            alert_id="al-1",
-            channel="audio",
-            op="set",
-            priority=1,
-            seq=1,
-            issued_at=T0,
-            expires_at=T0 + timedelta(hours=1),
-            envelope="{}",
-        )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])], now=T0)
+    """Three lanterns, one command sent to all three."""
+    database = database_with_command(tmp_path, lanterns=3)
     yield database
     database.dispose()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,14 @@ from lightctl.services.delivery.outbox import Return
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
+from tests.unit.mqtt.command_db import T0, database_with_command
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TOPICS = Topics("t")
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'c.db'}")
-    database.create_all()
-    with database.session() as session:
-        lantern_store.upsert_lanterns(
-            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(3)]
-        )
-        command = CommandRow(
-            id="cmd-1",
-            alert_id="al-1",
-            channel="audio",
-            op="set",
-            priority=1,
-            seq=1,
-            issued_at=T0,
-            expires_at=T0 + timedelta(hours=1),
-            envelope="{}",
-        )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2"])], now=T0)
+    database = database_with_command(tmp_path, lanterns=3)
     yield database
     database.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +26,9 @@ from lightctl.services.access.ack_trust import AckTrust
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lantern_keys as key_store
-from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow, DeliveryRow
+from lightctl.store.tables import DeliveryRow
+from tests.unit.mqtt.command_db import T0, database_with_command
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TOPICS = Topics("t")
 DE, EN = "d" * 64, "e" * 64
 CLIPS = [DE, EN, DE, EN]  # two languages, repeated twice
@@ -57,25 +56,8 @@ def envelope() -> CommandEnvelope:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'c.db'}")
-    database.create_all()
-    env = envelope()
+    database = database_with_command(tmp_path, lanterns=4, envelope=envelope().to_bytes().decode())
     with database.session() as session:
-        lantern_store.upsert_lanterns(
-            session, [{"id": f"L{i}", "lon": 8.5, "lat": 47.3} for i in range(4)]
-        )
-        command = CommandRow(
-            id=env.id,
-            alert_id=env.alert_id,
-            channel=env.channel,
-            op=env.op,
-            priority=env.priority,
-            seq=env.seq,
-            issued_at=env.issued_at,
-            expires_at=env.expires_at,
-            envelope=env.to_bytes().decode(),
-        )
-        alert_store.save_commands(session, "al-1", [(command, ["L0", "L1", "L2", "L3"])], now=T0)
         keys = [key_store.LanternKey(i, k.kid, k.public.public_key) for i, k in KEYED.items()]
         key_store.add_keys(session, keys, T0)
     yield database

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lightctl.protocol import CommandEnvelope, LightPayload, Topics
-from lightctl.services.alerts import commands as build
+from lightctl.protocol import CommandEnvelope, Topics
 from lightctl.services.delivery.outbox import Outbox, Return
 from lightctl.services.sequence import SequenceCounter
 from lightctl.settings import Settings
@@ -17,24 +16,13 @@ from lightctl.signing import CommandSigner, KeyStore, NoSigningKey
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store.tables import DeliveryRow
-from tests.support import FakeClock, RecordingLink
+from tests.support import FakeClock, RecordingLink, red_light
 
 TOPICS = Topics("t")
 
 
 def store_command(db: Database, cmd_id: str, clock: FakeClock, ttl_s: float, priority: int) -> None:
-    env = CommandEnvelope(
-        id=cmd_id,
-        alert_id="al-1",
-        channel="light",
-        op="set",
-        priority=priority,
-        issued_at=clock.now,
-        expires_at=clock.now + timedelta(seconds=ttl_s),
-        payload=LightPayload(on=True, color="#FF0000"),
-        seq=SequenceCounter(0).next(),
-    )  # stored unsigned, as a service that does not sign at build time would
-    row = build.command_row(env)
+    row = red_light(cmd_id, "al-1", clock.now, ttl_s, priority)
     with db.session() as session:
         alert_store.save_commands(session, "al-1", [(row, ["L0", "L1", "L2"])], now=clock.now)
 
