@@ -133,8 +133,6 @@ def guidance_payloads(
     shelter_text = phrases["shelter"].projection_text.get(language, "")
     projection: list[tuple[str, Payload]] = []
     path: list[tuple[str, Payload]] = []
-    chasing = [r for r in plan.lanterns if r.kind in CHASING and r.metres is not None]
-    longest = max((r.metres or 0.0 for r in chasing), default=0.0)
     pace = 1000.0 / spec.chase_speed_mps  # ms later per metre nearer safety
     for row in plan.lanterns:
         if row.pictogram is None:
@@ -161,7 +159,10 @@ def guidance_payloads(
                         level=PATH_LEVEL,
                         mode="chase",
                         period_ms=DEFAULT_PERIOD_MS,
-                        phase_ms=chase_phase(longest - row.metres, pace),
+                        # Measured back from safety itself, not from the farthest lantern:
+                        # a lantern's phase then depends on its own way out only, and an edit
+                        # that changes others' ways leaves its running light (and command) be.
+                        phase_ms=chase_phase(-row.metres, pace),
                     ),
                 )
             )
@@ -177,9 +178,10 @@ def guidance_payloads(
 
 
 def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
-    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than the
-    farthest one: later by the pace, taken modulo the period (a lantern's wave is periodic)
-    and in sixteenths of it, so lanterns share a handful of payloads."""
+    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than some
+    reference (any: the wave is periodic, only the differences between lanterns show): later
+    by the pace, taken modulo the period and in sixteenths of it, so lanterns share a handful
+    of payloads."""
     step = DEFAULT_PERIOD_MS / PHASE_STEPS
     phase = (nearer_m * pace_ms_per_m) % DEFAULT_PERIOD_MS
     return int(round(phase / step) % PHASE_STEPS * step)
