@@ -8,6 +8,11 @@ downloads and acks come first), checks each against its sha256, and gives it to 
 the manifest names, within that lantern's budget. Each lantern reports in its retained state
 which manifests it holds completely and which clips it lacks and why (``bad_clip_hash``,
 ``clip_unavailable``, ``cache_full``, ``cache_unwritable``), so the service knows.
+
+A street's manifest names the few lanterns on that street: taking it touches only them (and a
+clip only the lanterns that want it), never the whole fleet. The demo publishes ~400 of them
+after start; recomputing all 3,533 lanterns for each kept the fleet's one event loop busy for
+minutes, and a warning's acks waited behind it (seconds to tens of seconds).
 """
 
 from __future__ import annotations
@@ -66,14 +71,21 @@ class LibrarySync:
         # Per lantern: manifest clips it could not take, and why (cache full, unwritable).
         self._refused: dict[str, dict[str, Reason]] = {}
         self._wake = asyncio.Event()
+        # Who each manifest is for, both ways: keys naming every lantern (``lanterns`` absent)
+        # and, per lantern, the keys that name it; and per clip the lanterns pinning it.
+        self._for_all: set[str] = set()
+        self._keys_of: dict[str, set[str]] = {}
+        self._wanting: dict[str, set[str]] = {}
 
     # ---- manifests ----------------------------------------------------------------------------
 
     def take(self, key: str, payload: bytes) -> None:
         """A retained manifest arrived (empty: withdrawn). A bad one is logged and counted."""
         if not payload:
-            if self.manifests.pop(key, None) is not None:
-                self._repin()
+            old = self.manifests.pop(key, None)
+            if old is not None:
+                affected = self._index(key, old, None)
+                self._repin(affected)
             return
         try:
             manifest = ClipManifest.from_bytes(payload)
@@ -94,27 +106,53 @@ class LibrarySync:
         # A new version: clips that failed get another chance.
         for entry in manifest.entries:
             self._failed.pop(entry.sha256, None)
-        self._repin()
+        self._repin(self._index(key, old, manifest))
+
+    def keys_of(self, lantern_id: str) -> list[str]:
+        """The keys of the manifests naming this lantern (all lanterns, or it by id), sorted."""
+        return sorted(self._for_all | self._keys_of.get(lantern_id, set()))
 
     def wanted(self, lantern_id: str) -> dict[str, ClipEntry]:
         out: dict[str, ClipEntry] = {}
-        for manifest in self.manifests.values():
-            if manifest.lanterns is None or lantern_id in manifest.lanterns:
-                for entry in manifest.entries:
-                    out.setdefault(entry.sha256, entry)
+        for key in self.keys_of(lantern_id):
+            for entry in self.manifests[key].entries:
+                out.setdefault(entry.sha256, entry)
         return out
 
-    def _applies(self, manifest: ClipManifest) -> Iterable[str]:
-        if manifest.lanterns is None:
-            return self.caches.keys()
-        return (lid for lid in manifest.lanterns if lid in self.caches)
+    def _index(self, key: str, old: ClipManifest | None, new: ClipManifest | None) -> Iterable[str]:
+        """Move ``key`` from the lanterns ``old`` named to those ``new`` names; returns the
+        lanterns whose wanted clips may have changed (every one, if either names all)."""
+        everyone = (old is not None and old.lanterns is None) or (
+            new is not None and new.lanterns is None
+        )
+        self._for_all.discard(key)
+        before: set[str] = set()
+        if old is not None and old.lanterns is not None:
+            before = {lid for lid in old.lanterns if lid in self.caches}
+            for lantern_id in before:
+                self._keys_of.get(lantern_id, set()).discard(key)
+        after: set[str] = set()
+        if new is not None:
+            if new.lanterns is None:
+                self._for_all.add(key)
+            else:
+                after = {lid for lid in new.lanterns if lid in self.caches}
+                for lantern_id in after:
+                    self._keys_of.setdefault(lantern_id, set()).add(key)
+        return self.caches.keys() if everyone else before | after
 
-    def _repin(self) -> None:
-        for lantern_id, cache in self.caches.items():
+    def _repin(self, affected: Iterable[str]) -> None:
+        lanterns = list(affected)
+        for lantern_id in lanterns:
+            cache = self.caches[lantern_id]
+            for sha256 in cache.pinned:
+                self._wanting.get(sha256, set()).discard(lantern_id)
             cache.repin(set(self.wanted(lantern_id)))
-        self._refused.clear()
-        self._give_held()
-        self._changed(self.caches.keys())
+            for sha256 in cache.pinned:
+                self._wanting.setdefault(sha256, set()).add(lantern_id)
+            self._refused.pop(lantern_id, None)
+        self._give_held(lanterns)
+        self._changed(lanterns)
         self._wake.set()
 
     # ---- reports ------------------------------------------------------------------------------
@@ -125,9 +163,8 @@ class LibrarySync:
         complete: dict[str, str] = {}
         missing: list[ClipMissing] = []
         count = 0
-        for key, manifest in sorted(self.manifests.items()):
-            if manifest.lanterns is not None and lantern_id not in manifest.lanterns:
-                continue
+        for key in self.keys_of(lantern_id):
+            manifest = self.manifests[key]
             lacking = [e for e in manifest.entries if e.sha256 not in held]
             if not lacking:
                 complete[key] = manifest.digest
@@ -213,11 +250,11 @@ class LibrarySync:
     def offer(self, sha256: str, size: int) -> None:
         """A clip verified for a warning is on the shelf: lanterns whose library names it
         take it too, so the library does not fetch it again."""
-        if any(sha256 in cache.pinned for cache in self.caches.values()):
+        if self._wanting.get(sha256):
             self._give(sha256, size)
 
     def _lanterns_wanting(self, sha256: str) -> list[str]:
-        return [lid for lid, cache in self.caches.items() if sha256 in cache.pinned]
+        return sorted(self._wanting.get(sha256, ()))
 
     def _give(self, sha256: str, size: int) -> None:
         """A verified clip on the shelf: every lantern that wants it takes it, if it can."""
@@ -230,12 +267,14 @@ class LibrarySync:
             changed.append(lantern_id)
         self._changed(changed)
 
-    def _give_held(self) -> None:
+    def _give_held(self, lanterns: Iterable[str]) -> None:
         """After a manifest change: clips already on the shelf go to lanterns now wanting them."""
-        sizes = {e.sha256: e.size for m in self.manifests.values() for e in m.entries}
-        for lantern_id, cache in self.caches.items():
+        for lantern_id in lanterns:
+            cache = self.caches[lantern_id]
+            wanted = self.wanted(lantern_id)
             for sha256 in cache.pinned:
                 if self.shelf.has(sha256) and not cache.has(sha256):
-                    refused = cache.put(sha256, sizes.get(sha256, 1))
+                    entry = wanted.get(sha256)
+                    refused = cache.put(sha256, entry.size if entry is not None else 1)
                     if refused is not None:
                         self._refused.setdefault(lantern_id, {})[sha256] = refused
