@@ -92,6 +92,7 @@ class Consumer:
         self._db = db
         self.groups = groups if groups is not None else GroupBook()
         self._memberships = memberships
+        self._expected: Mapping[str, tuple[str, ...]] | None = None  # for the current batch
         self._on_provision = on_provision
         self._started = time.monotonic()
         self._queue = queue
@@ -155,6 +156,9 @@ class Consumer:
 
     def apply(self, batch: list[IncomingMessage]) -> set[str]:
         """Apply one batch in one transaction; returns the alert ids whose counts changed."""
+        # Looked up once per batch: asking for every availability cost a database read each,
+        # and the 3,533 retained reports of a fleet after start kept acks waiting behind them.
+        self._expected = None
         acks: list[Ack] = []
         availability: list[Seen] = []
         gateways_down: list[str] = []
@@ -233,7 +237,9 @@ class Consumer:
         self.groups.report(lantern_id, valid)
         if not self.leading:
             return
-        expected = self._memberships().get(lantern_id)
+        if self._expected is None:
+            self._expected = self._memberships()
+        expected = self._expected.get(lantern_id)
         if expected is not None and set(expected) != set(valid):
             self.stats["groups_provisioned"] += 1
             self._on_provision([lantern_id])

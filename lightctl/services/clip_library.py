@@ -189,10 +189,12 @@ class ClipLibrary:
         started = time.monotonic()
         manifests = iter(self.build())  # renders lazily: each step runs in a thread
         while True:
+            # Quiet first, then render: a street's sentences take espeak a second or more of
+            # CPU, which a warning going out (its signing, publishing, acks) needs more.
+            await self._wait_quiet()
             manifest = await asyncio.to_thread(next, manifests, None)
             if manifest is None:
                 break
-            await self._wait_quiet()
             self._publish(self._topics.clip_manifest(manifest.key), manifest.to_bytes())
             self.manifests[manifest.key] = manifest
             self.stats["published"] += 1
