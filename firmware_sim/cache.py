@@ -100,6 +100,10 @@ class ClipCache:
     def held(self) -> set[str]:
         return set(self._held)
 
+    def holds(self, sha256: str) -> bool:
+        """Whether it holds the clip, without counting that as a use (``has`` does)."""
+        return sha256 in self._held
+
     def put(self, sha256: str, size: int) -> Reason | None:
         """Take a verified clip (evicting to fit); the refusal reason when it cannot."""
         if sha256 in self._held:

@@ -260,7 +260,11 @@ class LibrarySync:
         """A verified clip on the shelf: every lantern that wants it takes it, if it can."""
         changed = []
         for lantern_id in self._lanterns_wanting(sha256):
-            refused = self.caches[lantern_id].put(sha256, size)
+            cache = self.caches[lantern_id]
+            if cache.holds(sha256):
+                continue  # holds it already: nothing to take or report (a warning's every
+                # fetch of a library clip offers it again, to thousands of lanterns)
+            refused = cache.put(sha256, size)
             if refused is not None:
                 self._refused.setdefault(lantern_id, {})[sha256] = refused
                 self.stats[f"lantern_{refused.value}"] += 1

@@ -78,3 +78,19 @@ def test_a_clip_goes_only_to_the_lanterns_that_want_it(
     assert holding.manifests == {"street.a": ClipManifest.digest_of([street])}
     assert holding.missing_count == 0
     assert sync.holding("L3").manifests == {}
+
+
+def test_offering_a_clip_every_lantern_holds_already_reports_nobody(
+    fleet: tuple[LibrarySync, list[list[str]]],
+) -> None:
+    sync, calls = fleet
+    common = _entry("Achtung.")
+    sync.take("common", _manifest("common", [common], None))
+    sync.shelf.put(common.sha256, b"x" * 100)
+    sync.offer(common.sha256, 100)
+    assert len(calls[-1]) == 50  # every lantern took it and says so
+    before = len(calls)
+    # A warning's lanterns fetch it again and offer it, one after another: nothing changes.
+    for _ in range(5):
+        sync.offer(common.sha256, 100)
+    assert all(c == [] for c in calls[before:])
