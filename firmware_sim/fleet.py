@@ -43,6 +43,7 @@ from firmware_sim.verifier import TrustFile, TrustVerifier
 from lightctl.protocol import (
     Ack,
     AudioPayload,
+    ClipHolding,
     CommandEnvelope,
     SpeechItem,
     ToneItem,
@@ -63,6 +64,11 @@ Clock = Callable[[], datetime]
 # State reports are coalesced per lantern over this window: a burst of commands (set, interrupt,
 # set) yields one retained report instead of three.
 STATE_FLUSH_S = 0.25
+# Clip-library progress (one more clip held) is reported at most this often per lantern; what
+# the service acts on (a manifest complete, a clip refused, a cache problem) goes at once. Each
+# library clip reaches thousands of lanterns: a report per clip and lantern flooded the
+# service's ack queue with states for minutes after start, and a warning's acks waited.
+LIBRARY_REPORT_S = 15.0
 # Clip downloads in flight per fleet: enough to keep a local audio server busy, few enough that
 # 3,000 lanterns fetching at once do not open 3,000 sockets.
 FETCH_CONCURRENCY = 32
@@ -191,6 +197,7 @@ class Fleet:
                 cache = ClipCache(clip_budget_bytes)
                 self._units[spec.id] = Unit(lantern, gateway, link, cache=cache)
         self._dirty: dict[str, None] = {}
+        self._library_dirty: dict[str, None] = {}  # progress only: reported within LIBRARY_REPORT_S
         self._tasks: list[asyncio.Task[None]] = []
         # Every playback task until it ends, also those already cancelled: stop() awaits them
         # all, so none is left for the garbage collector once the loop has closed.
@@ -258,6 +265,9 @@ class Fleet:
             await gateway.start()
         self._tasks = [
             asyncio.create_task(self._every(STATE_FLUSH_S, self._flush_states), name="fleet-state"),
+            asyncio.create_task(
+                self._every(LIBRARY_REPORT_S, self._flush_library), name="fleet-library-report"
+            ),
         ]
         trust = self.trust
         if trust is not None:
@@ -401,11 +411,20 @@ class Fleet:
         has_manifests = bool(self.library.manifests)
         for lantern_id in lantern_ids:
             unit = self._units[lantern_id]
+            before = unit.lantern.clip_report
             if has_manifests or unit.cache.fault is not None:
                 unit.lantern.clip_report = self.library.holding(lantern_id)
             else:
                 unit.lantern.clip_report = None
-            self._dirty[lantern_id] = None
+            if _news(before, unit.lantern.clip_report):
+                self._dirty[lantern_id] = None
+            else:
+                self._library_dirty[lantern_id] = None
+
+    def _flush_library(self) -> None:
+        """Library progress since the last round goes into the next state reports."""
+        dirty, self._library_dirty = self._library_dirty, {}
+        self._dirty.update(dirty)
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.
@@ -589,3 +608,19 @@ class Fleet:
                 job()
             except Exception:  # one bad round must not stop state reports for good
                 log.exception("fleet job %s failed", getattr(job, "__name__", job))
+
+
+def _news(before: ClipHolding | None, after: ClipHolding | None) -> bool:
+    """Whether a library report changed in what the service acts on: which manifests are held
+    complete, a cache problem, why a clip is missing (other than still waiting for it)."""
+    if before is None or after is None:
+        return before is not after
+    return (
+        before.manifests != after.manifests
+        or before.problem != after.problem
+        or _reasons(before) != _reasons(after)
+    )
+
+
+def _reasons(report: ClipHolding) -> set[str]:
+    return {m.reason for m in report.missing if m.reason != "pending"}

@@ -94,3 +94,19 @@ def test_offering_a_clip_every_lantern_holds_already_reports_nobody(
     for _ in range(5):
         sync.offer(common.sha256, 100)
     assert all(c == [] for c in calls[before:])
+
+
+def test_only_what_the_service_acts_on_is_reported_at_once() -> None:
+    from firmware_sim.fleet import _news
+    from lightctl.protocol import ClipHolding, ClipMissing
+
+    sha = "a" * 64
+    waiting = ClipHolding(held=3, missing=[ClipMissing(sha256=sha, reason="pending")])
+    one_more = ClipHolding(held=4, missing=[ClipMissing(sha256=sha, reason="pending")])
+    assert not _news(waiting, one_more)  # progress: within LIBRARY_REPORT_S
+    complete = ClipHolding(held=5, manifests={"common": sha})
+    assert _news(one_more, complete)  # a manifest held complete
+    full = ClipHolding(held=4, missing=[ClipMissing(sha256=sha, reason="cache_full")])
+    assert _news(one_more, full)  # a clip refused, and why
+    assert _news(one_more, ClipHolding(held=4, problem="cache_unwritable"))
+    assert _news(None, waiting)
