@@ -40,6 +40,7 @@ ROOT_FILE = "root.pub.json"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firmware-sim",
+        allow_abbrev=False,  # `--proc 2` would slip past the supervisor's own options
         description="Simulate lantern firmware: one MQTT connection per few hundred lanterns.",
     )
     parser.add_argument("--broker", required=True, help="mqtt://HOST:PORT (or mqtts://)")
@@ -133,22 +134,19 @@ def _cpu_line(label: str, who: int, lanterns: int, wall_s: float) -> str:
 def _supervise(argv: Sequence[str], processes: int, lanterns: int) -> int:
     """Run ``processes`` children, each on its slice; forward SIGINT/SIGTERM; print their CPU."""
     started = time.monotonic()
-    # Every argument but --processes (one or two words) goes to each child.
-    cleaned: list[str] = []
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-            continue
-        if word == "--processes":
-            skip = True
-            continue
-        if word.startswith("--processes="):
-            continue
-        cleaned.append(word)
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "firmware_sim", *cleaned, "--shard", f"{i}/{processes}"]
+            # The last --processes wins in argparse: each child runs its slice in one process.
+            [
+                sys.executable,
+                "-m",
+                "firmware_sim",
+                *argv,
+                "--processes",
+                "1",
+                "--shard",
+                f"{i}/{processes}",
+            ]
         )
         for i in range(processes)
     ]
