@@ -6,10 +6,16 @@ scipy's Dijkstra alone on the same graph, and a bare STRtree nearest query for t
 
 With ``--url`` (a running ``lightctl demo``, token in LIGHTCTL_TOKEN) it also measures end to
 end on the demo fleet: an evacuation alert, then an edit of its hazard, timed from the POST of
-the edit until every lantern acked the new arrows (target <= 2 s).
+the edit until every lantern acked the new arrows (target <= 2 s). With ``--mqtt-url`` (and the
+service's broker password, the demo's ``<data-dir>/broker/service.password``) it also watches the
+broker, so the time splits into where it goes: the update request, the outbox until the first
+and the last copy of the new commands is published, the lanterns until the last ``applied`` ack
+is on the broker, and the service until it has read them all.
 
     python benchmarks/guidance.py [--nodes 100000] [--lanterns 10000] [--repeat 7]
-    python benchmarks/guidance.py --url http://127.0.0.1:8000
+    python benchmarks/guidance.py --url http://127.0.0.1:8000 [--runs 3] \
+        [--mqtt-url mqtt://127.0.0.1:1883 \
+         --mqtt-password-file lightctl-data/demo/broker/service.password]
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ import math
 import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import paho.mqtt.client as mqtt
 import shapely
+from paho.mqtt.enums import CallbackAPIVersion
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -179,7 +189,70 @@ def bench(
     )
 
 
-def end_to_end(url: str) -> int:
+class BrokerWatch:
+    """Every command copy and ack on the broker, with the moment it passed (the service's own
+    account reads everything under its root): where an edit's time goes, from outside."""
+
+    def __init__(self, url: str, password_file: Path, root: str, user: str) -> None:
+        host, port = url.removeprefix("mqtt://").rsplit(":", 1)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bench-guidance-{os.getpid()}"
+        )
+        self._client.username_pw_set(user, password_file.read_text(encoding="utf-8").strip())
+        self._client.on_message = self._on_message
+        self._root = root
+        self._lock = threading.Lock()
+        self.published: dict[str, list[float]] = {}  # cmd id -> when each copy passed
+        self.acks: dict[tuple[str, str, str], float] = {}  # (cmd, lantern, status) -> first
+        self._client.connect(host, int(port))
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *_a: subscribed.set()
+        self._client.subscribe(
+            [
+                (f"{root}/v1/lanterns/+/cmd", 0),
+                (f"{root}/v2/groups/+/+/cmd", 0),
+                (f"{root}/v1/lanterns/+/ack", 0),
+                (f"{root}/v2/gateways/+/acks", 0),
+            ]
+        )
+        self._client.loop_start()
+        if not subscribed.wait(10):
+            raise SystemExit(f"no subscription on {url}")
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        at = time.monotonic()
+        try:
+            body = json.loads(message.payload)
+        except ValueError:
+            return
+        with self._lock:
+            if message.topic.endswith("/cmd"):
+                self.published.setdefault(str(body.get("id")), []).append(at)
+                return
+            for ack in body.get("acks", [body]) if isinstance(body, dict) else []:
+                key = (str(ack.get("cmd_id")), str(ack.get("lantern")), str(ack.get("status")))
+                self.acks.setdefault(key, at)
+
+    def split(self, commands: set[str], started: float) -> str:
+        """Seconds after ``started``: first and last copy of ``commands`` on the broker, and
+        the last lantern's ``applied`` for them."""
+        with self._lock:
+            sent = [t for c in commands for t in self.published.get(c, [])]
+            applied = [t for (c, _l, s), t in self.acks.items() if c in commands and s == "applied"]
+        if not sent or not applied:
+            return "broker: saw no copies or acks of the new commands"
+        return (
+            f"broker: first copy {min(sent) - started:.2f} s, last copy {max(sent) - started:.2f} "
+            f"s ({len(sent)} copies), last applied ack {max(applied) - started:.2f} s "
+            f"({len(applied)} acks)"
+        )
+
+    def stop(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def end_to_end(url: str, runs: int, watch: BrokerWatch | None) -> int:
     """The same edit of the same alert without and with evacuation: the plain one is the
     baseline (what an edit of a warning costs on this machine and fleet anyway)."""
     token = os.environ.get("LIGHTCTL_TOKEN")
@@ -191,20 +264,38 @@ def end_to_end(url: str) -> int:
         headers={"Authorization": f"Bearer {token}"},
         timeout=60,
     )
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    plain = edit_once(client, None, ("light", "projection"))
-    guided = edit_once(client, {"buffer_m": 30}, ("projection", "path"))
-    if plain is None or guided is None:
-        return 1
+    plains: list[float] = []
+    guideds: list[float] = []
+    for run in range(runs):
+        print(f"run {run + 1}: load average {_load()} on {os.cpu_count()} cores")
+        plain = edit_once(client, None, ("light", "projection"), watch)
+        guided = edit_once(client, {"buffer_m": 30}, ("projection", "path"), watch)
+        if plain is None or guided is None:
+            return 1
+        plains.append(plain)
+        guideds.append(guided)
     print(
-        f"edit -> applied: evacuation {guided:.2f} s, plain warning {plain:.2f} s, "
-        f"ratio {guided / plain:.2f}"
+        f"edit -> applied over {runs} run(s): evacuation {_spread(guideds)}, plain warning "
+        f"{_spread(plains)}; load average after {_load()}"
     )
     return 0
 
 
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f} s"
+    return f"median {statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
+
+
 def edit_once(
-    client: httpx.Client, evacuation: dict[str, Any] | None, channels: tuple[str, ...]
+    client: httpx.Client,
+    evacuation: dict[str, Any] | None,
+    channels: tuple[str, ...],
+    watch: BrokerWatch | None = None,
 ) -> float | None:
     circle = {"lon": FIRE[0], "lat": FIRE[1], "radius_m": 150}
     body: dict[str, Any] = {
@@ -226,6 +317,7 @@ def edit_once(
     counts = (alert["guidance"] or {}).get("counts")
     print(f"{label}: {alert['lantern_count']} lanterns {counts or ''}, POST {took:.2f} s")
     wait_applied(client, alert["id"], channels, "first commands")
+    before = {c["id"] for c in alert["commands"]}
     grown = {"circle": {**circle, "lon": FIRE[0] + 0.0003, "radius_m": 180}}
     started = time.monotonic()
     response = client.post(f"/alerts/{alert['id']}/update", json={"target": grown})
@@ -233,10 +325,16 @@ def edit_once(
     if response.status_code != 200:
         print(f"update refused: {response.status_code} {response.text}", file=sys.stderr)
         return None
+    new = {
+        c["id"]
+        for c in response.json()["commands"]
+        if c["op"] == "set" and c["channel"] in channels and c["id"] not in before
+    }
     took = wait_applied(client, alert["id"], channels, "edited commands", started)
+    split = f"; {watch.split(new, started)}" if watch is not None else ""
     print(
         f"{label}: edit -> every {'/'.join(channels)} command acked applied: {took:.2f} s "
-        f"(POST {post_s:.2f} s)"
+        f"(POST {post_s:.2f} s{split})"
     )
     client.post(f"/alerts/{alert['id']}/cancel")
     return took
@@ -272,9 +370,23 @@ def main() -> int:
     parser.add_argument("--lanterns", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--url", default=None, help="a running demo: measure edit -> applied")
+    parser.add_argument("--runs", type=int, default=1, help="end-to-end rounds (with --url)")
+    parser.add_argument("--mqtt-url", default=None, help="the demo's broker: split the time")
+    parser.add_argument("--mqtt-password-file", type=Path, default=None)
+    parser.add_argument("--mqtt-user", default="lightctl-service")
+    parser.add_argument("--root", default="lightctl", help="the MQTT topic root")
     args = parser.parse_args()
     if args.url:
-        return end_to_end(args.url)
+        watch = None
+        if args.mqtt_url:
+            if args.mqtt_password_file is None:
+                parser.error("--mqtt-url needs --mqtt-password-file")
+            watch = BrokerWatch(args.mqtt_url, args.mqtt_password_file, args.root, args.mqtt_user)
+        try:
+            return end_to_end(args.url, args.runs, watch)
+        finally:
+            if watch is not None:
+                watch.stop()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     bench("Zürich (demo street file)", zurich_segments(), FIRE, 250.0, args)
     bench(f"synthetic grid ~{args.nodes:,} nodes", grid_segments(args.nodes), CENTRE, 600.0, args)

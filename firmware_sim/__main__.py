@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         "acks per gateway; 1: own cmd topics only, one ack per message",
     )
     parser.add_argument(
+        "--no-projection-flash",
+        action="store_true",
+        help="simulate firmware from before projection flashing (issue 18): it does not list "
+        "the feature in its state and refuses an envelope carrying `flash` (invalid_envelope)",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -269,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             state_dir=Path(args.state_dir) if args.state_dir else None,
             protocol_version=args.protocol,
+            projection_flash=not args.no_projection_flash,
         )
     except FlashError as exc:
         parser.error(f"--state-dir: {exc}")

@@ -116,6 +116,7 @@ class Fleet:
         clip_budget_bytes: int = DEFAULT_BUDGET_BYTES,
         library: bool = True,
         signal_floor_s: float = SIGNAL_FLOOR_S,
+        projection_flash: bool = True,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -128,6 +129,8 @@ class Fleet:
         self.topics = topics or Topics()
         self.speed = speed
         self.signal_floor_s = signal_floor_s
+        # False: firmware from before projection flashing (issue 18), see Lantern.
+        self.projection_flash = projection_flash
         self.clock = clock
         self.fetch_concurrency = fetch_concurrency
         # A boot number that rises with every start without storage: a restart loses all slots,
@@ -223,7 +226,13 @@ class Fleet:
         verifier = self.verifier
         if replay is None and isinstance(verifier, TrustVerifier):
             replay = self.flash.guard(lantern_id)
-        return Lantern(lantern_id, capabilities, verifier, replay=replay)
+        return Lantern(
+            lantern_id,
+            capabilities,
+            verifier,
+            replay=replay,
+            projection_flash=self.projection_flash,
+        )
 
     def unit(self, lantern_id: str) -> Unit:
         return self._units[lantern_id]

@@ -29,6 +29,7 @@ from firmware_sim.priority import LOWEST, PriorityArray, Slot
 from firmware_sim.replay import ReplayGuard
 from firmware_sim.seen import SEEN_CAP, SeenIds
 from lightctl.protocol import (
+    FEATURE_PROJECTION_FLASH,
     AckStatus,
     AudioPayload,
     Channel,
@@ -37,6 +38,7 @@ from lightctl.protocol import (
     CommandEnvelope,
     LanternState,
     PathPayload,
+    ProjectionPayload,
     ReleasePayload,
     group_audience,
     lantern_audience,
@@ -82,8 +84,12 @@ class Lantern:
         defaults: Mapping[Channel, Mapping[str, Any]] | None = None,
         replay: ReplayGuard | None = None,
         groups: Iterable[tuple[str, str]] = (),
+        projection_flash: bool = True,
     ) -> None:
         self.id = lantern_id
+        # Firmware that shows a projection's ``flash`` (issue 18) lists it in its state; False
+        # simulates firmware from before it, whose strict parser refuses the unknown key.
+        self.projection_flash = projection_flash
         self.audience = lantern_audience(lantern_id)
         # Fan-out groups (kind, key) this lantern belongs to, e.g. ("street", "bahnhofstrasse"):
         # it acts on envelopes addressed to ``groups/<kind>/<key>`` too. Empty in protocol v1.
@@ -132,6 +138,10 @@ class Lantern:
             cmd = CommandEnvelope.from_bytes(raw)
         except ValidationError as exc:
             return self._unreadable(raw, exc)
+        if not self.projection_flash and _flashes(cmd):
+            # Older firmware: its parser does not know ``flash`` and refuses the envelope as it
+            # refuses any unknown key (the service sends flash only to lanterns listing it).
+            return [SendAck(cmd.id, AckStatus.REJECTED, Reason.INVALID_ENVELOPE)]
         refusal: str | None = self._audience_refusal(cmd, arrived_on or self.audience)
         if refusal is None:
             refusal = self.verifier.verify(cmd)
@@ -260,6 +270,7 @@ class Lantern:
             capabilities=sorted(self.capabilities),
             broken=broken,
             clips=self.clip_report,
+            features=[FEATURE_PROJECTION_FLASH] if self.projection_flash else None,
         )
 
     def slot(self, channel: Channel, priority: int) -> str | None:
@@ -451,6 +462,10 @@ class Lantern:
         if lit_changed or self._effective_keys() != before:
             effects.append(PublishState())
         return effects
+
+
+def _flashes(cmd: CommandEnvelope) -> bool:
+    return isinstance(cmd.payload, ProjectionPayload) and cmd.payload.flash is not None
 
 
 def _acks(effect: Effect, cmd_id: str, status: AckStatus) -> bool:

@@ -3,7 +3,9 @@
 A chase (light effect or path mode) is a raised-cosine wave peaking when the wall clock in ms,
 minus ``phase_ms``, is a multiple of ``period_ms``: lanterns along a route with rising phases
 peak one after the other, so the light runs toward the destination. Every lantern keeps NTP
-time, so the waves of neighbours line up without any message between them.
+time, so the waves of neighbours line up without any message between them. A flashing
+projection (``ProjectionPayload.flash``) is shown for ``on_ms`` at the start of each period on
+the same clock, so neighbouring arrows flash together.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from lightctl.protocol import Channel, LightPayload, PathPayload
+from lightctl.protocol import Channel, LightPayload, PathPayload, ProjectionPayload
 
 # With every slot empty a lantern is dark: the street light is switched by schedules (slot 15)
 # and the footpath light stays off. Projection and audio have no default (nothing shown).
@@ -95,3 +97,13 @@ def path_level(payload: PathPayload, lit: bool, at: datetime) -> float:
     if payload.mode == "motion":
         return float(payload.level) if lit else 0.0
     return payload.level * _raised_cosine(_wave(at, payload.period_ms, payload.phase_ms))
+
+
+def projection_shown(payload: ProjectionPayload, at: datetime) -> bool:
+    """Whether the pictogram is on the pavement at ``at``: always when steady; when flashing,
+    for ``on_ms`` from the start of each ``period_ms`` of the wall clock (minus ``phase_ms``)."""
+    flash = payload.flash
+    if flash is None:
+        return True
+    now_ms = at.timestamp() * 1000.0
+    return (now_ms - flash.phase_ms) % flash.period_ms < flash.on_ms

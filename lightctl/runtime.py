@@ -215,6 +215,7 @@ class Runtime:
             sign=self.signer.sign,
             previews=self.previews,
             guidance=self.guidance,
+            features=self.features_of,
         )
         sign = self.signer.sign
         self.steering = SteeringService(
@@ -440,6 +441,12 @@ class Runtime:
 
     def _reported(self, lantern_id: str) -> LanternState | None:
         return self.consumer.reported.get(lantern_id) if self.consumer else None
+
+    def features_of(self, lantern_id: str) -> frozenset[str]:
+        """The optional protocol fields a lantern's firmware understands, as its last state
+        says (none before it reported: it is then sent nothing it might refuse)."""
+        state = self._reported(lantern_id)
+        return frozenset(state.features or ()) if state is not None else frozenset()
 
     def health(self) -> dict[str, str]:
         mqtt_ok = self.link is not None and self.link.connected

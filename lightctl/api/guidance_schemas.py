@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from lightctl.api.schemas import EvacuationIn, TargetIn
+from lightctl.services.guidance_commands import flash_for
 from lightctl.services.guidance_plan import GuidancePlan
 
 
@@ -15,6 +17,12 @@ class GuidancePreviewIn(EvacuationIn):
     lanterns: TargetIn | None = Field(
         default=None, description="which lanterns to guide; default: those in and near the hazard"
     )
+
+
+class FlashOut(BaseModel):
+    period_ms: int = Field(description="one flash cycle (at most 2 Hz)")
+    on_ms: int = Field(description="shown at the start of each cycle, on the wall clock")
+    phase_ms: int = Field(description="cycles start when epoch ms minus this is a multiple")
 
 
 class GuidanceLanternOut(BaseModel):
@@ -27,6 +35,11 @@ class GuidanceLanternOut(BaseModel):
     exit: str | None = Field(description="the meeting point or exit the arrow leads to")
     metres: float | None = Field(description="walking metres to safety along the arrows")
     reason: str | None
+    flash: FlashOut | None = Field(
+        default=None,
+        description="how the pictogram flashes (arrows, on lanterns whose firmware reported "
+        "it can); null: steady",
+    )
 
 
 class ExitOut(BaseModel):
@@ -50,7 +63,22 @@ class GuidancePreviewOut(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, plan: GuidancePlan) -> GuidancePreviewOut:
+    def of(
+        cls,
+        plan: GuidancePlan,
+        features: Callable[[str], frozenset[str]] = lambda _id: frozenset(),
+    ) -> GuidancePreviewOut:
+        """The preview of ``plan``; ``features`` says per lantern what its firmware reported
+        it understands, so each row flashes exactly as the alert would send it."""
+
+        def flash(kind: str, lantern_id: str) -> FlashOut | None:
+            pattern = flash_for(kind, features(lantern_id))
+            if pattern is None:
+                return None
+            return FlashOut(
+                period_ms=pattern.period_ms, on_ms=pattern.on_ms, phase_ms=pattern.phase_ms
+            )
+
         return cls(
             mode=plan.mode,
             lantern_count=len(plan.lanterns),
@@ -73,6 +101,7 @@ class GuidancePreviewOut(BaseModel):
                     exit=r.exit,
                     metres=r.metres,
                     reason=r.reason,
+                    flash=flash(r.kind, r.id),
                 )
                 for r in plan.lanterns
             ],

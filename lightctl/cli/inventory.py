@@ -227,6 +227,12 @@ def streets_import(
     print_report(report, "street segments")
     classes = ", ".join(f"{cls or '(none)'} {n}" for cls, n in sorted(report.classes.items()))
     console.print(f"  named segments by class: {classes}", markup=False)
+    if report.unnamed:
+        paths = ", ".join(f"{c or '(none)'} {n}" for c, n in sorted(report.unnamed.items()))
+        console.print(
+            f"  unnamed segments by class (walking graph only, no street): {paths}",
+            markup=False,
+        )
     console.print(
         f"  {report.lanterns_reassigned} lanterns got a new street; "
         f"{report.with_street} lanterns stand within {max_street_distance:g} m of a named street"

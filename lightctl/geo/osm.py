@@ -1,8 +1,13 @@
 """Streets from OpenStreetMap: ``.osm.pbf`` and ``.osm`` XML extracts (pyosmium) and Overpass JSON.
 
 A street is a way with a ``highway`` tag and a ``name``; its class is the highway value
-(primary, residential, footway, ...). Ways are read whole before anything is stored, so a
-truncated or corrupt file fails the import and leaves the stored streets as they were.
+(primary, residential, footway, ...). A way without a name (most footways, paths, steps,
+crossings and pedestrian links) is kept too when people may walk it: a walk-only way with no
+name, so it joins the walking graph of evacuation guidance (the only way out of a dead end is
+often an unnamed footpath) but is never a street a lantern stands on, a target names or street
+search offers. Its id is ``osm-way-<id>`` like every way's, stable across re-imports. Ways are
+read whole before anything is stored, so a truncated or corrupt file fails the import and
+leaves the stored streets as they were.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import osmium
 
 from lightctl.errors import ImportFailed
 from lightctl.geo.records import SkippedRow, StreetSegment
+from lightctl.geo.walkgraph import walkable
 
 # Highway values that are no street a person stands in: not built yet or any more, or a
 # platform/stop/indoor corridor that shares the tag. Everything else with a name is kept.
@@ -38,6 +44,9 @@ _NOT_STREETS = frozenset(
 )
 # The street table's class column holds 50 characters (highway values are short words).
 _CLASS_CHARS = 50
+# An unnamed way is only there to be walked: left out when its tags shut pedestrians out
+# (``use_sidepath``: walk the sidewalk mapped beside it, which is kept on its own).
+_NO_FEET = frozenset({"no", "private", "use_sidepath"})
 
 
 @dataclass(slots=True)
@@ -46,6 +55,7 @@ class _Tally:
 
     ways: int = 0
     highways: int = 0
+    walk_only: int = 0  # unnamed ways kept for walking
 
 
 def _clean(value: Any) -> str | None:
@@ -54,19 +64,35 @@ def _clean(value: Any) -> str | None:
     return re.sub(r"\s+", " ", value).strip() or None
 
 
-def _street_of(tags: Mapping[str, Any], tally: _Tally) -> tuple[str, str] | None:
-    """(name, class) of a way that is a named street, else None."""
+def _street_of(tags: Mapping[str, Any], tally: _Tally) -> tuple[str | None, str] | None:
+    """(name, class) of a way that is a named street, (None, class) of an unnamed way people
+    may walk, else None."""
     tally.ways += 1
     highway = _clean(tags.get("highway"))
     if highway is None or highway in _NOT_STREETS:
         return None
     tally.highways += 1
+    cls = highway[:_CLASS_CHARS]
     name = _clean(tags.get("name"))
-    return None if name is None else (name, highway[:_CLASS_CHARS])
+    if name is not None:
+        return (name, cls)
+    if not walkable(cls) or not _feet_allowed(tags):
+        return None
+    tally.walk_only += 1
+    return (None, cls)
+
+
+def _feet_allowed(tags: Mapping[str, Any]) -> bool:
+    """Whether pedestrians may use the way: ``foot`` decides, else ``access`` (OSM's rule)."""
+    foot = _clean(tags.get("foot"))
+    if foot is not None:
+        return foot not in _NO_FEET
+    access = _clean(tags.get("access"))
+    return access is None or access not in _NO_FEET
 
 
 def _segment(
-    row: int, way_id: Any, street: tuple[str, str], points: list[tuple[float, float]]
+    row: int, way_id: Any, street: tuple[str | None, str], points: list[tuple[float, float]]
 ) -> StreetSegment | SkippedRow:
     seg_id = f"osm-way-{way_id}"
     usable = [
@@ -127,8 +153,8 @@ def osm_format(path: Path) -> str | None:
 
 
 def read_osm_streets(path: Path, kind: str) -> list[StreetSegment | SkippedRow]:
-    """Named highway ways of an OSM extract (``kind`` as ``osm_format`` names it), one segment
-    per way (``osm-way-<id>``)."""
+    """Named highway ways and unnamed walkable ones of an OSM extract (``kind`` as
+    ``osm_format`` names it), one segment per way (``osm-way-<id>``)."""
     reader = _WayReader()
     what = "OSM PBF" if kind == "pbf" else "OSM XML"
     try:
@@ -145,7 +171,7 @@ def read_osm_streets(path: Path, kind: str) -> list[StreetSegment | SkippedRow]:
 def _checked(
     path: Path, items: list[StreetSegment | SkippedRow], tally: _Tally
 ) -> list[StreetSegment | SkippedRow]:
-    if not any(isinstance(i, StreetSegment) for i in items):
+    if not any(isinstance(i, StreetSegment) and i.name for i in items):
         raise ImportFailed(
             str(path),
             f"no named streets: of {tally.ways} ways, {tally.highways} are highways and none of "
@@ -156,8 +182,9 @@ def _checked(
 
 
 def overpass_streets(path: Path, doc: Any) -> list[StreetSegment | SkippedRow]:
-    """Named highway ways of an Overpass JSON answer: ``out geom;`` (each way carries its
-    ``geometry``) or ``out body; >; out skel;`` (ways list node ids, the nodes follow)."""
+    """Named highway ways and unnamed walkable ones of an Overpass JSON answer: ``out geom;``
+    (each way carries its ``geometry``) or ``out body; >; out skel;`` (ways list node ids, the
+    nodes follow)."""
     if not (isinstance(doc, dict) and isinstance(doc.get("elements"), list)):
         raise ImportFailed(str(path), "not an Overpass JSON answer (no 'elements' list)")
     elements = doc["elements"]
@@ -180,7 +207,8 @@ def overpass_streets(path: Path, doc: Any) -> list[StreetSegment | SkippedRow]:
     if items and not any(isinstance(i, StreetSegment) for i in items):
         raise ImportFailed(
             str(path),
-            f"{len(items)} named highway ways but none with its nodes' positions: ask Overpass "
+            f"{len(items)} highway ways ({len(items) - tally.walk_only} named) but none with "
+            "its nodes' positions: ask Overpass "
             "with `out geom;` (or `out body; >; out skel;`), not `out tags;`/`out center;`",
         )
     return _checked(path, items, tally)

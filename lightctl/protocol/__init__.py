@@ -11,6 +11,8 @@ from lightctl.protocol.topics import (
     parse_group_audience,
 )
 from lightctl.protocol.wire import (
+    FEATURE_PROJECTION_FLASH,
+    FLASH_MIN_PERIOD_MS,
     PROTOCOL_VERSION,
     Ack,
     AckStatus,
@@ -28,6 +30,7 @@ from lightctl.protocol.wire import (
     LightPayload,
     PathPayload,
     ProgramItem,
+    ProjectionFlash,
     ProjectionPayload,
     ReleasePayload,
     SpeechItem,
@@ -36,6 +39,8 @@ from lightctl.protocol.wire import (
 )
 
 __all__ = [
+    "FEATURE_PROJECTION_FLASH",
+    "FLASH_MIN_PERIOD_MS",
     "GROUP_KINDS",
     "PROTOCOL_V2",
     "PROTOCOL_VERSION",
@@ -57,6 +62,7 @@ __all__ = [
     "Membership",
     "PathPayload",
     "ProgramItem",
+    "ProjectionFlash",
     "ProjectionPayload",
     "ReleasePayload",
     "SpeechItem",

@@ -89,7 +89,9 @@ def asyncapi_document(root: str = "lightctl") -> dict[str, Any]:
             "version": "2",
             "description": "Protocol v1 (per-lantern topics) and v2 (adds broker-side fan-out "
             "by street and map cell, provisioned membership and batched acks). v1 lanterns keep "
-            "working with a v2 service: they report no groups and are always sent their own copy.",
+            "working with a v2 service: they report no groups and are always sent their own copy. "
+            "Optional payload fields added since (ProjectionPayload.flash) are sent only to "
+            "lanterns whose LanternState.features lists them; others get the payload without.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

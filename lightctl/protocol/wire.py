@@ -91,11 +91,49 @@ class LightPayload(WireModel):
     transition_ms: int | None = Field(default=None, ge=0, le=60000)
 
 
+# What a lantern lists in ``LanternState.features`` when its firmware shows a projection's
+# ``flash``. A lantern that does not list it is never sent ``flash`` (its strict parser, like
+# ours, refuses keys it does not know), so it gets the same pictogram steady.
+FEATURE_PROJECTION_FLASH = "projection_flash"
+# Flashing stays at or under 2 Hz, safely below the 3 flashes per second from which flashing
+# light can trigger photosensitive seizures (WCAG 2.3.1, ITU-R BT.1702; red flashes included).
+FLASH_MIN_PERIOD_MS = 500
+
+
+class ProjectionFlash(WireModel):
+    """The pictogram flashes: shown for ``on_ms`` at the start of every ``period_ms`` of the
+    wall clock (ms since the epoch, minus ``phase_ms``), dark for the rest, so neighbours that
+    keep NTP time flash together without any message between them."""
+
+    period_ms: int = Field(
+        ge=FLASH_MIN_PERIOD_MS,
+        le=10000,
+        description="one flash cycle; at least 500 ms (2 Hz), well under the 3 Hz seizure line",
+    )
+    on_ms: int = Field(ge=100, le=9900, description="shown at the start of each cycle")
+    phase_ms: int = Field(default=0, ge=0, le=600000)
+
+    @model_validator(mode="after")
+    def _dark_part(self) -> Self:
+        # A flash needs a dark part of at least 100 ms, or it is no flash (and a 50 ms gap
+        # reads as flicker rather than a signal).
+        if self.on_ms > self.period_ms - 100:
+            raise ValueError("on_ms must leave at least 100 ms dark in each period_ms")
+        return self
+
+
 class ProjectionPayload(WireModel):
     pictogram: Literal["arrow", "stop", "exit", "no_entry", "walk", "warning", "text"]
     heading_deg: float | None = Field(default=None, ge=0, le=360)
     text: str | None = Field(default=None, max_length=64)
     color: ColorHex | None = None
+    # Issue 18, additive: absent means steady (protocol v1 as first shipped). Sent only to
+    # lanterns whose state lists FEATURE_PROJECTION_FLASH.
+    flash: ProjectionFlash | None = Field(
+        default=None,
+        description="flash the pictogram (evacuation arrows); absent: steady. Sent only to "
+        f"lanterns whose state lists the feature {FEATURE_PROJECTION_FLASH!r}",
+    )
 
 
 class PathPayload(WireModel):
@@ -318,3 +356,12 @@ class LanternState(WireModel):
     broken: list[Literal["speaker", "rgb", "projector", "path_light"]] = Field(default_factory=list)
     # The clip library it holds (issue 14); absent from lanterns that keep no clips.
     clips: ClipHolding | None = None
+    # Optional protocol fields this firmware understands (``projection_flash``); absent from
+    # firmware that predates them, which is then sent none of them. Plain strings, so a
+    # service meets a newer lantern's feature names without refusing its whole report.
+    features: list[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]] | None = Field(
+        default=None,
+        max_length=32,
+        description="optional protocol fields this firmware understands, e.g. "
+        f"{FEATURE_PROJECTION_FLASH!r} (ProjectionPayload.flash); absent: none",
+    )

@@ -5,7 +5,7 @@ the sentence that tells people to follow the arrows, naming the same meeting poi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +13,12 @@ from lightctl.domain.alerts import AlertSpec
 from lightctl.domain.guidance import EvacuationSpec, Shown, evacuation_to_json
 from lightctl.errors import InvalidRequest
 from lightctl.paths import CONFIG_DIR
-from lightctl.protocol import PathPayload, ProjectionPayload
+from lightctl.protocol import (
+    FEATURE_PROJECTION_FLASH,
+    PathPayload,
+    ProjectionFlash,
+    ProjectionPayload,
+)
 from lightctl.protocol.wire import Channel, Payload
 from lightctl.services.alerts.commands import SEVERITY_COLOURS
 from lightctl.services.alerts.texts import AlertTexts
@@ -32,6 +37,15 @@ PATH_LEVEL = 100
 PHASE_STEPS = 16
 # Which hardware each guidance channel needs (inventory capability names).
 NEEDS: dict[Channel, str] = {"projection": "projector", "path": "path_light"}
+# Evacuation arrows flash: flashing directional signs were noticed about twice as often as
+# steady ones (77 % against 38 %). 1 Hz (half the 2 Hz the protocol allows, a third of the
+# 3 Hz seizure line), shown 700 ms of each second so the arrow stays readable, every lantern on
+# the same wall-clock phase so a street flashes as one. Only arrows flash: "both ways", exit,
+# no entry and shelter stay steady, so the one flashing sign is the one that says where to go.
+# Route steering (visitor flows, corridors) stays steady too: a flashing arrow is kept for
+# evacuation, where its meaning must not be worn out by everyday use.
+EVACUATION_FLASH = ProjectionFlash(period_ms=1000, on_ms=700)
+FLASHING = ("arrow",)
 
 
 def load_phrases() -> dict[str, Template]:
@@ -93,6 +107,15 @@ def guided_texts(
     return replace(texts, messages=messages, segments=segments)
 
 
+def flash_for(kind: str, features: frozenset[str]) -> ProjectionFlash | None:
+    """How a lantern showing ``kind`` flashes: arrows flash on firmware that lists the
+    feature in its state; everything else, and lanterns whose firmware predates flashing (or
+    that never reported), are steady (an unknown key would make them refuse the command)."""
+    if kind in FLASHING and FEATURE_PROJECTION_FLASH in features:
+        return EVACUATION_FLASH
+    return None
+
+
 def guidance_payloads(
     plan: GuidancePlan,
     spec: EvacuationSpec,
@@ -100,16 +123,16 @@ def guidance_payloads(
     language: str,
     capabilities: Mapping[str, frozenset[str]],
     phrases: Mapping[str, Template],
+    features: Callable[[str], frozenset[str]] = lambda _id: frozenset(),
 ) -> list[tuple[Channel, Payload, list[str]]]:
     """Per channel and distinct payload, the lanterns that get it (only those with the
-    hardware): projected pictograms turned to their headings, and running lights whose phase
-    rises toward safety so the light runs the way people should walk."""
+    hardware): projected pictograms turned to their headings (arrows flashing where the
+    lantern's ``features`` say it can), and running lights whose phase rises toward safety so
+    the light runs the way people should walk."""
     colour = SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["severe"])
     shelter_text = phrases["shelter"].projection_text.get(language, "")
     projection: list[tuple[str, Payload]] = []
     path: list[tuple[str, Payload]] = []
-    chasing = [r for r in plan.lanterns if r.kind in CHASING and r.metres is not None]
-    longest = max((r.metres or 0.0 for r in chasing), default=0.0)
     pace = 1000.0 / spec.chase_speed_mps  # ms later per metre nearer safety
     for row in plan.lanterns:
         if row.pictogram is None:
@@ -124,6 +147,7 @@ def guidance_payloads(
                         heading_deg=row.heading_deg,
                         text=shelter_text[:64] if row.kind == "shelter" else None,
                         color=colour,
+                        flash=flash_for(row.kind, features(row.id)),
                     ),
                 )
             )
@@ -135,7 +159,10 @@ def guidance_payloads(
                         level=PATH_LEVEL,
                         mode="chase",
                         period_ms=DEFAULT_PERIOD_MS,
-                        phase_ms=chase_phase(longest - row.metres, pace),
+                        # Measured back from safety itself, not from the farthest lantern:
+                        # a lantern's phase then depends on its own way out only, and an edit
+                        # that changes others' ways leaves its running light (and command) be.
+                        phase_ms=chase_phase(-row.metres, pace),
                     ),
                 )
             )
@@ -151,9 +178,10 @@ def guidance_payloads(
 
 
 def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
-    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than the
-    farthest one: later by the pace, taken modulo the period (a lantern's wave is periodic)
-    and in sixteenths of it, so lanterns share a handful of payloads."""
+    """The running light's phase for a lantern ``nearer_m`` metres nearer safety than some
+    reference (any: the wave is periodic, only the differences between lanterns show): later
+    by the pace, taken modulo the period and in sixteenths of it, so lanterns share a handful
+    of payloads."""
     step = DEFAULT_PERIOD_MS / PHASE_STEPS
     phase = (nearer_m * pace_ms_per_m) % DEFAULT_PERIOD_MS
     return int(round(phase / step) % PHASE_STEPS * step)

@@ -58,6 +58,9 @@ class ImportReport:
     ids_from_position: int = 0
     street_field: str | None = None
     classes: dict[str, int] = field(default_factory=dict)
+    # Street imports: segments without a name (footways, paths, steps, ...): no street a lantern
+    # stands on or a target names, but part of the walking graph where their class is walkable.
+    unnamed: dict[str, int] = field(default_factory=dict)
 
     @property
     def taken(self) -> int:
@@ -325,6 +328,8 @@ def import_streets(
 
     GeoJSON LineStrings, OSM extracts (.osm.pbf, .osm) and Overpass JSON; the file is read whole
     first, and one with no named street is refused, so the stored streets stay as they were.
+    Segments without a name are stored for the walking graph (``report.unnamed``); lanterns,
+    targets and street search only ever see named ones.
     """
     report = ImportReport()
     segments: list[dict[str, object]] = []
@@ -333,8 +338,8 @@ def import_streets(
         if isinstance(item, SkippedRow):
             report.skipped.append(item)
             continue
-        if item.name:
-            report.classes[item.cls or ""] = report.classes.get(item.cls or "", 0) + 1
+        tally = report.classes if item.name else report.unnamed
+        tally[item.cls or ""] = tally.get(item.cls or "", 0) + 1
         segments.append(
             {
                 "id": item.id,

@@ -2,7 +2,9 @@
 // which way each lantern would point (POST /guidance/preview, the target as the hazard) and draws
 // the arrows on the map before anything is sent; a meeting point is placed by a click and dragged;
 // lanterns with no way out are listed and drawn red. The warning then goes with the same
-// evacuation request, so what the dispatcher saw is what the lanterns show.
+// evacuation request, so what the dispatcher saw is what the lanterns show. Arrows the lanterns
+// will flash (row.flash) flash on the map on the same wall-clock pattern; arrows of lanterns
+// whose firmware cannot flash are drawn steady and counted.
 
 import { api } from './api.js';
 import { addAlertFields, addPanel } from './extend.js';
@@ -23,6 +25,7 @@ const WORDS = {
     placing: 'Klicken Sie auf die Karte, um die Sammelstelle zu setzen.',
     leave: 'Ohne Sammelstelle: aus dem Gebiet hinaus.',
     counts: '{arrow} Pfeile · {neutral} beide Richtungen · {shelter} ohne Ausweg · {no_entry} kein Zutritt',
+    steady: '{n} Pfeile leuchten ohne Blinken (Firmware ohne Blinken oder noch nicht gemeldet).',
     noWay: 'Ohne Ausweg (drinnen bleiben): {ids}',
     noSafe: 'Kein sicherer Ort erreichbar: alle Leuchten sagen «drinnen bleiben».',
     exits: 'Ausgänge: {exits}',
@@ -39,6 +42,7 @@ const WORDS = {
     placing: 'Click the map to place the meeting point.',
     leave: 'No meeting point: out of the area.',
     counts: '{arrow} arrows · {neutral} both ways · {shelter} no way out · {no_entry} no entry',
+    steady: '{n} arrows shown steady (firmware without flashing, or not reported yet).',
     noWay: 'No way out (shelter in place): {ids}',
     noSafe: 'No safe place within reach: every lantern says shelter in place.',
     exits: 'Exits: {exits}',
@@ -71,7 +75,27 @@ const state = {
   section: null,
   ctx: null,
   seq: 0,
+  flashing: [], // [{layer, period, on, phase}] of the arrows drawn flashing
+  flashTimer: null,
 };
+
+// How often the map's flashing arrows are set on or off: 10 per second is within 100 ms of the
+// lanterns' own 700 ms on / 300 ms off at 1 Hz.
+const FLASH_TICK_MS = 100;
+
+/** Show or hide every flashing arrow as the lanterns do now: on for ``on`` ms at the start of
+ * each ``period`` of the wall clock. Reduced motion: drawn steady (dashed) instead. */
+function flashTick() {
+  const now = Date.now();
+  for (const f of state.flashing) {
+    const el = f.layer.getElement?.();
+    if (el) el.style.opacity = (((now - f.phase) % f.period) + f.period) % f.period < f.on ? '1' : '0.15';
+  }
+}
+
+function stillMotion() {
+  return window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+}
 
 /** The point ``metres`` from lat/lon toward heading (degrees from north): flat earth is plenty. */
 function ahead(lat, lon, heading, metres) {
@@ -85,8 +109,12 @@ function draw() {
   if (!state.group) return;
   state.group.clearLayers();
   state.drawn = {};
+  state.flashing = [];
+  clearInterval(state.flashTimer);
+  state.flashTimer = null;
   const plan = state.on ? state.plan : null;
   if (!plan) return;
+  const still = stillMotion();
   for (const row of plan.lanterns) {
     const color = COLORS[row.kind];
     if (!color) continue;
@@ -95,8 +123,13 @@ function draw() {
       const tip = ahead(row.lat, row.lon, row.heading_deg, ARROW_M);
       const left = ahead(tip[0], tip[1], row.heading_deg + 150, ARROW_M * 0.4);
       const right = ahead(tip[0], tip[1], row.heading_deg - 150, ARROW_M * 0.4);
-      L.polyline([[row.lat, row.lon], tip], { color, weight: 3, interactive: false, className: `guidance-${row.kind}` }).addTo(state.group);
-      L.polyline([left, tip, right], { color, weight: 3, interactive: false }).addTo(state.group);
+      const flash = row.flash ? ' guidance-flash' : '';
+      const dash = row.flash && still ? '6 3' : null;
+      const shaft = L.polyline([[row.lat, row.lon], tip], { color, weight: 3, dashArray: dash, interactive: false, className: `guidance-${row.kind}${flash}` }).addTo(state.group);
+      const head = L.polyline([left, tip, right], { color, weight: 3, interactive: false, className: flash.trim() }).addTo(state.group);
+      if (row.flash && !still) {
+        for (const layer of [shaft, head]) state.flashing.push({ layer, period: row.flash.period_ms, on: row.flash.on_ms, phase: row.flash.phase_ms || 0 });
+      }
     } else {
       L.circleMarker([row.lat, row.lon], {
         radius: row.kind === 'shelter' ? 7 : 5,
@@ -107,6 +140,10 @@ function draw() {
         className: `guidance-${row.kind}`,
       }).addTo(state.group);
     }
+  }
+  if (state.flashing.length) {
+    flashTick();
+    state.flashTimer = setInterval(flashTick, FLASH_TICK_MS);
   }
 }
 
@@ -131,6 +168,8 @@ function render() {
   const lines = [
     `<p class="guidance-counts">${escapeHtml(w('counts', { arrow: n('arrow') + n('exit'), neutral: n('neutral'), shelter: n('shelter'), no_entry: n('no_entry') }))}</p>`,
   ];
+  const steady = plan.lanterns.filter((r) => r.kind === 'arrow' && !r.flash).length;
+  if (steady) lines.push(`<p class="meta guidance-steady">${escapeHtml(w('steady', { n: steady }))}</p>`);
   if (!state.meeting) lines.push(`<p class="hint">${escapeHtml(w('leave'))}</p>`);
   if (plan.no_safe_place) lines.push(`<p class="warn" role="alert">${escapeHtml(w('noSafe'))}</p>`);
   if (plan.shelter_in_place.length) {
@@ -263,7 +302,9 @@ function mount(section, ctx) {
   window.lightctlGuidance = {
     plan: () => state.plan,
     planned: () => state.planned, // the request the shown plan answers
-    drawn: () => ({ ...state.drawn }), setMeeting: (lat, lon) => setMeeting(L.latLng(lat, lon)) };
+    drawn: () => ({ ...state.drawn }),
+    flashing: () => state.flashing.length, // map layers (shafts and heads) drawn flashing
+    setMeeting: (lat, lon) => setMeeting(L.latLng(lat, lon)) };
 }
 
 addPanel({ id: 'guidance', view: 'dispatch', order: 30, mount });

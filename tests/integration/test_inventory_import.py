@@ -292,11 +292,13 @@ def test_osm_extract_gives_named_streets_with_their_class(tmp_path: Path, name: 
     data = tmp_path / "data"
     code, out = _cli("streets", "import", str(FIXTURES / name), "--data-dir", str(data))
     assert code == 0, out
-    assert "42 taken (42 new, 0 updated, 0 unchanged), 0 skipped" in out
+    assert "43 taken (43 new, 0 updated, 0 unchanged), 0 skipped" in out
     assert "named segments by class: primary 38, primary_link 4" in out
+    # The unnamed link is stored for the walking graph, and is no street.
+    assert "unnamed segments by class (walking graph only, no street): primary_link 1" in out
     assert _street_rows(data / "lightctl.db") == BELLEVUE_STREETS
     code, out = _cli("streets", "import", str(FIXTURES / name), "--data-dir", str(data))
-    assert "42 taken (0 new, 0 updated, 42 unchanged)" in out
+    assert "43 taken (0 new, 0 updated, 43 unchanged)" in out
 
 
 def _expected_on(street: str, lanterns: dict[str, tuple[float, float]]) -> set[str]:
@@ -360,7 +362,7 @@ def _corrupt_inputs(tmp_path: Path) -> list[tuple[Path, str]]:
         del way["geometry"]
     tags_only.write_text(json.dumps(doc), encoding="utf-8")
     return [
-        (tags_only, "42 named highway ways but none with its nodes' positions"),
+        (tags_only, "43 highway ways (42 named) but none with its nodes' positions"),
         (truncated, "not a readable OSM PBF file"),
         (garbage, "not a readable OSM PBF file"),
         (unnamed, "no named streets"),

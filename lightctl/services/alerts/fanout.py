@@ -124,8 +124,9 @@ class FanOut:
     ) -> list[tuple[CommandRow, Sequence[str]]]:
         """Release commands for the slots this alert holds on lanterns not in ``keep``."""
         out: list[tuple[CommandRow, Sequence[str]]] = []
+        held = alert_store.lanterns_of_commands(session, [c.id for c in previous])
         for cmd in previous:
-            ids = [lid for lid in alert_store.lanterns_of(session, cmd.id) if lid not in keep]
+            ids = [lid for lid in held[cmd.id] if lid not in keep]
             if not ids:
                 continue
             # A release names its command, so it can never clear a later one: it may live as long

@@ -36,11 +36,14 @@ class Evacuations:
         guidance: GuidanceService,
         seq: SequenceCounter,
         sign: Callable[[CommandEnvelope], CommandEnvelope],
+        features: Callable[[str], frozenset[str]] = lambda _id: frozenset(),
     ) -> None:
         self._db = db
         self._guidance = guidance
         self._seq = seq
         self._sign = sign
+        # What each lantern's firmware says it understands (its last reported state).
+        self._features = features
         self._phrases = guide.load_phrases()
 
     def named(self, spec: AlertSpec, templates: Mapping[str, Template]) -> AlertSpec:
@@ -107,7 +110,13 @@ class Evacuations:
         with self._db.session() as session:
             caps = lantern_store.capabilities_of(session, [r.id for r in plan.lanterns])
         for channel, payload, ids in guide.guidance_payloads(
-            plan, spec.evacuation, texts.severity, texts.languages[0], caps, self._phrases
+            plan,
+            spec.evacuation,
+            texts.severity,
+            texts.languages[0],
+            caps,
+            self._phrases,
+            self._features,
         ):
             env = build.envelope(
                 alert_id=alert_id,

@@ -57,13 +57,14 @@ def build_report(session: Session, alert: Alert, now: datetime, with_lanterns: b
     stored = alert_store.commands_of(session, alert.id)
     # Lanterns whose delivery rows the outbox has not written yet are `planned` (issue 14).
     unwritten = plan_store.unwritten_counts(session, [c.id for c in stored])
+    counts_of = alert_store.counts_of_commands(session, [c.id for c in stored])
     commands = [
         CommandReport(
             c.id,
             c.channel,
             c.op,
             c.expires_at,
-            _with_planned(alert_store.command_counts(session, c.id), unwritten.get(c.id, 0)),
+            _with_planned(counts_of[c.id], unwritten.get(c.id, 0)),
         )
         for c in stored
     ]

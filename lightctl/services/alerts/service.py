@@ -20,6 +20,7 @@ from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services.alerts import commands as build
+from lightctl.services.alerts.carryover import HELD_CHANNELS, carry_over
 from lightctl.services.alerts.fanout import FanOut
 from lightctl.services.alerts.guidance import Evacuations
 from lightctl.services.alerts.previews import KeyTaken, PreviewBook, RequestKey, RequestKeys
@@ -59,6 +60,7 @@ class AlertService:
         sign: Callable[[CommandEnvelope], CommandEnvelope] | None = None,
         previews: PreviewBook | None = None,
         guidance: GuidanceService | None = None,
+        features: Callable[[str], frozenset[str]] = lambda _id: frozenset(),
     ) -> None:
         self._db = db
         self._settings = settings
@@ -75,8 +77,13 @@ class AlertService:
         self._fanout = FanOut(
             db, settings, self._announcer, self._seq, self._sign, self._capabilities
         )
+        # ``features``: what a lantern's firmware reported it understands (flashing arrows).
         self._evacuations = Evacuations(
-            db, guidance or GuidanceService(db, self._resolver, clock), self._seq, self._sign
+            db,
+            guidance or GuidanceService(db, self._resolver, clock),
+            self._seq,
+            self._sign,
+            features,
         )
 
     # ---- create -------------------------------------------------------------------------------
@@ -260,8 +267,16 @@ class AlertService:
                 self._lost(session, alert_id, "update", changed=_Changed)
             plan_store.write_all(session, alert_id, now)  # every lantern has its row from here
             previous = _live_sets(session, alert_id, now)
-            for cmd in previous:
-                alert_store.close_open(session, cmd.id, "superseded", "updated", now)
+            # A lantern that would get exactly what it holds keeps it: nothing new to send.
+            holding = alert_store.open_lanterns_of_commands(
+                session, [c.id for c in previous if c.channel in HELD_CHANNELS]
+            )
+            carried = carry_over(previous, commands, holding)
+            commands = carried.commands
+            replaced = [c.id for c in previous if c.id not in carried.kept]
+            alert_store.close_open_many(session, replaced, "superseded", "updated", now)
+            others = [(c, lid) for c, kept in carried.kept.items() for lid in holding[c] - kept]
+            alert_store.close_open_pairs(session, others, "superseded", "updated", now)
             if plan is None and alert.guidance_json is None:
                 keep = set(resolved)
                 commands += self._fanout.releases(session, alert, previous, keep, now, role)
@@ -269,7 +284,14 @@ class AlertService:
                 for channel in sorted({c.channel for c in previous}):
                     held = {i for c, ids in commands if c.channel == channel for i in ids}
                     mine = [c for c in previous if c.channel == channel]
+                    held.update(i for c in mine for i in carried.kept.get(c.id, ()))
                     commands += self._fanout.releases(session, alert, mine, held, now, role)
+            if carried.kept:
+                log.info(
+                    "alert %s update: %d lantern commands unchanged, not sent again",
+                    alert_id,
+                    carried.kept_count,
+                )
             alert_store.save_commands(session, alert_id, commands, now=now)
             revised = replace(
                 alert,
@@ -300,8 +322,8 @@ class AlertService:
             self._end(session, alert_id, "cancelled", "cancel", now)
             plan_store.write_all(session, alert_id, now)
             previous = _live_sets(session, alert_id, now)
-            for cmd in previous:
-                alert_store.close_open(session, cmd.id, "cancelled", "cancelled", now)
+            old_ids = [c.id for c in previous]
+            alert_store.close_open_many(session, old_ids, "cancelled", "cancelled", now)
             releases = self._fanout.releases(session, alert, previous, set(), now, role)
             alert_store.save_commands(session, alert_id, releases, now=now)
         self._on_stored()
@@ -341,9 +363,8 @@ class AlertService:
                     for lid in alert_store.lanterns_of(session, cmd.id)
                 }
             )
-            for cmd in previous:
-                reason = "all_clear"
-                alert_store.close_open(session, cmd.id, "superseded", reason, now)
+            old_ids = [c.id for c in previous]
+            alert_store.close_open_many(session, old_ids, "superseded", "all_clear", now)
             program = build.audio_program(
                 "all_clear", speech, self._announcer.exercise_items(texts, old.exercise)
             )

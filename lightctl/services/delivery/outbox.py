@@ -271,19 +271,29 @@ class Outbox:
         cover what groups allow, publish one copy per group. Returns the (command, lantern)
         pairs covered (already in ``sent``) and the last publish."""
         first: dict[str, DueDelivery] = {}
+        never_sent: dict[str, list[str]] = {}
         for d in due:
-            if d.attempts == 0 and d.state == "planned" and d.command_id not in first:
-                first[d.command_id] = d
+            if d.attempts == 0 and d.state == "planned":
+                first.setdefault(d.command_id, d)
+                never_sent.setdefault(d.command_id, []).append(d.lantern_id)
         covered: set[tuple[str, str]] = set()
         last: PublishHandle | None = None
         if not first or not self.groups.ready:
             return covered, last
+        # A batch short of BATCH holds every due row, so every never-sent lantern of each
+        # command, already claimed: no query per command (an evacuation edit has ~80 commands,
+        # one per heading and phase, 1-3 ms each). A full batch may have cut a command short:
+        # its never-sent lanterns are claimed in full, so a group can cover all of them.
+        complete = len(due) < BATCH
         next_at = next_attempt_at(now, 1, self._ack_timeout_s)
         for command_id, sample in first.items():
             remaining = (sample.expires_at - now).total_seconds()
             if remaining <= 0:
                 continue
-            claimed = alert_store.claim_first_sends(session, command_id)
+            if complete:
+                claimed = never_sent[command_id]
+            else:
+                claimed = alert_store.claim_first_sends(session, command_id)
             plan = self.groups.plan(claimed)
             if not plan.groups:
                 continue

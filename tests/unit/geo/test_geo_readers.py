@@ -406,7 +406,9 @@ def test_the_osm_extract_reads_the_same_in_every_format(fixtures: Path) -> None:
         )
     first = read["zurich_bellevue.osm"]
     assert all(segments == first for segments in read.values())
-    assert len(first) == 42  # named highway ways only: the unnamed link is left out
+    # 42 named highway ways and the unnamed link, kept for walking (no name, no street).
+    assert len(first) == 43
+    assert [s[:3] for s in first if s[1] is None] == [("osm-way-1056345549", None, "primary_link")]
     utoquai = [s for s in first if s[1] == "Utoquai"]
     assert {s[2] for s in utoquai} == {"primary", "primary_link"}
     assert all(s[0].startswith("osm-way-") for s in first)

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from lightctl.protocol import (
+    FEATURE_PROJECTION_FLASH,
     Ack,
     AckStatus,
     AudioPayload,
@@ -19,6 +20,7 @@ from lightctl.protocol import (
     LanternState,
     LightPayload,
     PathPayload,
+    ProjectionFlash,
     ProjectionPayload,
     ReleasePayload,
     SpeechItem,
@@ -60,6 +62,12 @@ PAYLOADS = [
         LightPayload(on=True, brightness=80, color="#FF0000", effect="blink", period_ms=2000),
     ),
     ("projection", ProjectionPayload(pictogram="arrow", heading_deg=90, text="EXIT")),
+    (
+        "projection",
+        ProjectionPayload(
+            pictogram="arrow", heading_deg=35, flash=ProjectionFlash(period_ms=1000, on_ms=700)
+        ),
+    ),
     ("path", PathPayload(level=60, mode="chase", period_ms=3000, phase_ms=250)),
 ]
 
@@ -175,3 +183,53 @@ def test_a_command_sent_ahead_starts_before_it_expires_and_its_start_is_signed()
     for bad in (NOW + timedelta(minutes=30), NOW + timedelta(hours=1)):
         with pytest.raises(ValidationError, match="starts_at must be before expires_at"):
             envelope(starts_at=bad)
+
+
+def test_a_flashing_projection_is_signed_and_a_steady_one_keeps_its_old_bytes() -> None:
+    steady = envelope(channel="projection", payload=ProjectionPayload(pictogram="arrow"))
+    # Steady as first shipped: no ``flash`` key at all, so firmware that predates it parses it.
+    assert json.loads(steady.to_bytes())["payload"] == {"pictogram": "arrow"}
+    flashing = envelope(
+        channel="projection",
+        payload=ProjectionPayload(
+            pictogram="arrow", flash=ProjectionFlash(period_ms=1000, on_ms=700)
+        ),
+    )
+    body = json.loads(flashing.signing_bytes())
+    assert body["payload"]["flash"] == {"period_ms": 1000, "on_ms": 700, "phase_ms": 0}
+    assert flashing.signing_bytes() != steady.signing_bytes()
+
+
+@pytest.mark.parametrize(
+    ("period_ms", "on_ms"),
+    [
+        (333, 150),  # 3 Hz: the photosensitive seizure line
+        (499, 200),  # just over 2 Hz
+        (1000, 950),  # 50 ms dark is flicker, not a flash
+        (1000, 50),  # 50 ms shown cannot be read
+    ],
+)
+def test_flashing_faster_than_2_hz_or_without_a_readable_part_is_refused(
+    period_ms: int, on_ms: int
+) -> None:
+    with pytest.raises(ValidationError):
+        ProjectionFlash(period_ms=period_ms, on_ms=on_ms)
+    raw = json.loads(
+        envelope(channel="projection", payload=ProjectionPayload(pictogram="arrow")).to_bytes()
+    )
+    raw["payload"]["flash"] = {"period_ms": period_ms, "on_ms": on_ms}
+    with pytest.raises(ValidationError):
+        CommandEnvelope.model_validate(raw)
+
+
+def test_a_lantern_state_lists_the_features_its_firmware_understands() -> None:
+    state = LanternState(lantern="LEU1", at=NOW, features=[FEATURE_PROJECTION_FLASH])
+    assert LanternState.from_bytes(state.to_bytes()) == state
+    # Firmware that predates features reports none, and its state reads as before.
+    old = LanternState(lantern="LEU1", at=NOW)
+    assert "features" not in json.loads(old.to_bytes())
+    # A newer lantern's feature this service does not know is kept, not a refused report.
+    newer = LanternState.from_bytes(
+        b'{"v":1,"lantern":"L","at":"2026-01-01T00:00:00Z","features":["hologram_v9"]}'
+    )
+    assert newer.features == ["hologram_v9"]

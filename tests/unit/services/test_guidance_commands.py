@@ -15,7 +15,15 @@ from lightctl.domain.guidance import (
 from lightctl.domain.targets import Circle, TargetSpec
 from lightctl.errors import InvalidRequest
 from lightctl.paths import TEMPLATES_DIR
-from lightctl.services.guidance_commands import chase_phase, load_phrases, with_meeting_point
+from lightctl.protocol import FEATURE_PROJECTION_FLASH, ProjectionFlash, ProjectionPayload
+from lightctl.services.guidance_commands import (
+    EVACUATION_FLASH,
+    chase_phase,
+    guidance_payloads,
+    load_phrases,
+    with_meeting_point,
+)
+from lightctl.services.guidance_plan import PICTOGRAM, GuidancePlan, LanternPlan
 from lightctl.templates import load_templates
 
 TEMPLATES = load_templates(TEMPLATES_DIR)
@@ -73,3 +81,51 @@ def test_the_follow_sentences_exist_in_every_template_language() -> None:
     assert set(phrases) == {"follow_to", "follow_out", "shelter"}
     for template in phrases.values():
         assert set(TEMPLATES["evacuation"].languages) <= set(template.languages)
+
+
+def _row(lid: str, kind: str, heading: float | None) -> LanternPlan:
+    return LanternPlan(
+        id=lid,
+        lon=8.54,
+        lat=47.37,
+        kind=kind,
+        pictogram=PICTOGRAM[kind],
+        heading_deg=heading,
+        exit="Lindenhof" if kind != "shelter" else None,
+        metres=40.0 if kind != "shelter" else None,
+        reason=None,
+        changed_at=0.0,
+    )
+
+
+def test_evacuation_arrows_flash_where_the_firmware_can_and_nothing_else_flashes() -> None:
+    rows = [
+        _row("new-arrow", "arrow", 35.0),
+        _row("old-arrow", "arrow", 35.0),
+        _row("new-walk", "neutral", None),
+        _row("new-no-entry", "no_entry", 200.0),
+        _row("new-shelter", "shelter", None),
+    ]
+    plan = GuidancePlan(rows, [], [], False, "meeting_points", {})
+    features = {lid: frozenset({FEATURE_PROJECTION_FLASH}) for lid in ("new-arrow", "new-walk")}
+    features |= {"new-no-entry": frozenset({FEATURE_PROJECTION_FLASH})}
+    features |= {"new-shelter": frozenset({FEATURE_PROJECTION_FLASH})}
+    caps = {r.id: frozenset({"projector"}) for r in rows}
+    out = guidance_payloads(
+        plan, EVAC, "severe", "de", caps, load_phrases(), lambda lid: features.get(lid, frozenset())
+    )
+    shown: dict[str, ProjectionPayload] = {}
+    for channel, payload, ids in out:
+        if channel == "projection":
+            assert isinstance(payload, ProjectionPayload)
+            shown.update(dict.fromkeys(ids, payload))
+    assert shown["new-arrow"].flash == ProjectionFlash(period_ms=1000, on_ms=700)
+    assert shown["new-arrow"].heading_deg == 35.0
+    # The same arrow on firmware that never said it can flash: steady, and a payload of its own.
+    assert shown["old-arrow"].flash is None
+    assert shown["old-arrow"].heading_deg == 35.0
+    assert "flash" not in shown["old-arrow"].model_dump(exclude_none=True)
+    for steady in ("new-walk", "new-no-entry", "new-shelter"):
+        assert shown[steady].flash is None, steady
+    # At most 2 Hz, well under the 3 Hz seizure line.
+    assert 1000 / EVACUATION_FLASH.period_ms <= 2
