@@ -433,6 +433,7 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                         str(keys.trust_path),
                         "--log-level",
                         "WARNING",
+                        *(["--control-port", str(args.control_port)] if args.control_port else []),
                     ],
                     cwd=ROOT,
                     env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -530,6 +531,17 @@ def post_only(http: httpx.Client, pid: int) -> dict[str, float]:
     return {"post_s": statistics.median(posts)}
 
 
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[str]:
+    """A temporary directory, or ``keep`` (created, left behind: serve.log, sim.log, the DB)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
+            yield tmp
+        return
+    keep.mkdir(parents=True, exist_ok=False)
+    yield str(keep)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanterns", type=int, default=3533)
@@ -541,9 +553,13 @@ def main() -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--settle-s", type=float, default=8.0)
     parser.add_argument("--timeout-s", type=float, default=900)
+    parser.add_argument(
+        "--control-port", type=int, default=None, help="firmware-sim's control API (one process)"
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="keep logs and database here")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
-    with tempfile.TemporaryDirectory(prefix="fanout-") as tmp, mosquitto(Path(tmp)) as url:
+    with _workdir(args.keep) as tmp, mosquitto(Path(tmp)) as url:
         bare = None
         if not args.post_only and not args.skip_baseline:
             messages = args.lanterns * CHANNELS
