@@ -353,8 +353,12 @@ def warning(
     pids: dict[str, int],
     timeout_s: float,
     control: SimControl | None,
+    profile: Path | None = None,
 ) -> dict[str, float]:
-    """One warning from POST until every lantern has ended it; prints and returns its figures."""
+    """One warning from POST until every lantern has ended it; prints and returns its figures.
+    With ``profile`` (a directory), py-spy samples the service and the simulator for the first
+    20 s after POST (collapsed stacks, ``<name>.<process>.txt``)."""
+    spies = _spy(profile, name, pids) if profile is not None else []
     cpu_before = {k: cpu_s(p) for k, p in pids.items()}
     rss_before, _peak = memory_kb(pids["service"])
     counters_before = _metrics(http)
@@ -372,6 +376,8 @@ def warning(
         return bool(http.get(f"/alerts/{alert['id']}").json()["status"] != "sending")
 
     wait_until(f"{name} to end", ended, timeout_s, 1.0)
+    for spy in spies:
+        spy.wait(timeout=60)
     playing = [t - started for t in clock.times(audio, "playing")]
     received = [t - started for t in clock.times(audio, "received")]
     final = http.get(f"/alerts/{alert['id']}").json()
@@ -445,6 +451,25 @@ def warning(
         f"{figures['growth_kb_per_lantern']:.2f} KB per lantern)"
     )
     return figures
+
+
+PROFILE_S = 20
+
+
+def _spy(directory: Path, name: str, pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """py-spy (``pip install py-spy``) recording each process, every thread, 100 Hz."""
+    directory.mkdir(parents=True, exist_ok=True)
+    slug = name.split()[0]
+    spies = []
+    for process, pid in pids.items():
+        out = directory / f"{slug}.{process}.txt"
+        command = ["py-spy", "record", "--pid", str(pid), "--duration", str(PROFILE_S)]
+        command += ["--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking"]
+        spies.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    time.sleep(0.5)  # not a wait for an outcome: py-spy attaches before the POST is timed
+    return spies
 
 
 PUBLISH_COUNTERS = (
@@ -583,10 +608,19 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                 pids,
                 args.timeout_s,
                 control,
+                args.profile,
             )
             free = {"target": CITY, "messages": FREE_TEXT, "expires_in_s": 240}
             out["free_text"] = warning(
-                "free text de+en", http, clock, free, args.lanterns, pids, args.timeout_s, control
+                "free text de+en",
+                http,
+                clock,
+                free,
+                args.lanterns,
+                pids,
+                args.timeout_s,
+                control,
+                args.profile,
             )
             print(f"\nservice metrics: {_metrics(http)}")
         finally:
@@ -683,6 +717,9 @@ def main() -> int:
     parser.add_argument("--post-only", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--settle-s", type=float, default=8.0)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy each warning's first 20 s into DIR"
+    )
     parser.add_argument(
         "--library-templates", default="fire_smoke", help="templates the clip library holds"
     )
