@@ -29,6 +29,7 @@ from firmware_sim.effects import (
     StopAudio,
     Verifier,
 )
+from firmware_sim.envelopes import EnvelopeCache
 from firmware_sim.faults import FaultClause, Faults, parse_faults
 from firmware_sim.flash import FLUSH_S, ReplayFlash
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
@@ -161,6 +162,7 @@ class Fleet:
         self.library_fetcher = ClipFetcher(LIBRARY_CONCURRENCY, rng=self._rng, clock=clock)
         self.shelf = ClipShelf(clip_dir)
         self._library_on = library
+        self.envelopes = EnvelopeCache()  # one parse per copy, shared by the lanterns it reaches
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []
         self._units: dict[str, Unit] = {}
@@ -228,7 +230,9 @@ class Fleet:
         verifier = self.verifier
         if replay is None and isinstance(verifier, TrustVerifier):
             replay = self.flash.guard(lantern_id)
-        return Lantern(lantern_id, capabilities, verifier, replay=replay)
+        return Lantern(
+            lantern_id, capabilities, verifier, replay=replay, parse=self.envelopes.parse
+        )
 
     def unit(self, lantern_id: str) -> Unit:
         return self._units[lantern_id]

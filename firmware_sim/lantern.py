@@ -6,7 +6,7 @@ Which ack each command gets, and why, is listed with the reasons in ``firmware_s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -82,8 +82,11 @@ class Lantern:
         defaults: Mapping[Channel, Mapping[str, Any]] | None = None,
         replay: ReplayGuard | None = None,
         groups: Iterable[tuple[str, str]] = (),
+        parse: Callable[[bytes], CommandEnvelope] = CommandEnvelope.from_bytes,
     ) -> None:
         self.id = lantern_id
+        # How the bytes become an envelope: a fleet shares one parse per copy among its lanterns.
+        self._parse = parse
         self.audience = lantern_audience(lantern_id)
         # Fan-out groups (kind, key) this lantern belongs to, e.g. ("street", "bahnhofstrasse"):
         # it acts on envelopes addressed to ``groups/<kind>/<key>`` too. Empty in protocol v1.
@@ -129,7 +132,7 @@ class Lantern:
         """Take one payload from a cmd topic; ``arrived_on`` is that topic's audience (default:
         this lantern's own cmd topic)."""
         try:
-            cmd = CommandEnvelope.from_bytes(raw)
+            cmd = self._parse(raw)
         except ValidationError as exc:
             return self._unreadable(raw, exc)
         refusal: str | None = self._audience_refusal(cmd, arrived_on or self.audience)
