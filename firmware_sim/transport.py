@@ -9,7 +9,8 @@ Protocol v2 (the default): the gateway also subscribes to each lantern's retaine
 topic, subscribes to the fan-out topic of every group one of its lanterns was provisioned with
 (once per gateway, however many of its lanterns share it), hands a group copy to each of its
 lanterns in that group, reports each lantern's groups in its availability once subscribed, and
-sends acks in batches (``AckBatch``, every ``ACK_BATCH_S`` or ``ACK_BATCH_MAX`` acks). With
+sends acks in batches (``AckBatch``, every ``ACK_BATCH_S``, ``ACK_BATCH_MAX`` acks or
+``ACK_BATCH_BYTES``). With
 ``protocol=1`` it behaves exactly as a v1 gateway: own cmd topics, one ack per message.
 """
 
@@ -74,6 +75,13 @@ RESUBSCRIBE_MAX_S = 16.0
 # a fan-out's burst of 500 acks into a handful of messages.
 ACK_BATCH_S = 0.02
 ACK_BATCH_MAX = 200
+# And at most this many bytes: half the 256 KiB message_size_limit of every Mosquitto we
+# configure. A `done` lists each clip played (27 hashes in nine languages: ~1.9 KB), so 200 of
+# them were 386 KB; Mosquitto dropped that batch and reset the connection, paho sent it again
+# on reconnect, and the lanterns' acks never arrived.
+ACK_BATCH_BYTES = 128 * 1024
+# What a batch adds around its acks ({"v":2,"gateway":"...","acks":[...]}), and per ack (",").
+_BATCH_OVERHEAD = 128
 
 # (lantern id, payload, audience of the topic it arrived on)
 CommandHandler = Callable[[str, bytes, str], None]
@@ -163,6 +171,7 @@ class Gateway:
         self._group_subacks: dict[int, list[str]] = {}
         self._subacks_lock = threading.Lock()  # a SUBACK may beat the mid's bookkeeping
         self._acks: list[Ack] = []
+        self._ack_bytes = _BATCH_OVERHEAD  # the size of the batch _acks would make
         self._ack_timer: asyncio.TimerHandle | None = None
         self.bad_topics = 0
         self.batches_sent = 0
@@ -238,7 +247,11 @@ class Gateway:
         """v1: publish at once on the lantern's ack topic; v2: add it to the next batch."""
         if self.protocol_version < 2:
             return self._publish(self.topics.ack(ack.lantern), ack.to_bytes(), retain=False)
+        size = len(ack.to_bytes()) + 1
+        if self._acks and self._ack_bytes + size > ACK_BATCH_BYTES:
+            self.flush_acks()
         self._acks.append(ack)
+        self._ack_bytes += size
         loop = self._loop
         if len(self._acks) >= ACK_BATCH_MAX or loop is None:
             self.flush_acks()
@@ -252,6 +265,7 @@ class Gateway:
             self._ack_timer.cancel()
             self._ack_timer = None
         acks, self._acks = self._acks, []
+        self._ack_bytes = _BATCH_OVERHEAD
         if not acks or self._client is None:
             return
         batch = AckBatch(gateway=self.id, acks=acks)
