@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,18 @@ def synthetic_city(path: Path, count: int, seed: int = 14) -> Path:
 class GroupCopies:
     """Every command copy the broker hands on over a fan-out group topic of ``root``: which
     command, to which group (read from the signed envelope), counted by a client of our own.
-    It subscribes again after a broker restart; ``reached(n)`` is set at the n-th copy."""
+    It subscribes again after a broker restart. At the ``at``-th copy it runs ``then`` (in
+    paho's thread, the moment the broker handed that copy on) and sets ``reached``."""
 
-    def __init__(self, broker_url: str, root: str, signal_at: int = 0) -> None:
+    def __init__(
+        self, broker_url: str, root: str, at: int = 0, then: Callable[[], None] | None = None
+    ) -> None:
         self._topics = Topics(root)
         self._lock = threading.Lock()
         self.copies: list[tuple[str, str]] = []  # (command id, group audience), in order
         self.bad: list[str] = []
-        self._signal_at = signal_at
+        self._at = at
+        self._then = then
         self.reached = threading.Event()
         host, port = broker_url.removeprefix("mqtt://").split(":")
         self._client = mqtt.Client(
@@ -125,8 +130,11 @@ class GroupCopies:
                 self.bad.append(message.topic)
                 return
             self.copies.append((env.id, audience))
-            if self._signal_at and len(self.copies) >= self._signal_at:
-                self.reached.set()
+            now_reached = bool(self._at) and len(self.copies) == self._at
+        if now_reached:
+            if self._then is not None:
+                self._then()
+            self.reached.set()
 
     def snapshot(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -152,3 +160,38 @@ def wait_groups_confirmed(http: httpx.Client, count: int, timeout_s: float = 90)
         time.sleep(0.25)
     confirmed = counters.get("fanout_confirmed")
     raise AssertionError(f"{confirmed} of {count} lanterns confirmed their groups in {timeout_s} s")
+
+
+class Progress:
+    """The alert's counts and the fan-out counters every second, on a thread of its own (the
+    service may be down meanwhile): printed with the test's figures, so a slow run says where
+    its time went."""
+
+    def __init__(self, http: httpx.Client, alert_id: str) -> None:
+        self._http = httpx.Client(base_url=http.base_url, headers=http.headers, timeout=5)
+        self._alert_id = alert_id
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._http.close()
+        return "\n".join(self.lines)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            at = time.monotonic() - self._started
+            try:
+                counts = self._http.get(f"/alerts/{self._alert_id}").json()["counts"]
+                counters = self._http.get("/metrics").json()["counters"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                self.lines.append(f"{at:6.1f} s  service not answering")
+                continue
+            sent = {k: counters.get(k, 0) for k in ("outbox_published", "outbox_group_published")}
+            self.lines.append(f"{at:6.1f} s  {counts}  {sent}")
