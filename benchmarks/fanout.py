@@ -64,10 +64,19 @@ FREE_TEXT = {
     "en": "Major fire in the district. Close windows and doors.",
 }
 CHANNELS = 3  # audio, light, projection: what a warning sends each lantern
-# A synthetic street is a 60 m band, 1.2 km long: ~200 lanterns at 100,000 over the city.
+# A synthetic street is a 60 m band, 1.2 km long: 5,415 streets over the city, ~18 lanterns
+# each at 100,000 (16 on the east-west ones, 23 on the north-south ones).
 BAND_LAT, BAND_LON, PIECE = 60 / 111_200, 60 / 75_300, 0.012
 ENVELOPE_BYTES = 900  # about the size of a signed audio command
 WINDOW = 20_000  # commands the baseline's sender keeps unacknowledged at most
+# The service's counters that say how a warning went out (GET /api/v1/metrics).
+FAN_OUT_COUNTERS = (
+    "outbox_published",
+    "outbox_group_published",
+    "outbox_group_covered",
+    "outbox_resent",
+    "consumer_ack_batches",
+)
 
 
 def free_port() -> int:
@@ -383,7 +392,7 @@ def warning(
     final = http.get(f"/alerts/{alert['id']}").json()
     rss_after, peak = memory_kb(pids["service"])
     counters = _metrics(http)
-    sent = {k: counters.get(k, 0) - counters_before.get(k, 0) for k in PUBLISH_COUNTERS}
+    sent = {k: counters.get(k, 0) - counters_before.get(k, 0) for k in FAN_OUT_COUNTERS}
     figures = {
         "post_s": post_s,
         "first_playing_s": min(playing, default=float("nan")),
@@ -395,6 +404,9 @@ def warning(
         "sim_cpu_s": cpu_s(pids["sim"]) - cpu_before["sim"],
         "service_peak_mb": peak / 1024,
         "growth_kb_per_lantern": max(rss_after - rss_before, 0) / max(count, 1),
+        "group_copies": sent["outbox_group_published"],
+        "group_covered": sent["outbox_group_covered"],
+        "own_topic_publishes": sent["outbox_published"] - sent["outbox_group_published"],
     }
     print(f"\n{name}: {count:,} lanterns (of {n:,}), final counts {final['counts']}")
     print(f"  POST -> 201            {post_s * 1000:8.0f} ms")
@@ -438,17 +450,17 @@ def warning(
         (t - started for t in clock.copies(audio)), default=float("nan")
     )
     print(
-        f"  publishes: {sent['outbox_group_published']:,} group copies covering "
-        f"{sent['outbox_group_covered']:,} lantern-commands, "
-        f"{sent['outbox_published'] - sent['outbox_group_published']:,} per-lantern "
-        f"({sent['outbox_published']:,} in all); ack batches read "
-        f"{sent['consumer_ack_batches']:,}"
-    )
-    print(
         f"  CPU: service {figures['service_cpu_s']:.1f} s, firmware-sim "
         f"{figures['sim_cpu_s']:.1f} s; service RSS {rss_before // 1024} -> "
         f"{rss_after // 1024} MB (peak {peak // 1024} MB, "
         f"{figures['growth_kb_per_lantern']:.2f} KB per lantern)"
+    )
+    print(
+        f"  fan-out: {sent['outbox_group_published']:,} group copies covering "
+        f"{sent['outbox_group_covered']:,} lantern-commands; "
+        f"{figures['own_topic_publishes']:,.0f} publishes to lanterns' own topics "
+        f"({sent['outbox_resent']:,} of them re-sends); ack batches read "
+        f"{sent['consumer_ack_batches']:,}"
     )
     return figures
 
@@ -470,14 +482,6 @@ def _spy(directory: Path, name: str, pids: dict[str, int]) -> list[subprocess.Po
         )
     time.sleep(0.5)  # not a wait for an outcome: py-spy attaches before the POST is timed
     return spies
-
-
-PUBLISH_COUNTERS = (
-    "outbox_published",
-    "outbox_group_published",
-    "outbox_group_covered",
-    "consumer_ack_batches",
-)
 
 
 def library_held(http: httpx.Client, n: int) -> bool:
@@ -577,7 +581,10 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                 args.timeout_s,
                 1.0,
             )
-            print(f"fleet online, groups confirmed: {took:.1f} s ({args.processes} sim processes)")
+            print(
+                f"fleet online, every lantern's groups confirmed: {took:.1f} s "
+                f"({args.processes} sim processes)"
+            )
             if control_port is not None:
                 control = SimControl(control_port, control_token)
             if args.library_wait:
@@ -662,8 +669,12 @@ def _metrics(http: httpx.Client) -> dict[str, int]:
 
 
 def _ready(http: httpx.Client, n: int) -> bool:
+    """Every lantern listens to the groups the service gave it (``fanout_confirmed``). Counting
+    the lanterns that reported groups at all (``fanout_v2_lanterns``, as this did first) lets
+    the warning start while most still report none: they get their own copies, and the run
+    measures the per-lantern path (the first 100,000-lantern run: 8 group copies)."""
     metrics = _metrics(http)
-    return bool(metrics.get("fanout_ready")) and metrics.get("fanout_v2_lanterns", 0) >= n
+    return bool(metrics.get("fanout_ready")) and metrics.get("fanout_confirmed", 0) >= n
 
 
 def post_only(http: httpx.Client, pid: int) -> dict[str, float]:

@@ -424,6 +424,8 @@ class Runtime:
             with self.db.session() as session:  # lanterns of large alerts without a row yet
                 out["delivery_rows_pending"] = plan_store.pending(session)
             out["fanout_v2_lanterns"] = len(self.fanout)
+            # Reporting exactly the groups the inventory gives them: reachable by group copies.
+            out["fanout_confirmed"] = self.fanout.confirmed(self.memberships())
             out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total

@@ -158,6 +158,7 @@ class Consumer:
         acks: list[Ack] = []
         availability: list[Seen] = []
         gateways_down: list[str] = []
+        reported_groups: list[tuple[str, list[str]]] = []
         for msg in batch:
             self.stats["messages"] += 1
             parsed = self._topics.parse(msg.topic)
@@ -187,7 +188,9 @@ class Consumer:
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
                     availability.append(Seen(parsed.lantern_id, status, msg.retain))
-                    self._groups_of(msg, parsed.lantern_id, status)
+                    groups = self._groups_of(msg, parsed.lantern_id, status)
+                    if groups is not None:
+                        reported_groups.append((parsed.lantern_id, groups))
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
                     if state.lantern != parsed.lantern_id:
@@ -198,6 +201,8 @@ class Consumer:
                     self._drop(msg, "unexpected_topic")
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 self._drop(msg, "malformed", str(exc).splitlines()[0][:200])
+        if reported_groups and self.leading:
+            self._provision_differing(reported_groups)
         if not self.leading:
             # Another replica ingests (it holds the ack lease); keep what arrived for a while so
             # that, should it die, this one takes over without a gap.
@@ -218,11 +223,13 @@ class Consumer:
         self.stats["ack_batches"] += 1
         return list(batch.acks)
 
-    def _groups_of(self, msg: IncomingMessage, lantern_id: str, status: Availability) -> None:
-        """Record the groups a v2 lantern listens to; ask for its own when they differ."""
+    def _groups_of(
+        self, msg: IncomingMessage, lantern_id: str, status: Availability
+    ) -> list[str] | None:
+        """Record the groups a v2 lantern listens to; returns them (None for a v1 lantern)."""
         if status.groups is None:
             self.groups.report(lantern_id, None)
-            return
+            return None
         valid: list[str] = []
         for name in status.groups:
             if parse_group_audience(name) is None:
@@ -231,12 +238,21 @@ class Consumer:
                 continue
             valid.append(name)
         self.groups.report(lantern_id, valid)
-        if not self.leading:
-            return
-        expected = self._memberships().get(lantern_id)
-        if expected is not None and set(expected) != set(valid):
-            self.stats["groups_provisioned"] += 1
-            self._on_provision([lantern_id])
+        return valid
+
+    def _provision_differing(self, reported: list[tuple[str, list[str]]]) -> None:
+        """Ask for their own groups for the lanterns that hold others. The inventory's groups
+        are looked up once per batch: once per message cost ~1-2 ms each (an inventory version
+        query), which at 100,000 lanterns kept the consumer busy for minutes (issue 14)."""
+        expected = self._memberships()
+        differing: dict[str, None] = {}  # in order, once per lantern
+        for lantern_id, valid in reported:
+            wanted = expected.get(lantern_id)
+            if wanted is not None and set(wanted) != set(valid):
+                differing[lantern_id] = None
+        if differing:
+            self.stats["groups_provisioned"] += len(differing)
+            self._on_provision(list(differing))
 
     def _hold(self, acks: list[Ack], seen: list[Seen], gateways_down: list[str]) -> None:
         now = time.monotonic()

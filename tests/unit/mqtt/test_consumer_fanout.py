@@ -90,6 +90,39 @@ def test_group_reports_feed_the_book_a_bad_name_is_skipped_and_a_stale_lantern_p
     assert asked == [["L1"]]
 
 
+def test_a_batch_of_reports_looks_the_inventory_groups_up_once_and_provisions_in_one_call(
+    db: Database,
+) -> None:
+    """At 100,000 lanterns every lantern reports twice on start; a lookup per report (an
+    inventory version query each) kept the consumer busy for minutes (issue 14)."""
+    lookups: list[int] = []
+    expected: dict[str, tuple[str, ...]] = {f"L{i}": ("groups/cell/1_2",) for i in range(3)}
+
+    def memberships() -> dict[str, tuple[str, ...]]:
+        lookups.append(1)
+        return expected
+
+    asked: list[list[str]] = []
+    book = GroupBook()
+    consumer = Consumer(
+        db,
+        asyncio.Queue(),
+        TOPICS,
+        lambda: T0,
+        groups=book,
+        memberships=memberships,
+        on_provision=asked.append,
+    )
+    reports = [
+        msg(TOPICS.availability(f"L{i}"), Availability(online=True, groups=groups).to_bytes())
+        for i, groups in enumerate([[], ["groups/cell/1_2"], ["groups/cell/9_9"]])
+    ]
+    consumer.apply(reports * 100)  # 300 reports in one batch
+    assert len(lookups) == 1
+    assert asked == [["L0", "L2"]]  # the two that hold other groups, once each
+    assert book.confirmed(expected) == 1
+
+
 def test_v2_wire_models_round_trip() -> None:
     membership = Membership(lantern="L1", groups=["groups/street/a-1"], issued_at=T0)
     assert Membership.from_bytes(membership.to_bytes()) == membership
