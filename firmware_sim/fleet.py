@@ -116,6 +116,7 @@ class Fleet:
         clip_budget_bytes: int = DEFAULT_BUDGET_BYTES,
         library: bool = True,
         signal_floor_s: float = SIGNAL_FLOOR_S,
+        qos: int = 1,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -177,6 +178,7 @@ class Fleet:
                 protocol_version=protocol_version,
                 on_membership=self._on_membership,
                 on_manifest=self._on_manifest if library else None,
+                qos=qos,
             )
             self.gateways.append(gateway)
             for spec in chunk:

@@ -88,6 +88,7 @@ class Consumer:
         groups: GroupBook | None = None,
         memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
         on_provision: Callable[[list[str]], None] = lambda _ids: None,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self._db = db
         self.groups = groups if groups is not None else GroupBook()
@@ -101,7 +102,9 @@ class Consumer:
         self._on_return = on_return
         self.stats: Counter[str] = Counter()
         # What the acks and availability mean for the store is the ledger's (services/delivery).
-        self._ledger = AckLedger(db, clock, topics, trust or AckTrust(), self.stats, self._warn)
+        self._ledger = AckLedger(
+            db, clock, topics, trust or AckTrust(), self.stats, self._warn, ack_timeout_s
+        )
         self.reported: dict[str, LanternState] = {}
         self._gateway_online: dict[str, bool] = {}
         self._last_warning: dict[str, float] = {}
@@ -186,8 +189,8 @@ class Consumer:
                     acks.append(ack)
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
-                    availability.append(Seen(parsed.lantern_id, status, msg.retain))
-                    self._groups_of(msg, parsed.lantern_id, status)
+                    regrouped = self._groups_of(msg, parsed.lantern_id, status)
+                    availability.append(Seen(parsed.lantern_id, status, msg.retain, regrouped))
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
                     if state.lantern != parsed.lantern_id:
@@ -218,11 +221,12 @@ class Consumer:
         self.stats["ack_batches"] += 1
         return list(batch.acks)
 
-    def _groups_of(self, msg: IncomingMessage, lantern_id: str, status: Availability) -> None:
-        """Record the groups a v2 lantern listens to; ask for its own when they differ."""
+    def _groups_of(self, msg: IncomingMessage, lantern_id: str, status: Availability) -> bool:
+        """Record the groups a v2 lantern listens to; ask for its own when they differ. True
+        when it reports other groups than before (its answer to a membership we sent)."""
         if status.groups is None:
             self.groups.report(lantern_id, None)
-            return
+            return False
         valid: list[str] = []
         for name in status.groups:
             if parse_group_audience(name) is None:
@@ -230,13 +234,14 @@ class Consumer:
                 self._drop(msg, "bad_group", f"group {name[:80]!r} does not parse")
                 continue
             valid.append(name)
-        self.groups.report(lantern_id, valid)
+        regrouped = self.groups.report(lantern_id, valid)
         if not self.leading:
-            return
+            return regrouped
         expected = self._memberships().get(lantern_id)
         if expected is not None and set(expected) != set(valid):
             self.stats["groups_provisioned"] += 1
             self._on_provision([lantern_id])
+        return regrouped
 
     def _hold(self, acks: list[Ack], seen: list[Seen], gateways_down: list[str]) -> None:
         now = time.monotonic()

@@ -62,7 +62,10 @@ class MqttLink:
         tls: bool = False,
         ca_file: str | None = None,
         alternates: Sequence[tuple[str, int]] = (),
+        qos: int = 1,
     ) -> None:
+        # QoS of our subscriptions and of publishes that name none (Settings.mqtt_qos).
+        self.qos = qos
         # The nodes of a clustered broker: (host, port) first, then the others in turn.
         self._nodes = [(host, port), *alternates]
         self._node = 0
@@ -193,11 +196,14 @@ class MqttLink:
         self,
         topic: str,
         payload: bytes,
-        qos: int = 1,
+        qos: int | None = None,
         expiry_s: int | None = None,
         retain: bool = False,
     ) -> PublishHandle:
-        """Queue a publish (thread-safe). Message expiry only exists in MQTT 5."""
+        """Queue a publish (thread-safe), at the link's QoS unless told. Message expiry only
+        exists in MQTT 5."""
+        if qos is None:
+            qos = self.qos
         props = None
         if expiry_s is not None and self.mqtt5:
             seconds = max(1, int(expiry_s))
@@ -289,7 +295,7 @@ class MqttLink:
         if not topics:
             return
         with self._pending_lock:
-            _result, mid = client.subscribe([(topic, 1) for topic in topics])
+            _result, mid = client.subscribe([(topic, self.qos) for topic in topics])
             if mid is not None:
                 self._pending[mid] = list(topics)
 
