@@ -112,6 +112,15 @@ def _parser() -> argparse.ArgumentParser:
         "the feature in its state and refuses an envelope carrying `flash` (invalid_envelope)",
     )
     parser.add_argument(
+        "--qos",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="MQTT QoS of subscriptions and publishes: 1 (default); 0 on nats-server, whose "
+        "QoS 1 costs a JetStream write per message and a consumer per subscription (the "
+        "service, run with LIGHTCTL_MQTT_QOS=0, re-sends what a lantern did not confirm)",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -276,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state_dir=Path(args.state_dir) if args.state_dir else None,
             protocol_version=args.protocol,
             projection_flash=not args.no_projection_flash,
+            qos=args.qos,
         )
     except FlashError as exc:
         parser.error(f"--state-dir: {exc}")

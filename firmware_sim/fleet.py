@@ -122,6 +122,7 @@ class Fleet:
         library: bool = True,
         signal_floor_s: float = SIGNAL_FLOOR_S,
         projection_flash: bool = True,
+        qos: int = 1,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -186,6 +187,7 @@ class Fleet:
                 protocol_version=protocol_version,
                 on_membership=self._on_membership,
                 on_manifest=self._on_manifest if library else None,
+                qos=qos,
             )
             self.gateways.append(gateway)
             for spec in chunk:

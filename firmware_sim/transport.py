@@ -159,8 +159,12 @@ class Gateway:
         protocol_version: int = 2,
         on_membership: MembershipHandler | None = None,
         on_manifest: Callable[[str, bytes], None] | None = None,
+        qos: int = 1,
     ) -> None:
         self.id = gateway_id
+        # QoS of every subscription and publish: 1, or 0 on nats-server (``--qos``, README
+        # "Brokers"), where the service's re-sends stand in for the broker's queues.
+        self.qos = qos
         self.protocol_version = protocol_version
         self._on_membership = on_membership
         # The clip library (issue 14): retained manifests, handed over as (key, payload).
@@ -292,7 +296,7 @@ class Gateway:
             self._announce(lantern_id)
             return
         with self._subacks_lock:
-            _, mid = client.subscribe([(self.topics.audience_cmd(aud), 1) for aud in new])
+            _, mid = client.subscribe([(self.topics.audience_cmd(aud), self.qos) for aud in new])
             if mid is not None:
                 self._group_subacks[mid] = [lantern_id]
         if mid is None:
@@ -356,7 +360,7 @@ class Gateway:
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         offline = Availability(online=False, boot=self.boot, gateway=self.id)
         client.will_set(
-            self.topics.gateway_availability(self.id), offline.to_bytes(), qos=1, retain=True
+            self.topics.gateway_availability(self.id), offline.to_bytes(), qos=self.qos, retain=True
         )
         if self._password is not None:
             client.username_pw_set(self.id, self._password)
@@ -452,7 +456,7 @@ class Gateway:
             extra.append(self.topics.all_clip_manifests())
         for start in range(0, len(extra), SUBSCRIBE_BATCH):
             _, extra_mid = client.subscribe(
-                [(topic, 1) for topic in extra[start : start + SUBSCRIBE_BATCH]]
+                [(topic, self.qos) for topic in extra[start : start + SUBSCRIBE_BATCH]]
             )
             if extra_mid is not None:
                 self._pending_subacks.add(extra_mid)
@@ -550,7 +554,8 @@ class Gateway:
         if parsed.lantern_id is None or parsed.lantern_id not in self._lantern_set:
             return  # a subscription left over in a persisted session from another lantern set
         if parsed.kind is TopicKind.GROUPS:
-            self._to_loop(self._membership, parsed.lantern_id, bytes(message.payload))
+            retained = bool(message.retain)
+            self._to_loop(self._membership, parsed.lantern_id, bytes(message.payload), retained)
         elif parsed.kind is TopicKind.CMD:
             own = f"lanterns/{parsed.lantern_id}"
             self._to_loop(self._on_command, parsed.lantern_id, bytes(message.payload), own)
@@ -560,7 +565,7 @@ class Gateway:
         for lantern_id in sorted(self._members.get(audience, ())):
             self._on_command(lantern_id, payload, audience)
 
-    def _membership(self, lantern_id: str, payload: bytes) -> None:
+    def _membership(self, lantern_id: str, payload: bytes, retained: bool = False) -> None:
         if not payload:
             return  # a cleared retained message
         try:
@@ -574,6 +579,11 @@ class Gateway:
         groups = tuple(membership.groups)
         if self._on_membership is not None:
             self._on_membership(lantern_id, groups)
+        if retained and groups == self.lantern_groups.get(lantern_id):
+            # The replay that follows every (re)subscription, naming the groups the availability
+            # sent on connecting named already: announcing again would only make the service
+            # re-send what it sent the lantern (a gateway moving node did it for all its lanterns).
+            return
         self.set_groups(lantern_id, groups)
 
     def _subscribe(self, client: mqtt.Client, lantern_ids: Sequence[str]) -> list[int]:
@@ -581,7 +591,7 @@ class Gateway:
         mids = []
         for start in range(0, len(lantern_ids), SUBSCRIBE_BATCH):
             batch = tuple(lantern_ids[start : start + SUBSCRIBE_BATCH])
-            filters = [(self.topics.cmd(lantern_id), 1) for lantern_id in batch]
+            filters = [(self.topics.cmd(lantern_id), self.qos) for lantern_id in batch]
             with self._subscribing_lock:
                 _, mid = client.subscribe(filters)
                 if mid is not None:
@@ -603,17 +613,17 @@ class Gateway:
                 up = online and up and lantern_id not in self.unsubscribed
                 body = self._availability(lantern_id, up, boot).to_bytes()
             topic = self.topics.availability(lantern_id)
-            infos.append(client.publish(topic, body, qos=1, retain=True))
+            infos.append(client.publish(topic, body, qos=self.qos, retain=True))
         if only is None:
             topic = self.topics.gateway_availability(self.id)
-            infos.append(client.publish(topic, payload, qos=1, retain=True))
+            infos.append(client.publish(topic, payload, qos=self.qos, retain=True))
         return infos
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> mqtt.MQTTMessageInfo:
         if self._client is None:
             raise RuntimeError(f"gateway {self.id} is not started")
         # paho queues QoS 1 messages while disconnected and sends them after the reconnect.
-        return self._client.publish(topic, payload, qos=1, retain=retain)
+        return self._client.publish(topic, payload, qos=self.qos, retain=retain)
 
     def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self._loop

@@ -61,18 +61,23 @@ class GroupBook:
                 and (held == wanted or set(held) == set(wanted))
             )
 
-    def report(self, lantern_id: str, groups: Iterable[str] | None) -> None:
-        """What a lantern listens to now (None: it speaks protocol v1, no group reaches it)."""
+    def report(self, lantern_id: str, groups: Iterable[str] | None) -> bool:
+        """What a lantern listens to now (None: it speaks protocol v1, no group reaches it).
+        True when it had reported other groups before: a change of groups, not a first report."""
         with self._lock:
+            before = self._held.get(lantern_id)
+            changed = False
             if groups is None:
                 self._held.pop(lantern_id, None)
             else:
                 ordered = tuple(dict.fromkeys(groups))
+                changed = before is not None and set(before) != set(ordered)
                 self._held[lantern_id] = ordered
                 pending = self._pending.get(lantern_id)
                 if pending is not None and set(pending) == set(ordered):
                     del self._pending[lantern_id]
             self._reindex(lantern_id)
+        return changed
 
     def provisioning(self, lantern_id: str, groups: Iterable[str]) -> None:
         """The service is about to send the lantern these groups: it counts as listening to

@@ -88,6 +88,7 @@ class Consumer:
         groups: GroupBook | None = None,
         memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
         on_provision: Callable[[list[str]], None] = lambda _ids: None,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self._db = db
         self.groups = groups if groups is not None else GroupBook()
@@ -101,7 +102,9 @@ class Consumer:
         self._on_return = on_return
         self.stats: Counter[str] = Counter()
         # What the acks and availability mean for the store is the ledger's (services/delivery).
-        self._ledger = AckLedger(db, clock, topics, trust or AckTrust(), self.stats, self._warn)
+        self._ledger = AckLedger(
+            db, clock, topics, trust or AckTrust(), self.stats, self._warn, ack_timeout_s
+        )
         self.reported: dict[str, LanternState] = {}
         self._gateway_online: dict[str, bool] = {}
         self._last_warning: dict[str, float] = {}
@@ -187,8 +190,8 @@ class Consumer:
                     acks.append(ack)
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
-                    availability.append(Seen(parsed.lantern_id, status, msg.retain))
-                    groups = self._groups_of(msg, parsed.lantern_id, status)
+                    groups, regrouped = self._groups_of(msg, parsed.lantern_id, status)
+                    availability.append(Seen(parsed.lantern_id, status, msg.retain, regrouped))
                     if groups is not None:
                         reported_groups.append((parsed.lantern_id, groups))
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
@@ -225,11 +228,12 @@ class Consumer:
 
     def _groups_of(
         self, msg: IncomingMessage, lantern_id: str, status: Availability
-    ) -> list[str] | None:
-        """Record the groups a v2 lantern listens to; returns them (None for a v1 lantern)."""
+    ) -> tuple[list[str] | None, bool]:
+        """Record the groups a v2 lantern listens to: them (None for a v1 lantern), and True
+        when it reports other groups than before (its answer to a membership we sent)."""
         if status.groups is None:
             self.groups.report(lantern_id, None)
-            return None
+            return None, False
         valid: list[str] = []
         for name in status.groups:
             if parse_group_audience(name) is None:
@@ -237,8 +241,8 @@ class Consumer:
                 self._drop(msg, "bad_group", f"group {name[:80]!r} does not parse")
                 continue
             valid.append(name)
-        self.groups.report(lantern_id, valid)
-        return valid
+        regrouped = self.groups.report(lantern_id, valid)
+        return valid, regrouped
 
     def _provision_differing(self, reported: list[tuple[str, list[str]]]) -> None:
         """Ask for their own groups for the lanterns that hold others. The inventory's groups

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import uvicorn
 
-from firmware_sim import Fleet, load_inventory
+from firmware_sim import Fleet, LanternSpec, load_inventory
 from firmware_sim.probe import ServiceProbe
 from firmware_sim.verifier import TrustFile
 from lightctl.api import create_app
@@ -219,11 +219,13 @@ def simulated_fleet(
     speed: float = 20,
     per_connection: int = 100,
     gateway_prefix: str | None = None,
+    lanterns: Sequence[LanternSpec] | None = None,
     **extra: Any,
 ) -> FleetThread:
-    """Simulated lanterns of ``inventory`` on their own thread (not started). With ``data_dir``
-    they check every signature against the trust list there (keys made if the service has not
-    made them yet, so both sides share them); without, they accept unsigned commands."""
+    """Simulated lanterns of ``inventory`` (or ``lanterns``, specs that may carry their groups) on
+    their own thread (not started). With ``data_dir`` they check every signature against the
+    trust list there (keys made if the service has not made them yet, so both sides share
+    them); without, they accept unsigned commands."""
     trust = None
     if data_dir is not None:
         keys = KeyStore.in_data_dir(data_dir)
@@ -232,7 +234,7 @@ def simulated_fleet(
     return FleetThread(
         Fleet(
             broker_url,
-            load_inventory(inventory),
+            load_inventory(inventory) if lanterns is None else lanterns,
             speed=speed,
             per_connection=per_connection,
             topics=Topics(topic_root),

@@ -215,6 +215,10 @@ class ServeProcess:
         self.proc.kill()  # SIGKILL: no shutdown code runs
         self.proc.wait(timeout=10)
 
+    def metrics(self) -> dict[str, int]:
+        counters: dict[str, int] = self.http.get("/metrics").json()["counters"]
+        return counters
+
     def alert(self, alert_id: str) -> dict[str, Any]:
         body: dict[str, Any] = self.http.get(f"/alerts/{alert_id}").json()
         return body
