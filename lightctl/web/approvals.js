@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { explainApproval } from './explain.js';
-import { describeTarget, formatTime } from './format.js';
+import { describeReach, formatTime } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml } from './map.js';
 
@@ -69,7 +69,7 @@ export class Approvals {
         return `<li class="alert-row approval-row${a.exercise ? ' exercise' : ''}" data-alert="${escapeHtml(a.id)}">
           <div class="alert-main">
             <strong>${escapeHtml(title)}</strong>${exercise}
-            <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))} · ${escapeHtml((a.languages || []).join(', '))}</div>
+            <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeReach(a.target, a.lantern_count))} · ${escapeHtml((a.languages || []).join(', '))}</div>
           </div>
           <div class="approval-actions">
             ${approve}

@@ -3,7 +3,7 @@
 
 import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
-import { describePhase, describeTarget, formatTime, releaseProgress, sleep } from './format.js';
+import { describePhase, describeReach, formatTime, releaseProgress, sleep } from './format.js';
 import { getLang, t } from './i18n.js';
 import { escapeHtml } from './map.js';
 import { Paced } from './pace.js';
@@ -94,6 +94,7 @@ export class Follower {
     this._stopStream();
     this.alert = alert;
     this.deliveries = new Map();
+    this.problems = new Set(); // lantern ids in a PROBLEM_STATES state
     this.deliveryReasons = {};
     $('live-lantern').hidden = true;
     this.cmap.setDelivery(this.deliveries);
@@ -124,19 +125,17 @@ export class Follower {
     let perLantern = false; // the server's events carry the lanterns whose delivery changed
     followAlertEvents(
       id,
-      (alert) => {
+      (alert, changes) => {
         if (this.alert?.id !== id) return;
-        if (Array.isArray(alert.lanterns)) {
+        if (changes) {
           perLantern = true;
-          for (const d of alert.lanterns) {
-            this.deliveries.set(d.lantern, d.state);
-            if (d.reason && PROBLEM_STATES.has(d.state)) this.deliveryReasons[d.lantern] = d.reason;
-          }
-          this._showDeliveries(id);
+          const { ids, states, reasons } = changes;
+          for (let i = 0; i < ids.length; i += 1) this._setDelivery(ids[i], states[i], reasons[i]);
+          this._showDeliveries(id, ids);
         } else {
           this._scheduleDeliveries(); // a server whose events carry counts only: fetch the states
         }
-        this.alert = { ...alert, lanterns: null };
+        this.alert = alert;
         this._renderSoon();
       },
       controller.signal
@@ -152,8 +151,21 @@ export class Follower {
     this.paced.request();
   }
 
-  _showDeliveries(id) {
-    this.cmap.setDelivery(this.deliveries);
+  /** One lantern's delivery state; the problems (failed, unreachable ...) are kept apart, so
+   * the list of them never walks every lantern of a city-wide warning. */
+  _setDelivery(lantern, state, reason) {
+    this.deliveries.set(lantern, state);
+    if (PROBLEM_STATES.has(state)) {
+      this.problems.add(lantern);
+      if (reason) this.deliveryReasons[lantern] = reason;
+    } else {
+      this.problems.delete(lantern);
+    }
+  }
+
+  /** changed: the lantern ids whose state changed (none given: look at every one). */
+  _showDeliveries(id, changed = null) {
+    this.cmap.setDelivery(this.deliveries, changed);
     if (this.shownAlert !== id && this.deliveries.size) {
       this.shownAlert = id; // once per alert: after that the map is the dispatcher's to move
       this.cmap.showLanterns([...this.deliveries.keys()]);
@@ -203,10 +215,11 @@ export class Follower {
       const [full, grouped] = await Promise.all([api.alert(id), api.alertLanternStates(id)]);
       if (this.alert?.id !== id) return;
       this.deliveries = new Map();
+      this.problems = new Set();
+      this.deliveryReasons = {};
       for (const [state, ids] of Object.entries(grouped.states)) {
-        for (const lantern of ids) this.deliveries.set(lantern, state);
+        for (const lantern of ids) this._setDelivery(lantern, state, grouped.reasons[lantern]);
       }
-      this.deliveryReasons = grouped.reasons;
       this._showDeliveries(id);
       this.alert = { ...full, lanterns: null };
       this.renderLive();
@@ -254,8 +267,7 @@ export class Follower {
     status.className = `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`;
     $('live-summary').textContent = [
       this.ctx.templateTitle(a.template),
-      describeTarget(a.target),
-      t('live.lanterns', { n: a.lantern_count }),
+      describeReach(a.target, a.lantern_count),
       (a.languages || []).join(', '),
       formatTime(a.created_at),
     ].join(' · ');
@@ -275,18 +287,23 @@ export class Follower {
   }
 
   _renderProblems() {
-    const problems = [...(this.deliveries || new Map()).entries()].filter(([, state]) => PROBLEM_STATES.has(state));
-    $('live-problems').hidden = problems.length === 0;
+    const problems = [];
+    for (const id of this.problems || []) {
+      if (problems.length === PROBLEMS_LISTED) break;
+      problems.push([id, this.deliveries.get(id)]);
+    }
+    const count = this.problems ? this.problems.size : 0;
+    $('live-problems').hidden = count === 0;
     // The list is rebuilt only when it changes (a rebuilt list costs a layout pass).
-    const key = `${this.alert?.id}|${problems.length}|${problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
+    const key = `${this.alert?.id}|${count}|${problems.map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
     if (key === this.problemsKey) return;
     this.problemsKey = key;
-    const items = problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => {
+    const items = problems.map(([id, state]) => {
       const reason = this.deliveryReasons?.[id];
       const label = `${t(`state.${state}`)}${reason ? `: ${reason}` : ''}`;
       return `<li data-problem="${escapeHtml(id)}"><button type="button" data-lantern="${escapeHtml(id)}">${escapeHtml(id)}</button> – ${escapeHtml(label)}</li>`;
     });
-    if (problems.length > PROBLEMS_LISTED) items.push(`<li>${escapeHtml(t('preview.more', { n: problems.length - PROBLEMS_LISTED }))}</li>`);
+    if (count > PROBLEMS_LISTED) items.push(`<li>${escapeHtml(t('preview.more', { n: count - PROBLEMS_LISTED }))}</li>`);
     $('live-problem-list').innerHTML = items.join('');
   }
 
@@ -370,7 +387,7 @@ export class Follower {
         <div class="alert-main">
           <strong>${escapeHtml(title)}</strong> ${exercise}
           <span class="badge status-${a.status}">${escapeHtml(t(`status.${a.status}`))}</span>
-          <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))}</div>
+          <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeReach(a.target, a.lantern_count))}</div>
         </div>
         <button type="button" data-follow="${escapeHtml(a.id)}" aria-label="${escapeHtml(t('history.showLabel', { title, time: formatTime(a.created_at) }))}">${escapeHtml(t('history.show'))}</button>
       </li>`;
