@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,15 @@ def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
 class LiveService:
     """``lightctl serve`` in a thread: uvicorn on a free port with the real runtime."""
 
-    def __init__(self, settings: Settings, db: Database, roles: str = "admin") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        roles: str = "admin",
+        on_thread: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_thread``: called first on the server's thread (which starts the runtime's own
+        threads), for example to lower their CPU priority."""
         self.settings = settings
         # Hold the port from now on: free_port() only found it free a moment ago, and the set-up
         # below takes long enough for another process to take it (seen once in a CI run).
@@ -118,17 +126,18 @@ class LiveService:
         self.app = create_app(settings, self.runtime)
         config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run,
-            kwargs={"sockets": [self._socket]},
-            name="uvicorn",
-            daemon=True,
-        )
+        self._on_thread = on_thread
+        self.thread = threading.Thread(target=self._serve, name="uvicorn", daemon=True)
         self.http = httpx.Client(
             base_url=f"{self.url}/api/v1",
             timeout=30,
             headers={"Authorization": f"Bearer {self.token}"},
         )
+
+    def _serve(self) -> None:
+        if self._on_thread is not None:
+            self._on_thread()
+        self.server.run(sockets=[self._socket])
 
     def make_token(self, name: str, roles: str, groups: tuple[str, ...] = ()) -> str:
         """A fresh API token straight in the database, as `lightctl tokens create` makes it."""
@@ -190,8 +199,8 @@ def make_settings(tmp_path: Path, broker_url: str, topic_root: str, **extra: Any
         mqtt_client_id=f"svc-{topic_root}"[:60],
         http_host="127.0.0.1",
         http_port=free_port(),
-        prerender_templates=False,  # each test has a fresh clip cache; warm-up is tested alone
-        **extra,
+        # Each test has a fresh clip cache; warm-up is tested alone (a test may turn it on).
+        **{"prerender_templates": False, **extra},
     )
 
 
