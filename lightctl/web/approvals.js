@@ -6,6 +6,7 @@ import { explainApproval } from './explain.js';
 import { describeReach, formatTime } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml } from './map.js';
+import { setHtml } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,7 +59,7 @@ export class Approvals {
   render(list) {
     const pending = list.filter((a) => a.status === 'awaiting_approval');
     $('approvals').hidden = pending.length === 0;
-    $('approval-list').innerHTML = pending
+    setHtml($('approval-list'), pending
       .map((a) => {
         const title = this.ctx.templateTitle(a.template);
         const mine = this.ctx.sentByMe(a.id);
@@ -78,6 +79,6 @@ export class Approvals {
           </div>
         </li>`;
       })
-      .join('');
+      .join(''));
   }
 }

@@ -5,8 +5,9 @@ import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
 import { describePhase, describeReach, formatTime, releaseProgress, sleep } from './format.js';
 import { getLang, t } from './i18n.js';
+import { intern } from './live.js';
 import { escapeHtml } from './map.js';
-import { Paced } from './pace.js';
+import { Paced, setClass, setHtml, setText } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -154,7 +155,7 @@ export class Follower {
   /** One lantern's delivery state; the problems (failed, unreachable ...) are kept apart, so
    * the list of them never walks every lantern of a city-wide warning. */
   _setDelivery(lantern, state, reason) {
-    this.deliveries.set(lantern, state);
+    this.deliveries.set(lantern, intern(state)); // one string per state, not one per event
     if (PROBLEM_STATES.has(state)) {
       this.problems.add(lantern);
       if (reason) this.deliveryReasons[lantern] = reason;
@@ -241,7 +242,7 @@ export class Follower {
       failed: sum('failed', 'rejected'),
       unreachable: sum('unreachable', 'expired'),
     };
-    for (const [k, v] of Object.entries(shown)) $(`count-${k}`).textContent = v;
+    for (const [k, v] of Object.entries(shown)) setText($(`count-${k}`), v);
     // Failed and unreachable lanterns in red: a warning that missed someone never looks green.
     $('count-failed').parentElement.classList.toggle('bad', shown.failed > 0);
     $('count-unreachable').parentElement.classList.toggle('bad', shown.unreachable > 0);
@@ -252,29 +253,30 @@ export class Follower {
       ? release.done
       : total - sum('held', 'planned', 'published', 'received', 'playing');
     const of = ending && release.total ? release.total : total;
-    $('live-bar').style.width = of ? `${(100 * finished) / of}%` : '0%';
+    const width = of ? `${(100 * finished) / of}%` : '0%';
+    if ($('live-bar').style.width !== width) $('live-bar').style.width = width;
     $('live-bar').classList.toggle('ending', ending);
     $('live-release').hidden = !release.total || a.status === 'sending' || a.status === 'completed';
-    $('live-release').textContent = t('live.released', { done: release.done, total: release.total });
+    setText($('live-release'), t('live.released', { done: release.done, total: release.total }));
     const phase = $('live-phase');
-    phase.textContent = describePhase(a);
-    phase.className = `badge phase phase-${a.phase}`;
+    setText(phase, describePhase(a));
+    setClass(phase, `badge phase phase-${a.phase}`);
     this._renderProblems();
     $('live').classList.toggle('exercise', a.exercise);
     $('live-exercise').hidden = !a.exercise;
     const status = $('live-status');
-    status.textContent = t(`status.${a.status}`);
-    status.className = `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`;
-    $('live-summary').textContent = [
+    setText(status, t(`status.${a.status}`));
+    setClass(status, `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`);
+    setText($('live-summary'), [
       this.ctx.templateTitle(a.template),
       describeReach(a.target, a.lantern_count),
       (a.languages || []).join(', '),
       formatTime(a.created_at),
-    ].join(' · ');
+    ].join(' · '));
     const other = Object.entries(c)
       .filter(([k, v]) => v && !['received', 'playing', 'done', 'applied', 'failed', 'unreachable'].includes(k))
       .map(([k, v]) => `${t(`state.${k}`)} ${v}`);
-    $('live-other').textContent = [t('live.doneOf', { done: shown.done, total }), ...other].join(' · ');
+    setText($('live-other'), [t('live.doneOf', { done: shown.done, total }), ...other].join(' · '));
     const active = ACTIVE.has(a.status);
     const held = a.status === 'awaiting_approval';
     for (const id of ['btn-update', 'btn-cancel', 'btn-allclear']) $(id).disabled = !active || this.ctx.canAlert() === false;
@@ -392,6 +394,6 @@ export class Follower {
         <button type="button" data-follow="${escapeHtml(a.id)}" aria-label="${escapeHtml(t('history.showLabel', { title, time: formatTime(a.created_at) }))}">${escapeHtml(t('history.show'))}</button>
       </li>`;
     });
-    $('alert-list').innerHTML = items.length ? items.join('') : `<li class="muted">${escapeHtml(t('history.empty'))}</li>`;
+    setHtml($('alert-list'), items.length ? items.join('') : `<li class="muted">${escapeHtml(t('history.empty'))}</li>`);
   }
 }

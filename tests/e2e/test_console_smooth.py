@@ -22,12 +22,13 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from firmware_sim import load_inventory
@@ -67,9 +68,21 @@ COUNTS = """() => Object.fromEntries(['received', 'playing', 'done', 'failed', '
   .map(k => [k, Number(document.querySelector('#count-' + k).textContent)]))"""
 
 
-def _background() -> None:
-    """This thread (and every thread it starts) yields the CPU to the browser."""
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+def _threads(pid: int) -> set[int]:
+    return {int(tid) for tid in os.listdir(f"/proc/{pid}/task")}  # Linux
+
+
+def _yield_cpu(pid: int, keep: AbstractSet[int] = frozenset()) -> int:
+    """Lower the CPU priority of every thread of process ``pid`` but ``keep`` to
+    BACKGROUND_NICE (threads they start later inherit it); returns how many."""
+    lowered = 0
+    for tid in _threads(pid) - keep:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+        except ProcessLookupError:  # a worker thread that just ended
+            continue
+        lowered += 1
+    return lowered
 
 
 class SimulatorProcess:
@@ -82,9 +95,6 @@ class SimulatorProcess:
         self.token = secrets.token_urlsafe(32)
         self.log = workdir / "firmware-sim.log"
         self.argv = [
-            "nice",
-            "-n",
-            str(BACKGROUND_NICE),
             sys.executable,
             "-m",
             "firmware_sim",
@@ -150,12 +160,19 @@ def fleet(
 
 
 @pytest.fixture
+def threads_before() -> set[int]:
+    """This process's threads before the service started: they keep their priority."""
+    return _threads(os.getpid())
+
+
+@pytest.fixture
 def service(
     inventory: Database,
     mosquitto: MosquittoProcess,
     topic_root: str,
     tmp_path: Path,
     fleet: SimulatorProcess,
+    threads_before: set[int],
 ) -> Iterator[LiveService]:
     settings = make_settings(
         tmp_path,
@@ -165,20 +182,20 @@ def service(
         simulator_control_token=fleet.token,
         **LIBRARY,
     )
-    # The runtime's own threads (MQTT, outbox, workers) start from the server's thread.
-    live = LiveService(settings, inventory, on_thread=_background)
+    live = LiveService(settings, inventory)
     live.start()
     yield live
     live.stop()
 
 
-def _wait_until_ready(service: LiveService, fleet: SimulatorProcess) -> float:
+def _wait_until_ready(service: LiveService, fleet: SimulatorProcess) -> dict[str, float]:
     """Every lantern online, listening to its fan-out groups and holding the template's clips;
-    returns the seconds it took."""
+    returns the seconds after which each was true."""
     started = time.monotonic()
     n = len(fleet.lantern_ids)
     cursor: str | None = None
     online: dict[str, bool] = {}
+    since: dict[str, float] = {}
     while True:
         feed = service.http.get("/lanterns/live", params={"since": cursor} if cursor else {}).json()
         col = {name: i for i, name in enumerate(feed["fields"])}
@@ -188,13 +205,65 @@ def _wait_until_ready(service: LiveService, fleet: SimulatorProcess) -> float:
         groups = service.runtime.fanout
         grouped = sum(1 for i in fleet.lantern_ids if groups.held(i))
         held = [m["complete"] for m in service.http.get("/clips/library").json()["manifests"]]
-        if sum(online.values()) == n and groups.ready and grouped == n and held and min(held) == n:
-            return time.monotonic() - started
+        done = {
+            "online": sum(online.values()) == n,
+            "groups": groups.ready and grouped == n,
+            "clips": bool(held) and min(held) == n,
+        }
+        for name, ok in done.items():
+            if ok:
+                since.setdefault(name, time.monotonic() - started)
+        if all(done.values()):
+            return since
         assert time.monotonic() - started < READY_S, (
             f"not ready after {READY_S} s: {sum(online.values())} online, {grouped} grouped, "
             f"library held by {held} of {n}"
         )
-        time.sleep(1)
+        time.sleep(0.5)
+
+
+# To see what a long task did: LIGHTCTL_E2E_TRACE=/tmp/smooth.json records a Chromium trace
+# (timeline and JS samples, for chrome://tracing or Perfetto) of the warning; it costs the
+# page some time itself.
+TRACE_CATEGORIES = (
+    "devtools.timeline,disabled-by-default-devtools.timeline,v8.execute,"
+    "disabled-by-default-v8.cpu_profiler"
+)
+
+
+def _start_trace(page: Any) -> Any:
+    if not os.environ.get("LIGHTCTL_E2E_TRACE"):
+        return None
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Tracing.start", {"categories": TRACE_CATEGORIES, "transferMode": "ReturnAsStream"})
+    return cdp
+
+
+def _save_trace(page: Any, cdp: Any) -> None:
+    if cdp is None:
+        return
+    done: dict[str, Any] = {}
+    cdp.on("Tracing.tracingComplete", lambda event: done.update(event))
+    cdp.send("Tracing.end")
+    while not done:
+        page.wait_for_timeout(200)
+    chunks = []
+    while True:
+        part = cdp.send("IO.read", {"handle": done["stream"]})
+        chunks.append(part["data"])
+        if part.get("eof"):
+            break
+    Path(os.environ["LIGHTCTL_E2E_TRACE"]).write_text("".join(chunks))
+
+
+def _send_once(service: LiveService, body: dict[str, Any]) -> httpx.Response:
+    """POST /alerts, once more with the same Idempotency-Key if the answer was lost (a kept-alive
+    connection the server closed just then: seen once while the browser loaded the page)."""
+    key = {"Idempotency-Key": f"smooth-{secrets.token_hex(8)}"}
+    try:
+        return service.http.post("/alerts", json=body, headers=key)
+    except httpx.TransportError:
+        return service.http.post("/alerts", json=body, headers=key)
 
 
 def _clusters(page: Any) -> list[dict[str, Any]]:
@@ -207,12 +276,13 @@ def test_demo_fleet_reads_at_the_default_zoom_and_a_city_wide_exercise_runs_smoo
     open_console: Callable[..., Any],
     service: LiveService,
     fleet: SimulatorProcess,
+    threads_before: set[int],
     shots: Shots,
 ) -> None:
     everyone = fleet.lantern_ids
     n = len(everyone)
     assert n == 3533
-    ready_s = _wait_until_ready(service, fleet)
+    ready = _wait_until_ready(service, fleet)
     # A speaker the operator broke: its lantern must stay in sight, as failed, when zoomed out.
     broken = everyone[n // 2]
     injected = service.http.post(
@@ -228,7 +298,8 @@ def test_demo_fleet_reads_at_the_default_zoom_and_a_city_wide_exercise_runs_smoo
           return [...m.live.values()].filter(l => b.contains([l.lat, l.lon])).length; }"""
     )
     print(
-        f"\nstack ready in {ready_s:.0f} s; default zoom {zoom}: {len(clusters)} clusters "
+        f"\nstack ready after {', '.join(f'{k} {v:.0f} s' for k, v in ready.items())}; "
+        f"default zoom {zoom}: {len(clusters)} clusters "
         f"for {in_view} lanterns in view"
     )
     assert zoom < 16
@@ -236,19 +307,24 @@ def test_demo_fleet_reads_at_the_default_zoom_and_a_city_wide_exercise_runs_smoo
     assert sum(c["n"] for c in clusters) >= in_view * 0.95
     shots.take(page, "default-zoom")
 
+    # From here on the stand-ins for the server and for the lanterns yield the CPU to the
+    # browser (they started at full priority, so that the stack is ready sooner).
+    assert fleet.proc is not None
+    lowered = _yield_cpu(fleet.proc.pid) + _yield_cpu(os.getpid(), keep=threads_before)
+    trace = _start_trace(page)
     page.evaluate(OBSERVE)
     load_before = os.getloadavg()[0]
     sent_at = time.monotonic()
-    sent = service.http.post(
-        "/alerts",
-        json={
+    sent = _send_once(
+        service,
+        {
             "target": {"lanterns": everyone, "confirm_large": True},
             "template": "fire_smoke",
             "languages": ["de", "en"],
             "exercise": True,
         },
     )
-    assert sent.status_code == 201, sent.text
+    assert sent.status_code in (200, 201), sent.text
     alert_id = sent.json()["id"]
     page.locator(f"#running-list li[data-alert='{alert_id}'] button[data-action=show]").click()
     page.wait_for_function(
@@ -267,12 +343,14 @@ def test_demo_fleet_reads_at_the_default_zoom_and_a_city_wide_exercise_runs_smoo
         "n => window.lightctl.map.shownCounts().done === n - 1", arg=n, polling=POLL_MS
     )
     tasks = page.evaluate("() => window.__longTasks")
+    _save_trace(page, trace)
     longest = max((t["ms"] for t in tasks), default=0.0)
     print(
         f"city-wide exercise, {n} lanterns, all ended on the page {played_s:.0f} s after POST "
         f"({counts}); long tasks: {len(tasks)}, {sum(t['ms'] for t in tasks):.0f} ms in all, "
         f"longest {longest:.0f} ms (limit {LONG_TASK_LIMIT_MS} ms); load average "
-        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {lowered} threads of the "
+        f"stand-ins at nice {BACKGROUND_NICE}"
     )
     assert (counts["done"], counts["failed"]) == (n - 1, 1), counts
     # The summary says the count once ("3533 lanterns · 3533 lanterns" was a bug).

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,15 +104,7 @@ def sqlite_inventory(tmp_path: Path) -> Iterator[Database]:
 class LiveService:
     """``lightctl serve`` in a thread: uvicorn on a free port with the real runtime."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        roles: str = "admin",
-        on_thread: Callable[[], None] | None = None,
-    ) -> None:
-        """``on_thread``: called first on the server's thread (which starts the runtime's own
-        threads), for example to lower their CPU priority."""
+    def __init__(self, settings: Settings, db: Database, roles: str = "admin") -> None:
         self.settings = settings
         # Hold the port from now on: free_port() only found it free a moment ago, and the set-up
         # below takes long enough for another process to take it (seen once in a CI run).
@@ -126,18 +118,17 @@ class LiveService:
         self.app = create_app(settings, self.runtime)
         config = uvicorn_config(self.app, settings.http_host, settings.http_port, "warning")
         self.server = uvicorn.Server(config)
-        self._on_thread = on_thread
-        self.thread = threading.Thread(target=self._serve, name="uvicorn", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self._socket]},
+            name="uvicorn",
+            daemon=True,
+        )
         self.http = httpx.Client(
             base_url=f"{self.url}/api/v1",
             timeout=30,
             headers={"Authorization": f"Bearer {self.token}"},
         )
-
-    def _serve(self) -> None:
-        if self._on_thread is not None:
-            self._on_thread()
-        self.server.run(sockets=[self._socket])
 
     def make_token(self, name: str, roles: str, groups: tuple[str, ...] = ()) -> str:
         """A fresh API token straight in the database, as `lightctl tokens create` makes it."""
