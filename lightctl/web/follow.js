@@ -12,8 +12,8 @@ import { Paced, setClass, setHtml, setText } from './pace.js';
 const $ = (id) => document.getElementById(id);
 
 const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
-const ANNOUNCE_EVERY_MS = 5000;
-const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in // screen readers hear the progress this often, not every event
+const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
+const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
 // Delivery states a dispatcher must see named: the lantern did not take the warning.
@@ -311,17 +311,29 @@ export class Follower {
 
   _announce(a, shown, total) {
     const now = Date.now();
-    // Said at once when the status, the phase or the totals change; otherwise every few seconds.
-    const key = `${a.id}|${a.status}|${a.phase}|${shown.done === total}|${shown.failed + shown.unreachable}`;
-    if (key === this.announcedKey && now - this.lastAnnounce < ANNOUNCE_EVERY_MS) return;
-    this.announcedKey = key;
-    this.lastAnnounce = now;
-    $('live-announce').textContent = t('live.announce', {
+    const text = t('live.announce', {
       status: t(`status.${a.status}`),
       done: shown.done,
       total,
       failed: shown.failed + shown.unreachable,
     });
+    // Said at once when the status, the phase or the totals change; otherwise every few seconds,
+    // and a text held back is said when its turn comes, so what is heard last is what is shown
+    // (it once said "0 of 22 done" while the screen showed 22 of 22).
+    const key = `${a.id}|${a.status}|${a.phase}|${shown.done === total}|${shown.failed + shown.unreachable}`;
+    const wait = ANNOUNCE_EVERY_MS - (now - this.lastAnnounce);
+    if (key === this.announcedKey && wait > 0) {
+      if (!this.announceTimer && text !== $('live-announce').textContent) {
+        this.announceTimer = setTimeout(() => {
+          this.announceTimer = null;
+          if (this.alert) this.renderLive();
+        }, wait);
+      }
+      return;
+    }
+    this.announcedKey = key;
+    this.lastAnnounce = now;
+    setText($('live-announce'), text);
   }
 
   async act(action) {
