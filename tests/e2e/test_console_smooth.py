@@ -356,6 +356,12 @@ def test_demo_fleet_reads_at_the_default_zoom_and_a_city_wide_exercise_runs_smoo
     # The summary says the count once ("3533 lanterns · 3533 lanterns" was a bug).
     summary = page.locator("#live-summary").inner_text()
     assert summary.count(f"{n} lanterns") == 1, summary
+    # What a screen reader hears last is what the screen shows.
+    page.wait_for_function(
+        "want => document.querySelector('#live-announce').textContent.includes(want)",
+        arg=f"{n - 1} of {n} done, 1 failed",
+        polling=POLL_MS,
+    )
     shots.take(page, "city-wide")
 
     # The failed lantern's cluster shows the worst state, zoomed out...
