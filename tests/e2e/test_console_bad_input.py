@@ -130,3 +130,11 @@ def test_a_warning_another_dispatcher_ended_is_refused_in_words_and_nothing_is_s
     body = service.http.get(f"/alerts/{alert_id}").json()
     assert body["status"] == "cancelled"
     shots.take(erika, "ended-elsewhere")
+
+    # The audit trail tells it in words, the refusal with its status.
+    sam.click("#tab-operate")
+    title = f"“Fire and heavy smoke – {street}”"
+    sam.locator("#audit-list li", has_text=f"{sam.user} cancelled {title}").wait_for()
+    refused = f"{erika.user} gave the all-clear for {title} (refused, HTTP 409)"
+    sam.locator("#audit-list li", has_text=refused).wait_for()
+    shots.take(sam, "audit-in-words")
