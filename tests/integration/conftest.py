@@ -190,8 +190,8 @@ def make_settings(tmp_path: Path, broker_url: str, topic_root: str, **extra: Any
         mqtt_client_id=f"svc-{topic_root}"[:60],
         http_host="127.0.0.1",
         http_port=free_port(),
-        prerender_templates=False,  # each test has a fresh clip cache; warm-up is tested alone
-        **extra,
+        # Each test has a fresh clip cache; warm-up is tested alone (a test may turn it on).
+        **{"prerender_templates": False, **extra},
     )
 
 
