@@ -64,8 +64,8 @@ FREE_TEXT = {
     "en": "Major fire in the district. Close windows and doors.",
 }
 CHANNELS = 3  # audio, light, projection: what a warning sends each lantern
-# A synthetic street is a 60 m band, 1.2 km long: 5,415 streets over the city, ~18 lanterns
-# each at 100,000 (16 on the east-west ones, 23 on the north-south ones).
+# A synthetic street is a 60 m band, 1.2 km long: 5,439 streets over the city, ~18 lanterns
+# each at 100,000 (16 on the east-west ones, 22 on the north-south ones).
 BAND_LAT, BAND_LON, PIECE = 60 / 111_200, 60 / 75_300, 0.012
 ENVELOPE_BYTES = 900  # about the size of a signed audio command
 WINDOW = 20_000  # commands the baseline's sender keeps unacknowledged at most

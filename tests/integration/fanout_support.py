@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from lightctl.domain.delivery import DeliveryState, is_terminal
 from lightctl.protocol import CommandEnvelope, Topics
 
 # The 100,000-lantern benchmark spreads its lanterns over Zürich (0.177 x 0.115 degrees, about
@@ -188,10 +189,26 @@ class Progress:
         while not self._stop.wait(1.0):
             at = time.monotonic() - self._started
             try:
-                counts = self._http.get(f"/alerts/{self._alert_id}").json()["counts"]
+                body = self._http.get(f"/alerts/{self._alert_id}").json()
                 counters = self._http.get("/metrics").json()["counters"]
             except (httpx.HTTPError, ValueError, KeyError):
                 self.lines.append(f"{at:6.1f} s  service not answering")
                 continue
+            # Per channel, the lanterns not ended yet (the audio's counts in full).
+            open_ = {
+                c["channel"]: {
+                    k: v for k, v in c["counts"].items() if not is_terminal(DeliveryState(k))
+                }
+                for c in body.get("commands", [])
+                if c["channel"] != "audio"
+            }
             sent = {k: counters.get(k, 0) for k in ("outbox_published", "outbox_group_published")}
-            self.lines.append(f"{at:6.1f} s  {counts}  {sent}")
+            self.lines.append(f"{at:6.1f} s  {body.get('counts')}  {open_}  {sent}")
+
+
+def every_command_ended(body: dict[str, Any]) -> bool:
+    """Every command of the alert (not only its audio, which the alert's status follows) has
+    every lantern in a terminal state: light and projection may end after the audio."""
+    return bool(body.get("commands")) and all(
+        is_terminal(DeliveryState(state)) for c in body["commands"] for state in c["counts"]
+    )

@@ -21,10 +21,11 @@ from tests.integration.conftest import LiveService, make_settings, simulated_fle
 from tests.integration.fanout_support import (
     CITY_WIDE,
     GroupCopies,
+    every_command_ended,
     synthetic_city,
     wait_groups_confirmed,
 )
-from tests.integration.resilience import audio_command, finished
+from tests.integration.resilience import audio_command
 from tests.support import MosquittoProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -86,7 +87,7 @@ def test_city_wide_warning_goes_by_group_copies_for_whole_groups(
         )
         assert response.status_code == 201, response.text
         assert response.json()["lantern_count"] == LANTERNS
-        body = service.wait_for(response.json()["id"], finished, 90)
+        body = service.wait_for(response.json()["id"], every_command_ended, 90)
         elapsed = time.monotonic() - started
         assert body["counts"] == {"done": LANTERNS}, body["counts"]
         commands = {c["id"]: c for c in body["commands"]}

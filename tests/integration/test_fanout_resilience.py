@@ -43,6 +43,7 @@ from tests.integration.fanout_support import (
     CITY_WIDE,
     GroupCopies,
     Progress,
+    every_command_ended,
     synthetic_city,
     wait_groups_confirmed,
 )
@@ -50,7 +51,6 @@ from tests.integration.resilience import (
     ServeProcess,
     SimProcess,
     audio_command,
-    finished,
     lantern_ids,
     wait_until,
 )
@@ -194,7 +194,9 @@ def test_service_killed_mid_v2_fan_out_resumes_by_groups_and_nothing_plays_twice
         time.sleep(1.0)  # not a wait: downtime, lanterns go on playing and acking meanwhile
         service.start()
 
-        wait_until(lambda: finished(service.alert(alert["id"])), 120, "every lantern to finish")
+        wait_until(
+            lambda: every_command_ended(service.alert(alert["id"])), 120, "every lantern to end"
+        )
         elapsed = time.monotonic() - started
         body = service.alert(alert["id"])
         assert body["status"] == "completed"
@@ -265,7 +267,7 @@ def test_broker_killed_mid_v2_fan_out_loses_and_repeats_nothing(
         time.sleep(BROKER_DOWN_S)  # not a wait: the broker stays down this long
         own_mosquitto.start()
 
-        body = service.wait_for(alert["id"], finished, 120)
+        body = service.wait_for(alert["id"], every_command_ended, 120)
         elapsed = time.monotonic() - started
         assert body["status"] == "completed"
         assert body["counts"] == {"done": LANTERNS}, body["counts"]
