@@ -4,7 +4,6 @@ and simulated lanterns in the same process (each part on its own thread)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
@@ -32,12 +31,6 @@ from lightctl.settings import Settings
 from lightctl.signing import KeyStore
 from lightctl.store import Database
 from tests.support import FIXTURES, MosquittoProcess, free_port, postgres_url
-
-# The three-node broker cluster test is opt-in until it is green here (README, "Several replicas
-# and a clustered broker"): LIGHTCTL_BROKER_CLUSTER_TEST=1 collects it.
-collect_ignore = (
-    [] if os.environ.get("LIGHTCTL_BROKER_CLUSTER_TEST") else ["test_broker_cluster.py"]
-)
 
 LANTERNS = FIXTURES / "zurich_lanterns_small.geojson"
 STREETS = FIXTURES / "zurich_streets_small.geojson"
