@@ -106,9 +106,10 @@ class LibrarySync:
         self._repin(affected | set(self._applies(manifest)))
 
     def _withdraw(self, key: str) -> None:
-        old = self.manifests.pop(key, None)
+        old = self.manifests.get(key)
         if old is not None:
-            self._unindex(key)
+            self._unindex(key)  # reads the manifest: before it goes
+            del self.manifests[key]
             self._repin(set(self._applies(old)))
 
     def _index(self, key: str, manifest: ClipManifest) -> None:

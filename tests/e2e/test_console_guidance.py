@@ -51,6 +51,13 @@ def test_arrows_before_sending_a_dragged_meeting_point_and_the_sent_evacuation(
     led = plan["counts"].get("arrow", 0) + plan["counts"].get("exit", 0)
     assert _drawn(page) == led
     assert "arrows" in text(page, "#feature-guidance .guidance-counts")
+    # The simulated firmware flashes arrows: every arrow flashes on the map too (shaft and
+    # head), in step with the lanterns' 1 Hz pattern, and none is counted as steady.
+    flashing = [r for r in plan["lanterns"] if r["kind"] == "arrow"]
+    assert flashing
+    assert all(r["flash"] == {"period_ms": 1000, "on_ms": 700, "phase_ms": 0} for r in flashing)
+    assert page.evaluate("() => window.lightctlGuidance.flashing()") == 2 * len(flashing)
+    assert page.locator("#feature-guidance .guidance-steady").count() == 0
     shots.take(page, "arrows")
 
     # A meeting point placed on the map, then dragged: the guidance follows it.
