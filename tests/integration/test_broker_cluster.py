@@ -170,5 +170,7 @@ def test_a_broker_node_killed_mid_fan_out_leaves_every_lantern_truthful(
             f"re-sent {metrics['outbox_resent']}, asked again {metrics['outbox_asked_again']}"
         )
     finally:
-        sim.stop()
-        service.stop()
+        try:
+            sim.stop()
+        finally:
+            service.stop()  # also when the fleet would not stop: no service outlives the test
