@@ -170,6 +170,11 @@ class FleetThread:
         assert ok, "the simulated fleet did not connect"
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            # Never started (a test failed before): nothing runs, and waiting on the idle loop
+            # would raise after 20 s and skip whatever cleanup comes next.
+            self.loop.close()
+            return
         asyncio.run_coroutine_threadsafe(self.fleet.stop(), self.loop).result(20)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
