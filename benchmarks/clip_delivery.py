@@ -94,7 +94,7 @@ def over_http(copies: int, bodies: list[bytes], concurrency: int, workdir: Path)
             with httpx.Client(base_url=base, timeout=30) as http:
                 wait_until("lightctl serve", lambda: _healthy(http, service, workdir), 120, 0.5)
             before, mine = cpu_s(service.pid), time.process_time()
-            took, bad = asyncio.run(_fetch_all(base, shas, copies, concurrency))
+            took, bad, errors = asyncio.run(_fetch_all(base, shas, copies, concurrency))
             spent, mine = cpu_s(service.pid) - before, time.process_time() - mine
         finally:
             service.send_signal(signal.SIGTERM)
@@ -108,30 +108,43 @@ def over_http(copies: int, bodies: list[bytes], concurrency: int, workdir: Path)
         f"HTTP:   {copies:,} receivers x {len(shas)} clips = {total:,} GETs ({megabytes:,.0f} MB), "
         f"{concurrency} in flight: {took:.2f} s to the last checked copy "
         f"({total / took:,.0f} copies/s); CPU: lightctl serve {spent:.1f} s, the receivers "
-        f"(httpx, one process) {mine:.1f} s; bad copies {bad}"
+        f"(httpx, one process) {mine:.1f} s; bad copies {bad}, failed requests retried {errors}"
     )
 
 
 async def _fetch_all(
     base: str, shas: list[str], copies: int, concurrency: int
-) -> tuple[float, int]:
+) -> tuple[float, int, int]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     slots = asyncio.Semaphore(concurrency)
-    bad = 0
+    bad = errors = 0
 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
 
         async def one(sha: str) -> None:
-            nonlocal bad
-            async with slots:
-                response = await http.get(f"/audio/{sha}.wav")
-            if response.status_code != 200 or hashlib.sha256(response.content).hexdigest() != sha:
-                bad += 1
+            # Retried like a simulated lantern retries (firmware_sim/clips.py): a dropped
+            # connection under load costs a pause, not the copy.
+            nonlocal bad, errors
+            for attempt in range(8):
+                try:
+                    async with slots:
+                        response = await http.get(f"/audio/{sha}.wav")
+                except httpx.HTTPError:
+                    errors += 1
+                    await asyncio.sleep(0.5 * 2**attempt)
+                    continue
+                if response.status_code == 200:
+                    if hashlib.sha256(response.content).hexdigest() != sha:
+                        bad += 1
+                    return
+                errors += 1
+                await asyncio.sleep(0.5 * 2**attempt)
+            bad += 1
 
         started = time.monotonic()
         # Every receiver asks for its clips in order, as a lantern's playback does.
         await asyncio.gather(*(one(sha) for _ in range(copies) for sha in shas))
-        return time.monotonic() - started, bad
+        return time.monotonic() - started, bad, errors
 
 
 # ---- 2. the broker ------------------------------------------------------------------------------
@@ -144,6 +157,7 @@ def over_broker(copies: int, bodies: list[bytes], url: str, workdir: Path) -> No
     got: dict[int, set[str]] = {i: set() for i in range(copies)}
     command_at: dict[int, float] = {}
     bad = [0]
+    subacks = [0]
     complete = threading.Event()
     commanded = threading.Event()
     host, port = url.removeprefix("mqtt://").split(":")
@@ -170,7 +184,12 @@ def over_broker(copies: int, bodies: list[bytes], url: str, workdir: Path) -> No
                 if all(len(v) == len(shas) for v in got.values()):
                     complete.set()
 
+        def on_subscribe(*_args: object) -> None:
+            with lock:
+                subacks[0] += 1
+
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
         client.connect(host, int(port))
         client.subscribe(f"c{run}/clips/+", qos=1)
         client.subscribe(f"c{run}/cmd", qos=1)
@@ -191,7 +210,7 @@ def over_broker(copies: int, bodies: list[bytes], url: str, workdir: Path) -> No
     sender = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"s-{run}", protocol=mqtt.MQTTv5)
     sender.connect(host, int(port))
     sender.loop_start()
-    time.sleep(2.0)  # not a wait for an outcome: lets every SUBSCRIBE reach the broker
+    wait_until("every receiver subscribed", lambda: subacks[0] >= 2 * copies, 300, 0.1)
     broker_pid = _broker_pid(workdir)
     before = cpu_s(broker_pid) if broker_pid else 0.0
     mine = time.process_time()

@@ -103,12 +103,14 @@ def mosquitto(workdir: Path) -> Iterator[str]:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         "max_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 262144\n"
+        # Who connected and who was dropped (a gateway the broker let go re-sends its lanterns).
+        "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n"
+        "log_type information\nconnection_messages true\nlog_timestamp_format %H:%M:%S\n"
     )
-    proc = subprocess.Popen(
-        ["/usr/sbin/mosquitto", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    with (workdir / "mosquitto.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["/usr/sbin/mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         wait_until("mosquitto", lambda: _listens(port), 10, 0.05)
         yield f"mqtt://127.0.0.1:{port}"
