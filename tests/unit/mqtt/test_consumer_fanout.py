@@ -110,6 +110,34 @@ def test_group_reports_feed_the_book_a_bad_name_is_skipped_and_a_stale_lantern_p
     assert asked == [["L1"]]
 
 
+def test_a_fleet_announcing_itself_is_looked_up_and_provisioned_once_per_batch(
+    db: Database,
+) -> None:
+    """A fleet coming online sends thousands of reports in a few batches: the memberships (an
+    inventory version query) are read once per batch and the outbox woken once per batch."""
+    lookups: list[int] = []
+    asked: list[list[str]] = []
+    expected = {f"L{i}": ("groups/cell/1_2",) for i in range(3)}
+
+    def memberships() -> dict[str, tuple[str, ...]]:
+        lookups.append(1)
+        return expected
+
+    consumer = Consumer(
+        db,
+        asyncio.Queue(),
+        TOPICS,
+        lambda: T0,
+        memberships=memberships,
+        on_provision=asked.append,
+    )
+    fresh = Availability(online=True, groups=[]).to_bytes()  # no groups yet: all provisioned
+    consumer.apply([msg(TOPICS.availability(f"L{i}"), fresh) for i in range(3)])
+    assert (len(lookups), asked) == (1, [["L0", "L1", "L2"]])
+    consumer.apply([msg(TOPICS.availability("L1"), fresh)])
+    assert (len(lookups), asked[1:]) == (2, [["L1"]])
+
+
 def test_v2_wire_models_round_trip() -> None:
     membership = Membership(lantern="L1", groups=["groups/street/a-1"], issued_at=T0)
     assert Membership.from_bytes(membership.to_bytes()) == membership
