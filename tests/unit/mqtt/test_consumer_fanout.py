@@ -117,7 +117,7 @@ def test_a_fleet_announcing_itself_is_looked_up_and_provisioned_once_per_batch(
     inventory version query) are read once per batch and the outbox woken once per batch."""
     lookups: list[int] = []
     asked: list[list[str]] = []
-    expected = {f"L{i}": ("groups/cell/1_2",) for i in range(3)}
+    expected: dict[str, tuple[str, ...]] = {f"L{i}": ("groups/cell/1_2",) for i in range(3)}
 
     def memberships() -> dict[str, tuple[str, ...]]:
         lookups.append(1)
