@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # E402: run as a script from a checkout, the project is importable only after the line above.
+from firmware_sim.__main__ import TOKEN_ENV  # noqa: E402
 from lightctl.paths import DEMO_LANTERNS, DEMO_STREETS  # noqa: E402
 from lightctl.services.inventory import import_lanterns, import_streets  # noqa: E402
 from lightctl.signing import KeyStore  # noqa: E402
@@ -62,10 +64,19 @@ FREE_TEXT = {
     "en": "Major fire in the district. Close windows and doors.",
 }
 CHANNELS = 3  # audio, light, projection: what a warning sends each lantern
-# A synthetic street is a 60 m band, 1.2 km long: ~200 lanterns at 100,000 over the city.
+# A synthetic street is a 60 m band, 1.2 km long: 5,439 streets over the city, ~18 lanterns
+# each at 100,000 (16 on the east-west ones, 22 on the north-south ones).
 BAND_LAT, BAND_LON, PIECE = 60 / 111_200, 60 / 75_300, 0.012
 ENVELOPE_BYTES = 900  # about the size of a signed audio command
 WINDOW = 20_000  # commands the baseline's sender keeps unacknowledged at most
+# The service's counters that say how a warning went out (GET /api/v1/metrics).
+FAN_OUT_COUNTERS = (
+    "outbox_published",
+    "outbox_group_published",
+    "outbox_group_covered",
+    "outbox_resent",
+    "consumer_ack_batches",
+)
 
 
 def free_port() -> int:
@@ -92,12 +103,14 @@ def mosquitto(workdir: Path) -> Iterator[str]:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         "max_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 262144\n"
+        # Who connected and who was dropped (a gateway the broker let go re-sends its lanterns).
+        "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n"
+        "log_type information\nconnection_messages true\nlog_timestamp_format %H:%M:%S\n"
     )
-    proc = subprocess.Popen(
-        ["/usr/sbin/mosquitto", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    with (workdir / "mosquitto.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["/usr/sbin/mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         wait_until("mosquitto", lambda: _listens(port), 10, 0.05)
         yield f"mqtt://127.0.0.1:{port}"
@@ -238,10 +251,15 @@ class AckClock:
     def __init__(self, url: str, root: str) -> None:
         self.lock = threading.Lock()
         self.first: dict[tuple[str, str, str], float] = {}
+        # When the broker handed on each copy of a command (group or per-lantern): the
+        # service's share of the time, before any lantern has it.
+        self.published: dict[str, list[float]] = {}
         self.client = _client(f"clock-{uuid.uuid4().hex[:6]}", url)
         self.client.on_message = self._on_message
         self.client.subscribe(f"{root}/v2/gateways/+/acks", qos=0)
         self.client.subscribe(f"{root}/v1/lanterns/+/ack", qos=0)
+        self.client.subscribe(f"{root}/v2/groups/+/+/cmd", qos=0)
+        self.client.subscribe(f"{root}/v1/lanterns/+/cmd", qos=0)
         self.client.loop_start()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -249,6 +267,10 @@ class AckClock:
         try:
             body = json.loads(message.payload)
         except ValueError:
+            return
+        if message.topic.endswith("/cmd"):
+            with self.lock:
+                self.published.setdefault(str(body.get("id")), []).append(now)
             return
         acks = body.get("acks", [body]) if isinstance(body, dict) else []
         with self.lock:
@@ -259,6 +281,10 @@ class AckClock:
     def times(self, cmd_id: str, status: str) -> list[float]:
         with self.lock:
             return sorted(t for (c, _l, s), t in self.first.items() if c == cmd_id and s == status)
+
+    def copies(self, cmd_id: str) -> list[float]:
+        with self.lock:
+            return sorted(self.published.get(cmd_id, []))
 
     def stop(self) -> None:
         self.client.loop_stop()
@@ -310,6 +336,25 @@ def start_service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+class SimControl:
+    """firmware-sim's control API (one process): when each lantern sounded and spoke."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def times(self, cmd_id: str) -> tuple[list[datetime], list[datetime]]:
+        """(signal starts, speech starts) of every lantern that has them, wall-clock."""
+        report = self.http.get(f"/commands/{cmd_id}", timeout=120).json()
+        sounded = [datetime.fromisoformat(t) for t in report.get("sounded", {}).values()]
+        spoke = [datetime.fromisoformat(t) for t in report.get("spoke", {}).values()]
+        return sounded, spoke
+
+    def close(self) -> None:
+        self.http.close()
+
+
 def warning(
     name: str,
     http: httpx.Client,
@@ -318,10 +363,17 @@ def warning(
     n: int,
     pids: dict[str, int],
     timeout_s: float,
+    control: SimControl | None,
+    profile: Path | None = None,
 ) -> dict[str, float]:
-    """One warning from POST until every lantern has ended it; prints and returns its figures."""
+    """One warning from POST until every lantern has ended it; prints and returns its figures.
+    With ``profile`` (a directory), py-spy samples the service and the simulator for the first
+    20 s after POST (collapsed stacks, ``<name>.<process>.txt``)."""
+    spies = _spy(profile, name, pids) if profile is not None else []
     cpu_before = {k: cpu_s(p) for k, p in pids.items()}
     rss_before, _peak = memory_kb(pids["service"])
+    counters_before = _metrics(http)
+    started_wall = datetime.now(UTC)
     started = time.monotonic()
     response = http.post("/alerts", json=body)
     post_s = time.monotonic() - started
@@ -335,10 +387,14 @@ def warning(
         return bool(http.get(f"/alerts/{alert['id']}").json()["status"] != "sending")
 
     wait_until(f"{name} to end", ended, timeout_s, 1.0)
+    for spy in spies:
+        spy.wait(timeout=60)
     playing = [t - started for t in clock.times(audio, "playing")]
     received = [t - started for t in clock.times(audio, "received")]
     final = http.get(f"/alerts/{alert['id']}").json()
     rss_after, peak = memory_kb(pids["service"])
+    counters = _metrics(http)
+    sent = {k: counters.get(k, 0) - counters_before.get(k, 0) for k in FAN_OUT_COUNTERS}
     figures = {
         "post_s": post_s,
         "first_playing_s": min(playing, default=float("nan")),
@@ -350,22 +406,94 @@ def warning(
         "sim_cpu_s": cpu_s(pids["sim"]) - cpu_before["sim"],
         "service_peak_mb": peak / 1024,
         "growth_kb_per_lantern": max(rss_after - rss_before, 0) / max(count, 1),
+        "group_copies": sent["outbox_group_published"],
+        "group_covered": sent["outbox_group_covered"],
+        "own_topic_publishes": sent["outbox_published"] - sent["outbox_group_published"],
     }
     print(f"\n{name}: {count:,} lanterns (of {n:,}), final counts {final['counts']}")
     print(f"  POST -> 201            {post_s * 1000:8.0f} ms")
     print(
-        f"  POST -> playing        first {figures['first_playing_s']:.2f} s, p50 "
+        f"  POST -> playing ack    first {figures['first_playing_s']:.2f} s, p50 "
         f"{figures['p50_playing_s']:.2f} s, p95 {figures['p95_playing_s']:.2f} s, last "
-        f"{figures['last_playing_s']:.2f} s ({len(playing):,} lanterns seen playing)"
+        f"{figures['last_playing_s']:.2f} s ({len(playing):,} lanterns seen playing, "
+        "timed on the broker)"
     )
+    if control is not None:
+        sounded, spoke = control.times(audio)
+        sound_s = [(t - started_wall).total_seconds() for t in sounded]
+        speak_s = [(t - started_wall).total_seconds() for t in spoke]
+        figures |= {
+            "p50_sounding_s": pct(sound_s, 50),
+            "p95_sounding_s": pct(sound_s, 95),
+            "last_sounding_s": max(sound_s, default=float("nan")),
+            "p50_speaking_s": pct(speak_s, 50),
+            "p95_speaking_s": pct(speak_s, 95),
+            "last_speaking_s": max(speak_s, default=float("nan")),
+        }
+        print(
+            f"  POST -> sounding       p50 {figures['p50_sounding_s']:.2f} s, p95 "
+            f"{figures['p95_sounding_s']:.2f} s, last {figures['last_sounding_s']:.2f} s "
+            f"({len(sound_s):,} lanterns; the signal's start on the lantern)"
+        )
+        print(
+            f"  POST -> speaking       p50 {figures['p50_speaking_s']:.2f} s, p95 "
+            f"{figures['p95_speaking_s']:.2f} s, last {figures['last_speaking_s']:.2f} s "
+            f"({len(speak_s):,} lanterns; the first sentence, on the alert's shared clock)"
+        )
     print(f"  POST -> all received   {figures['all_received_s']:.2f} s ({len(received):,} seen)")
+    for command in alert["commands"]:
+        copies = [t - started for t in clock.copies(command["id"])]
+        if copies:
+            print(
+                f"  {command['channel']:<10} copies on the broker: first {min(copies):.2f} s, "
+                f"last {max(copies):.2f} s after POST ({len(copies):,} copies)"
+            )
+    figures["audio_copies_last_s"] = max(
+        (t - started for t in clock.copies(audio)), default=float("nan")
+    )
     print(
         f"  CPU: service {figures['service_cpu_s']:.1f} s, firmware-sim "
         f"{figures['sim_cpu_s']:.1f} s; service RSS {rss_before // 1024} -> "
         f"{rss_after // 1024} MB (peak {peak // 1024} MB, "
         f"{figures['growth_kb_per_lantern']:.2f} KB per lantern)"
     )
+    print(
+        f"  fan-out: {sent['outbox_group_published']:,} group copies covering "
+        f"{sent['outbox_group_covered']:,} lantern-commands; "
+        f"{figures['own_topic_publishes']:,.0f} publishes to lanterns' own topics "
+        f"({sent['outbox_resent']:,} of them re-sends); ack batches read "
+        f"{sent['consumer_ack_batches']:,}"
+    )
     return figures
+
+
+PROFILE_S = 20
+
+
+def _spy(directory: Path, name: str, pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """py-spy (``pip install py-spy``) recording each process, every thread, 100 Hz."""
+    directory.mkdir(parents=True, exist_ok=True)
+    slug = name.split()[0]
+    spies = []
+    for process, pid in pids.items():
+        out = directory / f"{slug}.{process}.txt"
+        command = ["py-spy", "record", "--pid", str(pid), "--duration", str(PROFILE_S)]
+        command += ["--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking"]
+        spies.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    time.sleep(0.5)  # not a wait for an outcome: py-spy attaches before the POST is timed
+    return spies
+
+
+def library_held(http: httpx.Client, n: int) -> bool:
+    """Every manifest published, and every lantern reports holding each of its own."""
+    body = http.get("/clips/library").json()
+    if not body.get("published") or body.get("lanterns_reporting", 0) < n:
+        return False
+    if body.get("incomplete_count", 1):
+        return False
+    return all(m["complete"] >= (m["lanterns"] or n) for m in body["manifests"])
 
 
 def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict[str, float]]:
@@ -396,6 +524,10 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
             "LIGHTCTL_BOOTSTRAP_TOKEN": token,
             "LIGHTCTL_TARGET_MAX_LANTERNS": str(max(args.lanterns, 10_000)),
             "LIGHTCTL_PRERENDER_TEMPLATES": "false" if args.post_only else "true",
+            "LIGHTCTL_CLIP_LIBRARY_PACE_S": str(args.library_pace_s),
+            # The library holds the template the benchmark warns with (all ten templates'
+            # street sentences for every demo street would be hours of speech synthesis).
+            "LIGHTCTL_CLIP_LIBRARY_TEMPLATES": json.dumps(args.library_templates.split(",")),
         }
         service = start_service(env, workdir / "serve.log")
         http = httpx.Client(
@@ -405,12 +537,16 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
         )
         sim: subprocess.Popen[bytes] | None = None
         clock: AckClock | None = None
+        control: SimControl | None = None
         try:
             wait_until("lightctl serve", lambda: _healthy(http, service, workdir), 120, 0.5)
             if args.post_only:
                 out["post"] = post_only(http, service.pid)
                 return out
             clock = AckClock(url, root)
+            # One simulator process: its control API tells when each lantern sounded and spoke.
+            control_port = free_port() if args.processes == 1 else None
+            control_token = secrets.token_urlsafe(32)
             with (workdir / "sim.log").open("wb") as log:
                 sim = subprocess.Popen(
                     [
@@ -433,9 +569,10 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                         str(keys.trust_path),
                         "--log-level",
                         "WARNING",
+                        *(["--control-port", str(control_port)] if control_port else []),
                     ],
                     cwd=ROOT,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    env={**os.environ, "PYTHONPATH": str(ROOT), TOKEN_ENV: control_token},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # its children go with it if it must be killed
@@ -446,22 +583,60 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                 args.timeout_s,
                 1.0,
             )
-            print(f"fleet online, groups confirmed: {took:.1f} s ({args.processes} sim processes)")
+            print(
+                f"fleet online, every lantern's groups confirmed: {took:.1f} s "
+                f"({args.processes} sim processes)"
+            )
+            if control_port is not None:
+                control = SimControl(control_port, control_token)
+            if args.library_wait:
+                # Template clips are on the lanterns before the emergency (issue 14): the
+                # library goes out in quiet times, paced; the warning is timed once it is held.
+                held = wait_until(
+                    "every lantern to hold the clip library",
+                    lambda: library_held(http, args.lanterns),
+                    args.timeout_s,
+                    1.0,
+                )
+                body = http.get("/clips/library").json()
+                clips = sum(m["clips"] for m in body["manifests"])
+                print(
+                    f"clip library held by every lantern {held:.1f} s later "
+                    f"({len(body['manifests'])} manifests, {clips:,} clips)"
+                )
             # The clip library goes out once the outbox has been quiet (clip_library_quiet_s).
             time.sleep(args.settle_s)  # not a wait for an outcome: quiet time before timing
             pids = {"service": service.pid, "sim": sim.pid}
             template = {"target": CITY, "template": "fire_smoke", "expires_in_s": 240}
             out["template"] = warning(
-                "template fire_smoke", http, clock, template, args.lanterns, pids, args.timeout_s
+                "template fire_smoke",
+                http,
+                clock,
+                template,
+                args.lanterns,
+                pids,
+                args.timeout_s,
+                control,
+                args.profile,
             )
             free = {"target": CITY, "messages": FREE_TEXT, "expires_in_s": 240}
             out["free_text"] = warning(
-                "free text de+en", http, clock, free, args.lanterns, pids, args.timeout_s
+                "free text de+en",
+                http,
+                clock,
+                free,
+                args.lanterns,
+                pids,
+                args.timeout_s,
+                control,
+                args.profile,
             )
             print(f"\nservice metrics: {_metrics(http)}")
         finally:
             if clock is not None:
                 clock.stop()
+            if control is not None:
+                control.close()
             if sim is not None:
                 sim.send_signal(signal.SIGTERM)
                 try:
@@ -496,8 +671,12 @@ def _metrics(http: httpx.Client) -> dict[str, int]:
 
 
 def _ready(http: httpx.Client, n: int) -> bool:
+    """Every lantern listens to the groups the service gave it (``fanout_confirmed``). Counting
+    the lanterns that reported groups at all (``fanout_v2_lanterns``, as this did first) lets
+    the warning start while most still report none: they get their own copies, and the run
+    measures the per-lantern path (the first 100,000-lantern run: 8 group copies)."""
     metrics = _metrics(http)
-    return bool(metrics.get("fanout_ready")) and metrics.get("fanout_v2_lanterns", 0) >= n
+    return bool(metrics.get("fanout_ready")) and metrics.get("fanout_confirmed", 0) >= n
 
 
 def post_only(http: httpx.Client, pid: int) -> dict[str, float]:
@@ -530,6 +709,17 @@ def post_only(http: httpx.Client, pid: int) -> dict[str, float]:
     return {"post_s": statistics.median(posts)}
 
 
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[str]:
+    """A temporary directory, or ``keep`` (created, left behind: serve.log, sim.log, the DB)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
+            yield tmp
+        return
+    keep.mkdir(parents=True, exist_ok=False)
+    yield str(keep)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanterns", type=int, default=3533)
@@ -540,10 +730,26 @@ def main() -> int:
     parser.add_argument("--post-only", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--settle-s", type=float, default=8.0)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy each warning's first 20 s into DIR"
+    )
+    parser.add_argument(
+        "--library-templates", default="fire_smoke", help="templates the clip library holds"
+    )
+    parser.add_argument(
+        "--library-pace-s", type=float, default=0.5, help="seconds between two clip manifests"
+    )
     parser.add_argument("--timeout-s", type=float, default=900)
+    parser.add_argument(
+        "--no-library-wait",
+        dest="library_wait",
+        action="store_false",
+        help="time the template warning without waiting for the clip library to be held",
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="keep logs and database here")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
-    with tempfile.TemporaryDirectory(prefix="fanout-") as tmp, mosquitto(Path(tmp)) as url:
+    with _workdir(args.keep) as tmp, mosquitto(Path(tmp)) as url:
         bare = None
         if not args.post_only and not args.skip_baseline:
             messages = args.lanterns * CHANNELS

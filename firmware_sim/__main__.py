@@ -40,6 +40,7 @@ ROOT_FILE = "root.pub.json"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firmware-sim",
+        allow_abbrev=False,  # `--proc 2` would slip past the supervisor's own options
         description="Simulate lantern firmware: one MQTT connection per few hundred lanterns.",
     )
     parser.add_argument("--broker", required=True, help="mqtt://HOST:PORT (or mqtts://)")
@@ -111,6 +112,15 @@ def _parser() -> argparse.ArgumentParser:
         "the feature in its state and refuses an envelope carrying `flash` (invalid_envelope)",
     )
     parser.add_argument(
+        "--qos",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="MQTT QoS of subscriptions and publishes: 1 (default); 0 on nats-server, whose "
+        "QoS 1 costs a JetStream write per message and a consumer per subscription (the "
+        "service, run with LIGHTCTL_MQTT_QOS=0, re-sends what a lantern did not confirm)",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -139,22 +149,19 @@ def _cpu_line(label: str, who: int, lanterns: int, wall_s: float) -> str:
 def _supervise(argv: Sequence[str], processes: int, lanterns: int) -> int:
     """Run ``processes`` children, each on its slice; forward SIGINT/SIGTERM; print their CPU."""
     started = time.monotonic()
-    # Every argument but --processes (one or two words) goes to each child.
-    cleaned: list[str] = []
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-            continue
-        if word == "--processes":
-            skip = True
-            continue
-        if word.startswith("--processes="):
-            continue
-        cleaned.append(word)
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "firmware_sim", *cleaned, "--shard", f"{i}/{processes}"]
+            # The last --processes wins in argparse: each child runs its slice in one process.
+            [
+                sys.executable,
+                "-m",
+                "firmware_sim",
+                *argv,
+                "--processes",
+                "1",
+                "--shard",
+                f"{i}/{processes}",
+            ]
         )
         for i in range(processes)
     ]
@@ -278,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state_dir=Path(args.state_dir) if args.state_dir else None,
             protocol_version=args.protocol,
             projection_flash=not args.no_projection_flash,
+            qos=args.qos,
         )
     except FlashError as exc:
         parser.error(f"--state-dir: {exc}")

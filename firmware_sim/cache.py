@@ -79,6 +79,7 @@ class ClipCache:
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.budget_bytes = budget_bytes
         self._held: OrderedDict[str, int] = OrderedDict()  # least recently used first
+        self._bytes = 0  # the sum of _held's sizes, kept as it changes (asked per clip taken)
         self.pinned: set[str] = set()  # named by a manifest this lantern should hold
         # Fault injection (``cache=full`` / ``cache=unwritable``): refuses every new clip.
         self.fault: Reason | None = None
@@ -86,7 +87,7 @@ class ClipCache:
 
     @property
     def bytes(self) -> int:
-        return sum(self._held.values())
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._held)
@@ -97,12 +98,12 @@ class ClipCache:
         self._held.move_to_end(sha256)
         return True
 
+    def holds(self, sha256: str) -> bool:
+        """Like ``has``, without counting as a use (a report asks, nobody plays it)."""
+        return sha256 in self._held
+
     def held(self) -> set[str]:
         return set(self._held)
-
-    def holds(self, sha256: str) -> bool:
-        """Whether it holds the clip, without counting that as a use (``has`` does)."""
-        return sha256 in self._held
 
     def put(self, sha256: str, size: int) -> Reason | None:
         """Take a verified clip (evicting to fit); the refusal reason when it cannot."""
@@ -120,11 +121,14 @@ class ClipCache:
             for victim in victims:
                 if free >= size:
                     break
-                free += self._held.pop(victim)
+                gone = self._held.pop(victim)
+                self._bytes -= gone
+                free += gone
                 self.evicted += 1
             if free < size:
                 return Reason.CACHE_FULL
         self._held[sha256] = size
+        self._bytes += size
         return None
 
     def repin(self, wanted: set[str]) -> None:

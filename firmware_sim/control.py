@@ -98,9 +98,12 @@ def describe(fleet: Fleet, lantern_id: str) -> dict[str, Any]:
 
 
 def command_report(fleet: Fleet, cmd_id: str) -> dict[str, Any]:
-    """Which lanterns played a command to its end (and how often) and what each acked."""
+    """Which lanterns played a command to its end (and how often), what each acked, and when
+    each started to sound (the signal) and to speak (its first sentence), wall-clock."""
     played: dict[str, int] = {}
     acks: dict[str, list[str]] = {}
+    sounded: dict[str, str] = {}
+    spoke: dict[str, str] = {}
     for lantern_id in fleet.lantern_ids:
         record = fleet.unit(lantern_id).record
         times = sum(1 for played_id, _clips in record.played if played_id == cmd_id)
@@ -109,7 +112,13 @@ def command_report(fleet: Fleet, cmd_id: str) -> dict[str, Any]:
         statuses = [a.status.value for a in record.acks if a.cmd_id == cmd_id]
         if statuses:
             acks[lantern_id] = statuses
-    return {"cmd_id": cmd_id, "played": played, "acks": acks}
+        sound = next((at for c, at in record.sounded if c == cmd_id), None)
+        if sound is not None:
+            sounded[lantern_id] = sound.isoformat()
+        speech = next((at for c, _first, at in record.speech if c == cmd_id), None)
+        if speech is not None:
+            spoke[lantern_id] = speech.isoformat()
+    return {"cmd_id": cmd_id, "played": played, "acks": acks, "sounded": sounded, "spoke": spoke}
 
 
 def metrics(fleet: Fleet) -> dict[str, Any]:

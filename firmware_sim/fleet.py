@@ -29,6 +29,7 @@ from firmware_sim.effects import (
     StopAudio,
     Verifier,
 )
+from firmware_sim.envelopes import EnvelopeCache
 from firmware_sim.faults import FaultClause, Faults, parse_faults
 from firmware_sim.flash import FLUSH_S, ReplayFlash
 from firmware_sim.inventory import InventoryError, LanternSpec, load_inventory
@@ -43,7 +44,6 @@ from firmware_sim.verifier import TrustFile, TrustVerifier
 from lightctl.protocol import (
     Ack,
     AudioPayload,
-    ClipHolding,
     CommandEnvelope,
     SpeechItem,
     ToneItem,
@@ -64,11 +64,10 @@ Clock = Callable[[], datetime]
 # State reports are coalesced per lantern over this window: a burst of commands (set, interrupt,
 # set) yields one retained report instead of three.
 STATE_FLUSH_S = 0.25
-# Clip-library progress (one more clip held) is reported at most this often per lantern; what
-# the service acts on (a manifest complete, a clip refused, a cache problem) goes at once. Each
-# library clip reaches thousands of lanterns: a report per clip and lantern flooded the
-# service's ack queue with states for minutes after start, and a warning's acks waited.
-LIBRARY_REPORT_S = 15.0
+# What a lantern holds of the clip library is reported at most this often: one clip of the
+# common manifest changes the report of every lantern of the fleet, and rebuilding 3,533 reports
+# (~1 ms each) every STATE_FLUSH_S while the library comes in kept the fleet's loop busy.
+CLIP_REPORT_S = 2.0
 # Clip downloads in flight per fleet: enough to keep a local audio server busy, few enough that
 # 3,000 lanterns fetching at once do not open 3,000 sockets.
 FETCH_CONCURRENCY = 32
@@ -123,6 +122,7 @@ class Fleet:
         library: bool = True,
         signal_floor_s: float = SIGNAL_FLOOR_S,
         projection_flash: bool = True,
+        qos: int = 1,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -166,6 +166,7 @@ class Fleet:
         self.library_fetcher = ClipFetcher(LIBRARY_CONCURRENCY, rng=self._rng, clock=clock)
         self.shelf = ClipShelf(clip_dir)
         self._library_on = library
+        self.envelopes = EnvelopeCache()  # one parse per copy, shared by the lanterns it reaches
         self._startup_faults: list[FaultClause] = parse_faults(faults) if faults else []
         self.gateways: list[Gateway] = []
         self._units: dict[str, Unit] = {}
@@ -186,6 +187,7 @@ class Fleet:
                 protocol_version=protocol_version,
                 on_membership=self._on_membership,
                 on_manifest=self._on_manifest if library else None,
+                qos=qos,
             )
             self.gateways.append(gateway)
             for spec in chunk:
@@ -197,7 +199,7 @@ class Fleet:
                 cache = ClipCache(clip_budget_bytes)
                 self._units[spec.id] = Unit(lantern, gateway, link, cache=cache)
         self._dirty: dict[str, None] = {}
-        self._library_dirty: dict[str, None] = {}  # progress only: reported within LIBRARY_REPORT_S
+        self._clips_dirty: set[str] = set()  # lanterns whose clip report is out of date
         self._tasks: list[asyncio.Task[None]] = []
         # Every playback task until it ends, also those already cancelled: stop() awaits them
         # all, so none is left for the garbage collector once the loop has closed.
@@ -239,6 +241,7 @@ class Fleet:
             verifier,
             replay=replay,
             projection_flash=self.projection_flash,
+            parse=self.envelopes.parse,
         )
 
     def unit(self, lantern_id: str) -> Unit:
@@ -265,9 +268,7 @@ class Fleet:
             await gateway.start()
         self._tasks = [
             asyncio.create_task(self._every(STATE_FLUSH_S, self._flush_states), name="fleet-state"),
-            asyncio.create_task(
-                self._every(LIBRARY_REPORT_S, self._flush_library), name="fleet-library-report"
-            ),
+            asyncio.create_task(self._every(CLIP_REPORT_S, self._report_clips), name="fleet-clips"),
         ]
         trust = self.trust
         if trust is not None:
@@ -305,6 +306,7 @@ class Fleet:
         await self._cancel_playbacks()
         for unit in self._units.values():
             unit.link.close()
+        self._report_clips()
         self._flush_states()
         try:
             await asyncio.gather(*(g.stop() for g in self.gateways))
@@ -407,24 +409,21 @@ class Fleet:
         self.library.take(key, payload)
 
     def _clips_changed(self, lantern_ids: Iterable[str]) -> None:
-        """What a lantern holds changed: its next retained state says so."""
+        """What a lantern holds changed: a retained state within CLIP_REPORT_S says so."""
+        self._clips_dirty.update(lantern_ids)
+
+    def _report_clips(self) -> None:
+        """Build the clip report of every lantern whose clips changed since the last one, and
+        have its state published with it."""
+        dirty, self._clips_dirty = self._clips_dirty, set()
         has_manifests = bool(self.library.manifests)
-        for lantern_id in lantern_ids:
+        for lantern_id in dirty:
             unit = self._units[lantern_id]
-            before = unit.lantern.clip_report
             if has_manifests or unit.cache.fault is not None:
                 unit.lantern.clip_report = self.library.holding(lantern_id)
             else:
                 unit.lantern.clip_report = None
-            if _news(before, unit.lantern.clip_report):
-                self._dirty[lantern_id] = None
-            else:
-                self._library_dirty[lantern_id] = None
-
-    def _flush_library(self) -> None:
-        """Library progress since the last round goes into the next state reports."""
-        dirty, self._library_dirty = self._library_dirty, {}
-        self._dirty.update(dirty)
+            self._dirty[lantern_id] = None
 
     def _on_gateway_connected(self, gateway: Gateway) -> None:
         # The broker may have lost retained state (restart without persistence): report it again.
@@ -584,10 +583,11 @@ class Fleet:
         for digest in got.digests:
             unit.record.fetched.append((clip.url, digest))
         if got.problem is None and got.body is not None:
+            new = not self.shelf.has(clip.sha256)
             refused = self.shelf.put(clip.sha256, got.body) or unit.cache.put(
                 clip.sha256, len(got.body)
             )
-            if refused is None:
+            if refused is None and new:
                 self.library.offer(clip.sha256, len(got.body))
             if refused is not None:
                 log.warning(
@@ -608,19 +608,3 @@ class Fleet:
                 job()
             except Exception:  # one bad round must not stop state reports for good
                 log.exception("fleet job %s failed", getattr(job, "__name__", job))
-
-
-def _news(before: ClipHolding | None, after: ClipHolding | None) -> bool:
-    """Whether a library report changed in what the service acts on: which manifests are held
-    complete, a cache problem, why a clip is missing (other than still waiting for it)."""
-    if before is None or after is None:
-        return before is not after
-    return (
-        before.manifests != after.manifests
-        or before.problem != after.problem
-        or _reasons(before) != _reasons(after)
-    )
-
-
-def _reasons(report: ClipHolding) -> set[str]:
-    return {m.reason for m in report.missing if m.reason != "pending"}

@@ -6,7 +6,7 @@ Which ack each command gets, and why, is listed with the reasons in ``firmware_s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -85,11 +85,14 @@ class Lantern:
         replay: ReplayGuard | None = None,
         groups: Iterable[tuple[str, str]] = (),
         projection_flash: bool = True,
+        parse: Callable[[bytes], CommandEnvelope] = CommandEnvelope.from_bytes,
     ) -> None:
         self.id = lantern_id
         # Firmware that shows a projection's ``flash`` (issue 18) lists it in its state; False
         # simulates firmware from before it, whose strict parser refuses the unknown key.
         self.projection_flash = projection_flash
+        # How the bytes become an envelope: a fleet shares one parse per copy among its lanterns.
+        self._parse = parse
         self.audience = lantern_audience(lantern_id)
         # Fan-out groups (kind, key) this lantern belongs to, e.g. ("street", "bahnhofstrasse"):
         # it acts on envelopes addressed to ``groups/<kind>/<key>`` too. Empty in protocol v1.
@@ -135,7 +138,7 @@ class Lantern:
         """Take one payload from a cmd topic; ``arrived_on`` is that topic's audience (default:
         this lantern's own cmd topic)."""
         try:
-            cmd = CommandEnvelope.from_bytes(raw)
+            cmd = self._parse(raw)
         except ValidationError as exc:
             return self._unreadable(raw, exc)
         if not self.projection_flash and _flashes(cmd):

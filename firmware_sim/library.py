@@ -8,11 +8,6 @@ downloads and acks come first), checks each against its sha256, and gives it to 
 the manifest names, within that lantern's budget. Each lantern reports in its retained state
 which manifests it holds completely and which clips it lacks and why (``bad_clip_hash``,
 ``clip_unavailable``, ``cache_full``, ``cache_unwritable``), so the service knows.
-
-A street's manifest names the few lanterns on that street: taking it touches only them (and a
-clip only the lanterns that want it), never the whole fleet. The demo publishes ~400 of them
-after start; recomputing all 3,533 lanterns for each kept the fleet's one event loop busy for
-minutes, and a warning's acks waited behind it (seconds to tens of seconds).
 """
 
 from __future__ import annotations
@@ -71,21 +66,20 @@ class LibrarySync:
         # Per lantern: manifest clips it could not take, and why (cache full, unwritable).
         self._refused: dict[str, dict[str, Reason]] = {}
         self._wake = asyncio.Event()
-        # Who each manifest is for, both ways: keys naming every lantern (``lanterns`` absent)
-        # and, per lantern, the keys that name it; and per clip the lanterns pinning it.
-        self._for_all: set[str] = set()
-        self._keys_of: dict[str, set[str]] = {}
-        self._wanting: dict[str, set[str]] = {}
+        # Indexes, so that one manifest or one clip costs work in proportion to the lanterns it
+        # concerns: a street manifest names ~10 of 3,533 lanterns, and walking every lantern
+        # times every manifest per clip kept a 3,533-lantern fleet busy for minutes (issue 14).
+        self._common: set[str] = set()  # keys of manifests for every lantern
+        self._keys_of: dict[str, set[str]] = {}  # lantern -> keys of its own manifests
+        self._named_by: dict[str, set[str]] = {}  # clip sha256 -> keys of manifests naming it
+        self._missing_items: dict[tuple[str, str], ClipMissing] = {}
 
     # ---- manifests ----------------------------------------------------------------------------
 
     def take(self, key: str, payload: bytes) -> None:
         """A retained manifest arrived (empty: withdrawn). A bad one is logged and counted."""
         if not payload:
-            old = self.manifests.pop(key, None)
-            if old is not None:
-                affected = self._index(key, old, None)
-                self._repin(affected)
+            self._withdraw(key)
             return
         try:
             manifest = ClipManifest.from_bytes(payload)
@@ -101,79 +95,90 @@ class LibrarySync:
         old = self.manifests.get(key)
         if old is not None and old.digest == manifest.digest:
             return
+        affected = set(self._applies(old)) if old is not None else set()
+        self._unindex(key)
         self.manifests[key] = manifest
+        self._index(key, manifest)
         self.stats["manifests"] += 1
         # A new version: clips that failed get another chance.
         for entry in manifest.entries:
             self._failed.pop(entry.sha256, None)
-        self._repin(self._index(key, old, manifest))
+        self._repin(affected | set(self._applies(manifest)))
 
-    def keys_of(self, lantern_id: str) -> list[str]:
-        """The keys of the manifests naming this lantern (all lanterns, or it by id), sorted."""
-        return sorted(self._for_all | self._keys_of.get(lantern_id, set()))
+    def _withdraw(self, key: str) -> None:
+        old = self.manifests.get(key)
+        if old is not None:
+            self._unindex(key)  # reads the manifest: before it goes
+            del self.manifests[key]
+            self._repin(set(self._applies(old)))
+
+    def _index(self, key: str, manifest: ClipManifest) -> None:
+        if manifest.lanterns is None:
+            self._common.add(key)
+        else:
+            for lantern_id in manifest.lanterns:
+                if lantern_id in self.caches:
+                    self._keys_of.setdefault(lantern_id, set()).add(key)
+        for entry in manifest.entries:
+            self._named_by.setdefault(entry.sha256, set()).add(key)
+
+    def _unindex(self, key: str) -> None:
+        old = self.manifests.get(key)
+        if old is None:
+            return
+        self._common.discard(key)
+        for lantern_id in old.lanterns or ():
+            keys = self._keys_of.get(lantern_id)
+            if keys is not None:
+                keys.discard(key)
+        for entry in old.entries:
+            named = self._named_by.get(entry.sha256)
+            if named is not None:
+                named.discard(key)
+                if not named:
+                    del self._named_by[entry.sha256]
+
+    def _manifests_of(self, lantern_id: str) -> list[ClipManifest]:
+        """The manifests a lantern should hold, in key order."""
+        keys = sorted(self._common | self._keys_of.get(lantern_id, set()))
+        return [self.manifests[k] for k in keys]
 
     def wanted(self, lantern_id: str) -> dict[str, ClipEntry]:
         out: dict[str, ClipEntry] = {}
-        for key in self.keys_of(lantern_id):
-            for entry in self.manifests[key].entries:
+        for manifest in self._manifests_of(lantern_id):
+            for entry in manifest.entries:
                 out.setdefault(entry.sha256, entry)
         return out
 
-    def _index(self, key: str, old: ClipManifest | None, new: ClipManifest | None) -> Iterable[str]:
-        """Move ``key`` from the lanterns ``old`` named to those ``new`` names; returns the
-        lanterns whose wanted clips may have changed (every one, if either names all)."""
-        everyone = (old is not None and old.lanterns is None) or (
-            new is not None and new.lanterns is None
-        )
-        self._for_all.discard(key)
-        before: set[str] = set()
-        if old is not None and old.lanterns is not None:
-            before = {lid for lid in old.lanterns if lid in self.caches}
-            for lantern_id in before:
-                self._keys_of.get(lantern_id, set()).discard(key)
-        after: set[str] = set()
-        if new is not None:
-            if new.lanterns is None:
-                self._for_all.add(key)
-            else:
-                after = {lid for lid in new.lanterns if lid in self.caches}
-                for lantern_id in after:
-                    self._keys_of.setdefault(lantern_id, set()).add(key)
-        return self.caches.keys() if everyone else before | after
+    def _applies(self, manifest: ClipManifest) -> Iterable[str]:
+        if manifest.lanterns is None:
+            return self.caches.keys()
+        return (lid for lid in manifest.lanterns if lid in self.caches)
 
-    def _repin(self, affected: Iterable[str]) -> None:
-        lanterns = list(affected)
-        for lantern_id in lanterns:
-            cache = self.caches[lantern_id]
-            for sha256 in cache.pinned:
-                self._wanting.get(sha256, set()).discard(lantern_id)
-            cache.repin(set(self.wanted(lantern_id)))
-            for sha256 in cache.pinned:
-                self._wanting.setdefault(sha256, set()).add(lantern_id)
+    def _repin(self, lantern_ids: set[str]) -> None:
+        """The manifests of these lanterns changed: pin what they now name, give them what the
+        shelf holds already, report them."""
+        for lantern_id in lantern_ids:
+            self.caches[lantern_id].repin(set(self.wanted(lantern_id)))
             self._refused.pop(lantern_id, None)
-        self._give_held(lanterns)
-        self._changed(lanterns)
+        self._give_held(lantern_ids)
+        self._changed(lantern_ids)
         self._wake.set()
 
     # ---- reports ------------------------------------------------------------------------------
 
     def holding(self, lantern_id: str) -> ClipHolding:
         cache = self.caches[lantern_id]
-        held = cache.held()
         complete: dict[str, str] = {}
         missing: list[ClipMissing] = []
         count = 0
-        for key in self.keys_of(lantern_id):
-            manifest = self.manifests[key]
-            lacking = [e for e in manifest.entries if e.sha256 not in held]
+        for manifest in self._manifests_of(lantern_id):
+            lacking = [e for e in manifest.entries if not cache.holds(e.sha256)]
             if not lacking:
-                complete[key] = manifest.digest
-            for entry in lacking:
-                count += 1
-                if len(missing) < MISSING_LISTED:
-                    missing.append(
-                        ClipMissing(sha256=entry.sha256, reason=self._why(lantern_id, entry))
-                    )
+                complete[manifest.key] = manifest.digest
+            count += len(lacking)
+            for entry in lacking[: MISSING_LISTED - len(missing)]:
+                missing.append(self._missing(entry.sha256, self._why(lantern_id, entry)))
         problem = cache.fault.value if cache.fault is not None else self.shelf.problem
         return ClipHolding(
             manifests=complete,
@@ -184,6 +189,15 @@ class LibrarySync:
             missing_count=count,
             problem=problem,
         )
+
+    def _missing(self, sha256: str, reason: str) -> ClipMissing:
+        """One (frozen) ClipMissing per clip and reason, shared by every lantern's report: a
+        whole fleet's reports are rebuilt every few seconds while the library comes in."""
+        key = (sha256, reason)
+        item = self._missing_items.get(key)
+        if item is None:
+            item = self._missing_items[key] = ClipMissing(sha256=sha256, reason=reason)
+        return item
 
     def _why(self, lantern_id: str, entry: ClipEntry) -> str:
         refused = self._refused.get(lantern_id, {}).get(entry.sha256)
@@ -248,37 +262,38 @@ class LibrarySync:
         self._give(entry.sha256, len(got.body))
 
     def offer(self, sha256: str, size: int) -> None:
-        """A clip verified for a warning is on the shelf: lanterns whose library names it
-        take it too, so the library does not fetch it again."""
-        if self._wanting.get(sha256):
+        """A clip verified for a warning is new on the shelf: lanterns whose library names it
+        take it too, so the library does not fetch it again. (Called once per clip, when the
+        shelf first takes it: the lanterns that want it took it then.)"""
+        if sha256 in self._named_by:
             self._give(sha256, size)
 
     def _lanterns_wanting(self, sha256: str) -> list[str]:
-        return sorted(self._wanting.get(sha256, ()))
+        keys = self._named_by.get(sha256, set())
+        if keys & self._common:
+            return list(self.caches)
+        out: dict[str, None] = {}
+        for key in sorted(keys):
+            out.update((lid, None) for lid in self._applies(self.manifests[key]))
+        return list(out)
 
     def _give(self, sha256: str, size: int) -> None:
         """A verified clip on the shelf: every lantern that wants it takes it, if it can."""
         changed = []
         for lantern_id in self._lanterns_wanting(sha256):
-            cache = self.caches[lantern_id]
-            if cache.holds(sha256):
-                continue  # holds it already: nothing to take or report (a warning's every
-                # fetch of a library clip offers it again, to thousands of lanterns)
-            refused = cache.put(sha256, size)
+            refused = self.caches[lantern_id].put(sha256, size)
             if refused is not None:
                 self._refused.setdefault(lantern_id, {})[sha256] = refused
                 self.stats[f"lantern_{refused.value}"] += 1
             changed.append(lantern_id)
         self._changed(changed)
 
-    def _give_held(self, lanterns: Iterable[str]) -> None:
+    def _give_held(self, lantern_ids: Iterable[str]) -> None:
         """After a manifest change: clips already on the shelf go to lanterns now wanting them."""
-        for lantern_id in lanterns:
+        for lantern_id in lantern_ids:
             cache = self.caches[lantern_id]
-            wanted = self.wanted(lantern_id)
-            for sha256 in cache.pinned:
+            for sha256, entry in self.wanted(lantern_id).items():
                 if self.shelf.has(sha256) and not cache.has(sha256):
-                    entry = wanted.get(sha256)
-                    refused = cache.put(sha256, entry.size if entry is not None else 1)
+                    refused = cache.put(sha256, entry.size)
                     if refused is not None:
                         self._refused.setdefault(lantern_id, {})[sha256] = refused

@@ -9,7 +9,8 @@ Protocol v2 (the default): the gateway also subscribes to each lantern's retaine
 topic, subscribes to the fan-out topic of every group one of its lanterns was provisioned with
 (once per gateway, however many of its lanterns share it), hands a group copy to each of its
 lanterns in that group, reports each lantern's groups in its availability once subscribed, and
-sends acks in batches (``AckBatch``, every ``ACK_BATCH_S`` or ``ACK_BATCH_MAX`` acks). With
+sends acks in batches (``AckBatch``, every ``ACK_BATCH_S``, ``ACK_BATCH_MAX`` acks or
+``ACK_BATCH_BYTES``). With
 ``protocol=1`` it behaves exactly as a v1 gateway: own cmd topics, one ack per message.
 """
 
@@ -74,6 +75,13 @@ RESUBSCRIBE_MAX_S = 16.0
 # a fan-out's burst of 500 acks into a handful of messages.
 ACK_BATCH_S = 0.02
 ACK_BATCH_MAX = 200
+# And at most this many bytes: half the 256 KiB message_size_limit of every Mosquitto we
+# configure. A `done` lists each clip played (27 hashes in nine languages: ~1.9 KB), so 200 of
+# them were 386 KB; Mosquitto dropped that batch and reset the connection, paho sent it again
+# on reconnect, and the lanterns' acks never arrived.
+ACK_BATCH_BYTES = 128 * 1024
+# What a batch adds around its acks ({"v":2,"gateway":"...","acks":[...]}), and per ack (",").
+_BATCH_OVERHEAD = 128
 
 # (lantern id, payload, audience of the topic it arrived on)
 CommandHandler = Callable[[str, bytes, str], None]
@@ -151,8 +159,12 @@ class Gateway:
         protocol_version: int = 2,
         on_membership: MembershipHandler | None = None,
         on_manifest: Callable[[str, bytes], None] | None = None,
+        qos: int = 1,
     ) -> None:
         self.id = gateway_id
+        # QoS of every subscription and publish: 1, or 0 on nats-server (``--qos``, README
+        # "Brokers"), where the service's re-sends stand in for the broker's queues.
+        self.qos = qos
         self.protocol_version = protocol_version
         self._on_membership = on_membership
         # The clip library (issue 14): retained manifests, handed over as (key, payload).
@@ -163,6 +175,7 @@ class Gateway:
         self._group_subacks: dict[int, list[str]] = {}
         self._subacks_lock = threading.Lock()  # a SUBACK may beat the mid's bookkeeping
         self._acks: list[Ack] = []
+        self._ack_bytes = _BATCH_OVERHEAD  # the size of the batch _acks would make
         self._ack_timer: asyncio.TimerHandle | None = None
         self.bad_topics = 0
         self.batches_sent = 0
@@ -238,7 +251,11 @@ class Gateway:
         """v1: publish at once on the lantern's ack topic; v2: add it to the next batch."""
         if self.protocol_version < 2:
             return self._publish(self.topics.ack(ack.lantern), ack.to_bytes(), retain=False)
+        size = len(ack.to_bytes()) + 1
+        if self._acks and self._ack_bytes + size > ACK_BATCH_BYTES:
+            self.flush_acks()
         self._acks.append(ack)
+        self._ack_bytes += size
         loop = self._loop
         if len(self._acks) >= ACK_BATCH_MAX or loop is None:
             self.flush_acks()
@@ -252,6 +269,7 @@ class Gateway:
             self._ack_timer.cancel()
             self._ack_timer = None
         acks, self._acks = self._acks, []
+        self._ack_bytes = _BATCH_OVERHEAD
         if not acks or self._client is None:
             return
         batch = AckBatch(gateway=self.id, acks=acks)
@@ -278,7 +296,7 @@ class Gateway:
             self._announce(lantern_id)
             return
         with self._subacks_lock:
-            _, mid = client.subscribe([(self.topics.audience_cmd(aud), 1) for aud in new])
+            _, mid = client.subscribe([(self.topics.audience_cmd(aud), self.qos) for aud in new])
             if mid is not None:
                 self._group_subacks[mid] = [lantern_id]
         if mid is None:
@@ -342,7 +360,7 @@ class Gateway:
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         offline = Availability(online=False, boot=self.boot, gateway=self.id)
         client.will_set(
-            self.topics.gateway_availability(self.id), offline.to_bytes(), qos=1, retain=True
+            self.topics.gateway_availability(self.id), offline.to_bytes(), qos=self.qos, retain=True
         )
         if self._password is not None:
             client.username_pw_set(self.id, self._password)
@@ -438,7 +456,7 @@ class Gateway:
             extra.append(self.topics.all_clip_manifests())
         for start in range(0, len(extra), SUBSCRIBE_BATCH):
             _, extra_mid = client.subscribe(
-                [(topic, 1) for topic in extra[start : start + SUBSCRIBE_BATCH]]
+                [(topic, self.qos) for topic in extra[start : start + SUBSCRIBE_BATCH]]
             )
             if extra_mid is not None:
                 self._pending_subacks.add(extra_mid)
@@ -536,7 +554,8 @@ class Gateway:
         if parsed.lantern_id is None or parsed.lantern_id not in self._lantern_set:
             return  # a subscription left over in a persisted session from another lantern set
         if parsed.kind is TopicKind.GROUPS:
-            self._to_loop(self._membership, parsed.lantern_id, bytes(message.payload))
+            retained = bool(message.retain)
+            self._to_loop(self._membership, parsed.lantern_id, bytes(message.payload), retained)
         elif parsed.kind is TopicKind.CMD:
             own = f"lanterns/{parsed.lantern_id}"
             self._to_loop(self._on_command, parsed.lantern_id, bytes(message.payload), own)
@@ -546,7 +565,7 @@ class Gateway:
         for lantern_id in sorted(self._members.get(audience, ())):
             self._on_command(lantern_id, payload, audience)
 
-    def _membership(self, lantern_id: str, payload: bytes) -> None:
+    def _membership(self, lantern_id: str, payload: bytes, retained: bool = False) -> None:
         if not payload:
             return  # a cleared retained message
         try:
@@ -560,6 +579,11 @@ class Gateway:
         groups = tuple(membership.groups)
         if self._on_membership is not None:
             self._on_membership(lantern_id, groups)
+        if retained and groups == self.lantern_groups.get(lantern_id):
+            # The replay that follows every (re)subscription, naming the groups the availability
+            # sent on connecting named already: announcing again would only make the service
+            # re-send what it sent the lantern (a gateway moving node did it for all its lanterns).
+            return
         self.set_groups(lantern_id, groups)
 
     def _subscribe(self, client: mqtt.Client, lantern_ids: Sequence[str]) -> list[int]:
@@ -567,7 +591,7 @@ class Gateway:
         mids = []
         for start in range(0, len(lantern_ids), SUBSCRIBE_BATCH):
             batch = tuple(lantern_ids[start : start + SUBSCRIBE_BATCH])
-            filters = [(self.topics.cmd(lantern_id), 1) for lantern_id in batch]
+            filters = [(self.topics.cmd(lantern_id), self.qos) for lantern_id in batch]
             with self._subscribing_lock:
                 _, mid = client.subscribe(filters)
                 if mid is not None:
@@ -589,17 +613,17 @@ class Gateway:
                 up = online and up and lantern_id not in self.unsubscribed
                 body = self._availability(lantern_id, up, boot).to_bytes()
             topic = self.topics.availability(lantern_id)
-            infos.append(client.publish(topic, body, qos=1, retain=True))
+            infos.append(client.publish(topic, body, qos=self.qos, retain=True))
         if only is None:
             topic = self.topics.gateway_availability(self.id)
-            infos.append(client.publish(topic, payload, qos=1, retain=True))
+            infos.append(client.publish(topic, payload, qos=self.qos, retain=True))
         return infos
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> mqtt.MQTTMessageInfo:
         if self._client is None:
             raise RuntimeError(f"gateway {self.id} is not started")
         # paho queues QoS 1 messages while disconnected and sends them after the reconnect.
-        return self._client.publish(topic, payload, qos=1, retain=retain)
+        return self._client.publish(topic, payload, qos=self.qos, retain=retain)
 
     def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self._loop

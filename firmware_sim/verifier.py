@@ -117,6 +117,10 @@ class TrustVerifier:
         self._keys: dict[str, _Key] = {}
         self._revoked: frozenset[str] = frozenset()
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        # The signed bytes' digest per envelope object: a fleet's lanterns share one parsed
+        # group copy (firmware_sim/envelopes.py), so the digest is computed once per copy.
+        # Keyed by id() and holding the object, so an id is never reused while listed.
+        self._digests: OrderedDict[int, tuple[CommandEnvelope, bytes]] = OrderedDict()
         self.trust = trust
         self.stats: Counter[str] = Counter()
         self._install(trust)
@@ -176,8 +180,7 @@ class TrustVerifier:
             return refusal
         if key.scope != scope_for_role(ISSUER_CEILING[cmd.role]):
             return Reason.KEY_NOT_FOR_ROLE
-        signed = cmd.signing_bytes()
-        digest = hashlib.sha256(signed).digest()
+        signed, digest = self._signed(cmd)
         cache_key = (cmd.kid, cmd.sig)
         if self._cache.get(cache_key) == digest:
             self._cache.move_to_end(cache_key)
@@ -188,13 +191,27 @@ class TrustVerifier:
             return Reason.BAD_SIGNATURE
         self.stats["verified"] += 1
         try:
-            key.public.verify(signature, signed)
+            key.public.verify(signature, signed or cmd.signing_bytes())
         except InvalidSignature:
             return Reason.BAD_SIGNATURE
         self._cache[cache_key] = digest
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return None
+
+    def _signed(self, cmd: CommandEnvelope) -> tuple[bytes | None, bytes]:
+        """(signed bytes, their SHA-256); the bytes are None when the digest was remembered
+        for this very object (they are rebuilt only if the signature must be checked)."""
+        known = self._digests.get(id(cmd))
+        if known is not None and known[0] is cmd:
+            self._digests.move_to_end(id(cmd))
+            return None, known[1]
+        signed = cmd.signing_bytes()
+        digest = hashlib.sha256(signed).digest()
+        self._digests[id(cmd)] = (cmd, digest)
+        if len(self._digests) > CACHE_SIZE:
+            self._digests.popitem(last=False)
+        return signed, digest
 
     def _install(self, trust: TrustList) -> None:
         keys: dict[str, _Key] = {}

@@ -177,6 +177,7 @@ class Runtime:
             tls=self.settings.mqtt_tls,
             ca_file=str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None,
             alternates=alternates,
+            qos=self.settings.mqtt_qos,
         )
         self.outbox = Outbox(
             self.db,
@@ -202,6 +203,7 @@ class Runtime:
             groups=self.fanout,
             memberships=self.memberships,
             on_provision=self.outbox.provision,
+            ack_timeout_s=self.settings.ack_timeout_s,
         )
         self.link.on_session_lost = self.outbox.resend_all
         self.alerts = AlertService(
@@ -270,7 +272,7 @@ class Runtime:
             raise RuntimeError("the clip library needs the MQTT link and the outbox")
 
         def publish(topic: str, payload: bytes) -> object:
-            return link.publish(topic, payload, qos=1, retain=True)
+            return link.publish(topic, payload, retain=True)
 
         def size(sha256: str, ext: str) -> int:
             return self.clips.path_for(sha256, ext).stat().st_size
@@ -415,6 +417,7 @@ class Runtime:
         if self.outbox is not None:
             out["outbox_published"] = self.outbox.published_total
             out["outbox_resent"] = self.outbox.resent_total
+            out["outbox_asked_again"] = self.outbox.asked_again_total
             out["outbox_expired"] = self.outbox.expired_total
             out["outbox_unreachable"] = self.outbox.unreachable_total
             out["outbox_group_published"] = self.outbox.group_published_total
@@ -424,6 +427,8 @@ class Runtime:
             with self.db.session() as session:  # lanterns of large alerts without a row yet
                 out["delivery_rows_pending"] = plan_store.pending(session)
             out["fanout_v2_lanterns"] = len(self.fanout)
+            # Reporting exactly the groups the inventory gives them: reachable by group copies.
+            out["fanout_confirmed"] = self.fanout.confirmed(self.memberships())
             out["fanout_ready"] = int(self.fanout.ready)
         if self.signer is not None:
             out["signer_signed"] = self.signer.signed_total

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For / Forwarded header names the client, as CIDRs, e.g.
     # '["10.0.0.0/8"]'. Empty: the TCP peer is the client and those headers are ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # QoS of every publish and subscription of the service (README "Brokers"): 1, except on
+    # nats-server, whose QoS 1 is a replicated JetStream write per message and a JetStream
+    # consumer per subscription (one in three of them dies unnoticed with any node); with 0 the
+    # outbox's re-sends carry delivery instead of the broker's queues (lanterns use the same).
+    mqtt_qos: int = Field(default=1, ge=0, le=1)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = None  # as written by `lightctl mqtt credentials`

@@ -91,6 +91,21 @@ def check_radius(radius_m: float, loc: tuple[str | int, ...] = ("radius_m",)) ->
     return radius_m
 
 
+def _on_paths(
+    buildings: Sequence[shapely.Geometry], sources: Sources, receivers: Receivers
+) -> list[shapely.Geometry]:
+    """The buildings that can stand on a straight path between a lantern and a receiver: those
+    touching the box around all of them. One stray footprint kilometres away would otherwise
+    stretch the 2 m grid (and its summed-area table) to gigabytes."""
+    if not len(buildings) or not len(sources) or not len(receivers):
+        return []
+    xs = np.concatenate([sources.x, receivers.x])
+    ys = np.concatenate([sources.y, receivers.y])
+    box = shapely.box(xs.min() - CELL_M, ys.min() - CELL_M, xs.max() + CELL_M, ys.max() + CELL_M)
+    geoms = np.asarray(list(buildings), dtype=object)
+    return list(geoms[shapely.intersects(geoms, box)])
+
+
 def build_matrix(
     sources: Sources,
     receivers: Receivers,
@@ -103,7 +118,8 @@ def build_matrix(
     check_radius(radius_m)
     n, m = len(sources), len(receivers)
     tree = cKDTree(np.column_stack([receivers.x, receivers.y])) if m else None
-    raster = BuildingRaster.of(buildings) if len(buildings) else None
+    on_paths = _on_paths(buildings, sources, receivers)
+    raster = BuildingRaster.of(on_paths) if len(on_paths) else None
     rows_parts: list[npt.NDArray[np.int32]] = []
     cols_parts: list[npt.NDArray[np.int32]] = []
     gain_parts: list[npt.NDArray[np.float32]] = []
@@ -116,7 +132,7 @@ def build_matrix(
             near = cKDTree(np.column_stack([sources.x[lo:hi], sources.y[lo:hi]]))
             pairs = near.sparse_distance_matrix(tree, radius_m, output_type="ndarray")
             # sparse_distance_matrix keeps a row's pairs in its own order but not the rows
-            # together: a stable sort by row (radix on int32, within one chunk) makes the CSR
+            # together: a stable sort by row (radix on int16, within one chunk) makes the CSR
             # layout, and the chunks follow each other in row order.
             order = np.argsort(pairs["i"].astype(np.int16), kind="stable")  # radix sort
             # Paths are sampled every SAMPLE_M of the longest path in the chunk: the same

@@ -526,6 +526,9 @@ class LanternClipsOut(BaseModel):
 
 class ClipLibraryOut(BaseModel):
     enabled: bool
+    published: bool = Field(
+        default=False, description="every manifest is built and published (the library is out)"
+    )
     manifests: list[ClipManifestOut]
     lanterns_reporting: int
     incomplete: list[LanternClipsOut] = Field(description="the first 200 lanterns lacking clips")

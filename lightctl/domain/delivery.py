@@ -101,6 +101,11 @@ class AckedCommand:
     # a `done` must list as played). None for other commands, or when the envelope is unreadable.
     clips: tuple[str, ...] | None = None
     sent_ahead: bool = False  # has a starts_at: a release may end it before it ever played
+    # How long the lantern is busy with it once it has it: an audio program's length (repeats
+    # and gaps included), 0 for what is answered at once (light, projection, path, release).
+    play_s: float = 0.0
+    # Not before then: a `starts_at` (sent ahead) or an alert's shared speech start.
+    begins_at: datetime | None = None
 
 
 # Statuses a lantern sends for each kind of command (firmware_sim/lantern.py is the reference):
@@ -182,8 +187,26 @@ MAX_BACKOFF_S = 300.0
 FINAL_ACK_GRACE_S = 30.0
 # States in which the service still waits for a first ack (and so re-sends).
 AWAITING_RECEIPT = frozenset({DeliveryState.PLANNED, DeliveryState.PUBLISHED})
-# States in which the lantern has the command and the service waits for its final ack.
+# States in which the lantern has the command and the service waits for its final ack (and
+# asks again once it is overdue, see ``final_ack_due``).
 AWAITING_FINAL = frozenset({DeliveryState.RECEIVED, DeliveryState.PLAYING})
+
+
+def final_ack_due(
+    command: AckedCommand | None, acked_at: datetime, ack_timeout_s: float
+) -> datetime:
+    """When a lantern that said `received` or `playing` is asked again for its final ack: the
+    ack timeout after the command should have ended (its program played from when it had it, or
+    from its start if that is later). Asked again, a lantern answers a command it already has
+    with its last ack and never plays it twice, so a final ack lost on the way (with a broker
+    node that died, or sent at QoS 0 while the service was moving node) is recovered."""
+    begins = acked_at
+    play_s = 0.0
+    if command is not None:
+        play_s = command.play_s
+        if command.begins_at is not None and command.begins_at > begins:
+            begins = command.begins_at
+    return begins + timedelta(seconds=play_s + ack_timeout_s)
 
 
 def retry_after_s(attempts: int, ack_timeout_s: float) -> float:

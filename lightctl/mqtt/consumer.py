@@ -88,11 +88,11 @@ class Consumer:
         groups: GroupBook | None = None,
         memberships: Callable[[], Mapping[str, tuple[str, ...]]] = dict,
         on_provision: Callable[[list[str]], None] = lambda _ids: None,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self._db = db
         self.groups = groups if groups is not None else GroupBook()
         self._memberships = memberships
-        self._expected: Mapping[str, tuple[str, ...]] | None = None  # for the current batch
         self._on_provision = on_provision
         self._started = time.monotonic()
         self._queue = queue
@@ -102,7 +102,9 @@ class Consumer:
         self._on_return = on_return
         self.stats: Counter[str] = Counter()
         # What the acks and availability mean for the store is the ledger's (services/delivery).
-        self._ledger = AckLedger(db, clock, topics, trust or AckTrust(), self.stats, self._warn)
+        self._ledger = AckLedger(
+            db, clock, topics, trust or AckTrust(), self.stats, self._warn, ack_timeout_s
+        )
         self.reported: dict[str, LanternState] = {}
         self._gateway_online: dict[str, bool] = {}
         self._last_warning: dict[str, float] = {}
@@ -156,12 +158,10 @@ class Consumer:
 
     def apply(self, batch: list[IncomingMessage]) -> set[str]:
         """Apply one batch in one transaction; returns the alert ids whose counts changed."""
-        # Looked up once per batch: asking for every availability cost a database read each,
-        # and the 3,533 retained reports of a fleet after start kept acks waiting behind them.
-        self._expected = None
         acks: list[Ack] = []
         availability: list[Seen] = []
         gateways_down: list[str] = []
+        reported_groups: list[tuple[str, list[str]]] = []
         for msg in batch:
             self.stats["messages"] += 1
             parsed = self._topics.parse(msg.topic)
@@ -190,8 +190,10 @@ class Consumer:
                     acks.append(ack)
                 elif parsed.kind is TopicKind.AVAILABILITY and parsed.lantern_id:
                     status = Availability.from_bytes(msg.payload)
-                    availability.append(Seen(parsed.lantern_id, status, msg.retain))
-                    self._groups_of(msg, parsed.lantern_id, status)
+                    groups, regrouped = self._groups_of(msg, parsed.lantern_id, status)
+                    availability.append(Seen(parsed.lantern_id, status, msg.retain, regrouped))
+                    if groups is not None:
+                        reported_groups.append((parsed.lantern_id, groups))
                 elif parsed.kind is TopicKind.STATE and parsed.lantern_id:
                     state = LanternState.from_bytes(msg.payload)
                     if state.lantern != parsed.lantern_id:
@@ -202,6 +204,8 @@ class Consumer:
                     self._drop(msg, "unexpected_topic")
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 self._drop(msg, "malformed", str(exc).splitlines()[0][:200])
+        if reported_groups and self.leading:
+            self._provision_differing(reported_groups)
         if not self.leading:
             # Another replica ingests (it holds the ack lease); keep what arrived for a while so
             # that, should it die, this one takes over without a gap.
@@ -222,11 +226,14 @@ class Consumer:
         self.stats["ack_batches"] += 1
         return list(batch.acks)
 
-    def _groups_of(self, msg: IncomingMessage, lantern_id: str, status: Availability) -> None:
-        """Record the groups a v2 lantern listens to; ask for its own when they differ."""
+    def _groups_of(
+        self, msg: IncomingMessage, lantern_id: str, status: Availability
+    ) -> tuple[list[str] | None, bool]:
+        """Record the groups a v2 lantern listens to: them (None for a v1 lantern), and True
+        when it reports other groups than before (its answer to a membership we sent)."""
         if status.groups is None:
             self.groups.report(lantern_id, None)
-            return
+            return None, False
         valid: list[str] = []
         for name in status.groups:
             if parse_group_audience(name) is None:
@@ -234,15 +241,22 @@ class Consumer:
                 self._drop(msg, "bad_group", f"group {name[:80]!r} does not parse")
                 continue
             valid.append(name)
-        self.groups.report(lantern_id, valid)
-        if not self.leading:
-            return
-        if self._expected is None:
-            self._expected = self._memberships()
-        expected = self._expected.get(lantern_id)
-        if expected is not None and set(expected) != set(valid):
-            self.stats["groups_provisioned"] += 1
-            self._on_provision([lantern_id])
+        regrouped = self.groups.report(lantern_id, valid)
+        return valid, regrouped
+
+    def _provision_differing(self, reported: list[tuple[str, list[str]]]) -> None:
+        """Ask for their own groups for the lanterns that hold others. The inventory's groups
+        are looked up once per batch: once per message cost ~1-2 ms each (an inventory version
+        query), which at 100,000 lanterns kept the consumer busy for minutes (issue 14)."""
+        expected = self._memberships()
+        differing: dict[str, None] = {}  # in order, once per lantern
+        for lantern_id, valid in reported:
+            wanted = expected.get(lantern_id)
+            if wanted is not None and set(wanted) != set(valid):
+                differing[lantern_id] = None
+        if differing:
+            self.stats["groups_provisioned"] += len(differing)
+            self._on_provision(list(differing))
 
     def _hold(self, acks: list[Ack], seen: list[Seen], gateways_down: list[str]) -> None:
         now = time.monotonic()

@@ -33,6 +33,8 @@ V5_SILENCE_S = 3.0
 # of the cluster is dialled. nats-server 2.9 did that after a peer died: its MQTT session setup
 # waits on JetStream (4 s per request there), and paho would otherwise wait for the keep-alive.
 CONNACK_TIMEOUT_S = 8.0
+# Longest wait between connection attempts when the URL names several nodes (see _new_client).
+CLUSTER_RECONNECT_MAX_S = 2
 # A refused subscription is asked for again after this long (a clustered broker refuses while
 # it re-elects the leader of its session store).
 RESUBSCRIBE_S = 2.0
@@ -62,7 +64,10 @@ class MqttLink:
         tls: bool = False,
         ca_file: str | None = None,
         alternates: Sequence[tuple[str, int]] = (),
+        qos: int = 1,
     ) -> None:
+        # QoS of our subscriptions and of publishes that name none (Settings.mqtt_qos).
+        self.qos = qos
         # The nodes of a clustered broker: (host, port) first, then the others in turn.
         self._nodes = [(host, port), *alternates]
         self._node = 0
@@ -142,7 +147,11 @@ class MqttLink:
         )
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # paho doubles its wait after each failed try; with several nodes each try dials another
+        # one, so a long wait only delays finding a survivor (nats-server's answer to a connect
+        # comes back 5-9 s after a peer died: its raft election timeout is 4-9 s).
+        many = len(self._nodes) > 1
+        client.reconnect_delay_set(min_delay=1, max_delay=CLUSTER_RECONNECT_MAX_S if many else 10)
         if self._username is not None:
             client.username_pw_set(self._username, self._password)
         if self._tls:
@@ -193,11 +202,14 @@ class MqttLink:
         self,
         topic: str,
         payload: bytes,
-        qos: int = 1,
+        qos: int | None = None,
         expiry_s: int | None = None,
         retain: bool = False,
     ) -> PublishHandle:
-        """Queue a publish (thread-safe). Message expiry only exists in MQTT 5."""
+        """Queue a publish (thread-safe), at the link's QoS unless told. Message expiry only
+        exists in MQTT 5."""
+        if qos is None:
+            qos = self.qos
         props = None
         if expiry_s is not None and self.mqtt5:
             seconds = max(1, int(expiry_s))
@@ -289,7 +301,7 @@ class MqttLink:
         if not topics:
             return
         with self._pending_lock:
-            _result, mid = client.subscribe([(topic, 1) for topic in topics])
+            _result, mid = client.subscribe([(topic, self.qos) for topic in topics])
             if mid is not None:
                 self._pending[mid] = list(topics)
 

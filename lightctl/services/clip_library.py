@@ -136,6 +136,7 @@ class ClipLibrary:
         self._active_at = time.monotonic()
         self.manifests: dict[str, ClipManifest] = {}
         self.stats: Counter[str] = Counter()
+        self.published = False  # every manifest built and published
 
     # ---- building -----------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class ClipLibrary:
             self.manifests[manifest.key] = manifest
             self.stats["published"] += 1
             await asyncio.sleep(self._pace_s)
+        self.published = True
         log.info(
             "clip library: %d manifests, %d clips published in %.1f s",
             len(self.manifests),
@@ -250,6 +252,7 @@ class ClipLibrary:
                     }
                 )
         return {
+            "published": self.published,
             "manifests": [
                 {
                     "key": m.key,

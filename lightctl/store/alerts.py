@@ -427,8 +427,14 @@ class DueDelivery:
     state: str = "published"
 
 
+# Delivery states the outbox sends (again) once their next attempt is due: never sent, sent
+# without a `received` in time, or received without the final ack in time (asked again).
+DUE_STATES = ("planned", "published", "received", "playing")
+
+
 def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDelivery]:
-    """Deliveries to (re)publish now: planned, or published without a `received` ack in time.
+    """Deliveries to (re)publish now: planned, published without a `received` ack in time, or
+    received / playing past the time their final ack was due (``domain.delivery.final_ack_due``).
 
     The rows are claimed for the caller's transaction: on PostgreSQL another replica's outbox
     skips them (``FOR UPDATE SKIP LOCKED``) and a cancel touching them waits for the commit, so
@@ -437,7 +443,7 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[DueDeliv
     query = (
         select(DeliveryRow, CommandRow)
         .join(CommandRow, col(CommandRow.id) == col(DeliveryRow.command_id))
-        .where(col(DeliveryRow.state).in_(["planned", "published"]))
+        .where(col(DeliveryRow.state).in_(DUE_STATES))
         .where(col(DeliveryRow.next_attempt_at) <= now)
         .order_by(col(DeliveryRow.next_attempt_at))
         .limit(limit)
@@ -530,6 +536,23 @@ def mark_published_many(
             published_at=now,
             updated_at=now,
         )
+    )
+    params = [{"b_cid": c, "b_lid": lid, "b_att": a, "b_next": n} for c, lid, a, n in rows]
+    session.connection().execute(stmt, params)
+
+
+def mark_asked_again(session: Session, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
+    """Record that lanterns were asked again for a final ack: (command_id, lantern_id, attempts,
+    next_attempt_at) per row; the state stays (only the lantern's answer moves it)."""
+    if not rows:
+        return
+    table = DeliveryRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(table.c.command_id == bindparam("b_cid"))
+        .where(table.c.lantern_id == bindparam("b_lid"))
+        .where(or_(table.c.state == "received", table.c.state == "playing"))
+        .values(attempts=bindparam("b_att"), next_attempt_at=bindparam("b_next"))
     )
     params = [{"b_cid": c, "b_lid": lid, "b_att": a, "b_next": n} for c, lid, a, n in rows]
     session.connection().execute(stmt, params)
@@ -655,6 +678,8 @@ class AckedState:
     reason: str | None
     played: tuple[str, ...] | None  # None keeps what an earlier ack recorded
     ack_kid: str | None  # the verified ack key, or None (unsigned, unverifiable)
+    # When to ask again for a final ack that has not come (received, playing); None otherwise.
+    next_attempt_at: datetime | None = None
 
 
 def record_acks(session: Session, moves: Sequence[AckedState], now: datetime) -> None:
@@ -671,6 +696,7 @@ def record_acks(session: Session, moves: Sequence[AckedState], now: datetime) ->
         "reason": bindparam("b_reason"),
         "updated_at": now,
         "ack_kid": bindparam("b_kid"),
+        "next_attempt_at": bindparam("b_next"),
     }
     for with_played in (False, True):
         params = [
@@ -680,6 +706,7 @@ def record_acks(session: Session, moves: Sequence[AckedState], now: datetime) ->
                 "b_state": m.state,
                 "b_reason": m.reason,
                 "b_kid": m.ack_kid,
+                "b_next": m.next_attempt_at,
                 **({"b_played": list(m.played)} if m.played is not None else {}),
             }
             for m in moves

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -14,8 +13,8 @@ from lightctl.store.tables import GroupRow
 
 
 def _definition(row: GroupRow) -> GroupDefinition:
-    lanterns = tuple(json.loads(row.lanterns_json)) if row.lanterns_json else ()
-    target = target_from_json(json.loads(row.target_json)) if row.target_json else None
+    lanterns = tuple(row.lanterns_json) if row.lanterns_json else ()
+    target = target_from_json(row.target_json) if row.target_json else None
     return GroupDefinition(row.name, lanterns, target, row.description)
 
 
@@ -38,12 +37,8 @@ def save_group(session: Session, group: GroupDefinition, now: datetime) -> Group
     """Insert the group, or replace the definition of the group of that name."""
     row = session.get(GroupRow, group.name) or GroupRow(name=group.name, created_at=now)
     row.description = group.description
-    row.lanterns_json = None if group.target is not None else json.dumps(list(group.lanterns))
-    row.target_json = (
-        None
-        if group.target is None
-        else json.dumps(target_to_json(group.target), ensure_ascii=False)
-    )
+    row.lanterns_json = None if group.target is not None else list(group.lanterns)
+    row.target_json = None if group.target is None else target_to_json(group.target)
     row.updated_at = now
     session.add(row)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +23,13 @@ def get_schedule(session: Session, name: str) -> ScheduleRow | None:
 
 
 def save_schedule(
-    session: Session, name: str, group: str | None, definition_json: str, now: datetime
+    session: Session, name: str, group: str | None, definition: dict[str, Any], now: datetime
 ) -> None:
     row = session.get(ScheduleRow, name) or ScheduleRow(
-        name=name, definition_json=definition_json, created_at=now
+        name=name, definition_json=definition, created_at=now
     )
     row.group_name = group
-    row.definition_json = definition_json
+    row.definition_json = definition
     row.updated_at = now
     session.add(row)
     try:

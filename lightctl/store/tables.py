@@ -66,8 +66,9 @@ class GroupRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     description: str = Field(default="", max_length=500)
-    lanterns_json: str | None = None  # ["id", ...] for a static group
-    target_json: str | None = None  # the Target, as lightctl.domain.targets.target_to_json
+    lanterns_json: list[str] | None = Field(default=None, sa_type=JsonText)  # a static group
+    # the Target, as lightctl.domain.targets.target_to_json
+    target_json: dict[str, Any] | None = Field(default=None, sa_type=JsonText)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -196,7 +197,8 @@ class ScheduleRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     group_name: str | None = Field(default=None, unique=True, max_length=100)
-    definition_json: str  # lightctl.domain.schedules.schedule_to_json
+    # lightctl.domain.schedules.schedule_to_json
+    definition_json: dict[str, Any] = Field(sa_type=JsonText)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 

@@ -8,6 +8,8 @@
 // onUnauthorized(), so the page can ask for a new sign-in while keeping everything the user has
 // entered.
 
+import { foldProgress, readEvents } from './sse.js';
+
 const BASE = '/api/v1';
 const TOKEN_KEY = 'lightctl.token'; // sessionStorage: gone when the tab closes, kept on reload
 const LOGIN_PATH = '/auth/login';
@@ -132,55 +134,73 @@ export const api = {
 };
 
 /**
- * Follow an alert's server-sent events: onProgress(alert) for every "progress" event until the
- * server ends the stream (the alert finished) or signal aborts. Resolves when the stream ends.
+ * Follow an alert's server-sent events: onProgress(alert, changes) for every "progress" event
+ * until the server ends the stream (the alert finished) or signal aborts; resolves then.
+ * alert comes without its delivery rows; changes is {ids, states, reasons} (parallel arrays of
+ * the lanterns whose delivery changed, all of them in the first event) or null when the server
+ * sent counts only. The stream is read and parsed by a worker (events_worker.js) where the
+ * browser has them, so a city-wide warning's events cost the page's main thread little.
  */
-export async function followAlertEvents(alertId, onProgress, signal) {
+export function followAlertEvents(alertId, onProgress, signal) {
   const path = `/alerts/${encodeURIComponent(alertId)}/events`;
+  const streamHeaders = headers({ Accept: 'text/event-stream' });
+  let target; // the last event's target: the worker leaves it out while it stays the same
+  const deliver = ({ alert, changes, sameTarget }) => {
+    if (sameTarget) alert.target = target;
+    else target = alert.target;
+    onProgress(alert, changes);
+  };
+  const failed = (status, detail) => {
+    if (status === 401) unauthorizedHandler(path);
+    return new ApiError(status, { detail });
+  };
+  if (!window.Worker) return followHere(path, streamHeaders, deliver, failed, signal);
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const worker = new Worker(new URL('./events_worker.js', import.meta.url), { type: 'module' });
+    const finish = (error) => {
+      worker.terminate();
+      signal?.removeEventListener('abort', stop);
+      if (error) reject(error);
+      else resolve();
+    };
+    const stop = () => finish(null);
+    signal?.addEventListener('abort', stop);
+    worker.onmessage = (e) => {
+      const message = e.data;
+      if (message.type === 'progress') deliver(message);
+      else if (message.type === 'end') finish(null);
+      else finish(failed(message.status, message.detail));
+    };
+    worker.onerror = () => finish(failed(0, 'the progress reader stopped'));
+    worker.postMessage({ url: BASE + path, headers: streamHeaders });
+  });
+}
+
+/** The same on the page's own thread (a browser without workers). */
+async function followHere(path, streamHeaders, deliver, failed, signal) {
   let response;
   try {
-    response = await fetch(BASE + path, {
-      headers: headers({ Accept: 'text/event-stream' }),
-      signal,
-    });
+    response = await fetch(BASE + path, { headers: streamHeaders, signal });
   } catch (error) {
     if (error.name === 'AbortError') return;
-    throw new ApiError(0, { detail: String(error.message || error) });
+    throw failed(0, String(error.message || error));
   }
-  if (response.status === 401) unauthorizedHandler(path);
-  if (!response.ok || !response.body) {
-    throw new ApiError(response.status, { detail: response.statusText });
-  }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
+  if (!response.ok || !response.body) throw failed(response.status, response.statusText);
+  let targetKey = null;
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = parseEvent(block);
-        if (event.type === 'progress' && event.data) onProgress(JSON.parse(event.data));
-      }
-    }
+    await readEvents(response, ({ type, data }) => {
+      if (type !== 'progress' || !data) return;
+      const folded = foldProgress(data, targetKey);
+      targetKey = folded.targetKey;
+      deliver(folded);
+    });
   } catch (error) {
     if (error.name !== 'AbortError') throw error;
   }
-}
-
-function parseEvent(block) {
-  const event = { type: 'message', data: '' };
-  const data = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event:')) event.type = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-  }
-  event.data = data.join('\n');
-  return event;
 }
 
 /**

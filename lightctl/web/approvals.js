@@ -3,9 +3,10 @@
 
 import { api } from './api.js';
 import { explainApproval } from './explain.js';
-import { describeTarget, formatTime } from './format.js';
+import { describeReach, formatTime } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml } from './map.js';
+import { setHtml } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,7 +59,7 @@ export class Approvals {
   render(list) {
     const pending = list.filter((a) => a.status === 'awaiting_approval');
     $('approvals').hidden = pending.length === 0;
-    $('approval-list').innerHTML = pending
+    setHtml($('approval-list'), pending
       .map((a) => {
         const title = this.ctx.templateTitle(a.template);
         const mine = this.ctx.sentByMe(a.id);
@@ -69,7 +70,7 @@ export class Approvals {
         return `<li class="alert-row approval-row${a.exercise ? ' exercise' : ''}" data-alert="${escapeHtml(a.id)}">
           <div class="alert-main">
             <strong>${escapeHtml(title)}</strong>${exercise}
-            <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))} · ${escapeHtml((a.languages || []).join(', '))}</div>
+            <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeReach(a.target, a.lantern_count))} · ${escapeHtml((a.languages || []).join(', '))}</div>
           </div>
           <div class="approval-actions">
             ${approve}
@@ -78,6 +79,6 @@ export class Approvals {
           </div>
         </li>`;
       })
-      .join('');
+      .join(''));
   }
 }

@@ -335,7 +335,7 @@ function drawHeard() {
   heard.group.clearLayers();
   for (const gap of heard.report?.gaps || []) {
     L.polyline(lonlatToLatLng(gap.geometry.coordinates), {
-      renderer: plan.ctx?.cmap.renderer,
+      renderer: plan.ctx?.cmap.liveRenderer,
       color: RATING_COLORS.not_covered,
       weight: 7,
       opacity: 0.9,
@@ -382,12 +382,12 @@ addPanel({
         const report = await api.alertCoverage(id);
         if (id !== heard.alertId) return;
         const same = JSON.stringify(report) === JSON.stringify(heard.report);
+        const sameGaps = JSON.stringify(report.gaps) === JSON.stringify(heard.report?.gaps);
         heard.same = same ? heard.same + 1 : 0;
         heard.report = report;
-        if (!same) {
-          renderHeard(section);
-          drawHeard();
-        }
+        if (!same) renderHeard(section);
+        if (!sameGaps) drawHeard(); // the shares change more often than the gaps
+
       } catch {
         // the alert's card shows delivery itself; coverage is an extra
       }

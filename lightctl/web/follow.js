@@ -3,16 +3,17 @@
 
 import { api, followAlertEvents } from './api.js';
 import { explainApiError, explainTarget } from './explain.js';
-import { describePhase, describeTarget, formatTime, releaseProgress, sleep } from './format.js';
+import { describePhase, describeReach, formatTime, releaseProgress, sleep } from './format.js';
 import { getLang, t } from './i18n.js';
+import { intern } from './live.js';
 import { escapeHtml } from './map.js';
-import { Paced } from './pace.js';
+import { Paced, setClass, setHtml, setText } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
 const DELIVERY_REFRESH_MS = 1000; // per-lantern states at most this often while events stream in
-const ANNOUNCE_EVERY_MS = 5000;
-const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in // screen readers hear the progress this often, not every event
+const ANNOUNCE_EVERY_MS = 5000; // screen readers hear the progress this often, not every event
+const RENDER_GAP_MS = 250; // the counts change 4 times a second at most while events stream in
 // Statuses in which the alert can still change (a held one waits for a second dispatcher).
 const ACTIVE = new Set(['sending', 'completed', 'awaiting_approval']);
 // Delivery states a dispatcher must see named: the lantern did not take the warning.
@@ -94,6 +95,7 @@ export class Follower {
     this._stopStream();
     this.alert = alert;
     this.deliveries = new Map();
+    this.problems = new Set(); // lantern ids in a PROBLEM_STATES state
     this.deliveryReasons = {};
     $('live-lantern').hidden = true;
     this.cmap.setDelivery(this.deliveries);
@@ -124,19 +126,17 @@ export class Follower {
     let perLantern = false; // the server's events carry the lanterns whose delivery changed
     followAlertEvents(
       id,
-      (alert) => {
+      (alert, changes) => {
         if (this.alert?.id !== id) return;
-        if (Array.isArray(alert.lanterns)) {
+        if (changes) {
           perLantern = true;
-          for (const d of alert.lanterns) {
-            this.deliveries.set(d.lantern, d.state);
-            if (d.reason && PROBLEM_STATES.has(d.state)) this.deliveryReasons[d.lantern] = d.reason;
-          }
-          this._showDeliveries(id);
+          const { ids, states, reasons } = changes;
+          for (let i = 0; i < ids.length; i += 1) this._setDelivery(ids[i], states[i], reasons[i]);
+          this._showDeliveries(id, ids);
         } else {
           this._scheduleDeliveries(); // a server whose events carry counts only: fetch the states
         }
-        this.alert = { ...alert, lanterns: null };
+        this.alert = alert;
         this._renderSoon();
       },
       controller.signal
@@ -152,8 +152,21 @@ export class Follower {
     this.paced.request();
   }
 
-  _showDeliveries(id) {
-    this.cmap.setDelivery(this.deliveries);
+  /** One lantern's delivery state; the problems (failed, unreachable ...) are kept apart, so
+   * the list of them never walks every lantern of a city-wide warning. */
+  _setDelivery(lantern, state, reason) {
+    this.deliveries.set(lantern, intern(state)); // one string per state, not one per event
+    if (PROBLEM_STATES.has(state)) {
+      this.problems.add(lantern);
+      if (reason) this.deliveryReasons[lantern] = reason;
+    } else {
+      this.problems.delete(lantern);
+    }
+  }
+
+  /** changed: the lantern ids whose state changed (none given: look at every one). */
+  _showDeliveries(id, changed = null) {
+    this.cmap.setDelivery(this.deliveries, changed);
     if (this.shownAlert !== id && this.deliveries.size) {
       this.shownAlert = id; // once per alert: after that the map is the dispatcher's to move
       this.cmap.showLanterns([...this.deliveries.keys()]);
@@ -203,10 +216,11 @@ export class Follower {
       const [full, grouped] = await Promise.all([api.alert(id), api.alertLanternStates(id)]);
       if (this.alert?.id !== id) return;
       this.deliveries = new Map();
+      this.problems = new Set();
+      this.deliveryReasons = {};
       for (const [state, ids] of Object.entries(grouped.states)) {
-        for (const lantern of ids) this.deliveries.set(lantern, state);
+        for (const lantern of ids) this._setDelivery(lantern, state, grouped.reasons[lantern]);
       }
-      this.deliveryReasons = grouped.reasons;
       this._showDeliveries(id);
       this.alert = { ...full, lanterns: null };
       this.renderLive();
@@ -228,7 +242,7 @@ export class Follower {
       failed: sum('failed', 'rejected'),
       unreachable: sum('unreachable', 'expired'),
     };
-    for (const [k, v] of Object.entries(shown)) $(`count-${k}`).textContent = v;
+    for (const [k, v] of Object.entries(shown)) setText($(`count-${k}`), v);
     // Failed and unreachable lanterns in red: a warning that missed someone never looks green.
     $('count-failed').parentElement.classList.toggle('bad', shown.failed > 0);
     $('count-unreachable').parentElement.classList.toggle('bad', shown.unreachable > 0);
@@ -239,30 +253,30 @@ export class Follower {
       ? release.done
       : total - sum('held', 'planned', 'published', 'received', 'playing');
     const of = ending && release.total ? release.total : total;
-    $('live-bar').style.width = of ? `${(100 * finished) / of}%` : '0%';
+    const width = of ? `${(100 * finished) / of}%` : '0%';
+    if ($('live-bar').style.width !== width) $('live-bar').style.width = width;
     $('live-bar').classList.toggle('ending', ending);
     $('live-release').hidden = !release.total || a.status === 'sending' || a.status === 'completed';
-    $('live-release').textContent = t('live.released', { done: release.done, total: release.total });
+    setText($('live-release'), t('live.released', { done: release.done, total: release.total }));
     const phase = $('live-phase');
-    phase.textContent = describePhase(a);
-    phase.className = `badge phase phase-${a.phase}`;
+    setText(phase, describePhase(a));
+    setClass(phase, `badge phase phase-${a.phase}`);
     this._renderProblems();
     $('live').classList.toggle('exercise', a.exercise);
     $('live-exercise').hidden = !a.exercise;
     const status = $('live-status');
-    status.textContent = t(`status.${a.status}`);
-    status.className = `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`;
-    $('live-summary').textContent = [
+    setText(status, t(`status.${a.status}`));
+    setClass(status, `badge status-${a.status}${shown.failed + shown.unreachable ? ' with-failures' : ''}`);
+    setText($('live-summary'), [
       this.ctx.templateTitle(a.template),
-      describeTarget(a.target),
-      t('live.lanterns', { n: a.lantern_count }),
+      describeReach(a.target, a.lantern_count),
       (a.languages || []).join(', '),
       formatTime(a.created_at),
-    ].join(' · ');
+    ].join(' · '));
     const other = Object.entries(c)
       .filter(([k, v]) => v && !['received', 'playing', 'done', 'applied', 'failed', 'unreachable'].includes(k))
       .map(([k, v]) => `${t(`state.${k}`)} ${v}`);
-    $('live-other').textContent = [t('live.doneOf', { done: shown.done, total }), ...other].join(' · ');
+    setText($('live-other'), [t('live.doneOf', { done: shown.done, total }), ...other].join(' · '));
     const active = ACTIVE.has(a.status);
     const held = a.status === 'awaiting_approval';
     for (const id of ['btn-update', 'btn-cancel', 'btn-allclear']) $(id).disabled = !active || this.ctx.canAlert() === false;
@@ -275,34 +289,51 @@ export class Follower {
   }
 
   _renderProblems() {
-    const problems = [...(this.deliveries || new Map()).entries()].filter(([, state]) => PROBLEM_STATES.has(state));
-    $('live-problems').hidden = problems.length === 0;
+    const problems = [];
+    for (const id of this.problems || []) {
+      if (problems.length === PROBLEMS_LISTED) break;
+      problems.push([id, this.deliveries.get(id)]);
+    }
+    const count = this.problems ? this.problems.size : 0;
+    $('live-problems').hidden = count === 0;
     // The list is rebuilt only when it changes (a rebuilt list costs a layout pass).
-    const key = `${this.alert?.id}|${problems.length}|${problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
+    const key = `${this.alert?.id}|${count}|${problems.map(([id, state]) => `${id}:${state}:${this.deliveryReasons?.[id] || ''}`).join(',')}|${getLang()}`;
     if (key === this.problemsKey) return;
     this.problemsKey = key;
-    const items = problems.slice(0, PROBLEMS_LISTED).map(([id, state]) => {
+    const items = problems.map(([id, state]) => {
       const reason = this.deliveryReasons?.[id];
       const label = `${t(`state.${state}`)}${reason ? `: ${reason}` : ''}`;
       return `<li data-problem="${escapeHtml(id)}"><button type="button" data-lantern="${escapeHtml(id)}">${escapeHtml(id)}</button> – ${escapeHtml(label)}</li>`;
     });
-    if (problems.length > PROBLEMS_LISTED) items.push(`<li>${escapeHtml(t('preview.more', { n: problems.length - PROBLEMS_LISTED }))}</li>`);
+    if (count > PROBLEMS_LISTED) items.push(`<li>${escapeHtml(t('preview.more', { n: count - PROBLEMS_LISTED }))}</li>`);
     $('live-problem-list').innerHTML = items.join('');
   }
 
   _announce(a, shown, total) {
     const now = Date.now();
-    // Said at once when the status, the phase or the totals change; otherwise every few seconds.
-    const key = `${a.id}|${a.status}|${a.phase}|${shown.done === total}|${shown.failed + shown.unreachable}`;
-    if (key === this.announcedKey && now - this.lastAnnounce < ANNOUNCE_EVERY_MS) return;
-    this.announcedKey = key;
-    this.lastAnnounce = now;
-    $('live-announce').textContent = t('live.announce', {
+    const text = t('live.announce', {
       status: t(`status.${a.status}`),
       done: shown.done,
       total,
       failed: shown.failed + shown.unreachable,
     });
+    // Said at once when the status, the phase or the totals change; otherwise every few seconds,
+    // and a text held back is said when its turn comes, so what is heard last is what is shown
+    // (it once said "0 of 22 done" while the screen showed 22 of 22).
+    const key = `${a.id}|${a.status}|${a.phase}|${shown.done === total}|${shown.failed + shown.unreachable}`;
+    const wait = ANNOUNCE_EVERY_MS - (now - this.lastAnnounce);
+    if (key === this.announcedKey && wait > 0) {
+      if (!this.announceTimer && text !== $('live-announce').textContent) {
+        this.announceTimer = setTimeout(() => {
+          this.announceTimer = null;
+          if (this.alert) this.renderLive();
+        }, wait);
+      }
+      return;
+    }
+    this.announcedKey = key;
+    this.lastAnnounce = now;
+    setText($('live-announce'), text);
   }
 
   async act(action) {
@@ -370,11 +401,11 @@ export class Follower {
         <div class="alert-main">
           <strong>${escapeHtml(title)}</strong> ${exercise}
           <span class="badge status-${a.status}">${escapeHtml(t(`status.${a.status}`))}</span>
-          <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeTarget(a.target))} · ${escapeHtml(t('live.lanterns', { n: a.lantern_count }))}</div>
+          <div class="muted">${escapeHtml(formatTime(a.created_at))} · ${escapeHtml(describeReach(a.target, a.lantern_count))}</div>
         </div>
         <button type="button" data-follow="${escapeHtml(a.id)}" aria-label="${escapeHtml(t('history.showLabel', { title, time: formatTime(a.created_at) }))}">${escapeHtml(t('history.show'))}</button>
       </li>`;
     });
-    $('alert-list').innerHTML = items.length ? items.join('') : `<li class="muted">${escapeHtml(t('history.empty'))}</li>`;
+    setHtml($('alert-list'), items.length ? items.join('') : `<li class="muted">${escapeHtml(t('history.empty'))}</li>`);
   }
 }

@@ -16,6 +16,17 @@ export function describeTarget(target) {
 }
 
 /**
+ * Where a warning went and how many lanterns that is: "Talstrasse · 50 lanterns". A target of
+ * chosen lanterns only already says its count ("3533 lanterns"): it is not said twice.
+ */
+export function describeReach(target, count) {
+  const where = describeTarget(target);
+  if (count == null) return where;
+  const reach = t('live.lanterns', { n: count });
+  return where === reach ? where : `${where} · ${reach}`;
+}
+
+/**
  * The one locale every date and time is written in: the browser's own when it speaks the
  * console's language (de-DE, de-AT, en-US ...), else a fixed one for that language.
  */
@@ -26,25 +37,34 @@ export function timeLocale() {
   return lang === 'de' ? 'de-CH' : 'en-GB';
 }
 
+// Intl formatters are made once per locale and kind: toLocaleString() builds a new one per call
+// (~0.1 ms each), and the running list writes a few dozen times every 4 s.
+const FORMATS = {
+  time: { hour: '2-digit', minute: '2-digit', second: '2-digit', day: '2-digit', month: '2-digit' },
+  clock: { hour: '2-digit', minute: '2-digit' },
+};
+const formatters = new Map();
+
+function formatter(kind) {
+  const locale = timeLocale();
+  const key = `${kind}|${locale}`;
+  let made = formatters.get(key);
+  if (!made) {
+    made = new Intl.DateTimeFormat(locale, FORMATS[kind]);
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 export function formatTime(iso) {
   if (!iso) return '';
-  const date = new Date(iso);
-  return date.toLocaleString(timeLocale(), {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    day: '2-digit',
-    month: '2-digit',
-  });
+  return formatter('time').format(new Date(iso));
 }
 
 /** A time of day, hours and minutes, as the console's language writes it ("08:32"). */
 export function formatClock(iso) {
   if (!iso) return '';
-  return new Date(iso).toLocaleTimeString(timeLocale(), {
-    hour: '2-digit',
-    minute: '2-digit',
-  });
+  return formatter('clock').format(new Date(iso));
 }
 
 const DELIVERED = ['done', 'applied'];

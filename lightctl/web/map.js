@@ -13,6 +13,8 @@ const L = window.L;
 // The map follows the fleet and a followed alert with 4 pictures a second at most: enough to
 // watch a warning spread, and a small share of the main thread on a loaded machine.
 const RESTYLE_GAP_MS = 250;
+// Dots restyled per frame while the stream runs: ~3 ms of main-thread CPU on the test host.
+const RESTYLE_SLICE = 1000;
 
 const PROJECTION_COLOR = '#67e8f9';
 // A lantern the dispatcher looks into: one the followed alert missed.
@@ -105,6 +107,14 @@ export class ConsoleMap {
       '© OpenStreetMap contributors, Overture Maps Foundation'
     );
     this.renderer = L.canvas({ padding: 0.2, tolerance: 6 });
+    // Lines that change while a warning plays (coverage gaps) go on an SVG layer of their own:
+    // on the streets' canvas every change repainted all ~400 street layers and copied the whole
+    // canvas to the compositor (46-72 ms of main-thread CPU each in a trace of a city-wide
+    // warning on the demo fleet); an SVG path changes alone and is rastered off the main thread.
+    const changing = this.map.createPane('changing');
+    changing.style.zIndex = 420;
+    changing.style.pointerEvents = 'none'; // clicks reach the streets underneath
+    this.liveRenderer = L.svg({ padding: 0.2, pane: 'changing' });
     this.mode = 'dispatch'; // dispatch | operate | draw
     this.view = 'dispatch'; // the tab shown (drawing happens in either)
     this.streetLayers = [];
@@ -126,7 +136,10 @@ export class ConsoleMap {
     // and below the street labels (markerPane, 600), so names stay readable.
     this.map.createPane('lanterns').style.zIndex = 450;
     this.dots = new LanternDots(this.markers, this.arrows).addTo(this.map);
-    this.restyle = new Paced(() => this._restyleLanterns(), RESTYLE_GAP_MS);
+    this.restyle = new Paced(() => this._restyleSliced(), RESTYLE_GAP_MS);
+    this.restyled = false; // a dot changed in the sliced restyle under way
+    this.dirty = new Set(); // lantern ids to restyle at the next picture
+    this.dirtyAll = true;
     this.map.on('zoomend', () => this._onZoom());
     this.map.on('click', (e) => {
       if (this.mode === 'draw') this.handlers.onClick?.(e.latlng);
@@ -293,7 +306,8 @@ export class ConsoleMap {
       }
       this._syncProjection(lantern);
     }
-    if (changed.length || removed.length) this._restyleSoon();
+    if (!changes) this._restyleAll();
+    else if (changed.length || removed.length) this._restyleSome(changed);
   }
 
   /** The lantern's projected pictogram on the map, or none. */
@@ -304,13 +318,20 @@ export class ConsoleMap {
       return;
     }
     const heading = shown.heading_deg ?? null;
-    this.arrows.set(lantern.id, {
-      lat: lantern.lat,
-      lon: lantern.lon,
-      heading,
-      pictogram: shown.pictogram,
-      color: shown.color || PROJECTION_COLOR,
-    });
+    const color = shown.color || PROJECTION_COLOR;
+    const mark = this.arrows.get(lantern.id);
+    // Unchanged: the same record (a new one per poll would be old-generation garbage later).
+    if (
+      mark &&
+      mark.lat === lantern.lat &&
+      mark.lon === lantern.lon &&
+      mark.heading === heading &&
+      mark.pictogram === shown.pictogram &&
+      mark.color === color
+    ) {
+      return;
+    }
+    this.arrows.set(lantern.id, { lat: lantern.lat, lon: lantern.lon, heading, pictogram: shown.pictogram, color });
   }
 
   setMode(mode) {
@@ -326,6 +347,7 @@ export class ConsoleMap {
     if (mode === 'operate' && !this.map.hasLayer(this.routes)) this.routes.addTo(this.map);
     else if (mode === 'dispatch') this.routes.remove();
     this._restyleStreets();
+    this.dirtyAll = true;
     this._restyleLanterns();
   }
 
@@ -337,6 +359,7 @@ export class ConsoleMap {
   /** Lantern ids the previewed target reaches (null: no preview). */
   setPreview(ids) {
     this.preview = ids ? new Set(ids) : null;
+    this.dirtyAll = true;
     this._restyleLanterns();
   }
 
@@ -345,15 +368,20 @@ export class ConsoleMap {
     this.gaps.clearLayers();
     for (const gap of gaps || []) {
       const latlngs = gap.geometry.coordinates.map(([lon, lat]) => [lat, lon]);
-      L.polyline(latlngs, { renderer: this.renderer, color: '#dc2626', weight: 6, opacity: 0.8, interactive: false })
+      L.polyline(latlngs, { renderer: this.liveRenderer, color: '#dc2626', weight: 6, opacity: 0.8, interactive: false })
         .addTo(this.gaps);
     }
   }
 
-  /** Delivery state per lantern id of the followed alert (null: none followed). */
-  setDelivery(states) {
-    this.delivery = states;
-    this._restyleSoon();
+  /** Delivery state per lantern id of the followed alert (null: none followed); changed: the
+   * ids whose state changed in the same Map since the last call (else every dot is looked at). */
+  setDelivery(states, changed = null) {
+    if (states !== this.delivery || !changed) {
+      this.delivery = states;
+      this._restyleAll();
+      return;
+    }
+    this._restyleSome(changed);
   }
 
   /** Restyle soon, at most every RESTYLE_GAP_MS however many progress events or polls arrive
@@ -364,7 +392,9 @@ export class ConsoleMap {
   }
 
   setFocus(id) {
+    const before = this.focus;
     this.focus = id;
+    for (const one of [before, id]) if (one) this.dirty.add(one);
     this._restyleLanterns();
     const dot = id && this.markers.get(id);
     if (dot && !this.map.getBounds().contains([dot.lat, dot.lon])) this.map.panTo([dot.lat, dot.lon]);
@@ -508,91 +538,153 @@ export class ConsoleMap {
     }
   }
 
+  /** Restyle every dot at the next paced picture (the preview, the mode or the alert changed). */
+  _restyleAll() {
+    this.dirtyAll = true;
+    this._restyleSoon();
+  }
+
+  /** Restyle these dots at the next paced picture (their live or delivery state changed). */
+  _restyleSome(ids) {
+    if (!this.dirtyAll) for (const id of ids) this.dirty.add(id);
+    this._restyleSoon();
+  }
+
   /** Each dot's look from its live state, the followed alert's delivery, the preview and the
-   * focus; only plain fields are written here, dots.js draws them at the next frame. */
+   * focus; only plain fields are written here, dots.js draws them at the next frame. Only the
+   * dots marked dirty since the last picture are looked at (a progress event of a city-wide
+   * warning names a few hundred lanterns, not all 3,533), unless everything changed. */
   _restyleLanterns() {
+    const all = this.dirtyAll;
+    const ids = all ? this.markers.keys() : this.dirty;
+    let changed = false;
+    for (const id of ids) {
+      const marker = this.markers.get(id);
+      if (marker && this._restyleOne(id, marker)) changed = true;
+    }
+    this.dirtyAll = false;
+    this.dirty = new Set();
+    if (changed || all) this.dots.redraw();
+    this.renderLegend();
+  }
+
+  /** The paced restyle: at most RESTYLE_SLICE dots per frame, the rest in the frames after
+   * (a new alert followed restyles all 3,533 at once: ~10 ms of main-thread CPU in one task on
+   * the loaded test host, several times that in wall-clock time); drawn once all are done. */
+  _restyleSliced() {
+    if (this.dirtyAll) {
+      this.dirtyAll = false;
+      for (const id of this.markers.keys()) this.dirty.add(id);
+    }
+    let n = 0;
+    for (const id of this.dirty) {
+      this.dirty.delete(id);
+      const marker = this.markers.get(id);
+      if (marker && this._restyleOne(id, marker)) this.restyled = true;
+      n += 1;
+      if (n === RESTYLE_SLICE) break;
+    }
+    if (this.dirty.size) {
+      requestAnimationFrame(() => this._restyleSliced());
+      return;
+    }
+    if (this.restyled) this.dots.redraw();
+    this.restyled = false;
+    this.renderLegend();
+  }
+
+  /** One dot's look; true when it changed (the dot must be drawn again). */
+  _restyleOne(id, marker) {
     const dispatch = this.view !== 'operate';
-    for (const [id, marker] of this.markers) {
-      const live = this.live.get(id) || {};
-      let fill;
-      let shown;
-      let fillOpacity = 0.95;
-      let color = '#0f172a';
-      let weight = 1;
-      let extra = 0;
-      let opacity = 1;
-      let selected = false;
-      let dim = false;
-      const state = dispatch && this.delivery ? this.delivery.get(id) : undefined;
-      if (state) {
-        shown = DELIVERY_GROUP[state] || 'waiting';
-        fill = DELIVERY_COLORS[shown];
-        extra = 1;
-      } else if (live.online === false) {
-        shown = 'offline';
-        fill = LIVE_COLORS.offline;
-      } else if (live.online == null) {
-        shown = 'unknown';
-        fill = LIVE_COLORS.unknown;
-        fillOpacity = 0.15;
-        color = LIVE_COLORS.unknown;
-      } else if (live.light_color) {
-        shown = 'light';
-        fill = live.light_color;
+    const live = this.live.get(id) || NO_LIVE;
+    let fill;
+    let shown;
+    let fillOpacity = 0.95;
+    let color = '#0f172a';
+    let weight = 1;
+    let extra = 0;
+    let opacity = 1;
+    let selected = false;
+    let dim = false;
+    const state = dispatch && this.delivery ? this.delivery.get(id) : undefined;
+    if (state) {
+      shown = DELIVERY_GROUP[state] || 'waiting';
+      fill = DELIVERY_COLORS[shown];
+      extra = 1;
+    } else if (live.online === false) {
+      shown = 'offline';
+      fill = LIVE_COLORS.offline;
+    } else if (live.online == null) {
+      shown = 'unknown';
+      fill = LIVE_COLORS.unknown;
+      fillOpacity = 0.15;
+      color = LIVE_COLORS.unknown;
+    } else if (live.light_color) {
+      shown = 'light';
+      fill = live.light_color;
+    } else {
+      shown = 'online';
+      fill = LIVE_COLORS.online;
+    }
+    if (dispatch && this.delivery && !state) {
+      opacity = 0.3;
+      dim = true;
+    }
+    // With a followed alert the delivery colour says playing; the live ring would lag it.
+    if (live.audio_playing && !state) {
+      color = LIVE_COLORS.playing;
+      weight = 3;
+      extra = 2;
+    }
+    if (dispatch && this.preview && !this.delivery) {
+      if (this.preview.has(id)) {
+        color = LIVE_COLORS.selected;
+        weight = 3;
+        extra = Math.max(extra, 2);
+        selected = true;
       } else {
-        shown = 'online';
-        fill = LIVE_COLORS.online;
-      }
-      if (dispatch && this.delivery && !state) {
         opacity = 0.3;
         dim = true;
       }
-      // With a followed alert the delivery colour says playing; the live ring would lag it.
-      if (live.audio_playing && !state) {
-        color = LIVE_COLORS.playing;
-        weight = 3;
-        extra = 2;
-      }
-      if (dispatch && this.preview && !this.delivery) {
-        if (this.preview.has(id)) {
-          color = LIVE_COLORS.selected;
-          weight = 3;
-          extra = Math.max(extra, 2);
-          selected = true;
-        } else {
-          opacity = 0.3;
-          dim = true;
-        }
-      }
-      if (this.focus === id && (!dispatch || PROBLEM_GROUPS.has(shown))) {
-        color = LIVE_COLORS.focus;
-        weight = 4;
-        extra = 4;
-      }
-      const look = `${shown}|${extra}|${fill}|${fillOpacity * opacity}|${color}|${weight}|${opacity}`;
-      marker.shown = shown;
-      marker.playingRing = Boolean(live.audio_playing);
-      if (marker.look === look) {
-        marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
-        marker.selected = selected;
-        marker.dim = dim;
-        continue;
-      }
-      marker.look = look; // dots.js groups dots by it: built once per change, not per picture
-      marker.broken = Boolean(live.broken && live.broken.includes('speaker'));
-      marker.fill = fill;
-      marker.fillOpacity = fillOpacity * opacity;
-      marker.color = color;
-      marker.weight = weight;
-      marker.opacity = opacity;
-      marker.extra = extra;
-      marker.selected = selected;
-      marker.dim = dim;
     }
-    this.dots.redraw();
-    this.renderLegend();
+    if (this.focus === id && (!dispatch || PROBLEM_GROUPS.has(shown))) {
+      color = LIVE_COLORS.focus;
+      weight = 4;
+      extra = 4;
+    }
+    const broken = Boolean(live.broken && live.broken.includes('speaker'));
+    const playingRing = Boolean(live.audio_playing);
+    const alpha = fillOpacity * opacity;
+    // Compared field by field: a look string per dot and picture was most of the garbage a
+    // progress stream made.
+    const same =
+      marker.shown === shown &&
+      marker.extra === extra &&
+      marker.fill === fill &&
+      marker.fillOpacity === alpha &&
+      marker.color === color &&
+      marker.weight === weight &&
+      marker.opacity === opacity;
+    const flagsSame = marker.broken === broken && marker.selected === selected && marker.dim === dim;
+    marker.playingRing = playingRing;
+    if (same && flagsSame) return false;
+    marker.broken = broken;
+    marker.selected = selected;
+    marker.dim = dim;
+    if (same) return true;
+    marker.shown = shown;
+    marker.fill = fill;
+    marker.fillOpacity = alpha;
+    marker.color = color;
+    marker.weight = weight;
+    marker.opacity = opacity;
+    marker.extra = extra;
+    marker.look = `${shown}|${extra}|${fill}|${alpha}|${color}|${weight}|${opacity}`; // dots.js groups dots by it
+    return true;
   }
 }
+
+const NO_LIVE = {};
 
 function toggleLayer(map, layer, on) {
   if (on && !map.hasLayer(layer)) layer.addTo(map);

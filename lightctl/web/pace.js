@@ -47,3 +47,26 @@ export async function eachSliced(items, fn, sliceMs = 8) {
     }
   }
 }
+
+/** Write an element's text only when it changes: the same text written again still replaces
+ * its text node and costs a style and layout pass (the live card is written 4 times a second
+ * while a warning plays, and most of its lines stay the same). */
+export function setText(element, text) {
+  const value = String(text);
+  if (element.textContent !== value) element.textContent = value;
+}
+
+/** The same for a class attribute. */
+export function setClass(element, name) {
+  if (element.className !== name) element.className = name;
+}
+
+const written = new WeakMap(); // element -> the markup setHtml last gave it
+
+/** The same for markup: a list rebuilt from the same rows is left as it is (and a button in it
+ * keeps the keyboard focus). */
+export function setHtml(element, html) {
+  if (written.get(element) === html) return;
+  element.innerHTML = html;
+  written.set(element, html);
+}

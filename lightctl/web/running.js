@@ -7,6 +7,7 @@ import { explainApiError } from './explain.js';
 import { describePhase, describeTarget, formatTime } from './format.js';
 import { t } from './i18n.js';
 import { escapeHtml } from './map.js';
+import { setHtml, setText } from './pace.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -55,7 +56,7 @@ export class RunningList {
 
   render() {
     const may = this.ctx.canAlert() !== false;
-    $('running-count').textContent = this.loaded ? String(this.list.length) : '';
+    setText($('running-count'), this.loaded ? String(this.list.length) : '');
     const current = this.ctx.follower.alert?.id;
     const rows = this.list.map((a) => {
       const title = this.ctx.templateTitle(a.template);
@@ -82,6 +83,6 @@ export class RunningList {
         </div>
       </li>`;
     });
-    $('running-list').innerHTML = rows.length ? rows.join('') : `<li class="muted">${escapeHtml(t('running.none'))}</li>`;
+    setHtml($('running-list'), rows.length ? rows.join('') : `<li class="muted">${escapeHtml(t('running.none'))}</li>`);
   }
 }

@@ -158,9 +158,10 @@ def open_console(browser: Any, service: LiveService, fleet: Fleet) -> Iterator[C
         shots: Shots | None = None,
         user: str | None = None,
         fleet_idle: bool = True,
+        locale: str = "en-GB",
     ) -> Any:
         # A fixed language and zone: times on screen read the same on every machine.
-        context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
+        context = browser.new_context(viewport=viewport, locale=locale, timezone_id="UTC")
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)

@@ -347,3 +347,12 @@ def test_fault_injected_by_the_operator_shows_on_the_alert(
     assert "speaker" in history
     assert page.evaluate("() => window.lightctl.map.focus") == broken
     shots.take(page, "failed-lantern-history")
+
+    # The same story from the map: the failed lantern clicked where it stands.
+    page.evaluate(
+        """() => { const box = document.querySelector('#live-lantern');
+          box.hidden = true; delete box.dataset.lantern; }"""
+    )
+    click_lantern(page, broken)
+    page.locator(f"#live-lantern[data-lantern='{broken}']").wait_for()
+    assert "speaker" in text(page, "#live-lantern")

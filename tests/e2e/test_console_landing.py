@@ -125,6 +125,12 @@ def test_first_time_fire_on_a_street_in_three_decisions(
     decisions.append("send (and confirm)")
     page.locator("#live").wait_for(state="visible")
     wait_text(page, "#count-done", str(n))
+    # What a screen reader hears last is what the screen shows.
+    wait_text(
+        page,
+        "#live-announce",
+        f"Warning delivery finished: {n} of {n} done, 0 failed or unreachable.",
+    )
     print(f"\ndecisions besides sign-in: {len(decisions)} ({'; '.join(decisions)})")
     assert len(decisions) <= 3
     alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")

@@ -208,12 +208,17 @@ class ServeProcess:
             except (httpx.HTTPError, ValueError, KeyError):
                 return False
 
-        wait_until(healthy, 40, "lightctl serve to be healthy")
+        # 40 s ran out at load 17-18 on 2 cores (four replica and cluster tests in one run).
+        wait_until(healthy, 90, "lightctl serve to be healthy")
 
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.kill()  # SIGKILL: no shutdown code runs
         self.proc.wait(timeout=10)
+
+    def metrics(self) -> dict[str, int]:
+        counters: dict[str, int] = self.http.get("/metrics").json()["counters"]
+        return counters
 
     def alert(self, alert_id: str) -> dict[str, Any]:
         body: dict[str, Any] = self.http.get(f"/alerts/{alert_id}").json()

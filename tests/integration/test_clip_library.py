@@ -104,6 +104,7 @@ def test_a_lantern_holding_the_library_plays_a_template_warning_without_any_http
     assert "common" in keys, keys
     assert any(k.startswith("street.") for k in keys), keys
     assert summary["incomplete_count"] == 0
+    assert summary["published"]  # the service says every manifest is out
     # The gateway fetched each library clip once for its lanterns (and no lantern on its own).
     library_clips = {m["key"]: m["clips"] for m in summary["manifests"]}
     assert fleet.library_fetcher.requests == len(

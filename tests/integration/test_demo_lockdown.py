@@ -136,8 +136,8 @@ def test_the_demo_broker_refuses_anonymous_clients_and_signed_lanterns_complete(
     street = next(row["street"] for row in rows if row["street"])
     deadline = time.monotonic() + 60
     counters = http.get("/metrics").json()["counters"]
-    while not (counters["fanout_ready"] and counters["fanout_v2_lanterns"] == len(rows)):
-        assert time.monotonic() < deadline, f"not every lantern reported its groups: {counters}"
+    while not (counters["fanout_ready"] and counters["fanout_confirmed"] == len(rows)):
+        assert time.monotonic() < deadline, f"not every lantern confirmed its groups: {counters}"
         time.sleep(0.5)
         counters = http.get("/metrics").json()["counters"]
     response = http.post(

@@ -191,6 +191,8 @@ def _issued(envelope: dict[str, object]) -> datetime:
 FLEET = 2000
 
 
+# One worker runs both 2,000-lantern kill tests (this and test_broker_cluster.py) in turn.
+@pytest.mark.xdist_group("fleet-2000")
 def test_a_replica_killed_mid_fan_out_changes_nothing_the_dispatcher_sees(
     shared_postgres: tuple[str, Database],
     own_mosquitto: MosquittoProcess,

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from lightctl.domain.clock import Clock
-from lightctl.domain.delivery import AckedCommand, AckRefusal, DeliveryState, judge_ack
+from lightctl.domain.delivery import (
+    AWAITING_FINAL,
+    AckedCommand,
+    AckRefusal,
+    DeliveryState,
+    final_ack_due,
+    judge_ack,
+)
 from lightctl.protocol import Ack, AudioPayload, Availability, CommandEnvelope, SpeechItem, Topics
 from lightctl.services.access.ack_trust import AckForgery, AckTrust
 from lightctl.services.delivery.outbox import Return
@@ -43,6 +50,9 @@ class Seen:
     lantern_id: str
     status: Availability
     retained: bool
+    # It reports other groups than it did before: its answer to the membership the service sent
+    # (protocol v2), said on the same link, so not a sign that it was away.
+    regrouped: bool = False
 
 
 class AckLedger:
@@ -56,9 +66,13 @@ class AckLedger:
         trust: AckTrust,
         stats: Counter[str],
         warn: Warn,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self._db = db
         self._clock = clock
+        # A lantern that has a command but never sent its final ack is asked again this long
+        # after the command should have ended (``domain.delivery.final_ack_due``).
+        self._ack_timeout_s = ack_timeout_s
         self._topics = topics
         self._trust = trust
         self._stats = stats
@@ -97,13 +111,15 @@ class AckLedger:
                     returned[seen.lantern_id] = max(back, returned.get(seen.lantern_id, back))
             for gateway in gateways_down:
                 lantern_store.set_gateway_offline(session, gateway)
-            moves = self._judge(session, acks, changed)
+            moves = self._judge(session, acks, changed, now)
             alert_store.record_acks(session, moves, now)
         if returned:
             self._stats["lanterns_returned"] += len(returned)
         return changed, returned
 
-    def _judge(self, session: Session, acks: list[Ack], changed: set[str]) -> list[AckedState]:
+    def _judge(
+        self, session: Session, acks: list[Ack], changed: set[str], now: datetime
+    ) -> list[AckedState]:
         """The deliveries these acks move on, by the trust and delivery rules (in ack order: a
         later ack of the batch is judged against the state an earlier one moved to)."""
         rows = alert_store.deliveries_by_key(session, [(a.cmd_id, a.lantern) for a in acks])
@@ -141,9 +157,8 @@ class AckLedger:
             if forgery is not None:
                 self._refuse(ack, forgery)
                 continue
-            verdict = judge_ack(
-                states[key], ack.status.value, commands.get(ack.cmd_id), ack.played, ack.reason
-            )
+            command = commands.get(ack.cmd_id)
+            verdict = judge_ack(states[key], ack.status.value, command, ack.played, ack.reason)
             if isinstance(verdict, AckRefusal):
                 self._refuse(ack, verdict)
                 continue
@@ -162,6 +177,9 @@ class AckLedger:
                 ack.reason,
                 None if played is None else tuple(played),
                 ack.kid if verified else None,
+                final_ack_due(command, now, self._ack_timeout_s)
+                if verdict in AWAITING_FINAL
+                else None,
             )
             self._stats["ack_applied"] += 1
             if ack.sig is not None:
@@ -221,6 +239,10 @@ class AckLedger:
             return Return.REBOOT
         if was_online is False:
             return Return.BACK
+        if not seen.retained and seen.regrouped and was_online and old_boot == status.boot:
+            # A groups update after provisioning: treating it as a reconnect re-sent every live
+            # command of 2,000 lanterns provisioned just before a warning.
+            return None
         if not seen.retained or was_online is None:
             return Return.RECONNECT  # announced live, or seen for the first time
         return None
@@ -233,7 +255,14 @@ def acked_command(envelope: str) -> AckedCommand | None:
     except (ValidationError, ValueError):
         return None
     clips: tuple[str, ...] | None = None
+    play_s = 0.0
+    begins = [env.starts_at] if env.starts_at is not None else []
     if env.op == "set" and isinstance(env.payload, AudioPayload):
         spoken = [item.sha256 for item in env.payload.program if isinstance(item, SpeechItem)]
         clips = tuple(spoken * env.payload.repeat)
-    return AckedCommand(env.channel, env.op, clips, env.starts_at is not None)
+        play_s = env.payload.duration_s()
+        if env.payload.speech_at is not None:
+            begins.append(env.payload.speech_at)
+    return AckedCommand(
+        env.channel, env.op, clips, env.starts_at is not None, play_s, max(begins, default=None)
+    )

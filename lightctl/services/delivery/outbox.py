@@ -11,6 +11,11 @@ killed service resumes where it stopped. Beyond the due rows it re-sends on requ
   meanwhile may be gone: every live, unfinished delivery goes out again, and a lantern answers a
   command it already has with its last ack, so nothing stays unconfirmed.
 
+A lantern that confirmed a command (`received`, `playing`) but whose final ack has not come
+when the command should have ended is asked again with the same envelope and answers with its
+last ack: a final ack lost with a broker node, or at QoS 0 while the service moved node, is
+recovered instead of ending `expired`.
+
 Expired commands are never re-sent (the queries exclude them) and every publish carries an MQTT 5
 message expiry equal to the command's remaining lifetime. Before anything goes out its envelope is
 checked with the signer: unsigned, signed by a key that no longer signs, or with a seq past half
@@ -73,6 +78,9 @@ RECENT_S = 2.0
 # a few hundred clears within a second or two.
 BACKLOG_HOLD = 200
 _RETRY_STATES = ("planned", "published")
+# Due in these, a lantern has the command but its final ack is overdue: asked again, it
+# answers with its last ack (domain.delivery.final_ack_due).
+_FINAL_STATES = ("received", "playing")
 # How long a pump waits for the broker to confirm its last publish before committing anyway.
 BROKER_CONFIRM_S = 2.0
 
@@ -125,6 +133,7 @@ class Outbox:
         self._resend_all = False
         self.published_total = 0
         self.resent_total = 0
+        self.asked_again_total = 0  # lanterns asked again for an overdue final ack
         self.expired_total = 0
         self.unreachable_total = 0
         self.group_published_total = 0
@@ -220,6 +229,7 @@ class Outbox:
             rebooted = {i for i, how in lanterns.items() if how is Return.REBOOT}
             renew = {d.command_id for d in resends if d.lantern_id in rebooted}
             sent: list[tuple[str, str, int, datetime]] = []
+            asked: list[tuple[str, str, int, datetime]] = []  # again, for a final ack
             published = 0
             last: PublishHandle | None = None
             groups_before = self.group_published_total
@@ -233,27 +243,30 @@ class Outbox:
                     continue  # _end_overdue will record it on the next pass
                 topic = self._topics.cmd(d.lantern_id)
                 payload = envelopes[(d.command_id, d.lantern_id)]
-                last = self._link.publish(topic, payload, qos=1, expiry_s=int(remaining))
+                last = self._link.publish(topic, payload, expiry_s=int(remaining))
                 published += 1
+                again = (
+                    d.command_id,
+                    d.lantern_id,
+                    d.attempts + 1,
+                    next_attempt_at(now, d.attempts + 1, self._ack_timeout_s),
+                )
                 if d.state in _RETRY_STATES:
-                    sent.append(
-                        (
-                            d.command_id,
-                            d.lantern_id,
-                            d.attempts + 1,
-                            next_attempt_at(now, d.attempts + 1, self._ack_timeout_s),
-                        )
-                    )
+                    sent.append(again)
+                elif d.state in _FINAL_STATES and (d.command_id, d.lantern_id) in keys:
+                    asked.append(again)
             if last is not None:
                 # Held until the broker has the batch: a cancel committed on another replica
                 # after this commit can then never be overtaken by one of these commands.
                 await_broker(last, BROKER_CONFIRM_S)
+            alert_store.mark_asked_again(session, asked)
             if sent:
                 alert_store.mark_published_many(session, sent, now)
                 ids = alert_store.alert_ids_for_commands(session, list({s[0] for s in sent}))
                 changed.update(a for a in ids.values() if a)
         self.published_total += published
         self.resent_total += len(resends)
+        self.asked_again_total += len(asked)
         if resends:
             log.info("re-sent %d live commands (%d lanterns back)", len(resends), len(lanterns))
         if changed:
@@ -303,7 +316,7 @@ class Outbox:
             copies = self._addressed(stored, plan.groups)
             for aud, data in copies.items():
                 last = self._link.publish(
-                    self._topics.audience_cmd(aud), data, qos=1, expiry_s=int(remaining)
+                    self._topics.audience_cmd(aud), data, expiry_s=int(remaining)
                 )
                 self.group_published_total += 1
                 for lantern_id in plan.groups[aud]:
@@ -321,7 +334,7 @@ class Outbox:
                 continue  # not in the inventory (any more): nothing to provision
             self.groups.provisioning(lantern_id, groups)
             body = Membership(lantern=lantern_id, groups=list(groups), issued_at=now)
-            self._link.publish(self._topics.groups(lantern_id), body.to_bytes(), qos=1, retain=True)
+            self._link.publish(self._topics.groups(lantern_id), body.to_bytes(), retain=True)
             self.provisioned_total += 1
 
     def _resends(

@@ -3,7 +3,6 @@ schedule lights; sending is the ScheduleRunner's job."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -214,18 +213,18 @@ class ScheduleService:
 
 
 def _parse(row: ScheduleRow) -> Schedule:
-    return rules.schedule_from_json(row.name, json.loads(row.definition_json))
+    return rules.schedule_from_json(row.name, row.definition_json)
 
 
-def _definition_json(data: Mapping[str, Any]) -> str:
+def _definition_json(data: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("group", "timezone", "description", "default", "weekdays", "special_days")
-    return json.dumps({k: data[k] for k in keep if data.get(k) is not None}, ensure_ascii=False)
+    return {k: data[k] for k in keep if data.get(k) is not None}
 
 
 def _report(row: ScheduleRow, members: Sequence[str]) -> ScheduleReport:
     return ScheduleReport(
         schedule=_parse(row),
-        definition=json.loads(row.definition_json),
+        definition=row.definition_json,
         created_at=row.created_at,
         updated_at=row.updated_at,
         lantern_ids=tuple(members),

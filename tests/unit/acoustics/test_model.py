@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import shapely
@@ -119,6 +121,24 @@ def test_a_building_between_a_lantern_and_a_point_removes_that_lantern() -> None
     north_open = 10 * np.log10(open_air.gain[0].toarray()[0, 0])
     north_blocked = 10 * np.log10(blocked.gain[0].toarray()[0, 0])
     assert north_open - north_blocked >= 20.0
+
+
+def test_a_stray_footprint_kilometres_away_changes_nothing_and_costs_no_grid() -> None:
+    receivers = place_receivers([np.array([[-1.0, 0.0], [1.0, 0.0]])], spacing_m=2.0)
+    sources = Sources.omni([0.0, 0.0], [30.0, -30.0], 5.0)
+    house = shapely.box(-10.0, 10.0, 10.0, 20.0)
+    stray = shapely.box(40_000.0, 40_000.0, 40_010.0, 40_010.0)  # a mistyped coordinate
+    tracemalloc.start()
+    try:
+        with_stray = build_matrix(sources, receivers, [house, stray])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Rastered from its corner to the stray, the 2 m grid would be 20,000 x 20,000 cells (GB).
+    assert peak < 20_000_000
+    alone = build_matrix(sources, receivers, [house])
+    assert with_stray.blocked_pairs == alone.blocked_pairs == 1
+    assert (with_stray.gain != alone.gain).nnz == 0
 
 
 def test_late_arrival_of_a_similar_level_is_an_echo_risk() -> None:

@@ -34,3 +34,11 @@ def test_a_range_past_the_end_is_unsatisfiable() -> None:
         byte_range("bytes=1000-", 1000, None, ETAG)
     with pytest.raises(Unsatisfiable):
         byte_range("bytes=-0", 1000, None, ETAG)
+
+
+def test_positions_of_thousands_of_digits_are_read_as_far_past_the_end_not_a_crash() -> None:
+    digits = "9" * 5000  # int() refuses strings this long: unguarded, a 500
+    with pytest.raises(Unsatisfiable):
+        byte_range(f"bytes={digits}-", 1000, None, ETAG)
+    assert byte_range(f"bytes=10-{digits}", 1000, None, ETAG) == ByteRange(10, 999, 1000)
+    assert byte_range(f"bytes=-{digits}", 1000, None, ETAG) == ByteRange(0, 999, 1000)

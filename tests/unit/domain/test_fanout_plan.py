@@ -53,3 +53,20 @@ def test_no_group_is_used_before_the_fleet_reports_have_been_read() -> None:
     groups = book()
     groups.ready = False
     assert groups.plan({"A1", "A2", "A3"}).groups == {}
+
+
+def test_confirmed_counts_only_lanterns_that_report_exactly_their_groups() -> None:
+    groups = book()
+    expected = {
+        "A1": (STREET, CELL),
+        "A2": (CELL, STREET),  # the same groups in another order
+        "A3": (STREET,),  # reports the cell too: not what it was given
+        "B1": ("groups/street/rennweg-d34839", CELL),
+        "N1": (CELL,),  # never reported
+        "V1": (CELL,),  # protocol v1: reports none
+    }
+    assert groups.confirmed(expected) == 3
+    groups.report("N1", ())  # reported, but no group yet (its membership not received)
+    assert groups.confirmed(expected) == 3
+    groups.report("N1", (CELL,))
+    assert groups.confirmed(expected) == 4

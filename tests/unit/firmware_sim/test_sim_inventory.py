@@ -100,6 +100,11 @@ def test_cli_refuses_bad_url_and_missing_inventory_with_exit_2(
         main(["--broker", "mqtt://x:1883", "--inventory", str(tmp_path / "missing.geojson")])
     assert exc.value.code == 2
     assert "inventory file not found" in capsys.readouterr().err
+    # An abbreviated --processes would get past the supervisor to every child: refused.
+    with pytest.raises(SystemExit) as exc:
+        main(["--broker", "mqtt://x:1883", "--inventory", str(inventory), "--proc", "2"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --proc 2" in capsys.readouterr().err
 
 
 def test_cli_as_a_module_prints_no_traceback(tmp_path: Path) -> None:

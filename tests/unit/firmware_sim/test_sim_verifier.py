@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_sim.effects import Reason, SendAck
+from firmware_sim.envelopes import EnvelopeCache
 from firmware_sim.lantern import Lantern
 from firmware_sim.replay import SEQ_CAP, ReplayGuard, ReplayImageError
 from firmware_sim.verifier import TrustFile, TrustFileError, TrustVerifier
@@ -290,3 +291,48 @@ def test_broken_lamp_fails_light_commands_with_its_reason(
         ("x", "failed", "lamp_broken")
     ]
     assert lamp.slot("light", 10) is None
+
+
+def test_a_group_copy_is_parsed_and_hashed_once_for_all_its_lanterns(
+    store: KeyStore, signer: CommandSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet's lanterns share one parse of a group copy (firmware_sim/envelopes.py) and the
+    verifier one digest of it: 3,533 lanterns each parsing and hashing the same bytes was most
+    of the simulator's time before it acked a city-wide warning (issue 14)."""
+    hashed = [0]
+    signing_bytes = CommandEnvelope.signing_bytes
+
+    def counted(self: CommandEnvelope) -> bytes:
+        hashed[0] += 1
+        return signing_bytes(self)
+
+    monkeypatch.setattr(CommandEnvelope, "signing_bytes", counted)
+    verifier = TrustVerifier(store.trust_list(), [store.ensure_root().public()])
+    envelopes = EnvelopeCache()
+    group = "groups/street/bahnhofstrasse-0a1b2c"
+    lanterns = [
+        Lantern(
+            f"L{i}",
+            verifier=verifier,
+            groups=[("street", "bahnhofstrasse-0a1b2c")],
+            parse=envelopes.parse,
+        )
+        for i in range(100)
+    ]
+    copy = signer.address(signer.sign(light("street", aud=None)), [group])[group]
+    hashed[0] = 0
+    for lamp in lanterns:
+        assert acks(lamp.handle(copy, T0, group)) == [("street", "applied", None)]
+    assert verifier.stats["verified"] == 1
+    assert envelopes.hits == 99
+    assert hashed[0] == 1
+    # Still judged per lantern: one not in the group refuses the copy, one given other bytes
+    # (tampered) checks them afresh and refuses them.
+    stranger = Lantern("X1", verifier=verifier, parse=envelopes.parse)
+    assert acks(stranger.handle(copy, T0, group)) == [("street", "rejected", "wrong_audience")]
+    tampered = json.loads(copy)
+    tampered["id"], tampered["payload"]["color"] = "street-2", "#0000FF"
+    forged = json.dumps(tampered).encode()
+    assert acks(lanterns[0].handle(forged, T0, group)) == [
+        ("street-2", "rejected", "bad_signature")
+    ]

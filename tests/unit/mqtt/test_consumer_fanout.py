@@ -11,6 +11,7 @@ import pytest
 from lightctl.domain.fanout import GroupBook
 from lightctl.mqtt.consumer import Consumer
 from lightctl.protocol import Ack, AckBatch, AckStatus, Availability, Membership
+from lightctl.services.delivery.outbox import Return
 from lightctl.store import Database
 from tests.unit.mqtt.command_db import T0, database_with_command
 from tests.unit.mqtt.test_consumer_input import TOPICS, msg, state_of
@@ -90,6 +91,39 @@ def test_group_reports_feed_the_book_a_bad_name_is_skipped_and_a_stale_lantern_p
     assert asked == [["L1"]]
 
 
+def test_a_batch_of_reports_looks_the_inventory_groups_up_once_and_provisions_in_one_call(
+    db: Database,
+) -> None:
+    """At 100,000 lanterns every lantern reports twice on start; a lookup per report (an
+    inventory version query each) kept the consumer busy for minutes (issue 14)."""
+    lookups: list[int] = []
+    expected: dict[str, tuple[str, ...]] = {f"L{i}": ("groups/cell/1_2",) for i in range(3)}
+
+    def memberships() -> dict[str, tuple[str, ...]]:
+        lookups.append(1)
+        return expected
+
+    asked: list[list[str]] = []
+    book = GroupBook()
+    consumer = Consumer(
+        db,
+        asyncio.Queue(),
+        TOPICS,
+        lambda: T0,
+        groups=book,
+        memberships=memberships,
+        on_provision=asked.append,
+    )
+    reports = [
+        msg(TOPICS.availability(f"L{i}"), Availability(online=True, groups=groups).to_bytes())
+        for i, groups in enumerate([[], ["groups/cell/1_2"], ["groups/cell/9_9"]])
+    ]
+    consumer.apply(reports * 100)  # 300 reports in one batch
+    assert len(lookups) == 1
+    assert asked == [["L0", "L2"]]  # the two that hold other groups, once each
+    assert book.confirmed(expected) == 1
+
+
 def test_v2_wire_models_round_trip() -> None:
     membership = Membership(lantern="L1", groups=["groups/street/a-1"], issued_at=T0)
     assert Membership.from_bytes(membership.to_bytes()) == membership
@@ -98,3 +132,26 @@ def test_v2_wire_models_round_trip() -> None:
     status = Availability(online=True, boot=3, gateway="gw-1", groups=["groups/cell/1_2"])
     assert Availability.from_bytes(status.to_bytes()) == status
     assert Availability.from_bytes(b'{"online": true}').groups is None  # a v1 lantern
+
+
+def test_a_lanterns_answer_to_its_membership_is_no_reconnect_but_a_repeated_report_is(
+    db: Database,
+) -> None:
+    """A v2 lantern that reports the groups it was just sent, on the same link, was never away:
+    re-sending it every live command (as for a gateway that reconnected) doubled a warning's
+    traffic when 2,000 lanterns were provisioned just before it. The same groups announced
+    again live are what a reconnecting gateway says, and still count as a return."""
+    returned: list[dict[str, Return]] = []
+    consumer = Consumer(db, asyncio.Queue(), TOPICS, lambda: T0, on_return=returned.append)
+    cell, street = "groups/cell/1_2", "groups/street/a-1"
+
+    def announce(groups: list[str]) -> None:
+        body = Availability(online=True, boot=7, gateway="gw-1", groups=groups).to_bytes()
+        consumer.apply([msg(TOPICS.availability("L0"), body)])
+
+    announce([cell])  # first seen
+    assert returned == [{"L0": Return.RECONNECT}]
+    announce([street, cell])  # its answer to the membership: other groups, same boot and link
+    assert returned == [{"L0": Return.RECONNECT}]
+    announce([street, cell])  # the same groups again: its gateway reconnected
+    assert returned == [{"L0": Return.RECONNECT}, {"L0": Return.RECONNECT}]

@@ -1,17 +1,19 @@
 """The outbox and a command sent ahead (``starts_at``): published at once with the message expiry
-of its whole remaining life, never taken for lost while the lantern holds it for its start."""
+of its whole remaining life, never taken for lost while the lantern holds it for its start, and
+asked about again only once its start has passed without the final ack."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from lightctl.domain.delivery import final_ack_due
 from lightctl.protocol import CommandEnvelope, LightPayload, Topics
 from lightctl.services.alerts import commands as build
+from lightctl.services.delivery.acks import acked_command
 from lightctl.services.delivery.outbox import Outbox, Return
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
-from lightctl.store.tables import DeliveryRow
 from tests.support import FakeClock, RecordingLink
 
 ACK_TIMEOUT_S = 10.0
@@ -40,14 +42,6 @@ def _states(db: Database) -> dict[str, str]:
         return {d.lantern_id: d.state for d in alert_store.deliveries(session, "step2")}
 
 
-def _ack(db: Database, lantern_id: str, state: str) -> None:
-    with db.session() as session:
-        row = session.get(DeliveryRow, ("step2", lantern_id))  # arranging: the table itself
-        assert row is not None
-        row.state = state
-        session.add(row)
-
-
 def test_a_command_sent_ahead_goes_out_now_with_its_whole_life_as_message_expiry(
     db: Database,
 ) -> None:
@@ -63,14 +57,27 @@ def test_a_command_sent_ahead_goes_out_now_with_its_whole_life_as_message_expiry
     assert sent.starts_at == clock.now + timedelta(hours=3)
     assert _states(db) == {"L0": "published", "L1": "published"}
 
-    # L0 holds it (`received`, reason pending). Hours pass, its start comes and goes: the
-    # outbox neither repeats it nor gives up on it while it lives.
-    _ack(db, "L0", "received")
+    # L0 holds it (`received`, reason pending), written as the ack ledger writes it: its final
+    # ack (`applied`) is due the ack timeout after its start. Before the start the outbox does
+    # not repeat it; once the start has passed without `applied` it asks L0 again (the lantern
+    # answers a command it holds with its last ack); it never gives up on it while it lives.
+    with db.session() as session:
+        envelope = alert_store.envelopes_by_id(session, ["step2"])["step2"]
+        due = final_ack_due(acked_command(envelope), clock.now, ACK_TIMEOUT_S)
+        move = alert_store.AckedState("step2", "L0", "received", None, None, None, due)
+        alert_store.record_acks(session, [move], clock.now)
+    assert due == sent.starts_at + timedelta(seconds=ACK_TIMEOUT_S)
     link.sent.clear()
-    for at in (timedelta(hours=1), timedelta(hours=3, minutes=30), timedelta(hours=4, minutes=59)):
+    clock.now = sent.issued_at + timedelta(hours=1)
+    outbox.pump()
+    assert all("/L0/" not in t for t, _p, _e in link.sent)
+    clock.now = sent.issued_at + timedelta(hours=3, minutes=30)
+    outbox.pump()
+    again = [CommandEnvelope.from_bytes(p) for t, p, _e in link.sent if "/L0/" in t]
+    assert [e.id for e in again] == ["step2"]
+    for at in (timedelta(hours=3, minutes=30), timedelta(hours=4, minutes=59)):
         clock.now = sent.issued_at + at
         outbox.pump()
-        assert all("/L0/" not in t for t, _p, _e in link.sent), at
         assert _states(db)["L0"] == "received", at
     # L1 never answered: retried with a shrinking expiry, still not failed before expiry.
     expiries = [e for t, _p, e in link.sent if "/L1/" in t]

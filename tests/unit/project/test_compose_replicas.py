@@ -76,5 +76,11 @@ def test_the_broker_cluster_is_three_nats_nodes_running_the_file_the_test_runs()
     for name in ("lightctl", "lightctl-b"):
         assert services[name]["environment"]["LIGHTCTL_MQTT_URL"] == url, name
     assert f"--broker {url}" in services["firmware-sim"]["command"]
+    # ... and at one QoS (0 on nats, where QoS 1 is a JetStream consumer per subscription).
+    qos = "${LIGHTCTL_COMPOSE_MQTT_QOS:-1}"
+    for name in ("lightctl", "lightctl-b"):
+        assert services[name]["environment"]["LIGHTCTL_MQTT_QOS"] == qos, name
+    assert f"--qos {qos}" in services["firmware-sim"]["command"]
     comment = (ROOT / "docker-compose.yml").read_text()
     assert "LIGHTCTL_COMPOSE_MQTT_URL=mqtt://nats-1:1883,nats-2:1883,nats-3:1883" in comment
+    assert "LIGHTCTL_COMPOSE_MQTT_QOS=0" in comment
