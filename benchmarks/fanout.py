@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -579,7 +580,7 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
                 )
             took = wait_until(
                 "the fleet online with its groups",
-                lambda: _ready(http, args.lanterns),
+                lambda: _ready(http, args.lanterns, service, workdir),
                 args.timeout_s,
                 1.0,
             )
@@ -653,6 +654,11 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
             except subprocess.TimeoutExpired:
                 service.kill()
             http.close()
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for name in ("serve.log", "sim.log"):
+                    if (workdir / name).exists():
+                        shutil.copy(workdir / name, args.keep_logs / name)
     return out
 
 
@@ -670,12 +676,20 @@ def _metrics(http: httpx.Client) -> dict[str, int]:
     return {str(k): int(v) for k, v in counters.items()}
 
 
-def _ready(http: httpx.Client, n: int) -> bool:
+def _ready(http: httpx.Client, n: int, service: subprocess.Popen[bytes], workdir: Path) -> bool:
     """Every lantern listens to the groups the service gave it (``fanout_confirmed``). Counting
     the lanterns that reported groups at all (``fanout_v2_lanterns``, as this did first) lets
     the warning start while most still report none: they get their own copies, and the run
-    measures the per-lantern path (the first 100,000-lantern run: 8 group copies)."""
-    metrics = _metrics(http)
+    measures the per-lantern path (the first 100,000-lantern run: 8 group copies). A failed
+    request is asked again (one reset connection ended a 100,000-lantern run after its
+    baseline); a service that exited ends the run with its log."""
+    if service.poll() is not None:
+        raise SystemExit(f"lightctl serve exited:\n{(workdir / 'serve.log').read_text()[-3000:]}")
+    try:
+        metrics = _metrics(http)
+    except httpx.HTTPError as exc:
+        print(f"  (metrics not read: {exc!r}; asking again)")
+        return False
     return bool(metrics.get("fanout_ready")) and metrics.get("fanout_confirmed", 0) >= n
 
 
@@ -747,6 +761,9 @@ def main() -> int:
         help="time the template warning without waiting for the clip library to be held",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep logs and database here")
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy serve.log and sim.log here at the end"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     with _workdir(args.keep) as tmp, mosquitto(Path(tmp)) as url:
