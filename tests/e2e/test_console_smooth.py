@@ -10,7 +10,8 @@ compete for the CPU, as it would be on a computer of its own; other load on the 
 test process, other jobs) competes with the browser at full weight and is measured too, so the
 load average is printed beside the figures.
 
-Made fast enough for CI (~40-60 s on two cores): the simulator plays 20 times faster than real
+Made fast enough for CI (71 s on two cores at load average 8; up to 3 minutes at 15-20, most of
+it the stack getting ready): the simulator plays 20 times faster than real
 time; the lanterns hold the template's clips before the warning (the clip library, as
 `lightctl demo` runs it, limited to the one template and the city's two languages) instead of
 3,533 lanterns downloading them at once; the warning goes out once every lantern listens to its
