@@ -417,6 +417,13 @@ def project(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, dict
             "LIGHTCTL_BOOTSTRAP_TOKEN": token,
             "LIGHTCTL_TARGET_MAX_LANTERNS": str(max(args.lanterns, 10_000)),
             "LIGHTCTL_PRERENDER_TEMPLATES": "false" if args.post_only else "true",
+            # The clip library holds the template this benchmark sends (fire_smoke names no
+            # street: one manifest for the whole city). With every template it also holds one
+            # manifest per street, 5,439 at 100,000 synthetic lanterns, and firmware-sim's
+            # library sync re-pins every lantern against every manifest on each one that
+            # arrives: both simulator processes spent the run on that, confirming ~5 lantern
+            # memberships a second (a run of 2026-12-03, stopped after 12 minutes).
+            "LIGHTCTL_CLIP_LIBRARY_TEMPLATES": json.dumps(args.library_templates),
         }
         service = start_service(env, workdir / "serve.log")
         http = httpx.Client(
@@ -582,6 +589,12 @@ def main() -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--settle-s", type=float, default=8.0)
     parser.add_argument("--timeout-s", type=float, default=900)
+    parser.add_argument(
+        "--library-templates",
+        type=lambda text: [t for t in text.split(",") if t],
+        default=["fire_smoke"],
+        help="templates of the clip library, comma-separated ('' for all of them)",
+    )
     parser.add_argument(
         "--keep-logs", type=Path, default=None, help="copy serve.log and sim.log here at the end"
     )
