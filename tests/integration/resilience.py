@@ -253,3 +253,16 @@ def process_postgres() -> Iterator[tuple[str, Database]]:
         db.dispose()
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.close()
+
+
+def assert_all_done_once(body: dict[str, Any], sim: SimProcess, ids: list[str]) -> None:
+    """The alert completed: every lantern done, light and projection applied everywhere, and the
+    simulator says each lantern played the audio exactly once."""
+    n = len(ids)
+    assert body["status"] == "completed"
+    assert body["counts"] == {"done": n}, body["counts"]
+    by_channel = {c["channel"]: c for c in body["commands"]}
+    assert by_channel["light"]["counts"] == {"applied": n}
+    assert by_channel["projection"]["counts"] == {"applied": n}
+    report = sim.get(f"/commands/{audio_command(body)}")
+    assert report["played"] == dict.fromkeys(ids, 1)  # every lantern, exactly once
