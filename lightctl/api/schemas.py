@@ -175,6 +175,11 @@ class AlertUpdateIn(StrictIn):
     languages: list[str] | None = Field(default=None, max_length=16)
     expires_at: AwareDatetime | None = None
     expires_in_s: int | None = Field(default=None, ge=10)
+    evacuation: EvacuationIn | None = Field(
+        default=None,
+        description="new evacuation guidance (hazard, meeting points) in place of the alert's; "
+        "arrows are recomputed and only those whose way became worse or much better turn",
+    )
 
 
 class AllClearIn(StrictIn):

@@ -49,6 +49,7 @@ class AlertUpdate:
     languages: tuple[str, ...] | None = None
     expires_at: datetime | None = None
     expires_in_s: int | None = None
+    evacuation: EvacuationSpec | None = None
 
 
 def check_messages(

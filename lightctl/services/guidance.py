@@ -154,7 +154,14 @@ class GuidanceService:
         if area is None:  # pragma: no cover (a missing area is one of the problems above)
             raise RuntimeError("no hazard geometry")
         if core is not None:
-            core = shapely.intersection(core, area) if not core.is_empty else None
+            inside = shapely.intersection(core, area)
+            if inside.is_empty:
+                raise InvalidRequest.at(
+                    ("core",),
+                    "the core (where the danger is worst) lies outside the hazard: draw it "
+                    "inside the hazard area, or leave it out",
+                )
+            core = inside
         safe_from = None if spec.meeting_points else area.buffer(spec.buffer_m * g.scale)
         hazard = Hazard(area=area, core=core, safe_from=safe_from)
         t1 = time.perf_counter()

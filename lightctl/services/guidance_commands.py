@@ -187,9 +187,13 @@ def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
     return int(round(phase / step) % PHASE_STEPS * step)
 
 
-def guidance_json(spec: EvacuationSpec, plan: GuidancePlan | None) -> str:
+def guidance_json(
+    spec: EvacuationSpec, plan: GuidancePlan | None, said: Mapping[str, str] | None = None
+) -> str:
     """What the alert keeps: the request, what each lantern shows and since when, a summary
-    (without a plan: the request, so a later update tries again)."""
+    (without a plan: the request, so a later update tries again), and ``said``: a free-text
+    alert's words as written, before the guidance sentences were added."""
+    words = {"said": dict(said)} if said else {}
     if plan is None:
         summary_ = {
             "mode": "none",
@@ -201,7 +205,7 @@ def guidance_json(spec: EvacuationSpec, plan: GuidancePlan | None) -> str:
             "without_street": [],
         }
         return json.dumps(
-            {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_},
+            {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_, **words},
             ensure_ascii=False,
         )
     return json.dumps(
@@ -209,6 +213,7 @@ def guidance_json(spec: EvacuationSpec, plan: GuidancePlan | None) -> str:
             "spec": evacuation_to_json(spec),
             "shown": {r.id: [r.kind, r.heading_deg, r.changed_at, r.exit] for r in plan.lanterns},
             "summary": summary(spec, plan),
+            **words,
         },
         ensure_ascii=False,
     )

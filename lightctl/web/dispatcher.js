@@ -253,8 +253,10 @@ export class Dispatcher {
     button.textContent = t('send.sending');
     $('form-error').textContent = '';
     let reopen = null;
+    let sent = false;
     try {
       const alert = await this._post(draft);
+      sent = true;
       this.unanswered = null;
       const { target, template, languages, params } = draft.body;
       this.sent.set(alert.id, { target, template, languages, params });
@@ -274,7 +276,9 @@ export class Dispatcher {
       }
     } finally {
       this.sending = false;
-      this.restUntil = performance.now() + RESEND_REST_MS;
+      // A hammered click that outlasts a send must not open a second warning; after a refusal
+      // or a lost answer the dispatcher's next press is meant, and is never swallowed.
+      if (sent) this.restUntil = performance.now() + RESEND_REST_MS;
       this.picker.locked = false;
       button.disabled = this.canAlert === false;
       this.composer.renderSend();

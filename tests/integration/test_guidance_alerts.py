@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
 FIRE = {"lon": 8.5392, "lat": 47.3715}
 LINDENHOF = {"name": "Lindenhof", "lon": 8.5410, "lat": 47.3728}
+PARADEPLATZ = {"name": "Paradeplatz", "lon": 8.5393, "lat": 47.3697}
 
 
 def _channel(fleet: Fleet, lantern_id: str, channel: Channel) -> ChannelState:
@@ -148,6 +149,10 @@ def test_an_edited_hazard_is_applied_and_only_worse_or_much_better_arrows_turn(
     started = time.monotonic()
     response = service.http.post(f"/alerts/{alert['id']}/update", json={"target": grown})
     assert response.status_code == 200, response.text
+    # The dispatcher's words and one "follow the arrows", not a second one per edit.
+    said = response.json()["messages"]["de"]
+    assert said.startswith("Brand an der Bahnhofstrasse."), said
+    assert said.count("Folgen Sie den Pfeilen") == 1, said
     after = _shown(service, alert["id"])
     _until(lambda: _applied(fleet, after), "the recomputed arrows")
     print(f"edit -> arrows applied: {time.monotonic() - started:.2f} s")
@@ -171,6 +176,35 @@ def test_an_edited_hazard_is_applied_and_only_worse_or_much_better_arrows_turn(
     for lid, v in after.items():
         if lid in before and before[lid][0] == "arrow" == v[0] and before[lid][1] != v[1]:
             assert v[1] == fresh_heading[lid]
+
+
+def test_a_new_meeting_point_sent_as_an_update_turns_the_arrows_and_the_words(
+    service: LiveService, fleet: Fleet
+) -> None:
+    alert = _alert(
+        service,
+        template=None,
+        params={},
+        messages={"de": "Brand an der Bahnhofstrasse.", "en": "Fire on Bahnhofstrasse."},
+        languages=["de", "en"],
+        evacuation={"meeting_points": [LINDENHOF]},
+    )
+    _until(lambda: _applied(fleet, _shown(service, alert["id"])), "the arrows to Lindenhof")
+
+    # The square at Lindenhof is needed for the fire engines: people go to Paradeplatz now.
+    response = service.http.post(
+        f"/alerts/{alert['id']}/update", json={"evacuation": {"meeting_points": [PARADEPLATZ]}}
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert [e["name"] for e in updated["guidance"]["exits"]] == ["Paradeplatz"]
+    assert updated["messages"]["de"] == (
+        "Brand an der Bahnhofstrasse. Folgen Sie den Pfeilen Richtung Paradeplatz."
+    )
+    assert "Lindenhof" not in updated["messages"]["en"]
+    after = _shown(service, alert["id"])
+    assert {v[3] for v in after.values() if v[0] == "arrow"} == {"Paradeplatz"}
+    _until(lambda: _applied(fleet, after), "the arrows to Paradeplatz on the lanterns")
 
 
 def test_bad_evacuations_are_refused_and_nothing_is_sent(service: LiveService) -> None:

@@ -273,7 +273,7 @@ def update_alert(
     report = _within_ceiling(alerts, alert_id, principal)
     changed = tuple(
         name
-        for name in ("target", "messages", "template", "params", "languages")
+        for name in ("target", "messages", "template", "params", "languages", "evacuation")
         if getattr(body, name) is not None
     )
     recorded = _second_person_for(guard, principal, report, changed, break_glass)
@@ -285,6 +285,7 @@ def update_alert(
         languages=tuple(body.languages) if body.languages is not None else None,
         expires_at=body.expires_at,
         expires_in_s=body.expires_in_s,
+        evacuation=body.evacuation.to_spec() if body.evacuation is not None else None,
     )
     role = issuing_role(principal, report.alert.priority)
     updated = alerts.update(alert_id, change, role=role)

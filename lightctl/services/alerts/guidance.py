@@ -9,8 +9,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from lightctl.domain.alerts import AlertSpec
+from lightctl.domain.guidance import EvacuationSpec, Shown, evacuation_from_json
 from lightctl.errors import InvalidRequest, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services import guidance_commands as guide
@@ -25,6 +27,15 @@ from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
+
+
+def _held(stored: Mapping[str, Any], evac: EvacuationSpec) -> dict[str, Shown] | None:
+    """What the lanterns show now, for the hysteresis, while people are led to the same places
+    as before; new meeting points (or leaving the area instead) turn every arrow at once."""
+    before = evacuation_from_json(stored["spec"])
+    if before.meeting_points != evac.meeting_points:
+        return None
+    return guide.shown_of(stored)
 
 
 class Evacuations:
@@ -60,7 +71,7 @@ class Evacuations:
         """What the alert row keeps (None without evacuation)."""
         if spec.evacuation is None:
             return None
-        return guide.guidance_json(spec.evacuation, plan)
+        return guide.guidance_json(spec.evacuation, plan, said=spec.messages)
 
     def plan(
         self, spec: AlertSpec, lanterns: Sequence[str], stored: str | None
@@ -70,7 +81,7 @@ class Evacuations:
         evac = spec.evacuation
         if evac is None:
             return None
-        shown = guide.shown_of(json.loads(stored)) if stored else None
+        shown = _held(json.loads(stored), evac) if stored else None
         try:
             plan = self._guidance.plan(evac, lanterns, alert_target=spec.target, previous=shown)
         except InvalidRequest as exc:

@@ -227,6 +227,7 @@ class AlertService:
             languages=change.languages if change.languages is not None else old.languages,
             expires_at=change.expires_at,
             expires_in_s=change.expires_in_s,
+            evacuation=change.evacuation or old.evacuation,
         )
         if change.messages is not None and change.template is None:
             spec = replace(spec, template=None)
@@ -515,10 +516,14 @@ class AlertService:
         raise Conflict(f"cannot {action} alert {alert_id}: it is {row.status}", row.status)
 
     def _spec_of(self, alert: Alert) -> AlertSpec:
+        guidance = json.loads(alert.guidance_json) if alert.guidance_json else None
+        # Free text as the dispatcher wrote it: the stored messages carry the "follow the arrows"
+        # sentences added when it was sent, and an update adds them afresh.
+        said = guidance.get("said") if guidance else None
         return AlertSpec(
             # Re-resolving an update must not fail on what the first send accepted.
             target=replace(target_from_json(alert.target), allow_empty=True, confirm_large=True),
-            messages={} if alert.template else dict(alert.messages),
+            messages={} if alert.template else dict(said or alert.messages),
             languages=alert.languages,
             priority=alert.priority,
             signal=alert.signal,  # type: ignore[arg-type]
@@ -528,11 +533,7 @@ class AlertService:
             template=alert.template,
             params=dict(alert.params),
             severity=alert.severity,
-            evacuation=(
-                evacuation_from_json(json.loads(alert.guidance_json)["spec"])
-                if alert.guidance_json
-                else None
-            ),
+            evacuation=evacuation_from_json(guidance["spec"]) if guidance else None,
         )
 
 

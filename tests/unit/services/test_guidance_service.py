@@ -58,3 +58,19 @@ def test_no_walkable_way_is_a_clear_refusal_and_new_streets_rebuild_the_graph(
     assert plan.lanterns == []
     assert plan.warnings == ["no lanterns in or near the hazard: nothing to guide"]
     db.dispose()
+
+
+def test_a_core_outside_the_hazard_is_refused_not_dropped(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'g.db'}")
+    db.create_all()
+    import_streets(db, _streets(tmp_path / "residential.geojson", "residential"))
+    service = GuidanceService(db, TargetResolver(db), lambda: datetime.now(UTC))
+    far_core = TargetSpec(circle=Circle(8.60, 47.40, 50))  # kilometres from the hazard
+    with pytest.raises(InvalidRequest) as refused:
+        service.plan(EvacuationSpec(hazard=HAZARD.hazard, core=far_core), [])
+    assert (refused.value.problems or [])[0].loc == ("core",)
+    assert "outside the hazard" in refused.value.message
+    # A core that overlaps the hazard is kept (clipped to it) and plans.
+    near_core = TargetSpec(circle=Circle(8.54, 47.37, 30))
+    assert service.plan(EvacuationSpec(hazard=HAZARD.hazard, core=near_core), []).lanterns == []
+    db.dispose()
