@@ -86,6 +86,7 @@ def guide_lanterns(
     other = np.where(toward_v, cost_u, cost_v)
     end = np.where(toward_v, v, u)
     through_core = np.where(toward_v, core_v, core_u)
+    other_through_core = np.where(toward_v, core_u, core_v)
     heading_u, heading_v = _headings(graph, e[ok], s[ok], count, ok)
     inside = _points_in(hazard.area, snap.xy)
     safe_spot = (
@@ -95,6 +96,8 @@ def guide_lanterns(
     )
     near_edge = _within(hazard.area, snap.xy, EDGE_BAND_M * graph.scale) & ~inside
     end_inside = solution.inside[end] if has_edges else np.zeros(count, dtype=bool)
+    other_end = np.where(toward_v, u, v)
+    other_enters = ~inside & (solution.inside[other_end] if has_edges else False)
     leads_in, inward_v = _approach(graph, hazard, snap, u, v, s, near_edge)
     metres = np.where(toward_v, (length - s) / graph.scale, s / graph.scale) + (
         solution.metres[end] if has_edges else 0.0
@@ -116,7 +119,8 @@ def guide_lanterns(
         (safe_spot & ~inside, "safe", None),
         (~inside & (end_inside | (near_edge & leads_in)), "no_entry", None),
         (at_meeting, "exit", None),
-        (tie & np.isfinite(other), "neutral", None),
+        # Either way is as good only when neither leads through the core or into the hazard.
+        (tie & np.isfinite(other) & ~other_through_core & ~other_enters, "neutral", None),
     ]
     kind_arr = np.select([r[0] for r in rules], [r[1] for r in rules], "arrow").astype(object)
     reasons: list[str | None] = [None] * count

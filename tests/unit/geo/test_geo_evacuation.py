@@ -90,6 +90,16 @@ def test_both_ways_equally_good_is_neutral_not_a_guess() -> None:
     assert angle_off(float(lg.heading_deg[1]), 90.0) < 5.0
 
 
+def test_an_even_tie_with_the_core_on_one_side_points_the_other_way() -> None:
+    graph = build_walk_graph([street("long", [(-300, 0), (300, 0)])])
+    area = circle(graph, 0, 0, 60)
+    # The fire itself is just east of the lantern: as far to walk either way, but not through it.
+    hazard = Hazard(area=area, core=circle(graph, 20, 0, 12), safe_from=area.buffer(20))
+    _sol, lg = _guide(graph, hazard, [(0, 0)])
+    assert lg.kind == ["arrow"]
+    assert angle_off(float(lg.heading_deg[0]), 270.0) < 5.0
+
+
 def test_no_safe_place_anywhere_is_shelter_in_place() -> None:
     graph = build_walk_graph([street("a", [(-100, 0), (100, 0)])])
     hazard = leave(graph, circle(graph, 0, 0, 500))
