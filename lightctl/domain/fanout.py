@@ -5,6 +5,9 @@ of a command only while every lantern that listens to it still needs that copy: 
 outside the command's target can receive one addressed to a group it belongs to. Lanterns
 provisioned with a group count as listening from the moment the service sends the membership
 (before they confirm it), so a group never goes out to a lantern the book does not know of.
+The inventory's members of a group count too, heard from or not: a lantern whose report has not
+reached this service (lost, or still queued behind a fleet's retained reports) may hold the
+membership it was given earlier and must not hear a copy meant for its neighbours.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class GroupBook:
         self._pending: dict[str, tuple[str, ...]] = {}
         self._holders: dict[str, set[str]] = {}
         self._indexed: dict[str, frozenset[str]] = {}
+        # The inventory's members per group, built once per inventory mapping (by identity).
+        self._inventory: tuple[object, dict[str, frozenset[str]]] = (None, {})
         # Until the retained reports of the fleet have been read, a group's listeners are not
         # all known: no group is used before ``ready``.
         self.ready = False
@@ -103,14 +108,30 @@ class GroupBook:
         for aud in now:
             self._holders.setdefault(aud, set()).add(lantern_id)
 
-    def plan(self, targets: Collection[str]) -> FanOutPlan:
+    def _members(self, expected: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
+        """The inventory's lanterns per group (``expected``: each lantern's groups)."""
+        seen, members = self._inventory
+        if seen is not expected:
+            by_group: dict[str, set[str]] = {}
+            for lantern_id, groups in expected.items():
+                for aud in groups:
+                    by_group.setdefault(aud, set()).add(lantern_id)
+            members = {aud: frozenset(ids) for aud, ids in by_group.items()}
+            self._inventory = (expected, members)
+        return members
+
+    def plan(
+        self, targets: Collection[str], expected: Mapping[str, Collection[str]] | None = None
+    ) -> FanOutPlan:
         """Cover ``targets`` with groups all of whose listeners are in it; the rest are singles.
+        ``expected``: the inventory's groups per lantern, whose members count as listeners.
 
         Each lantern is covered by the first of its groups (street before cell) that qualifies,
         so no lantern is sent the same command over two groups."""
         wanted = targets if isinstance(targets, (set, frozenset)) else set(targets)
         if not self.ready:
             return FanOutPlan({}, frozenset(wanted))
+        inventory = self._members(expected) if expected is not None else {}
         usable: dict[str, bool] = {}
         covered: dict[str, set[str]] = {}
         singles: set[str] = set()
@@ -120,7 +141,9 @@ class GroupBook:
                 for aud in self._held.get(lantern_id, ()):
                     ok = usable.get(aud)
                     if ok is None:
-                        ok = usable[aud] = self._holders.get(aud, set()) <= wanted
+                        ok = usable[aud] = self._holders.get(aud, set()) <= wanted and (
+                            inventory.get(aud, frozenset()) <= wanted
+                        )
                     if ok:
                         chosen = aud
                         break

@@ -307,7 +307,7 @@ class Outbox:
                 claimed = never_sent[command_id]
             else:
                 claimed = alert_store.claim_first_sends(session, command_id)
-            plan = self.groups.plan(claimed)
+            plan = self.groups.plan(claimed, self._memberships())
             if not plan.groups:
                 continue
             stored = self._stored(session, [sample], now).get(command_id)

@@ -70,3 +70,21 @@ def test_confirmed_counts_only_lanterns_that_report_exactly_their_groups() -> No
     assert groups.confirmed(expected) == 3
     groups.report("N1", (CELL,))
     assert groups.confirmed(expected) == 4
+
+
+def test_an_inventory_member_not_heard_from_keeps_its_group_from_carrying_a_copy() -> None:
+    groups = book()
+    # The inventory puts N7 on the street too; its report has not reached the service (lost,
+    # or queued behind the fleet's), but it may hold the membership it was sent last week.
+    inventory = {lid: (STREET, CELL) for lid in ("A1", "A2", "A3", "N7")}
+    plan = groups.plan({"A1", "A2", "A3"}, inventory)
+    assert plan.groups == {}
+    assert plan.singles == frozenset({"A1", "A2", "A3"})
+    # Targeting N7 as well, the street group covers all four (N7 gets the copy it may hear,
+    # and its own copy goes nowhere it is not wanted).
+    plan = groups.plan({"A1", "A2", "A3", "N7"}, inventory)
+    assert plan.groups == {STREET: frozenset({"A1", "A2", "A3"})}
+    assert plan.singles == frozenset({"N7"})
+    # A changed inventory (a new mapping) is read afresh: N7 moved to another street.
+    moved = {**inventory, "N7": ("groups/street/rennweg-d34839", CELL)}
+    assert groups.plan({"A1", "A2", "A3"}, moved).groups == {STREET: frozenset({"A1", "A2", "A3"})}
