@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from lightctl.protocol.fanout import AckBatch, Membership
-from lightctl.protocol.wire import Ack, Availability, CommandEnvelope, LanternState, WireModel
+from lightctl.protocol.wire import (
+    Ack,
+    Availability,
+    ClipManifest,
+    CommandEnvelope,
+    LanternState,
+    WireModel,
+)
 
 _MODELS: dict[str, type[WireModel]] = {
     "CommandEnvelope": CommandEnvelope,
@@ -14,6 +21,7 @@ _MODELS: dict[str, type[WireModel]] = {
     "Availability": Availability,
     "Membership": Membership,
     "AckBatch": AckBatch,
+    "ClipManifest": ClipManifest,
 }
 
 
@@ -55,6 +63,15 @@ def asyncapi_document(root: str = "lightctl") -> dict[str, Any]:
             "a gateway's online flag (its last will says offline)",
             "lantern->service",
             "Availability",
+            retained=True,
+        ),
+        f"{v1}/clips/{{key}}/manifest": _channel(
+            "the speech clips lanterns hold ahead of any warning (key common: approved templates "
+            "in every language; one per street for its names), content-addressed; a lantern "
+            "fetches what it lacks in quiet times, checks each hash, and reports what it holds "
+            "in LanternState.clips",
+            "service->lantern",
+            "ClipManifest",
             retained=True,
         ),
         f"{v2}/groups/{{kind}}/{{key}}/cmd": _channel(

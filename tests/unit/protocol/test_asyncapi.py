@@ -17,3 +17,13 @@ def test_the_document_describes_flashing_projections_and_lantern_features() -> N
     features = schemas["LanternState"]["properties"]["features"]
     assert "projection_flash" in features["description"]
     assert "city/v1/lanterns/{lantern}/cmd" in doc["channels"]
+
+
+def test_the_document_describes_the_retained_clip_manifests() -> None:
+    doc = asyncapi_document("city")
+    channel = doc["channels"]["city/v1/clips/{key}/manifest"]
+    assert "retained" in channel["description"]
+    assert channel["subscribe"]["message"] == {"$ref": "#/components/messages/ClipManifest"}
+    manifest = doc["components"]["schemas"]["ClipManifest"]
+    assert {"key", "digest", "entries"} <= set(manifest["required"])
+    assert "ClipEntry" in doc["components"]["schemas"]
