@@ -48,6 +48,8 @@ class LanternGuide:
     cost_u: FloatArray  # seconds to safety walking toward the first vertex
     cost_v: FloatArray
     metres: FloatArray  # true metres to safety along the arrow's way (NaN without one)
+    metres_u: FloatArray  # true metres to safety walking toward the first vertex
+    metres_v: FloatArray
     exit_node: IntArray  # the safe node the arrow leads to (-1 without one)
     end_node: IntArray  # the first node the arrow walks to (-1 without one)
     inside: BoolArray  # the lantern stands in the hazard
@@ -99,9 +101,9 @@ def guide_lanterns(
     other_end = np.where(toward_v, u, v)
     other_enters = ~inside & (solution.inside[other_end] if has_edges else False)
     leads_in, inward_v = _approach(graph, hazard, snap, u, v, s, near_edge)
-    metres = np.where(toward_v, (length - s) / graph.scale, s / graph.scale) + (
-        solution.metres[end] if has_edges else 0.0
-    )
+    metres_u = s / graph.scale + (solution.metres[u] if has_edges else 0.0)
+    metres_v = (length - s) / graph.scale + (solution.metres[v] if has_edges else 0.0)
+    metres = np.where(toward_v, metres_v, metres_u)
     meeting = np.zeros(graph.node_count, dtype=bool)
     meeting[list(meeting_nodes)] = True
     with np.errstate(invalid="ignore"):  # inf - inf where no way leads out: not a tie
@@ -154,6 +156,8 @@ def guide_lanterns(
         cost_u=cost_u,
         cost_v=cost_v,
         metres=np.where(leads, metres, np.nan),
+        metres_u=np.where(ok, metres_u, np.nan),
+        metres_v=np.where(ok, metres_v, np.nan),
         exit_node=exit_node,
         end_node=np.where(leads, end, -1).astype(np.intp),
         inside=inside,

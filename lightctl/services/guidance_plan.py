@@ -100,6 +100,7 @@ def lantern_rows(
         kind = lg.kind[i]
         heading = None if np.isnan(lg.heading_deg[i]) else _rounded(float(lg.heading_deg[i]))
         name = exit_name[i]
+        metres = None if np.isnan(lg.metres[i]) else float(lg.metres[i])
         changed_at = now
         before = previous.get(lid)
         if before is not None and kind == "arrow" and before.heading_deg is not None:
@@ -113,6 +114,9 @@ def lantern_rows(
                 heading = _rounded(float(lg.heading_v[i] if to_v else lg.heading_u[i]))
                 if bool(to_v) != bool(lg.toward_v[i]):
                     name = None  # the old way's exit is not the one the new solve names
+                    # The running light and the metres follow the way the arrow points.
+                    held_metres = float(lg.metres_v[i] if to_v else lg.metres_u[i])
+                    metres = held_metres if np.isfinite(held_metres) else None
         if before is not None and before.kind == kind and before.heading_deg == heading:
             changed_at = before.changed_at
         out.append(
@@ -124,7 +128,7 @@ def lantern_rows(
                 pictogram=PICTOGRAM.get(kind),
                 heading_deg=float(heading) if heading is not None else None,
                 exit=name,
-                metres=None if np.isnan(lg.metres[i]) else round(float(lg.metres[i]), 1),
+                metres=None if metres is None else round(metres, 1),
                 reason=lg.reason[i],
                 changed_at=changed_at,
             )

@@ -66,6 +66,13 @@ def test_a_clearly_better_way_wins_but_at_most_once_per_30_s() -> None:
     # arrow was set it still waits, at 31 s it turns.
     soon = _arrow(graph, 40, _shown(first), T0 + 10)
     assert angle_off(soon.heading_deg or 0, EAST) < 5
+    # Its metres (and the running light timed from them) are those of the way it shows (east
+    # first, 20 m further than the west way a fresh solve takes), not those of the other way.
+    fresh = _arrow(graph, 40, {}, T0 + 10)
+    assert angle_off(fresh.heading_deg or 0, WEST) < 5
+    assert soon.metres is not None
+    assert fresh.metres is not None
+    assert abs(soon.metres - (fresh.metres + 20)) < 1, (soon.metres, fresh.metres)
     later = _arrow(graph, 40, _shown(first), T0 + 31)
     assert angle_off(later.heading_deg or 0, WEST) < 5
     assert later.changed_at == T0 + 31
