@@ -40,7 +40,19 @@ class GroupBook:
         self._inventory: tuple[object, dict[str, frozenset[str]]] = (None, {})
         # Until the retained reports of the fleet have been read, a group's listeners are not
         # all known: no group is used before ``ready``.
-        self.ready = False
+        self._ready = False
+        # Bumped whenever who listens to what may have changed: a plan that found no group
+        # for a set of lanterns finds none again until then.
+        self.version = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self._ready = value
+        self.version += 1
 
     def __len__(self) -> int:
         return len(self._held)
@@ -81,7 +93,10 @@ class GroupBook:
                 pending = self._pending.get(lantern_id)
                 if pending is not None and set(pending) == set(ordered):
                     del self._pending[lantern_id]
+                    self.version += 1
             self._reindex(lantern_id)
+            if before != self._held.get(lantern_id):
+                self.version += 1
         return changed
 
     def provisioning(self, lantern_id: str, groups: Iterable[str]) -> None:
@@ -90,6 +105,7 @@ class GroupBook:
         with self._lock:
             self._pending[lantern_id] = tuple(dict.fromkeys(groups))
             self._reindex(lantern_id)
+            self.version += 1
 
     def listening(self, lantern_id: str) -> tuple[str, ...]:
         """Every group the lantern may receive: what it reported, then what it was sent."""

@@ -126,6 +126,11 @@ class Outbox:
         self._rows_chunk = rows_chunk
         self.rows_written_total = 0
         self._provision: set[str] = set()
+        # Commands whose never-sent lanterns no group could cover, with the group book's
+        # version then: not claimed again for a group until who listens to what changes.
+        # Without it a 100,000-lantern command of unconfirmed lanterns re-read all of its
+        # remaining rows on every pump of 1,000 (quadratic).
+        self._ungrouped: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = threading.Lock()
@@ -299,9 +304,10 @@ class Outbox:
         # its never-sent lanterns are claimed in full, so a group can cover all of them.
         complete = len(due) < BATCH
         next_at = next_attempt_at(now, 1, self._ack_timeout_s)
+        version = self.groups.version
         for command_id, sample in first.items():
             remaining = (sample.expires_at - now).total_seconds()
-            if remaining <= 0:
+            if remaining <= 0 or self._ungrouped.get(command_id) == version:
                 continue
             if complete:
                 claimed = never_sent[command_id]
@@ -309,6 +315,10 @@ class Outbox:
                 claimed = alert_store.claim_first_sends(session, command_id)
             plan = self.groups.plan(claimed, self._memberships())
             if not plan.groups:
+                if not complete:
+                    if len(self._ungrouped) >= 10_000:
+                        self._ungrouped.clear()  # old commands; a forgotten one is re-read once
+                    self._ungrouped[command_id] = version
                 continue
             stored = self._stored(session, [sample], now).get(command_id)
             if not isinstance(stored, CommandEnvelope):
