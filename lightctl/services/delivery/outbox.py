@@ -238,10 +238,13 @@ class Outbox:
             published = 0
             last: PublishHandle | None = None
             groups_before = self.group_published_total
-            covered, last = self._fan_out(session, due, now, sent)
+            # Each command parsed (and re-signed, if it must be) once per pump, for its group
+            # copies and its lanterns' own alike.
+            parsed: dict[str, CommandEnvelope | str] = {}
+            covered, last = self._fan_out(session, due, now, sent, parsed)
             published += self.group_published_total - groups_before
             due = [d for d in due if (d.command_id, d.lantern_id) not in covered]
-            envelopes = self._envelopes(session, due + resends, now, renew)
+            envelopes = self._envelopes(session, due + resends, now, renew, parsed)
             for d in due + resends:
                 remaining = (d.expires_at - now).total_seconds()
                 if remaining <= 0:
@@ -284,6 +287,7 @@ class Outbox:
         due: list[DueDelivery],
         now: datetime,
         sent: list[tuple[str, str, int, datetime]],
+        parsed: dict[str, CommandEnvelope | str],
     ) -> tuple[set[tuple[str, str]], PublishHandle | None]:
         """First sends by group: per command with lanterns never sent it, claim all of those,
         cover what groups allow, publish one copy per group. Returns the (command, lantern)
@@ -320,7 +324,7 @@ class Outbox:
                         self._ungrouped.clear()  # old commands; a forgotten one is re-read once
                     self._ungrouped[command_id] = version
                 continue
-            stored = self._stored(session, [sample], now).get(command_id)
+            stored = self._stored(session, [sample], now, (), parsed).get(command_id)
             if not isinstance(stored, CommandEnvelope):
                 continue  # unreadable or unsignable: each lantern gets it as stored instead
             copies = self._addressed(stored, plan.groups)
@@ -375,12 +379,13 @@ class Outbox:
         work: Iterable[DueDelivery],
         now: datetime,
         renew: Collection[str] = (),
+        parsed: dict[str, CommandEnvelope | str] | None = None,
     ) -> dict[tuple[str, str], bytes]:
         """The bytes to publish per (command, lantern): the stored command addressed to that
         lantern (``aud``) and signed for it. A stored envelope a lantern could refuse, or one in
         ``renew``, is re-signed first (fresh seq, same id) and stored again, once per command."""
         work = list(work)
-        commands = self._stored(session, work, now, renew)
+        commands = self._stored(session, work, now, renew, parsed)
         lanterns: dict[str, list[str]] = {}
         for d in work:
             lanterns.setdefault(d.command_id, []).append(d.lantern_id)
@@ -403,14 +408,19 @@ class Outbox:
         work: Iterable[DueDelivery],
         now: datetime,
         renew: Collection[str] = (),
+        parsed: dict[str, CommandEnvelope | str] | None = None,
     ) -> dict[str, CommandEnvelope | str]:
         """Each command's envelope as it goes out: re-signed first (and stored again) when a
-        lantern could refuse it or it is in ``renew``; the stored text when it cannot be."""
-        commands: dict[str, CommandEnvelope | str] = {}
+        lantern could refuse it or it is in ``renew``; the stored text when it cannot be.
+        ``parsed``: what this pump already made of its commands, added to and returned."""
+        commands: dict[str, CommandEnvelope | str] = parsed if parsed is not None else {}
         renewed: list[tuple[str, str, int]] = []
+        seen: set[str] = set()
         for d in work:
-            if d.command_id in commands:
+            # What the pump parsed for group copies is reused, unless it must be renewed here.
+            if d.command_id in seen or (d.command_id in commands and d.command_id not in renew):
                 continue
+            seen.add(d.command_id)
             try:
                 env = CommandEnvelope.from_bytes(d.envelope)
                 signer = self._signer
