@@ -15,6 +15,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from lightctl.domain.records import Command
 from lightctl.mqtt.consumer import BATCH, Consumer
 from lightctl.mqtt.link import IncomingMessage
 from lightctl.protocol import (
@@ -31,7 +32,6 @@ from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lantern_keys as key_store
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
 
 NOW = datetime.now(UTC)
 CLIPS = ["d" * 64, "e" * 64]
@@ -63,7 +63,7 @@ def run(n: int, signed: bool) -> float:
     keys = {i: AckKey.generate(i) for i in ids}
     with db.session() as session:
         lantern_store.upsert_lanterns(session, [{"id": i, "lon": 8.5, "lat": 47.3} for i in ids])
-        row = CommandRow(
+        row = Command(
             id=env.id,
             alert_id=env.alert_id,
             channel=env.channel,

@@ -159,7 +159,7 @@ def red_light(
         payload=LightPayload(on=True, color="#FF0000"),
         seq=SequenceCounter(0).next(),
     )
-    return build.command_row(env)
+    return build.stored(env)
 
 
 class RecordingLink:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from sqlmodel import col, select
 
 from lightctl.cli.access import actor
 from lightctl.cli.inventory import DataDirOption, DbOption, open_db
@@ -17,7 +16,7 @@ from lightctl.security.certs import write_ca_and_server
 from lightctl.services.audit import AuditTrail
 from lightctl.store import Database
 from lightctl.store import lantern_keys as key_store
-from lightctl.store.tables import LanternRow
+from lightctl.store import lanterns as lantern_store
 
 app = typer.Typer(help="Broker lock-down for production.", no_args_is_help=True)
 
@@ -61,11 +60,11 @@ def credentials(
     else:
         db, _settings = open_db(database_url, data_dir)
         with db.session() as session:
-            rows = session.exec(select(LanternRow).order_by(col(LanternRow.id))).all()
-        ids = [r.id for r in rows]
-        for r in rows:
-            if r.gateway:
-                gateways.setdefault(r.gateway, []).append(r.id)
+            rows = lantern_store.gateways_of_all(session)
+        ids = [lid for lid, _gateway in rows]
+        for lid, gateway in rows:
+            if gateway:
+                gateways.setdefault(gateway, []).append(lid)
     if not ids:
         fail("no lanterns found: import the inventory first, or give --inventory")
     try:

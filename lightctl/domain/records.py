@@ -45,6 +45,65 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class Lantern:
+    """One lantern of the inventory: where it stands, its street, what it can do, and what the
+    service last heard of it."""
+
+    id: str
+    lon: float
+    lat: float
+    orientation_deg: float | None
+    street: str | None
+    street_key: str | None
+    street_distance_m: float | None  # None: the inventory file named the street
+    capabilities: tuple[str, ...]  # of speaker, rgb, projector, path_light, in that order
+    source: str
+    online: bool | None
+    boot: int | None
+    gateway: str | None
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LanternPresence:
+    """What the service last heard of a lantern: online or not, since which boot, via which
+    gateway, and when."""
+
+    online: bool | None
+    boot: int | None
+    gateway: str | None
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """A lighting schedule as stored: its group (None: the default) and its definition as
+    ``domain.schedules.schedule_to_json`` wrote it."""
+
+    name: str
+    group_name: str | None
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One signed command as stored: the exact envelope published (signature included) and what
+    it is found by (its alert or steering, channel, op, priority, seq and lifetime)."""
+
+    id: str
+    alert_id: str | None
+    channel: str
+    op: str
+    priority: int
+    seq: int  # microseconds since the epoch
+    issued_at: datetime
+    expires_at: datetime
+    envelope: str
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One command to one lantern: where it stands and what the lantern confirmed."""
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lightctl.domain.records import Command
 from lightctl.domain.slots import SentCommand, desired, holder_kind
 from lightctl.protocol import ChannelState, LanternState
 from lightctl.store import Database
 from lightctl.store import steering as steering_store
-from lightctl.store.tables import CommandRow
 
 # The channel each capability drives, in the order the API lists them.
 CHANNEL_OF = {"speaker": "audio", "rgb": "light", "projector": "projection", "path_light": "path"}
@@ -79,7 +79,7 @@ class LanternStates:
         return out
 
 
-def _sent(command: CommandRow, state: str) -> SentCommand:
+def _sent(command: Command, state: str) -> SentCommand:
     """A stored command as the replay needs it: what a release names, when a set starts."""
     envelope = json.loads(command.envelope)
     payload = envelope.get("payload")
@@ -98,12 +98,12 @@ def _sent(command: CommandRow, state: str) -> SentCommand:
     )
 
 
-def _payload(command: CommandRow) -> dict[str, Any] | None:
+def _payload(command: Command) -> dict[str, Any] | None:
     payload = json.loads(command.envelope).get("payload")
     return payload if isinstance(payload, dict) else None
 
 
-def _desired_view(command: CommandRow, delivery: str) -> SlotView:
+def _desired_view(command: Command, delivery: str) -> SlotView:
     return SlotView(
         priority=command.priority,
         cmd_id=command.id,
@@ -114,7 +114,7 @@ def _desired_view(command: CommandRow, delivery: str) -> SlotView:
     )
 
 
-def _reported_view(seen: ChannelState, known: Mapping[str, CommandRow]) -> SlotView:
+def _reported_view(seen: ChannelState, known: Mapping[str, Command]) -> SlotView:
     command = known.get(seen.cmd_id) if seen.cmd_id else None
     issuer = command.alert_id if command is not None else None
     return SlotView(

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from lightctl.domain.records import Command
 from lightctl.protocol import CommandEnvelope, ReleasePayload
 from lightctl.protocol.wire import Channel
 from lightctl.services.alerts import commands as build
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import alerts as alert_store
 from lightctl.store import steering as steering_store
-from lightctl.store.tables import CommandRow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def release_commands(
     role: str,
     only: Collection[str] | None = None,
     pending_everywhere: bool = False,
-) -> list[tuple[CommandRow, Sequence[str]]]:
+) -> list[tuple[Command, Sequence[str]]]:
     """One release per live `set` of the issuer, naming it, to its lanterns (``only`` these, if
     given); its unsent deliveries are cancelled. With ``pending_everywhere`` a `set` that has not
     started yet (sent ahead with ``starts_at``) is released on all its lanterns. ``role``: whose
@@ -47,7 +47,7 @@ def release_commands(
     lives as long as the command it names: a lantern away for most of that time still lets go
     when it returns, and a late release can clear nothing else.
     """
-    out: list[tuple[CommandRow, Sequence[str]]] = []
+    out: list[tuple[Command, Sequence[str]]] = []
     for cmd in steering_store.live_sets(session, issuer_id, now):
         pending = pending_everywhere and _starts_after(cmd, now)
         ids = [
@@ -69,19 +69,19 @@ def release_commands(
             payload=ReleasePayload(cmd_id=cmd.id),
             seq=seq.next(),
         )
-        out.append((build.command_row(sign(env)), sorted(set(ids))))
+        out.append((build.stored(sign(env)), sorted(set(ids))))
     if out:
         log.info("%s: %d release commands", issuer_id, len(out))
     return out
 
 
-def starts_at_of(cmd: CommandRow) -> datetime | None:
+def starts_at_of(cmd: Command) -> datetime | None:
     """When a stored command takes effect, if it was sent ahead (``starts_at`` in its envelope)."""
     raw = json.loads(cmd.envelope).get("starts_at")
     return datetime.fromisoformat(raw) if isinstance(raw, str) else None
 
 
-def _starts_after(cmd: CommandRow, now: datetime) -> bool:
+def _starts_after(cmd: Command, now: datetime) -> bool:
     starts = starts_at_of(cmd)
     return starts is not None and starts > now
 

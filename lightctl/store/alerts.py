@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from lightctl.domain.records import Alert, Delivery
+from lightctl.domain.records import Alert, Command, Delivery
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.store.types import UtcDateTime
 
@@ -48,6 +48,35 @@ def _alert(row: AlertRow) -> Alert:
         ended_at=row.ended_at,
         revision=row.revision,
         guidance_json=row.guidance_json,
+    )
+
+
+def command_of(row: CommandRow) -> Command:
+    """The record of a command row (the store's boundary: nothing above it sees a row)."""
+    return Command(
+        id=row.id,
+        alert_id=row.alert_id,
+        channel=row.channel,
+        op=row.op,
+        priority=row.priority,
+        seq=row.seq,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        envelope=row.envelope,
+    )
+
+
+def command_row(command: Command) -> CommandRow:
+    return CommandRow(
+        id=command.id,
+        alert_id=command.alert_id,
+        channel=command.channel,
+        op=command.op,
+        priority=command.priority,
+        seq=command.seq,
+        issued_at=command.issued_at,
+        expires_at=command.expires_at,
+        envelope=command.envelope,
     )
 
 
@@ -95,14 +124,14 @@ _DELIVERY_COLUMNS = "command_id, lantern_id, alert_id, state, attempts, updated_
 def save_commands(
     session: Session,
     alert_id: str,
-    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    commands: Sequence[tuple[Command, Sequence[str]]],
     *,
     now: datetime,
 ) -> None:
     """Store commands with one `planned` delivery row per lantern, in the caller's transaction;
     each is due at ``now`` (the caller's clock: the outbox compares with the same one)."""
     for command, _ids in commands:
-        session.add(command)
+        session.add(command_row(command))
     session.flush()
     rows = [
         (command.id, lantern_id, alert_id)
@@ -156,7 +185,7 @@ def insert_planned(session: Session, rows: Sequence[tuple[str, str, str]], now: 
 def save_alert(
     session: Session,
     alert: Alert,
-    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    commands: Sequence[tuple[Command, Sequence[str]]],
     *,
     now: datetime,
 ) -> None:
@@ -226,13 +255,13 @@ def transition(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def commands_of(session: Session, alert_id: str) -> list[CommandRow]:
+def commands_of(session: Session, alert_id: str) -> list[Command]:
     query = (
         select(CommandRow)
         .where(CommandRow.alert_id == alert_id)
         .order_by(col(CommandRow.seq), col(CommandRow.channel))
     )
-    return list(session.exec(query))
+    return [command_of(row) for row in session.exec(query)]
 
 
 def counts_of_commands(session: Session, command_ids: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from lightctl.domain.records import Lantern, LanternPresence
 from lightctl.store.tables import InventoryVersionRow, LanternRow, StreetSegmentRow, utcnow
 
 # Columns an import may change; a re-import that changes none of them is a no-op.
@@ -193,17 +194,48 @@ def availability_of(session: Session, ids: Sequence[str]) -> dict[str, bool | No
     return out
 
 
-def get_lantern(session: Session, lantern_id: str) -> LanternRow | None:
-    return session.get(LanternRow, lantern_id)
+def _lantern(row: LanternRow) -> Lantern:
+    flags = (
+        ("speaker", row.cap_speaker),
+        ("rgb", row.cap_rgb),
+        ("projector", row.cap_projector),
+        ("path_light", row.cap_path_light),
+    )
+    return Lantern(
+        id=row.id,
+        lon=row.lon,
+        lat=row.lat,
+        orientation_deg=row.orientation_deg,
+        street=row.street,
+        street_key=row.street_key,
+        street_distance_m=row.street_distance_m,
+        capabilities=tuple(name for name, on in flags if on),
+        source=row.source,
+        online=row.online,
+        boot=row.boot,
+        gateway=row.gateway,
+        last_seen=row.last_seen,
+    )
+
+
+def get_lantern(session: Session, lantern_id: str) -> Lantern | None:
+    row = session.get(LanternRow, lantern_id)
+    return _lantern(row) if row is not None else None
 
 
 def list_lanterns(
     session: Session, street_key: str | None = None, limit: int = 1000, offset: int = 0
-) -> list[LanternRow]:
+) -> list[Lantern]:
     query = select(LanternRow).order_by(col(LanternRow.id))
     if street_key is not None:
         query = query.where(LanternRow.street_key == street_key)
-    return list(session.exec(query.offset(offset).limit(limit)))
+    return [_lantern(row) for row in session.exec(query.offset(offset).limit(limit))]
+
+
+def gateways_of_all(session: Session) -> list[tuple[str, str | None]]:
+    """Every lantern id with its gateway (None: not heard of through one), by id."""
+    query = select(LanternRow.id, LanternRow.gateway).order_by(col(LanternRow.id))
+    return [(lid, gateway) for lid, gateway in session.exec(query)]
 
 
 def count_lanterns(session: Session) -> int:
@@ -348,11 +380,53 @@ def capabilities_of(session: Session, ids: Sequence[str]) -> dict[str, frozenset
     return out
 
 
-def rows_by_id(session: Session, ids: Sequence[str]) -> dict[str, LanternRow]:
-    """Lantern rows by id in a few queries (an availability burst of a whole gateway)."""
+def presence_of(session: Session, ids: Sequence[str]) -> dict[str, LanternPresence]:
+    """What was last heard of these lanterns, in a few queries (an availability burst of a
+    whole gateway); lanterns not in the inventory are left out."""
     wanted = sorted(set(ids))
-    out: dict[str, LanternRow] = {}
+    out: dict[str, LanternPresence] = {}
     for start in range(0, len(wanted), _BATCH):
-        query = select(LanternRow).where(col(LanternRow.id).in_(wanted[start : start + _BATCH]))
-        out.update({row.id: row for row in session.exec(query)})
+        query = sql_select(
+            col(LanternRow.id),
+            col(LanternRow.online),
+            col(LanternRow.boot),
+            col(LanternRow.gateway),
+            col(LanternRow.last_seen),
+        ).where(col(LanternRow.id).in_(wanted[start : start + _BATCH]))
+        out.update(
+            {
+                lid: LanternPresence(online, boot, gateway, seen)
+                for lid, online, boot, gateway, seen in session.execute(query)
+            }
+        )
     return out
+
+
+def record_presence(session: Session, heard: Mapping[str, LanternPresence]) -> None:
+    """Store what was heard of each lantern, in one statement for the batch."""
+    if not heard:
+        return
+    table = LanternRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("lantern_id"))
+        .values(
+            online=bindparam("p_online"),
+            boot=bindparam("p_boot"),
+            gateway=bindparam("p_gateway"),
+            last_seen=bindparam("p_seen"),
+        )
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {
+                "lantern_id": lid,
+                "p_online": p.online,
+                "p_boot": p.boot,
+                "p_gateway": p.gateway,
+                "p_seen": p.last_seen,
+            }
+            for lid, p in heard.items()
+        ],
+    )

@@ -16,20 +16,20 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from lightctl.domain.records import Delivery
-from lightctl.store.alerts import insert_planned
-from lightctl.store.tables import CommandRow, DeliveryPlanRow
+from lightctl.domain.records import Command, Delivery
+from lightctl.store.alerts import command_row, insert_planned
+from lightctl.store.tables import DeliveryPlanRow
 
 
 def save_plans(
     session: Session,
     alert_id: str,
-    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    commands: Sequence[tuple[Command, Sequence[str]]],
     now: datetime,
 ) -> None:
     """Store commands with their lantern lists, no delivery rows yet (the caller commits)."""
     for command, _ids in commands:
-        session.add(command)
+        session.add(command_row(command))
     session.flush()
     for command, lantern_ids in commands:
         if not lantern_ids:

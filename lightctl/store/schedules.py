@@ -10,16 +10,29 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from lightctl.domain.records import StoredSchedule
 from lightctl.errors import Conflict
 from lightctl.store.tables import DeliveryRow, ScheduleCommandRow, ScheduleRow
 
 
-def all_schedules(session: Session) -> list[ScheduleRow]:
-    return list(session.exec(select(ScheduleRow).order_by(col(ScheduleRow.name))))
+def _schedule(row: ScheduleRow) -> StoredSchedule:
+    return StoredSchedule(
+        name=row.name,
+        group_name=row.group_name,
+        definition=dict(row.definition_json),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
-def get_schedule(session: Session, name: str) -> ScheduleRow | None:
-    return session.get(ScheduleRow, name)
+def all_schedules(session: Session) -> list[StoredSchedule]:
+    query = select(ScheduleRow).order_by(col(ScheduleRow.name))
+    return [_schedule(row) for row in session.exec(query)]
+
+
+def get_schedule(session: Session, name: str) -> StoredSchedule | None:
+    row = session.get(ScheduleRow, name)
+    return _schedule(row) if row is not None else None
 
 
 def save_schedule(

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from lightctl.domain.records import Steering
+from lightctl.domain.records import Command, Steering
+from lightctl.store.alerts import command_of
 from lightctl.store.tables import CommandRow, DeliveryRow, LanternRow, SteeringRow
 
 _BATCH = 500
@@ -149,7 +150,7 @@ def positions_of(session: Session, ids: Sequence[str]) -> dict[str, tuple[float,
     return out
 
 
-def live_sets(session: Session, issuer_id: str, now: datetime) -> list[CommandRow]:
+def live_sets(session: Session, issuer_id: str, now: datetime) -> list[Command]:
     """An issuer's `set` commands that may still hold a slot somewhere (not expired)."""
     query = (
         select(CommandRow)
@@ -158,10 +159,10 @@ def live_sets(session: Session, issuer_id: str, now: datetime) -> list[CommandRo
         .where(col(CommandRow.expires_at) > now)
         .order_by(col(CommandRow.seq))
     )
-    return list(session.exec(query))
+    return [command_of(row) for row in session.exec(query)]
 
 
-def sent_to(session: Session, lantern_id: str, now: datetime) -> list[tuple[CommandRow, str]]:
+def sent_to(session: Session, lantern_id: str, now: datetime) -> list[tuple[Command, str]]:
     """What the service sent one lantern that may still count: sets not yet expired, and the
     releases after the oldest of them; each with the delivery's state."""
     base = (
@@ -178,14 +179,13 @@ def sent_to(session: Session, lantern_id: str, now: datetime) -> list[tuple[Comm
     releases = session.exec(
         base.where(CommandRow.op == "release").where(col(CommandRow.seq) > oldest)
     )
-    return [(c, s) for c, s in sets] + [(c, s) for c, s in releases]
+    return [(command_of(c), s) for c, s in sets] + [(command_of(c), s) for c, s in releases]
 
 
-def commands_by_id(session: Session, ids: Sequence[str]) -> dict[str, CommandRow]:
-    out: dict[str, CommandRow] = {}
+def commands_by_id(session: Session, ids: Sequence[str]) -> dict[str, Command]:
+    out: dict[str, Command] = {}
     for start in range(0, len(ids), _BATCH):
         chunk = list(ids[start : start + _BATCH])
-        out.update(
-            {c.id: c for c in session.exec(select(CommandRow).where(col(CommandRow.id).in_(chunk)))}
-        )
+        query = select(CommandRow).where(col(CommandRow.id).in_(chunk))
+        out.update({c.id: command_of(c) for c in session.exec(query)})
     return out

@@ -20,6 +20,7 @@ from lightctl.api.schemas import (
     SlotOut,
     StreetOut,
 )
+from lightctl.domain.records import Lantern
 from lightctl.errors import ImportFailed, InvalidRequest, NotFound
 from lightctl.geo.names import normalize_street_name
 from lightctl.geo.readers import LanternFormat
@@ -32,22 +33,11 @@ from lightctl.services.inventory import (
 )
 from lightctl.services.lantern_state import SlotView
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import LanternRow
 
 router = APIRouter(tags=["inventory"])
 
 
-def _out(row: LanternRow, reported: dict[str, object] | None = None) -> LanternOut:
-    caps = [
-        name
-        for name, on in (
-            ("speaker", row.cap_speaker),
-            ("rgb", row.cap_rgb),
-            ("projector", row.cap_projector),
-            ("path_light", row.cap_path_light),
-        )
-        if on
-    ]
+def _out(row: Lantern, reported: dict[str, object] | None = None) -> LanternOut:
     return LanternOut(
         id=row.id,
         lon=row.lon,
@@ -55,7 +45,7 @@ def _out(row: LanternRow, reported: dict[str, object] | None = None) -> LanternO
         street=row.street,
         street_distance_m=row.street_distance_m,
         orientation_deg=row.orientation_deg,
-        capabilities=caps,
+        capabilities=list(row.capabilities),
         online=row.online,
         last_seen=row.last_seen,
         reported=reported,

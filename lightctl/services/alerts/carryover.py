@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lightctl.store.tables import CommandRow
+from lightctl.domain.records import Command
 
 # Channels whose effect is a state the lantern holds until expiry: the same command twice is
 # the same sight. (Audio plays a program in time: a new one starts it again.)
@@ -31,7 +31,7 @@ class Carried:
     """The update's commands with the carried-over lanterns taken out, and per earlier command
     the lanterns that keep it (they are neither superseded nor released)."""
 
-    commands: list[tuple[CommandRow, Sequence[str]]]
+    commands: list[tuple[Command, Sequence[str]]]
     kept: dict[str, set[str]] = field(default_factory=dict)
 
     @property
@@ -39,7 +39,7 @@ class Carried:
         return sum(len(ids) for ids in self.kept.values())
 
 
-def sight(row: CommandRow) -> str | None:
+def sight(row: Command) -> str | None:
     """What a held command makes a lantern show, as comparable text (None: not a held `set`)."""
     if row.op != "set" or row.channel not in HELD_CHANNELS:
         return None
@@ -51,14 +51,14 @@ def sight(row: CommandRow) -> str | None:
 
 
 def carry_over(
-    previous: Sequence[CommandRow],
-    commands: Sequence[tuple[CommandRow, Sequence[str]]],
+    previous: Sequence[Command],
+    commands: Sequence[tuple[Command, Sequence[str]]],
     holding: Mapping[str, set[str]],
 ) -> Carried:
     """Take out of ``commands`` every lantern that already holds an earlier command showing
     the same (``holding``: per earlier command, the lanterns whose delivery of it is still
     open or applied); those lanterns keep the earlier one."""
-    by_sight: dict[str, list[CommandRow]] = {}
+    by_sight: dict[str, list[Command]] = {}
     for row in previous:
         key = sight(row)
         if key is not None and holding.get(row.id):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from lightctl.domain.alerts import ALL_CLEAR_TONE_S, WARNING_TONE_S
+from lightctl.domain.records import Command
 from lightctl.protocol import (
     AudioPayload,
     CommandEnvelope,
@@ -18,7 +19,6 @@ from lightctl.protocol import (
     ToneItem,
 )
 from lightctl.protocol.wire import Channel, Payload, ProgramItem
-from lightctl.store.tables import CommandRow
 
 Severity = Literal["extreme", "severe", "moderate", "minor"]
 
@@ -148,8 +148,9 @@ def envelope(
     )
 
 
-def command_row(env: CommandEnvelope) -> CommandRow:
-    return CommandRow(
+def stored(env: CommandEnvelope) -> Command:
+    """The command as the store keeps it: the envelope exactly as it is published."""
+    return Command(
         id=env.id,
         alert_id=env.alert_id,
         channel=env.channel,

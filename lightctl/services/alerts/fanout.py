@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lightctl.domain.alerts import AlertSpec
-from lightctl.domain.records import Alert
+from lightctl.domain.records import Alert, Command
 from lightctl.errors import InvalidRequest
 from lightctl.protocol import CommandEnvelope, ReleasePayload, SpeechItem
 from lightctl.protocol.wire import Channel, Payload
@@ -18,7 +18,6 @@ from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
 
 # Which lanterns get which channel of an alert (only those that have the hardware).
 CHANNEL_NEEDS: dict[Channel, str] = {"audio": "speaker", "light": "rgb", "projection": "projector"}
@@ -58,7 +57,7 @@ class FanOut:
         expires_at: datetime,
         priority: int,
         role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
+    ) -> list[tuple[Command, Sequence[str]]]:
         """One signed-once envelope per channel, each to the lanterns that have the hardware."""
         needs = list(CHANNEL_NEEDS.values())
         if self._capabilities is not None:
@@ -94,7 +93,7 @@ class FanOut:
             if spec.exercise:
                 text = build.EXERCISE_WORD.get(texts.languages[0], "EXERCISE")
             payloads.append(("projection", build.warning_projection(texts.severity, text)))
-        out: list[tuple[CommandRow, Sequence[str]]] = []
+        out: list[tuple[Command, Sequence[str]]] = []
         for channel, payload in payloads:
             ids = able[CHANNEL_NEEDS[channel]]
             if not ids:
@@ -110,20 +109,20 @@ class FanOut:
                 payload=payload,
                 seq=self._seq.next(),
             )
-            out.append((build.command_row(self._sign(env)), ids))
+            out.append((build.stored(self._sign(env)), ids))
         return out
 
     def releases(
         self,
         session: Any,
         alert: Alert,
-        previous: Sequence[CommandRow],
+        previous: Sequence[Command],
         keep: set[str],
         now: datetime,
         role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
+    ) -> list[tuple[Command, Sequence[str]]]:
         """Release commands for the slots this alert holds on lanterns not in ``keep``."""
-        out: list[tuple[CommandRow, Sequence[str]]] = []
+        out: list[tuple[Command, Sequence[str]]] = []
         held = alert_store.lanterns_of_commands(session, [c.id for c in previous])
         for cmd in previous:
             ids = [lid for lid in held[cmd.id] if lid not in keep]
@@ -146,5 +145,5 @@ class FanOut:
                 payload=ReleasePayload(cmd_id=cmd.id),
                 seq=self._seq.next(),
             )
-            out.append((build.command_row(self._sign(env)), ids))
+            out.append((build.stored(self._sign(env)), ids))
         return out

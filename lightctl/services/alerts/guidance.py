@@ -13,6 +13,7 @@ from typing import Any
 
 from lightctl.domain.alerts import AlertSpec
 from lightctl.domain.guidance import EvacuationSpec, Shown, evacuation_from_json
+from lightctl.domain.records import Command
 from lightctl.errors import InvalidRequest, summarise
 from lightctl.protocol import CommandEnvelope
 from lightctl.services import guidance_commands as guide
@@ -23,7 +24,6 @@ from lightctl.services.guidance_plan import GuidancePlan
 from lightctl.services.sequence import SequenceCounter
 from lightctl.store import Database
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Evacuations:
 
     def commands(
         self,
-        commands: list[tuple[CommandRow, Sequence[str]]],
+        commands: list[tuple[Command, Sequence[str]]],
         alert_id: str,
         spec: AlertSpec,
         texts: AlertTexts,
@@ -112,7 +112,7 @@ class Evacuations:
         now: datetime,
         expires_at: datetime,
         role: str,
-    ) -> list[tuple[CommandRow, Sequence[str]]]:
+    ) -> list[tuple[Command, Sequence[str]]]:
         """The warning's commands with, on guided lanterns, the guidance instead of the
         warning pictogram, and the running lights along the way out."""
         if plan is None or spec.evacuation is None:
@@ -140,5 +140,5 @@ class Evacuations:
                 payload=payload,
                 seq=self._seq.next(),
             )
-            out.append((build.command_row(self._sign(env)), ids))
+            out.append((build.stored(self._sign(env)), ids))
         return out

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from lightctl.domain.alerts import AlertSpec, AlertUpdate, expiry
 from lightctl.domain.clock import Clock
 from lightctl.domain.guidance import evacuation_from_json
-from lightctl.domain.records import Alert, Delivery
+from lightctl.domain.records import Alert, Command, Delivery
 from lightctl.domain.targets import TargetSpec, target_from_json, target_to_json
 from lightctl.errors import Conflict, FieldProblem, InvalidRequest, NotFound, summarise
 from lightctl.protocol import CommandEnvelope
@@ -36,7 +36,6 @@ from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
 from lightctl.store import plans as plan_store
 from lightctl.store.db import retrying
-from lightctl.store.tables import CommandRow
 from lightctl.templates import Template
 
 log = logging.getLogger(__name__)
@@ -385,8 +384,8 @@ class AlertService:
                 seq=self._seq.next(),
             )
             others = [c for c in previous if c.channel != "audio"]
-            commands: list[tuple[CommandRow, Sequence[str]]] = [
-                (build.command_row(self._sign(audio)), lanterns)
+            commands: list[tuple[Command, Sequence[str]]] = [
+                (build.stored(self._sign(audio)), lanterns)
             ]
             commands += self._fanout.releases(session, alert, others, set(), now, role)
             alert_store.save_commands(session, alert_id, commands, now=now)
@@ -537,7 +536,7 @@ class AlertService:
         )
 
 
-def _live_sets(session: Any, alert_id: str, now: datetime) -> list[CommandRow]:
+def _live_sets(session: Any, alert_id: str, now: datetime) -> list[Command]:
     """The alert's `set` commands that may still hold a slot somewhere (not expired)."""
     return [
         c
@@ -550,5 +549,5 @@ class _Changed(Exception):
     """The alert was changed by someone else between reading it and writing the update."""
 
 
-def _primary(commands: Sequence[tuple[CommandRow, Sequence[str]]]) -> str | None:
+def _primary(commands: Sequence[tuple[Command, Sequence[str]]]) -> str | None:
     return next((c.id for c, _ids in commands if c.channel == "audio" and c.op == "set"), None)

@@ -25,6 +25,7 @@ from lightctl.domain.delivery import (
     final_ack_due,
     judge_ack,
 )
+from lightctl.domain.records import LanternPresence
 from lightctl.protocol import Ack, AudioPayload, Availability, CommandEnvelope, SpeechItem, Topics
 from lightctl.services.access.ack_trust import AckForgery, AckTrust
 from lightctl.services.delivery.outbox import Return
@@ -34,7 +35,6 @@ from lightctl.store import lantern_keys as key_store
 from lightctl.store import lanterns as lantern_store
 from lightctl.store.alerts import AckedState
 from lightctl.store.db import retrying
-from lightctl.store.tables import LanternRow
 
 # Commands judged acks against, kept parsed: a warning is one to four commands, each acked by
 # thousands of lanterns; 4,096 covers every live command of a busy city.
@@ -103,12 +103,17 @@ class AckLedger:
         returned: dict[str, Return] = {}
         now = self._clock()
         with self._db.session() as session:
-            lanterns = lantern_store.rows_by_id(session, [s.lantern_id for s in availability])
+            known = lantern_store.presence_of(session, [s.lantern_id for s in availability])
+            heard: dict[str, LanternPresence] = {}
             for seen in availability:
-                row = lanterns.get(seen.lantern_id)
-                back = self._availability(row, seen, now, gateway_online)
+                lid = seen.lantern_id
+                before = heard.get(lid) or known.get(lid)
+                now_heard, back = self._availability(before, seen, now, gateway_online)
+                if now_heard is not None:
+                    heard[lid] = now_heard
                 if back is not None:
-                    returned[seen.lantern_id] = max(back, returned.get(seen.lantern_id, back))
+                    returned[lid] = max(back, returned.get(lid, back))
+            lantern_store.record_presence(session, heard)
             for gateway in gateways_down:
                 lantern_store.set_gateway_offline(session, gateway)
             moves = self._judge(session, acks, changed, now)
@@ -216,36 +221,36 @@ class AckLedger:
 
     def _availability(
         self,
-        row: LanternRow | None,
+        before: LanternPresence | None,
         seen: Seen,
         now: datetime,
         gateway_online: Mapping[str, bool],
-    ) -> Return | None:
-        """Store one lantern's availability (in ``row``, written with the batch); how it came
-        back, or None when nothing is to be re-sent."""
+    ) -> tuple[LanternPresence | None, Return | None]:
+        """What is heard of one lantern now (written with the batch; None for a lantern not in
+        the inventory), and how it came back (None when nothing is to be re-sent)."""
         status = seen.status
         online = status.online
         if online and seen.retained and gateway_online.get(status.gateway or "") is False:
             # A retained "online" from before its gateway died (the will names the gateway only).
             online = False
-        if row is None:
+        if before is None:
             self._stats["availability_unknown_lantern"] += 1
-            return None
-        was_online, old_boot = row.online, row.boot
-        row.online, row.boot, row.gateway, row.last_seen = online, status.boot, status.gateway, now
+            return None, None
+        was_online, old_boot = before.online, before.boot
+        heard = LanternPresence(online, status.boot, status.gateway, now)
         if not online:
-            return None
+            return heard, None
         if old_boot is not None and old_boot != status.boot:
-            return Return.REBOOT
+            return heard, Return.REBOOT
         if was_online is False:
-            return Return.BACK
+            return heard, Return.BACK
         if not seen.retained and seen.regrouped and was_online and old_boot == status.boot:
             # A groups update after provisioning: treating it as a reconnect re-sent every live
             # command of 2,000 lanterns provisioned just before a warning.
-            return None
+            return heard, None
         if not seen.retained or was_online is None:
-            return Return.RECONNECT  # announced live, or seen for the first time
-        return None
+            return heard, Return.RECONNECT  # announced live, or seen for the first time
+        return heard, None
 
 
 def acked_command(envelope: str) -> AckedCommand | None:

@@ -201,7 +201,7 @@ class ScheduleRunner:
             alert_store.save_commands(
                 session,
                 issuer,
-                [(build.command_row(env), sorted(pending.lantern_ids))],
+                [(build.stored(env), sorted(pending.lantern_ids))],
                 now=self._clock(),
             )
             schedule_store.remember_command(session, schedule.name, key, env.id, pending.ends_at)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from lightctl.domain import schedules as rules
 from lightctl.domain.clock import Clock
+from lightctl.domain.records import StoredSchedule
 from lightctl.domain.roles import SCHEDULER
 from lightctl.domain.schedules import Night, Schedule
 from lightctl.domain.targets import TargetSpec
@@ -30,7 +31,6 @@ from lightctl.store import groups as group_store
 from lightctl.store import lanterns as lantern_store
 from lightctl.store import schedules as schedule_store
 from lightctl.store import steering as steering_store
-from lightctl.store.tables import ScheduleRow
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +212,8 @@ class ScheduleService:
             alert_store.save_commands(session, issuer, releases, now=now)
 
 
-def _parse(row: ScheduleRow) -> Schedule:
-    return rules.schedule_from_json(row.name, row.definition_json)
+def _parse(row: StoredSchedule) -> Schedule:
+    return rules.schedule_from_json(row.name, row.definition)
 
 
 def _definition_json(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,10 +221,10 @@ def _definition_json(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in keep if data.get(k) is not None}
 
 
-def _report(row: ScheduleRow, members: Sequence[str]) -> ScheduleReport:
+def _report(row: StoredSchedule, members: Sequence[str]) -> ScheduleReport:
     return ScheduleReport(
         schedule=_parse(row),
-        definition=row.definition_json,
+        definition=row.definition,
         created_at=row.created_at,
         updated_at=row.updated_at,
         lantern_ids=tuple(members),

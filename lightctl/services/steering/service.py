@@ -127,7 +127,7 @@ class SteeringService:
         planned, unsupported = plan.plan(payloads, ids, caps, route_guide, pace)
         commands = [
             (
-                build.command_row(
+                build.stored(
                     self._sign(
                         build.envelope(
                             alert_id=steering_id,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lightctl.domain.records import Command
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import lanterns as lantern_store
-from lightctl.store.tables import CommandRow
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ def database_with_command(tmp_path: Path, lanterns: int, envelope: str = "{}") -
     ids = [f"L{i}" for i in range(lanterns)]
     with database.session() as session:
         lantern_store.upsert_lanterns(session, [{"id": i, "lon": 8.5, "lat": 47.3} for i in ids])
-        command = CommandRow(
+        command = Command(
             id="cmd-1",
             alert_id="al-1",
             channel="audio",

@@ -32,7 +32,7 @@ def _store_ahead(db: Database, clock: FakeClock, starts_in: timedelta, lasts: ti
         payload=LightPayload(on=True, brightness=50),
         seq=SequenceCounter(0).next(),
     )
-    row = build.command_row(env)
+    row = build.stored(env)
     with db.session() as session:
         alert_store.save_commands(session, "sc_city", [(row, ["L0", "L1"])], now=clock.now)
 

@@ -46,7 +46,7 @@ def test_what_is_stored_on_the_injected_clock_is_due_on_that_clock(
     )
     with db.session() as session:
         alert_store.save_commands(
-            session, "al-clock", [(build.command_row(env), ["L0", "L1"])], now=clock.now
+            session, "al-clock", [(build.stored(env), ["L0", "L1"])], now=clock.now
         )
         stamps = {d.next_attempt_at for d in alert_store.deliveries(session, "c-clock")}
     assert stamps == {start}
@@ -80,7 +80,7 @@ def test_past_expiry_the_outbox_records_each_lantern_truthfully_on_its_clock(
     )
     with db.session() as session:
         alert_store.save_commands(
-            session, "al-end", [(build.command_row(env), ["L0", "L1", "L2"])], now=clock.now
+            session, "al-end", [(build.stored(env), ["L0", "L1", "L2"])], now=clock.now
         )
         lantern_store.set_availability(session, "L1", False, 1, None, clock.now)
     outbox = Outbox(db, link, Topics("t"), ACK_TIMEOUT_S, clock)  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ def _store_warning(db: Database, clock: FakeClock) -> None:
     )
     with db.session() as session:
         alert_store.save_commands(
-            session, "al-1", [(build.command_row(env), ["L0", "L1"])], now=clock.now
+            session, "al-1", [(build.stored(env), ["L0", "L1"])], now=clock.now
         )
 
 

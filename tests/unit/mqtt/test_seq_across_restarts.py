@@ -36,9 +36,7 @@ def test_a_restarted_service_continues_above_the_highest_stored_seq(
         seq=ahead,
     )
     with db.session() as session:
-        alert_store.save_commands(
-            session, "al-1", [(build.command_row(sent), ["L1"])], now=clock.now
-        )
+        alert_store.save_commands(session, "al-1", [(build.stored(sent), ["L1"])], now=clock.now)
     with db.session() as session:
         counter = SequenceCounter(alert_store.max_seq(session))  # as every service starts it
     first = counter.next()

@@ -3,13 +3,14 @@ again, anything that differs (payload, slot, expiry, role) or did not arrive is.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lightctl.domain.records import Command
 from lightctl.protocol import LightPayload, ProjectionPayload
 from lightctl.services.alerts import commands as build
 from lightctl.services.alerts.carryover import carry_over, sight
-from lightctl.store.tables import CommandRow
 
 T0 = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
 ENDS = T0 + timedelta(minutes=10)
@@ -17,7 +18,7 @@ ARROW_NORTH = ProjectionPayload(pictogram="arrow", heading_deg=0.0, color="#FF6A
 ARROW_EAST = ProjectionPayload(pictogram="arrow", heading_deg=90.0, color="#FF6A00")
 
 
-def _row(payload: Any, *, at: datetime = T0, seq: int = 1, **extra: Any) -> CommandRow:
+def _row(payload: Any, *, at: datetime = T0, seq: int = 1, **extra: Any) -> Command:
     fields: dict[str, Any] = {
         "alert_id": "al_1",
         "role": "dispatcher",
@@ -30,7 +31,7 @@ def _row(payload: Any, *, at: datetime = T0, seq: int = 1, **extra: Any) -> Comm
         "seq": seq,
     }
     fields.update(extra)
-    return build.command_row(build.envelope(**fields))
+    return build.stored(build.envelope(**fields))
 
 
 def test_a_lantern_holding_the_same_arrow_keeps_it_and_only_the_turned_ones_are_sent() -> None:
@@ -72,7 +73,7 @@ def test_audio_is_never_carried_over_and_light_is() -> None:
     carried = carry_over([light_before], [(light_now, ["A"])], {light_before.id: {"A"}})
     assert carried.kept == {light_before.id: {"A"}}
     assert carried.commands == []
-    audio = CommandRow(
+    audio = Command(
         id="cmd_a",
         alert_id="al_1",
         channel="audio",
@@ -84,7 +85,7 @@ def test_audio_is_never_carried_over_and_light_is() -> None:
         envelope='{"channel":"audio","op":"set"}',
     )
     assert sight(audio) is None
-    same_audio = CommandRow(**{**audio.model_dump(), "id": "cmd_b"})
+    same_audio = replace(audio, id="cmd_b")
     assert carry_over([audio], [(same_audio, ["A"])], {"cmd_a": {"A"}}).commands == [
         (same_audio, ["A"])
     ]

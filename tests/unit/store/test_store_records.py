@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lightctl.domain.records import Alert, Delivery, Steering
+from lightctl.domain.records import Alert, Command, Delivery, Steering
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import steering as steering_store
-from lightctl.store.tables import CommandRow
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 
@@ -53,8 +52,8 @@ def _alert() -> Alert:
     )
 
 
-def _command() -> CommandRow:
-    return CommandRow(
+def _command() -> Command:
+    return Command(
         id="cmd-r",
         alert_id="al-r",
         channel="audio",
