@@ -40,8 +40,8 @@ class Alert:
     ended_at: datetime | None = None
     # Raised by every lifecycle change; a change computed from an older revision is refused.
     revision: int = 0
-    # Evacuation guidance (issue 18): the spec and what each lantern shows since when, as JSON.
-    guidance_json: str | None = None
+    # Evacuation guidance (issue 18): the spec, what each lantern shows since when, the summary.
+    guidance: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ the sentence that tells people to follow the arrows, naming the same meeting poi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -187,9 +186,9 @@ def chase_phase(nearer_m: float, pace_ms_per_m: float) -> int:
     return int(round(phase / step) % PHASE_STEPS * step)
 
 
-def guidance_json(
+def guidance_document(
     spec: EvacuationSpec, plan: GuidancePlan | None, said: Mapping[str, str] | None = None
-) -> str:
+) -> dict[str, Any]:
     """What the alert keeps: the request, what each lantern shows and since when, a summary
     (without a plan: the request, so a later update tries again), and ``said``: a free-text
     alert's words as written, before the guidance sentences were added."""
@@ -204,19 +203,13 @@ def guidance_json(
             "shelter_in_place": [],
             "without_street": [],
         }
-        return json.dumps(
-            {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_, **words},
-            ensure_ascii=False,
-        )
-    return json.dumps(
-        {
-            "spec": evacuation_to_json(spec),
-            "shown": {r.id: [r.kind, r.heading_deg, r.changed_at, r.exit] for r in plan.lanterns},
-            "summary": summary(spec, plan),
-            **words,
-        },
-        ensure_ascii=False,
-    )
+        return {"spec": evacuation_to_json(spec), "shown": {}, "summary": summary_, **words}
+    return {
+        "spec": evacuation_to_json(spec),
+        "shown": {r.id: [r.kind, r.heading_deg, r.changed_at, r.exit] for r in plan.lanterns},
+        "summary": summary(spec, plan),
+        **words,
+    }
 
 
 def summary(spec: EvacuationSpec, plan: GuidancePlan) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -346,7 +345,7 @@ def import_streets(
                 "name": item.name,
                 "name_key": normalize_street_name(item.name) if item.name else None,
                 "cls": item.cls or "",
-                "coords_json": json.dumps([[lon, lat] for lon, lat in item.coords]),
+                "coords_json": [[lon, lat] for lon, lat in item.coords],
             }
         )
     if not report.classes:

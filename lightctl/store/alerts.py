@@ -47,7 +47,7 @@ def _alert(row: AlertRow) -> Alert:
         primary_command_id=row.primary_command_id,
         ended_at=row.ended_at,
         revision=row.revision,
-        guidance_json=row.guidance_json,
+        guidance=row.guidance_json,
     )
 
 
@@ -112,7 +112,7 @@ def _content(alert: Alert) -> dict[str, Any]:
         "lantern_count": alert.lantern_count,
         "severity": alert.severity,
         "primary_command_id": alert.primary_command_id,
-        "guidance_json": alert.guidance_json,
+        "guidance_json": alert.guidance,
     }
 
 

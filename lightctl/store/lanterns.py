@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -302,7 +301,7 @@ def replace_streets(session: Session, segments: Sequence[dict[str, Any]]) -> Ups
 
 def all_street_segments(session: Session) -> list[tuple[str, str | None, str, list[list[float]]]]:
     rows = session.exec(select(StreetSegmentRow))
-    return [(r.id, r.name, r.cls, json.loads(r.coords_json)) for r in rows]
+    return [(r.id, r.name, r.cls, r.coords_json) for r in rows]
 
 
 def street_segments_fingerprint(session: Session) -> tuple[int, int, int]:

@@ -56,7 +56,7 @@ class StreetSegmentRow(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     name_key: str | None = Field(default=None, index=True, max_length=200)
     cls: str = Field(default="", max_length=50)
-    coords_json: str  # [[lon, lat], ...] in WGS 84
+    coords_json: list[list[float]] = Field(sa_type=JsonText)  # [[lon, lat], ...] in WGS 84
 
 
 class GroupRow(SQLModel, table=True):
@@ -104,7 +104,7 @@ class AlertRow(SQLModel, table=True):
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Evacuation guidance (issue 18): its request, what each lantern shows and since when (the
     # hysteresis of the next recompute), and the summary the API answers.
-    guidance_json: str | None = None
+    guidance_json: dict[str, Any] | None = Field(default=None, sa_type=JsonText)
 
 
 class CommandRow(SQLModel, table=True):

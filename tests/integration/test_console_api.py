@@ -54,7 +54,7 @@ def test_street_geometry_follows_a_street_import(service: LiveService) -> None:
                     "name": "Neue Gasse",
                     "name_key": "neue gasse",
                     "cls": "residential",
-                    "coords_json": "[[8.538, 47.370], [8.539, 47.371]]",
+                    "coords_json": [[8.538, 47.370], [8.539, 47.371]],
                 }
             ],
         )

@@ -4,7 +4,6 @@ applied with the hysteresis the alert stored."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ def _shown(service: LiveService, alert_id: str) -> dict[str, list[Any]]:
         row = session.get(AlertRow, alert_id)
         assert row is not None
         assert row.guidance_json is not None
-        shown: dict[str, list[Any]] = json.loads(row.guidance_json)["shown"]
+        shown: dict[str, list[Any]] = row.guidance_json["shown"]
     return shown
 
 

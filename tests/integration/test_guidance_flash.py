@@ -73,7 +73,7 @@ def _shown(service: LiveService, alert_id: str) -> dict[str, list[Any]]:
         row = session.get(AlertRow, alert_id)
         assert row is not None
         assert row.guidance_json is not None
-        shown: dict[str, list[Any]] = json.loads(row.guidance_json)["shown"]
+        shown: dict[str, list[Any]] = row.guidance_json["shown"]
     return shown
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -111,16 +109,8 @@ def to_out(report: AlertReport) -> AlertOut:
         holding=list(street.holding),
         releases=street.releases,
         released=report.released,
-        guidance=_guidance_summary(a.guidance_json) if a.guidance_json else None,
+        guidance=a.guidance["summary"] if a.guidance else None,
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _guidance_summary(stored: str) -> dict[str, Any]:
-    """The summary of an alert's stored guidance, parsed once per version: the stored text holds
-    every lantern's arrow too (hundreds of kilobytes city-wide), and alerts are read often."""
-    summary: dict[str, Any] = json.loads(stored)["summary"]
-    return summary
 
 
 def _within_ceiling(alerts: AlertService, alert_id: str, principal: Principal) -> AlertReport:

@@ -4,7 +4,6 @@ pictogram. Used by ``AlertService`` on create and update."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -67,21 +66,21 @@ class Evacuations:
             return texts
         return guide.guided_texts(texts, spec.evacuation, plan, self._phrases)
 
-    def stored(self, spec: AlertSpec, plan: GuidancePlan | None) -> str | None:
-        """What the alert row keeps (None without evacuation)."""
+    def stored(self, spec: AlertSpec, plan: GuidancePlan | None) -> dict[str, Any] | None:
+        """What the alert keeps (None without evacuation)."""
         if spec.evacuation is None:
             return None
-        return guide.guidance_json(spec.evacuation, plan, said=spec.messages)
+        return guide.guidance_document(spec.evacuation, plan, said=spec.messages)
 
     def plan(
-        self, spec: AlertSpec, lanterns: Sequence[str], stored: str | None
+        self, spec: AlertSpec, lanterns: Sequence[str], stored: Mapping[str, Any] | None
     ) -> GuidancePlan | None:
         """The alert's guidance, or None without ``evacuation``; mistakes named under
         ``evacuation``; no safe place at all is refused (send shelter in place instead)."""
         evac = spec.evacuation
         if evac is None:
             return None
-        shown = _held(json.loads(stored), evac) if stored else None
+        shown = _held(stored, evac) if stored else None
         try:
             plan = self._guidance.plan(evac, lanterns, alert_target=spec.target, previous=shown)
         except InvalidRequest as exc:

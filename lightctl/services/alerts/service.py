@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -154,7 +153,7 @@ class AlertService:
             lantern_count=len(resolved),
             severity=texts.severity,
             primary_command_id=_primary(commands),
-            guidance_json=self._evacuations.stored(spec, plan),
+            guidance=self._evacuations.stored(spec, plan),
         )
         try:
             with self._db.session() as session:
@@ -249,7 +248,7 @@ class AlertService:
             raise InvalidRequest(summarise(problems), problems)
         if not resolved:
             raise InvalidRequest.at(("target",), "no lanterns in target")
-        plan = self._evacuations.plan(spec, resolved, alert.guidance_json)
+        plan = self._evacuations.plan(spec, resolved, alert.guidance)
         texts = self._evacuations.texts(texts, spec, plan)
         speech, clips = self._announcer.render(texts, spec.exercise)
         commands = self._fanout.commands(
@@ -277,7 +276,7 @@ class AlertService:
             alert_store.close_open_many(session, replaced, "superseded", "updated", now)
             others = [(c, lid) for c, kept in carried.kept.items() for lid in holding[c] - kept]
             alert_store.close_open_pairs(session, others, "superseded", "updated", now)
-            if plan is None and alert.guidance_json is None:
+            if plan is None and alert.guidance is None:
                 keep = set(resolved)
                 commands += self._fanout.releases(session, alert, previous, keep, now, role)
             else:  # a lantern that stops showing an arrow lets go of it (and its running light)
@@ -306,7 +305,7 @@ class AlertService:
                 expires_at=expires_at,
                 lantern_count=len(resolved),
                 primary_command_id=_primary(commands) or alert.primary_command_id,
-                guidance_json=self._evacuations.stored(spec, plan),
+                guidance=self._evacuations.stored(spec, plan),
                 updated_at=now,
             )
             if not alert_store.revise_alert(session, revised):
@@ -515,7 +514,7 @@ class AlertService:
         raise Conflict(f"cannot {action} alert {alert_id}: it is {row.status}", row.status)
 
     def _spec_of(self, alert: Alert) -> AlertSpec:
-        guidance = json.loads(alert.guidance_json) if alert.guidance_json else None
+        guidance = alert.guidance
         # Free text as the dispatcher wrote it: the stored messages carry the "follow the arrows"
         # sentences added when it was sent, and an update adds them afresh.
         said = guidance.get("said") if guidance else None
