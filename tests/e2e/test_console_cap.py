@@ -50,3 +50,38 @@ def test_a_cap_suggestion_is_sent_with_one_click(
     assert "no official warning" in text(page, "#feature-cap-suggestions").lower()
     audit = service.http.get("/audit", params={"limit": 50}).json()
     assert ("cap.sent", ident) in {(r["action"], r["subject"]) for r in audit}
+
+
+@pytest.mark.parametrize("gesture", ["double", "triple", "enter"])
+@pytest.mark.parametrize("service", [{"cap_sources": {DWD: {}}}], indirect=True)
+def test_hammering_a_cap_suggestions_send_button_sends_it_once(
+    open_console: Callable[..., Any],
+    service: LiveService,
+    fleet: Fleet,
+    shots: Shots,
+    gesture: str,
+) -> None:
+    body, _ident, _ = message([info("de-DE", "Unwetterwarnung", "Meiden Sie Bäume.")], sender=DWD)
+    suggestion = post_cap(service, body)
+    assert suggestion["decision"] == "suggested"
+    before = len(service.http.get("/alerts", params={"limit": 500}).json())
+    page = open_console("dispatcher", shots=shots)
+    button = f'button[data-cap-send="{suggestion["id"]}"]'
+    page.locator(button).wait_for()
+    if gesture == "double":
+        page.dblclick(button)
+    elif gesture == "triple":
+        page.click(button, click_count=3)
+    else:  # Enter held down: one press, then the keyboard's repeats
+        page.focus(button)
+        for _ in range(7):
+            page.keyboard.down("Enter")
+        page.keyboard.up("Enter")
+    page.locator(f'.cap-suggestion[data-id="{suggestion["id"]}"]').wait_for(state="detached")
+    sent = service.http.get(f"/cap/messages/{suggestion['id']}").json()
+    assert sent["decision"] == "sent"
+    assert len(sent["alert_ids"]) == 1
+    alerts = service.http.get("/alerts", params={"limit": 500}).json()
+    assert len(alerts) == before + 1
+    # No second send was tried behind the first (it would have been refused, and said so).
+    assert text(page, "#feature-cap-suggestions .error") == ""

@@ -130,6 +130,42 @@ def test_hammering_send_sends_one_alert_to_the_confirmed_set(
     shots.take(page, f"sent-{gesture}")
 
 
+@pytest.mark.parametrize("gesture", ["double", "triple", "enter"])
+def test_hammering_the_area_all_clear_sends_one_all_clear_to_the_confirmed_set(
+    open_console: Callable[..., Any],
+    service: LiveService,
+    fleet: Fleet,
+    shots: Shots,
+    gesture: str,
+) -> None:
+    street, _ = busiest_street(service)
+    page = open_console("dispatcher")
+    click_street(page, street)
+    confirmed = service.http.post("/targets/preview", json={"streets": [street]}).json()
+    wait_text(page, "#preview-count", str(confirmed["lantern_count"]), 10_000)
+    before = len(service.http.get("/alerts", params={"limit": 500}).json())
+    page.evaluate(COUNT_POSTS)
+
+    # The area card's button, hit hard: one dialog, nothing sent by opening it.
+    _hit(page, "#btn-area-allclear", gesture)
+    page.locator("#confirm").wait_for(state="visible")
+    page.wait_for_function("() => !window.lightctl.dispatcher.opening")
+    assert "All clear" in text(page, "#confirm-summary")
+    assert page.evaluate("() => window.__alertPosts.length") == 0
+    shots.take(page, f"area-confirm-{gesture}")
+
+    _hit(page, "#confirm-send", gesture)
+    page.locator("#live").wait_for(state="visible")
+    page.wait_for_function(SETTLED)
+    posts = page.evaluate("() => window.__alertPosts")
+    assert len(posts) == 1, posts
+    assert posts[0]["body"]["template"] == "all_clear"
+    assert len(service.http.get("/alerts", params={"limit": 500}).json()) == before + 1
+    alert_id = page.evaluate("() => window.lightctl.dispatcher.alert.id")
+    sent = service.http.get(f"/alerts/{alert_id}", params={"lanterns": True}).json()
+    assert sorted(d["lantern"] for d in sent["lanterns"]) == confirmed["lantern_ids"]
+
+
 def test_a_target_changed_after_confirming_is_refused_and_confirmed_again(
     open_console: Callable[..., Any], service: LiveService, fleet: Fleet, shots: Shots
 ) -> None:
