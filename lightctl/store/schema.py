@@ -88,9 +88,13 @@ class Migrator:
 
     def _config(self) -> Config:
         cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.set_main_option("version_locations", " ".join(str(p) for p in self._locations))
-        cfg.set_main_option("path_separator", "space")
+        # One location per line: an install path may hold spaces (and "%", which the config
+        # parser would read as interpolation), a newline it will not.
+        cfg.set_main_option("script_location", _option(str(MIGRATIONS)))
+        cfg.set_main_option(
+            "version_locations", "\n".join(_option(str(p)) for p in self._locations)
+        )
+        cfg.set_main_option("path_separator", "newline")
         cfg.set_main_option("file_template", "%%(rev)s")  # versions/0002_lantern_faults.py
         return cfg
 
@@ -259,3 +263,8 @@ def prepare(db: Database, upgrade: bool = False) -> SchemaStatus:
         migrator.upgrade()
         return migrator.status()
     return migrator.require_current()
+
+
+def _option(value: str) -> str:
+    """A value as Alembic's config parser reads it back unchanged."""
+    return value.replace("%", "%%")
