@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from firmware_sim import Fleet
+from firmware_sim.faults import Faults
 from tests.e2e.conftest import Shots
 from tests.e2e.pages import (
     PASSWORD,
@@ -22,7 +23,7 @@ from tests.e2e.pages import (
     text,
     wait_text,
 )
-from tests.integration.conftest import LiveService
+from tests.integration.conftest import FleetThread, LiveService
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
@@ -356,3 +357,36 @@ def test_fault_injected_by_the_operator_shows_on_the_alert(
     click_lantern(page, broken)
     page.locator(f"#live-lantern[data-lantern='{broken}']").wait_for()
     assert "speaker" in text(page, "#live-lantern")
+
+
+def test_a_cancelled_warning_shows_its_releases_coming_in_not_a_full_bar(
+    open_console: Callable[..., Any], service: LiveService, fleet_thread: FleetThread, shots: Shots
+) -> None:
+    street, count = busiest_street(service)
+    ids = service.http.post("/targets/preview", json={"streets": [street]}).json()["lantern_ids"]
+    page = open_console("dispatcher")
+    page.click("label[for=tpl-fire_smoke]")
+    click_street(page, street)
+    wait_text(page, "#preview-count", str(count), 10_000)
+    page.click("#btn-send")
+    page.click("#confirm-send")
+    wait_text(page, "#count-done", str(count))
+
+    # Two lanterns answer 8 s late from now on: the cancel is confirmed by the rest first.
+    slow = ids[:2]
+    for lantern_id in slow:
+        fleet_thread.loop.call_soon_threadsafe(
+            fleet_thread.fleet.set_faults, lantern_id, Faults(delay_acks_s=8.0)
+        )
+    page.click("#btn-cancel")
+    wait_text(page, "#live-status", "cancelled", 20_000)
+    waiting = f"Released: {count - len(slow)} of {count} lanterns confirmed"
+    wait_text(page, "#live-release", waiting, 20_000)
+    # Cancelled, but not over on the street: the bar is the releases confirmed, not full.
+    width = page.evaluate("() => document.getElementById('live-bar').style.width")
+    assert float(width.rstrip("%")) < 100, width
+    assert page.locator("#live-bar.ending").count() == 1
+    shots.take(page, "cancel-releases-coming-in")
+    wait_text(page, "#live-release", f"Released: {count} of {count} lanterns confirmed", 30_000)
+    page.wait_for_function("() => document.getElementById('live-bar').style.width === '100%'")
+    shots.take(page, "cancel-released")

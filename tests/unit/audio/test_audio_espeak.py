@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import stat
 import sys
 import threading
@@ -102,8 +103,7 @@ def test_concurrent_renders_match_serial_ones(offline: OfflineSynthesizer) -> No
         assert results[i] == pytest.approx(expected[text], rel=0.05)
 
 
-FAKE_CLI = """#!{python}
-import json, sys, wave
+FAKE_CLI = """import json, sys, wave
 args = sys.argv[1:]
 text = sys.stdin.buffer.read().decode("utf-8")
 with open({log!r}, "w") as log:
@@ -120,8 +120,13 @@ with wave.open(out, "wb") as w:
 
 def _fake_cli(tmp_path: Path, *, fail: bool = False) -> tuple[Path, Path]:
     log = tmp_path / "cli.json"
+    code = tmp_path / "fake_espeak.py"
+    code.write_text(FAKE_CLI.format(log=str(log), fail=fail))
+    # A shell wrapper, not a "#!python" line: the interpreter's path may hold spaces.
     script = tmp_path / "espeak-ng"
-    script.write_text(FAKE_CLI.format(python=sys.executable, log=str(log), fail=fail))
+    script.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(code))} "$@"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, log
 
