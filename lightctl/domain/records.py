@@ -141,3 +141,32 @@ class Steering:
     released_at: datetime | None = None
     # Who made it (the user, or "token:<name>"); None: made before owners were kept.
     owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who can sign in: their password hash, roles and groups, and whether revoked."""
+
+    username: str
+    password_hash: str  # scrypt$n$r$p$salt$hash
+    roles: str  # comma-separated Role values
+    groups: str  # comma-separated; empty: no limit
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An API token (kind ``api``) or a login session (kind ``session``), by its secret's hash."""
+
+    id: str
+    token_hash: str  # sha256 hex of the secret
+    kind: str  # api | session
+    name: str
+    username: str | None  # the person behind it (None: a machine's API token)
+    roles: str  # comma-separated Role values
+    groups: str  # comma-separated; empty: no limit
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
