@@ -170,3 +170,26 @@ class Token:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPreview:
+    """A lantern set a dispatcher previewed, frozen under its ``preview_id`` until it expires."""
+
+    id: str  # the digest of the sorted lantern ids
+    lantern_ids: tuple[str, ...]  # sorted
+    lantern_count: int
+    streets: tuple[tuple[str, int], ...]  # (street, lanterns) as the preview showed them
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An alert request's Idempotency-Key: its caller, what was asked and the alert it made."""
+
+    caller: str
+    key: str
+    request_sha256: str
+    alert_id: str
+    created_at: datetime
