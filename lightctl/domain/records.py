@@ -193,3 +193,17 @@ class IdempotencyKey:
     request_sha256: str
     alert_id: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Who asked for an alert under the four-eyes rule and who approved it (or why bypassed)."""
+
+    alert_id: str
+    requested_by: str
+    requested_roles: str  # comma-separated Role values
+    requested_at: datetime
+    decision: str  # pending | approved | rejected | bypassed
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None  # break-glass justification
