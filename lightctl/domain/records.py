@@ -207,3 +207,17 @@ class Approval:
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str | None = None  # break-glass justification
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One running service process on the database: its heartbeat and what it must share."""
+
+    id: str
+    host: str
+    started_at: datetime
+    seen_at: datetime  # moves with its heartbeat
+    schema_revision: str
+    signing_kids: str
+    templates_digest: str
+    stopped_at: datetime | None = None
