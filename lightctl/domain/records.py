@@ -221,3 +221,25 @@ class Replica:
     signing_kids: str
     templates_digest: str
     stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One record of the audit trail as stored, chained to the one before by its hash."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    body: str  # the canonical JSON the hash covers, kept as text: verification hashes it as is
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The audit chain's last sequence number and hash."""
+
+    seq: int
+    hash: str
