@@ -243,3 +243,64 @@ class AuditHead:
 
     seq: int
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCapMessage:
+    """A CAP message as received (sender + identifier name it), and what was decided about it."""
+
+    id: str
+    identifier: str
+    sender: str
+    sent: datetime
+    received_at: datetime
+    msg_type: str
+    status: str
+    form: str  # xml | json
+    via: str  # push, or feed:<name>
+    # received | played | updated | cancelled | all_clear | suggested | held | recorded |
+    # refused | failed | dismissed | sent | superseded
+    decision: str
+    reason: str
+    alert_id: str | None
+    hold_until: datetime | None
+    references: tuple[tuple[str, str, str], ...]  # (sender, identifier, sent)
+    plan: dict[str, Any]  # the suggestion or what played, as ``cap.plan.Plan.as_json`` wrote it
+    body: bytes  # the message exactly as received
+    content_type: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CapFeed:
+    """A feed the service polls (a NINA dashboard for ARS keys, or a CAP/Atom URL) and how its
+    polls went."""
+
+    name: str
+    kind: str  # nina | cap
+    url: str  # NINA: the API base; cap: the feed or message URL
+    ars: tuple[str, ...]  # NINA: the ARS keys whose dashboards are polled
+    interval_s: int
+    enabled: bool
+    created_at: datetime
+    validators: dict[str, Any]  # per polled URL its [ETag, Last-Modified]; "seen": Atom entries
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    failures: int = 0  # consecutive
+    next_poll_at: datetime | None = None
+    last_error: str = ""
+    accepted: int = 0
+    refused: int = 0
+    not_modified: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GeocodeArea:
+    """An imported boundary: the area one geocode (ARS, WARNCELLID, SAME, EMMA_ID …) names."""
+
+    scheme: str
+    code: str
+    name: str
+    geometry: dict[str, Any]  # GeoJSON, lon/lat
+    source: str
+    imported_at: datetime
