@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -23,9 +24,10 @@ from lightctl.cap.intake import CapIntake
 from lightctl.cap.outcomes import Caller
 from lightctl.cap.xmlread import CAP11_NS, CAP12_NS, CapRefused, safe_xml
 from lightctl.domain.clock import Clock
+from lightctl.domain.records import CapFeed
 from lightctl.errors import InvalidRequest, LightctlError
 from lightctl.store import Database
-from lightctl.store.cap import CapFeedRow
+from lightctl.store import cap as cap_store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class FeedSpec:
     interval_s: int = 60
 
 
-def add_feed(db: Database, spec: FeedSpec, now: datetime) -> CapFeedRow:
+def add_feed(db: Database, spec: FeedSpec, now: datetime) -> CapFeed:
     if spec.kind not in ("nina", "cap"):
         raise InvalidRequest.at(("kind",), "must be nina or cap", spec.kind)
     if not spec.url.startswith(("http://", "https://")):
@@ -66,39 +68,35 @@ def add_feed(db: Database, spec: FeedSpec, now: datetime) -> CapFeedRow:
             raise InvalidRequest.at(("ars",), "give 12-digit ARS keys", bad[0] if bad else None)
     if spec.interval_s < 1:
         raise InvalidRequest.at(("interval_s",), "must be at least 1 s", spec.interval_s)
-    row = CapFeedRow(
+    feed = CapFeed(
         name=spec.name,
         kind=spec.kind,
         url=spec.url.rstrip("/") if spec.kind == "nina" else spec.url,
-        ars_json=json.dumps(list(spec.ars)),
+        ars=tuple(spec.ars),
         interval_s=spec.interval_s,
+        enabled=True,
         created_at=now,
+        validators={},
         next_poll_at=now,
     )
     with db.session() as session:
-        if session.get(CapFeedRow, spec.name) is not None:
+        if cap_store.get_feed(session, spec.name) is not None:
             raise InvalidRequest.at(("name",), "a feed of this name exists", spec.name)
-        session.add(row)
-    return row
+        cap_store.add_feed(session, feed)
+    return feed
 
 
-def feeds(db: Database) -> list[CapFeedRow]:
-    from sqlmodel import select
-
+def feeds(db: Database) -> list[CapFeed]:
     with db.session() as session:
-        return list(session.exec(select(CapFeedRow).order_by(CapFeedRow.name)))
+        return cap_store.all_feeds(session)
 
 
 def remove_feed(db: Database, name: str) -> bool:
     with db.session() as session:
-        row = session.get(CapFeedRow, name)
-        if row is None:
-            return False
-        session.delete(row)
-        return True
+        return cap_store.delete_feed(session, name)
 
 
-def health_line(row: CapFeedRow, now: datetime) -> str:
+def health_line(row: CapFeed, now: datetime) -> str:
     """``ok``, ``waiting for the first poll``, or ``failing (n in a row): why; next in s``."""
     if row.failures >= FAILING_AFTER:
         wait = max(0, int(((row.next_poll_at or now) - now).total_seconds()))
@@ -134,16 +132,10 @@ class FeedPoller:
 
     def has_work(self) -> bool:
         """Any enabled feed, or a held message waiting for its hold to end."""
-        from sqlmodel import select
-
-        from lightctl.store.cap import CapMessageRow
-
         with self._db.session() as session:
-            feed = session.exec(select(CapFeedRow.name).where(CapFeedRow.enabled)).first()
-            held = session.exec(
-                select(CapMessageRow.id).where(CapMessageRow.decision == "held")
-            ).first()
-        return feed is not None or held is not None
+            feed = cap_store.any_enabled_feed(session)
+            held = cap_store.any_held(session)
+        return feed or held
 
     def poll_due(self) -> int:
         """Poll every enabled feed whose time has come; returns how many were polled."""
@@ -160,11 +152,10 @@ class FeedPoller:
 
     def poll(self, name: str) -> None:
         with self._db.session() as session:
-            row = session.get(CapFeedRow, name)
-            if row is None:
-                return
-            session.expunge(row)
-        validators: dict[str, Any] = json.loads(row.validators_json or "{}")
+            row = cap_store.get_feed(session, name)
+        if row is None:
+            return
+        validators: dict[str, Any] = copy.deepcopy(row.validators)
         caller = self._caller
         via = f"feed:{row.name}"
         counts = {"accepted": 0, "refused": 0, "not_modified": 0}
@@ -202,13 +193,13 @@ class FeedPoller:
 
     def _poll_nina(
         self,
-        row: CapFeedRow,
+        row: CapFeed,
         validators: dict[str, Any],
         via: str,
         caller: Caller,
         counts: dict[str, int],
     ) -> None:
-        for ars in json.loads(row.ars_json):
+        for ars in row.ars:
             body = self._get(f"{row.url}/dashboard/{ars}.json", validators)
             if body is None:
                 counts["not_modified"] += 1
@@ -238,7 +229,7 @@ class FeedPoller:
 
     def _poll_cap(
         self,
-        row: CapFeedRow,
+        row: CapFeed,
         validators: dict[str, Any],
         via: str,
         caller: Caller,
@@ -282,36 +273,36 @@ class FeedPoller:
         counts["accepted"] += 1
 
     def _known(self, identifier: str) -> bool:
-        from sqlmodel import select
-
-        from lightctl.store.cap import CapMessageRow
-
         with self._db.session() as session:
-            query = select(CapMessageRow.id).where(CapMessageRow.identifier == identifier)
-            return session.exec(query).first() is not None
+            return cap_store.known_identifier(session, identifier)
 
     def _finish(
         self, name: str, validators: dict[str, Any], counts: dict[str, int], error: str | None
     ) -> None:
         now = self._clock()
         with self._db.session() as session:
-            row = session.get(CapFeedRow, name)
+            row = cap_store.get_feed(session, name)
             if row is None:
                 return
-            row.last_polled_at = now
-            row.validators_json = json.dumps(validators)
-            row.accepted += counts["accepted"]
-            row.refused += counts["refused"]
-            row.not_modified += counts["not_modified"]
+            last_ok_at: datetime | None = None  # None: as it was
             if error is None:
-                row.failures, row.last_error, row.last_ok_at = 0, "", now
-                row.next_poll_at = now + timedelta(seconds=row.interval_s)
+                failures, last_error, last_ok_at = 0, "", now
+                next_poll_at = now + timedelta(seconds=row.interval_s)
             else:
-                row.failures += 1
-                row.last_error = error
-                wait = min(row.interval_s * 2**row.failures, MAX_BACKOFF_S)
-                row.next_poll_at = now + timedelta(seconds=wait)
-            session.add(row)
+                failures, last_error = row.failures + 1, error
+                wait = min(row.interval_s * 2**failures, MAX_BACKOFF_S)
+                next_poll_at = now + timedelta(seconds=wait)
+            cap_store.record_poll(
+                session,
+                name,
+                validators,
+                counts,
+                now,
+                failures=failures,
+                last_error=last_error,
+                last_ok_at=last_ok_at,
+                next_poll_at=next_poll_at,
+            )
 
 
 def _cap_link(entry: Any) -> str | None:

@@ -16,10 +16,10 @@ from shapely.geometry import mapping, shape
 from shapely.ops import transform
 
 from lightctl.cap.areas import json_lists, polygons_only
+from lightctl.domain.records import GeocodeArea
 from lightctl.errors import ImportFailed
 from lightctl.store import Database
 from lightctl.store import cap as cap_store
-from lightctl.store.cap import GeocodeAreaRow
 
 # Property names that carry the code, tried in this order when none is given (BKG's VG250
 # GeoJSON names the 12-digit key "ARS", DWD's warn cell layers "WARNCELLID").
@@ -64,19 +64,19 @@ def import_geocodes(
         to_wgs84 = Transformer.from_crs(source_crs, "EPSG:4326", always_xy=True).transform
     scheme = scheme.strip().upper()
     report = GeocodeImport(scheme)
-    rows: list[GeocodeAreaRow] = []
+    areas: list[GeocodeArea] = []
     for i, feature in enumerate(doc.get("features") or []):
-        row = _row(feature, i, scheme, code_property, name_property, to_wgs84, report, path, now)
-        if row is not None:
-            rows.append(row)
-    if not rows:
+        area = _area(feature, i, scheme, code_property, name_property, to_wgs84, report, path, now)
+        if area is not None:
+            areas.append(area)
+    if not areas:
         raise ImportFailed(str(path), f"no feature with a {scheme} code and a polygon")
     with db.session() as session:
-        report.added, report.replaced = cap_store.save_geocodes(session, rows)
+        report.added, report.replaced = cap_store.save_geocodes(session, areas)
     return report
 
 
-def _row(
+def _area(
     feature: Any,
     index: int,
     scheme: str,
@@ -86,7 +86,7 @@ def _row(
     report: GeocodeImport,
     path: Path,
     now: datetime,
-) -> GeocodeAreaRow | None:
+) -> GeocodeArea | None:
     if not isinstance(feature, dict):
         report.skipped.append((index, "not a GeoJSON Feature"))
         return None
@@ -120,11 +120,11 @@ def _row(
     out["coordinates"] = json_lists(out["coordinates"])
     names = (name_property,) if name_property else NAME_PROPERTIES
     name = next((str(props[k]) for k in names if props.get(k)), "")
-    return GeocodeAreaRow(
+    return GeocodeArea(
         scheme=scheme,
         code=code,
         name=name[:300],
-        geometry_json=json.dumps(out),
+        geometry=out,
         source=path.name[:300],
         imported_at=now,
     )

@@ -7,13 +7,13 @@ Cancel (or AllClear) ends them; a reference to a message never seen is held for
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +32,7 @@ from lightctl.cap.signature import verify_pinned
 from lightctl.cap.xmlread import CapRefused
 from lightctl.domain.alerts import AlertUpdate
 from lightctl.domain.clock import Clock
+from lightctl.domain.records import StoredCapMessage
 from lightctl.errors import Conflict, InvalidRequest, LightctlError, NotFound
 from lightctl.services.alerts.reports import AlertReport
 from lightctl.services.alerts.service import AlertService
@@ -40,7 +41,6 @@ from lightctl.services.targets import TargetResolver
 from lightctl.settings import Settings
 from lightctl.store import Database
 from lightctl.store import cap as cap_store
-from lightctl.store.cap import CapMessageRow
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class CapIntake:
             with self._db.session() as session:
                 known = cap_store.by_key(session, message.sender, message.identifier)
                 if known is not None and broke_off(known, self._clock()):
-                    session.delete(known)  # its decision broke off: this copy gets a new one
+                    # Its decision broke off: this copy gets a new one.
+                    cap_store.delete_message(session, known.id)
                     known = None
             if known is not None:
                 self._audit.append(
@@ -152,14 +153,15 @@ class CapIntake:
         """One click: the suggestion plays as shown (or as edited), at slot 2."""
         with self._lock:
             row = self._suggestion(message_id)
-            plan = plan_from_json(json.loads(row.plan_json))
+            plan = plan_from_json(row.plan)
             if edit is not None:
                 plan = edit(plan)
             if plan.target is None:
                 raise InvalidRequest.at(("target",), "the message names no area; give a target")
             report = self._create(plan, caller.issuing_role)
-            row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
-            row = self._set(row, "sent", f"sent by {caller.subject}", report.alert.id)
+            row = self._set(
+                row, "sent", f"sent by {caller.subject}", report.alert.id, plan=plan.as_json()
+            )
             self._audit.append(
                 "cap.sent", caller.subject, caller.roles, row.identifier, {"alert": report.alert.id}
             )
@@ -201,7 +203,7 @@ class CapIntake:
                     raise
         raise AssertionError("unreachable")
 
-    def _suggestion(self, message_id: str) -> CapMessageRow:
+    def _suggestion(self, message_id: str) -> StoredCapMessage:
         with self._db.session() as session:
             row = cap_store.get(session, message_id)
         if row is None:
@@ -212,7 +214,7 @@ class CapIntake:
 
     # ---- decisions ----------------------------------------------------------------------------
 
-    def _decide(self, row: CapMessageRow, message: CapMessage, caller: Caller) -> Outcome:
+    def _decide(self, row: StoredCapMessage, message: CapMessage, caller: Caller) -> Outcome:
         now = self._clock()
         if message.status in SILENT_STATUSES:
             return self._final(row, caller, "recorded", f"status {message.status} never plays")
@@ -223,13 +225,13 @@ class CapIntake:
         return self._chain(row, message, caller, now)
 
     def _new_alert(
-        self, row: CapMessageRow, message: CapMessage, caller: Caller, now: datetime
+        self, row: StoredCapMessage, message: CapMessage, caller: Caller, now: datetime
     ) -> Outcome:
         expires = message.expires
         if expires is not None and expires <= now:
             return self._final(row, caller, "recorded", "expired on arrival; not played")
         plan = self.planner.plan(message, now)
-        row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
+        row = self._planned(row, plan)
         if plan.target is not None and not plan.lantern_ids and not plan.unknown_geocodes:
             return self._final(row, caller, "recorded", "the area holds none of our lanterns")
         play, why = automatic(message, plan, self.planner.policy(message.sender, row.via))
@@ -242,7 +244,7 @@ class CapIntake:
         return self._final(row, caller, "played", why, report.alert.id)
 
     def _chain(
-        self, row: CapMessageRow, message: CapMessage, caller: Caller, now: datetime
+        self, row: StoredCapMessage, message: CapMessage, caller: Caller, now: datetime
     ) -> Outcome:
         with self._db.session() as session:
             earlier = cap_store.referenced(
@@ -250,9 +252,10 @@ class CapIntake:
             )
         earlier = [e for e in earlier if e.id != row.id]
         if not earlier:
-            row.hold_until = now + timedelta(seconds=self._settings.cap_hold_s)
+            until = now + timedelta(seconds=self._settings.cap_hold_s)
             missing = ", ".join(r.identifier for r in message.references)
-            return self._final(row, caller, "held", f"waiting for referenced messages: {missing}")
+            reason = f"waiting for referenced messages: {missing}"
+            return self._final(row, caller, "held", reason, hold_until=until)
         if message.status != "Actual" and any(e.status == "Actual" for e in earlier):
             return self._final(
                 row, caller, "refused", f"a {message.status} message never changes an Actual one"
@@ -264,7 +267,7 @@ class CapIntake:
                 self._set(e, "superseded", f"by {message.identifier}")
         plan = self.planner.plan(message, now) if message.infos else None
         if plan is not None:
-            row.plan_json = json.dumps(plan.as_json(), ensure_ascii=False)
+            row = self._planned(row, plan)
         ending = message.msg_type == "Cancel" or (plan is not None and plan.signal == "all_clear")
         if ending:
             ended = []
@@ -318,12 +321,11 @@ class CapIntake:
         with self._db.session() as session:
             waiting = cap_store.held(session)
         for row in waiting:
-            refs = json.loads(row.references_json)
             if any(
                 ident == message.identifier and (not sender or sender == message.sender)
-                for sender, ident, _sent in refs
+                for sender, ident, _sent in row.references
             ):
-                held = parse_message(base64.b64decode(row.body_b64), row.content_type)
+                held = parse_message(row.body, row.content_type)
                 self._chain(replace_hold(row), held, caller, self._clock())
 
     def _release_holds(self, caller: Caller) -> int:
@@ -331,7 +333,7 @@ class CapIntake:
         with self._db.session() as session:
             due = [r for r in cap_store.held(session) if r.hold_until and r.hold_until <= now]
         for row in due:
-            message = parse_message(base64.b64decode(row.body_b64), row.content_type)
+            message = parse_message(row.body, row.content_type)
             self._audit.append("cap.hold_expired", caller.subject, caller.roles, row.identifier, {})
             if message.msg_type == "Update" and message.infos:
                 self._new_alert(replace_hold(row), message, caller, now)
@@ -339,12 +341,12 @@ class CapIntake:
                 self._final(row, caller, "recorded", "referenced messages never arrived")
         return len(due)
 
-    # ---- rows ---------------------------------------------------------------------------------
+    # ---- records ------------------------------------------------------------------------------
 
     def _record(
         self, message: CapMessage, body: bytes, content_type: str, via: str
-    ) -> CapMessageRow:
-        row = CapMessageRow(
+    ) -> StoredCapMessage:
+        row = StoredCapMessage(
             id=f"cm_{uuid.uuid4().hex[:16]}",
             identifier=message.identifier,
             sender=message.sender,
@@ -355,44 +357,59 @@ class CapIntake:
             form=message.form,
             via=via,
             decision="received",
-            references_json=json.dumps(
-                [[r.sender, r.identifier, r.sent] for r in message.references]
-            ),
-            body_b64=base64.b64encode(body).decode("ascii"),
+            reason="",
+            alert_id=None,
+            hold_until=None,
+            references=tuple((r.sender, r.identifier, r.sent) for r in message.references),
+            plan={},
+            body=body,
             content_type=content_type[:100],
             updated_at=self._clock(),
         )
         with self._db.session() as session:
-            session.add(row)
+            cap_store.add_message(session, row)
         return row
 
-    def _set(
-        self, row: CapMessageRow, decision: str, reason: str, alert_id: str | None = None
-    ) -> CapMessageRow:
+    def _planned(self, row: StoredCapMessage, plan: Plan) -> StoredCapMessage:
+        """Keep the plan made for the message at once: a decision that fails later is
+        recorded with it."""
+        planned = plan.as_json()
         with self._db.session() as session:
-            stored = cap_store.get(session, row.id)
-            if stored is None:  # written in an earlier committed transaction
-                raise RuntimeError(f"CAP message {row.id} vanished while it was decided")
-            stored.decision, stored.reason = decision, reason[:2000]
-            stored.alert_id = alert_id or stored.alert_id
-            stored.plan_json = row.plan_json
-            stored.hold_until = row.hold_until if decision == "held" else None
-            stored.updated_at = self._clock()
-            session.add(stored)
-            session.flush()
-            session.refresh(stored)
-            session.expunge(stored)
+            cap_store.set_plan(session, row.id, planned)
+        return replace(row, plan=planned)
+
+    def _set(
+        self,
+        row: StoredCapMessage,
+        decision: str,
+        reason: str,
+        alert_id: str | None = None,
+        *,
+        hold_until: datetime | None = None,
+        plan: dict[str, Any] | None = None,
+    ) -> StoredCapMessage:
+        """Store the decision (``hold_until`` only for ``held``; a plan of None keeps the
+        stored one) and return the message as stored now."""
+        until = hold_until if decision == "held" else None
+        with self._db.session() as session:
+            stored = cap_store.decide(
+                session, row.id, decision, reason, alert_id, until, self._clock(), plan
+            )
+        if stored is None:  # written in an earlier committed transaction
+            raise RuntimeError(f"CAP message {row.id} vanished while it was decided")
         return stored
 
     def _final(
         self,
-        row: CapMessageRow,
+        row: StoredCapMessage,
         caller: Caller,
         decision: str,
         reason: str,
         alert_id: str | None = None,
+        *,
+        hold_until: datetime | None = None,
     ) -> Outcome:
-        row = self._set(row, decision, reason, alert_id)
+        row = self._set(row, decision, reason, alert_id, hold_until=hold_until)
         self._audit.append(
             f"cap.{decision}",
             caller.subject,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from lightctl.store.cap import CapMessageRow
+from lightctl.domain.records import StoredCapMessage
 
 # A message still "received" this long after it arrived lost its decision (the process died
 # mid-way); another copy is then decided anew. Deciding takes seconds (speech synthesis).
@@ -54,19 +53,18 @@ def identifier_in(body: bytes) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
-def broke_off(row: CapMessageRow, now: datetime) -> bool:
+def broke_off(row: StoredCapMessage, now: datetime) -> bool:
     if row.decision == "failed":
         return True
     age = (now - row.received_at).total_seconds()
     return row.decision == "received" and age > STALE_RECEIVED_S
 
 
-def replace_hold(row: CapMessageRow) -> CapMessageRow:
-    row.hold_until = None
-    return row
+def replace_hold(row: StoredCapMessage) -> StoredCapMessage:
+    return replace(row, hold_until=None)
 
 
-def outcome_of(row: CapMessageRow, duplicate: bool = False) -> Outcome:
+def outcome_of(row: StoredCapMessage, duplicate: bool = False) -> Outcome:
     alert_ids = (row.alert_id,) if row.alert_id else ()
     return Outcome(
         message_id=row.id,
@@ -80,5 +78,5 @@ def outcome_of(row: CapMessageRow, duplicate: bool = False) -> Outcome:
         reason=row.reason,
         alert_ids=alert_ids,
         duplicate=duplicate,
-        plan=json.loads(row.plan_json),
+        plan=row.plan,
     )

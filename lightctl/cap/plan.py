@@ -3,7 +3,6 @@ without a person (the policy). Reads the inventory and the geocode boundaries; s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,8 +140,7 @@ class Planner:
             extent = self._targets.index(session).extent
 
             def lookup(scheme: str, code: str) -> list[dict[str, Any]]:
-                rows = cap_store.geocode_areas(session, scheme, code)
-                return [json.loads(r.geometry_json) for r in rows]
+                return [a.geometry for a in cap_store.geocode_areas(session, scheme, code)]
 
             return message_targeting(message, lookup, extent)
 

@@ -141,3 +141,166 @@ class Steering:
     released_at: datetime | None = None
     # Who made it (the user, or "token:<name>"); None: made before owners were kept.
     owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who can sign in: their password hash, roles and groups, and whether revoked."""
+
+    username: str
+    password_hash: str  # scrypt$n$r$p$salt$hash
+    roles: str  # comma-separated Role values
+    groups: str  # comma-separated; empty: no limit
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An API token (kind ``api``) or a login session (kind ``session``), by its secret's hash."""
+
+    id: str
+    token_hash: str  # sha256 hex of the secret
+    kind: str  # api | session
+    name: str
+    username: str | None  # the person behind it (None: a machine's API token)
+    roles: str  # comma-separated Role values
+    groups: str  # comma-separated; empty: no limit
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPreview:
+    """A lantern set a dispatcher previewed, frozen under its ``preview_id`` until it expires."""
+
+    id: str  # the digest of the sorted lantern ids
+    lantern_ids: tuple[str, ...]  # sorted
+    lantern_count: int
+    streets: tuple[tuple[str, int], ...]  # (street, lanterns) as the preview showed them
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An alert request's Idempotency-Key: its caller, what was asked and the alert it made."""
+
+    caller: str
+    key: str
+    request_sha256: str
+    alert_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Who asked for an alert under the four-eyes rule and who approved it (or why bypassed)."""
+
+    alert_id: str
+    requested_by: str
+    requested_roles: str  # comma-separated Role values
+    requested_at: datetime
+    decision: str  # pending | approved | rejected | bypassed
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None  # break-glass justification
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One running service process on the database: its heartbeat and what it must share."""
+
+    id: str
+    host: str
+    started_at: datetime
+    seen_at: datetime  # moves with its heartbeat
+    schema_revision: str
+    signing_kids: str
+    templates_digest: str
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One record of the audit trail as stored, chained to the one before by its hash."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    body: str  # the canonical JSON the hash covers, kept as text: verification hashes it as is
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The audit chain's last sequence number and hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCapMessage:
+    """A CAP message as received (sender + identifier name it), and what was decided about it."""
+
+    id: str
+    identifier: str
+    sender: str
+    sent: datetime
+    received_at: datetime
+    msg_type: str
+    status: str
+    form: str  # xml | json
+    via: str  # push, or feed:<name>
+    # received | played | updated | cancelled | all_clear | suggested | held | recorded |
+    # refused | failed | dismissed | sent | superseded
+    decision: str
+    reason: str
+    alert_id: str | None
+    hold_until: datetime | None
+    references: tuple[tuple[str, str, str], ...]  # (sender, identifier, sent)
+    plan: dict[str, Any]  # the suggestion or what played, as ``cap.plan.Plan.as_json`` wrote it
+    body: bytes  # the message exactly as received
+    content_type: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CapFeed:
+    """A feed the service polls (a NINA dashboard for ARS keys, or a CAP/Atom URL) and how its
+    polls went."""
+
+    name: str
+    kind: str  # nina | cap
+    url: str  # NINA: the API base; cap: the feed or message URL
+    ars: tuple[str, ...]  # NINA: the ARS keys whose dashboards are polled
+    interval_s: int
+    enabled: bool
+    created_at: datetime
+    validators: dict[str, Any]  # per polled URL its [ETag, Last-Modified]; "seen": Atom entries
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    failures: int = 0  # consecutive
+    next_poll_at: datetime | None = None
+    last_error: str = ""
+    accepted: int = 0
+    refused: int = 0
+    not_modified: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GeocodeArea:
+    """An imported boundary: the area one geocode (ARS, WARNCELLID, SAME, EMMA_ID …) names."""
+
+    scheme: str
+    code: str
+    name: str
+    geometry: dict[str, Any]  # GeoJSON, lon/lat
+    source: str
+    imported_at: datetime

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, Literal
 
+from lightctl.domain.records import AuditEntry
 from lightctl.store import Database
 from lightctl.store import audit as audit_store
-from lightctl.store.audit import AuditRow
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class AuditRecord:
     prev_hash: str
 
     @classmethod
-    def from_row(cls, row: AuditRow) -> AuditRecord:
+    def of(cls, row: AuditEntry) -> AuditRecord:
         """The record as shown and exported: its detail scrubbed (secret-looking fields
         redacted, nesting cut) also when it was stored before that rule; the stored body, which
         the hash covers, is not changed."""
@@ -206,7 +206,7 @@ class AuditTrail:
                 }
             )
             digest = chain_hash(head.hash, body)
-            row = AuditRow(
+            entry = AuditEntry(
                 seq=seq,
                 at=at,
                 actor=actor,
@@ -216,10 +216,8 @@ class AuditTrail:
                 prev_hash=head.hash,
                 hash=digest,
             )
-            session.add(row)
-            head.seq, head.hash = seq, digest
-            session.add(head)
-        return AuditRecord.from_row(row)
+            audit_store.append(session, entry)
+        return AuditRecord.of(entry)
 
     def recent(
         self,
@@ -231,7 +229,7 @@ class AuditTrail:
     ) -> list[AuditRecord]:
         with self._db.session() as session:
             rows = audit_store.query(session, since, action, subject, limit, offset)
-        return [AuditRecord.from_row(r) for r in rows]
+        return [AuditRecord.of(r) for r in rows]
 
     def recorded(self, action: str, subjects: list[str]) -> set[str]:
         with self._db.session() as session:
@@ -288,7 +286,7 @@ class AuditTrail:
             for row in audit_store.records(session):
                 if since is not None and row.at < since:
                     continue
-                record = AuditRecord.from_row(row).as_dict()
+                record = AuditRecord.of(row).as_dict()
                 if fmt == "jsonl":
                     yield json.dumps(record, ensure_ascii=False) + "\n"
                 else:
@@ -298,7 +296,7 @@ class AuditTrail:
                     yield _drain(out)
 
 
-def _check_row(row: AuditRow) -> list[Finding]:
+def _check_row(row: AuditEntry) -> list[Finding]:
     if chain_hash(row.prev_hash, row.body) != row.hash:
         return [Finding(row.seq, f"record {row.seq} was edited: its hash does not match")]
     try:

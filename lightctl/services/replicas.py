@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lightctl.domain.clock import Clock
+from lightctl.domain.records import Replica
 from lightctl.errors import LightctlError
 from lightctl.store import Database
 from lightctl.store import coordination as store
-from lightctl.store.coordination import ReplicaRow
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Fingerprint:
     templates_digest: str
     schema_revision: str
 
-    def differences(self, other: ReplicaRow) -> list[str]:
+    def differences(self, other: Replica) -> list[str]:
         out = []
         if other.signing_kids != self.signing_kids:
             out.append(
@@ -101,8 +101,8 @@ class Replicas:
         self._task: asyncio.Task[None] | None = None
         self._leases: set[str] = set()
 
-    def _row(self, now: datetime) -> ReplicaRow:
-        return ReplicaRow(
+    def _record(self, now: datetime) -> Replica:
+        return Replica(
             id=self.id,
             host=self.host,
             started_at=now,
@@ -112,7 +112,7 @@ class Replicas:
             templates_digest=self.fingerprint.templates_digest,
         )
 
-    def peers(self) -> list[ReplicaRow]:
+    def peers(self) -> list[Replica]:
         since = self._clock() - timedelta(seconds=ALIVE_S)
         with self._db.session() as session:
             return [r for r in store.alive(session, since) if r.id != self.id]
@@ -131,7 +131,7 @@ class Replicas:
     def beat(self) -> None:
         now = self._clock()
         with self._db.session() as session:
-            store.heartbeat(session, self._row(now))
+            store.heartbeat(session, self._record(now))
         self.problems = self.check()
         if self.problems:
             log.error("replicas disagree: %s", "; ".join(self.problems))

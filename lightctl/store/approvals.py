@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col
 
+from lightctl.domain.records import Approval
 from lightctl.store.tables import DeliveryRow, utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -28,8 +29,35 @@ class ApprovalRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)  # break-glass justification
 
 
-def get(session: Session, alert_id: str) -> ApprovalRow | None:
-    return session.get(ApprovalRow, alert_id)
+def get(session: Session, alert_id: str) -> Approval | None:
+    row = session.get(ApprovalRow, alert_id)
+    if row is None:
+        return None
+    return Approval(
+        alert_id=row.alert_id,
+        requested_by=row.requested_by,
+        requested_roles=row.requested_roles,
+        requested_at=row.requested_at,
+        decision=row.decision,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+    )
+
+
+def add(session: Session, approval: Approval) -> None:
+    session.add(
+        ApprovalRow(
+            alert_id=approval.alert_id,
+            requested_by=approval.requested_by,
+            requested_roles=approval.requested_roles,
+            requested_at=approval.requested_at,
+            decision=approval.decision,
+            decided_by=approval.decided_by,
+            decided_at=approval.decided_at,
+            reason=approval.reason,
+        )
+    )
 
 
 def hold(session: Session, alert_id: str) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lightctl.domain.records import AuditEntry, AuditHead
 from lightctl.store.tables import utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -38,7 +39,20 @@ class AuditHeadRow(SQLModel, table=True):
     hash: str = Field(default="0" * 64, max_length=64)
 
 
-def lock_head(session: Session) -> AuditHeadRow:
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        body=row.body,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def lock_head(session: Session) -> AuditHead:
     """Take the chain's write lock (SQLite: the database write lock; PostgreSQL: a row lock).
 
     The UPDATE comes first in the transaction: a SQLite reader that later tries to write fails at
@@ -49,14 +63,35 @@ def lock_head(session: Session) -> AuditHeadRow:
         session.flush()
     row = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).one()
     session.refresh(row)
-    return row
+    return AuditHead(seq=row.seq, hash=row.hash)
 
 
-def head(session: Session) -> AuditHeadRow | None:
-    return session.get(AuditHeadRow, 1)
+def append(session: Session, entry: AuditEntry) -> None:
+    """Store the record and seal it in the head, under the lock ``lock_head`` took."""
+    session.add(
+        AuditRow(
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            body=entry.body,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+        )
+    )
+    session.flush()
+    session.execute(
+        update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(seq=entry.seq, hash=entry.hash)
+    )
 
 
-def records(session: Session, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditRow]:
+def head(session: Session) -> AuditHead | None:
+    row = session.get(AuditHeadRow, 1)
+    return AuditHead(seq=row.seq, hash=row.hash) if row is not None else None
+
+
+def records(session: Session, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
     """Every record in chain order, read in batches so a long trail never sits in memory."""
     last = after_seq
     while True:
@@ -65,7 +100,7 @@ def records(session: Session, after_seq: int = 0, batch: int = 1000) -> Iterator
                 select(AuditRow).where(AuditRow.seq > last).order_by(col(AuditRow.seq)).limit(batch)
             )
         )
-        yield from rows
+        yield from (_entry(row) for row in rows)
         if len(rows) < batch:
             return
         last = rows[-1].seq
@@ -78,7 +113,7 @@ def query(
     subject: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[AuditRow]:
+) -> list[AuditEntry]:
     stmt = select(AuditRow)
     if since is not None:
         stmt = stmt.where(col(AuditRow.at) >= since)
@@ -87,7 +122,7 @@ def query(
     if subject is not None:
         stmt = stmt.where(AuditRow.subject == subject)
     stmt = stmt.order_by(col(AuditRow.seq).desc()).offset(offset).limit(limit)
-    return list(session.exec(stmt))
+    return [_entry(row) for row in session.exec(stmt)]
 
 
 def subjects_with(session: Session, action: str, subjects: list[str]) -> set[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lightctl.domain.records import Token, User
 from lightctl.store.tables import utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -51,31 +52,114 @@ def _fit(key: str) -> str:
     return key if len(key) <= 300 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def add(session: Session, row: UserRow | TokenRow) -> None:
-    session.add(row)
+def _user(row: UserRow) -> User:
+    return User(
+        username=row.username,
+        password_hash=row.password_hash,
+        roles=row.roles,
+        groups=row.groups,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
 
 
-def get_user(session: Session, username: str) -> UserRow | None:
-    return session.get(UserRow, username)
+def _token(row: TokenRow) -> Token:
+    return Token(
+        id=row.id,
+        token_hash=row.token_hash,
+        kind=row.kind,
+        name=row.name,
+        username=row.username,
+        roles=row.roles,
+        groups=row.groups,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
 
 
-def list_users(session: Session) -> list[UserRow]:
-    return list(session.exec(select(UserRow).order_by(col(UserRow.username))))
+def add_user(session: Session, user: User) -> None:
+    session.add(
+        UserRow(
+            username=user.username,
+            password_hash=user.password_hash,
+            roles=user.roles,
+            groups=user.groups,
+            created_at=user.created_at,
+            revoked_at=user.revoked_at,
+        )
+    )
 
 
-def token_by_hash(session: Session, token_hash: str) -> TokenRow | None:
-    return session.exec(select(TokenRow).where(TokenRow.token_hash == token_hash)).first()
+def add_token(session: Session, token: Token) -> None:
+    session.add(
+        TokenRow(
+            id=token.id,
+            token_hash=token.token_hash,
+            kind=token.kind,
+            name=token.name,
+            username=token.username,
+            roles=token.roles,
+            groups=token.groups,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
+        )
+    )
 
 
-def get_token(session: Session, token_id: str) -> TokenRow | None:
-    return session.get(TokenRow, token_id)
+def get_user(session: Session, username: str) -> User | None:
+    row = session.get(UserRow, username)
+    return _user(row) if row is not None else None
 
 
-def list_tokens(session: Session, kind: str | None = "api") -> list[TokenRow]:
+def list_users(session: Session) -> list[User]:
+    return [_user(row) for row in session.exec(select(UserRow).order_by(col(UserRow.username)))]
+
+
+def set_password(session: Session, username: str, password_hash: str) -> None:
+    session.execute(
+        update(UserRow).where(col(UserRow.username) == username).values(password_hash=password_hash)
+    )
+
+
+def revoke_user(session: Session, username: str, now: datetime) -> None:
+    """Mark the user revoked at ``now`` (one revoked before keeps its first time)."""
+    session.execute(
+        update(UserRow)
+        .where(col(UserRow.username) == username)
+        .where(col(UserRow.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def token_by_hash(session: Session, token_hash: str) -> Token | None:
+    row = session.exec(select(TokenRow).where(TokenRow.token_hash == token_hash)).first()
+    return _token(row) if row is not None else None
+
+
+def get_token(session: Session, token_id: str) -> Token | None:
+    row = session.get(TokenRow, token_id)
+    return _token(row) if row is not None else None
+
+
+def list_tokens(session: Session, kind: str | None = "api") -> list[Token]:
     query = select(TokenRow).order_by(col(TokenRow.created_at))
     if kind is not None:
         query = query.where(TokenRow.kind == kind)
-    return list(session.exec(query))
+    return [_token(row) for row in session.exec(query)]
+
+
+def revoke_token(session: Session, token_id: str, now: datetime) -> None:
+    """Mark the token revoked at ``now`` (one revoked before keeps its first time)."""
+    session.execute(
+        update(TokenRow)
+        .where(col(TokenRow.id) == token_id)
+        .where(col(TokenRow.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
 
 
 def revoke_sessions_of(session: Session, username: str, now: datetime) -> None:

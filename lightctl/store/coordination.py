@@ -9,6 +9,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lightctl.domain.records import Replica
 from lightctl.store.tables import utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -39,13 +40,37 @@ class LeaseRow(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
-def heartbeat(session: Session, row: ReplicaRow) -> None:
-    found = session.get(ReplicaRow, row.id)
+def _replica(row: ReplicaRow) -> Replica:
+    return Replica(
+        id=row.id,
+        host=row.host,
+        started_at=row.started_at,
+        seen_at=row.seen_at,
+        schema_revision=row.schema_revision,
+        signing_kids=row.signing_kids,
+        templates_digest=row.templates_digest,
+        stopped_at=row.stopped_at,
+    )
+
+
+def heartbeat(session: Session, replica: Replica) -> None:
+    found = session.get(ReplicaRow, replica.id)
     if found is None:
-        session.add(row)
+        session.add(
+            ReplicaRow(
+                id=replica.id,
+                host=replica.host,
+                started_at=replica.started_at,
+                seen_at=replica.seen_at,
+                schema_revision=replica.schema_revision,
+                signing_kids=replica.signing_kids,
+                templates_digest=replica.templates_digest,
+                stopped_at=replica.stopped_at,
+            )
+        )
         return
     for key in ("host", "seen_at", "schema_revision", "signing_kids", "templates_digest"):
-        setattr(found, key, getattr(row, key))
+        setattr(found, key, getattr(replica, key))
     found.stopped_at = None
     session.add(found)
 
@@ -56,13 +81,13 @@ def mark_stopped(session: Session, replica_id: str, now: datetime) -> None:
     )
 
 
-def alive(session: Session, since: datetime) -> list[ReplicaRow]:
+def alive(session: Session, since: datetime) -> list[Replica]:
     query = (
         select(ReplicaRow)
         .where(col(ReplicaRow.seen_at) >= since, col(ReplicaRow.stopped_at).is_(None))
         .order_by(col(ReplicaRow.started_at))
     )
-    return list(session.exec(query))
+    return [_replica(row) for row in session.exec(query)]
 
 
 def take_lease(session: Session, name: str, holder: str, now: datetime, until: datetime) -> bool:

@@ -6,6 +6,7 @@ and answer a retried request that first reached another replica.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from lightctl.domain.records import IdempotencyKey, TargetPreview
 from lightctl.store.tables import LanternRow
 from lightctl.store.types import UtcDateTime
 
@@ -43,10 +45,28 @@ class IdempotencyRow(SQLModel, table=True):
     created_at: datetime = Field(index=True, sa_type=UtcDateTime)
 
 
-def remember_preview(session: Session, row: TargetPreviewRow) -> None:
+def _preview(row: TargetPreviewRow) -> TargetPreview:
+    return TargetPreview(
+        id=row.id,
+        lantern_ids=tuple(json.loads(row.lantern_ids_json)),
+        lantern_count=row.lantern_count,
+        streets=tuple((str(name), int(count)) for name, count in json.loads(row.streets_json)),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+def remember_preview(session: Session, preview: TargetPreview) -> None:
     """Store the set (or move its expiry on when the same set was previewed before), and drop
     sets whose time is over."""
-    values = row.model_dump()
+    values = {
+        "id": preview.id,
+        "lantern_ids_json": json.dumps(list(preview.lantern_ids), ensure_ascii=False),
+        "lantern_count": preview.lantern_count,
+        "streets_json": json.dumps([list(s) for s in preview.streets], ensure_ascii=False),
+        "created_at": preview.created_at,
+        "expires_at": preview.expires_at,
+    }
     if session.get_bind().dialect.name == "postgresql":
         pg = pg_insert(TargetPreviewRow).values(values)
         session.execute(
@@ -62,12 +82,13 @@ def remember_preview(session: Session, row: TargetPreviewRow) -> None:
             )
         )
     session.execute(
-        delete(TargetPreviewRow).where(col(TargetPreviewRow.expires_at) < row.created_at)
+        delete(TargetPreviewRow).where(col(TargetPreviewRow.expires_at) < preview.created_at)
     )
 
 
-def get_preview(session: Session, preview_id: str) -> TargetPreviewRow | None:
-    return session.get(TargetPreviewRow, preview_id)
+def get_preview(session: Session, preview_id: str) -> TargetPreview | None:
+    row = session.get(TargetPreviewRow, preview_id)
+    return _preview(row) if row is not None else None
 
 
 def streets_of(session: Session, lantern_ids: Sequence[str]) -> dict[str, str | None]:
@@ -81,14 +102,31 @@ def streets_of(session: Session, lantern_ids: Sequence[str]) -> dict[str, str | 
     return out
 
 
-def get_key(session: Session, caller: str, key: str) -> IdempotencyRow | None:
-    return session.get(IdempotencyRow, (caller, key))
+def get_key(session: Session, caller: str, key: str) -> IdempotencyKey | None:
+    row = session.get(IdempotencyRow, (caller, key))
+    if row is None:
+        return None
+    return IdempotencyKey(
+        caller=row.caller,
+        key=row.key,
+        request_sha256=row.request_sha256,
+        alert_id=row.alert_id,
+        created_at=row.created_at,
+    )
 
 
-def claim_key(session: Session, row: IdempotencyRow, forget_before: datetime) -> None:
+def claim_key(session: Session, claim: IdempotencyKey, forget_before: datetime) -> None:
     """Record the key in the alert's own transaction (a second claim of the same key fails on
     the primary key, so two racing retries store one alert), and forget keys older than
     ``forget_before``."""
     session.execute(delete(IdempotencyRow).where(col(IdempotencyRow.created_at) < forget_before))
-    session.add(row)
+    session.add(
+        IdempotencyRow(
+            caller=claim.caller,
+            key=claim.key,
+            request_sha256=claim.request_sha256,
+            alert_id=claim.alert_id,
+            created_at=claim.created_at,
+        )
+    )
     session.flush()

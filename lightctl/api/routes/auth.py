@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from lightctl.api.auth import GuardDep, PrincipalDep, client_address
 from lightctl.api.auth_schemas import LoginIn, LoginOut, MeOut
 from lightctl.api.capabilities import capabilities_of
+from lightctl.domain.records import Token
 from lightctl.domain.roles import Principal, ceiling_of, parse_roles
 from lightctl.errors import Unauthorized
-from lightctl.store.auth import TokenRow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -26,7 +26,7 @@ async def login(body: LoginIn, request: Request, guard: GuardDep) -> LoginOut:
     # out everywhere else (issue 13).
     pair = f"{body.username}@{address}"
 
-    def attempt() -> tuple[TokenRow, str]:  # in a thread: on PostgreSQL the counts are rows
+    def attempt() -> tuple[Token, str]:  # in a thread: on PostgreSQL the counts are rows
         guard.login_failures.check(pair)
         guard.login_address_failures.check(address)
         guard.login_limiter.take(f"ip:{address}")

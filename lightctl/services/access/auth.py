@@ -7,8 +7,10 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from lightctl.domain.records import Token, User
 from lightctl.domain.roles import Principal, Role, parse_roles
 from lightctl.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from lightctl.security.secrets import (
@@ -21,7 +23,6 @@ from lightctl.security.secrets import (
 )
 from lightctl.store import Database
 from lightctl.store import auth as auth_store
-from lightctl.store.auth import TokenRow, UserRow
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class AuthService:
 
     def create_user(
         self, username: str, password: str, roles: str | Iterable[str], groups: Iterable[str] = ()
-    ) -> UserRow:
+    ) -> User:
         if not _NAME.match(username):
             raise InvalidRequest.at(("username",), "use 1-64 letters, digits and . _ @ -", username)
         if len(password) < MIN_PASSWORD_CHARS:
@@ -61,40 +62,40 @@ class AuthService:
         with self._db.session() as session:
             if auth_store.get_user(session, username) is not None:
                 raise Conflict(f"user {username!r} exists (revoke it or choose another name)")
-            row = UserRow(
+            user = User(
                 username=username,
                 password_hash=hash_password(password),
                 roles=",".join(sorted(parsed)),
                 groups=",".join(sorted(set(groups))),
                 created_at=self._clock(),
             )
-            auth_store.add(session, row)
-        return row
+            auth_store.add_user(session, user)
+        return user
 
-    def reset_password(self, username: str, password: str) -> UserRow:
+    def reset_password(self, username: str, password: str) -> User:
         """A new password for an active user (their open sessions stay until they expire)."""
         with self._db.session() as session:
-            row = auth_store.get_user(session, username)
-            if row is None or row.revoked_at is not None:
+            user = auth_store.get_user(session, username)
+            if user is None or user.revoked_at is not None:
                 raise NotFound("user", username)
-            row.password_hash = hash_password(password)
-            session.add(row)
-        return row
+            user = replace(user, password_hash=hash_password(password))
+            auth_store.set_password(session, username, user.password_hash)
+        return user
 
-    def list_users(self) -> list[UserRow]:
+    def list_users(self) -> list[User]:
         with self._db.session() as session:
             return auth_store.list_users(session)
 
-    def revoke_user(self, username: str) -> UserRow:
+    def revoke_user(self, username: str) -> User:
         now = self._clock()
         with self._db.session() as session:
-            row = auth_store.get_user(session, username)
-            if row is None:
+            user = auth_store.get_user(session, username)
+            if user is None:
                 raise NotFound("user", username)
-            row.revoked_at = row.revoked_at or now
-            session.add(row)
+            user = replace(user, revoked_at=user.revoked_at or now)
+            auth_store.revoke_user(session, username, now)
             auth_store.revoke_sessions_of(session, username, now)
-        return row
+        return user
 
     # ---- tokens -------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class AuthService:
         groups: Iterable[str] = (),
         expires_in_s: int | None = None,
         user: str | None = None,
-    ) -> tuple[TokenRow, str]:
+    ) -> tuple[Token, str]:
         """An API token; the secret is returned once and only its hash is stored.
 
         ``user``: the person it is issued to. Their token and their console session are one
@@ -122,22 +123,24 @@ class AuthService:
         expires = now + timedelta(seconds=expires_in_s) if expires_in_s else None
         return self._issue("api", name, _roles(roles), set(groups), expires, user)
 
-    def list_tokens(self, include_sessions: bool = False) -> list[TokenRow]:
+    def list_tokens(self, include_sessions: bool = False) -> list[Token]:
         with self._db.session() as session:
             return auth_store.list_tokens(session, None if include_sessions else "api")
 
-    def revoke_token(self, token_id: str) -> TokenRow:
+    def revoke_token(self, token_id: str) -> Token:
         with self._db.session() as session:
-            row = auth_store.get_token(session, token_id)
-            if row is None:
+            token = auth_store.get_token(session, token_id)
+            if token is None:
                 raise NotFound("token", token_id)
-            row.revoked_at = row.revoked_at or self._clock()
-            session.add(row)
-        return row
+            if token.revoked_at is None:
+                now = self._clock()
+                auth_store.revoke_token(session, token_id, now)
+                token = replace(token, revoked_at=now)
+        return token
 
     # ---- sign-in ------------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> tuple[TokenRow, str]:
+    def login(self, username: str, password: str) -> tuple[Token, str]:
         """A session token for a user, valid for the session lifetime (12 h by default)."""
         with self._db.session() as session:
             user = auth_store.get_user(session, username)
@@ -200,9 +203,9 @@ class AuthService:
         groups: set[str],
         expires_at: datetime | None,
         username: str | None,
-    ) -> tuple[TokenRow, str]:
+    ) -> tuple[Token, str]:
         secret = new_token()
-        row = TokenRow(
+        token = Token(
             id=f"tok_{uuid.uuid4().hex[:12]}",
             token_hash=token_hash(secret),
             kind=kind,
@@ -214,8 +217,8 @@ class AuthService:
             expires_at=expires_at,
         )
         with self._db.session() as session:
-            auth_store.add(session, row)
-        return row, secret
+            auth_store.add_token(session, token)
+        return token, secret
 
 
 def _roles(roles: str | Iterable[str]) -> frozenset[Role]:

@@ -7,16 +7,17 @@ by construction; approval turns them into ``planned`` in one transaction and wak
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session
 
+from lightctl.domain.records import Approval
 from lightctl.domain.roles import Principal
 from lightctl.errors import ApprovalRequired, Conflict, Forbidden, NotFound
 from lightctl.store import Database
 from lightctl.store import alerts as alert_store
 from lightctl.store import approvals as approval_store
-from lightctl.store.approvals import ApprovalRow
 
 
 class ApprovalService:
@@ -51,17 +52,18 @@ class ApprovalService:
 
     def requested(self, alert_id: str, by: Principal) -> None:
         with self._db.session() as session:
-            session.add(_row(alert_id, by, "pending", None, self._clock()))
+            approval_store.add(session, _request(alert_id, by, "pending", None, self._clock()))
 
     def bypassed(self, alert_id: str, by: Principal, reason: str) -> None:
         """Break-glass: sent at once by one person; the reason is kept with the alert."""
         now = self._clock()
+        approval = replace(
+            _request(alert_id, by, "bypassed", reason, now), decided_by=by.owner, decided_at=now
+        )
         with self._db.session() as session:
-            row = _row(alert_id, by, "bypassed", reason, now)
-            row.decided_by, row.decided_at = by.owner, now
-            session.add(row)
+            approval_store.add(session, approval)
 
-    def approve(self, alert_id: str, by: Principal) -> ApprovalRow:
+    def approve(self, alert_id: str, by: Principal) -> Approval:
         """Release a held alert; the approver must be someone else than the requester."""
         now = self._clock()
         with self._db.session() as session:
@@ -94,7 +96,7 @@ class ApprovalService:
         self._on_released()
         return self._decided(alert_id)
 
-    def reject(self, alert_id: str, by: Principal) -> ApprovalRow:
+    def reject(self, alert_id: str, by: Principal) -> Approval:
         """Cancel a held alert: its deliveries end `cancelled`, nothing was ever published."""
         now = self._clock()
         with self._db.session() as session:
@@ -113,18 +115,18 @@ class ApprovalService:
             approval_store.cancel_held(session, alert_id, now)
         return self._decided(alert_id)
 
-    def _decided(self, alert_id: str) -> ApprovalRow:
+    def _decided(self, alert_id: str) -> Approval:
         row = self.get(alert_id)
         if row is None:  # pragma: no cover - the row was just written in a committed transaction
             raise NotFound("alert awaiting approval", alert_id)
         return row
 
-    def get(self, alert_id: str) -> ApprovalRow | None:
+    def get(self, alert_id: str) -> Approval | None:
         with self._db.session() as session:
             return approval_store.get(session, alert_id)
 
     @staticmethod
-    def _pending(session: Session, alert_id: str) -> ApprovalRow:
+    def _pending(session: Session, alert_id: str) -> Approval:
         row = approval_store.get(session, alert_id)
         if row is None:
             alert = alert_store.get_alert(session, alert_id)
@@ -138,10 +140,10 @@ class ApprovalService:
         return row
 
 
-def _row(
+def _request(
     alert_id: str, by: Principal, decision: str, reason: str | None, now: datetime
-) -> ApprovalRow:
-    return ApprovalRow(
+) -> Approval:
+    return Approval(
         alert_id=alert_id,
         requested_by=by.owner,  # the person (a user), so another credential of theirs is them
         requested_roles=",".join(by.role_names),

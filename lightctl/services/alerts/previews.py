@@ -18,10 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 from lightctl.domain.clock import Clock
+from lightctl.domain.records import IdempotencyKey, TargetPreview
 from lightctl.errors import InvalidRequest, TargetChanged
 from lightctl.store import Database
 from lightctl.store import previews as preview_store
-from lightctl.store.previews import IdempotencyRow, TargetPreviewRow
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,16 @@ class PreviewBook:
         ids = sorted(set(lantern_ids))
         preview_id = preview_id_of(ids)
         now = self._clock()
-        row = TargetPreviewRow(
+        preview = TargetPreview(
             id=preview_id,
-            lantern_ids_json=json.dumps(ids, ensure_ascii=False),
+            lantern_ids=tuple(ids),
             lantern_count=len(ids),
-            streets_json=json.dumps([list(s) for s in streets], ensure_ascii=False),
+            streets=tuple((name, count) for name, count in streets),
             created_at=now,
             expires_at=now + PREVIEW_KEEP,
         )
         with self._db.session() as session:
-            preview_store.remember_preview(session, row)
+            preview_store.remember_preview(session, preview)
         return preview_id
 
     def check(self, preview_id: str, resolved: Sequence[str]) -> None:
@@ -91,8 +91,8 @@ class PreviewBook:
         if preview_id_of(resolved) == preview_id:
             return
         with self._db.session() as session:
-            row = preview_store.get_preview(session, preview_id)
-            if row is None:
+            preview = preview_store.get_preview(session, preview_id)
+            if preview is None:
                 raise TargetChanged(
                     f"the target reaches {len(set(resolved))} lanterns now, not the set of "
                     f"preview {preview_id} (no longer known, or never made here): preview and "
@@ -101,7 +101,7 @@ class PreviewBook:
                     confirmed_count=None,
                     count=len(set(resolved)),
                 )
-            confirmed = set(json.loads(row.lantern_ids_json))
+            confirmed = set(preview.lantern_ids)
             now = set(resolved)
             added = sorted(now - confirmed)
             removed = sorted(confirmed - now)
@@ -164,26 +164,26 @@ class RequestKeys:
         """The alert this key made (None: the key is new); refused when the key came with a
         different request before."""
         with self._db.session() as session:
-            row = preview_store.get_key(session, key.caller, key.key)
-        if row is None:
+            stored = preview_store.get_key(session, key.caller, key.key)
+        if stored is None:
             return None
-        if row.request_sha256 != key.request_sha256:
+        if stored.request_sha256 != key.request_sha256:
             raise InvalidRequest.at(
                 ("header", "Idempotency-Key"),
-                f"this key was used for a different request (alert {row.alert_id}); "
+                f"this key was used for a different request (alert {stored.alert_id}); "
                 "use a new key for a new request",
                 key.key,
             )
-        return row.alert_id
+        return stored.alert_id
 
     def claim(self, session: Any, key: RequestKey, alert_id: str) -> None:
         """Part of the alert's transaction: the second claim of a key fails the whole save."""
         now = self._clock()
-        row = IdempotencyRow(
+        claim = IdempotencyKey(
             caller=key.caller,
             key=key.key,
             request_sha256=key.request_sha256,
             alert_id=alert_id,
             created_at=now,
         )
-        preview_store.claim_key(session, row, now - KEY_KEEP)
+        preview_store.claim_key(session, claim, now - KEY_KEEP)

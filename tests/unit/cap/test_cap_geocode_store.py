@@ -3,7 +3,6 @@ an ARS of one municipality only itself; other schemes match exactly."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,32 +10,24 @@ from pathlib import Path
 import pytest
 
 from lightctl.cap.outcomes import identifier_in
+from lightctl.domain.records import GeocodeArea
 from lightctl.store import Database
 from lightctl.store import cap as cap_store
-from lightctl.store.cap import GeocodeAreaRow, ars_prefix
+from lightctl.store.cap import ars_prefix
 
-SQUARE = json.dumps(
-    {"type": "Polygon", "coordinates": [[[8, 47], [9, 47], [9, 48], [8, 48], [8, 47]]]}
-)
+SQUARE = {"type": "Polygon", "coordinates": [[[8, 47], [9, 47], [9, 48], [8, 48], [8, 47]]]}
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'geo.db'}")
     database.create_all()
-    rows = [
-        GeocodeAreaRow(scheme="ARS", code=code, geometry_json=SQUARE, imported_at=datetime.now(UTC))
+    areas = [
+        GeocodeArea("ARS", code, "", SQUARE, "", datetime.now(UTC))
         for code in ("081110000000", "081155001017", "081155001020", "100420111111")
-    ] + [
-        GeocodeAreaRow(
-            scheme="WARNCELLID",
-            code="808212000",
-            geometry_json=SQUARE,
-            imported_at=datetime.now(UTC),
-        )
-    ]
+    ] + [GeocodeArea("WARNCELLID", "808212000", "", SQUARE, "", datetime.now(UTC))]
     with database.session() as session:
-        assert cap_store.save_geocodes(session, rows) == (5, 0)
+        assert cap_store.save_geocodes(session, areas) == (5, 0)
     yield database
     database.dispose()
 
