@@ -309,6 +309,9 @@ class Outbox:
         complete = len(due) < BATCH
         next_at = next_attempt_at(now, 1, self._ack_timeout_s)
         version = self.groups.version
+        # The inventory's groups, looked up once per pump (each lookup checks the inventory's
+        # version in the database: an evacuation edit has ~80 commands).
+        inventory: Mapping[str, tuple[str, ...]] | None = None
         for command_id, sample in first.items():
             remaining = (sample.expires_at - now).total_seconds()
             if remaining <= 0 or self._ungrouped.get(command_id) == version:
@@ -317,7 +320,9 @@ class Outbox:
                 claimed = never_sent[command_id]
             else:
                 claimed = alert_store.claim_first_sends(session, command_id)
-            plan = self.groups.plan(claimed, self._memberships())
+            if inventory is None:
+                inventory = self._memberships()
+            plan = self.groups.plan(claimed, inventory)
             if not plan.groups:
                 if not complete:
                     if len(self._ungrouped) >= 10_000:
