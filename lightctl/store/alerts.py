@@ -7,7 +7,7 @@ as table rows; an alert comes back as a record too (``save_alert``, ``revise_ale
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -52,32 +52,13 @@ def _alert(row: AlertRow) -> Alert:
 
 
 def command_of(row: CommandRow) -> Command:
-    """The record of a command row (the store's boundary: nothing above it sees a row)."""
-    return Command(
-        id=row.id,
-        alert_id=row.alert_id,
-        channel=row.channel,
-        op=row.op,
-        priority=row.priority,
-        seq=row.seq,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
-        envelope=row.envelope,
-    )
+    """The record of a command row (the store's boundary: nothing above it sees a row); the
+    record and the row have the same fields."""
+    return Command(**{f.name: getattr(row, f.name) for f in fields(Command)})
 
 
 def command_row(command: Command) -> CommandRow:
-    return CommandRow(
-        id=command.id,
-        alert_id=command.alert_id,
-        channel=command.channel,
-        op=command.op,
-        priority=command.priority,
-        seq=command.seq,
-        issued_at=command.issued_at,
-        expires_at=command.expires_at,
-        envelope=command.envelope,
-    )
+    return CommandRow(**{f.name: getattr(command, f.name) for f in fields(Command)})
 
 
 def _delivery(row: DeliveryRow) -> Delivery:

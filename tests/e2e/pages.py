@@ -73,3 +73,18 @@ def wait_text(page: Any, selector: str, expected: str, timeout_ms: int = 60_000)
         arg=[selector, expected],
         timeout=timeout_ms,
     )
+
+
+def hit(page: Any, selector: str, gesture: str) -> None:
+    """Hit a button the way a dispatcher under stress does: ``double`` or ``triple`` click, or
+    ``enter`` held down (one press, then the keyboard's repeats)."""
+    if gesture == "double":
+        page.dblclick(selector)
+    elif gesture == "triple":
+        page.click(selector, click_count=3)
+    else:
+        page.focus(selector)
+        page.keyboard.down("Enter")
+        for _ in range(6):
+            page.keyboard.down("Enter")
+        page.keyboard.up("Enter")

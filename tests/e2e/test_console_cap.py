@@ -10,7 +10,7 @@ import pytest
 
 from firmware_sim import Fleet
 from tests.e2e.conftest import Shots
-from tests.e2e.pages import text
+from tests.e2e.pages import hit, text
 from tests.integration.cap_support import info, message, post_cap
 from tests.integration.conftest import LiveService
 
@@ -68,15 +68,7 @@ def test_hammering_a_cap_suggestions_send_button_sends_it_once(
     page = open_console("dispatcher", shots=shots)
     button = f'button[data-cap-send="{suggestion["id"]}"]'
     page.locator(button).wait_for()
-    if gesture == "double":
-        page.dblclick(button)
-    elif gesture == "triple":
-        page.click(button, click_count=3)
-    else:  # Enter held down: one press, then the keyboard's repeats
-        page.focus(button)
-        for _ in range(7):
-            page.keyboard.down("Enter")
-        page.keyboard.up("Enter")
+    hit(page, button, gesture)
     page.locator(f'.cap-suggestion[data-id="{suggestion["id"]}"]').wait_for(state="detached")
     sent = service.http.get(f"/cap/messages/{suggestion['id']}").json()
     assert sent["decision"] == "sent"

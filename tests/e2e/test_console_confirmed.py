@@ -12,7 +12,7 @@ import pytest
 
 from firmware_sim import Fleet
 from tests.e2e.conftest import Shots
-from tests.e2e.pages import busiest_street, click_street, text, wait_text
+from tests.e2e.pages import busiest_street, click_street, hit, text, wait_text
 from tests.integration.conftest import LiveService
 from tests.integration.inventory_support import add_lantern_on
 
@@ -68,19 +68,6 @@ def _street_under(page: Any, selector: str, street: str) -> None:
     )
 
 
-def _hit(page: Any, selector: str, gesture: str) -> None:
-    if gesture == "double":
-        page.dblclick(selector)
-    elif gesture == "triple":
-        page.click(selector, click_count=3)
-    else:  # Enter held down: one press, then the keyboard's repeats
-        page.focus(selector)
-        page.keyboard.down("Enter")
-        for _ in range(6):
-            page.keyboard.down("Enter")
-        page.keyboard.up("Enter")
-
-
 @pytest.mark.parametrize("gesture", ["double", "triple", "enter"])
 def test_hammering_send_sends_one_alert_to_the_confirmed_set(
     open_console: Callable[..., Any],
@@ -99,7 +86,7 @@ def test_hammering_send_sends_one_alert_to_the_confirmed_set(
     page.evaluate(COUNT_POSTS)
 
     # The form's button: the dialog opens once and waits (nothing is sent by the opening hit).
-    _hit(page, "#btn-send", gesture)
+    hit(page, "#btn-send", gesture)
     page.locator("#confirm").wait_for(state="visible")
     page.wait_for_function("() => !window.lightctl.dispatcher.opening")
     assert text(page, "#confirm-count") == str(count)
@@ -110,7 +97,7 @@ def test_hammering_send_sends_one_alert_to_the_confirmed_set(
     shots.take(page, f"confirm-{gesture}")
 
     # The dialog's button, hit the same way: one alert.
-    _hit(page, "#confirm-send", gesture)
+    hit(page, "#confirm-send", gesture)
     page.locator("#live").wait_for(state="visible")
     page.wait_for_function(SETTLED)
     posts = page.evaluate("() => window.__alertPosts")
@@ -147,14 +134,14 @@ def test_hammering_the_area_all_clear_sends_one_all_clear_to_the_confirmed_set(
     page.evaluate(COUNT_POSTS)
 
     # The area card's button, hit hard: one dialog, nothing sent by opening it.
-    _hit(page, "#btn-area-allclear", gesture)
+    hit(page, "#btn-area-allclear", gesture)
     page.locator("#confirm").wait_for(state="visible")
     page.wait_for_function("() => !window.lightctl.dispatcher.opening")
     assert "All clear" in text(page, "#confirm-summary")
     assert page.evaluate("() => window.__alertPosts.length") == 0
     shots.take(page, f"area-confirm-{gesture}")
 
-    _hit(page, "#confirm-send", gesture)
+    hit(page, "#confirm-send", gesture)
     page.locator("#live").wait_for(state="visible")
     page.wait_for_function(SETTLED)
     posts = page.evaluate("() => window.__alertPosts")
