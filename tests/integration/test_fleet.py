@@ -259,6 +259,7 @@ def test_light_is_applied_reported_and_expires_on_its_own(
                 return state is not None and state.channels["light"].cmd_id == "steer-1"
 
             assert await wait_for(probe, reported, 10)
+            assert await wait_for(probe, lambda: bool(probe.statuses("L0000")), 10)
             assert probe.statuses("L0000") == ["applied"]
             state = probe.state("L0000")
             assert state is not None
@@ -271,6 +272,8 @@ def test_light_is_applied_reported_and_expires_on_its_own(
                 return state is not None and state.channels["light"].cmd_id is None
 
             assert await wait_for(probe, back_to_default, 10)
+            # The state and the final ack travel on two topics: either may come first.
+            assert await wait_for(probe, lambda: len(probe.acks("L0000")) >= 2, 10)
             assert [(a.status, a.reason) for a in probe.acks("L0000")] == [
                 ("applied", None),
                 ("done", "expired"),
