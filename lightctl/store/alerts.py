@@ -7,7 +7,7 @@ as table rows; an alert comes back as a record too (``save_alert``, ``revise_ale
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from lightctl.domain.records import Alert, Command, Delivery
+from lightctl.store.mapping import record_of, row_of
 from lightctl.store.tables import AlertRow, CommandRow, DeliveryRow
 from lightctl.store.types import UtcDateTime
 
@@ -52,13 +53,12 @@ def _alert(row: AlertRow) -> Alert:
 
 
 def command_of(row: CommandRow) -> Command:
-    """The record of a command row (the store's boundary: nothing above it sees a row); the
-    record and the row have the same fields."""
-    return Command(**{f.name: getattr(row, f.name) for f in fields(Command)})
+    """The record of a command row (the store's boundary: nothing above it sees a row)."""
+    return record_of(Command, row)
 
 
 def command_row(command: Command) -> CommandRow:
-    return CommandRow(**{f.name: getattr(command, f.name) for f in fields(Command)})
+    return row_of(CommandRow, command)
 
 
 def _delivery(row: DeliveryRow) -> Delivery:

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col
 
 from lightctl.domain.records import Approval
+from lightctl.store.mapping import record_of
 from lightctl.store.tables import DeliveryRow, utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -31,18 +32,7 @@ class ApprovalRow(SQLModel, table=True):
 
 def get(session: Session, alert_id: str) -> Approval | None:
     row = session.get(ApprovalRow, alert_id)
-    if row is None:
-        return None
-    return Approval(
-        alert_id=row.alert_id,
-        requested_by=row.requested_by,
-        requested_roles=row.requested_roles,
-        requested_at=row.requested_at,
-        decision=row.decision,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        reason=row.reason,
-    )
+    return record_of(Approval, row) if row is not None else None
 
 
 def add(session: Session, approval: Approval) -> None:

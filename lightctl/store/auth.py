@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.domain.records import Token, User
+from lightctl.store.mapping import record_of
 from lightctl.store.tables import utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -53,30 +54,11 @@ def _fit(key: str) -> str:
 
 
 def _user(row: UserRow) -> User:
-    return User(
-        username=row.username,
-        password_hash=row.password_hash,
-        roles=row.roles,
-        groups=row.groups,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
+    return record_of(User, row)
 
 
 def _token(row: TokenRow) -> Token:
-    return Token(
-        id=row.id,
-        token_hash=row.token_hash,
-        kind=row.kind,
-        name=row.name,
-        username=row.username,
-        roles=row.roles,
-        groups=row.groups,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
+    return record_of(Token, row)
 
 
 def add_user(session: Session, user: User) -> None:

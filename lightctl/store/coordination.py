@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.domain.records import Replica
+from lightctl.store.mapping import record_of
 from lightctl.store.tables import utcnow
 from lightctl.store.types import UtcDateTime
 
@@ -41,16 +42,7 @@ class LeaseRow(SQLModel, table=True):
 
 
 def _replica(row: ReplicaRow) -> Replica:
-    return Replica(
-        id=row.id,
-        host=row.host,
-        started_at=row.started_at,
-        seen_at=row.seen_at,
-        schema_revision=row.schema_revision,
-        signing_kids=row.signing_kids,
-        templates_digest=row.templates_digest,
-        stopped_at=row.stopped_at,
-    )
+    return record_of(Replica, row)
 
 
 def heartbeat(session: Session, replica: Replica) -> None:

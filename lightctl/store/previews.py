@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from lightctl.domain.records import IdempotencyKey, TargetPreview
+from lightctl.store.mapping import record_of
 from lightctl.store.tables import LanternRow
 from lightctl.store.types import UtcDateTime
 
@@ -104,15 +105,7 @@ def streets_of(session: Session, lantern_ids: Sequence[str]) -> dict[str, str | 
 
 def get_key(session: Session, caller: str, key: str) -> IdempotencyKey | None:
     row = session.get(IdempotencyRow, (caller, key))
-    if row is None:
-        return None
-    return IdempotencyKey(
-        caller=row.caller,
-        key=row.key,
-        request_sha256=row.request_sha256,
-        alert_id=row.alert_id,
-        created_at=row.created_at,
-    )
+    return record_of(IdempotencyKey, row) if row is not None else None
 
 
 def claim_key(session: Session, claim: IdempotencyKey, forget_before: datetime) -> None:
