@@ -10,7 +10,7 @@ import os
 import random
 import secrets
 import threading
-from collections import Counter
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -54,6 +54,7 @@ class CommandTap:
     def __init__(self, url: str, root: str) -> None:
         host, port = url.removeprefix("mqtt://").split(":")
         self.seen: list[tuple[str, dict[str, object]]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each, in the same order
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
@@ -68,6 +69,7 @@ class CommandTap:
         lantern = msg.topic.split("/")[-2]
         with self._lock:
             self.seen.append((lantern, json.loads(msg.payload)))
+            self.arrived.append(time.monotonic())
 
     def commands(self) -> list[tuple[str, dict[str, object]]]:
         with self._lock:
@@ -220,12 +222,21 @@ def test_a_replica_killed_mid_fan_out_changes_nothing_the_dispatcher_sees(
         alert_id = response.json()["id"]
         wait_until(lambda: len(tap.commands()) >= FLEET // 4, 30, "the fan-out to be under way")
         before_kill = tap.commands()
+        arrived = tap.arrived[: len(before_kill)]
         doomed.kill()
-        # While both replicas ran, no command went to a lantern twice: each due row had one
-        # publisher (retries wait ack_timeout_s = 3 s, longer than this first part takes).
-        sent = Counter((lid, str(env["id"])) for lid, env in before_kill)
-        twice = sorted(key for key, n in sent.items() if n > 1)
-        assert not twice, f"published twice while both replicas ran: {twice[:10]}"
+        # While both replicas ran, no command went to a lantern twice from two publishers: two
+        # replicas claiming one due row publish it in the same moment, while the one replica's
+        # retry of a lantern that had not acked comes ack_timeout_s (3 s) after its first copy
+        # (on a loaded machine this first part can outlast that), so only copies closer than
+        # half of it count.
+        first_at: dict[tuple[str, str], float] = {}
+        twice: list[tuple[str, str]] = []
+        for (lid, env), at in zip(before_kill, arrived, strict=True):
+            key = (lid, str(env["id"]))
+            if key in first_at and at - first_at[key] < 1.5:
+                twice.append(key)
+            first_at.setdefault(key, at)
+        assert not twice, f"published twice while both replicas ran: {sorted(twice)[:10]}"
 
         wait_until(lambda: finished(survivor.alert(alert_id)), 120, "every lantern to finish")
         body = survivor.alert(alert_id)
